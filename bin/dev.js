@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+// Development entry: runs the compiled commands like bin/run.js but with oclif's development flag,
+// which shows full stacks for bugs. Run `npm run build` (or `tsc -w -p tsconfig.build.json`) first.
+const argv = process.argv.slice(2)
+if (
+  argv.includes('--json') ||
+  argv.includes('--no-color') ||
+  process.env.NO_COLOR !== undefined ||
+  process.env.TERM === 'dumb'
+) {
+  process.env.FORCE_COLOR = '0'
+}
+process.env.DEBUG ??= 'dvctl*'
+
+const {execute} = await import('@oclif/core')
+await execute({development: true, dir: import.meta.url})

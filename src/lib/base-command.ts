@@ -1,0 +1,158 @@
+import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
+
+import {resolveSites} from './config/resolve.js'
+import type {SiteTarget} from './config/site.js'
+import {parseDuration} from './duration.js'
+import {ResultExit, UserError, toErrorJson} from './errors.js'
+import {ExitCode, type ExitCodeValue} from './exit-codes.js'
+import type {SiteConnection} from './nats/connection.js'
+import {err, makeTerminal, type Terminal} from './render/terminal.js'
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
+  (typeof BaseCommand)['baseFlags'] & T['flags']
+>
+export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
+
+/** A duration flag (`500ms`, `30s`, `5m`, `1h`, `14d`), parsed to milliseconds. */
+export const durationFlag = Flags.custom<number>({
+  parse: async (input) => parseDuration(input),
+  helpValue: '<duration>',
+})
+
+/**
+ * Owns the global flags, `--json`, connections (closed in `finally`) and the one error model:
+ * a UserError exits with its code and a hint; anything else is a bug (exit 1, stack with DEBUG).
+ */
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override enableJsonFlag = true
+
+  static override baseFlags = {
+    server: Flags.string({
+      helpGroup: 'GLOBAL',
+      summary: 'NATS URL to use, overriding --site, DV_SITE and NATS_URL.',
+      env: undefined,
+    }),
+    site: Flags.string({
+      helpGroup: 'GLOBAL',
+      summary: 'Site (datacenter) name from the config; repeat it for commands that read several sites.',
+      multiple: true,
+    }),
+    creds: Flags.string({helpGroup: 'GLOBAL', summary: 'NATS credentials file (also NATS_CREDS).'}),
+    timeout: durationFlag({
+      helpGroup: 'GLOBAL',
+      summary: 'Time allowed to connect and for each server request.',
+      default: 5000,
+      defaultHelp: async () => '5s',
+    }),
+    'no-color': Flags.boolean({helpGroup: 'GLOBAL', summary: 'Plain output without colour (also NO_COLOR).'}),
+    'no-input': Flags.boolean({helpGroup: 'GLOBAL', summary: 'Never prompt; a needed confirmation is refused.'}),
+  }
+
+  protected flags!: BaseFlags<T>
+  protected args!: BaseArgs<T>
+  protected term!: Terminal
+  private readonly connections: SiteConnection[] = []
+
+  public override async init(): Promise<void> {
+    await super.init()
+    const {args, flags} = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    })
+    this.flags = flags as BaseFlags<T>
+    this.args = args as BaseArgs<T>
+    this.term = makeTerminal({
+      json: this.jsonEnabled(),
+      noColor: Boolean(this.flags['no-color']),
+      noInput: Boolean(this.flags['no-input']),
+    })
+  }
+
+  /** The sites chosen by the global flags and environment. */
+  protected async siteTargets(options: {allSites?: boolean} = {}): Promise<SiteTarget[]> {
+    return resolveSites({
+      server: this.flags.server,
+      site: this.flags.site,
+      creds: this.flags.creds,
+      allSites: options.allSites,
+    })
+  }
+
+  /** Connects to exactly one site; the connection is closed when the command ends. */
+  protected async connectOne(): Promise<SiteConnection> {
+    const targets = await this.siteTargets()
+    if (targets.length > 1) {
+      throw new UserError('This command works on one site at a time; give one --site.', {
+        code: 'one-site-only',
+        exitCode: ExitCode.usage,
+      })
+    }
+    const {connectSite} = await import('./nats/connection.js')
+    const conn = await connectSite(targets[0], {timeoutMs: this.flags.timeout})
+    this.connections.push(conn)
+    return conn
+  }
+
+  /** Registers a connection opened elsewhere so that it is closed when the command ends. */
+  protected adopt(conn: SiteConnection): SiteConnection {
+    this.connections.push(conn)
+    return conn
+  }
+
+  /**
+   * Ends with a non-zero exit code while still delivering the result (drift, partial success,
+   * watched failure): prints it as JSON when `--json`, then exits with `code`.
+   */
+  protected exitWith<R>(result: R, code: ExitCodeValue): R {
+    if (code === ExitCode.ok) return result
+    if (this.jsonEnabled()) this.logJson(result)
+    throw new ResultExit(code)
+  }
+
+  protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
+    if (error instanceof ResultExit) return this.exit(error.exitCode)
+    if (error instanceof Errors.ExitError) throw error
+    const userError = toUserError(error)
+    if (this.jsonEnabled()) {
+      this.logJson(toErrorJson(userError))
+    } else {
+      err(`Error: ${userError.message}`)
+      if (userError.hint) err(`Hint: ${userError.hint}`)
+      if (userError.exitCode === ExitCode.bug) {
+        err(
+          process.env.DEBUG
+            ? (error.stack ?? '')
+            : 'This is a bug in dvctl. Run again with DEBUG=dvctl* for the stack.',
+        )
+      }
+    }
+    return this.exit(userError.exitCode)
+  }
+
+  protected override async finally(error: Error | undefined): Promise<unknown> {
+    await Promise.allSettled(this.connections.map((c) => c.close()))
+    return super.finally(error)
+  }
+}
+
+/** Maps anything thrown to a UserError; unknown errors become a bug (exit 1). */
+export function toUserError(error: Error & {oclif?: {exit?: number}; code?: string}): UserError {
+  if (error instanceof UserError) return error
+  if (
+    error instanceof Errors.CLIError &&
+    (error.oclif?.exit === 2 || error.name.includes('Parse') || /flag|argument/i.test(error.message))
+  ) {
+    return new UserError(error.message.replace(/\n\s*See more help with --help$/, ''), {
+      code: 'usage',
+      exitCode: ExitCode.usage,
+      hint: 'See --help for the flags and arguments.',
+    })
+  }
+  if (error.code === 'SIGINT' || error.name === 'AbortError') {
+    return new UserError('Interrupted.', {code: 'interrupted', exitCode: ExitCode.interrupted})
+  }
+  return new UserError(`Unexpected error: ${error.message}`, {code: 'bug', exitCode: ExitCode.bug})
+}

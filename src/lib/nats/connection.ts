@@ -1,0 +1,137 @@
+import {readFile} from 'node:fs/promises'
+
+import type {ConnectionOptions, NatsConnection} from '@nats-io/transport-node'
+import type {JetStreamClient, JetStreamManager} from '@nats-io/jetstream'
+
+import type {SiteTarget} from '../config/site.js'
+import {UserError} from '../errors.js'
+import {ExitCode} from '../exit-codes.js'
+import {connectionError} from './errors.js'
+
+/** One open connection to one site, with its JetStream handles created on first use. */
+export interface SiteConnection {
+  site: SiteTarget
+  /** The URL that was dialled first; shown in messages. */
+  url: string
+  nc: NatsConnection
+  jsm(): Promise<JetStreamManager>
+  js(): Promise<JetStreamClient>
+  close(): Promise<void>
+}
+
+export interface ConnectOptions {
+  /** Bound on dialling and on each JetStream API request, in ms (`--timeout`, default 5s). */
+  timeoutMs: number
+  /** Connection name seen by the server (`nats server report connections`). */
+  name?: string
+}
+
+async function readSecret(site: SiteTarget, path: string, what: string): Promise<string> {
+  try {
+    return (await readFile(path, 'utf8')).trim()
+  } catch (error) {
+    throw new UserError(
+      `Site ${site.name}: cannot read ${what} file ${path}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`,
+      {
+        code: 'secret-file-unreadable',
+        exitCode: ExitCode.usage,
+        hint: `Check the ${what} path in the site's settings (dvctl site show ${site.name}).`,
+      },
+    )
+  }
+}
+
+/** Builds client options from a site; secrets are read from their files here and nowhere else. */
+export async function connectionOptions(site: SiteTarget, options: ConnectOptions): Promise<ConnectionOptions> {
+  const {credsAuthenticator, nkeyAuthenticator} = await import('@nats-io/transport-node')
+  const opts: ConnectionOptions = {
+    servers: site.servers,
+    name: options.name ?? 'dvctl',
+    timeout: options.timeoutMs,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    // A stuck server must not hang a command: ping often enough to notice within a few seconds.
+    pingInterval: 10_000,
+  }
+  if (site.creds) {
+    opts.authenticator = credsAuthenticator(new TextEncoder().encode(await readSecret(site, site.creds, 'credentials')))
+  } else if (site.nkey) {
+    opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(await readSecret(site, site.nkey, 'nkey seed')))
+  } else if (site.token_file) {
+    opts.token = await readSecret(site, site.token_file, 'token')
+  }
+  if (site.user) {
+    opts.user = site.user
+    if (site.password_file) opts.pass = await readSecret(site, site.password_file, 'password')
+  }
+  if (site.tls) {
+    opts.tls = {
+      ...(site.tls.ca ? {caFile: site.tls.ca} : {}),
+      ...(site.tls.cert ? {certFile: site.tls.cert} : {}),
+      ...(site.tls.key ? {keyFile: site.tls.key} : {}),
+      // Verification stays on unless the site explicitly says otherwise.
+      ...(site.tls.insecure === true ? {rejectUnauthorized: false} : {}),
+    } as ConnectionOptions['tls']
+  }
+  return opts
+}
+
+export async function connectSite(site: SiteTarget, options: ConnectOptions): Promise<SiteConnection> {
+  const url = site.servers[0] ?? '(no server)'
+  const opts = await connectionOptions(site, options)
+  const {connect} = await import('@nats-io/transport-node')
+  let nc: NatsConnection
+  try {
+    nc = await withDeadline(connect(opts), options.timeoutMs + 250)
+  } catch (error) {
+    throw connectionError(site, url, error, options.timeoutMs)
+  }
+  let jsm: Promise<JetStreamManager> | undefined
+  let js: Promise<JetStreamClient> | undefined
+  return {
+    site,
+    url,
+    nc,
+    jsm() {
+      jsm ??= (async () => {
+        const {jetstreamManager} = await import('@nats-io/jetstream')
+        try {
+          return await jetstreamManager(nc, {
+            timeout: options.timeoutMs,
+            ...(site.js_domain ? {domain: site.js_domain} : {}),
+          })
+        } catch (error) {
+          throw connectionError(site, url, error, options.timeoutMs)
+        }
+      })()
+      return jsm
+    },
+    js() {
+      js ??= (async () => {
+        const {jetstream} = await import('@nats-io/jetstream')
+        return jetstream(nc, {timeout: options.timeoutMs, ...(site.js_domain ? {domain: site.js_domain} : {})})
+      })()
+      return js
+    },
+    async close() {
+      if (nc.isClosed()) return
+      // Drain lets in-flight acks and publishes finish; a dead server must not hold the command open.
+      await withDeadline(nc.drain(), 2000).catch(() => nc.close())
+    },
+  }
+}
+
+/** Rejects with a timeout when `promise` has not settled within `ms`. */
+export async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(Object.assign(new Error('TIMEOUT'), {code: 'TIMEOUT'})), ms)
+      }),
+    ])
+  } finally {
+    clearTimeout(timer)
+  }
+}

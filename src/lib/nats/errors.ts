@@ -1,0 +1,45 @@
+import type {SiteTarget} from '../config/site.js'
+import {UserError} from '../errors.js'
+import {ExitCode} from '../exit-codes.js'
+
+export type ConnectionCause = 'refused' | 'timeout' | 'auth' | 'no-jetstream' | 'tls' | 'unreachable'
+
+const hints: Record<ConnectionCause, string> = {
+  refused:
+    'Is nats-server running there? Check the URL (--server, --site, NATS_URL) or start a sandbox: dvctl sandbox up.',
+  timeout: 'The server did not answer in time. Check the network path or raise --timeout.',
+  auth: "Check the site's credentials (--creds, NATS_CREDS, or the site's creds/nkey/token_file/user settings).",
+  'no-jetstream':
+    "Start the server with JetStream (nats-server -js) or set the site's js_domain to the right JetStream domain.",
+  tls: "Check the site's tls settings (ca, cert, key) and the server's certificate.",
+  unreachable: 'Check the URL and that the host is reachable.',
+}
+
+/** Classifies an error from the NATS client. Matches on names and codes, since the client's classes vary by module. */
+export function classifyConnectionError(error: unknown): {cause: ConnectionCause; detail: string} {
+  const err = error as {name?: string; message?: string; code?: string; cause?: {code?: string; message?: string}}
+  const text = `${err?.name ?? ''} ${err?.message ?? ''} ${err?.code ?? ''} ${err?.cause?.code ?? ''} ${err?.cause?.message ?? ''}`
+  if (/ECONNREFUSED|connection refused/i.test(text)) return {cause: 'refused', detail: 'connection refused'}
+  if (/authorization|authentication|auth/i.test(text)) return {cause: 'auth', detail: 'authentication failed'}
+  if (/JetStreamNotEnabled|jetstream not enabled|503|no responders/i.test(text))
+    return {cause: 'no-jetstream', detail: 'JetStream is not available'}
+  if (/TLS|certificate|CERT_|SSL/i.test(text))
+    return {cause: 'tls', detail: `TLS failed (${err?.message ?? 'handshake'})`}
+  if (/timeout|ETIMEDOUT/i.test(text)) return {cause: 'timeout', detail: 'timed out'}
+  if (/ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN/i.test(text))
+    return {cause: 'unreachable', detail: 'host unreachable'}
+  return {cause: 'unreachable', detail: err?.message ?? String(error)}
+}
+
+/** One clear line: which site, which URL, why; plus a hint. Exit 4. */
+export function connectionError(site: SiteTarget, url: string, error: unknown, timeoutMs?: number): UserError {
+  if (error instanceof UserError) return error
+  const {cause, detail} = classifyConnectionError(error)
+  const after = cause === 'timeout' && timeoutMs ? ` after ${timeoutMs}ms` : ''
+  return new UserError(`Site ${site.name} (${url}): ${detail}${after}`, {
+    code: cause === 'no-jetstream' ? 'jetstream-unavailable' : `connection-${cause}`,
+    exitCode: ExitCode.unavailable,
+    hint: hints[cause],
+    cause: error,
+  })
+}

@@ -1,0 +1,69 @@
+import chalk from 'chalk'
+
+/**
+ * The only place that writes to stdout and stderr (STYLE.md). Results go to stdout, everything else
+ * (progress, warnings, errors) to stderr. Colour and tables only on a TTY (DESIGN.md section 8).
+ */
+export interface Terminal {
+  json: boolean
+  stdoutTTY: boolean
+  stdinTTY: boolean
+  color: boolean
+  /** Prompts allowed: both ends are TTYs and `--no-input` was not given. */
+  interactive: boolean
+}
+
+export function makeTerminal(options: {json: boolean; noColor: boolean; noInput: boolean}): Terminal {
+  const stdoutTTY = Boolean(process.stdout.isTTY)
+  const stdinTTY = Boolean(process.stdin.isTTY)
+  const color =
+    stdoutTTY && !options.json && !options.noColor && process.env.NO_COLOR === undefined && process.env.TERM !== 'dumb'
+  if (!color) chalk.level = 0
+  return {json: options.json, stdoutTTY, stdinTTY, color, interactive: stdoutTTY && stdinTTY && !options.noInput}
+}
+
+export function out(line = ''): void {
+  process.stdout.write(line + '\n')
+}
+
+export function err(line = ''): void {
+  process.stderr.write(line + '\n')
+}
+
+export function warn(message: string): void {
+  err(`${chalk.yellow('Warning:')} ${message}`)
+}
+
+/** One NDJSON line on stdout: streaming commands' `--json` output. */
+export function jsonLine(value: unknown): void {
+  process.stdout.write(JSON.stringify(value) + '\n')
+}
+
+/** A table on a TTY, tab-separated lines otherwise (so `cut` and `awk` work). */
+export async function table(term: Terminal, head: string[], rows: Array<Array<string | number>>): Promise<void> {
+  if (!term.stdoutTTY) {
+    for (const row of rows) out(row.map((cell) => String(cell)).join('\t'))
+    return
+  }
+  const {default: Table} = await import('cli-table3')
+  const t = new Table({head: head.map((h) => chalk.bold(h)), style: {head: [], border: []}})
+  t.push(...rows.map((row) => row.map((cell) => String(cell))))
+  out(t.toString())
+}
+
+/** RFC 3339 when not on a TTY; relative (`3m ago`) on a TTY. */
+export function formatTime(term: Terminal, time: string | Date | undefined, now = Date.now()): string {
+  if (time === undefined) return '-'
+  const date = typeof time === 'string' ? new Date(time) : time
+  if (Number.isNaN(date.getTime())) return String(time)
+  if (!term.stdoutTTY) return date.toISOString()
+  return `${formatAge(now - date.getTime())} ago`
+}
+
+export function formatAge(millis: number): string {
+  const s = Math.max(0, Math.round(millis / 1000))
+  if (s < 60) return `${s}s`
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60 ? `${s % 60}s` : ''}`
+  if (s < 86_400) return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`
+  return `${Math.floor(s / 86_400)}d${Math.floor((s % 86_400) / 3600)}h`
+}
