@@ -6,7 +6,8 @@ import {parseDuration} from './duration.js'
 import {ResultExit, UserError, toErrorJson} from './errors.js'
 import {ExitCode, type ExitCodeValue} from './exit-codes.js'
 import type {SiteConnection} from './nats/connection.js'
-import {err, makeTerminal, type Terminal} from './render/terminal.js'
+import type {FanOut} from './nats/fanout.js'
+import {err, makeTerminal, warn, type Terminal} from './render/terminal.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
@@ -94,6 +95,19 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     const conn = await connectSite(targets[0], {timeoutMs: this.flags.timeout})
     this.connections.push(conn)
     return conn
+  }
+
+  /**
+   * Connects to every selected site concurrently (`--site` repeated, `--all-sites`). Unreachable sites are
+   * warned about on stderr and listed in `sites`; when none is reachable this throws (exit 4).
+   */
+  protected async connectMany(options: {allSites?: boolean} = {}): Promise<FanOut> {
+    const targets = await this.siteTargets(options)
+    const {connectSites} = await import('./nats/fanout.js')
+    const fan = await connectSites(targets, {timeoutMs: this.flags.timeout})
+    this.connections.push(...fan.connections)
+    for (const failure of fan.failures) warn(`${failure.message} (skipped; the other sites are still read)`)
+    return fan
   }
 
   /** Registers a connection opened elsewhere so that it is closed when the command ends. */
