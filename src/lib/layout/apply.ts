@@ -1,0 +1,170 @@
+import type {ConsumerConfig, StreamConfig} from '@nats-io/jetstream'
+import type {KvOptions} from '@nats-io/kv'
+import {z} from 'zod'
+
+import {parseDuration} from '../duration.js'
+import {refused, UserError} from '../errors.js'
+import {ExitCode} from '../exit-codes.js'
+import type {SiteConnection} from '../nats/connection.js'
+import {dataverketLayout} from './dataverket.js'
+import {CONSUMER_FIELDS, KV_FIELDS, KV_STREAM_PREFIX, specToServer, STREAM_FIELDS} from './fields.js'
+import {readLiveLayout} from './live.js'
+import {LayoutPlan, LiveObject, planLayout, type LayoutChange} from './plan.js'
+import {layoutForSite} from './resolve.js'
+import type {KvSpec, Layout, SiteLayout} from './schema.js'
+import {siteNameOf} from './site-name.js'
+
+export const FailedChange = LiveObject.extend({action: z.string(), error: z.string()})
+export type FailedChange = z.infer<typeof FailedChange>
+
+/** `layout plan|apply --json` (DESIGN.md section 11). */
+export const LayoutResult = LayoutPlan.extend({
+  applied: z.boolean(),
+  failed: z.array(FailedChange),
+})
+export type LayoutResult = z.infer<typeof LayoutResult>
+
+export interface ApplyOptions {
+  /** Allow `recreate` changes, which delete the stream (and its messages) or the consumer first. */
+  allowRecreate?: boolean
+}
+
+/**
+ * Carries out a plan on a site. Deletions first (so a recreated stream's name is free), then streams and
+ * KV buckets concurrently, then consumers concurrently (they need their streams). A failed change is
+ * recorded and the independent ones still run; a consumer whose stream failed is not attempted.
+ */
+export async function applyPlan(
+  conn: SiteConnection,
+  declared: SiteLayout,
+  plan: LayoutPlan,
+  options: ApplyOptions = {},
+): Promise<LayoutResult> {
+  const recreates = plan.changes.filter((c) => c.action === 'recreate')
+  if (recreates.length && !options.allowRecreate) throw recreateRefused(recreates)
+  const jsm = await conn.jsm()
+  const failed: FailedChange[] = []
+  const brokenStreams = new Set<string>()
+
+  const attempt = async (change: LayoutChange, work: () => Promise<unknown>) => {
+    try {
+      await work()
+    } catch (error) {
+      if (change.kind === 'stream') brokenStreams.add(change.name)
+      failed.push({
+        kind: change.kind,
+        name: change.name,
+        ...(change.stream ? {stream: change.stream} : {}),
+        action: change.action,
+        error: (error as Error).message,
+      })
+    }
+  }
+  const of = (kind: LayoutChange['kind'], ...actions: LayoutChange['action'][]) =>
+    plan.changes.filter((c) => c.kind === kind && actions.includes(c.action))
+
+  // Consumers of a recreated stream vanish with it; only consumers recreated on their own are deleted here.
+  const recreatedStreams = new Set(of('stream', 'recreate').map((c) => c.name))
+  await Promise.all(
+    of('consumer', 'delete', 'recreate')
+      .filter((c) => !recreatedStreams.has(c.stream!))
+      .map((c) => attempt(c, () => jsm.consumers.delete(c.stream!, c.name))),
+  )
+  await Promise.all([
+    ...of('stream', 'delete', 'recreate').map((c) => attempt(c, () => jsm.streams.delete(c.name))),
+    ...of('kv', 'delete', 'recreate').map((c) => attempt(c, () => jsm.streams.delete(KV_STREAM_PREFIX + c.name))),
+  ])
+
+  await Promise.all([
+    ...of('stream', 'create', 'recreate', 'update')
+      .filter((c) => !failed.some((f) => f.kind === 'stream' && f.name === c.name))
+      .map((c) => {
+        const {consumers: _consumers, ...spec} = declared.streams[c.name]
+        const config = specToServer(STREAM_FIELDS, spec, declared.site) as Partial<StreamConfig>
+        return attempt(c, () =>
+          c.action === 'update' ? jsm.streams.update(c.name, config) : jsm.streams.add({...config, name: c.name}),
+        )
+      }),
+    ...of('kv', 'create', 'recreate', 'update')
+      .filter((c) => !failed.some((f) => f.kind === 'kv' && f.name === c.name))
+      .map((c) => attempt(c, () => writeBucket(conn, c, declared.kv[c.name]))),
+  ])
+
+  await Promise.all(
+    of('consumer', 'create', 'recreate', 'update').map((c) => {
+      const stream = c.stream!
+      if (brokenStreams.has(stream)) {
+        failed.push({kind: 'consumer', name: c.name, stream, action: c.action, error: `stream ${stream} failed`})
+        return undefined
+      }
+      const spec = declared.streams[stream].consumers![c.name]
+      const config = specToServer(CONSUMER_FIELDS, spec, declared.site) as Partial<ConsumerConfig>
+      return attempt(c, () =>
+        c.action === 'update'
+          ? jsm.consumers.update(stream, c.name, config)
+          : jsm.consumers.add(stream, {...config, durable_name: c.name}),
+      )
+    }),
+  )
+
+  return {...plan, applied: true, failed}
+}
+
+/** Buckets are created through the KV client (it sets the stream up as a bucket); changed limits update the stream. */
+async function writeBucket(conn: SiteConnection, change: LayoutChange, spec: KvSpec): Promise<void> {
+  if (change.action === 'update') {
+    const jsm = await conn.jsm()
+    await jsm.streams.update(KV_STREAM_PREFIX + change.name, specToServer(KV_FIELDS, spec, ''))
+    return
+  }
+  const {Kvm} = await import('@nats-io/kv')
+  await new Kvm(await conn.js()).create(change.name, {
+    ...(spec.description ? {description: spec.description} : {}),
+    ...(spec.history ? {history: spec.history} : {}),
+    ...(spec.ttl ? {ttl: parseDuration(spec.ttl)} : {}),
+    ...(spec.max_bytes !== undefined ? {max_bytes: spec.max_bytes} : {}),
+    ...(spec.max_value_size !== undefined ? {maxValueSize: spec.max_value_size} : {}),
+    ...(spec.storage ? {storage: spec.storage} : {}),
+    ...(spec.replicas ? {replicas: spec.replicas} : {}),
+  } as Partial<KvOptions>)
+}
+
+export function recreateRefused(recreates: LayoutChange[]) {
+  const names = recreates.map((c) => (c.stream ? `${c.stream}/${c.name}` : c.name)).join(', ')
+  const streams = recreates.some((c) => c.kind !== 'consumer')
+  return refused(
+    `The plan recreates ${names}${streams ? ': recreating a stream deletes all of its messages' : ''}. Nothing was changed.`,
+    'recreate-refused',
+    'Re-run with --allow-recreate if losing them is acceptable, or change the layout to match the live setting.',
+  )
+}
+
+/** Plans a layout (the built-in `dataverket` one by default) against a site. */
+export async function planSite(
+  conn: SiteConnection,
+  layout: Layout = dataverketLayout(),
+  options: {prune?: boolean} = {},
+): Promise<{declared: SiteLayout; plan: LayoutPlan}> {
+  const [site, live] = await Promise.all([siteNameOf(conn), readLiveLayout(conn)])
+  const declared = layoutForSite(layout, site)
+  return {declared, plan: planLayout(declared, live, options)}
+}
+
+/**
+ * Makes a site match a layout (the built-in `dataverket` one by default): creates what is missing and
+ * updates what differs, never deletes or recreates. Sandbox and test fixtures use it. A change that
+ * needs recreating is refused (exit 6); a failed change throws.
+ */
+export async function ensureLayout(conn: SiteConnection, layout?: Layout): Promise<LayoutResult> {
+  const {declared, plan} = await planSite(conn, layout)
+  const result = await applyPlan(conn, declared, plan)
+  if (result.failed.length) {
+    const first = result.failed[0]
+    throw new UserError(`Layout not applied on ${declared.site}: ${first.kind} ${first.name}: ${first.error}`, {
+      code: 'layout-apply-failed',
+      exitCode: ExitCode.partial,
+      hint: 'Run dvctl layout plan to see what differs.',
+    })
+  }
+  return result
+}

@@ -1,0 +1,128 @@
+import {readFile} from 'node:fs/promises'
+
+import type {z} from 'zod'
+
+import {usageError, type UserError} from '../errors.js'
+import {dataverketLayout} from './dataverket.js'
+import {layoutForSite} from './resolve.js'
+import {Layout} from './schema.js'
+
+/** A problem in a layout file: the path of the offending value (`streams.DV_CMD.max_age`) and what is wrong. */
+export interface LayoutProblem {
+  path: string
+  message: string
+}
+
+/** Two subject filters overlap when some subject matches both (`*` one token, `>` one or more at the end). */
+export function subjectsOverlap(a: string, b: string): boolean {
+  const x = a.split('.')
+  const y = b.split('.')
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    if (x[i] === '>') return y.length > i
+    if (y[i] === '>') return x.length > i
+    if (x[i] === undefined || y[i] === undefined) return false
+    if (x[i] !== y[i] && x[i] !== '*' && y[i] !== '*') return false
+  }
+  return true
+}
+
+/**
+ * Problems the schema cannot see: streams whose subjects overlap (the server refuses the second one, and
+ * a message would be captured twice), checked for the base layout and for every site's merged view.
+ */
+export function crossCheck(layout: Layout): LayoutProblem[] {
+  const problems: LayoutProblem[] = []
+  const seen = new Set<string>()
+  for (const site of [undefined, ...Object.keys(layout.sites)]) {
+    const streams = site === undefined ? layout.streams : layoutForSite(layout, site).streams
+    const prefix = site === undefined ? 'streams' : `sites.${site}.streams`
+    const entries = Object.entries(streams).flatMap(([name, spec]) =>
+      (spec.subjects ?? []).map((subject, index) => ({name, subject, index})),
+    )
+    for (let i = 0; i < entries.length; i++) {
+      for (let j = i + 1; j < entries.length; j++) {
+        const [p, q] = [entries[i], entries[j]]
+        if (p.name === q.name || !subjectsOverlap(p.subject, q.subject)) continue
+        const key = [p.name, p.subject, q.name, q.subject].join('|')
+        if (seen.has(key)) continue
+        seen.add(key)
+        problems.push({
+          path: `${prefix}.${q.name}.subjects.${q.index}`,
+          message: `"${q.subject}" overlaps "${p.subject}" of stream ${p.name}`,
+        })
+      }
+    }
+  }
+  for (const [name, spec] of Object.entries(layout.streams)) {
+    if (spec.mirror && (spec.subjects?.length || spec.sources?.length)) {
+      problems.push({path: `streams.${name}.mirror`, message: 'a mirror has neither subjects nor sources'})
+    }
+  }
+  return problems
+}
+
+const formatPath = (path: PropertyKey[]) => path.map(String).join('.') || '(top level)'
+
+export function zodProblems(error: z.ZodError): LayoutProblem[] {
+  return error.issues.map((issue) => {
+    const keys = (issue as {keys?: string[]}).keys
+    if (issue.code === 'unrecognized_keys' && keys?.length) {
+      return {
+        path: formatPath([...issue.path, keys[0]]),
+        message: `unknown key${keys.length > 1 ? `s ${keys.join(', ')}` : ` "${keys[0]}"`}`,
+      }
+    }
+    return {path: formatPath(issue.path), message: issue.message}
+  })
+}
+
+/** Validates parsed data as a layout; problems are values, not exceptions. */
+export function validateLayout(data: unknown): {layout?: Layout; problems: LayoutProblem[]} {
+  const parsed = Layout.safeParse(data)
+  if (!parsed.success) return {problems: zodProblems(parsed.error)}
+  const problems = crossCheck(parsed.data)
+  return problems.length ? {problems} : {layout: parsed.data, problems}
+}
+
+export function invalidLayout(source: string, problems: LayoutProblem[]): UserError {
+  const lines = problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')
+  return usageError(
+    `Invalid layout ${source}:\n${lines}`,
+    'invalid-layout',
+    "Fix the file; field names and values are JetStream's own, durations are strings like 30s or 14d.",
+  )
+}
+
+/**
+ * Reads a layout file (YAML or JSON; JSON is YAML) and validates it, before anything connects. No file
+ * means the built-in `dataverket` layout. Throws a usage error (exit 2) naming the path of each problem.
+ */
+export async function loadLayout(file?: string): Promise<Layout> {
+  if (!file) return dataverketLayout()
+  let text: string
+  try {
+    text = file === '-' ? await readStdin() : await readFile(file, 'utf8')
+  } catch (error) {
+    throw usageError(
+      `Cannot read layout file ${file}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`,
+      'layout-unreadable',
+      'Check the path, or give no file to use the built-in dataverket layout.',
+    )
+  }
+  const {parseDocument} = await import('yaml')
+  const doc = parseDocument(text, {prettyErrors: false})
+  if (doc.errors.length) {
+    const e = doc.errors[0]
+    const where = e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '(top level)'
+    throw invalidLayout(file, [{path: where, message: e.message.split('\n')[0]}])
+  }
+  const {layout, problems} = validateLayout(doc.toJS() ?? {})
+  if (!layout) throw invalidLayout(file, problems)
+  return layout
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}
