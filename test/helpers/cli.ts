@@ -1,7 +1,8 @@
 import {spawn} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 
-const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+// DVCTL_TEST_RUN: another entry point (e.g. one that ignores a stale oclif.manifest.json while commands are added).
+const RUN = process.env.DVCTL_TEST_RUN || fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 
 export interface CliResult {
   exitCode: number
