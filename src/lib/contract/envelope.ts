@@ -1,0 +1,503 @@
+import {randomUUID} from 'node:crypto'
+import {TextDecoder} from 'node:util'
+
+import {z} from 'zod'
+
+import {TaskEventData} from './lifecycle.js'
+import {problem, type Problem, type ProblemCode} from './problems.js'
+import {defaultPayloadRegistry, parseDataschema, type PayloadRegistry} from './registry.js'
+import {isService, isTaskVerb, SERVICES, TASK_VERBS} from './services.js'
+import {parseSubject} from './taxonomy.js'
+
+/**
+ * The standard message envelope (ADR "Standard message envelope", DESIGN.md section 4). This zod schema is
+ * the documented shape (exported as JSON Schema); `validateEnvelope` applies the same rules by hand so that
+ * each violation gets its own stable code and JSON path, cheaply enough for stream readers.
+ */
+const RFC3339_UTC = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|\+00:00)$/
+const RFC3339_ANY = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
+const TYPE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/
+const DATASCHEMA = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\/v[1-9][0-9]*$/
+
+const nonEmpty = z.string().min(1)
+
+export const Envelope = z.looseObject({
+  specversion: z.literal('1.0').describe('Envelope version.'),
+  id: nonEmpty.describe('Unique message id (Nats-Msg-Id on publish).'),
+  type: z.string().regex(TYPE).describe('Logical message type: <service>.<entity>.<...>, or task.<verb>.'),
+  source: z.enum(SERVICES).describe('Emitting service.'),
+  subject: nonEmpty.optional().describe('Resource identifier within the emitting domain; the task id on task events.'),
+  time: z.string().regex(RFC3339_UTC).describe('RFC 3339 timestamp in UTC.'),
+  datacontenttype: z.literal('application/json').optional(),
+  dataschema: z.string().regex(DATASCHEMA).optional().describe('<type>/v<N>; absent means v1.'),
+  tenant_id: nonEmpty.optional(),
+  project_id: nonEmpty.optional(),
+  environment_id: nonEmpty.optional(),
+  datacenter_id: nonEmpty.optional(),
+  actor: nonEmpty.describe('Identity that initiated the action.'),
+  correlation_id: nonEmpty.describe('Stable id shared across a workflow.'),
+  causation_id: nonEmpty
+    .optional()
+    .describe('Id of the message that triggered this one; absent only on a workflow root.'),
+  data: z.record(z.string(), z.unknown()).describe('The payload: a JSON object.'),
+})
+export type Envelope = z.infer<typeof Envelope>
+
+/** Top-level fields the envelope defines; anything else is allowed but reported under strict. */
+export const ENVELOPE_FIELDS = new Set(Object.keys(Envelope.shape))
+
+const REQUIRED = ['specversion', 'id', 'type', 'source', 'time', 'actor', 'correlation_id', 'data'] as const
+const OPTIONAL_IDS = ['subject', 'tenant_id', 'project_id', 'environment_id', 'datacenter_id', 'causation_id'] as const
+
+/** Strings above this many characters that decode as base64 are opaque binary (DESIGN.md section 4). */
+export const OPAQUE_BINARY_LIMIT = 4096
+
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/
+const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/
+
+export interface ValidateEnvelopeOptions {
+  /** The NATS subject the message was (or will be) published on; enables the subject and family checks. */
+  subject?: string
+  /** `--strict`: unknown task verbs are errors; unknown fields are reported as warnings. */
+  strict?: boolean
+  /** Payload schemas; the built-in registry when absent. */
+  registry?: PayloadRegistry
+  /** The server's max_payload in bytes: a bigger message is refused. */
+  maxPayload?: number
+  /** The encoded size in bytes when the caller already knows it (saves serialising again). */
+  size?: number
+}
+
+export interface EnvelopeValidation {
+  valid: boolean
+  problems: Problem[]
+  warnings: Problem[]
+}
+
+/**
+ * Checks a parsed message against every envelope and payload rule of DESIGN.md section 4. Never throws:
+ * each violation is a problem with a JSON path and a stable code; suspicious but allowed things are warnings.
+ */
+export function validateEnvelope(value: unknown, opts: ValidateEnvelopeOptions = {}): EnvelopeValidation {
+  const problems: Problem[] = []
+  const warnings: Problem[] = []
+  const add = (path: string, code: ProblemCode, message: string) => problems.push(problem(path, code, message))
+  const note = (path: string, code: ProblemCode, message: string) => warnings.push(problem(path, code, message))
+
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    add('$', 'not-object', `A message must be a JSON object (the envelope); got ${describe(value)}.`)
+    return {valid: false, problems, warnings}
+  }
+  const env = value as Record<string, unknown>
+
+  for (const field of REQUIRED) {
+    if (env[field] !== undefined) continue
+    if (field === 'correlation_id') {
+      add(
+        '$.correlation_id',
+        'missing-correlation',
+        'correlation_id is missing; workflow correlation is mandatory (ADR "Reliability model").',
+      )
+    } else {
+      add(`$.${field}`, 'missing-field', `Required envelope field "${field}" is missing.`)
+    }
+  }
+
+  if (env.specversion !== undefined && env.specversion !== '1.0') {
+    add('$.specversion', 'bad-specversion', `specversion must be "1.0"; got ${describe(env.specversion)}.`)
+  }
+  for (const field of ['id', 'actor'] as const) {
+    if (env[field] !== undefined && !isNonEmptyString(env[field])) {
+      add(`$.${field}`, 'bad-field', `${field} must be a non-empty string; got ${describe(env[field])}.`)
+    }
+  }
+  if (env.correlation_id !== undefined && !isNonEmptyString(env.correlation_id)) {
+    add(
+      '$.correlation_id',
+      'missing-correlation',
+      `correlation_id must be a non-empty string; got ${describe(env.correlation_id)}.`,
+    )
+  }
+  for (const field of OPTIONAL_IDS) {
+    if (env[field] !== undefined && !isNonEmptyString(env[field])) {
+      add(`$.${field}`, 'bad-field', `${field} must be a non-empty string when present; got ${describe(env[field])}.`)
+    }
+  }
+  if (isNonEmptyString(env.causation_id) && env.causation_id === env.id) {
+    add('$.causation_id', 'bad-field', 'causation_id equals the message id; a message cannot cause itself.')
+  }
+
+  if (env.source !== undefined) {
+    if (typeof env.source !== 'string' || !isService(env.source)) {
+      add(
+        '$.source',
+        'unknown-source',
+        `source must be a Dataverket service (${SERVICES.join(', ')}); got ${describe(env.source)}.`,
+      )
+    }
+  }
+
+  if (env.time !== undefined) checkTime(env.time, add)
+
+  if (env.datacontenttype !== undefined && env.datacontenttype !== 'application/json') {
+    add(
+      '$.datacontenttype',
+      'bad-datacontenttype',
+      `datacontenttype must be "application/json" when present; got ${describe(env.datacontenttype)}.`,
+    )
+  }
+
+  // type: <service>.<entity>.<...> or task.<verb>
+  let type: string | undefined
+  let isTask = false
+  if (env.type !== undefined) {
+    if (typeof env.type !== 'string' || !TYPE.test(env.type)) {
+      add(
+        '$.type',
+        'bad-type',
+        `type must be dot-separated lower-case tokens such as "maskin.server.provisioned"; got ${describe(env.type)}.`,
+      )
+    } else {
+      type = env.type
+      const [head, ...rest] = type.split('.')
+      if (head === 'task') {
+        isTask = true
+        if (rest.length !== 1) {
+          add('$.type', 'bad-type', `Task event types are "task.<verb>"; got "${type}".`)
+        } else if (!isTaskVerb(rest[0])) {
+          const message = `"${rest[0]}" is not one of the task verbs (${TASK_VERBS.join(', ')}).`
+          if (opts.strict) add('$.type', 'unknown-task-verb', message)
+          else note('$.type', 'unknown-task-verb', message)
+        }
+      } else if (!isService(head)) {
+        add('$.type', 'bad-type', `type must start with a service (${SERVICES.join(', ')}) or "task"; got "${type}".`)
+      } else if (rest.length < 2) {
+        add('$.type', 'bad-type', `type is "<service>.<entity>.<...>", at least three tokens; got "${type}".`)
+      }
+    }
+  }
+
+  // dataschema: <type>/v<N>, and its type must be this message's type
+  let version = 1
+  if (env.dataschema !== undefined) {
+    const parsed = typeof env.dataschema === 'string' ? parseDataschema(env.dataschema) : undefined
+    if (!parsed) {
+      add(
+        '$.dataschema',
+        'bad-dataschema',
+        `dataschema must be "<type>/v<N>" (for example "maskin.server.provisioned/v2"); got ${describe(env.dataschema)}.`,
+      )
+    } else if (type !== undefined && parsed.type !== type) {
+      add('$.dataschema', 'bad-dataschema', `dataschema names type "${parsed.type}" but the message type is "${type}".`)
+    } else {
+      version = parsed.version
+    }
+  }
+
+  // The NATS subject, when known: its own validity, then its family and service against the envelope.
+  if (opts.subject !== undefined) {
+    const analysis = parseSubject(opts.subject, {strict: opts.strict})
+    problems.push(...analysis.problems)
+    warnings.push(...analysis.warnings)
+    if (analysis.valid && type !== undefined) {
+      const head = type.split('.')[0]
+      if (analysis.family === 'task') {
+        if (!isTask) {
+          add(
+            '$.type',
+            'type-mismatch',
+            `Messages on ${opts.subject} are task events; their type is "task.<verb>", not "${type}".`,
+          )
+        } else if (analysis.verb !== undefined && type !== `task.${analysis.verb}`) {
+          add(
+            '$.type',
+            'type-mismatch',
+            `type "${type}" does not match the subject's verb; expected "task.${analysis.verb}".`,
+          )
+        }
+      } else if (isTask) {
+        add('$.type', 'type-mismatch', `Task events ("${type}") belong on dv.task.evt.<verb>, not on ${opts.subject}.`)
+      } else if (analysis.service !== null && head !== analysis.service) {
+        note(
+          '$.type',
+          'type-mismatch',
+          `type "${type}" starts with "${head}" but the subject belongs to service "${analysis.service}".`,
+        )
+      }
+    }
+  }
+
+  // data: a JSON object, free of opaque binary, valid against its registered schema.
+  const data = env.data
+  const dataIsObject = typeof data === 'object' && data !== null && !Array.isArray(data)
+  if (data !== undefined && !dataIsObject) {
+    add('$.data', 'data-not-object', `data must be a JSON object (ADR "Payload rules"); got ${describe(data)}.`)
+  }
+  if (dataIsObject) {
+    findOpaqueBinary(data, add)
+    if (isTask) checkTaskEvent(env, type!, data as Record<string, unknown>, add)
+    if (type !== undefined) checkPayload(type, version, data, opts, add, note, isTask)
+  }
+
+  if (opts.maxPayload !== undefined) {
+    const size = opts.size ?? encodedSize(value)
+    if (size !== undefined && size > opts.maxPayload) {
+      add(
+        '$',
+        'too-large',
+        `The message is ${size} bytes; the server accepts at most ${opts.maxPayload} (max_payload). Store large artifacts elsewhere and send a reference.`,
+      )
+    }
+  }
+
+  if (opts.strict) {
+    for (const key of Object.keys(env)) {
+      if (!ENVELOPE_FIELDS.has(key))
+        note(jsonPath(['$'], key), 'unknown-field', `"${key}" is not an envelope field; consumers ignore it.`)
+    }
+  }
+
+  return {valid: problems.length === 0, problems, warnings}
+}
+
+type Add = (path: string, code: ProblemCode, message: string) => void
+
+function checkTime(time: unknown, add: Add) {
+  if (typeof time !== 'string') {
+    add('$.time', 'bad-time', `time must be an RFC 3339 string in UTC; got ${describe(time)}.`)
+    return
+  }
+  const m = RFC3339_UTC.exec(time)
+  if (!m) {
+    const why = RFC3339_ANY.test(time)
+      ? 'it is not in UTC (use "Z" or "+00:00")'
+      : 'it is not RFC 3339 (like 2026-03-14T09:30:00Z)'
+    add('$.time', 'bad-time', `time "${time}" is invalid: ${why}.`)
+    return
+  }
+  const [, y, mo, d, h, mi, s] = m.map(Number)
+  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s))
+  const real =
+    date.getUTCFullYear() === y &&
+    date.getUTCMonth() === mo - 1 &&
+    date.getUTCDate() === d &&
+    h < 24 &&
+    mi < 60 &&
+    s < 61
+  if (!real) add('$.time', 'bad-time', `time "${time}" is not a real date and time.`)
+}
+
+function checkTaskEvent(env: Record<string, unknown>, type: string, data: Record<string, unknown>, add: Add) {
+  if (env.subject === undefined) {
+    add('$.subject', 'missing-field', 'Task events carry the task id as the envelope subject; "subject" is missing.')
+  } else if (typeof data.task_id === 'string' && typeof env.subject === 'string' && data.task_id !== env.subject) {
+    add(
+      '$.data.task_id',
+      'task-subject-mismatch',
+      `data.task_id "${data.task_id}" differs from the envelope subject "${env.subject}" (the task id).`,
+    )
+  }
+  const verb = type.split('.')[1]
+  if (typeof data.state === 'string' && verb !== undefined && data.state !== verb) {
+    add('$.data.state', 'type-mismatch', `data.state "${data.state}" differs from the type's verb "${verb}".`)
+  }
+}
+
+function checkPayload(
+  type: string,
+  version: number,
+  data: object,
+  opts: ValidateEnvelopeOptions,
+  add: Add,
+  note: Add,
+  isTask: boolean,
+) {
+  const registry = opts.registry ?? defaultPayloadRegistry()
+  const entry = registry.get(type, version)
+  let schema = entry?.schema
+  if (!schema) {
+    const known = registry.versions(type)
+    if (known.length > 0) {
+      note(
+        '$.dataschema',
+        'unknown-schema-version',
+        `No schema for ${type}/v${version} (known: ${known.map((v) => `v${v}`).join(', ')}); the payload was not checked.`,
+      )
+      return
+    }
+    // Task events with a verb outside the minimum set still carry task data.
+    if (!isTask) return
+    schema = TaskEventData
+  }
+  let result: ReturnType<z.ZodType['safeParse']>
+  try {
+    result = schema.safeParse(data)
+  } catch (error) {
+    add(
+      '$.data',
+      'schema-violation',
+      `The payload could not be checked against ${type}/v${version}: ${(error as Error).message}.`,
+    )
+    return
+  }
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      add(jsonPath(['$', 'data'], ...issue.path), 'schema-violation', `${issue.message} (schema ${type}/v${version}).`)
+    }
+  }
+  if (opts.strict) {
+    const shape = objectShape(schema)
+    if (shape) {
+      for (const key of Object.keys(data)) {
+        if (!(key in shape))
+          note(
+            jsonPath(['$', 'data'], key),
+            'unknown-field',
+            `"${key}" is not in schema ${type}/v${version}; consumers ignore it.`,
+          )
+      }
+    }
+  }
+}
+
+function objectShape(schema: z.ZodType): Record<string, unknown> | undefined {
+  // A refined object (TaskEventData) is still a ZodObject in zod 4; anything else has no fixed key set.
+  return schema instanceof z.ZodObject ? (schema.shape as Record<string, unknown>) : undefined
+}
+
+/**
+ * Walks data without recursion (a hostile message may nest deeply) looking for long strings that decode as
+ * base64: the ADR forbids embedding opaque binary blobs.
+ */
+function findOpaqueBinary(data: object, add: Add) {
+  const stack: Array<{value: unknown; path: Array<string | number>}> = [{value: data, path: ['$', 'data']}]
+  let visited = 0
+  while (stack.length > 0 && visited++ < 1_000_000) {
+    const {value, path} = stack.pop()!
+    if (typeof value === 'string') {
+      if (value.length > OPAQUE_BINARY_LIMIT && looksLikeBase64(value)) {
+        add(
+          jsonPath(path),
+          'opaque-binary',
+          `A ${value.length}-character base64 string: opaque binary must not be embedded in payloads; store it elsewhere and reference it by URI or object id.`,
+        )
+      }
+    } else if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push({value: value[i], path: [...path, i]})
+    } else if (typeof value === 'object' && value !== null) {
+      for (const [k, v] of Object.entries(value)) stack.push({value: v, path: [...path, k]})
+    }
+  }
+}
+
+function looksLikeBase64(value: string): boolean {
+  const compact = value.includes('\n') || value.includes('\r') ? value.replace(/[\r\n]/g, '') : value
+  const body = compact.replace(/=+$/, '')
+  if (body.length % 4 === 1) return false
+  return BASE64.test(compact) || BASE64URL.test(compact)
+}
+
+function encodedSize(value: unknown): number | undefined {
+  try {
+    return Buffer.byteLength(JSON.stringify(value))
+  } catch {
+    return undefined
+  }
+}
+
+/** `$.data.items[0]["odd key"]` from path segments. */
+export function jsonPath(...segments: Array<string | number | symbol | Array<string | number>>): string {
+  const flat = segments.flat() as Array<string | number | symbol>
+  let out = ''
+  for (const s of flat) {
+    if (typeof s === 'number') out += `[${s}]`
+    else if (typeof s === 'symbol') out += `[${String(s)}]`
+    else if (out === '' && s === '$') out = '$'
+    else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(s)) out += `.${s}`
+    else out += `[${JSON.stringify(s)}]`
+  }
+  return out || '$'
+}
+
+function isNonEmptyString(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'string') return value.length > 60 ? `a string ("${value.slice(0, 57)}...")` : `"${value}"`
+  if (typeof value === 'object') return 'an object'
+  return `${typeof value} ${String(value)}`
+}
+
+export type DecodedMessage =
+  | {ok: true; envelope: Envelope; warnings: Problem[]}
+  | {ok: false; problems: Problem[]; warnings: Problem[]; raw: string; value?: unknown}
+
+let strictUtf8: TextDecoder | undefined
+let lossyUtf8: TextDecoder | undefined
+
+/**
+ * Decodes one message body for stream readers (tail, workflow, dlq): invalid UTF-8, non-JSON, non-objects
+ * and envelope violations all come back as problems with the raw text, never as a throw.
+ */
+export function decodeMessage(bytes: Uint8Array, opts: Omit<ValidateEnvelopeOptions, 'size'> = {}): DecodedMessage {
+  strictUtf8 ??= new TextDecoder('utf-8', {fatal: true})
+  let text: string
+  try {
+    text = strictUtf8.decode(bytes)
+  } catch {
+    lossyUtf8 ??= new TextDecoder('utf-8')
+    return {
+      ok: false,
+      problems: [problem('$', 'bad-utf8', 'The message body is not valid UTF-8, so it cannot be a JSON envelope.')],
+      warnings: [],
+      raw: lossyUtf8.decode(bytes),
+    }
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (error) {
+    const why = error instanceof SyntaxError ? error.message : String(error)
+    const message = text.trim() === '' ? 'The message body is empty.' : `The message body is not JSON: ${why}.`
+    return {ok: false, problems: [problem('$', 'not-json', message)], warnings: [], raw: text}
+  }
+  const check = validateEnvelope(value, {...opts, size: bytes.byteLength})
+  if (check.valid) return {ok: true, envelope: value as Envelope, warnings: check.warnings}
+  return {ok: false, problems: check.problems, warnings: check.warnings, raw: text, value}
+}
+
+export type NewEnvelopeFields = Pick<Envelope, 'type' | 'source' | 'actor' | 'correlation_id' | 'data'> &
+  Partial<
+    Pick<
+      Envelope,
+      | 'id'
+      | 'time'
+      | 'subject'
+      | 'datacontenttype'
+      | 'dataschema'
+      | 'tenant_id'
+      | 'project_id'
+      | 'environment_id'
+      | 'datacenter_id'
+      | 'causation_id'
+    >
+  >
+
+/**
+ * A new envelope for publishers: fills `specversion`, `id` (a UUID), `time` (now, UTC) and
+ * `datacontenttype`, keeping the fields in the ADR's order so that messages read the same everywhere.
+ */
+export function newEnvelope(fields: NewEnvelopeFields): Envelope {
+  const {id, time, type, source, subject, datacontenttype, dataschema, data, ...rest} = fields
+  const envelope: Record<string, unknown> = {specversion: '1.0', id: id ?? randomUUID(), type, source}
+  if (subject !== undefined) envelope.subject = subject
+  envelope.time = time ?? new Date().toISOString()
+  envelope.datacontenttype = datacontenttype ?? 'application/json'
+  if (dataschema !== undefined) envelope.dataschema = dataschema
+  for (const [key, value] of Object.entries(rest)) if (value !== undefined) envelope[key] = value
+  envelope.data = data
+  return envelope as Envelope
+}
