@@ -78,7 +78,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       server: this.flags.server,
       site: this.flags.site,
       creds: this.flags.creds,
-      allSites: options.allSites,
+      // Commands that spread `readFlags` (src/lib/nats/fanout.ts) get `--all-sites` honoured here.
+      allSites: options.allSites ?? Boolean((this.flags as Record<string, unknown>)['all-sites']),
     })
   }
 

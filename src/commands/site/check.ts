@@ -1,21 +1,55 @@
+import {Args} from '@oclif/core'
+
 import {BaseCommand} from '../../lib/base-command.js'
 import {ExitCode} from '../../lib/exit-codes.js'
-import {checkSite, type SiteCheckResult} from '../../lib/nats/site-check.js'
+import {readFlags} from '../../lib/nats/fanout.js'
+import {checkSite, unreachableSite, type SiteCheckResult, type SiteChecksResult} from '../../lib/nats/site-check.js'
 import {renderSiteChecks} from '../../lib/render/site.js'
+import {warn} from '../../lib/render/terminal.js'
 
 export default class SiteCheck extends BaseCommand<typeof SiteCheck> {
-  static override summary = 'Check that a site is reachable: server version, JetStream and domain, round-trip time.'
-  static override description =
-    'Connects to the site chosen by --server, --site, DV_SITE or NATS_URL (default nats://127.0.0.1:4222). An unreachable site is one line naming the URL and the cause, and exit 4.'
+  static override summary = 'Check that sites are reachable: server version, JetStream and domain, round-trip time.'
+  static override description = `Without arguments checks the site chosen by --server, --site, DV_SITE, NATS_URL or the config's default site (else nats://127.0.0.1:4222); an unreachable site is one line naming the URL and the cause, and exit 4.
+
+With --all-sites (or several --site) every site is checked concurrently, each bounded by --timeout, one row per site: an unreachable site is a row with connected false and its error, and a warning on stderr. The JSON result is then {sites: [...]} and the exit code is 0 when at least one site is fully reachable, 4 when none is.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --server nats://127.0.0.1:4222 --json',
+    '<%= config.bin %> <%= command.id %> osl1',
+    '<%= config.bin %> <%= command.id %> --all-sites',
   ]
+  static override args = {
+    name: Args.string({description: 'Site name from the config (same as --site NAME).'}),
+  }
+  static override flags = {...readFlags}
 
-  async run(): Promise<SiteCheckResult> {
-    const conn = await this.connectOne()
-    const result = await checkSite(conn)
-    if (!this.jsonEnabled()) await renderSiteChecks(this.term, [result])
-    return this.exitWith(result, result.jetstream.enabled ? ExitCode.ok : ExitCode.unavailable)
+  async run(): Promise<SiteCheckResult | SiteChecksResult> {
+    const sites = [...(this.flags.site ?? []), ...(this.args.name ? [this.args.name] : [])]
+    const allSites = Boolean(this.flags['all-sites'])
+    if (!allSites && sites.length <= 1) {
+      if (this.args.name) this.flags.site = [this.args.name]
+      const conn = await this.connectOne()
+      const result = await checkSite(conn)
+      if (!this.jsonEnabled()) await renderSiteChecks(this.term, [result])
+      return this.exitWith(result, result.jetstream.enabled ? ExitCode.ok : ExitCode.unavailable)
+    }
+
+    this.flags.site = sites
+    const targets = await this.siteTargets({allSites})
+    const {attemptSites} = await import('../../lib/nats/fanout.js')
+    const attempts = await attemptSites(targets, {timeoutMs: this.flags.timeout})
+    const rows = await Promise.all(
+      attempts.map(async (a) => {
+        if (!a.conn) {
+          warn(a.error.message)
+          return unreachableSite(a.target, a.url, a.error)
+        }
+        return checkSite(this.adopt(a.conn))
+      }),
+    )
+    const result: SiteChecksResult = {sites: rows}
+    if (!this.jsonEnabled()) await renderSiteChecks(this.term, rows)
+    const anyHealthy = rows.some((r) => r.connected && r.jetstream.enabled)
+    return this.exitWith(result, anyHealthy ? ExitCode.ok : ExitCode.unavailable)
   }
 }

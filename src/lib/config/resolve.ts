@@ -1,4 +1,5 @@
 import {usageError} from '../errors.js'
+import {loadConfig, siteTarget, type LoadedConfig} from './file.js'
 import {DEFAULT_SERVER, type SiteTarget, siteNameForUrl} from './site.js'
 
 /** What the user asked for on the command line (global flags). */
@@ -11,8 +12,9 @@ export interface SiteSelection {
 
 /**
  * Turns flags and environment into the sites to talk to, by the precedence of DESIGN.md section 3:
- * `--server` > `--site` > `DV_SITE` > `NATS_URL` > default site in config > nats://127.0.0.1:4222.
- * `NATS_CREDS` / `--creds` apply to a site addressed by URL, as in the `nats` CLI.
+ * `--server` > `--site` (or `--all-sites`) > `DV_SITE` > `NATS_URL` > default site in config > nats://127.0.0.1:4222.
+ * `NATS_CREDS` / `--creds` apply to a site addressed by URL, as in the `nats` CLI; `--creds` also
+ * overrides a named site's credentials. The config file is only read when a name is needed.
  */
 export async function resolveSites(
   selection: SiteSelection,
@@ -24,14 +26,54 @@ export async function resolveSites(
     servers: url.split(','),
     ...(creds ? {creds} : {}),
   })
+  const withFlagCreds = (target: SiteTarget): SiteTarget =>
+    selection.creds ? {...target, creds: selection.creds} : target
+
   if (selection.server) return [byUrl(selection.server)]
-  const named = selection.site?.length ? selection.site : env.DV_SITE ? [env.DV_SITE] : []
-  if (named.length || selection.allSites) {
-    throw usageError(
-      `No site config: cannot resolve ${selection.allSites ? '--all-sites' : `site "${named.join(', ')}"`}`,
-      'unknown-site',
-      'Use --server URL, or add sites with dvctl site add.',
-    )
+  if (selection.allSites) {
+    const loaded = await loadConfig({env})
+    const names = Object.keys(loaded.config.sites)
+    if (names.length === 0) {
+      throw usageError(
+        `--all-sites: no sites in ${loaded.path}`,
+        'no-sites',
+        'Add sites with dvctl site add NAME --server URL (or dvctl site import, or dvctl sandbox up).',
+      )
+    }
+    return names.map((name) => withFlagCreds(named(loaded, name, '--all-sites')))
   }
-  return [byUrl(env.NATS_URL ?? DEFAULT_SERVER)]
+  const flagged = (selection.site ?? []).flatMap((s) => s.split(',')).filter(Boolean)
+  if (flagged.length) {
+    const loaded = await loadConfig({env})
+    return [...new Set(flagged)].map((name) => withFlagCreds(named(loaded, name, '--site')))
+  }
+  if (env.DV_SITE) {
+    const loaded = await loadConfig({env})
+    return [withFlagCreds(named(loaded, env.DV_SITE, 'DV_SITE'))]
+  }
+  if (env.NATS_URL) return [byUrl(env.NATS_URL)]
+  const loaded = await loadConfig({env})
+  const fallback = loaded.config.default_site
+  if (fallback) return [withFlagCreds(named(loaded, fallback, `default_site in ${loaded.path}`))]
+  return [byUrl(DEFAULT_SERVER)]
+}
+
+/** Every site in the config as connection targets, in file order. */
+export function configTargets(loaded: LoadedConfig): SiteTarget[] {
+  return Object.entries(loaded.config.sites).map(([name, site]) => siteTarget(name, site, loaded.path))
+}
+
+function named(loaded: LoadedConfig, name: string, source: string): SiteTarget {
+  const site = loaded.config.sites[name]
+  if (site) return siteTarget(name, site, loaded.path)
+  const known = Object.keys(loaded.config.sites)
+  throw usageError(
+    `Unknown site "${name}" (from ${source}): ${
+      known.length ? `${loaded.path} has ${known.join(', ')}` : `no sites in ${loaded.path}`
+    }`,
+    'unknown-site',
+    known.length
+      ? `Use one of ${known.join(', ')}, or add it with dvctl site add ${name} --server URL.`
+      : `Add it with dvctl site add ${name} --server URL, or use --server URL.`,
+  )
 }

@@ -1,3 +1,5 @@
+import {Flags} from '@oclif/core'
+
 import type {SiteTarget} from '../config/site.js'
 import {UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
@@ -18,23 +20,51 @@ export interface FanOut {
 }
 
 /**
+ * `--all-sites` for commands that read (tail, workflow, task watch, dlq list, site check): spread
+ * `readFlags` into a command's `flags`; BaseCommand.connectMany picks it up. `--site` (repeatable) is global.
+ */
+export const allSitesFlag = Flags.boolean({
+  summary: 'Read every site in the config, concurrently; an unreachable site is reported and skipped.',
+  helpGroup: 'GLOBAL',
+})
+
+export const readFlags = {'all-sites': allSitesFlag}
+
+/** One target's outcome: its connection, or the connection error (already a one-line UserError). */
+export type SiteAttempt = {target: SiteTarget; url: string} & (
+  {conn: SiteConnection; error?: undefined} | {conn?: undefined; error: UserError}
+)
+
+/**
+ * Dials every target concurrently, each bounded by the timeout, and never throws: for callers that
+ * report every site, reachable or not (site check).
+ */
+export async function attemptSites(targets: SiteTarget[], options: ConnectOptions): Promise<SiteAttempt[]> {
+  const settled = await Promise.allSettled(targets.map((t) => connectSite(t, options)))
+  return settled.map((s, i) => {
+    const target = targets[i]
+    const url = target.servers[0] ?? ''
+    return s.status === 'fulfilled'
+      ? {target, url, conn: s.value}
+      : {target, url, error: connectionError(target, url, s.reason, options.timeoutMs)}
+  })
+}
+
+/**
  * Connects to every target concurrently, each bounded by the timeout (DESIGN.md section 3): the
  * reachable ones are returned with the failures beside them; only when none is reachable is it an error (exit 4).
  */
 export async function connectSites(targets: SiteTarget[], options: ConnectOptions): Promise<FanOut> {
-  const settled = await Promise.allSettled(targets.map((t) => connectSite(t, options)))
+  const attempts = await attemptSites(targets, options)
   const connections: SiteConnection[] = []
   const failures: UserError[] = []
-  const sites: SiteStatus[] = settled.map((s, i) => {
-    const target = targets[i]
-    const url = target.servers[0] ?? ''
-    if (s.status === 'fulfilled') {
-      connections.push(s.value)
-      return {site: target.name, url}
+  const sites: SiteStatus[] = attempts.map((a) => {
+    if (a.conn) {
+      connections.push(a.conn)
+      return {site: a.target.name, url: a.url}
     }
-    const error = connectionError(target, url, s.reason, options.timeoutMs)
-    failures.push(error)
-    return {site: target.name, url, error: error.message}
+    failures.push(a.error)
+    return {site: a.target.name, url: a.url, error: a.error.message}
   })
   if (connections.length === 0) {
     const only = failures.length === 1 ? failures[0] : undefined

@@ -1,5 +1,7 @@
 import {z} from 'zod'
 
+import type {SiteTarget} from '../config/site.js'
+import type {UserError} from '../errors.js'
 import type {SiteConnection} from './connection.js'
 import {classifyConnectionError} from './errors.js'
 
@@ -36,5 +38,22 @@ export async function checkSite(conn: SiteConnection): Promise<SiteCheckResult> 
     jetstream: {enabled, domain},
     rtt_ms: Math.round(rtt * 100) / 100,
     ...(error ? {error} : {}),
+  }
+}
+
+/** `site check` over several sites (`--all-sites`, repeated `--site`): one row per site, reachable or not. */
+export const SiteChecksResult = z.object({sites: z.array(SiteCheckResult)})
+export type SiteChecksResult = z.infer<typeof SiteChecksResult>
+
+/** The row of a site that could not be reached: `connected: false` and the one-line reason. */
+export function unreachableSite(site: SiteTarget, url: string, error: UserError): SiteCheckResult {
+  return {
+    site: site.name,
+    url,
+    connected: false,
+    server_version: null,
+    jetstream: {enabled: false, domain: site.js_domain ?? null},
+    rtt_ms: null,
+    error: error.message,
   }
 }

@@ -1,0 +1,33 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../lib/base-command.js'
+import {importNatsContexts, type SiteImportResult} from '../../lib/config/nats-context.js'
+import {out, warn} from '../../lib/render/terminal.js'
+
+export default class SiteImport extends BaseCommand<typeof SiteImport> {
+  static override summary = "Import the nats CLI's contexts as sites."
+  static override description = `Reads $XDG_CONFIG_HOME/nats/context/*.json (else ~/.config/nats/context/): url, creds, nkey, user, TLS ca/cert/key and jetstream_domain become the site's settings. A token or password written inline in a context is moved into a 0600 file beside the dvctl config (token_file, password_file). Existing sites are skipped unless --force.`
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> prod-osl --as osl1',
+  ]
+  static override args = {
+    context: Args.string({description: 'Context name (file name without .json); all contexts when absent.'}),
+  }
+  static override flags = {
+    as: Flags.string({summary: 'Site name for the imported context (default: the context name).'}),
+    force: Flags.boolean({summary: 'Replace sites that already exist.'}),
+  }
+
+  async run(): Promise<SiteImportResult> {
+    const result = await importNatsContexts({context: this.args.context, as: this.flags.as, force: this.flags.force})
+    for (const w of result.warnings) warn(w)
+    for (const s of result.skipped) warn(`skipped context ${s.context}: ${s.reason}`)
+    if (!this.jsonEnabled()) {
+      for (const i of result.imported)
+        out(`Imported context ${i.context} as site ${i.name} (${i.site.servers.join(',')})`)
+      out(`Config: ${result.config}`)
+    }
+    return result
+  }
+}

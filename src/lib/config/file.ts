@@ -1,0 +1,202 @@
+import {chmod, mkdir, readFile, rename, rm, writeFile} from 'node:fs/promises'
+import {homedir, userInfo} from 'node:os'
+import {dirname, isAbsolute, join, resolve} from 'node:path'
+
+import {z} from 'zod'
+
+import {UserError, usageError} from '../errors.js'
+import {ExitCode} from '../exit-codes.js'
+import type {SiteTarget} from './site.js'
+
+/** A site's name is its `datacenter_id` (ADR "Inter-datacenter model"): short, lower-case, no spaces. */
+export const SITE_NAME = /^[a-z0-9][a-z0-9_-]*$/
+
+export const TlsConfig = z.strictObject({
+  ca: z.string().min(1).optional(),
+  cert: z.string().min(1).optional(),
+  key: z.string().min(1).optional(),
+  insecure: z.boolean().optional(),
+})
+
+/** One site in the config file (DESIGN.md section 3). Secrets are paths to files, never the secrets. */
+export const SiteConfig = z.strictObject({
+  servers: z.array(z.string().regex(/^[a-z][a-z0-9+.-]*:\/\/\S+$/i, 'a URL like nats://host:4222')).min(1),
+  creds: z.string().min(1).optional(),
+  nkey: z.string().min(1).optional(),
+  token_file: z.string().min(1).optional(),
+  user: z.string().min(1).optional(),
+  password_file: z.string().min(1).optional(),
+  tls: TlsConfig.optional(),
+  js_domain: z.string().min(1).optional(),
+  description: z.string().optional(),
+})
+export type SiteConfig = z.infer<typeof SiteConfig>
+
+export const DvctlConfig = z.strictObject({
+  default_site: z.string().optional(),
+  /** The operator identity recorded as `actor` in envelopes and ledger entries. */
+  actor: z.string().min(1).optional(),
+  /** A directory of team JSON Schema files (DESIGN.md section 4). */
+  schemas: z.string().min(1).optional(),
+  sites: z
+    .record(z.string().regex(SITE_NAME, 'a site name: lower-case letters, digits, "-" and "_"'), SiteConfig)
+    .default({}),
+})
+export type DvctlConfig = z.infer<typeof DvctlConfig>
+
+export interface LoadedConfig {
+  /** The file the config came from, or would be written to. */
+  path: string
+  /** False when the file does not exist yet (an empty config). */
+  exists: boolean
+  config: DvctlConfig
+}
+
+/** `$DVCTL_CONFIG`, else `$XDG_CONFIG_HOME/dvctl/config.yaml`, else `~/.config/dvctl/config.yaml`. */
+export function configPath(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.DVCTL_CONFIG) return resolve(env.DVCTL_CONFIG)
+  const base = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config')
+  return join(base, 'dvctl', 'config.yaml')
+}
+
+/**
+ * Reads and validates the config file. A missing file is an empty config; a file that does not parse
+ * or breaks the schema is a usage error (exit 2) naming the file, the line and the key.
+ */
+export async function loadConfig(options: {path?: string; env?: NodeJS.ProcessEnv} = {}): Promise<LoadedConfig> {
+  const path = options.path ? resolve(options.path) : configPath(options.env)
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return {path, exists: false, config: DvctlConfig.parse({})}
+    throw usageError(`Cannot read config file ${path}: ${code ?? String(error)}`, 'config-unreadable', configHint(path))
+  }
+  return {path, exists: true, config: await parseConfig(text, path)}
+}
+
+/** Parses config text (YAML or JSON); errors name `path:line` and the offending key. */
+export async function parseConfig(text: string, path: string): Promise<DvctlConfig> {
+  const YAML = await import('yaml')
+  const lineCounter = new YAML.LineCounter()
+  const doc = YAML.parseDocument(text, {lineCounter, prettyErrors: false, uniqueKeys: true})
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0]
+    const line = lineCounter.linePos(first.pos[0]).line
+    throw invalidConfig(path, line, first.message.split('\n')[0])
+  }
+  const raw = doc.toJS() ?? {}
+  const parsed = DvctlConfig.safeParse(raw)
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]
+  const keyPath = [...issue.path, ...(issue.code === 'unrecognized_keys' ? [issue.keys[0]] : [])] as Array<
+    string | number
+  >
+  const line = lineOf(YAML, doc, keyPath, lineCounter)
+  const where = keyPath.length ? keyPath.join('.') : '(top level)'
+  const what = issue.code === 'unrecognized_keys' ? `unknown key "${issue.keys.join('", "')}"` : issue.message
+  throw invalidConfig(path, line, `${where}: ${what}`)
+}
+
+/** The line of the deepest node along `keyPath` that exists in the document (1-based), if any. */
+function lineOf(
+  YAML: typeof import('yaml'),
+  doc: import('yaml').Document,
+  keyPath: Array<string | number>,
+  lineCounter: import('yaml').LineCounter,
+): number | undefined {
+  for (let depth = keyPath.length; depth >= 1; depth--) {
+    const parent = depth === 1 ? doc.contents : doc.getIn(keyPath.slice(0, depth - 1), true)
+    if (!YAML.isMap(parent)) continue
+    const pair = parent.items.find((p) => (YAML.isScalar(p.key) ? p.key.value : p.key) === keyPath[depth - 1])
+    const node = (pair?.key ?? pair?.value) as {range?: [number, number, number]} | undefined
+    if (node?.range) return lineCounter.linePos(node.range[0]).line
+  }
+  return undefined
+}
+
+function invalidConfig(path: string, line: number | undefined, message: string): UserError {
+  return usageError(
+    `Invalid config file ${path}${line ? `:${line}` : ''}: ${message}`,
+    'config-invalid',
+    configHint(path),
+  )
+}
+
+function configHint(path: string): string {
+  return `Fix or remove ${path} (DVCTL_CONFIG selects another file); dvctl site add/remove edit it safely.`
+}
+
+/**
+ * Writes the config without ever leaving a half-written file: a temporary file in the same directory
+ * (mode 0600: it names credential files), then an atomic rename over the old one.
+ */
+export async function saveConfig(path: string, config: DvctlConfig): Promise<void> {
+  const YAML = await import('yaml')
+  const clean = DvctlConfig.parse(config)
+  const text =
+    '# dvctl sites (DESIGN.md section 3). Written by dvctl; secrets are paths to files, never inline.\n' +
+    YAML.stringify(clean, {lineWidth: 0})
+  await mkdir(dirname(path), {recursive: true, mode: 0o700})
+  const tmp = join(dirname(path), `.${process.pid}.${Date.now()}.config.tmp`)
+  try {
+    await writeFile(tmp, text, {mode: 0o600, flag: 'wx'})
+    await chmod(tmp, 0o600)
+    await rename(tmp, path)
+  } catch (error) {
+    await rm(tmp, {force: true})
+    throw new UserError(`Cannot write config file ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`, {
+      code: 'config-unwritable',
+      exitCode: ExitCode.usage,
+      hint: 'Check the permissions of the directory, or point DVCTL_CONFIG at a writable file.',
+    })
+  }
+}
+
+/** Loads, changes and saves the config in one step. */
+export async function updateConfig(
+  options: {path?: string; env?: NodeJS.ProcessEnv},
+  change: (config: DvctlConfig) => void,
+): Promise<LoadedConfig> {
+  const loaded = await loadConfig(options)
+  change(loaded.config)
+  await saveConfig(loaded.path, loaded.config)
+  return {...loaded, exists: true}
+}
+
+/** The identity recorded as `actor` for operator actions: the config's `actor`, else the OS user. */
+export function operatorActor(config: DvctlConfig | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (config?.actor) return config.actor
+  try {
+    return userInfo().username
+  } catch {
+    return env.USER || env.LOGNAME || 'unknown'
+  }
+}
+
+/** A config site as a connection target; relative file paths are relative to the config file. */
+export function siteTarget(name: string, site: SiteConfig, configFile: string): SiteTarget {
+  const base = dirname(configFile)
+  const file = (p: string | undefined) => (p === undefined ? undefined : isAbsolute(p) ? p : resolve(base, p))
+  const tls = site.tls
+    ? {
+        ...(site.tls.ca ? {ca: file(site.tls.ca)} : {}),
+        ...(site.tls.cert ? {cert: file(site.tls.cert)} : {}),
+        ...(site.tls.key ? {key: file(site.tls.key)} : {}),
+        ...(site.tls.insecure !== undefined ? {insecure: site.tls.insecure} : {}),
+      }
+    : undefined
+  return {
+    name,
+    servers: site.servers,
+    ...(site.creds ? {creds: file(site.creds)} : {}),
+    ...(site.nkey ? {nkey: file(site.nkey)} : {}),
+    ...(site.token_file ? {token_file: file(site.token_file)} : {}),
+    ...(site.user ? {user: site.user} : {}),
+    ...(site.password_file ? {password_file: file(site.password_file)} : {}),
+    ...(tls ? {tls} : {}),
+    ...(site.js_domain ? {js_domain: site.js_domain} : {}),
+    ...(site.description ? {description: site.description} : {}),
+  }
+}

@@ -1,0 +1,205 @@
+import {chmod, mkdir, readdir, readFile, writeFile} from 'node:fs/promises'
+import {homedir} from 'node:os'
+import {basename, dirname, join, resolve} from 'node:path'
+
+import {z} from 'zod'
+
+import {notFound, usageError} from '../errors.js'
+import {configPath, SITE_NAME, SiteConfig, updateConfig, type DvctlConfig} from './file.js'
+import {absolutePaths, type ConfigLocation} from './sites.js'
+
+/** The fields of a `nats` CLI context file (natscli `natscontext` settings) that map onto a site. */
+const NatsContext = z.looseObject({
+  description: z.string().optional(),
+  url: z.string().optional(),
+  token: z.string().optional(),
+  user: z.string().optional(),
+  password: z.string().optional(),
+  creds: z.string().optional(),
+  nkey: z.string().optional(),
+  cert: z.string().optional(),
+  key: z.string().optional(),
+  ca: z.string().optional(),
+  jetstream_domain: z.string().optional(),
+})
+type NatsContext = z.infer<typeof NatsContext>
+
+export const SiteImportResult = z.object({
+  config: z.string(),
+  context_dir: z.string(),
+  imported: z.array(z.object({name: z.string(), context: z.string(), site: SiteConfig})),
+  skipped: z.array(z.object({context: z.string(), reason: z.string()})),
+  warnings: z.array(z.string()),
+})
+export type SiteImportResult = z.infer<typeof SiteImportResult>
+
+export interface ImportOptions extends ConfigLocation {
+  /** Only this context (file name without `.json`); all of them when absent. */
+  context?: string
+  /** Site name for a single imported context (default: the context name, lower-cased). */
+  as?: string
+  /** Replace sites that already exist. */
+  force?: boolean
+}
+
+/** `$XDG_CONFIG_HOME/nats/context`, else `~/.config/nats/context` (where the `nats` CLI keeps contexts). */
+export function natsContextDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config')
+  return join(base, 'nats', 'context')
+}
+
+/**
+ * Imports `nats` CLI contexts as sites (DESIGN.md section 3). File settings (creds, nkey, TLS) are kept as
+ * paths; a token or password written inline in a context is moved into a 0600 file beside the config,
+ * since the dvctl config never holds secrets.
+ */
+export async function importNatsContexts(options: ImportOptions): Promise<SiteImportResult> {
+  const env = options.env ?? process.env
+  const dir = natsContextDir(env)
+  const names = options.context ? [options.context.replace(/\.json$/, '')] : await contextNames(dir)
+  if (options.as && names.length !== 1)
+    throw usageError(
+      '--as needs exactly one CONTEXT',
+      'usage',
+      'Name the context to import: dvctl site import CONTEXT --as NAME.',
+    )
+  const contexts: Array<{context: string; settings: NatsContext}> = []
+  for (const context of names) contexts.push({context, settings: await readContext(dir, context)})
+
+  const file = options.path ? resolve(options.path) : configPath(env)
+  const secretDir = join(dirname(file), 'secrets')
+  const result: SiteImportResult = {config: file, context_dir: dir, imported: [], skipped: [], warnings: []}
+  const secrets: PendingSecret[] = []
+  await updateConfig({...options, path: file}, (config) => {
+    for (const {context, settings} of contexts) {
+      importOne(config, context, settings, {...options, secretDir}, result, secrets)
+    }
+  })
+  // Secrets moved out of contexts are written only once the config write succeeded.
+  for (const secret of secrets) await writeSecret(secret)
+  return result
+}
+
+interface PendingSecret {
+  file: string
+  value: string
+}
+
+function importOne(
+  config: DvctlConfig,
+  context: string,
+  settings: NatsContext,
+  options: ImportOptions & {secretDir: string},
+  result: SiteImportResult,
+  secrets: PendingSecret[],
+): void {
+  const name = options.as ?? context.toLowerCase().replace(/[^a-z0-9_-]+/g, '-')
+  if (!SITE_NAME.test(name)) {
+    result.skipped.push({context, reason: `"${name}" is not a valid site name; import it with --as NAME`})
+    return
+  }
+  if (config.sites[name] && !options.force) {
+    result.skipped.push({context, reason: `site ${name} already exists (use --force to replace it)`})
+    return
+  }
+  const servers = (settings.url || 'nats://127.0.0.1:4222')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(s) ? s : `nats://${s}`))
+  const tls =
+    settings.ca || settings.cert || settings.key
+      ? {
+          ...(settings.ca ? {ca: expandHome(settings.ca)} : {}),
+          ...(settings.cert ? {cert: expandHome(settings.cert)} : {}),
+          ...(settings.key ? {key: expandHome(settings.key)} : {}),
+        }
+      : undefined
+  const site: SiteConfig = {
+    servers,
+    ...(settings.creds ? {creds: expandHome(settings.creds)} : {}),
+    ...(settings.nkey ? {nkey: expandHome(settings.nkey)} : {}),
+    ...(settings.user ? {user: settings.user} : {}),
+    ...(tls ? {tls} : {}),
+    ...(settings.jetstream_domain ? {js_domain: settings.jetstream_domain} : {}),
+    description: settings.description || `imported from nats context ${context}`,
+  }
+  if (settings.token) {
+    site.token_file = join(options.secretDir, `${name}.token`)
+    secrets.push({file: site.token_file, value: settings.token})
+    result.warnings.push(`${context}: the inline token was moved to a 0600 file (token_file)`)
+  }
+  if (settings.password) {
+    site.password_file = join(options.secretDir, `${name}.password`)
+    secrets.push({file: site.password_file, value: settings.password})
+    result.warnings.push(`${context}: the inline password was moved to a 0600 file (password_file)`)
+  }
+  const parsed = SiteConfig.safeParse(absolutePaths(site))
+  if (!parsed.success) {
+    result.skipped.push({
+      context,
+      reason: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+    })
+    return
+  }
+  config.sites[name] = parsed.data
+  if (!config.default_site) config.default_site = name
+  result.imported.push({name, context, site: parsed.data})
+}
+
+async function writeSecret(secret: PendingSecret): Promise<void> {
+  await mkdir(dirname(secret.file), {recursive: true, mode: 0o700})
+  await writeFile(secret.file, secret.value + '\n', {mode: 0o600})
+  await chmod(secret.file, 0o600)
+}
+
+async function contextNames(dir: string): Promise<string[]> {
+  let files: string[]
+  try {
+    files = await readdir(dir)
+  } catch {
+    files = []
+  }
+  const names = files.filter((f) => f.endsWith('.json')).map((f) => basename(f, '.json'))
+  if (names.length === 0) {
+    throw notFound(
+      `No nats CLI contexts in ${dir}`,
+      'no-contexts',
+      'Create one with nats context add, set XDG_CONFIG_HOME, or add the site directly: dvctl site add NAME --server URL.',
+    )
+  }
+  return names.sort()
+}
+
+async function readContext(dir: string, context: string): Promise<NatsContext> {
+  const file = join(dir, `${context}.json`)
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch {
+    throw notFound(`No nats CLI context "${context}" (${file})`, 'unknown-context', `List them with ls ${dir}.`)
+  }
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (error) {
+    throw usageError(
+      `Invalid nats context file ${file}: ${(error as Error).message}`,
+      'invalid-context',
+      'Fix the file with nats context edit.',
+    )
+  }
+  const parsed = NatsContext.safeParse(raw)
+  if (!parsed.success) {
+    throw usageError(
+      `Invalid nats context file ${file}: ${parsed.error.issues[0].message}`,
+      'invalid-context',
+      'Fix the file with nats context edit.',
+    )
+  }
+  return parsed.data
+}
+
+function expandHome(p: string): string {
+  return p.startsWith('~/') ? join(homedir(), p.slice(2)) : p
+}

@@ -1,0 +1,73 @@
+import {mkdtemp, readdir, rm, stat, writeFile} from 'node:fs/promises'
+import {tmpdir, userInfo} from 'node:os'
+import {join} from 'node:path'
+
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {configPath, loadConfig, operatorActor, parseConfig, saveConfig} from '../../../src/lib/config/file.js'
+
+describe('config file', () => {
+  let dir: string
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dvctl-config-'))
+  })
+  afterAll(async () => rm(dir, {recursive: true, force: true}))
+
+  it('is found through DVCTL_CONFIG, then XDG_CONFIG_HOME, then ~/.config', () => {
+    expect(configPath({DVCTL_CONFIG: '/a/b.yaml', XDG_CONFIG_HOME: '/x'})).toBe('/a/b.yaml')
+    expect(configPath({XDG_CONFIG_HOME: '/x', HOME: '/h'})).toBe('/x/dvctl/config.yaml')
+    expect(configPath({HOME: '/h'})).toBe('/h/.config/dvctl/config.yaml')
+  })
+
+  it('a missing file is an empty config', async () => {
+    const loaded = await loadConfig({path: join(dir, 'none.yaml')})
+    expect(loaded).toEqual({path: join(dir, 'none.yaml'), exists: false, config: {sites: {}}})
+  })
+
+  it('round-trips through save and load, written with mode 0600 and no temporary file left', async () => {
+    const path = join(dir, 'sub', 'config.yaml')
+    const config = {
+      default_site: 'osl1',
+      actor: 'ola.nordmann',
+      sites: {osl1: {servers: ['nats://a:4222'], js_domain: 'osl1', tls: {ca: '/ca.pem'}, description: 'Oslo'}},
+    }
+    await saveConfig(path, config)
+    expect((await loadConfig({path})).config).toEqual(config)
+    expect((await stat(path)).mode & 0o777).toBe(0o600)
+    expect(await readdir(join(dir, 'sub'))).toEqual(['config.yaml'])
+  })
+
+  it('accepts JSON too (YAML is a superset)', async () => {
+    const config = await parseConfig('{"sites": {"osl1": {"servers": ["nats://a:1"]}}}', 'x.json')
+    expect(config.sites.osl1.servers).toEqual(['nats://a:1'])
+  })
+
+  it('an unknown key is an error naming the file, line and key', async () => {
+    const text = ['default_site: osl1', 'sites:', '  osl1:', '    servers: [nats://a:4222]', '    passwrd: x', ''].join(
+      '\n',
+    )
+    await expect(parseConfig(text, '/etc/dvctl.yaml')).rejects.toMatchObject({
+      exitCode: 2,
+      code: 'config-invalid',
+      message: 'Invalid config file /etc/dvctl.yaml:5: sites.osl1.passwrd: unknown key "passwrd"',
+    })
+  })
+
+  it('a bad value names its line', async () => {
+    const text = ['sites:', '  osl1:', '    servers: []', ''].join('\n')
+    await expect(parseConfig(text, '/c.yaml')).rejects.toThrow(
+      /^Invalid config file \/c\.yaml:3: sites\.osl1\.servers: /,
+    )
+  })
+
+  it('broken YAML names its line', async () => {
+    const path = join(dir, 'broken.yaml')
+    await writeFile(path, 'sites:\n  osl1: {servers: [nats://a\n')
+    await expect(loadConfig({path})).rejects.toThrow(new RegExp(`^Invalid config file ${path}:\\d+: `))
+  })
+
+  it('operatorActor is the config actor, else the OS user', () => {
+    expect(operatorActor({actor: 'kari', sites: {}})).toBe('kari')
+    expect(operatorActor({sites: {}})).toBe(userInfo().username)
+  })
+})

@@ -1,0 +1,97 @@
+import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {resolveSites} from '../../../src/lib/config/resolve.js'
+import {UserError} from '../../../src/lib/errors.js'
+
+// One test per step of the precedence of DESIGN.md section 3:
+// --server > --site > DV_SITE > NATS_URL > default site in config > nats://127.0.0.1:4222.
+describe('resolveSites precedence', () => {
+  let dir: string
+  let config: string
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dvctl-resolve-'))
+    config = join(dir, 'config.yaml')
+    await writeFile(
+      config,
+      [
+        'default_site: osl1',
+        'sites:',
+        '  osl1: {servers: ["nats://osl1.example:4222"], js_domain: osl1, creds: osl1.creds}',
+        '  trd1: {servers: ["nats://trd1.example:4222", "nats://trd1b.example:4222"], js_domain: trd1}',
+        '',
+      ].join('\n'),
+    )
+  })
+  afterAll(async () => rm(dir, {recursive: true, force: true}))
+
+  const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({DVCTL_CONFIG: config, ...extra})
+  const all = {DV_SITE: 'trd1', NATS_URL: 'nats://from-env:4222'}
+
+  it('--server wins over everything', async () => {
+    const [t] = await resolveSites({server: 'nats://flag:4222', site: ['trd1']}, env(all))
+    expect(t.servers).toEqual(['nats://flag:4222'])
+    expect(t.name).toBe('flag:4222')
+  })
+
+  it('--site wins over DV_SITE, NATS_URL and the default; it resolves from the config', async () => {
+    const targets = await resolveSites({site: ['osl1']}, env(all))
+    expect(targets).toEqual([
+      {name: 'osl1', servers: ['nats://osl1.example:4222'], js_domain: 'osl1', creds: join(dir, 'osl1.creds')},
+    ])
+  })
+
+  it('--site repeated (or comma-separated) selects several sites', async () => {
+    const targets = await resolveSites({site: ['osl1', 'trd1']}, env())
+    expect(targets.map((t) => t.name)).toEqual(['osl1', 'trd1'])
+    expect((await resolveSites({site: ['trd1,osl1']}, env())).map((t) => t.name)).toEqual(['trd1', 'osl1'])
+  })
+
+  it('--all-sites selects every site in the config', async () => {
+    const targets = await resolveSites({allSites: true}, env(all))
+    expect(targets.map((t) => t.name)).toEqual(['osl1', 'trd1'])
+    expect(targets[1].servers).toEqual(['nats://trd1.example:4222', 'nats://trd1b.example:4222'])
+  })
+
+  it('DV_SITE wins over NATS_URL and the default site', async () => {
+    const [t] = await resolveSites({}, env(all))
+    expect(t.name).toBe('trd1')
+  })
+
+  it('NATS_URL wins over the default site, with NATS_CREDS', async () => {
+    const [t] = await resolveSites({}, env({NATS_URL: 'nats://from-env:4222', NATS_CREDS: '/x.creds'}))
+    expect(t).toEqual({name: 'from-env:4222', servers: ['nats://from-env:4222'], creds: '/x.creds'})
+  })
+
+  it('the default site is used when nothing else is given', async () => {
+    const [t] = await resolveSites({}, env())
+    expect(t.name).toBe('osl1')
+  })
+
+  it('falls back to nats://127.0.0.1:4222 without config', async () => {
+    const [t] = await resolveSites({}, {DVCTL_CONFIG: join(dir, 'missing.yaml')})
+    expect(t).toEqual({name: 'local', servers: ['nats://127.0.0.1:4222']})
+  })
+
+  it('--creds overrides a named site’s credentials', async () => {
+    const [t] = await resolveSites({site: ['osl1'], creds: '/other.creds'}, env())
+    expect(t.creds).toBe('/other.creds')
+  })
+
+  it('an unknown site is a usage error naming the known sites', async () => {
+    const error = await resolveSites({site: ['bergen']}, env()).catch((e) => e)
+    expect(error).toBeInstanceOf(UserError)
+    expect(error.exitCode).toBe(2)
+    expect(error.message).toContain('Unknown site "bergen"')
+    expect(error.message).toContain('osl1, trd1')
+  })
+
+  it('--all-sites without any site in the config is a usage error', async () => {
+    const error = await resolveSites({allSites: true}, {DVCTL_CONFIG: join(dir, 'missing.yaml')}).catch((e) => e)
+    expect(error.exitCode).toBe(2)
+    expect(error.code).toBe('no-sites')
+  })
+})
