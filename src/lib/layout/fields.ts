@@ -25,8 +25,8 @@ export interface FieldDef {
 export const STREAM_FIELDS: FieldDef[] = [
   {field: 'description', server: 'description', type: 'value'},
   {field: 'subjects', server: 'subjects', type: 'set', otherwise: []},
-  {field: 'retention', server: 'retention', type: 'value', immutable: true, otherwise: 'limits'},
-  {field: 'storage', server: 'storage', type: 'value', immutable: true, otherwise: 'file'},
+  {field: 'retention', server: 'retention', type: 'value', immutable: true},
+  {field: 'storage', server: 'storage', type: 'value', immutable: true},
   {field: 'replicas', server: 'num_replicas', type: 'value', otherwise: 1},
   {field: 'max_age', server: 'max_age', type: 'duration', otherwise: 0},
   {field: 'max_msgs', server: 'max_msgs', type: 'value', otherwise: -1},
@@ -48,7 +48,7 @@ export const CONSUMER_FIELDS: FieldDef[] = [
   {field: 'description', server: 'description', type: 'value'},
   // Filter subjects became editable in nats-server 2.10.
   {field: 'filter_subject', server: 'filter_subject', type: 'value', immutable: (v) => !atLeast(v, '2.10.0')},
-  {field: 'ack_policy', server: 'ack_policy', type: 'value', immutable: true, otherwise: 'explicit'},
+  {field: 'ack_policy', server: 'ack_policy', type: 'value', immutable: true},
   {field: 'deliver_policy', server: 'deliver_policy', type: 'value', immutable: true, otherwise: 'all'},
   {field: 'opt_start_seq', server: 'opt_start_seq', type: 'value', immutable: true},
   {field: 'opt_start_time', server: 'opt_start_time', type: 'value', immutable: true},

@@ -94,11 +94,10 @@ export function invalidLayout(source: string, problems: LayoutProblem[]): UserEr
 }
 
 /**
- * Reads a layout file (YAML or JSON; JSON is YAML) and validates it, before anything connects. No file
- * means the built-in `dataverket` layout. Throws a usage error (exit 2) naming the path of each problem.
+ * Reads a layout file (YAML or JSON; JSON is YAML) and validates it; problems are returned, each with the
+ * path of the offending value (a YAML syntax error gives its line and column).
  */
-export async function loadLayout(file?: string): Promise<Layout> {
-  if (!file) return dataverketLayout()
+export async function readLayoutFile(file: string): Promise<{layout?: Layout; problems: LayoutProblem[]}> {
   let text: string
   try {
     text = file === '-' ? await readStdin() : await readFile(file, 'utf8')
@@ -114,9 +113,18 @@ export async function loadLayout(file?: string): Promise<Layout> {
   if (doc.errors.length) {
     const e = doc.errors[0]
     const where = e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '(top level)'
-    throw invalidLayout(file, [{path: where, message: e.message.split('\n')[0]}])
+    return {problems: [{path: where, message: e.message.split('\n')[0]}]}
   }
-  const {layout, problems} = validateLayout(doc.toJS() ?? {})
+  return validateLayout(doc.toJS() ?? {})
+}
+
+/**
+ * The layout a command works with, loaded and validated before anything connects: the file, or the
+ * built-in `dataverket` layout when there is none. An invalid file is a usage error (exit 2).
+ */
+export async function loadLayout(file?: string): Promise<Layout> {
+  if (!file) return dataverketLayout()
+  const {layout, problems} = await readLayoutFile(file)
   if (!layout) throw invalidLayout(file, problems)
   return layout
 }

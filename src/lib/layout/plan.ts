@@ -20,7 +20,13 @@ export type ChangeKind = z.infer<typeof ChangeKind>
 export const ChangeAction = z.enum(['create', 'update', 'recreate', 'delete', 'noop'])
 export type ChangeAction = z.infer<typeof ChangeAction>
 
-export const FieldDiff = z.object({field: z.string(), from: z.unknown(), to: z.unknown()})
+export const FieldDiff = z.object({
+  field: z.string(),
+  from: z.unknown(),
+  to: z.unknown(),
+  /** The server cannot change this field in place. */
+  forces_recreate: z.boolean().optional(),
+})
 export type FieldDiff = z.infer<typeof FieldDiff>
 
 export const LayoutChange = z.object({
@@ -146,8 +152,14 @@ function compare(
     if (to === undefined) continue
     const from = live?.[def.field]
     if (live && comparable(def, from) === comparable(def, to)) continue
-    diff.push({field: def.field, from: live ? display(def, from) : null, to: display(def, to)})
-    if (live && isImmutable(def, version)) recreate = true
+    const forcesRecreate = Boolean(live) && isImmutable(def, version)
+    diff.push({
+      field: def.field,
+      from: live ? display(def, from) : null,
+      to: display(def, to),
+      ...(forcesRecreate ? {forces_recreate: true} : {}),
+    })
+    if (forcesRecreate) recreate = true
   }
   const action: ChangeAction = !live ? 'create' : recreate ? 'recreate' : diff.length ? 'update' : 'noop'
   return {kind, name, action, diff}

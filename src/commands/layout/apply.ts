@@ -1,0 +1,62 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../lib/base-command.js'
+import {ExitCode} from '../../lib/exit-codes.js'
+import type {LayoutResult} from '../../lib/layout/apply.js'
+import {loadLayout} from '../../lib/layout/load.js'
+import {hasChanges, summarisePlan} from '../../lib/layout/plan.js'
+
+export default class LayoutApply extends BaseCommand<typeof LayoutApply> {
+  static override summary = 'Create and update streams, consumers and KV buckets on a site to match a layout.'
+  static override description =
+    'Plans as `layout plan` does, shows the plan and asks before changing anything (--yes answers; without a terminal and without --yes it refuses with exit 6). Changes the server cannot make in place (storage, retention, consumer ack policy, ...) need --allow-recreate, because recreating a stream deletes its messages. Live objects not in the layout are deleted only with --prune. A second apply reports no changes.'
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --yes',
+    '<%= config.bin %> <%= command.id %> layout.yaml --site trd1',
+    '<%= config.bin %> <%= command.id %> layout.yaml --prune --allow-recreate --yes --json',
+  ]
+  static override args = {
+    file: Args.string({description: 'Layout file (YAML or JSON); the built-in dataverket layout when absent.'}),
+  }
+  static override flags = {
+    yes: Flags.boolean({char: 'y', summary: 'Apply without asking.'}),
+    'dry-run': Flags.boolean({summary: 'Show the plan and change nothing (as `layout plan`).'}),
+    prune: Flags.boolean({summary: 'Delete live streams, consumers and buckets that the layout does not declare.'}),
+    'allow-recreate': Flags.boolean({
+      summary: 'Allow changes that delete and create a stream or consumer again (a stream loses its messages).',
+    }),
+  }
+
+  async run(): Promise<LayoutResult> {
+    const layout = await loadLayout(this.args.file)
+    const conn = await this.connectOne()
+    const {applyPlan, planSite, recreateRefused} = await import('../../lib/layout/apply.js')
+    const {renderPlan} = await import('../../lib/render/layout.js')
+    const {declared, plan} = await planSite(conn, layout, {prune: this.flags.prune})
+    const planned: LayoutResult = {...plan, applied: false, failed: []}
+    if (!hasChanges(plan)) {
+      const result = {...planned, applied: true}
+      if (!this.jsonEnabled()) renderPlan(this.term, result, {mode: 'apply'})
+      return result
+    }
+    if (!this.jsonEnabled()) renderPlan(this.term, planned, {mode: 'plan'})
+    if (this.flags['dry-run']) return planned
+    const recreates = plan.changes.filter((c) => c.action === 'recreate')
+    if (recreates.length && !this.flags['allow-recreate']) throw recreateRefused(recreates)
+
+    const s = summarisePlan(plan.changes)
+    const {confirmOrRefuse} = await import('../../lib/render/prompt.js')
+    const danger = s.recreate || s.delete ? ' Recreated and deleted streams lose their messages.' : ''
+    await confirmOrRefuse(
+      this.term,
+      `Apply ${s.create + s.update + s.recreate + s.delete} change(s) to site ${plan.site}?${danger}`,
+      {
+        yes: this.flags.yes,
+      },
+    )
+
+    const result = await applyPlan(conn, declared, plan, {allowRecreate: this.flags['allow-recreate']})
+    if (!this.jsonEnabled()) renderPlan(this.term, result, {mode: 'apply'})
+    return this.exitWith(result, result.failed.length ? ExitCode.partial : ExitCode.ok)
+  }
+}

@@ -1,0 +1,82 @@
+import chalk from 'chalk'
+
+import type {LayoutResult} from '../layout/apply.js'
+import type {LayoutProblem} from '../layout/load.js'
+import {type LayoutChange, summarisePlan} from '../layout/plan.js'
+import type {Layout} from '../layout/schema.js'
+import type {LayoutValidation} from '../layout/validate.js'
+import {err, out, type Terminal} from './terminal.js'
+
+const marks: Record<LayoutChange['action'], string> = {
+  create: chalk.green('+'),
+  update: chalk.yellow('~'),
+  recreate: chalk.red('-/+'),
+  delete: chalk.red('-'),
+  noop: ' ',
+}
+
+const show = (value: unknown) => (value === null || value === undefined ? '(unset)' : JSON.stringify(value))
+const label = (c: {kind: string; name: string; stream?: string}) =>
+  c.kind === 'consumer' ? `consumer ${c.stream}/${c.name}` : `${c.kind} ${c.name}`
+
+/** A plan like `terraform plan`: `+` create, `~` update, `-/+` recreate, `-` delete, then a summary line. */
+export function renderPlan(_term: Terminal, result: LayoutResult, options: {mode: 'plan' | 'apply'}): void {
+  out(`Site ${chalk.bold(result.site)}, layout ${chalk.bold(result.layout ?? '(unnamed)')}`)
+  const changes = result.changes.filter((c) => c.action !== 'noop')
+  if (changes.length) out()
+  for (const change of changes) {
+    let note = ''
+    if (change.action === 'recreate' && change.kind !== 'consumer') {
+      note = chalk.red('  (recreating deletes all of its messages)')
+    } else if (change.reason) note = chalk.dim(`  (${change.reason})`)
+    out(`  ${marks[change.action]} ${label(change)}${note}`)
+    for (const d of change.diff) {
+      const forces = d.forces_recreate ? chalk.red('  # forces recreate') : ''
+      out(
+        change.action === 'create'
+          ? `      ${d.field}: ${show(d.to)}`
+          : `      ${d.field}: ${show(d.from)} ${chalk.dim('->')} ${show(d.to)}${forces}`,
+      )
+    }
+  }
+  if (result.unmanaged.length) {
+    out()
+    out(chalk.dim(`Not in the layout, kept (--prune deletes them): ${result.unmanaged.map(label).join(', ')}`))
+  }
+  out()
+  const s = summarisePlan(result.changes)
+  if (!changes.length) {
+    out(`No changes. Site ${result.site} matches the layout (${s.noop} objects).`)
+    return
+  }
+  const counts = `${s.create} to create, ${s.update} to update, ${s.recreate} to recreate, ${s.delete} to delete; ${s.noop} unchanged.`
+  if (options.mode === 'plan' || !result.applied) {
+    out(`Plan: ${counts}`)
+    return
+  }
+  if (result.failed.length) {
+    out(chalk.red(`Applied with ${result.failed.length} failure(s):`))
+    for (const f of result.failed) out(`  ${chalk.red('!')} ${label(f)} (${f.action}): ${f.error}`)
+    return
+  }
+  out(chalk.green(`Applied: ${counts.replaceAll(' to ', ' ')}`))
+}
+
+export function renderProblems(source: string, problems: LayoutProblem[]): void {
+  err(`Invalid layout ${source}:`)
+  for (const p of problems) err(`  ${chalk.bold(p.path)}: ${p.message}`)
+}
+
+export function renderValidation(v: LayoutValidation): void {
+  out(
+    `${v.file}: valid layout ${v.layout ?? '(unnamed)'}: ${v.streams.length} streams, ${v.consumers} consumers, ` +
+      `${v.kv.length} KV buckets${v.sites.length ? `, overrides for ${v.sites.join(', ')}` : ''}`,
+  )
+}
+
+/** A layout as YAML, the format people edit. */
+export async function renderLayoutYaml(layout: Layout): Promise<void> {
+  const {stringify} = await import('yaml')
+  const {sites, ...rest} = layout
+  out(stringify(Object.keys(sites).length ? layout : rest, {lineWidth: 0}).trimEnd())
+}
