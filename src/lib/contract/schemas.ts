@@ -169,3 +169,33 @@ export function payloadJsonSchemas(registry: PayloadRegistry = builtinRegistry()
 export function exportJsonSchema(registry: PayloadRegistry = builtinRegistry()): JsonSchemaExport {
   return {envelope: envelopeJsonSchema(), payloads: payloadJsonSchemas(registry)}
 }
+
+/** Result of `contract schemas TYPE`: the JSON Schema of each registered version of one type. */
+export const SchemaDetail = z.object({type: z.string(), versions: z.array(PayloadJsonSchema)})
+export type SchemaDetail = z.infer<typeof SchemaDetail>
+
+/**
+ * The schemas of one type (`maskin.server.provisioned`), one version (`maskin.server.provisioned/v2`), or
+ * the envelope (`envelope`). No versions when nothing matches.
+ */
+export function findSchemas(registry: PayloadRegistry, query: string): SchemaDetail {
+  if (query === 'envelope' || query === 'envelope/v1') {
+    return {
+      type: 'envelope',
+      versions: [
+        {
+          type: 'envelope',
+          version: 1,
+          dataschema: 'envelope/v1',
+          origin: 'built-in',
+          description: 'The standard message envelope (specversion 1.0).',
+          json_schema: envelopeJsonSchema(),
+        },
+      ],
+    }
+  }
+  const one = parseDataschema(query)
+  const type = one?.type ?? query
+  const versions = payloadJsonSchemas(registry).filter((p) => p.type === type && (!one || p.version === one.version))
+  return {type, versions}
+}

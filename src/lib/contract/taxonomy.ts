@@ -60,6 +60,24 @@ const isWildcard = (token: string) => token === '*' || token === '>'
  * wrong comes back in `problems` (the subject is invalid) or `warnings` (it is valid but suspicious).
  */
 export function parseSubject(subject: string, opts: ParseSubjectOptions = {}): SubjectAnalysis {
+  const r = analyse(subject, opts)
+  // Stable key order for people reading the JSON: identity, verdict, parts, then the findings.
+  const parts = Object.fromEntries(PART_KEYS.filter((k) => r[k] !== undefined).map((k) => [k, r[k]]))
+  return {
+    subject: r.subject,
+    valid: r.problems.length === 0,
+    family: r.family,
+    service: r.service,
+    ...parts,
+    ...(r.filter ? {filter: true} : {}),
+    problems: r.problems,
+    warnings: r.warnings,
+  }
+}
+
+const PART_KEYS = ['action', 'entity', 'verb', 'operation'] as const
+
+function analyse(subject: string, opts: ParseSubjectOptions): SubjectAnalysis {
   const problems: Problem[] = []
   const warnings: Problem[] = []
   const result: SubjectAnalysis = {subject, valid: false, family: null, service: null, problems, warnings}

@@ -1,0 +1,74 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../lib/base-command.js'
+import {
+  builtinRegistry,
+  exportJsonSchema,
+  findSchemas,
+  listSchemas,
+  loadSchemaDir,
+  type JsonSchemaExport,
+  type SchemaDetail,
+  type SchemaList,
+} from '../../lib/contract/schemas.js'
+import {notFound} from '../../lib/errors.js'
+import {renderJsonSchema, renderSchemaDetail, renderSchemaList} from '../../lib/render/contract.js'
+
+export default class ContractSchemas extends BaseCommand<typeof ContractSchemas> {
+  static override summary = 'List the registered payload schemas, show one, or export them all as JSON Schema.'
+  static override description = `Without TYPE: every registered payload type and version (built-in, plus --schemas DIR). With TYPE (a message type, "<type>/v<N>", or "envelope"): its JSON Schema per version. --json-schema prints plain JSON Schema for files and other tools: the envelope and every payload, or just TYPE's latest (or named) version.`
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> maskin.server.provision.requested',
+    '<%= config.bin %> <%= command.id %> --json-schema > dataverket-contract.schema.json',
+    '<%= config.bin %> <%= command.id %> task.failed --json-schema',
+  ]
+
+  static override args = {
+    type: Args.string({
+      ignoreStdin: true,
+      description: 'A message type, "<type>/v<N>" for one version, or "envelope".',
+    }),
+  }
+
+  static override flags = {
+    'json-schema': Flags.boolean({summary: 'Print plain JSON Schema (draft 2020-12).'}),
+    schemas: Flags.directory({
+      summary: 'Directory of JSON Schema payload files (<type>.v<N>.json) added to the built-in schemas.',
+      env: 'DVCTL_SCHEMAS',
+    }),
+  }
+
+  async run(): Promise<SchemaList | SchemaDetail | JsonSchemaExport | Record<string, unknown>> {
+    const registry = this.flags.schemas ? await loadSchemaDir(this.flags.schemas) : builtinRegistry()
+    const asJsonSchema = this.flags['json-schema']
+    const type = this.args.type
+
+    if (type === undefined) {
+      if (asJsonSchema) {
+        const exported = exportJsonSchema(registry)
+        if (!this.jsonEnabled()) renderJsonSchema(this.term, exported)
+        return exported
+      }
+      const list = listSchemas(registry)
+      if (!this.jsonEnabled()) await renderSchemaList(this.term, list)
+      return list
+    }
+
+    const detail = findSchemas(registry, type)
+    if (detail.versions.length === 0) {
+      throw notFound(
+        `No schema registered for "${type}".`,
+        'unknown-schema',
+        'Run "dvctl contract schemas" to list the registered types, or add a JSON Schema file with --schemas DIR.',
+      )
+    }
+    if (asJsonSchema) {
+      const latest = detail.versions.at(-1)!.json_schema
+      if (!this.jsonEnabled()) renderJsonSchema(this.term, latest)
+      return latest
+    }
+    if (!this.jsonEnabled()) renderSchemaDetail(this.term, detail.versions)
+    return detail
+  }
+}

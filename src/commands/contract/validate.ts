@@ -1,0 +1,53 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../lib/base-command.js'
+import {readDocumentSource, validateDocuments, type ValidateResult} from '../../lib/contract/validate.js'
+import {usageError} from '../../lib/errors.js'
+import {ExitCode} from '../../lib/exit-codes.js'
+import {renderValidation} from '../../lib/render/contract.js'
+
+export default class ContractValidate extends BaseCommand<typeof ContractValidate> {
+  static override summary = 'Validate message envelopes and payloads against the Dataverket contract.'
+  static override description = `Reads one JSON envelope, a JSON array of envelopes, or NDJSON from FILE or stdin and checks every envelope and payload rule: required fields, RFC 3339 UTC time, known source, data as an object without embedded binary, and the payload's registered schema (dataschema <type>/v<N>, absent = v1). Give --subject to also check the NATS subject the messages travel on. Any invalid message exits 2; each problem has a JSON path and a stable code.`
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> messages.ndjson',
+    'cat envelope.json | <%= config.bin %> <%= command.id %> - --subject dv.maskin.cmd.provision --strict',
+    '<%= config.bin %> <%= command.id %> batch.json --schemas ./schemas --json',
+  ]
+
+  static override args = {
+    file: Args.string({
+      ignoreStdin: true,
+      description: 'File with a JSON envelope, a JSON array, or NDJSON; "-" or nothing reads stdin.',
+    }),
+  }
+
+  static override flags = {
+    strict: Flags.boolean({summary: 'Unknown task verbs are errors; unknown fields are reported as warnings.'}),
+    schemas: Flags.directory({
+      summary: 'Directory of JSON Schema payload files (<type>.v<N>.json) added to the built-in schemas.',
+      env: 'DVCTL_SCHEMAS',
+    }),
+    subject: Flags.string({
+      summary: 'The NATS subject the messages are published on: checked, and matched against type.',
+    }),
+  }
+
+  async run(): Promise<ValidateResult> {
+    const file = this.args.file
+    if ((file === undefined || file === '-') && this.term.stdinTTY) {
+      throw usageError(
+        'No input: give a FILE or pipe messages on stdin.',
+        'usage',
+        'dvctl contract validate messages.ndjson',
+      )
+    }
+    const registry = this.flags.schemas
+      ? await (await import('../../lib/contract/schemas.js')).loadSchemaDir(this.flags.schemas)
+      : undefined
+    const input = await readDocumentSource(file, process.stdin)
+    const result = validateDocuments(input, {strict: this.flags.strict, subject: this.flags.subject, registry})
+    if (!this.jsonEnabled()) renderValidation(this.term, result)
+    return this.exitWith(result, result.valid ? ExitCode.ok : ExitCode.usage)
+  }
+}
