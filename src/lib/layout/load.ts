@@ -109,11 +109,11 @@ export async function readLayoutFile(file: string): Promise<{layout?: Layout; pr
     )
   }
   const {parseDocument} = await import('yaml')
-  const doc = parseDocument(text, {prettyErrors: false})
+  const doc = parseDocument(text)
   if (doc.errors.length) {
     const e = doc.errors[0]
     const where = e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '(top level)'
-    return {problems: [{path: where, message: e.message.split('\n')[0]}]}
+    return {problems: [{path: where, message: e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}]}
   }
   return validateLayout(doc.toJS() ?? {})
 }

@@ -1,0 +1,216 @@
+import type {ConsumerConfig, StreamConfig} from '@nats-io/jetstream'
+import {describe, expect, it} from 'vitest'
+
+import {dataverketLayout} from '../../../src/lib/layout/dataverket.js'
+import type {LiveLayout} from '../../../src/lib/layout/live.js'
+import {hasChanges, planLayout, summarisePlan} from '../../../src/lib/layout/plan.js'
+import {layoutForSite} from '../../../src/lib/layout/resolve.js'
+import {Layout} from '../../../src/lib/layout/schema.js'
+
+const S = 1_000_000_000
+const DAY = 86_400 * S
+
+/** A stream config as nats-server 2.9.10 returns it, defaults filled in. */
+function liveStream(name: string, over: Partial<StreamConfig> = {}): StreamConfig {
+  return {
+    name,
+    subjects: [],
+    retention: 'limits',
+    max_consumers: -1,
+    max_msgs: -1,
+    max_bytes: -1,
+    max_age: 0,
+    max_msgs_per_subject: -1,
+    max_msg_size: -1,
+    discard: 'old',
+    storage: 'file',
+    num_replicas: 1,
+    duplicate_window: 120 * S,
+    allow_direct: false,
+    mirror_direct: false,
+    sealed: false,
+    deny_delete: false,
+    deny_purge: false,
+    allow_rollup_hdrs: false,
+    ...over,
+  } as StreamConfig
+}
+
+/** A service consumer as 2.9.10 echoes it: ack_wait replaced by backoff[0], num_replicas 0. */
+function liveConsumer(service: string, over: Partial<ConsumerConfig> = {}): ConsumerConfig {
+  return {
+    durable_name: service,
+    name: service,
+    deliver_policy: 'all',
+    ack_policy: 'explicit',
+    ack_wait: 1 * S,
+    max_deliver: 5,
+    backoff: [1 * S, 5 * S, 30 * S, 120 * S],
+    filter_subject: `dv.${service}.cmd.>`,
+    replay_policy: 'instant',
+    max_waiting: 512,
+    max_ack_pending: 1000,
+    num_replicas: 0,
+    ...over,
+  } as ConsumerConfig
+}
+
+const SERVICES = ['sentral', 'identitet', 'maskin', 'plattform', 'tjeneste', 'objekt', 'nett']
+
+/** What a fresh server holds after applying the dataverket layout. */
+function appliedDataverket(serverVersion = '2.9.10'): LiveLayout {
+  return {
+    serverVersion,
+    streams: {
+      DV_CMD: {
+        config: liveStream('DV_CMD', {subjects: ['dv.*.cmd.>'], max_age: 14 * DAY}),
+        consumers: Object.fromEntries(SERVICES.map((s) => [s, liveConsumer(s)])),
+      },
+      DV_EVT: {
+        config: liveStream('DV_EVT', {subjects: SERVICES.map((s) => `dv.${s}.evt.>`), max_age: 30 * DAY}),
+        consumers: {},
+      },
+      DV_TASK: {config: liveStream('DV_TASK', {subjects: ['dv.task.evt.>'], max_age: 30 * DAY}), consumers: {}},
+      DV_DLQ: {
+        config: liveStream('DV_DLQ', {
+          subjects: ['$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>', '$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.>'],
+          max_age: 30 * DAY,
+        }),
+        consumers: {},
+      },
+    },
+    kv: {
+      dv_dlq_ledger: liveStream('KV_dv_dlq_ledger', {
+        subjects: ['$KV.dv_dlq_ledger.>'],
+        max_msgs_per_subject: 64,
+        discard: 'new',
+        allow_direct: true,
+        allow_rollup_hdrs: true,
+      }),
+    },
+  }
+}
+
+const declared = (layout = dataverketLayout(), site = 'osl1') => layoutForSite(layout, site)
+const changed = (plan: ReturnType<typeof planLayout>) => plan.changes.filter((c) => c.action !== 'noop')
+
+describe('planLayout', () => {
+  it('creates everything on an empty server, consumers with their stream', () => {
+    const plan = planLayout(declared(), {serverVersion: '2.9.10', streams: {}, kv: {}})
+    expect(summarisePlan(plan.changes)).toEqual({create: 12, update: 0, recreate: 0, delete: 0, noop: 0})
+    const maskin = plan.changes.find((c) => c.kind === 'consumer' && c.name === 'maskin')
+    expect(maskin).toMatchObject({stream: 'DV_CMD', action: 'create'})
+    expect(maskin!.diff).toContainEqual({field: 'backoff', from: null, to: ['1s', '5s', '30s', '2m']})
+    expect(plan.changes.find((c) => c.kind === 'kv')).toMatchObject({name: 'dv_dlq_ledger', action: 'create'})
+  })
+
+  it('reports nothing right after an apply: server defaults and the 2.9 ack_wait echo are not drift', () => {
+    const plan = planLayout(declared(), appliedDataverket())
+    expect(changed(plan)).toEqual([])
+    expect(hasChanges(plan)).toBe(false)
+    expect(plan.unmanaged).toEqual([])
+  })
+
+  it('compares durations by value, not by spelling', () => {
+    const layout = dataverketLayout()
+    layout.streams.DV_CMD.duplicate_window = '120s'
+    layout.streams.DV_CMD.max_age = '336h'
+    expect(changed(planLayout(declared(layout), appliedDataverket()))).toEqual([])
+  })
+
+  it('plans a changed max_age as an update with a field diff', () => {
+    const layout = dataverketLayout()
+    layout.streams.DV_EVT.max_age = '7d'
+    expect(changed(planLayout(declared(layout), appliedDataverket()))).toEqual([
+      {kind: 'stream', name: 'DV_EVT', action: 'update', diff: [{field: 'max_age', from: '30d', to: '7d'}]},
+    ])
+  })
+
+  it('plans a changed storage as recreate, and the stream consumers with it', () => {
+    const layout = dataverketLayout()
+    layout.streams.DV_CMD.storage = 'memory'
+    const plan = planLayout(declared(layout), appliedDataverket())
+    expect(plan.changes[0]).toEqual({
+      kind: 'stream',
+      name: 'DV_CMD',
+      action: 'recreate',
+      diff: [{field: 'storage', from: 'file', to: 'memory', forces_recreate: true}],
+    })
+    const consumers = plan.changes.filter((c) => c.kind === 'consumer')
+    expect(consumers).toHaveLength(7)
+    expect(consumers.every((c) => c.action === 'recreate' && c.reason === 'its stream is recreated')).toBe(true)
+  })
+
+  it('knows which consumer fields the server cannot change, by version', () => {
+    const layout = dataverketLayout()
+    layout.streams.DV_CMD.consumers!.maskin.filter_subject = 'dv.maskin.cmd.provision'
+    layout.streams.DV_CMD.consumers!.nett.max_deliver = 7
+    layout.streams.DV_CMD.consumers!.objekt.ack_policy = 'all'
+    const on29 = planLayout(declared(layout), appliedDataverket('2.9.10'))
+    const actions = (plan: typeof on29) => Object.fromEntries(changed(plan).map((c) => [c.name, c.action]))
+    expect(actions(on29)).toEqual({maskin: 'recreate', nett: 'update', objekt: 'recreate'})
+    const on210 = planLayout(declared(layout), appliedDataverket('2.10.22'))
+    expect(actions(on210)).toEqual({maskin: 'update', nett: 'update', objekt: 'recreate'})
+  })
+
+  it('keeps live objects missing from the layout unless pruning, and never lists KV streams as streams', () => {
+    const live = appliedDataverket()
+    live.streams.OLD = {config: liveStream('OLD', {subjects: ['old.>']}), consumers: {}}
+    live.streams.DV_CMD.consumers.retired = liveConsumer('retired')
+    live.kv.scratch = liveStream('KV_scratch')
+    const kept = planLayout(declared(), live)
+    expect(changed(kept)).toEqual([])
+    expect(kept.unmanaged).toEqual([
+      {kind: 'consumer', name: 'retired', stream: 'DV_CMD'},
+      {kind: 'stream', name: 'OLD'},
+      {kind: 'kv', name: 'scratch'},
+    ])
+    const pruned = planLayout(declared(), live, {prune: true})
+    expect(changed(pruned).map((c) => [c.kind, c.name, c.action])).toEqual([
+      ['consumer', 'retired', 'delete'],
+      ['stream', 'OLD', 'delete'],
+      ['kv', 'scratch', 'delete'],
+    ])
+    expect(pruned.unmanaged).toEqual([])
+  })
+
+  it('plans KV settings in bucket terms', () => {
+    const layout = dataverketLayout()
+    layout.kv.dv_dlq_ledger = {history: 10, ttl: '90d'}
+    expect(changed(planLayout(declared(layout), appliedDataverket()))).toEqual([
+      {
+        kind: 'kv',
+        name: 'dv_dlq_ledger',
+        action: 'update',
+        diff: [
+          {field: 'history', from: 64, to: 10},
+          {field: 'ttl', from: '0ms', to: '90d'},
+        ],
+      },
+    ])
+  })
+
+  it('applies the site overrides and resolves a cross-site source to that site', () => {
+    const layout = Layout.parse({
+      ...dataverketLayout(),
+      sites: {
+        trd1: {
+          streams: {
+            DV_CMD: {max_age: '7d'},
+            XS_OSL1_EVT: {sources: [{name: 'DV_EVT', site: 'osl1'}]},
+          },
+        },
+      },
+    })
+    const live = appliedDataverket()
+    live.streams.XS_OSL1_EVT = {
+      config: liveStream('XS_OSL1_EVT', {sources: [{name: 'DV_EVT', external: {api: '$JS.osl1.API', deliver: ''}}]}),
+      consumers: {},
+    }
+    expect(changed(planLayout(declared(layout, 'trd1'), live))).toEqual([
+      {kind: 'stream', name: 'DV_CMD', action: 'update', diff: [{field: 'max_age', from: '14d', to: '7d'}]},
+    ])
+    // osl1 gets no overrides, so the sourcing stream is unmanaged there.
+    expect(planLayout(declared(layout, 'osl1'), live).unmanaged).toEqual([{kind: 'stream', name: 'XS_OSL1_EVT'}])
+  })
+})
