@@ -1,0 +1,60 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand, durationFlag} from '../../lib/base-command.js'
+import {notFound} from '../../lib/errors.js'
+import {renderWorkflow, type WorkflowView} from '../../lib/render/workflow.js'
+import type {WorkflowResult} from '../../lib/workflow/read.js'
+import {resolveWindow} from '../../lib/workflow/window.js'
+
+export default class WorkflowShow extends BaseCommand<typeof WorkflowShow> {
+  static override summary = 'Show every message of one workflow across streams and sites, as a causation tree.'
+  static override description = `Reads DV_CMD, DV_EVT, DV_TASK and DV_DLQ of each selected site (--site repeated, or --all-sites) for the messages whose correlation_id is CORRELATION_ID, within --since (default 24h) or --from/--to.
+
+Each message is placed under the message whose id is its causation_id, even across sites, with its time relative to the workflow's start, site, subject, type and marks: task states, failures (task failed or cancelled), dead letters, and orphans (parent not seen: kept, never dropped). The status is dead-lettered, failed, succeeded (every task succeeded) or running.
+
+An unreachable site is a warning (and sites[].error in JSON) while the others are read. No message found: exit 5.`
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> 7f3c9a52-1b2e-4c55-9d1a-0e6b8f1c2d3e',
+    '<%= config.bin %> <%= command.id %> 7f3c9a52-1b2e-4c55-9d1a-0e6b8f1c2d3e --all-sites --since 2h',
+    '<%= config.bin %> <%= command.id %> 7f3c9a52-1b2e-4c55-9d1a-0e6b8f1c2d3e --view timeline --site osl1 --site trd1',
+    '<%= config.bin %> <%= command.id %> 7f3c9a52-1b2e-4c55-9d1a-0e6b8f1c2d3e --json',
+  ]
+
+  static override args = {
+    correlation_id: Args.string({description: 'The workflow correlation_id.', required: true}),
+  }
+
+  static override flags = {
+    'all-sites': Flags.boolean({summary: 'Read every site in the config.'}),
+    since: durationFlag({summary: 'How far back to read (default 24h; 0 reads everything).'}),
+    from: Flags.string({summary: 'Read from this time (RFC 3339).', exclusive: ['since']}),
+    to: Flags.string({summary: 'Read up to this time (RFC 3339).', exclusive: ['since']}),
+    view: Flags.string({summary: 'How to show the messages.', options: ['tree', 'timeline'], default: 'tree'}),
+  }
+
+  async run(): Promise<WorkflowResult> {
+    const window = resolveWindow(this.flags)
+    const fan = await this.connectMany({allSites: this.flags['all-sites']})
+    const {readWorkflow} = await import('../../lib/workflow/read.js')
+    const result = await readWorkflow(fan.connections, {
+      correlationId: this.args.correlation_id,
+      window,
+      unreachable: fan.sites,
+    })
+    const {warn} = await import('../../lib/render/terminal.js')
+    for (const s of result.sites) {
+      if (s.missing_streams?.length) warn(`site ${s.site} has no ${s.missing_streams.join(', ')} (skipped)`)
+      if (s.error && fan.connections.some((c) => c.site.name === s.site)) warn(`site ${s.site}: ${s.error}`)
+    }
+    if (result.messages.length === 0) {
+      throw notFound(
+        `No message with correlation_id ${this.args.correlation_id} on ${result.sites.map((s) => s.site).join(', ')}` +
+          (window.from ? ` since ${window.from.toISOString()}` : ''),
+        'workflow-not-found',
+        'Check the id, widen the window with --since (e.g. --since 7d), or read more sites with --all-sites.',
+      )
+    }
+    if (!this.jsonEnabled()) renderWorkflow(this.term, result, this.flags.view as WorkflowView)
+    return result
+  }
+}

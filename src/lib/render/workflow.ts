@@ -1,0 +1,109 @@
+import chalk from 'chalk'
+
+import type {WorkflowResult} from '../workflow/read.js'
+import {isFailure, taskVerb, walkTree, type WorkflowMessage} from '../workflow/tree.js'
+import {out, type Terminal} from './terminal.js'
+
+export type WorkflowView = 'tree' | 'timeline'
+
+/** `+1.250s`, `+2m03s`, `+1h05m`: an offset from the workflow's first message. */
+export function formatOffset(millis: number): string {
+  const sign = millis < 0 ? '-' : '+'
+  const ms = Math.abs(millis)
+  if (ms < 60_000) return `${sign}${(ms / 1000).toFixed(3)}s`
+  const s = Math.floor(ms / 1000)
+  if (s < 3600) return `${sign}${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
+  return `${sign}${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+}
+
+export const shortId = (id: string) => (id.length > 12 ? id.slice(0, 8) : id)
+
+/** The time every offset is measured from: the first root, else the first message. */
+export function workflowOrigin(result: Pick<WorkflowResult, 'messages' | 'roots'>): number {
+  const root = result.messages.find((m) => result.roots.includes(m.id)) ?? result.messages[0]
+  return root ? Date.parse(root.time) : 0
+}
+
+function marks(result: WorkflowResult, m: WorkflowMessage): string[] {
+  const list: string[] = []
+  const verb = taskVerb(m)
+  if (verb) {
+    const data = m.envelope.data as {progress?: {percent?: number}; error?: {code?: string; message?: string}}
+    const percent = typeof data?.progress?.percent === 'number' ? ` ${data.progress.percent}%` : ''
+    list.push(`[task ${verb}${percent}]`)
+  }
+  if (isFailure(m)) {
+    const error = (m.envelope.data as {error?: {code?: string; message?: string}} | undefined)?.error
+    list.push(chalk.red(`✗ ${verb}${error?.message ? `: ${error.message}` : error?.code ? `: ${error.code}` : ''}`))
+  }
+  for (const d of result.dead_letters) {
+    if (d.site === m.site && d.stream === m.stream && d.seq === m.seq)
+      list.push(chalk.red.bold(`☠ dead letter (${d.reason}${d.deliveries ? `, ${d.deliveries} deliveries` : ''})`))
+  }
+  if (result.orphans.includes(m.id)) list.push(chalk.yellow(`? parent not seen (${m.causation_id})`))
+  const dup = result.duplicates.find((d) => d.id === m.id)
+  if (dup) list.push(chalk.dim(`×${dup.count} delivered`))
+  return list
+}
+
+function messageLine(result: WorkflowResult, m: WorkflowMessage, origin: number): string {
+  return [
+    chalk.dim(formatOffset(Date.parse(m.time) - origin).padStart(10)),
+    chalk.cyan(m.site),
+    m.subject,
+    m.type ?? chalk.dim('(no type)'),
+    chalk.dim(shortId(m.id)),
+    ...marks(result, m),
+  ].join('  ')
+}
+
+function header(term: Terminal, result: WorkflowResult): void {
+  const colour =
+    result.status === 'succeeded' ? chalk.green : result.status === 'running' ? chalk.blue : chalk.red.bold
+  const sites = result.sites.map((s) => (s.error ? `${s.site} (unreachable)` : s.site)).join(', ')
+  out(
+    `${chalk.bold('Workflow')} ${result.correlation_id}  ${colour(result.status)}  ` +
+      `${result.messages.length} messages on ${sites}, from ${result.messages[0]?.time ?? '-'}`,
+  )
+}
+
+function footer(result: WorkflowResult): void {
+  const parts: string[] = []
+  if (result.tasks.length)
+    parts.push(`tasks: ${result.tasks.map((t) => `${t.task_id} ${t.state}`).join(', ')}`)
+  if (result.dead_letters.length) parts.push(chalk.red(`dead letters: ${result.dead_letters.map((d) => d.ref).join(', ')}`))
+  if (result.orphans.length) parts.push(chalk.yellow(`orphans: ${result.orphans.length} (parent not seen)`))
+  if (result.duplicates.length)
+    parts.push(`duplicates: ${result.duplicates.reduce((n, d) => n + d.count - 1, 0)} extra deliveries`)
+  for (const p of parts) out(p)
+}
+
+/** The causation tree, one message a line, indented under its cause. */
+export function renderWorkflowTree(term: Terminal, result: WorkflowResult): void {
+  header(term, result)
+  const byId = new Map(result.messages.map((m) => [m.id, m]))
+  const origin = workflowOrigin(result)
+  walkTree(result.tree, (node, depth, last, ancestorsLast) => {
+    const m = byId.get(node.id)
+    if (!m) return
+    const prefix = depth === 0 ? '' : ancestorsLast.slice(1).map((l) => (l ? '   ' : '│  ')).join('') + (last ? '└─ ' : '├─ ')
+    out(`${chalk.dim(prefix)}${messageLine(result, m, origin)}`)
+  })
+  footer(result)
+}
+
+/** Every message in time order, with its cause. */
+export function renderWorkflowTimeline(term: Terminal, result: WorkflowResult): void {
+  header(term, result)
+  const origin = workflowOrigin(result)
+  for (const m of result.messages) {
+    const cause = m.causation_id ? chalk.dim(` ← ${shortId(m.causation_id)}`) : ''
+    out(`${m.time}  ${messageLine(result, m, origin)}${cause}`)
+  }
+  footer(result)
+}
+
+export function renderWorkflow(term: Terminal, result: WorkflowResult, view: WorkflowView): void {
+  if (view === 'timeline') renderWorkflowTimeline(term, result)
+  else renderWorkflowTree(term, result)
+}

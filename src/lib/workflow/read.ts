@@ -1,0 +1,222 @@
+import {z} from 'zod'
+
+import {STREAMS} from '../layout/names.js'
+import type {SiteConnection} from '../nats/connection.js'
+import {classifyConnectionError} from '../nats/errors.js'
+import type {SiteStatus} from '../nats/fanout.js'
+import {StreamCursor, StreamMissing, type ScanWindow, type StoredMessage} from './cursor.js'
+import {parseAdvisory, toDeadLetter, type Advisory, type WorkflowDeadLetter} from './dead-letters.js'
+import {
+  buildCausationTree,
+  deriveStatus,
+  isFailure,
+  taskStates,
+  type CausationNode,
+  type WorkflowMessage,
+} from './tree.js'
+
+/** The streams a workflow lives in (DESIGN.md section 7); DV_DLQ is read for the dead letters. */
+export const WORKFLOW_STREAMS = [STREAMS.cmd, STREAMS.evt, STREAMS.task] as const
+
+const CausationNodeSchema: z.ZodType<CausationNode> = z.lazy(() =>
+  z.object({id: z.string(), children: z.array(CausationNodeSchema)}),
+)
+
+export const WorkflowMessageSchema = z.object({
+  site: z.string(),
+  stream: z.string(),
+  seq: z.number(),
+  subject: z.string(),
+  time: z.string(),
+  id: z.string(),
+  causation_id: z.string().nullable(),
+  type: z.string().nullable(),
+  envelope: z.record(z.string(), z.unknown()),
+})
+
+export const WorkflowDeadLetterSchema = z.object({
+  ref: z.string(),
+  site: z.string(),
+  stream: z.string(),
+  seq: z.number(),
+  consumer: z.string(),
+  reason: z.enum(['max_deliveries', 'terminated']),
+  deliveries: z.number().nullable(),
+  dead_lettered_at: z.string(),
+  id: z.string(),
+  advisory: z.object({stream: z.string(), seq: z.number()}),
+})
+
+/** `workflow show --json` (DESIGN.md section 11); fields beyond the documented ones are additions. */
+export const WorkflowResult = z.object({
+  correlation_id: z.string(),
+  sites: z.array(z.object({site: z.string(), error: z.string().optional(), missing_streams: z.array(z.string()).optional()})),
+  window: z.object({from: z.string().nullable(), to: z.string().nullable()}),
+  messages: z.array(WorkflowMessageSchema),
+  roots: z.array(z.string()),
+  orphans: z.array(z.string()),
+  tree: z.array(CausationNodeSchema),
+  dead_letters: z.array(WorkflowDeadLetterSchema),
+  failures: z.array(z.string()),
+  duplicates: z.array(
+    z.object({
+      id: z.string(),
+      count: z.number(),
+      copies: z.array(z.object({site: z.string(), stream: z.string(), seq: z.number()})),
+    }),
+  ),
+  tasks: z.array(z.object({task_id: z.string(), site: z.string(), state: z.string(), id: z.string()})),
+  status: z.enum(['running', 'succeeded', 'failed', 'dead-lettered']),
+  scanned: z.number(),
+})
+export type WorkflowResult = z.infer<typeof WorkflowResult>
+
+export interface ReadWorkflowOptions {
+  correlationId: string
+  window: ScanWindow
+  /** Sites the fan-out could not reach; listed in `sites` with their error. */
+  unreachable?: readonly SiteStatus[]
+  /** Messages per pull request. */
+  batch?: number
+}
+
+/** The bytes a message of the correlation must contain: the id as it appears inside a JSON string. */
+export function correlationNeedle(correlationId: string): Uint8Array {
+  return Buffer.from(JSON.stringify(correlationId).slice(1, -1), 'utf8')
+}
+
+/** Parses a stored message as an envelope of `correlationId`, or null when it is not one. */
+export function toWorkflowMessage(stored: StoredMessage, correlationId: string): WorkflowMessage | null {
+  let value: unknown
+  try {
+    value = JSON.parse(Buffer.from(stored.data.buffer, stored.data.byteOffset, stored.data.byteLength).toString('utf8'))
+  } catch {
+    return null
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return null
+  const envelope = value as Record<string, unknown>
+  if (envelope.correlation_id !== correlationId || typeof envelope.id !== 'string') return null
+  const time = typeof envelope.time === 'string' && !Number.isNaN(Date.parse(envelope.time)) ? envelope.time : stored.time
+  return {
+    site: stored.site,
+    stream: stored.stream,
+    seq: stored.seq,
+    subject: stored.subject,
+    time: new Date(time).toISOString(),
+    id: envelope.id,
+    causation_id: typeof envelope.causation_id === 'string' && envelope.causation_id ? envelope.causation_id : null,
+    type: typeof envelope.type === 'string' ? envelope.type : null,
+    envelope,
+  }
+}
+
+interface SiteRead {
+  site: string
+  error?: string
+  missing: string[]
+  messages: WorkflowMessage[]
+  advisories: Array<{advisory: Advisory; stored: StoredMessage}>
+  scanned: number
+}
+
+/** Drains the history of one stream, handing each stored message that passes the byte filter to `take`. */
+async function drain(
+  conn: SiteConnection,
+  stream: string,
+  window: ScanWindow,
+  needle: Uint8Array | undefined,
+  batch: number | undefined,
+  take: (stored: StoredMessage) => void,
+): Promise<number> {
+  const cursor = await StreamCursor.open(conn, {stream, window, needle, follow: false, batch})
+  try {
+    for (let m = await cursor.nextHistory(); m; m = await cursor.nextHistory()) take(m)
+    return cursor.scanned
+  } finally {
+    await cursor.close()
+  }
+}
+
+async function readSite(conn: SiteConnection, options: ReadWorkflowOptions): Promise<SiteRead> {
+  const read: SiteRead = {site: conn.site.name, missing: [], messages: [], advisories: [], scanned: 0}
+  const needle = correlationNeedle(options.correlationId)
+  const streams = [
+    ...WORKFLOW_STREAMS.map((stream) => ({
+      stream,
+      needle,
+      take: (stored: StoredMessage) => {
+        const m = toWorkflowMessage(stored, options.correlationId)
+        if (m) read.messages.push(m)
+      },
+    })),
+    {
+      // Advisories name no correlation, only (stream, seq): they are matched once the messages are known.
+      stream: STREAMS.dlq,
+      needle: undefined,
+      take: (stored: StoredMessage) => {
+        const advisory = parseAdvisory(stored.data)
+        if (advisory && (WORKFLOW_STREAMS as readonly string[]).includes(advisory.stream))
+          read.advisories.push({advisory, stored})
+      },
+    },
+  ]
+  const settled = await Promise.allSettled(
+    streams.map((s) => drain(conn, s.stream, options.window, s.needle, options.batch, s.take)),
+  )
+  settled.forEach((s, i) => {
+    if (s.status === 'fulfilled') read.scanned += s.value
+    else if (s.reason instanceof StreamMissing) read.missing.push(streams[i].stream)
+    else read.error ??= `${conn.site.name} (${conn.url}): ${classifyConnectionError(s.reason).detail}`
+  })
+  return read
+}
+
+/**
+ * Reads every message of one correlation from the given sites, concurrently (DESIGN.md sections 3 and 7),
+ * and builds its causation tree, dead letters, failures and status. A site that fails is reported in
+ * `sites[].error`; the others are still read.
+ */
+export async function readWorkflow(
+  connections: readonly SiteConnection[],
+  options: ReadWorkflowOptions,
+): Promise<WorkflowResult> {
+  const reads = await Promise.all(connections.map((conn) => readSite(conn, options)))
+  const messages = reads.flatMap((r) => r.messages)
+  const tree = buildCausationTree(messages)
+
+  const multiSite = connections.length + (options.unreachable?.length ?? 0) > 1
+  const dead_letters: WorkflowDeadLetter[] = []
+  reads.forEach((read, i) => {
+    const bySeq = new Map(read.messages.map((m) => [`${m.stream}:${m.seq}`, m]))
+    for (const {advisory, stored} of read.advisories) {
+      const target = bySeq.get(`${advisory.stream}:${advisory.stream_seq}`)
+      if (!target) continue
+      const letter = toDeadLetter(advisory, stored, target.id, connections[i].site.js_domain, multiSite)
+      if (letter) dead_letters.push(letter)
+    }
+  })
+
+  const tasks = taskStates(tree.messages)
+  return {
+    correlation_id: options.correlationId,
+    sites: [
+      ...reads.map((r) => ({
+        site: r.site,
+        ...(r.error ? {error: r.error} : {}),
+        ...(r.missing.length ? {missing_streams: r.missing} : {}),
+      })),
+      ...(options.unreachable ?? []).filter((s) => s.error).map((s) => ({site: s.site, error: s.error})),
+    ],
+    window: {from: options.window.from?.toISOString() ?? null, to: options.window.to?.toISOString() ?? null},
+    messages: tree.messages,
+    roots: tree.roots,
+    orphans: tree.orphans,
+    tree: tree.tree,
+    dead_letters,
+    failures: tree.messages.filter(isFailure).map((m) => m.id),
+    duplicates: tree.duplicates,
+    tasks,
+    status: deriveStatus(tasks, dead_letters.length),
+    scanned: reads.reduce((n, r) => n + r.scanned, 0),
+  }
+}
