@@ -1,0 +1,147 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../lib/base-command.js'
+import {ResultExit} from '../lib/errors.js'
+import {ExitCode} from '../lib/exit-codes.js'
+import type {BuiltMessage, EnvelopeInput} from '../lib/publish/envelope.js'
+import {envelopeFlags, envelopeInputFromFlags, readPayload, readStdin} from '../lib/publish/flags.js'
+import type {PublishResult} from '../lib/publish/publish.js'
+
+export default class Publish extends BaseCommand<typeof Publish> {
+  static override summary = 'Publish a validated test command (or event, or task event) to JetStream.'
+  static override description = `Builds the envelope from the flags (id, time and correlation_id filled in; source sentral, actor from the config or the OS user, datacenter_id from the site) and checks subject, envelope and payload schema before anything is sent: a violation sends nothing and exits 2 with every problem listed. The message is published with Nats-Msg-Id = envelope id (re-publishing an id within the duplicate window stores nothing and reports duplicate: true) and header Dv-Origin: dvctl.
+
+--wait then watches the task events of the message's correlation until every task is terminal: exit 0 when all succeeded, 8 when any failed or was cancelled, 9 after --timeout (default 5m with --wait).`
+  static override examples = [
+    `<%= config.bin %> <%= command.id %> dv.maskin.cmd.provision --data '{"server_id":"srv-1","profile":"small"}' --tenant t1`,
+    `<%= config.bin %> <%= command.id %> dv.maskin.cmd.provision --data-file provision.json --wait --timeout 2m`,
+    `echo '{"network_id":"net-7"}' | <%= config.bin %> <%= command.id %> dv.nett.cmd.apply --data - --dry-run`,
+    `<%= config.bin %> <%= command.id %> dv.maskin.cmd.provision --interactive`,
+  ]
+
+  static override args = {
+    subject: Args.string({
+      description: 'Subject: dv.<service>.cmd.<action>, dv.<service>.evt.<entity>.<verb> or dv.task.evt.<verb>.',
+      required: true,
+    }),
+  }
+
+  static override flags = {
+    ...envelopeFlags,
+    interactive: Flags.boolean({
+      char: 'i',
+      summary: "Prompt for the envelope fields and the payload, guided by the type's registered schema.",
+      exclusive: ['data', 'data-file'],
+    }),
+    'dry-run': Flags.boolean({summary: 'Validate and print the envelope; send nothing.'}),
+    wait: Flags.boolean({summary: 'Then watch its tasks until done: exit 0 succeeded, 8 failed/cancelled, 9 timeout.'}),
+  }
+
+  async run(): Promise<PublishResult> {
+    const {flags} = this
+    const subject = this.args.subject
+    const {senderDefaults, configuredDatacenter, siteDatacenter} = await import('../lib/publish/defaults.js')
+    const {buildMessage} = await import('../lib/publish/envelope.js')
+    const defaults = await senderDefaults({schemas: flags.schemas})
+    const [target] = await this.siteTargets()
+    const build = (input: EnvelopeInput, maxPayload?: number) =>
+      buildMessage(input, {
+        registry: defaults.registry,
+        families: ['cmd', 'evt', 'task'],
+        otherCommand: 'dvctl request for dv.rpc.* subjects',
+        maxPayload,
+      })
+
+    let input: EnvelopeInput
+    if (flags.interactive) {
+      const {promptEnvelope} = await import('../lib/publish/interactive.js')
+      input = await promptEnvelope(this.term, {
+        subject,
+        registry: defaults.registry,
+        defaults: envelopeInputFromFlags(subject, flags, {
+          data: {},
+          actor: defaults.actor,
+          datacenter: configuredDatacenter(target),
+        }),
+      })
+    } else {
+      const data = await readPayload(flags, readStdin)
+      input = envelopeInputFromFlags(subject, flags, {
+        data,
+        actor: defaults.actor,
+        datacenter: configuredDatacenter(target),
+      })
+    }
+
+    // Everything is checked before connecting; what needs the server (datacenter_id of a site known only by
+    // URL, max_payload) is checked again once connected, before sending.
+    let message = build(input)
+    if (message.problems.length > 0) return this.refuse(message)
+    const {dryRunResult, publishMessage} = await import('../lib/publish/publish.js')
+    const render = await import('../lib/render/publish.js')
+    if (flags['dry-run']) {
+      const result = dryRunResult(message, target?.name ?? null)
+      if (!this.jsonEnabled()) render.renderPublishResult(this.term, result)
+      return result
+    }
+
+    const conn = await this.connectOne()
+    const datacenter = input.datacenter ?? (await siteDatacenter(conn))
+    message = build(
+      {...input, datacenter, id: String(message.envelope.id), time: String(message.envelope.time)},
+      conn.nc.info?.max_payload,
+    )
+    if (message.problems.length > 0) return this.refuse(message)
+
+    const {err} = await import('../lib/render/terminal.js')
+    const {taskEventLine, failureLines} = await import('../lib/render/tasks.js')
+    const {result, outcome} = await publishMessage(conn, {
+      message,
+      wait: flags.wait
+        ? {
+            timeoutMs: this.waitTimeout(),
+            onItem: (item) => {
+              if (this.jsonEnabled() || item.kind !== 'message' || !item.update) return
+              err(taskEventLine(this.term, item.update))
+            },
+          }
+        : undefined,
+    })
+    if (!this.jsonEnabled()) render.renderPublishResult(this.term, result)
+    if (!flags.wait) return result
+    if (!this.jsonEnabled()) {
+      for (const line of failureLines(result.task?.tasks ?? [])) err(line)
+      if (outcome === 'timeout') {
+        err(
+          `Timed out after ${this.waitTimeout()}ms waiting for the tasks of correlation ${result.envelope.correlation_id}.`,
+        )
+      }
+    }
+    const code = outcome === 'succeeded' ? ExitCode.ok : outcome === 'failed' ? ExitCode.workFailed : ExitCode.timeout
+    return this.exitWith(result, code)
+  }
+
+  /** With --wait, --timeout bounds the wait; when not given explicitly the wait allows 5 minutes. */
+  private waitTimeout(): number {
+    const explicit = this.argv.some((a) => a === '--timeout' || a.startsWith('--timeout='))
+    return explicit ? this.flags.timeout : 5 * 60_000
+  }
+
+  /** A message that breaks the contract: every problem listed, nothing sent, exit 2. */
+  private async refuse(message: BuiltMessage): Promise<never> {
+    const heading = `${message.subject}: the message breaks the contract (${message.problems.length} problem${message.problems.length === 1 ? '' : 's'}); nothing was sent.`
+    const hint =
+      'Fix the fields named above (dvctl contract schemas lists the payload schemas); --dry-run checks without sending.'
+    if (this.jsonEnabled()) {
+      this.logJson({
+        error: {code: 'invalid-message', message: heading, exitCode: ExitCode.usage, hint, problems: message.problems},
+      })
+    } else {
+      const {renderProblems} = await import('../lib/render/publish.js')
+      const {err} = await import('../lib/render/terminal.js')
+      renderProblems(message.problems, heading)
+      err(`Hint: ${hint}`)
+    }
+    throw new ResultExit(ExitCode.usage)
+  }
+}

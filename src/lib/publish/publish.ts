@@ -1,0 +1,163 @@
+import {z} from 'zod'
+
+import {ProblemSchema} from '../contract/problems.js'
+import {notFound, UserError} from '../errors.js'
+import {ExitCode} from '../exit-codes.js'
+import {STREAMS} from '../layout/names.js'
+import type {SiteConnection} from '../nats/connection.js'
+import {connectionError} from '../nats/errors.js'
+import {TaskRecordSchema} from '../tasks/board.js'
+import {TaskMessageLine, watchTasks, type TaskWatchItem, type WatchOutcome} from '../tasks/watch.js'
+import type {TaskBoard} from '../tasks/board.js'
+import type {BuiltMessage} from './envelope.js'
+
+/** Header on every message dvctl sends as test traffic (DESIGN.md section 7). */
+export const ORIGIN_HEADER = 'Dv-Origin'
+export const ORIGIN = 'dvctl'
+
+/** `publish --wait`: the tasks of the published message's correlation and how they ended. */
+export const PublishTaskResult = z.object({
+  /** The task when exactly one was seen (the usual case); null otherwise. */
+  task_id: z.string().nullable(),
+  /** `succeeded`, `failed` (any failed or was cancelled), or `timeout`. */
+  state: z.string(),
+  events: z.array(TaskMessageLine),
+  tasks: z.array(TaskRecordSchema),
+})
+
+/** `dvctl publish --json` (DESIGN.md section 11): `{subject, stream, seq, duplicate, envelope}`. */
+export const PublishResult = z.object({
+  subject: z.string(),
+  site: z.string().nullable(),
+  /** Null on `--dry-run`. */
+  stream: z.string().nullable(),
+  seq: z.number().nullable(),
+  /** True when JetStream recognised the envelope id within the duplicate window and stored nothing new. */
+  duplicate: z.boolean(),
+  dry_run: z.boolean(),
+  envelope: z.record(z.string(), z.unknown()),
+  warnings: z.array(ProblemSchema),
+  task: PublishTaskResult.optional(),
+})
+export type PublishResult = z.infer<typeof PublishResult>
+
+/** A message refused before sending: `{error: {..., problems}}` with `--json`, exit 2. */
+export const InvalidMessageError = z.object({
+  error: z.object({
+    code: z.literal('invalid-message'),
+    message: z.string(),
+    exitCode: z.literal(ExitCode.usage),
+    hint: z.string(),
+    problems: z.array(ProblemSchema),
+  }),
+})
+
+export interface PublishOptions {
+  message: BuiltMessage
+  /** Watch the task events of the message's correlation until every task is terminal (`--wait`). */
+  wait?: {timeoutMs: number; onItem?: (item: TaskWatchItem, board: TaskBoard) => void | Promise<void>}
+}
+
+export interface PublishOutcome {
+  result: PublishResult
+  /** Set with `wait`: how the watch ended. */
+  outcome?: WatchOutcome
+}
+
+/**
+ * Publishes an already validated message to JetStream with `Nats-Msg-Id` = envelope id and `Dv-Origin: dvctl`,
+ * then, with `wait`, watches its correlation's task events (DESIGN.md section 7). The caller has checked
+ * `message.problems` is empty.
+ */
+export async function publishMessage(conn: SiteConnection, options: PublishOptions): Promise<PublishOutcome> {
+  const {message} = options
+  const envelope = message.envelope
+  // Read where DV_TASK ends before publishing, so the wait sees exactly what follows (and a missing
+  // DV_TASK is reported before anything is sent).
+  const afterSeq = options.wait ? await taskStreamEnd(conn) : undefined
+  const ack = await jetstreamPublish(conn, message.subject, envelope)
+  const result: PublishResult = {
+    subject: message.subject,
+    site: conn.site.name,
+    stream: ack.stream,
+    seq: ack.seq,
+    duplicate: ack.duplicate,
+    dry_run: false,
+    envelope,
+    warnings: message.warnings,
+  }
+  if (!options.wait) return {result}
+  const events: z.infer<typeof TaskMessageLine>[] = []
+  const {outcome, board} = await watchTasks([conn], {
+    filter: {correlationId: String(envelope.correlation_id)},
+    afterSeq,
+    live: true,
+    untilDone: true,
+    timeoutMs: options.wait.timeoutMs,
+    onItem: async (item, b) => {
+      if (item.kind === 'message') events.push(item.line)
+      await options.wait?.onItem?.(item, b)
+    },
+  })
+  const tasks = board.tasks()
+  result.task = {
+    task_id: tasks.length === 1 ? tasks[0].task_id : null,
+    state: outcome === 'succeeded' || outcome === 'failed' ? outcome : 'timeout',
+    events,
+    tasks,
+  }
+  return {result, outcome}
+}
+
+/** The result of `--dry-run`: the envelope that would be sent. */
+export function dryRunResult(message: BuiltMessage, site: string | null): PublishResult {
+  return {
+    subject: message.subject,
+    site,
+    stream: null,
+    seq: null,
+    duplicate: false,
+    dry_run: true,
+    envelope: message.envelope,
+    warnings: message.warnings,
+  }
+}
+
+async function taskStreamEnd(conn: SiteConnection): Promise<number> {
+  const jsm = await conn.jsm()
+  try {
+    return (await jsm.streams.info(STREAMS.task)).state.last_seq
+  } catch (error) {
+    if (/stream not found/i.test(String((error as Error)?.message))) {
+      throw notFound(
+        `Site ${conn.site.name} has no ${STREAMS.task} stream, so --wait cannot see task events; nothing was sent.`,
+        'stream-not-found',
+        'Create the standard streams with dvctl layout apply, or publish without --wait.',
+      )
+    }
+    throw connectionError(conn.site, conn.url, error)
+  }
+}
+
+async function jetstreamPublish(conn: SiteConnection, subject: string, envelope: Record<string, unknown>) {
+  const {headers} = await import('@nats-io/transport-node')
+  const js = await conn.js()
+  const id = String(envelope.id)
+  const h = headers()
+  h.set('Nats-Msg-Id', id)
+  h.set(ORIGIN_HEADER, ORIGIN)
+  try {
+    return await js.publish(subject, JSON.stringify(envelope), {msgID: id, headers: h})
+  } catch (error) {
+    const text = `${(error as Error)?.name} ${(error as Error)?.message}`
+    if (/JetStreamNotEnabled|jetstream is not enabled|no responders/i.test(text)) {
+      // The subject is valid but no stream on this site stores it: JetStream answered nobody.
+      throw new UserError(`No stream on site ${conn.site.name} stores ${subject}; nothing was stored.`, {
+        code: 'no-stream',
+        exitCode: ExitCode.notFound,
+        hint: 'Create the standard streams with dvctl layout apply (DV_CMD, DV_EVT, DV_TASK).',
+      })
+    }
+    throw connectionError(conn.site, conn.url, error)
+  }
+}

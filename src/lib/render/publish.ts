@@ -1,0 +1,39 @@
+import chalk from 'chalk'
+
+import type {Problem} from '../contract/problems.js'
+import type {PublishResult} from '../publish/publish.js'
+import type {RequestResult} from '../publish/request.js'
+import {err, out, warn, type Terminal} from './terminal.js'
+
+/** Every problem of a refused message, one per line on stderr: path, code, message. */
+export function renderProblems(problems: Problem[], heading: string): void {
+  err(`${chalk.red('Error:')} ${heading}`)
+  const width = Math.max(...problems.map((p) => p.path.length))
+  for (const p of problems) err(`  ${p.path.padEnd(width)}  ${chalk.bold(p.code)}  ${p.message}`)
+}
+
+export function renderWarnings(warnings: Problem[]): void {
+  for (const w of warnings) warn(`${w.path}: ${w.message} (${w.code})`)
+}
+
+/** `publish`: where it went (or that it was a duplicate), then the envelope sent, pretty-printed. */
+export function renderPublishResult(term: Terminal, result: PublishResult): void {
+  renderWarnings(result.warnings)
+  const id = String(result.envelope.id)
+  if (result.dry_run) {
+    err(`Valid: ${result.subject} (not sent: --dry-run)`)
+  } else if (result.duplicate) {
+    err(
+      `${chalk.yellow('Duplicate:')} ${result.stream} already holds envelope ${id} (seq ${result.seq}); nothing new was stored.`,
+    )
+  } else {
+    err(`Published ${result.subject} to ${result.stream} seq ${result.seq} on site ${result.site}`)
+  }
+  out(JSON.stringify(result.envelope, null, term.stdoutTTY ? 2 : undefined))
+}
+
+/** `request`: the reply on stdout, JSON pretty-printed or the raw text. */
+export function renderRequestResult(result: RequestResult): void {
+  renderWarnings(result.warnings)
+  out(result.reply_format === 'json' ? JSON.stringify(result.reply, null, 2) : String(result.reply))
+}

@@ -1,0 +1,134 @@
+import {z} from 'zod'
+
+import {applyTaskEvent, type TaskState} from '../contract/lifecycle.js'
+import type {Problem} from '../contract/problems.js'
+import {isTerminalTaskState} from '../contract/services.js'
+
+/** The latest known state of one task on one site (`task list`, the rows of `task watch`). */
+export const TaskRecordSchema = z.object({
+  site: z.string(),
+  task_id: z.string(),
+  /** The service reporting the task: the envelope `source` of its events. */
+  service: z.string().nullable(),
+  /** The last legal state; `unknown` when the only events seen had unknown verbs. */
+  state: z.string(),
+  /** The verb of the last event seen, legal or not. */
+  last_verb: z.string(),
+  progress: z.object({percent: z.number().optional(), message: z.string().optional()}).nullable(),
+  error: z.object({code: z.string(), message: z.string(), retryable: z.boolean().optional()}).nullable(),
+  result: z.unknown().optional(),
+  correlation_id: z.string().nullable(),
+  tenant_id: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  events: z.number(),
+  illegal_transitions: z.number(),
+})
+export type TaskRecord = z.infer<typeof TaskRecordSchema>
+
+/** The fields of a task event's envelope the board reads; anything else is ignored. */
+export interface TaskEventInput {
+  site: string
+  /** NATS subject, `dv.task.evt.<verb>`: the verb is its last token. */
+  subject: string
+  time: string
+  envelope: {
+    source?: unknown
+    subject?: unknown
+    correlation_id?: unknown
+    tenant_id?: unknown
+    data?: unknown
+  }
+}
+
+/** What one event did to its task. */
+export interface TaskUpdate {
+  task: TaskRecord
+  verb: string
+  time: string
+  previous: string | undefined
+  /** The event broke the lifecycle (after a terminal state, backwards, unknown verb): shown, never fatal. */
+  illegal?: Problem
+  duplicate?: boolean
+}
+
+/** Where the watched tasks stand as a whole: decides the exit code of `--until-done` and `--wait`. */
+export type BoardOutcome = 'empty' | 'running' | 'succeeded' | 'failed'
+
+const str = (v: unknown) => (typeof v === 'string' && v ? v : null)
+
+/**
+ * Folds task events (in stream order, from any number of sites) into the latest state of each task, with
+ * the lifecycle of DESIGN.md section 4 (src/lib/contract/lifecycle.ts) deciding what is legal.
+ */
+export class TaskBoard {
+  private readonly byKey = new Map<string, TaskRecord>()
+
+  /** Applies one task event; undefined when the event names no task (no `data.task_id` nor envelope subject). */
+  apply(event: TaskEventInput): TaskUpdate | undefined {
+    const data = (event.envelope.data ?? {}) as Record<string, unknown>
+    const taskId = str(data.task_id) ?? str(event.envelope.subject)
+    if (!taskId) return undefined
+    const verb = event.subject.split('.').at(-1) ?? ''
+    const key = `${event.site}\u0000${taskId}`
+    const existing = this.byKey.get(key)
+    const previous = existing && existing.state !== 'unknown' ? (existing.state as TaskState) : undefined
+    const transition = applyTaskEvent(previous, verb)
+    const task: TaskRecord = existing ?? {
+      site: event.site,
+      task_id: taskId,
+      service: str(event.envelope.source),
+      state: 'unknown',
+      last_verb: verb,
+      progress: null,
+      error: null,
+      correlation_id: str(event.envelope.correlation_id),
+      tenant_id: str(event.envelope.tenant_id),
+      created_at: event.time,
+      updated_at: event.time,
+      events: 0,
+      illegal_transitions: 0,
+    }
+    task.events++
+    task.last_verb = verb
+    task.updated_at = event.time
+    if (transition.illegal) {
+      task.illegal_transitions++
+    } else {
+      task.state = transition.state ?? task.state
+      const progress = data.progress as TaskRecord['progress'] | undefined
+      if (progress && typeof progress === 'object') task.progress = progress
+      const error = data.error as TaskRecord['error'] | undefined
+      if (error && typeof error === 'object') task.error = error
+      if (data.result !== undefined) task.result = data.result
+    }
+    this.byKey.set(key, task)
+    return {
+      task,
+      verb,
+      time: event.time,
+      previous: existing?.state,
+      ...(transition.illegal ? {illegal: transition.illegal} : {}),
+      ...(transition.duplicate ? {duplicate: true} : {}),
+    }
+  }
+
+  tasks(): TaskRecord[] {
+    return [...this.byKey.values()]
+  }
+
+  get size(): number {
+    return this.byKey.size
+  }
+
+  /**
+   * `empty` before any task is seen; `running` while one is not terminal; then `failed` when any failed or
+   * was cancelled, else `succeeded`.
+   */
+  outcome(): BoardOutcome {
+    const tasks = this.tasks()
+    if (tasks.length === 0) return 'empty'
+    if (tasks.some((t) => !isTerminalTaskState(t.state))) return 'running'
+    return tasks.some((t) => t.state !== 'succeeded') ? 'failed' : 'succeeded'
+  }
+}
