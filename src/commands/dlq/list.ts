@@ -1,0 +1,37 @@
+import {BaseCommand} from '../../lib/base-command.js'
+import {groupByFlag, selectionFlags, selectionFrom, statusFlag} from '../../lib/dlq/flags.js'
+import type {GroupKey} from '../../lib/dlq/group.js'
+import {listDeadLetters} from '../../lib/dlq/list.js'
+import type {DlqListResult} from '../../lib/dlq/model.js'
+import {readFlags} from '../../lib/nats/fanout.js'
+import {renderDeadLetterList} from '../../lib/render/dlq.js'
+
+export default class DlqList extends BaseCommand<typeof DlqList> {
+  static override summary = 'List dead letters with their reason, deliveries, correlation, failure and status.'
+  static override description = `Reads the dead-letter advisories captured by DV_DLQ, fetches each original command by stream and sequence, joins the worker's failure (a dv.task.evt.failed event caused by the command, else one of its workflow) and the ledger of what operators did.
+
+Status: pending (nobody acted yet), replayed, discarded, or missing (the original is gone: deleted or aged out; it cannot be replayed). By default only pending dead letters are listed; --status all shows every one.
+
+A reference is <stream>:<seq>, or <site>/<stream>:<seq> when several sites are read (--site repeated, --all-sites). Use it with dlq show, dlq replay and dlq discard.`
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --since 24h --consumer maskin',
+    '<%= config.bin %> <%= command.id %> --group-by type --status all',
+    '<%= config.bin %> <%= command.id %> --all-sites --json',
+  ]
+
+  static override flags = {
+    ...readFlags,
+    ...selectionFlags,
+    status: statusFlag,
+    'group-by': groupByFlag,
+  }
+
+  async run(): Promise<DlqListResult> {
+    const fan = await this.connectMany()
+    const groupBy = this.flags['group-by'] as GroupKey | undefined
+    const result = await listDeadLetters(fan, {...selectionFrom(this.flags), ...(groupBy ? {groupBy} : {})})
+    if (!this.jsonEnabled()) await renderDeadLetterList(this.term, result, groupBy)
+    return result
+  }
+}

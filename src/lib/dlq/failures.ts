@@ -1,0 +1,91 @@
+import {STREAMS} from '../layout/names.js'
+import type {SiteConnection} from '../nats/connection.js'
+import {StreamCursor, StreamMissing, type StoredMessage} from '../workflow/cursor.js'
+import type {Failure} from './model.js'
+import {parseEnvelope} from './original.js'
+
+/** Task `failed` events: where a worker says why it gave up on a command (DESIGN.md section 6). */
+export const TASK_FAILED_SUBJECT = 'dv.task.evt.failed'
+
+export interface FailureEvent {
+  message: StoredMessage
+  envelope: Record<string, unknown>
+  failure: Failure
+}
+
+/** The commands whose failures are wanted: by envelope id (causation) and by correlation id. */
+export interface FailureQuery {
+  ids: Set<string>
+  correlations: Set<string>
+  /** Failure events are stored after the command; reading starts at the earliest original. */
+  from: Date
+}
+
+export interface FailureIndex {
+  byCausation: Map<string, FailureEvent[]>
+  byCorrelation: Map<string, FailureEvent[]>
+}
+
+/**
+ * Reads the `failed` task events of one site from `from` on and keeps only those that point at one of the
+ * wanted commands, so memory is bounded by the dead letters, not by the stream.
+ */
+export async function readFailures(conn: SiteConnection, query: FailureQuery): Promise<FailureIndex> {
+  const index: FailureIndex = {byCausation: new Map(), byCorrelation: new Map()}
+  if (query.ids.size === 0 && query.correlations.size === 0) return index
+  let cursor: StreamCursor
+  try {
+    cursor = await StreamCursor.open(conn, {
+      stream: STREAMS.task,
+      filterSubject: TASK_FAILED_SUBJECT,
+      window: {from: query.from},
+      follow: false,
+    })
+  } catch (error) {
+    if (error instanceof StreamMissing) return index
+    throw error
+  }
+  try {
+    for (let m = await cursor.nextHistory(); m; m = await cursor.nextHistory()) {
+      const envelope = parseEnvelope(m.data)
+      if (!envelope) continue
+      const causation = typeof envelope.causation_id === 'string' ? envelope.causation_id : undefined
+      const correlation = typeof envelope.correlation_id === 'string' ? envelope.correlation_id : undefined
+      const byCause = causation !== undefined && query.ids.has(causation)
+      const byCorr = correlation !== undefined && query.correlations.has(correlation)
+      if (!byCause && !byCorr) continue
+      const event: FailureEvent = {message: m, envelope, failure: failureOf(envelope)}
+      if (byCause) push(index.byCausation, causation!, event)
+      if (byCorr) push(index.byCorrelation, correlation!, event)
+    }
+  } finally {
+    await cursor.close()
+  }
+  return index
+}
+
+/** The failure events of one dead command: those caused by it, else those of its workflow. */
+export function failuresFor(
+  index: FailureIndex,
+  command: {id: string | null; correlation_id: string | null},
+): FailureEvent[] {
+  const direct = command.id ? index.byCausation.get(command.id) : undefined
+  if (direct?.length) return direct
+  return (command.correlation_id ? index.byCorrelation.get(command.correlation_id) : undefined) ?? []
+}
+
+/** `data.error {code, message}` of a task `failed` event (DESIGN.md section 4). */
+export function failureOf(envelope: Record<string, unknown>): Failure {
+  const data = envelope.data as {error?: {code?: unknown; message?: unknown}} | undefined
+  const error = data?.error
+  return {
+    code: typeof error?.code === 'string' ? error.code : 'failed',
+    message: typeof error?.message === 'string' ? error.message : '',
+  }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key)
+  if (list) list.push(value)
+  else map.set(key, [value])
+}

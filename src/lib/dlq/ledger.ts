@@ -1,0 +1,157 @@
+import type {KV} from '@nats-io/kv'
+
+import {DLQ_LEDGER_BUCKET} from '../layout/names.js'
+import type {SiteConnection} from '../nats/connection.js'
+import {type HistoryEntry, LedgerEntry} from './model.js'
+import {formatRef, ledgerKey, refFromLedgerKey} from './ref.js'
+
+/**
+ * The dead-letter ledger (DESIGN.md section 6): KV bucket `dv_dlq_ledger`, one key per dead letter
+ * (`<stream>.<seq>`), whose history (64 entries) is the audit trail of what operators did.
+ *
+ * A replay writes the ledger before and after publishing. To keep replay close to the rate of plain
+ * pipelined publishes, the "before" record is written once per chunk of dead letters as a replay journal
+ * (`_replays.<run>.<chunk>`, listing each ref with its replay id); then each dead letter's own key gets its
+ * `replayed` entry after its publish is acknowledged; the journal is deleted when the chunk is done. A
+ * journal still present names replays that were started and not confirmed: a re-run reuses their replay
+ * ids (the Nats-Msg-Id), so JetStream de-duplicates what was already sent.
+ */
+export const JOURNAL_PREFIX = '_replays'
+
+export interface JournalItem {
+  key: string
+  ref: string
+  replay_id: string
+  generation: number
+  to_subject: string
+  /** Stream the replay is published into, searched for the replay id when resuming after the duplicate window. */
+  stream?: string
+}
+
+export interface ReplayJournal {
+  action: 'replaying'
+  actor: string
+  at: string
+  reason: string | null
+  items: JournalItem[]
+}
+
+/** What a replay or a listing needs to know of the ledger, read in one pass over the bucket. */
+export interface LedgerState {
+  last: Map<string, LedgerEntry>
+  /** Highest replay generation ever recorded per key (journals included). */
+  generation: Map<string, number>
+  /** Replays started and not confirmed, by key, with when and by whom they were started. */
+  inFlight: Map<string, JournalItem & {journal: string; at: string}>
+}
+
+export const emptyLedgerState = (): LedgerState => ({last: new Map(), generation: new Map(), inFlight: new Map()})
+
+export class Ledger {
+  private constructor(readonly kv: KV) {}
+
+  /** Opens the bucket; with `create`, creates it (history 64) when the layout has not. Null when absent. */
+  static async open(conn: SiteConnection, options: {create: boolean}): Promise<Ledger | null> {
+    const {Kvm} = await import('@nats-io/kv')
+    const kvm = new Kvm(await conn.js())
+    try {
+      const kv = await kvm.open(DLQ_LEDGER_BUCKET)
+      await kv.status()
+      return new Ledger(kv)
+    } catch (error) {
+      if (!/not found/i.test(String((error as Error).message))) throw error
+      if (!options.create) return null
+      return new Ledger(await kvm.create(DLQ_LEDGER_BUCKET, {history: 64}))
+    }
+  }
+
+  /** Reads the whole bucket's history once: last entry per dead letter, generations, open journals. */
+  async load(): Promise<LedgerState> {
+    const state = emptyLedgerState()
+    const journals = new Map<string, ReplayJournal>()
+    const iter = await this.kv.history()
+    for await (const e of iter) {
+      if (e.key.startsWith(`${JOURNAL_PREFIX}.`)) {
+        if (e.operation === 'PUT') {
+          const journal = parseJson<ReplayJournal>(e.value)
+          if (journal?.items) journals.set(e.key, journal)
+        } else journals.delete(e.key)
+        continue
+      }
+      if (!refFromLedgerKey(e.key)) continue
+      if (e.operation !== 'PUT') {
+        state.last.delete(e.key)
+        continue
+      }
+      const entry = LedgerEntry.safeParse(parseJson(e.value))
+      if (!entry.success) continue
+      state.last.set(e.key, entry.data)
+      bump(state.generation, e.key, entry.data.generation ?? 0)
+    }
+    for (const [name, journal] of journals) {
+      for (const item of journal.items) {
+        bump(state.generation, item.key, item.generation)
+        if (state.last.get(item.key)?.replay_id === item.replay_id) continue
+        state.inFlight.set(item.key, {...item, journal: name, at: journal.at})
+      }
+    }
+    return state
+  }
+
+  /** The audit trail of one dead letter, oldest first. */
+  async history(key: string, ref: string): Promise<HistoryEntry[]> {
+    const out: HistoryEntry[] = []
+    const iter = await this.kv.history({key})
+    for await (const e of iter) {
+      if (e.operation !== 'PUT') continue
+      const entry = LedgerEntry.safeParse(parseJson(e.value))
+      if (entry.success) out.push({...entry.data, ref, revision: e.revision})
+    }
+    return out
+  }
+
+  /** Every dead letter's audit trail (`dlq history` without a ref), oldest first. */
+  async allHistory(qualify?: string): Promise<HistoryEntry[]> {
+    const out: HistoryEntry[] = []
+    const iter = await this.kv.history()
+    for await (const e of iter) {
+      const ref = refFromLedgerKey(e.key)
+      if (!ref || e.operation !== 'PUT') continue
+      const entry = LedgerEntry.safeParse(parseJson(e.value))
+      if (entry.success)
+        out.push({...entry.data, ref: formatRef({...ref, site: qualify}, Boolean(qualify)), revision: e.revision})
+    }
+    return out
+  }
+
+  async record(ref: {stream: string; seq: number}, entry: LedgerEntry): Promise<number> {
+    return this.kv.put(ledgerKey(ref), JSON.stringify(entry))
+  }
+
+  async openJournal(name: string, journal: ReplayJournal): Promise<void> {
+    await this.kv.put(name, JSON.stringify(journal))
+  }
+
+  async closeJournal(name: string): Promise<void> {
+    await this.kv.delete(name)
+  }
+}
+
+/** A fresh journal key for one chunk of one replay run. */
+export function journalKey(run: string, chunk: number): string {
+  return `${JOURNAL_PREFIX}.${run}.${chunk}`
+}
+
+function bump(map: Map<string, number>, key: string, generation: number): void {
+  if (generation > (map.get(key) ?? 0)) map.set(key, generation)
+}
+
+const decoder = new TextDecoder()
+
+function parseJson<T = unknown>(value: Uint8Array): T | undefined {
+  try {
+    return JSON.parse(decoder.decode(value)) as T
+  } catch {
+    return undefined
+  }
+}

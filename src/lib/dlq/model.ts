@@ -1,0 +1,137 @@
+import {z} from 'zod'
+
+/**
+ * The JSON results of `dvctl dlq ...` (DESIGN.md section 11). Field names are the contract; tests parse the
+ * CLI's `--json` output with these schemas.
+ */
+
+export const LedgerAction = z.enum(['replaying', 'replayed', 'discarded'])
+export type LedgerAction = z.infer<typeof LedgerAction>
+
+/** One operator action on one dead letter, as stored in the ledger bucket (history 64: the audit trail). */
+export const LedgerEntry = z.object({
+  action: LedgerAction,
+  actor: z.string(),
+  at: z.string(),
+  reason: z.string().nullable(),
+  replay_id: z.string().nullable(),
+  /** Replay attempt generation: 1 for the first replay, +1 for each `--force`. */
+  generation: z.number().nullable().optional(),
+  new_seq: z.number().nullable(),
+  to_subject: z.string().nullable(),
+  /** `--edit`: the id of the new envelope that was sent. */
+  new_id: z.string().nullable().optional(),
+})
+export type LedgerEntry = z.infer<typeof LedgerEntry>
+
+export const DeadLetterStatus = z.enum(['pending', 'replayed', 'discarded', 'missing'])
+export type DeadLetterStatus = z.infer<typeof DeadLetterStatus>
+export const DEAD_LETTER_STATUSES = DeadLetterStatus.options
+
+export const Failure = z.object({code: z.string(), message: z.string()})
+export type Failure = z.infer<typeof Failure>
+
+export const DeadLetter = z.object({
+  ref: z.string(),
+  site: z.string(),
+  stream: z.string(),
+  seq: z.number(),
+  consumer: z.string(),
+  reason: z.enum(['max_deliveries', 'terminated']),
+  deliveries: z.number().nullable(),
+  dead_lettered_at: z.string(),
+  subject: z.string().nullable(),
+  type: z.string().nullable(),
+  id: z.string().nullable(),
+  correlation_id: z.string().nullable(),
+  tenant_id: z.string().nullable(),
+  status: DeadLetterStatus,
+  failure: Failure.nullable(),
+  /** When the original was stored (null when it is gone). */
+  original_time: z.string().nullable(),
+  /** The term reason a worker gave (servers 2.10.4+), else null. */
+  term_reason: z.string().nullable(),
+  /** The last ledger entry, if an operator acted on it. */
+  last_action: LedgerEntry.nullable(),
+  /** A replay was started and not confirmed (interrupted); running it again finishes it without a second copy. */
+  replay_in_progress: z.boolean(),
+  /** Where the advisory is stored. */
+  advisory: z.object({stream: z.string(), seq: z.number()}),
+})
+export type DeadLetter = z.infer<typeof DeadLetter>
+
+export const DeadLetterGroup = z.object({key: z.string(), count: z.number()})
+
+export const SiteReadStatus = z.object({site: z.string(), url: z.string(), error: z.string().optional()})
+
+export const DlqListResult = z.object({
+  dead_letters: z.array(DeadLetter),
+  groups: z.array(DeadLetterGroup),
+  sites: z.array(SiteReadStatus),
+  total: z.number(),
+})
+export type DlqListResult = z.infer<typeof DlqListResult>
+
+export const HistoryEntry = LedgerEntry.extend({ref: z.string(), revision: z.number()})
+export type HistoryEntry = z.infer<typeof HistoryEntry>
+
+export const DlqHistoryResult = z.object({history: z.array(HistoryEntry)})
+export type DlqHistoryResult = z.infer<typeof DlqHistoryResult>
+
+export const StoredMessageJson = z.object({
+  site: z.string(),
+  stream: z.string(),
+  seq: z.number(),
+  subject: z.string(),
+  time: z.string(),
+  envelope: z.unknown(),
+})
+
+export const DlqShowResult = z.object({
+  dead_letter: DeadLetter,
+  advisory: z.record(z.string(), z.unknown()).nullable(),
+  envelope: z.unknown().nullable(),
+  /** The original's bytes when they are not a JSON document. */
+  raw: z.string().nullable(),
+  headers: z.record(z.string(), z.array(z.string())),
+  failure_events: z.array(StoredMessageJson),
+  history: z.array(HistoryEntry),
+  workflow: z.object({
+    source: z.enum(['workflow', 'correlation', 'none']),
+    correlation_id: z.string().nullable(),
+    messages: z.array(StoredMessageJson),
+    tree: z.array(z.unknown()).optional(),
+  }),
+})
+export type DlqShowResult = z.infer<typeof DlqShowResult>
+
+export const ReplayedItem = z.object({
+  ref: z.string(),
+  subject: z.string(),
+  replay_id: z.string(),
+  new_seq: z.number(),
+  duplicate: z.boolean(),
+  new_id: z.string().nullable(),
+})
+export const PlannedReplay = z.object({ref: z.string(), subject: z.string(), replay_id: z.string()})
+export const SkippedItem = z.object({ref: z.string(), reason: z.string()})
+export const FailedItem = z.object({ref: z.string(), error: z.string()})
+
+export const DlqReplayResult = z.object({
+  dry_run: z.boolean(),
+  /** What is (or, with --dry-run, would be) sent where. */
+  plan: z.array(PlannedReplay),
+  replayed: z.array(ReplayedItem),
+  skipped: z.array(SkippedItem),
+  failed: z.array(FailedItem),
+})
+export type DlqReplayResult = z.infer<typeof DlqReplayResult>
+
+export const DiscardedItem = z.object({ref: z.string(), reason: z.string(), at: z.string(), actor: z.string()})
+export const DlqDiscardResult = z.object({
+  dry_run: z.boolean(),
+  discarded: z.array(DiscardedItem),
+  skipped: z.array(SkippedItem),
+  failed: z.array(FailedItem),
+})
+export type DlqDiscardResult = z.infer<typeof DlqDiscardResult>

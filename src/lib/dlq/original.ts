@@ -1,0 +1,92 @@
+import type {SiteConnection} from '../nats/connection.js'
+
+/** The dead command itself, fetched by stream and sequence; null when it is gone (deleted, aged out). */
+export interface OriginalMessage {
+  stream: string
+  seq: number
+  subject: string
+  time: string
+  data: Uint8Array
+  headers: Record<string, string[]>
+}
+
+/** The envelope attributes a listing needs; null where the message is not a JSON envelope. */
+export interface EnvelopeSummary {
+  id: string | null
+  type: string | null
+  correlation_id: string | null
+  causation_id: string | null
+  tenant_id: string | null
+}
+
+const decoder = new TextDecoder()
+
+export function parseEnvelope(data: Uint8Array): Record<string, unknown> | null {
+  try {
+    const v = JSON.parse(decoder.decode(data)) as unknown
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null
+  } catch {
+    return null
+  }
+}
+
+export function summarizeEnvelope(envelope: Record<string, unknown> | null): EnvelopeSummary {
+  const s = (k: string) => (envelope && typeof envelope[k] === 'string' ? (envelope[k] as string) : null)
+  return {
+    id: s('id'),
+    type: s('type'),
+    correlation_id: s('correlation_id'),
+    causation_id: s('causation_id'),
+    tenant_id: s('tenant_id'),
+  }
+}
+
+/**
+ * Reads originals by sequence: a direct get when the stream allows it (served by any replica, no API
+ * round trip through the leader), else the stream's message-get API. Whether a stream allows direct get
+ * is asked once per stream.
+ */
+export class OriginalReader {
+  private readonly direct = new Map<string, Promise<boolean | null>>()
+
+  constructor(private readonly conn: SiteConnection) {}
+
+  async get(stream: string, seq: number): Promise<OriginalMessage | null> {
+    const jsm = await this.conn.jsm()
+    const allowDirect = await this.allowsDirect(stream)
+    if (allowDirect === null) return null
+    let stored
+    try {
+      stored = allowDirect ? await jsm.direct.getMessage(stream, {seq}) : await jsm.streams.getMessage(stream, {seq})
+    } catch (error) {
+      if (/no message found|not found|404/i.test(String((error as Error).message))) return null
+      throw error
+    }
+    if (!stored) return null
+    const headers: Record<string, string[]> = {}
+    if (stored.header) for (const [k, v] of stored.header) headers[k] = v
+    // A direct get answers with the stream's own headers on the message; they are not the original's.
+    for (const k of Object.keys(headers))
+      if (/^Nats-(Stream|Sequence|Time-Stamp|Subject|Last-Sequence|Num-Pending)$/i.test(k)) delete headers[k]
+    return {stream, seq, subject: stored.subject, time: stored.time.toISOString(), data: stored.data, headers}
+  }
+
+  /** true/false, or null when the stream does not exist (every original in it is missing). */
+  private allowsDirect(stream: string): Promise<boolean | null> {
+    let p = this.direct.get(stream)
+    if (!p) {
+      p = (async () => {
+        const jsm = await this.conn.jsm()
+        try {
+          const info = await jsm.streams.info(stream)
+          return Boolean(info.config.allow_direct)
+        } catch (error) {
+          if (/stream not found/i.test(String((error as Error).message))) return null
+          throw error
+        }
+      })()
+      this.direct.set(stream, p)
+    }
+    return p
+  }
+}

@@ -1,0 +1,78 @@
+import {randomUUID} from 'node:crypto'
+
+import {DLQ_ADVISORY_SUBJECTS, DLQ_LEDGER_BUCKET, STREAMS} from '../../src/lib/layout/names.js'
+import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
+import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
+
+/** One private site with the dead-letter path of the standard layout (DESIGN.md section 5). */
+export interface DlqSite {
+  server: NatsServerHandle
+  conn: SiteConnection
+  dispose(): Promise<void>
+}
+
+export async function startDlqSite(name = 'osl1'): Promise<DlqSite> {
+  const server = await natsFixture({name})
+  const conn = await connectSite({name, servers: [server.url]}, {timeoutMs: 5000})
+  const jsm = await conn.jsm()
+  const day = 86_400_000_000_000
+  await jsm.streams.add({
+    name: STREAMS.cmd,
+    subjects: ['dv.*.cmd.>'],
+    duplicate_window: 120_000_000_000,
+    max_age: 14 * day,
+  })
+  await jsm.streams.add({name: STREAMS.evt, subjects: ['dv.maskin.evt.>', 'dv.nett.evt.>']})
+  await jsm.streams.add({name: STREAMS.task, subjects: ['dv.task.evt.>']})
+  await jsm.streams.add({name: STREAMS.dlq, subjects: [...DLQ_ADVISORY_SUBJECTS]})
+  const {Kvm} = await import('@nats-io/kv')
+  await new Kvm(await conn.js()).create(DLQ_LEDGER_BUCKET, {history: 64})
+  return {
+    server,
+    conn,
+    async dispose() {
+      await conn.close()
+      await server.dispose()
+    },
+  }
+}
+
+/** A valid command envelope (DESIGN.md section 4). */
+export function command(type: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    specversion: '1.0',
+    id: randomUUID(),
+    type,
+    source: 'sentral',
+    time: new Date().toISOString(),
+    datacontenttype: 'application/json',
+    tenant_id: 'acme',
+    actor: 'user:test',
+    correlation_id: randomUUID(),
+    data: {server_id: 'srv-1', profile: 'small', hostname: 'web-1'},
+    ...extra,
+  }
+}
+
+/** Publishes a command as its sender would (Nats-Msg-Id = id); returns its DV_CMD sequence. */
+export async function publishCommand(conn: SiteConnection, subject: string, envelope: Record<string, unknown>) {
+  const js = await conn.js()
+  const ack = await js.publish(subject, JSON.stringify(envelope), {msgID: String(envelope.id)})
+  return ack.seq
+}
+
+/** Polls until `check` returns a value (real outcomes are asynchronous: advisories, worker events). */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value !== undefined) return value
+    if (Date.now() > until) throw new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+export async function streamMessages(conn: SiteConnection, stream: string): Promise<number> {
+  const jsm = await conn.jsm()
+  return (await jsm.streams.info(stream)).state.messages
+}
