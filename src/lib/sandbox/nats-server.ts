@@ -1,8 +1,9 @@
-import {spawn, type ChildProcess} from 'node:child_process'
-import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {execFile, spawn, type ChildProcess} from 'node:child_process'
+import {constants} from 'node:fs'
+import {access, mkdir, mkdtemp, open, readFile, rm, stat, writeFile} from 'node:fs/promises'
 import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {delimiter, join, resolve} from 'node:path'
 
 import {UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
@@ -202,3 +203,206 @@ async function stopChild(child: ChildProcess | undefined, signal: NodeJS.Signals
   await exited
   clearTimeout(timer)
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Detached servers (`dvctl sandbox up`): they outlive the CLI process, log to a file, and are found
+// again by pid (recorded in the sandbox state file) and stopped only when that pid is still the same
+// nats-server, i.e. its command line names the same config file.
+// ---------------------------------------------------------------------------------------------------
+
+/** A detached server as recorded in the sandbox state file. */
+export interface DetachedServer {
+  name: string
+  url: string
+  port: number
+  leaf_port?: number
+  leaf_url?: string
+  dir: string
+  store_dir: string
+  config_file: string
+  log_file: string
+  pid: number
+}
+
+const missingBinary = (binary: string) =>
+  new UserError(`nats-server not found (${binary})`, {
+    code: 'nats-server-missing',
+    exitCode: ExitCode.usage,
+    hint: 'Install it (Debian/Ubuntu: apt-get install -y nats-server; macOS: brew install nats-server; or go install github.com/nats-io/nats-server/v2@latest) or pass --nats-server PATH.',
+  })
+
+/** The nats-server binary to run: `binary` as given (a path, or a name looked up on PATH), else `nats-server`. */
+export async function findNatsServer(binary = 'nats-server', env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const candidates = binary.includes('/')
+    ? [resolve(binary)]
+    : (env.PATH ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, binary))
+  for (const candidate of candidates) {
+    try {
+      await access(candidate, constants.X_OK)
+      if ((await stat(candidate)).isFile()) return candidate
+    } catch {
+      // not here; try the next PATH entry
+    }
+  }
+  throw missingBinary(binary)
+}
+
+/** Writes the config of a detached server into `dir` (ports chosen now) without starting it. */
+export async function prepareDetachedServer(options: {
+  name: string
+  dir: string
+  leafListen?: boolean
+  leafRemotes?: string[]
+}): Promise<DetachedServer> {
+  await mkdir(options.dir, {recursive: true})
+  const port = await freePort()
+  const leafPort = options.leafListen ? await freePort() : undefined
+  const storeDir = join(options.dir, 'jetstream')
+  const configFile = join(options.dir, 'nats-server.conf')
+  await writeFile(
+    configFile,
+    serverConfig({name: options.name, port, storeDir, leafPort, leafRemotes: options.leafRemotes}),
+  )
+  return {
+    name: options.name,
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    ...(leafPort ? {leaf_port: leafPort, leaf_url: `nats-leaf://127.0.0.1:${leafPort}`} : {}),
+    dir: options.dir,
+    store_dir: storeDir,
+    config_file: configFile,
+    log_file: join(options.dir, 'nats-server.log'),
+    pid: 0,
+  }
+}
+
+/**
+ * Starts a prepared server detached from this process (its own process group, output appended to its
+ * log file) and waits until it logs that it is ready. Returns its pid.
+ */
+export async function startDetached(server: DetachedServer, binary: string, readyTimeoutMs = 10_000): Promise<number> {
+  const from = await fileSize(server.log_file)
+  const log = await open(server.log_file, 'a')
+  let child: ChildProcess
+  try {
+    child = spawn(binary, ['-c', server.config_file], {detached: true, stdio: ['ignore', log.fd, log.fd]})
+  } finally {
+    await log.close()
+  }
+  const exited = new Promise<string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(`exited with ${signal ?? code}`))
+    child.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ENOENT' ? 'ENOENT' : error.message))
+  })
+  child.unref()
+  const deadline = Date.now() + readyTimeoutMs
+  for (;;) {
+    const early = await Promise.race([exited, sleep(50).then(() => undefined)])
+    if (early === 'ENOENT') throw missingBinary(binary)
+    const output = await readFrom(server.log_file, from)
+    if (early !== undefined) {
+      throw new UserError(`nats-server for ${server.name} ${early} before it was ready: ${lastLines(output)}`, {
+        code: 'nats-server-failed',
+        exitCode: ExitCode.unavailable,
+        hint: `See ${server.log_file}; a port may be taken (dvctl sandbox down, then up again).`,
+      })
+    }
+    if (output.includes('Server is ready')) return child.pid ?? 0
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL')
+      throw new UserError(`nats-server for ${server.name} was not ready within ${readyTimeoutMs / 1000}s`, {
+        code: 'nats-server-failed',
+        exitCode: ExitCode.unavailable,
+        hint: `See ${server.log_file}.`,
+      })
+    }
+  }
+}
+
+/** Waits until `text` appears in the log after `fromByte`; false on timeout. */
+export async function waitForLog(logFile: string, text: string, timeoutMs: number, fromByte = 0): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if ((await readFrom(logFile, fromByte)).includes(text)) return true
+    await sleep(50)
+  }
+  return false
+}
+
+/**
+ * True when `pid` is a live (not zombie) nats-server started with `configFile`: a recycled pid or a
+ * server someone else started is never ours.
+ */
+export async function isOurNatsServer(pid: number, configFile: string): Promise<boolean> {
+  if (!pid || !processAlive(pid)) return false
+  const args = await processArgs(pid)
+  return args !== undefined && args.includes('nats-server') && args.includes(configFile)
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. Only for our own pids. */
+export async function stopDetached(server: DetachedServer, graceMs = 5000): Promise<boolean> {
+  if (!(await isOurNatsServer(server.pid, server.config_file))) return false
+  process.kill(server.pid, 'SIGTERM')
+  if (!(await waitGone(server.pid, graceMs))) {
+    process.kill(server.pid, 'SIGKILL')
+    await waitGone(server.pid, 2000)
+  }
+  return true
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+  return true
+}
+
+/** The process's command line, or undefined when it is gone or a zombie. */
+async function processArgs(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    if (/\) Z /.test(stat)) return undefined
+    return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ')
+  } catch {
+    // No /proc (macOS): ask ps.
+    return new Promise((resolvePs) => {
+      execFile('ps', ['-o', 'stat=,args=', '-p', String(pid)], (error, stdout) => {
+        const line = stdout?.trim()
+        resolvePs(error || !line || line.startsWith('Z') ? undefined : line)
+      })
+    })
+  }
+}
+
+async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (!processAlive(pid) || (await processArgs(pid)) === undefined) return true
+    await sleep(25)
+  }
+  return false
+}
+
+async function fileSize(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size
+  } catch {
+    return 0
+  }
+}
+
+async function readFrom(path: string, fromByte: number): Promise<string> {
+  try {
+    const text = await readFile(path)
+    return text.subarray(fromByte).toString()
+  } catch {
+    return ''
+  }
+}
+
+const lastLines = (text: string) => text.trim().split('\n').slice(-3).join(' | ')
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))

@@ -1,0 +1,34 @@
+import chalk from 'chalk'
+
+import type {SandboxDownResult, SandboxResult} from '../sandbox/sandbox.js'
+import {err, out, table, type Terminal} from './terminal.js'
+
+export async function renderSandbox(term: Terminal, result: SandboxResult): Promise<void> {
+  await table(
+    term,
+    ['site', 'url', 'js_domain', 'role', 'pid', 'running', 'store_dir'],
+    result.sites.map((s) => [
+      s.name,
+      s.url,
+      s.js_domain,
+      s.role,
+      s.pid,
+      s.running ? chalk.green('yes') : chalk.red('no'),
+      s.store_dir,
+    ]),
+  )
+  if (result.registered_in) {
+    err(`Sites registered in ${result.registered_in}; try: dvctl site check --all-sites`)
+  } else {
+    err(`Use it with: export DVCTL_CONFIG=${result.config}`)
+    err(`        then: dvctl site check --all-sites`)
+  }
+}
+
+export function renderSandboxDown(result: SandboxDownResult): void {
+  for (const s of result.stopped) out(`Stopped ${s.name} (pid ${s.pid})`)
+  for (const s of result.not_running) out(`${s.name} (pid ${s.pid}) was not running`)
+  if (!result.stopped.length && !result.not_running.length) out(`No sandbox in ${result.dir}`)
+  if (result.unregistered_from) out(`Removed the sandbox sites from ${result.unregistered_from}`)
+  out(result.removed ? `Removed ${result.dir}` : `Kept the state in ${result.dir} (dvctl sandbox up restarts it)`)
+}

@@ -1,0 +1,365 @@
+import {mkdir, readdir, readFile, rename, rm, rmdir, writeFile} from 'node:fs/promises'
+import {homedir} from 'node:os'
+import {join, resolve} from 'node:path'
+
+import {z} from 'zod'
+
+import {SITE_NAME, saveConfig, updateConfig, type DvctlConfig} from '../config/file.js'
+import {refused, usageError, UserError} from '../errors.js'
+import {ExitCode} from '../exit-codes.js'
+import {
+  findNatsServer,
+  isOurNatsServer,
+  prepareDetachedServer,
+  startDetached,
+  stopDetached,
+  waitForLog,
+  type DetachedServer,
+} from './nats-server.js'
+
+/**
+ * A local multi-site sandbox (DESIGN.md section 9): one detached nats-server per site on free loopback
+ * ports, each its own JetStream domain; the first site is the leaf-node hub, the others dial it with
+ * the site-isolation deny rules (section 5). State lives in `<dir>/sandbox.json` so that `status` and
+ * `down` find the servers again after the CLI has exited.
+ */
+
+export const DEFAULT_SANDBOX_SITES = ['osl1', 'trd1']
+const STATE_FILE = 'sandbox.json'
+const CONFIG_FILE = 'config.yaml'
+
+/** One site of the sandbox as printed by `sandbox up|status` (DESIGN.md section 11). */
+export const SandboxSite = z.object({
+  name: z.string(),
+  url: z.string(),
+  js_domain: z.string(),
+  pid: z.number(),
+  store_dir: z.string(),
+  role: z.enum(['hub', 'leaf']),
+  running: z.boolean(),
+  log_file: z.string(),
+})
+export type SandboxSite = z.infer<typeof SandboxSite>
+
+export const SandboxResult = z.object({
+  sites: z.array(SandboxSite),
+  /** The sandbox's own config file: `DVCTL_CONFIG=<config> dvctl ...`. */
+  config: z.string(),
+  dir: z.string(),
+  /** The user's config the sites were also written to (`sandbox up --register`), else null. */
+  registered_in: z.string().nullable(),
+  /** `up`: which sites were started now (the others were already running). */
+  started: z.array(z.string()).optional(),
+  warnings: z.array(z.string()).optional(),
+})
+export type SandboxResult = z.infer<typeof SandboxResult>
+
+export const SandboxDownResult = z.object({
+  dir: z.string(),
+  stopped: z.array(z.object({name: z.string(), pid: z.number()})),
+  /** Pids recorded in the state that were not (or no longer) our nats-server: left alone. */
+  not_running: z.array(z.object({name: z.string(), pid: z.number()})),
+  removed: z.boolean(),
+  unregistered_from: z.string().nullable(),
+})
+export type SandboxDownResult = z.infer<typeof SandboxDownResult>
+
+const SandboxState = z.object({
+  version: z.literal(1),
+  created_at: z.string(),
+  nats_server: z.string(),
+  registered_in: z.string().nullable(),
+  sites: z.array(
+    z.object({
+      name: z.string(),
+      role: z.enum(['hub', 'leaf']),
+      url: z.string(),
+      port: z.number(),
+      leaf_port: z.number().optional(),
+      leaf_url: z.string().optional(),
+      dir: z.string(),
+      store_dir: z.string(),
+      config_file: z.string(),
+      log_file: z.string(),
+      pid: z.number(),
+    }),
+  ),
+})
+type SandboxState = z.infer<typeof SandboxState>
+type StateSite = SandboxState['sites'][number]
+
+/** `$XDG_STATE_HOME/dvctl/sandbox`, else `~/.local/state/dvctl/sandbox`. */
+export function defaultSandboxDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state')
+  return join(base, 'dvctl', 'sandbox')
+}
+
+export interface SandboxUpOptions {
+  sites?: string[]
+  dir?: string
+  /** nats-server binary (path or name on PATH). */
+  binary?: string
+  /** Also write the sites into the user's config (DVCTL_CONFIG / XDG_CONFIG_HOME / ~/.config). */
+  register?: boolean
+  /** Apply the built-in `dataverket` layout on each site (default true). */
+  layout?: boolean
+  /** Bound on connecting to each site for the layout. */
+  timeoutMs?: number
+  env?: NodeJS.ProcessEnv
+}
+
+/**
+ * Starts the sandbox, or restarts the servers of an existing one that are not running (same ports,
+ * same data). A sandbox with other sites in the same directory is refused.
+ */
+export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxResult> {
+  const env = options.env ?? process.env
+  const dir = resolve(options.dir ?? defaultSandboxDir(env))
+  const names = options.sites?.length ? options.sites : DEFAULT_SANDBOX_SITES
+  checkSiteNames(names)
+  const binary = await findNatsServer(options.binary, env)
+  const warnings: string[] = []
+  const started: string[] = []
+
+  let state = await readState(dir)
+  if (state) {
+    const existing = state.sites.map((s) => s.name)
+    if (existing.join(',') !== names.join(',')) {
+      throw refused(
+        `A sandbox with sites ${existing.join(', ')} already exists in ${dir}`,
+        'sandbox-exists',
+        `Stop it first (dvctl sandbox down${options.dir ? ` --dir ${dir}` : ''}) or choose another --dir.`,
+      )
+    }
+  } else {
+    state = await prepareState(dir, names, binary)
+  }
+
+  try {
+    for (const site of state.sites) {
+      if (await isOurNatsServer(site.pid, site.config_file)) continue
+      site.pid = await startDetached(site as DetachedServer, binary)
+      started.push(site.name)
+      await writeState(dir, state)
+    }
+  } catch (error) {
+    // Leave nothing half-started behind: stop what this run started; a re-run starts from scratch.
+    for (const site of state.sites) if (started.includes(site.name)) await stopDetached(site as DetachedServer)
+    if (!(await anyRunning(state))) await removeSandbox(dir, state)
+    throw error
+  }
+
+  await waitForLeafLinks(state, started, warnings)
+  if (options.layout !== false) await applyLayouts(state, options.timeoutMs ?? 5000)
+
+  const config = join(dir, CONFIG_FILE)
+  await saveConfig(config, sandboxConfig(state))
+  if (options.register) {
+    const saved = await updateConfig({env}, (user) => {
+      for (const [name, site] of Object.entries(sandboxConfig(state).sites)) {
+        if (user.sites[name] && user.sites[name].servers.join(',') !== site.servers.join(',')) {
+          warnings.push(`replaced site ${name} in the user config with the sandbox's`)
+        }
+        user.sites[name] = site
+      }
+      user.default_site ??= state.sites[0].name
+    })
+    state.registered_in = saved.path
+    await writeState(dir, state)
+  }
+  return {...(await describe(dir, state)), started, warnings}
+}
+
+/** The sandbox's sites and whether each server is still running; exit 5 when there is no sandbox. */
+export async function sandboxStatus(options: {dir?: string; env?: NodeJS.ProcessEnv}): Promise<SandboxResult> {
+  const dir = resolve(options.dir ?? defaultSandboxDir(options.env ?? process.env))
+  const state = await readState(dir)
+  if (!state) {
+    throw new UserError(`No sandbox in ${dir}`, {
+      code: 'no-sandbox',
+      exitCode: ExitCode.notFound,
+      hint: `Start one with dvctl sandbox up${options.dir ? ` --dir ${dir}` : ''}.`,
+    })
+  }
+  return describe(dir, state)
+}
+
+/**
+ * Stops the servers this sandbox started (only pids that are still that nats-server) and, unless
+ * `keep`, removes their state, the sandbox config, and the sites it registered in the user's config.
+ * No sandbox is not an error: there is nothing to stop.
+ */
+export async function sandboxDown(options: {
+  dir?: string
+  keep?: boolean
+  env?: NodeJS.ProcessEnv
+}): Promise<SandboxDownResult> {
+  const env = options.env ?? process.env
+  const dir = resolve(options.dir ?? defaultSandboxDir(env))
+  const state = await readState(dir)
+  const result: SandboxDownResult = {dir, stopped: [], not_running: [], removed: false, unregistered_from: null}
+  if (!state) return result
+  // Stop the leaves before the hub, so that no leaf logs a reconnect storm on the way down.
+  for (const site of [...state.sites].reverse()) {
+    const stopped = await stopDetached(site as DetachedServer)
+    ;(stopped ? result.stopped : result.not_running).push({name: site.name, pid: site.pid})
+  }
+  if (options.keep) return result
+  if (state.registered_in) {
+    const own = sandboxConfig(state).sites
+    await updateConfig({path: state.registered_in}, (user) => {
+      for (const [name, site] of Object.entries(own)) {
+        if (user.sites[name]?.servers.join(',') !== site.servers.join(',')) continue
+        delete user.sites[name]
+        if (user.default_site === name) delete user.default_site
+      }
+    })
+    result.unregistered_from = state.registered_in
+  }
+  await removeSandbox(dir, state)
+  result.removed = true
+  return result
+}
+
+/** The sandbox's sites as a dvctl config: the first site is the default. */
+export function sandboxConfig(state: SandboxState): DvctlConfig {
+  const hub = state.sites[0].name
+  return {
+    default_site: hub,
+    sites: Object.fromEntries(
+      state.sites.map((s) => [
+        s.name,
+        {
+          servers: [s.url],
+          js_domain: s.name,
+          description: s.role === 'hub' ? 'dvctl sandbox (leaf-node hub)' : `dvctl sandbox (leaf of ${hub})`,
+        },
+      ]),
+    ),
+  }
+}
+
+function checkSiteNames(names: string[]): void {
+  for (const name of names) {
+    if (!SITE_NAME.test(name)) {
+      throw usageError(
+        `Invalid site name "${name}"`,
+        'invalid-site-name',
+        'Site names are datacenter ids: lower-case letters, digits, "-" and "_" (e.g. --sites osl1,trd1).',
+      )
+    }
+  }
+  if (new Set(names).size !== names.length) {
+    throw usageError(`Duplicate site in --sites ${names.join(',')}`, 'invalid-site-name', 'Name each site once.')
+  }
+}
+
+async function prepareState(dir: string, names: string[], binary: string): Promise<SandboxState> {
+  await mkdir(dir, {recursive: true})
+  const sites: StateSite[] = []
+  for (const [i, name] of names.entries()) {
+    const hub = sites[0]
+    const server = await prepareDetachedServer({
+      name,
+      dir: join(dir, name),
+      leafListen: i === 0,
+      leafRemotes: i === 0 ? undefined : [hub.leaf_url!],
+    })
+    sites.push({...server, role: i === 0 ? 'hub' : 'leaf'})
+  }
+  const state: SandboxState = {
+    version: 1,
+    created_at: new Date().toISOString(),
+    nats_server: binary,
+    registered_in: null,
+    sites,
+  }
+  await writeState(dir, state)
+  return state
+}
+
+/** Each leaf logs its link to the hub; commands sent right after `up` must already cross it. */
+async function waitForLeafLinks(state: SandboxState, started: string[], warnings: string[]): Promise<void> {
+  await Promise.all(
+    state.sites
+      .filter((s) => s.role === 'leaf' && started.includes(s.name))
+      .map(async (s) => {
+        if (!(await waitForLog(s.log_file, 'Leafnode connection created', 10_000))) {
+          warnings.push(`${s.name}: no leaf-node link to ${state.sites[0].name} yet (see ${s.log_file})`)
+        }
+      }),
+  )
+}
+
+async function applyLayouts(state: SandboxState, timeoutMs: number): Promise<void> {
+  const {connectSite} = await import('../nats/connection.js')
+  const {ensureLayout} = await import('../layout/apply.js')
+  await Promise.all(
+    state.sites.map(async (s) => {
+      const conn = await connectSite({name: s.name, servers: [s.url], js_domain: s.name}, {timeoutMs})
+      try {
+        await ensureLayout(conn)
+      } finally {
+        await conn.close()
+      }
+    }),
+  )
+}
+
+async function describe(dir: string, state: SandboxState): Promise<SandboxResult> {
+  const sites = await Promise.all(
+    state.sites.map(async (s) => ({
+      name: s.name,
+      url: s.url,
+      js_domain: s.name,
+      pid: s.pid,
+      store_dir: s.store_dir,
+      role: s.role,
+      running: await isOurNatsServer(s.pid, s.config_file),
+      log_file: s.log_file,
+    })),
+  )
+  return {sites, config: join(dir, CONFIG_FILE), dir, registered_in: state.registered_in}
+}
+
+async function anyRunning(state: SandboxState): Promise<boolean> {
+  for (const s of state.sites) if (await isOurNatsServer(s.pid, s.config_file)) return true
+  return false
+}
+
+async function readState(dir: string): Promise<SandboxState | undefined> {
+  let text: string
+  try {
+    text = await readFile(join(dir, STATE_FILE), 'utf8')
+  } catch {
+    return undefined
+  }
+  const parsed = SandboxState.safeParse(JSON.parse(text))
+  if (!parsed.success) {
+    throw usageError(
+      `Unreadable sandbox state ${join(dir, STATE_FILE)}`,
+      'sandbox-state-invalid',
+      `Stop its servers by hand and remove ${dir}, or use another --dir.`,
+    )
+  }
+  return parsed.data
+}
+
+async function writeState(dir: string, state: SandboxState): Promise<void> {
+  const file = join(dir, STATE_FILE)
+  const tmp = `${file}.${process.pid}.tmp`
+  await writeFile(tmp, JSON.stringify(state, null, 2) + '\n', {mode: 0o600})
+  await rename(tmp, file)
+}
+
+/** Removes only what the sandbox created; the directory itself only when nothing else is left in it. */
+async function removeSandbox(dir: string, state: SandboxState): Promise<void> {
+  for (const site of state.sites) await rm(site.dir, {recursive: true, force: true})
+  await rm(join(dir, CONFIG_FILE), {force: true})
+  await rm(join(dir, STATE_FILE), {force: true})
+  try {
+    if ((await readdir(dir)).length === 0) await rmdir(dir)
+  } catch {
+    // already gone
+  }
+}
