@@ -129,19 +129,8 @@ export default class Publish extends BaseCommand<typeof Publish> {
 
   /** A message that breaks the contract: every problem listed, nothing sent, exit 2. */
   private async refuse(message: BuiltMessage): Promise<never> {
-    const heading = `${message.subject}: the message breaks the contract (${message.problems.length} problem${message.problems.length === 1 ? '' : 's'}); nothing was sent.`
-    const hint =
-      'Fix the fields named above (dvctl contract schemas lists the payload schemas); --dry-run checks without sending.'
-    if (this.jsonEnabled()) {
-      this.logJson({
-        error: {code: 'invalid-message', message: heading, exitCode: ExitCode.usage, hint, problems: message.problems},
-      })
-    } else {
-      const {renderProblems} = await import('../lib/render/publish.js')
-      const {err} = await import('../lib/render/terminal.js')
-      renderProblems(message.problems, heading)
-      err(`Hint: ${hint}`)
-    }
+    const {refuseMessage} = await import('../lib/render/publish.js')
+    refuseMessage(this.term, message)
     throw new ResultExit(ExitCode.usage)
   }
 }

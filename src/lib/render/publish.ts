@@ -1,6 +1,8 @@
 import chalk from 'chalk'
 
 import type {Problem} from '../contract/problems.js'
+import {ExitCode} from '../exit-codes.js'
+import type {BuiltMessage} from '../publish/envelope.js'
 import type {PublishResult} from '../publish/publish.js'
 import type {RequestResult} from '../publish/request.js'
 import {err, out, warn, type Terminal} from './terminal.js'
@@ -36,4 +38,28 @@ export function renderPublishResult(term: Terminal, result: PublishResult): void
 export function renderRequestResult(result: RequestResult): void {
   renderWarnings(result.warnings)
   out(result.reply_format === 'json' ? JSON.stringify(result.reply, null, 2) : String(result.reply))
+}
+
+/**
+ * A message that breaks the contract (publish, request): every problem listed and nothing sent. With
+ * `--json`, the error document of DESIGN.md section 8 with the problems beside it.
+ */
+export function refuseMessage(term: Terminal, message: BuiltMessage): void {
+  const n = message.problems.length
+  const heading = `${message.subject}: the message breaks the contract (${n} problem${n === 1 ? '' : 's'}); nothing was sent.`
+  const hint =
+    'Fix the fields named above (dvctl contract schemas lists the payload schemas); --dry-run checks without sending.'
+  if (term.json) {
+    const error = {
+      code: 'invalid-message',
+      message: heading,
+      exitCode: ExitCode.usage,
+      hint,
+      problems: message.problems,
+    }
+    out(JSON.stringify({error}, null, 2))
+    return
+  }
+  renderProblems(message.problems, heading)
+  err(`Hint: ${hint}`)
 }

@@ -1,0 +1,72 @@
+import {Args} from '@oclif/core'
+
+import {BaseCommand} from '../lib/base-command.js'
+import {ResultExit} from '../lib/errors.js'
+import {ExitCode} from '../lib/exit-codes.js'
+import type {BuiltMessage, EnvelopeInput} from '../lib/publish/envelope.js'
+import {envelopeFlags, envelopeInputFromFlags, readPayload, readStdin} from '../lib/publish/flags.js'
+import type {RequestResult} from '../lib/publish/request.js'
+
+export default class Request extends BaseCommand<typeof Request> {
+  static override summary = 'Send a validated dv.rpc.* request and print the reply.'
+  static override description = `Builds and validates the envelope exactly as publish does (a violation sends nothing, exit 2), sends it as a NATS request (header Dv-Origin: dvctl) and waits up to --timeout for one reply: JSON replies are pretty-printed, anything else is printed as is. No responder: exit 5. No reply in time: exit 9.`
+  static override examples = [
+    `<%= config.bin %> <%= command.id %> dv.rpc.identitet.introspect_token --data '{"token":"abc"}'`,
+    `<%= config.bin %> <%= command.id %> dv.rpc.identitet.introspect_token --data '{"token":"abc"}' --timeout 2s --json`,
+  ]
+
+  static override args = {
+    subject: Args.string({description: 'An RPC subject: dv.rpc.<service>.<operation>.', required: true}),
+  }
+
+  static override flags = {...envelopeFlags}
+
+  async run(): Promise<RequestResult> {
+    const {flags} = this
+    const subject = this.args.subject
+    const {senderDefaults, configuredDatacenter, siteDatacenter} = await import('../lib/publish/defaults.js')
+    const {buildMessage} = await import('../lib/publish/envelope.js')
+    const defaults = await senderDefaults({schemas: flags.schemas})
+    const [target] = await this.siteTargets()
+    const build = (input: EnvelopeInput, maxPayload?: number) =>
+      buildMessage(input, {
+        registry: defaults.registry,
+        families: ['rpc'],
+        otherCommand: 'dvctl publish for commands and events',
+        maxPayload,
+      })
+    const data = await readPayload(flags, readStdin)
+    const input = envelopeInputFromFlags(subject, flags, {
+      data,
+      actor: defaults.actor,
+      datacenter: configuredDatacenter(target),
+    })
+    let message = build(input)
+    if (message.problems.length > 0) return this.refuse(message)
+    const conn = await this.connectOne()
+    message = build(
+      {
+        ...input,
+        datacenter: input.datacenter ?? (await siteDatacenter(conn)),
+        id: String(message.envelope.id),
+        time: String(message.envelope.time),
+      },
+      conn.nc.info?.max_payload,
+    )
+    if (message.problems.length > 0) return this.refuse(message)
+    const {requestReply} = await import('../lib/publish/request.js')
+    const result = await requestReply(conn, {message, timeoutMs: flags.timeout})
+    if (!this.jsonEnabled()) {
+      const {renderRequestResult} = await import('../lib/render/publish.js')
+      renderRequestResult(result)
+    }
+    return result
+  }
+
+  /** A request that breaks the contract: every problem listed, nothing sent, exit 2. */
+  private async refuse(message: BuiltMessage): Promise<never> {
+    const {refuseMessage} = await import('../lib/render/publish.js')
+    refuseMessage(this.term, message)
+    throw new ResultExit(ExitCode.usage)
+  }
+}

@@ -1,0 +1,88 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../lib/base-command.js'
+import {ResultExit} from '../../lib/errors.js'
+import {ExitCode} from '../../lib/exit-codes.js'
+import {readFlags} from '../../lib/nats/fanout.js'
+import {taskFilterFlags, taskFilterFromFlags} from '../../lib/tasks/flags.js'
+
+export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
+  static override summary = 'Watch tasks live: state, progress, age and site, from the task lifecycle events.'
+  static override description = `Reads DV_TASK on each selected site: the history first (bounded by --since), then live. On a terminal the table is redrawn in place (task, service, state, progress bar with percent and message, age, site); otherwise one line per event; with --json one NDJSON line per message ({site, stream, seq, subject, time, envelope, task}, or {..., invalid: true, problems, raw} for a message that breaks the contract). An event after a terminal state or with an unknown verb is flagged as an illegal transition and the watch goes on.
+
+--until-done stops once every watched task is terminal: exit 0 when all succeeded, 8 when any failed or was cancelled, 9 when --timeout passes first.`
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --correlation 5f0c7d3e-8a1b-4c2d-9e3f-0a1b2c3d4e5f --until-done --timeout 5m',
+    '<%= config.bin %> <%= command.id %> --service maskin --tenant t1 --since 1h --all-sites',
+    '<%= config.bin %> <%= command.id %> --correlation 5f0c7d3e-8a1b-4c2d-9e3f-0a1b2c3d4e5f --until-done --json',
+  ]
+
+  static override flags = {
+    ...readFlags,
+    ...taskFilterFlags,
+    'until-done': Flags.boolean({
+      summary: 'Stop when every watched task is terminal: exit 0 succeeded, 8 failed/cancelled, 9 on --timeout.',
+    }),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = this
+    const fan = await this.connectMany()
+    const {watchTasks} = await import('../../lib/tasks/watch.js')
+    const render = await import('../../lib/render/tasks.js')
+    const {err, jsonLine, out, warn} = await import('../../lib/render/terminal.js')
+    const explicitTimeout = this.argv.some((a) => a === '--timeout' || a.startsWith('--timeout='))
+    const live = this.term.stdoutTTY && !this.jsonEnabled() ? new render.LiveTaskTable() : undefined
+    const notices: string[] = []
+    const controller = new AbortController()
+    const onSigint = () => controller.abort()
+    process.once('SIGINT', onSigint)
+    let caughtUp = false
+    const {outcome, board} = await watchTasks(fan.connections, {
+      filter: taskFilterFromFlags(flags),
+      sinceMs: flags.since,
+      live: true,
+      untilDone: flags['until-done'],
+      timeoutMs: explicitTimeout ? flags.timeout : undefined,
+      signal: controller.signal,
+      onItem: async (item, b) => {
+        if (item.kind === 'caught-up') {
+          caughtUp = true
+          if (live) await live.draw(b.tasks(), notices.slice(-5).join('\n') || undefined)
+          return
+        }
+        if (this.jsonEnabled()) {
+          jsonLine(item.line)
+          return
+        }
+        if (item.kind === 'invalid') {
+          const text = `invalid message ${item.line.site}/${item.line.stream}:${item.line.seq} on ${item.line.subject}: ${item.line.problems.map((p) => `${p.path} ${p.code}`).join(', ')}`
+          if (live) notices.push(text)
+          else warn(text)
+        } else if (item.update?.illegal) {
+          const text = `illegal transition: task ${item.update.task.task_id} (${item.line.site}/${item.line.stream}:${item.line.seq}): ${item.update.illegal.message}`
+          if (live) notices.push(text)
+          else warn(text)
+        }
+        if (live) {
+          // History replays fast; draw once it is read, then on every live event.
+          if (caughtUp) await live.draw(b.tasks(), notices.slice(-5).join('\n') || undefined)
+        } else if (item.kind === 'message' && item.update) {
+          out(render.taskEventLine(this.term, item.update))
+        }
+      },
+    })
+    process.off('SIGINT', onSigint)
+    if (live) await live.draw(board.tasks(), notices.slice(-5).join('\n') || undefined)
+    if (!this.jsonEnabled()) {
+      err(render.watchSummary(board.tasks()))
+      for (const line of render.failureLines(board.tasks())) err(line)
+      if (outcome === 'timeout') err(`Timed out after ${flags.timeout}ms with tasks still running.`)
+    }
+    if (outcome === 'interrupted') throw new ResultExit(ExitCode.interrupted)
+    if (!flags['until-done']) return
+    if (outcome === 'failed') throw new ResultExit(ExitCode.workFailed)
+    if (outcome === 'timeout') throw new ResultExit(ExitCode.timeout)
+  }
+}

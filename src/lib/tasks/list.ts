@@ -1,0 +1,35 @@
+import {z} from 'zod'
+
+import type {SiteConnection} from '../nats/connection.js'
+import {TaskRecordSchema, type TaskRecord} from './board.js'
+import {watchTasks, type TaskFilter} from './watch.js'
+
+/** `dvctl task list --json`: the latest state of each task, per site. */
+export const TaskListResult = z.object({
+  sites: z.array(z.object({site: z.string(), url: z.string(), error: z.string().optional()})),
+  tasks: z.array(TaskRecordSchema),
+})
+export type TaskListResult = z.infer<typeof TaskListResult>
+
+export interface TaskListOptions {
+  filter: TaskFilter
+  /** Only tasks with events in this window (`--since`). */
+  sinceMs?: number
+  /** Only tasks whose latest state is one of these (`--state`). */
+  states?: string[]
+}
+
+/** Reads the task history of each site once (no live part) and returns each task's latest state, oldest first. */
+export async function listTasks(conns: SiteConnection[], options: TaskListOptions): Promise<TaskRecord[]> {
+  const {board} = await watchTasks(conns, {
+    filter: options.filter,
+    sinceMs: options.sinceMs,
+    live: false,
+    untilDone: false,
+  })
+  const states = options.states?.length ? new Set(options.states) : undefined
+  return board
+    .tasks()
+    .filter((t) => !states || states.has(t.state))
+    .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.site.localeCompare(b.site))
+}
