@@ -50,7 +50,8 @@ export async function applyPlan(
     try {
       await work()
     } catch (error) {
-      if (change.kind === 'stream') brokenStreams.add(change.name)
+      // A stream that failed to update still exists, so its consumers can still be brought in line.
+      if (change.kind === 'stream' && change.action !== 'update') brokenStreams.add(change.name)
       failed.push({
         kind: change.kind,
         name: change.name,
