@@ -70,15 +70,17 @@ export async function publishNoise(nc: NatsConnection, count: number, near: stri
   const pending: Array<Promise<unknown>> = []
   for (let i = 0; i < count; i++) {
     const correlation = i % 10 === 0 ? `${near}-${i}` : randomUUID()
-    const e = envelope({
-      type: 'maskin.server.provision.requested',
-      source: 'sentral',
-      correlation_id: correlation,
-      // Mentions the id in the payload without belonging to the workflow: the byte filter lets it through,
-      // the parse must drop it.
-      data: {note: i % 7 === 0 ? near : 'noise', n: i},
-    })
-    const subject = ['dv.maskin.cmd.provision', 'dv.maskin.evt.server.provisioned', 'dv.task.evt.started'][i % 3]
+    // Some mention the id in the payload without belonging to the workflow: the byte filter lets them
+    // through, the parse must drop them.
+    const note = i % 7 === 0 ? near : 'noise'
+    const kind = i % 3
+    const subject = ['dv.maskin.cmd.provision', 'dv.maskin.evt.server.provisioned', 'dv.task.evt.started'][kind]
+    const e =
+      kind === 0
+        ? envelope({type: 'maskin.server.provision.requested', source: 'sentral', correlation_id: correlation, data: {server_id: `srv-${i}`, profile: 'small', note}})
+        : kind === 1
+          ? envelope({type: 'maskin.server.provisioned', source: 'maskin', correlation_id: correlation, data: {server_id: `srv-${i}`, note}})
+          : envelope({type: 'task.started', source: 'maskin', subject: `task-${i}`, correlation_id: correlation, data: {task_id: `task-${i}`, state: 'started', note}})
     pending.push(js.publish(subject, JSON.stringify(e)))
     if (pending.length >= 500) await Promise.all(pending.splice(0))
   }
@@ -117,11 +119,11 @@ export async function seedWorkflow(a: NatsConnection, b: NatsConnection, noise =
   await publishNoise(b, noise / 2, correlationId)
   const c = {correlation_id: correlationId}
 
-  const command = envelope({...c, type: 'maskin.server.provision.requested', source: 'sentral', datacenter_id: 'osl1', tenant_id: 'acme', data: {server: 'srv-1'}})
+  const command = envelope({...c, type: 'maskin.server.provision.requested', source: 'sentral', datacenter_id: 'osl1', tenant_id: 'acme', data: {server_id: 'srv-1', profile: 'small'}})
   const taskId = `task-${randomUUID().slice(0, 8)}`
   const created = envelope({...c, type: 'task.created', source: 'maskin', subject: taskId, causation_id: command.id, data: {task_id: taskId, state: 'created'}})
   const started = envelope({...c, type: 'task.started', source: 'maskin', subject: taskId, causation_id: command.id, data: {task_id: taskId, state: 'started'}})
-  const event = envelope({...c, type: 'maskin.server.provisioned', source: 'maskin', causation_id: command.id, subject: 'srv-1', data: {server: 'srv-1'}})
+  const event = envelope({...c, type: 'maskin.server.provisioned', source: 'maskin', causation_id: command.id, subject: 'srv-1', data: {server_id: 'srv-1'}})
   const succeeded = envelope({...c, type: 'task.succeeded', source: 'maskin', subject: taskId, causation_id: command.id, data: {task_id: taskId, state: 'succeeded'}})
 
   await publish(a, 'dv.maskin.cmd.provision', command)

@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand, durationFlag} from '../../lib/base-command.js'
 import {notFound} from '../../lib/errors.js'
+import {readFlags} from '../../lib/nats/fanout.js'
 import {renderWorkflow, type WorkflowView} from '../../lib/render/workflow.js'
 import type {WorkflowResult} from '../../lib/workflow/read.js'
 import {resolveWindow} from '../../lib/workflow/window.js'
@@ -25,7 +26,7 @@ An unreachable site is a warning (and sites[].error in JSON) while the others ar
   }
 
   static override flags = {
-    'all-sites': Flags.boolean({summary: 'Read every site in the config.'}),
+    ...readFlags,
     since: durationFlag({summary: 'How far back to read (default 24h; 0 reads everything).'}),
     from: Flags.string({summary: 'Read from this time (RFC 3339).', exclusive: ['since']}),
     to: Flags.string({summary: 'Read up to this time (RFC 3339).', exclusive: ['since']}),
@@ -34,7 +35,7 @@ An unreachable site is a warning (and sites[].error in JSON) while the others ar
 
   async run(): Promise<WorkflowResult> {
     const window = resolveWindow(this.flags)
-    const fan = await this.connectMany({allSites: this.flags['all-sites']})
+    const fan = await this.connectMany()
     const {readWorkflow} = await import('../../lib/workflow/read.js')
     const result = await readWorkflow(fan.connections, {
       correlationId: this.args.correlation_id,

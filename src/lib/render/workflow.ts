@@ -46,10 +46,9 @@ function marks(result: WorkflowResult, m: WorkflowMessage): string[] {
   return list
 }
 
-function messageLine(result: WorkflowResult, m: WorkflowMessage, origin: number): string {
+function messageLine(result: WorkflowResult, m: WorkflowMessage, origin: number, treePrefix = ''): string {
   return [
-    chalk.dim(formatOffset(Date.parse(m.time) - origin).padStart(10)),
-    chalk.cyan(m.site),
+    `${chalk.dim(formatOffset(Date.parse(m.time) - origin).padStart(9))}  ${chalk.dim(treePrefix)}${chalk.cyan(m.site)}`,
     m.subject,
     m.type ?? chalk.dim('(no type)'),
     chalk.dim(shortId(m.id)),
@@ -87,7 +86,7 @@ export function renderWorkflowTree(term: Terminal, result: WorkflowResult): void
     const m = byId.get(node.id)
     if (!m) return
     const prefix = depth === 0 ? '' : ancestorsLast.slice(1).map((l) => (l ? '   ' : '│  ')).join('') + (last ? '└─ ' : '├─ ')
-    out(`${chalk.dim(prefix)}${messageLine(result, m, origin)}`)
+    out(messageLine(result, m, origin, prefix))
   })
   footer(result)
 }

@@ -32,6 +32,8 @@ export interface StreamCursorOptions {
   needle?: Uint8Array
   /** Keep reading after the history (live). */
   follow: boolean
+  /** Skip the history entirely: only messages stored after the cursor opened (`deliver_policy: new`). */
+  liveOnly?: boolean
   headers?: boolean
   /** Messages per pull request; larger batches drain faster. */
   batch?: number
@@ -86,9 +88,11 @@ export class StreamCursor {
     try {
       consumer = await js.consumers.get(options.stream, {
         ...(options.filterSubject ? {filter_subjects: options.filterSubject} : {}),
-        ...(options.window.from
-          ? {opt_start_time: options.window.from.toISOString()}
-          : {deliver_policy: 'all' as never}),
+        ...(options.liveOnly
+          ? {deliver_policy: 'new' as never}
+          : options.window.from
+            ? {opt_start_time: options.window.from.toISOString()}
+            : {deliver_policy: 'all' as never}),
       })
     } catch (error) {
       if (/stream not found/i.test(String((error as Error).message))) throw new StreamMissing(options.stream)

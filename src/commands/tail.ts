@@ -1,0 +1,82 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand, durationFlag} from '../lib/base-command.js'
+import {ResultExit, usageError} from '../lib/errors.js'
+import {ExitCode} from '../lib/exit-codes.js'
+import {readFlags} from '../lib/nats/fanout.js'
+import {resolveWindow} from '../lib/workflow/window.js'
+
+export default class Tail extends BaseCommand<typeof Tail> {
+  static override summary = 'Print messages of the control plane, one a line: history, then live with --follow.'
+  static override description = `Reads DV_CMD, DV_EVT and DV_TASK of each selected site (--site repeated, or --all-sites) and prints one line per message: time, site, subject, type, short id, correlation and a summary of data. With --json, one JSON object per line: {site, stream, seq, subject, time, envelope}, or {site, stream, seq, subject, time, invalid: true, problems, raw} for a message that is not valid JSON or breaks the contract (the tail goes on).
+
+History (--since, default 24h, or --from/--to) is merged across streams and sites in time order. With --follow the tail then stays live, in arrival order; without --since, --follow shows only new messages. A site that drops is reported on stderr and resumes from the last message seen, without repeats or gaps. dv.rpc.* is not stored, so --family rpc needs --follow.`
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --correlation 7f3c9a52-1b2e-4c55-9d1a-0e6b8f1c2d3e',
+    '<%= config.bin %> <%= command.id %> --follow --all-sites',
+    '<%= config.bin %> <%= command.id %> --subject "dv.maskin.>" --since 1h',
+    '<%= config.bin %> <%= command.id %> --family task --type task.failed --tenant acme --since 7d --json',
+  ]
+
+  static override flags = {
+    ...readFlags,
+    correlation: Flags.string({summary: 'Only messages of this correlation_id (a workflow).'}),
+    subject: Flags.string({summary: 'Only subjects matching this NATS filter (dv.maskin.>, dv.*.cmd.provision).'}),
+    family: Flags.string({summary: 'Only this subject family.', options: ['cmd', 'evt', 'task', 'rpc']}),
+    service: Flags.string({summary: 'Only this service (subject token, or source for task events).'}),
+    type: Flags.string({summary: 'Only this envelope type; a trailing * matches a prefix (maskin.server.*).'}),
+    tenant: Flags.string({summary: 'Only this tenant_id.'}),
+    since: durationFlag({summary: 'How far back to read (default 24h; with --follow, default none).'}),
+    from: Flags.string({summary: 'Read from this time (RFC 3339).', exclusive: ['since']}),
+    to: Flags.string({summary: 'Read up to this time (RFC 3339); not with --follow.', exclusive: ['since', 'follow']}),
+    follow: Flags.boolean({char: 'f', summary: 'Keep printing new messages as they arrive (Ctrl-C to stop).'}),
+    headers: Flags.boolean({summary: 'Show the NATS headers of each message.'}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = this
+    if (flags.subject) {
+      const {parseSubject} = await import('../lib/contract/taxonomy.js')
+      const analysis = parseSubject(flags.subject, {allowWildcards: true})
+      if (!analysis.valid && flags.subject !== '>') {
+        throw usageError(
+          `Invalid subject filter "${flags.subject}": ${analysis.problems.map((p) => p.message).join('; ')}`,
+          'invalid-subject',
+          'Use a filter inside the taxonomy, like dv.maskin.> or dv.*.cmd.provision.',
+        )
+      }
+    }
+    const history = !flags.follow || flags.since !== undefined || flags.from !== undefined
+    const window = history ? resolveWindow(flags) : {}
+    const fan = await this.connectMany()
+
+    const abort = new AbortController()
+    const onSigint = () => abort.abort()
+    process.once('SIGINT', onSigint)
+    const [{tailMessages}, {renderTailEvent}] = await Promise.all([
+      import('../lib/workflow/tail.js'),
+      import('../lib/render/tail.js'),
+    ])
+    try {
+      const events = tailMessages(fan.connections, {
+        filter: {
+          correlationId: flags.correlation,
+          subject: flags.subject,
+          family: flags.family as 'cmd' | 'evt' | 'task' | 'rpc' | undefined,
+          service: flags.service,
+          type: flags.type,
+          tenant: flags.tenant,
+        },
+        window,
+        history,
+        follow: flags.follow,
+        headers: flags.headers,
+        signal: abort.signal,
+      })
+      for await (const event of events) renderTailEvent(this.term, event, {headers: flags.headers})
+    } finally {
+      process.off('SIGINT', onSigint)
+    }
+    if (abort.signal.aborted) throw new ResultExit(ExitCode.interrupted)
+  }
+}

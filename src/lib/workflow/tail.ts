@@ -1,0 +1,296 @@
+import {z} from 'zod'
+
+import {decodeMessage} from '../contract/envelope.js'
+import {ProblemSchema, type Problem} from '../contract/problems.js'
+import {subjectMatches} from '../contract/taxonomy.js'
+import {STREAMS} from '../layout/names.js'
+import type {SiteConnection} from '../nats/connection.js'
+import {classifyConnectionError} from '../nats/errors.js'
+import {StreamCursor, StreamMissing, type ScanWindow, type StoredMessage} from './cursor.js'
+import {EventQueue} from './queue.js'
+import {correlationNeedle} from './read.js'
+
+export type Family = 'cmd' | 'evt' | 'task' | 'rpc'
+export const FAMILIES: readonly Family[] = ['cmd', 'evt', 'task', 'rpc']
+
+/** What to show; every given field must match. */
+export interface TailFilter {
+  correlationId?: string
+  /** A NATS subject filter (`dv.maskin.>`, `dv.*.cmd.provision`). */
+  subject?: string
+  family?: Family
+  service?: string
+  /** The envelope `type`, exactly, or a prefix ending in `*` (`maskin.server.*`). */
+  type?: string
+  tenant?: string
+}
+
+export interface TailOptions {
+  filter: TailFilter
+  window: ScanWindow
+  /** Read the history in the window (else only new messages). */
+  history: boolean
+  follow: boolean
+  headers?: boolean
+  signal?: AbortSignal
+}
+
+/** `tail --json` lines (DESIGN.md section 11). */
+export const TailMessageLine = z.object({
+  site: z.string(),
+  stream: z.string().nullable(),
+  seq: z.number().nullable(),
+  subject: z.string(),
+  time: z.string(),
+  envelope: z.record(z.string(), z.unknown()),
+  headers: z.record(z.string(), z.array(z.string())).optional(),
+})
+export const TailInvalidLine = z.object({
+  site: z.string(),
+  stream: z.string().nullable(),
+  seq: z.number().nullable(),
+  subject: z.string(),
+  time: z.string(),
+  invalid: z.literal(true),
+  problems: z.array(ProblemSchema),
+  raw: z.string(),
+  headers: z.record(z.string(), z.array(z.string())).optional(),
+})
+export const TailLine = z.union([TailInvalidLine, TailMessageLine])
+export type TailMessageLine = z.infer<typeof TailMessageLine>
+export type TailInvalidLine = z.infer<typeof TailInvalidLine>
+export type TailLine = z.infer<typeof TailLine>
+
+export type TailEvent =
+  | ({kind: 'message'} & TailMessageLine)
+  | ({kind: 'invalid'} & TailInvalidLine)
+  /** The history is shown; what follows is live, in arrival order. */
+  | {kind: 'caught-up'}
+  | {kind: 'site-down'; site: string}
+  | {kind: 'site-up'; site: string}
+  | {kind: 'stream-missing'; site: string; stream: string}
+  | {kind: 'site-error'; site: string; error: string}
+  | {kind: 'note'; message: string}
+
+/** Which stream holds each stored family (DESIGN.md section 5); rpc is request/reply, never stored. */
+const FAMILY_STREAM: Record<Exclude<Family, 'rpc'>, string> = {cmd: STREAMS.cmd, evt: STREAMS.evt, task: STREAMS.task}
+
+/** The families a subject filter can match, judged on its first three tokens. */
+export function familiesOf(pattern: string): Family[] {
+  const [t0, t1, t2] = pattern.split('.')
+  const any = (t: string | undefined) => t === '*' || t === '>'
+  if (t0 === '>') return [...FAMILIES]
+  if (t0 !== 'dv' && t0 !== '*') return []
+  if (t1 === '>') return [...FAMILIES]
+  const serviceToken = any(t1) || (t1 !== undefined && t1 !== 'task' && t1 !== 'rpc')
+  return FAMILIES.filter((family) => {
+    if (family === 'rpc') return any(t1) || t1 === 'rpc'
+    if (family === 'task') return (any(t1) || t1 === 'task') && (any(t2) || t2 === 'evt')
+    return serviceToken && (any(t2) || t2 === family)
+  })
+}
+
+export interface StreamPlan {
+  family: Exclude<Family, 'rpc'>
+  stream: string
+  /** Server-side filter, only when it is certainly inside the stream's subjects (2.9 rejects others). */
+  filterSubject?: string
+}
+
+/**
+ * Which streams to read and with which server-side filter. A subject pattern whose family and service
+ * tokens are literal becomes the consumer's filter_subject; anything wider is matched client-side.
+ */
+export function planStreams(filter: TailFilter): {streams: StreamPlan[]; rpc: boolean} {
+  let families: Family[] = filter.family ? [filter.family] : ['cmd', 'evt', 'task']
+  if (filter.subject) families = familiesOf(filter.subject).filter((f) => families.includes(f) || !filter.family)
+  if (filter.family) families = families.filter((f) => f === filter.family)
+  if (filter.service && !filter.family && !filter.subject) families = ['cmd', 'evt', 'task']
+  const streams: StreamPlan[] = []
+  for (const family of families) {
+    if (family === 'rpc') continue
+    const plan: StreamPlan = {family, stream: FAMILY_STREAM[family]}
+    const t = filter.subject?.split('.')
+    if (t && family !== 'task' && t.length >= 4 && /^[a-z]/.test(t[1]) && t[2] === family) {
+      plan.filterSubject = filter.subject
+    } else if (t && family === 'task' && t.length >= 4 && t[1] === 'task' && t[2] === 'evt') {
+      plan.filterSubject = filter.subject
+    } else if (!t && filter.service && family !== 'task') {
+      plan.filterSubject = `dv.${filter.service}.${family}.>`
+    }
+    streams.push(plan)
+  }
+  return {streams, rpc: families.includes('rpc')}
+}
+
+function typeMatches(wanted: string, type: unknown): boolean {
+  if (typeof type !== 'string') return false
+  if (wanted.endsWith('*') || wanted.endsWith('>')) return type.startsWith(wanted.slice(0, -1))
+  return type === wanted
+}
+
+/** Turns a stored message into a tail event, or null when the filter rejects it. */
+export function toTailEvent(stored: StoredMessage, filter: TailFilter): TailEvent | null {
+  if (filter.subject && !subjectMatches(filter.subject, stored.subject)) return null
+  const tokens = stored.subject.split('.')
+  const decoded = decodeMessage(stored.data)
+  const fields = (decoded.ok ? decoded.envelope : (decoded.value ?? {})) as Record<string, unknown>
+  const isObject = fields && typeof fields === 'object' && !Array.isArray(fields)
+  const get = (key: string) => (isObject ? fields[key] : undefined)
+  if (filter.service) {
+    const service = tokens[1] === 'task' ? get('source') : tokens[1]
+    if (service !== filter.service) return null
+  }
+  // An invalid message passes a filter on a field it lacks only through the raw-byte match (correlation).
+  if (filter.correlationId && get('correlation_id') !== filter.correlationId) {
+    if (decoded.ok || get('correlation_id') !== undefined) return null
+  }
+  if (filter.type && !typeMatches(filter.type, get('type'))) return null
+  if (filter.tenant && get('tenant_id') !== filter.tenant) return null
+  const base = {
+    site: stored.site,
+    stream: stored.stream,
+    seq: stored.seq,
+    subject: stored.subject,
+    time: stored.time,
+    ...(stored.headers ? {headers: stored.headers} : {}),
+  }
+  if (decoded.ok) return {kind: 'message', ...base, envelope: decoded.envelope as Record<string, unknown>}
+  return {kind: 'invalid', ...base, invalid: true, problems: decoded.problems as Problem[], raw: decoded.raw}
+}
+
+const before = (a: StoredMessage, b: StoredMessage) =>
+  a.time < b.time || (a.time === b.time && (a.site < b.site || (a.site === b.site && a.seq < b.seq)))
+
+/**
+ * Messages of the selected streams and sites that match the filter (DESIGN.md section 7): the history in
+ * time order, merged across sites and streams with one message in memory per stream, then (with `follow`)
+ * live messages in arrival order. A site that drops is reported and resumes from the last sequence seen.
+ */
+export function tailMessages(connections: readonly SiteConnection[], options: TailOptions): AsyncIterable<TailEvent> {
+  const queue = new EventQueue<TailEvent>()
+  void runTail(connections, options, queue).then(
+    () => queue.end(),
+    (error) => {
+      queue.push({kind: 'note', message: `tail stopped: ${(error as Error).message}`})
+      queue.end()
+    },
+  )
+  return queue
+}
+
+async function runTail(
+  connections: readonly SiteConnection[],
+  options: TailOptions,
+  queue: EventQueue<TailEvent>,
+): Promise<void> {
+  const {filter} = options
+  const plan = planStreams(filter)
+  const needle = filter.correlationId ? correlationNeedle(filter.correlationId) : undefined
+  const cursors: StreamCursor[] = []
+  const stops: Array<() => void> = []
+  const onAbort = () => {
+    for (const stop of stops) stop()
+    for (const c of cursors) void c.close()
+    queue.end()
+  }
+  options.signal?.addEventListener('abort', onAbort, {once: true})
+  try {
+    await Promise.all(
+      connections.flatMap((conn) =>
+        plan.streams.map(async (s) => {
+          try {
+            cursors.push(
+              await StreamCursor.open(conn, {
+                stream: s.stream,
+                filterSubject: s.filterSubject,
+                window: options.window,
+                needle,
+                follow: options.follow,
+                liveOnly: !options.history,
+                headers: options.headers,
+              }),
+            )
+          } catch (error) {
+            if (error instanceof StreamMissing) queue.push({kind: 'stream-missing', site: conn.site.name, stream: s.stream})
+            else queue.push({kind: 'site-error', site: conn.site.name, error: classifyConnectionError(error).detail})
+          }
+        }),
+      ),
+    )
+    if (options.signal?.aborted) return
+
+    if (options.follow) for (const conn of connections) stops.push(watchStatus(conn, queue))
+    if (plan.rpc) {
+      if (options.follow) for (const conn of connections) stops.push(subscribeRpc(conn, filter, options, queue))
+      else queue.push({kind: 'note', message: 'rpc messages are not stored; use --follow to see them live'})
+    }
+
+    // History: a k-way merge on stored time, one head per cursor.
+    const heads = await Promise.all(cursors.map((c) => c.nextHistory()))
+    for (;;) {
+      let best = -1
+      for (let i = 0; i < heads.length; i++) if (heads[i] && (best < 0 || before(heads[i]!, heads[best]!))) best = i
+      if (best < 0) break
+      const event = toTailEvent(heads[best]!, filter)
+      if (event) queue.push(event)
+      heads[best] = await cursors[best].nextHistory()
+    }
+    queue.push({kind: 'caught-up'})
+    if (!options.follow || options.signal?.aborted) return
+
+    await Promise.all(
+      cursors.map(async (cursor) => {
+        for (let m = await cursor.nextLive(); m; m = await cursor.nextLive()) {
+          const event = toTailEvent(m, filter)
+          if (event) queue.push(event)
+        }
+      }),
+    )
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort)
+    for (const stop of stops) stop()
+    await Promise.all(cursors.map((c) => c.close()))
+  }
+}
+
+/** Reports a site going away and coming back; the ordered consumers resume on their own. */
+function watchStatus(conn: SiteConnection, queue: EventQueue<TailEvent>): () => void {
+  const status = conn.nc.status()
+  let down = false
+  void (async () => {
+    for await (const s of status) {
+      if (s.type === 'disconnect' && !down) {
+        down = true
+        queue.push({kind: 'site-down', site: conn.site.name})
+      } else if (s.type === 'reconnect' && down) {
+        down = false
+        queue.push({kind: 'site-up', site: conn.site.name})
+      }
+    }
+  })()
+  // The client's status iterator is a QueuedIterator: stop() ends the loop above.
+  return () => (status as unknown as {stop?: () => void}).stop?.()
+}
+
+/** dv.rpc.* is request/reply on core NATS: it can only be watched live. */
+function subscribeRpc(
+  conn: SiteConnection,
+  filter: TailFilter,
+  options: TailOptions,
+  queue: EventQueue<TailEvent>,
+): () => void {
+  const subject = filter.subject && filter.subject.startsWith('dv.rpc.') ? filter.subject : 'dv.rpc.>'
+  const sub = conn.nc.subscribe(subject, {
+    callback: (_err, msg) => {
+      const headers: Record<string, string[]> | undefined =
+        options.headers && msg.headers ? Object.fromEntries([...msg.headers].map(([k, v]) => [k, v])) : undefined
+      const event = toTailEvent(
+        {site: conn.site.name, stream: '', seq: 0, subject: msg.subject, time: new Date().toISOString(), data: msg.data, headers},
+        filter,
+      )
+      if (event) queue.push({...event, stream: null, seq: null} as TailEvent)
+    },
+  })
+  return () => sub.unsubscribe()
+}
