@@ -46,7 +46,7 @@ export function renderPlan(_term: Terminal, result: LayoutResult, options: {mode
   out()
   const s = summarisePlan(result.changes)
   if (!changes.length) {
-    out(`No changes. Site ${result.site} matches the layout (${s.noop} objects).`)
+    out(`No changes. Site ${result.site} matches the layout (${s.noop} object${s.noop === 1 ? '' : 's'}).`)
     return
   }
   const counts = `${s.create} to create, ${s.update} to update, ${s.recreate} to recreate, ${s.delete} to delete; ${s.noop} unchanged.`
