@@ -6,11 +6,14 @@ import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js
 import {createWorkerConsumer, startWorker, type Worker} from '../../src/lib/sandbox/workers/index.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Stored = {subject: string; body: any}
+
 /** Every message of a stream, decoded, in stream order. */
-async function streamMessages(conn: SiteConnection, stream: string): Promise<Array<{subject: string; body: any}>> {
+async function streamMessages(conn: SiteConnection, stream: string): Promise<Stored[]> {
   const jsm = await conn.jsm()
   const last = (await jsm.streams.info(stream)).state.last_seq
-  const out: Array<{subject: string; body: any}> = []
+  const out: Stored[] = []
   for (let seq = 1; seq <= last; seq++) {
     const m = await jsm.streams.getMessage(stream, {seq}).catch(() => null)
     if (m) out.push({subject: m.subject, body: m.json()})

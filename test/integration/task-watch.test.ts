@@ -1,0 +1,256 @@
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {STREAMS} from '../../src/lib/layout/names.js'
+import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
+import {PublishResult} from '../../src/lib/publish/publish.js'
+import {createWorkerConsumer, startWorker, type Worker} from '../../src/lib/sandbox/workers/index.js'
+import {TaskListResult} from '../../src/lib/tasks/list.js'
+import {TaskMessageLine, TaskWatchLine} from '../../src/lib/tasks/watch.js'
+import {runCli} from '../helpers/cli.js'
+import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
+
+const PROVISION = JSON.stringify({server_id: 'srv-1', profile: 'small'})
+
+// Several CLI runs per test: generous timeouts so a loaded machine does not fail them.
+describe('publish --wait, task watch and task list, with a simulated worker', {timeout: 90_000}, () => {
+  let server: NatsServerHandle
+  let conn: SiteConnection
+  let worker: Worker
+
+  beforeAll(async () => {
+    server = await natsFixture({name: 'osl1', layout: true})
+    conn = await connectSite({name: 'osl1', servers: [server.url]}, {timeoutMs: 5000})
+    const consumer = await createWorkerConsumer(conn, {service: 'maskin'})
+    // Tenant "doomed" fails permanently; everything else succeeds.
+    worker = await startWorker(conn, {
+      service: 'maskin',
+      consumer,
+      behaviour: (c) =>
+        c.envelope.tenant_id === 'doomed' ? {fail: {code: 'no-capacity', message: 'no rack space in osl1'}} : 'succeed',
+    })
+  })
+  afterAll(async () => {
+    await worker?.stop()
+    await conn?.close()
+    await server?.dispose()
+  })
+
+  const cli = (args: string[]) => runCli([...args, '--server', server.url])
+
+  it('publish --wait exits 0 when the task succeeds, with the lifecycle in the result', async () => {
+    const r = await cli([
+      'publish',
+      'dv.maskin.cmd.provision',
+      '--data',
+      PROVISION,
+      '--tenant',
+      't1',
+      '--wait',
+      '--timeout',
+      '20s',
+      '--json',
+    ])
+    expect(r.exitCode).toBe(0)
+    const result = PublishResult.parse(r.json())
+    expect(result.task?.state).toBe('succeeded')
+    expect(result.task?.task_id).toMatch(/^tsk-/)
+    expect(result.task?.events.map((e) => e.subject)).toEqual([
+      'dv.task.evt.created',
+      'dv.task.evt.queued',
+      'dv.task.evt.started',
+      'dv.task.evt.progress',
+      'dv.task.evt.progress',
+      'dv.task.evt.succeeded',
+    ])
+    for (const e of result.task!.events) expect(e.envelope.correlation_id).toBe(result.envelope.correlation_id)
+  })
+
+  it('publish --wait exits 8 on a permanent failure and prints the task error', async () => {
+    const r = await cli([
+      'publish',
+      'dv.maskin.cmd.provision',
+      '--data',
+      PROVISION,
+      '--tenant',
+      'doomed',
+      '--wait',
+      '--timeout',
+      '20s',
+    ])
+    expect(r.exitCode).toBe(8)
+    expect(r.stderr).toMatch(/Task tsk-\S+ failed: no-capacity: no rack space in osl1/)
+    // The envelope that was sent is still the result on stdout.
+    expect(JSON.parse(r.stdout)).toMatchObject({tenant_id: 'doomed'})
+  })
+
+  it('publish --wait exits 9 after --timeout when no worker handles the command', async () => {
+    const r = await cli([
+      'publish',
+      'dv.tjeneste.cmd.deploy',
+      '--data',
+      '{}',
+      '--wait',
+      '--timeout',
+      '1500ms',
+      '--json',
+    ])
+    expect(r.exitCode).toBe(9)
+    const result = PublishResult.parse(r.json())
+    expect(result.task).toMatchObject({state: 'timeout', tasks: [], events: []})
+    expect(result.seq).toBeGreaterThan(0)
+  })
+
+  it('task watch --until-done --json prints the lifecycle as NDJSON in order, then flags an event after succeeded', async () => {
+    const published = PublishResult.parse(
+      (
+        await cli(['publish', 'dv.maskin.cmd.provision', '--data', PROVISION, '--wait', '--timeout', '20s', '--json'])
+      ).json(),
+    )
+    const correlation = String(published.envelope.correlation_id)
+    const r = await cli(['task', 'watch', '--correlation', correlation, '--until-done', '--timeout', '20s', '--json'])
+    expect(r.exitCode).toBe(0)
+    const lines = r.lines().map((l) => TaskMessageLine.parse(l))
+    expect(lines.map((l) => l.task?.state)).toEqual([
+      'created',
+      'queued',
+      'started',
+      'progress',
+      'progress',
+      'succeeded',
+    ])
+    expect(lines.map((l) => l.seq)).toEqual([...lines.map((l) => l.seq)].sort((a, b) => a - b))
+    expect(lines[0]).toMatchObject({site: expect.any(String), stream: 'DV_TASK', subject: 'dv.task.evt.created'})
+    const taskId = lines[0].task!.task_id
+
+    // A progress event after succeeded: reported as an illegal transition, the watch goes on.
+    const late = await cli([
+      'publish',
+      'dv.task.evt.progress',
+      '--data',
+      JSON.stringify({task_id: taskId, state: 'progress', progress: {percent: 50}}),
+      '--subject-id',
+      taskId,
+      '--source',
+      'maskin',
+      '--correlation-id',
+      correlation,
+      '--json',
+    ])
+    expect(late.exitCode).toBe(0)
+    const again = await cli([
+      'task',
+      'watch',
+      '--correlation',
+      correlation,
+      '--until-done',
+      '--timeout',
+      '20s',
+      '--json',
+    ])
+    expect(again.exitCode).toBe(0)
+    const last = TaskMessageLine.parse(again.lines().at(-1))
+    expect(last.subject).toBe('dv.task.evt.progress')
+    expect(last.task).toMatchObject({
+      task_id: taskId,
+      state: 'succeeded',
+      previous_state: 'succeeded',
+      illegal_transition: {code: 'illegal-transition'},
+    })
+
+    // For a human: the same flag as a warning, one line per event, exit 0.
+    const human = await cli(['task', 'watch', '--correlation', correlation, '--until-done', '--timeout', '20s'])
+    expect(human.exitCode).toBe(0)
+    expect(human.stdout.trim().split('\n')).toHaveLength(7)
+    expect(human.stderr).toContain(`illegal transition: task ${taskId}`)
+  })
+
+  it('task watch --until-done exits 8 when a task failed, and 9 on timeout while tasks still run', async () => {
+    const failed = PublishResult.parse(
+      (
+        await cli([
+          'publish',
+          'dv.maskin.cmd.provision',
+          '--data',
+          PROVISION,
+          '--tenant',
+          'doomed',
+          '--wait',
+          '--timeout',
+          '20s',
+          '--json',
+        ])
+      ).json(),
+    )
+    const r = await cli([
+      'task',
+      'watch',
+      '--correlation',
+      String(failed.envelope.correlation_id),
+      '--until-done',
+      '--timeout',
+      '20s',
+    ])
+    expect(r.exitCode).toBe(8)
+    expect(r.stderr).toContain('no-capacity: no rack space in osl1')
+
+    // A task that started and never finished.
+    const started = await cli([
+      'publish',
+      'dv.task.evt.started',
+      '--data',
+      '{"task_id":"tsk-stuck","state":"started"}',
+      '--subject-id',
+      'tsk-stuck',
+      '--source',
+      'nett',
+      '--correlation-id',
+      'wf-stuck',
+    ])
+    expect(started.exitCode).toBe(0)
+    const t = await cli(['task', 'watch', '--correlation', 'wf-stuck', '--until-done', '--timeout', '1s', '--json'])
+    expect(t.exitCode).toBe(9)
+    expect(t.lines().map((l) => TaskWatchLine.parse(l))).toHaveLength(1)
+  })
+
+  it('task watch shows a malformed message on DV_TASK as invalid and keeps going', async () => {
+    const js = await conn.js()
+    await js.publish('dv.task.evt.progress', 'not json at all wf-garbled')
+    const ok = await cli([
+      'publish',
+      'dv.task.evt.succeeded',
+      '--data',
+      '{"task_id":"tsk-g","state":"succeeded"}',
+      '--subject-id',
+      'tsk-g',
+      '--source',
+      'nett',
+      '--correlation-id',
+      'wf-garbled',
+    ])
+    expect(ok.exitCode).toBe(0)
+    const r = await cli(['task', 'watch', '--correlation', 'wf-garbled', '--until-done', '--timeout', '20s', '--json'])
+    expect(r.exitCode).toBe(0)
+    const lines = r.lines().map((l) => TaskWatchLine.parse(l))
+    expect(lines[0]).toMatchObject({
+      invalid: true,
+      stream: STREAMS.task,
+      problems: [{code: 'not-json'}],
+      raw: 'not json at all wf-garbled',
+    })
+    expect(lines[1]).toMatchObject({subject: 'dv.task.evt.succeeded', task: {task_id: 'tsk-g', state: 'succeeded'}})
+  })
+
+  it('task list gives the latest state of each task, filtered by state', async () => {
+    const r = await cli(['task', 'list', '--state', 'failed', '--json'])
+    expect(r.exitCode).toBe(0)
+    const result = TaskListResult.parse(r.json())
+    expect(result.tasks.length).toBeGreaterThan(0)
+    for (const t of result.tasks) expect(t.state).toBe('failed')
+    expect(result.tasks[0]).toMatchObject({service: 'maskin', error: {code: 'no-capacity', retryable: false}})
+
+    const all = TaskListResult.parse((await cli(['task', 'list', '--json'])).json())
+    expect(all.tasks.map((t) => t.state)).toEqual(expect.arrayContaining(['succeeded', 'failed', 'started']))
+    const human = await cli(['task', 'list', '--state', 'started'])
+    expect(human.stdout).toContain('tsk-stuck')
+  })
+})
