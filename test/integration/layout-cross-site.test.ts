@@ -77,8 +77,8 @@ describe('a stream on trd1 sourcing DV_EVT from osl1 over a leaf node', () => {
     )
     expect(info.state.messages).toBe(1)
     const msg = await jsm.streams.getMessage('XS_OSL1_EVT', {seq: info.state.first_seq})
-    expect(msg.subject).toBe('dv.maskin.evt.server.provisioned')
-    expect(msg.json<{id: string}>().id).toBe('x1')
+    expect(msg?.subject).toBe('dv.maskin.evt.server.provisioned')
+    expect(msg?.json<{id: string}>().id).toBe('x1')
     // The leaf link denies dv.*.evt.>, so trd1's own DV_EVT never captured the osl1 event.
     expect((await jsm.streams.info(STREAMS.evt)).state.messages).toBe(0)
   })
