@@ -1,0 +1,60 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../lib/base-command.js'
+import type {DemoResult} from '../lib/demo/run.js'
+
+export default class Demo extends BaseCommand<typeof Demo> {
+  static override summary = 'Run a realistic workflow set on a site, so that every other command has something to show.'
+  static override description = `Runs against the sites given (--server, --site, DV_SITE, NATS_URL), else the default site when it is reachable (the local NATS on nats://127.0.0.1:4222 counts), else a local sandbox it starts (dvctl sandbox up --register). It applies the dataverket layout where it is missing (and says so), runs simulated maskin, nett and plattform workers on the layout's consumers, and sends:
+
+  - a server provisioning (dv.maskin.cmd.provision) that succeeds with progress events,
+  - a network change (dv.nett.cmd.apply) applied in two datacenters under one correlation, when two sites are used,
+  - a cluster deployment (dv.plattform.cmd.deploy) that the plattform worker refuses for good: it is terminated and captured in DV_DLQ as a dead letter, with the worker's error in a dv.task.evt.failed event.
+
+It then prints the ids and the commands to try next. Running it again adds one more of each; nothing is replaced. The workers consume the layout's own service consumers while the demo runs, so run it on a sandbox or a development site, not where real workers run.`
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --server nats://127.0.0.1:4222 --json',
+    '<%= config.bin %> <%= command.id %> --sandbox',
+    '<%= config.bin %> <%= command.id %> --site osl1 --site trd1',
+  ]
+  static override flags = {
+    sandbox: Flags.boolean({summary: 'Use the local sandbox (started when needed, registered in your config).'}),
+    'step-delay': Flags.integer({
+      summary: "Milliseconds between a worker's task events, so that task watch can follow them.",
+      default: 150,
+      min: 0,
+    }),
+  }
+
+  async run(): Promise<DemoResult> {
+    const {flags} = this
+    const {demoStep, renderDemo} = await import('../lib/render/demo.js')
+    const onStep = this.jsonEnabled() ? undefined : demoStep
+    const {chooseDemoSites} = await import('../lib/demo/sites.js')
+    const explicit = Boolean(flags.server || flags.site?.length || process.env.DV_SITE || process.env.NATS_URL)
+    const chosen = await chooseDemoSites({
+      targets: flags.sandbox ? [] : await this.siteTargets(),
+      explicit,
+      server: flags.server,
+      sandbox: flags.sandbox,
+      timeoutMs: flags.timeout,
+      onStep,
+    })
+    for (const s of chosen.sites) this.adopt(s.conn)
+    const {senderDefaults} = await import('../lib/publish/defaults.js')
+    const {runDemo} = await import('../lib/demo/run.js')
+    const defaults = await senderDefaults({})
+    const result = await runDemo({
+      sites: chosen.sites,
+      actor: defaults.actor,
+      registry: defaults.registry,
+      timeoutMs: Math.max(flags.timeout, 30_000),
+      stepDelayMs: flags['step-delay'],
+      sandbox: chosen.sandbox,
+      onStep,
+    })
+    if (!this.jsonEnabled()) renderDemo(this.term, result)
+    return result
+  }
+}
