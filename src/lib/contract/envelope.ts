@@ -370,22 +370,33 @@ function objectShape(schema: z.ZodType): Record<string, unknown> | undefined {
  * base64: the ADR forbids embedding opaque binary blobs.
  */
 function findOpaqueBinary(data: object, add: Add) {
-  const stack: Array<{value: unknown; path: Array<string | number>}> = [{value: data, path: ['$', 'data']}]
+  // Each node links to its parent so that a path is only built for a finding (copying paths would be
+  // quadratic in the depth).
+  interface Node {
+    value: unknown
+    key: string | number
+    parent: Node | undefined
+  }
+  const stack: Node[] = [{value: data, key: 'data', parent: undefined}]
   let visited = 0
   while (stack.length > 0 && visited++ < 1_000_000) {
-    const {value, path} = stack.pop()!
+    const node = stack.pop()!
+    const value = node.value
     if (typeof value === 'string') {
       if (value.length > OPAQUE_BINARY_LIMIT && looksLikeBase64(value)) {
+        const keys: Array<string | number> = []
+        for (let n: Node | undefined = node; n; n = n.parent) keys.push(n.key)
         add(
-          jsonPath(path),
+          jsonPath('$', keys.reverse()),
           'opaque-binary',
           `A ${value.length}-character base64 string: opaque binary must not be embedded in payloads; store it elsewhere and reference it by URI or object id.`,
         )
       }
     } else if (Array.isArray(value)) {
-      for (let i = value.length - 1; i >= 0; i--) stack.push({value: value[i], path: [...path, i]})
+      for (let i = value.length - 1; i >= 0; i--) stack.push({value: value[i], key: i, parent: node})
     } else if (typeof value === 'object' && value !== null) {
-      for (const [k, v] of Object.entries(value)) stack.push({value: v, path: [...path, k]})
+      for (const k of Object.keys(value))
+        stack.push({value: (value as Record<string, unknown>)[k], key: k, parent: node})
     }
   }
 }

@@ -93,6 +93,13 @@ function analyse(subject: string, opts: ParseSubjectOptions): SubjectAnalysis {
   const hasWildcard = tokens.some(isWildcard)
   if (hasWildcard) result.filter = true
 
+  // Outside `dv.` nothing else is worth saying (`$JS.API.…`, `maskin.cmd.x`, `DV.…`).
+  if (tokens[0] !== '' && tokens[0] !== SUBJECT_PREFIX && !isWildcard(tokens[0])) {
+    const hint = tokens[0].toLowerCase() === SUBJECT_PREFIX ? ' (the prefix is lower case)' : ''
+    const shown = tokens.length > 1 ? `"${tokens[0]}."` : `"${tokens[0]}"`
+    return fail('missing-prefix', `Dataverket subjects start with "dv."; this one starts with ${shown}${hint}.`)
+  }
+
   // Token-level checks first: an empty token, a bad character or a misplaced wildcard makes the rest moot.
   tokens.forEach((token, i) => {
     const where = `token ${i + 1}`
@@ -143,7 +150,6 @@ function analyse(subject: string, opts: ParseSubjectOptions): SubjectAnalysis {
         'missing-prefix',
         `Dataverket subjects start with "dv."; a filter starting with "${tokens[0]}" reaches outside the taxonomy.`,
       )
-    return fail('missing-prefix', `Dataverket subjects start with "dv."; this one starts with "${tokens[0]}.".`)
   }
   if (tokens.length === 1)
     return fail(
