@@ -9,7 +9,8 @@ const BAR_WIDTH = 20
 export function progressBar(percent: number | undefined, width = BAR_WIDTH): string {
   if (percent === undefined) return ' '.repeat(width + 7)
   const p = Math.max(0, Math.min(100, Math.round(percent)))
-  const filled = Math.round((p / 100) * width)
+  // Rounded down: the bar is only full when the work is.
+  const filled = Math.floor((p / 100) * width)
   return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(p).padStart(3)}%`
 }
 

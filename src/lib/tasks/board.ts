@@ -72,6 +72,7 @@ export class TaskBoard {
     const verb = event.subject.split('.').at(-1) ?? ''
     const key = `${event.site}\u0000${taskId}`
     const existing = this.byKey.get(key)
+    const previousState = existing?.state
     const previous = existing && existing.state !== 'unknown' ? (existing.state as TaskState) : undefined
     const transition = applyTaskEvent(previous, verb)
     const task: TaskRecord = existing ?? {
@@ -107,7 +108,7 @@ export class TaskBoard {
       task,
       verb,
       time: event.time,
-      previous: existing?.state,
+      previous: previousState,
       ...(transition.illegal ? {illegal: transition.illegal} : {}),
       ...(transition.duplicate ? {duplicate: true} : {}),
     }

@@ -1,0 +1,42 @@
+import {describe, expect, it} from 'vitest'
+
+import {failureLines, progressBar, taskEventLine, watchSummary} from '../../../src/lib/render/tasks.js'
+import {TaskBoard} from '../../../src/lib/tasks/board.js'
+import type {Terminal} from '../../../src/lib/render/terminal.js'
+
+const plain: Terminal = {json: false, stdoutTTY: false, stdinTTY: false, color: false, interactive: false}
+
+describe('task rendering', () => {
+  it('draws a fixed-width progress bar with the percent, clamped to 0..100', () => {
+    expect(progressBar(0, 10)).toBe('[----------]   0%')
+    expect(progressBar(45, 10)).toBe('[####------]  45%')
+    expect(progressBar(100, 10)).toBe('[##########] 100%')
+    expect(progressBar(140, 10)).toBe('[##########] 100%')
+    expect(progressBar(undefined, 10)).toHaveLength(17)
+  })
+
+  it('prints one tab-separated line per event off a TTY, flagging illegal transitions', () => {
+    const board = new TaskBoard()
+    const base = {site: 'osl1', time: '2026-03-14T09:00:00.000Z'}
+    const env = (verb: string, data: Record<string, unknown> = {}) => ({
+      source: 'nett',
+      subject: 't1',
+      data: {task_id: 't1', state: verb, ...data},
+    })
+    const p = board.apply({
+      ...base,
+      subject: 'dv.task.evt.progress',
+      envelope: env('progress', {progress: {percent: 30, message: 'vlan 12'}}),
+    })!
+    expect(taskEventLine(plain, p)).toBe('2026-03-14T09:00:00.000Z\tosl1\tt1\tprogress\t30%\tvlan 12\tnett')
+    board.apply({
+      ...base,
+      subject: 'dv.task.evt.failed',
+      envelope: env('failed', {error: {code: 'e1', message: 'down', retryable: false}}),
+    })
+    const late = board.apply({...base, subject: 'dv.task.evt.started', envelope: env('started')})!
+    expect(taskEventLine(plain, late)).toContain('started(illegal: Task already failed')
+    expect(failureLines(board.tasks())).toEqual(['Task t1 failed: e1: down'])
+    expect(watchSummary(board.tasks())).toBe('1 task(s): 1 failed')
+  })
+})
