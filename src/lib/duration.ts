@@ -4,7 +4,13 @@ import {usageError} from './errors.js'
 
 /** Parses `500ms`, `30s`, `2m`, `1h`, `14d` (and plain milliseconds) into milliseconds. */
 export function parseDuration(text: string, what = 'duration'): number {
-  const value = /^\d+$/.test(text.trim()) ? Number(text) : ms(text.trim() as ms.StringValue)
+  let value: number | undefined
+  try {
+    value = /^\d+$/.test(text.trim()) ? Number(text) : ms(text.trim() as ms.StringValue)
+  } catch {
+    // `ms` throws (instead of returning undefined) on an empty string.
+    value = undefined
+  }
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     throw usageError(
       `Invalid ${what} "${text}"`,

@@ -86,7 +86,13 @@ export async function parseConfig(text: string, path: string): Promise<DvctlConf
     const line = lineCounter.linePos(first.pos[0]).line
     throw invalidConfig(path, line, first.message.split('\n')[0])
   }
-  const raw = doc.toJS() ?? {}
+  let raw: unknown
+  try {
+    raw = doc.toJS() ?? {}
+  } catch (error) {
+    // An unresolved alias (`*x`) or an alias bomb is only found when the document is turned into values.
+    throw invalidConfig(path, undefined, (error as Error).message.split('\n')[0])
+  }
   const parsed = DvctlConfig.safeParse(raw)
   if (parsed.success) return parsed.data
   const issue = parsed.error.issues[0]

@@ -115,7 +115,14 @@ export async function readLayoutFile(file: string): Promise<{layout?: Layout; pr
     const where = e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '(top level)'
     return {problems: [{path: where, message: e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}]}
   }
-  return validateLayout(doc.toJS() ?? {})
+  let data: unknown
+  try {
+    data = doc.toJS() ?? {}
+  } catch (error) {
+    // An unresolved alias (`*x`) or an alias bomb is only found when the document is turned into values.
+    return {problems: [{path: '(top level)', message: (error as Error).message.split('\n')[0]}]}
+  }
+  return validateLayout(data)
 }
 
 /**
