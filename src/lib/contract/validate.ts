@@ -72,7 +72,7 @@ export function validateDocuments(input: Uint8Array | string, opts: ValidateDocu
     }
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
-  const chunks = splitJsonValues(text)
+  const chunks = looksLikeNdjson(text) ? splitLines(text) : splitJsonValues(text)
   if (chunks.length === 0) {
     throw usageError(
       'The input is empty: there are no messages to validate.',
@@ -119,6 +119,28 @@ function parseChunk(chunk: {text: string; line: number}): {line: number; value?:
     const why = error instanceof SyntaxError ? error.message : String(error)
     return {line: chunk.line, error: problem('$', 'not-json', `Not JSON (starting at line ${chunk.line}): ${why}.`)}
   }
+}
+
+/**
+ * NDJSON when the first non-empty line is a whole JSON value by itself and more lines follow: then each line
+ * stands alone, so one broken line cannot swallow the lines after it.
+ */
+function looksLikeNdjson(text: string): boolean {
+  const lines = text.split('\n').filter((l) => l.trim() !== '')
+  if (lines.length < 2) return false
+  try {
+    JSON.parse(lines[0])
+    return true
+  } catch {
+    return false
+  }
+}
+
+function splitLines(text: string): Array<{text: string; line: number}> {
+  return text
+    .split('\n')
+    .map((t, i) => ({text: t.trim(), line: i + 1}))
+    .filter((c) => c.text !== '')
 }
 
 /**
