@@ -1,21 +1,45 @@
+import {spawn} from 'node:child_process'
+import {fileURLToPath} from 'node:url'
+
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {DlqListResult} from '../../src/lib/dlq/model.js'
+import {DlqDiscardResult, DlqHistoryResult, DlqListResult, DlqReplayResult} from '../../src/lib/dlq/model.js'
+import {STREAMS} from '../../src/lib/layout/names.js'
 import {createWorkerConsumer} from '../../src/lib/sandbox/workers/consumer.js'
 import {startWorker, type Worker} from '../../src/lib/sandbox/workers/worker.js'
 import {runCli} from '../helpers/cli.js'
-import {command, type DlqSite, eventually, publishCommand, startDlqSite} from './dlq-fixture.js'
+import {command, type DlqSite, eventually, publishCommand, startDlqSite, streamMessages} from './dlq-fixture.js'
 
-describe('dlq', () => {
+describe('dlq', {timeout: 90_000}, () => {
   let site: DlqSite
   let worker: Worker
   let termSeq: number
   let exhaustSeq: number
+  let discardSeq: number
+  let goneSeq: number
   let termCmd: Record<string, unknown>
   let exhaustCmd: Record<string, unknown>
   /** Once healed, the worker succeeds on every command (the fix that makes a replay worth doing). */
   let healed = false
   const cli = (...args: string[]) => runCli([...args, '--server', site.server.url])
+  const list = async (...args: string[]) => DlqListResult.parse((await cli('dlq', 'list', '--json', ...args)).json())
+
+  /** The replayed copies of one dead letter in DV_CMD (by their Dv-Replay-Of header). */
+  async function copiesOf(
+    seq: number,
+  ): Promise<Array<{seq: number; data: Uint8Array; headers: Record<string, string>}>> {
+    const jsm = await site.conn.jsm()
+    const last = (await jsm.streams.info(STREAMS.cmd)).state.last_seq
+    const copies = []
+    for (let s = 1; s <= last; s++) {
+      const m = await jsm.streams.getMessage(STREAMS.cmd, {seq: s}).catch(() => null)
+      if (m?.header?.get('Dv-Replay-Of') !== `DV_CMD:${seq}`) continue
+      const headers: Record<string, string> = {}
+      for (const [k, v] of m.header) headers[k] = v[0]
+      copies.push({seq: s, data: m.data, headers})
+    }
+    return copies
+  }
 
   beforeAll(async () => {
     site = await startDlqSite()
@@ -26,20 +50,23 @@ describe('dlq', () => {
       progressSteps: 0,
       behaviour: (c) => {
         if (healed) return 'succeed'
-        if (c.envelope.type === 'maskin.server.provision.requested')
-          return {fail: {code: 'quota-exceeded', message: 'tenant acme has no quota left'}}
         if (c.envelope.type === 'maskin.server.reboot.requested') return 'transient'
-        return 'succeed'
+        return {fail: {code: 'quota-exceeded', message: `tenant ${c.envelope.tenant_id} has no quota left`}}
       },
     })
     termCmd = command('maskin.server.provision.requested')
     exhaustCmd = command('maskin.server.reboot.requested')
     termSeq = await publishCommand(site.conn, 'dv.maskin.cmd.provision', termCmd)
     exhaustSeq = await publishCommand(site.conn, 'dv.maskin.cmd.reboot', exhaustCmd)
-    await eventually(async () => {
-      const r = await cli('dlq', 'list', '--json')
-      return DlqListResult.parse(r.json()).dead_letters.length === 2 ? true : undefined
-    })
+    discardSeq = await publishCommand(
+      site.conn,
+      'dv.maskin.cmd.decommission',
+      command('maskin.server.decommission.requested'),
+    )
+    goneSeq = await publishCommand(site.conn, 'dv.maskin.cmd.wipe', command('maskin.server.wipe.requested'))
+    await eventually(async () => ((await list()).dead_letters.length === 4 ? true : undefined))
+    // The original of one dead letter is gone (deleted here; aged out in real life).
+    await (await site.conn.jsm()).streams.deleteMessage(STREAMS.cmd, goneSeq)
   })
   afterAll(async () => {
     await worker?.stop()
@@ -47,9 +74,7 @@ describe('dlq', () => {
   })
 
   it('lists a terminated and an exhausted command with reason, deliveries, correlation and error', async () => {
-    const r = await cli('dlq', 'list', '--json')
-    expect(r.exitCode).toBe(0)
-    const result = DlqListResult.parse(r.json())
+    const result = await list()
     const term = result.dead_letters.find((d) => d.seq === termSeq)!
     const exhausted = result.dead_letters.find((d) => d.seq === exhaustSeq)!
     expect(term).toMatchObject({
@@ -75,14 +100,136 @@ describe('dlq', () => {
     })
   })
 
-  it('counts dead letters per type with --group-by', async () => {
-    const r = await cli('dlq', 'list', '--group-by', 'type', '--json')
-    const result = DlqListResult.parse(r.json())
-    expect(result.groups).toEqual([
-      {key: 'maskin.server.provision.requested', count: 1},
-      {key: 'maskin.server.reboot.requested', count: 1},
+  it('counts dead letters per type and per reason with --group-by', async () => {
+    const result = await list('--group-by', 'type', '--status', 'all')
+    expect(result.groups).toEqual(
+      [
+        {key: 'maskin.server.decommission.requested', count: 1},
+        {key: 'maskin.server.provision.requested', count: 1},
+        {key: 'maskin.server.reboot.requested', count: 1},
+        {key: '(unknown)', count: 1},
+      ].sort((a, b) => a.key.localeCompare(b.key)),
+    )
+    const text = await cli('dlq', 'list', '--group-by', 'reason', '--status', 'all')
+    expect(text.stdout.trim().split('\n').sort()).toEqual(['max_deliveries\t1', 'terminated\t3'])
+  })
+
+  it('shows a dead letter whose original is gone as missing, and refuses to replay it', async () => {
+    const missing = await list('--status', 'missing')
+    expect(missing.dead_letters).toHaveLength(1)
+    expect(missing.dead_letters[0]).toMatchObject({
+      ref: `DV_CMD:${goneSeq}`,
+      status: 'missing',
+      reason: 'terminated',
+      consumer: 'maskin-sandbox',
+      subject: null,
+    })
+    const before = await streamMessages(site.conn, STREAMS.cmd)
+    const r = await cli('dlq', 'replay', `DV_CMD:${goneSeq}`, '--yes')
+    expect(r.exitCode).toBe(6)
+    expect(r.stderr).toContain('the original message is gone')
+    expect(await streamMessages(site.conn, STREAMS.cmd)).toBe(before)
+  })
+
+  it('refuses to replay without a terminal and without --yes (exit 6), and --dry-run sends nothing', async () => {
+    const before = await streamMessages(site.conn, STREAMS.cmd)
+    const refused = await cli('dlq', 'replay', `DV_CMD:${termSeq}`)
+    expect(refused.exitCode).toBe(6)
+    expect(refused.stderr).toContain('--yes')
+    const dry = await cli('dlq', 'replay', `DV_CMD:${termSeq}`, '--dry-run', '--json')
+    expect(dry.exitCode).toBe(0)
+    const plan = DlqReplayResult.parse(dry.json())
+    expect(plan).toMatchObject({
+      dry_run: true,
+      replayed: [],
+      plan: [{ref: `DV_CMD:${termSeq}`, subject: 'dv.maskin.cmd.provision'}],
+    })
+    expect(await streamMessages(site.conn, STREAMS.cmd)).toBe(before)
+    expect(await copiesOf(termSeq)).toEqual([])
+  })
+
+  it('replays a byte-identical copy with the replay headers, and the worker then succeeds', async () => {
+    healed = true
+    const r = await cli('dlq', 'replay', `DV_CMD:${termSeq}`, '--yes', '--reason', 'quota raised', '--json')
+    expect(r.exitCode).toBe(0)
+    const result = DlqReplayResult.parse(r.json())
+    expect(result.replayed).toHaveLength(1)
+    const [copy] = await copiesOf(termSeq)
+    expect(copy.seq).toBe(result.replayed[0].new_seq)
+    const original = await (await site.conn.jsm()).streams.getMessage(STREAMS.cmd, {seq: termSeq})
+    expect(Buffer.from(copy.data).equals(Buffer.from(original!.data))).toBe(true)
+    expect(copy.headers).toMatchObject({
+      'Dv-Replay-Of': `DV_CMD:${termSeq}`,
+      'Dv-Replay-Id': result.replayed[0].replay_id,
+      'Nats-Msg-Id': result.replayed[0].replay_id,
+      'Dv-Replayed-By': expect.any(String),
+    })
+    // The worker handles the copy: a succeeded task event caused by the (same) command id.
+    await eventually(async () => {
+      const jsm = await site.conn.jsm()
+      const m = await jsm.streams.getMessage(STREAMS.task, {last_by_subj: 'dv.task.evt.succeeded'}).catch(() => null)
+      return m && m.json<{causation_id: string}>().causation_id === termCmd.id ? true : undefined
+    })
+    expect((await list('--status', 'replayed')).dead_letters.map((d) => d.ref)).toContain(`DV_CMD:${termSeq}`)
+  })
+
+  it('refuses a second replay of the same ref without --force', async () => {
+    const r = await cli('dlq', 'replay', `DV_CMD:${termSeq}`, '--yes', '--json')
+    expect(r.exitCode).toBe(6)
+    expect(DlqReplayResult.parse(r.json()).skipped[0].reason).toMatch(/already replayed as seq \d+ .*--force/)
+    expect(await copiesOf(termSeq)).toHaveLength(1)
+  })
+
+  it('never sends a second copy when killed between publish and ledger update and run again', async () => {
+    const dist = (p: string) => fileURLToPath(new URL(`../../dist/lib/${p}`, import.meta.url))
+    // A replay that dies (SIGKILL) right after the server acknowledged the copy, before the ledger records it.
+    const script = `
+      const {connectSite} = await import(${JSON.stringify(dist('nats/connection.js'))})
+      const {planReplay, runReplay} = await import(${JSON.stringify(dist('dlq/replay.js'))})
+      const conn = await connectSite({name: 'osl1', servers: [${JSON.stringify(site.server.url)}]}, {timeoutMs: 5000})
+      const plan = await planReplay(conn, {refs: ['DV_CMD:${exhaustSeq}'], force: false})
+      await runReplay(conn, plan, {actor: 'crash-test', reason: null, onPublished: () => process.kill(process.pid, 'SIGKILL')})
+    `
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {stdio: 'inherit'})
+    const signal = await new Promise((resolve) => child.on('exit', (_code, sig) => resolve(sig)))
+    expect(signal).toBe('SIGKILL')
+    expect(await copiesOf(exhaustSeq)).toHaveLength(1)
+    const interrupted = (await list()).dead_letters.find((d) => d.seq === exhaustSeq)!
+    expect(interrupted).toMatchObject({status: 'pending', replay_in_progress: true})
+
+    const r = await cli('dlq', 'replay', `DV_CMD:${exhaustSeq}`, '--yes', '--json')
+    expect(r.exitCode).toBe(0)
+    const result = DlqReplayResult.parse(r.json())
+    const copies = await copiesOf(exhaustSeq)
+    expect(copies).toHaveLength(1)
+    expect(result.replayed[0]).toMatchObject({duplicate: true, new_seq: copies[0].seq})
+    expect((await list('--status', 'replayed')).dead_letters.map((d) => d.ref)).toContain(`DV_CMD:${exhaustSeq}`)
+  })
+
+  it('requires --reason to discard, and history shows the replay and the discard with actor and time', async () => {
+    const noReason = await cli('dlq', 'discard', `DV_CMD:${discardSeq}`, '--yes')
+    expect(noReason.exitCode).toBe(2)
+    expect(noReason.stderr).toContain('reason')
+    const refused = await cli('dlq', 'discard', `DV_CMD:${discardSeq}`, '--reason', 'test data')
+    expect(refused.exitCode).toBe(6)
+    const r = await cli('dlq', 'discard', `DV_CMD:${discardSeq}`, '--reason', 'test data', '--yes', '--json')
+    expect(r.exitCode).toBe(0)
+    expect(DlqDiscardResult.parse(r.json()).discarded).toMatchObject([
+      {ref: `DV_CMD:${discardSeq}`, reason: 'test data'},
     ])
-    const text = await cli('dlq', 'list', '--group-by', 'reason')
-    expect(text.stdout.trim().split('\n').sort()).toEqual(['max_deliveries\t1', 'terminated\t1'])
+
+    const h = DlqHistoryResult.parse((await cli('dlq', 'history', '--json')).json()).history
+    const replay = h.find((e) => e.ref === `DV_CMD:${termSeq}`)!
+    expect(replay).toMatchObject({action: 'replayed', reason: 'quota raised', to_subject: 'dv.maskin.cmd.provision'})
+    expect(replay.actor).not.toBe('')
+    expect(replay.new_seq).toBeGreaterThan(goneSeq)
+    const discard = h.find((e) => e.ref === `DV_CMD:${discardSeq}`)!
+    expect(discard).toMatchObject({action: 'discarded', reason: 'test data'})
+    expect(Date.parse(discard.at)).toBeGreaterThan(Date.parse(replay.at))
+    const one = DlqHistoryResult.parse((await cli('dlq', 'history', `DV_CMD:${discardSeq}`, '--json')).json())
+    expect(one.history).toHaveLength(1)
+    const text = await cli('dlq', 'history')
+    expect(text.stdout).toContain(`DV_CMD:${discardSeq}\t`)
+    expect(text.stdout).toContain('discarded\ttest data')
   })
 })

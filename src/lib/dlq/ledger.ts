@@ -48,7 +48,10 @@ export interface LedgerState {
 export const emptyLedgerState = (): LedgerState => ({last: new Map(), generation: new Map(), inFlight: new Map()})
 
 export class Ledger {
-  private constructor(readonly kv: KV) {}
+  private constructor(
+    readonly kv: KV,
+    private readonly conn: SiteConnection,
+  ) {}
 
   /** Opens the bucket; with `create`, creates it (history 64) when the layout has not. Null when absent. */
   static async open(conn: SiteConnection, options: {create: boolean}): Promise<Ledger | null> {
@@ -57,32 +60,29 @@ export class Ledger {
     try {
       const kv = await kvm.open(DLQ_LEDGER_BUCKET)
       await kv.status()
-      return new Ledger(kv)
+      return new Ledger(kv, conn)
     } catch (error) {
       if (!/not found/i.test(String((error as Error).message))) throw error
       if (!options.create) return null
-      return new Ledger(await kvm.create(DLQ_LEDGER_BUCKET, {history: 64}))
+      return new Ledger(await kvm.create(DLQ_LEDGER_BUCKET, {history: 64}), conn)
     }
   }
 
-  /** Reads the whole bucket's history once: last entry per dead letter, generations, open journals. */
+  /**
+   * Reads the last entry of every key once (an ordered consumer, deliver last per subject), so a listing
+   * costs one message per dead letter acted on, however long the history: last entry per dead letter,
+   * generations, open journals.
+   */
   async load(): Promise<LedgerState> {
     const state = emptyLedgerState()
     const journals = new Map<string, ReplayJournal>()
-    const iter = await this.kv.history()
-    for await (const e of iter) {
+    for await (const e of this.lastEntries()) {
       if (e.key.startsWith(`${JOURNAL_PREFIX}.`)) {
-        if (e.operation === 'PUT') {
-          const journal = parseJson<ReplayJournal>(e.value)
-          if (journal?.items) journals.set(e.key, journal)
-        } else journals.delete(e.key)
+        const journal = e.deleted ? undefined : parseJson<ReplayJournal>(e.value)
+        if (journal?.items) journals.set(e.key, journal)
         continue
       }
-      if (!refFromLedgerKey(e.key)) continue
-      if (e.operation !== 'PUT') {
-        state.last.delete(e.key)
-        continue
-      }
+      if (e.deleted || !refFromLedgerKey(e.key)) continue
       const entry = LedgerEntry.safeParse(parseJson(e.value))
       if (!entry.success) continue
       state.last.set(e.key, entry.data)
@@ -96,6 +96,32 @@ export class Ledger {
       }
     }
     return state
+  }
+
+  private async *lastEntries(): AsyncGenerator<{key: string; value: Uint8Array; deleted: boolean}> {
+    const js = await this.conn.js()
+    const stream = `KV_${DLQ_LEDGER_BUCKET}`
+    const prefix = `$KV.${DLQ_LEDGER_BUCKET}.`
+    const consumer = await js.consumers.get(stream, {
+      filter_subjects: `${prefix}>`,
+      deliver_policy: 'last_per_subject' as never,
+    })
+    const count = (await consumer.info(true)).num_pending
+    if (count === 0) {
+      await consumer.delete().catch(() => {})
+      return
+    }
+    const messages = await consumer.consume({max_messages: 1000})
+    let seen = 0
+    try {
+      for await (const m of messages) {
+        const op = m.headers?.get('KV-Operation')
+        yield {key: m.subject.slice(prefix.length), value: m.data, deleted: op === 'DEL' || op === 'PURGE'}
+        if (++seen >= count) break
+      }
+    } finally {
+      await messages.close().catch(() => {})
+    }
   }
 
   /** The audit trail of one dead letter, oldest first. */

@@ -1,6 +1,6 @@
 import chalk from 'chalk'
 
-import type {DeadLetter, DlqListResult} from '../dlq/model.js'
+import type {DeadLetter, DlqHistoryResult, DlqListResult} from '../dlq/model.js'
 import {err, formatTime, out, table, type Terminal} from './terminal.js'
 
 const statusColour: Record<DeadLetter['status'], (s: string) => string> = {
@@ -51,4 +51,100 @@ export async function renderDeadLetterList(term: Terminal, result: DlqListResult
 
 export function renderLines(lines: string[]): void {
   for (const line of lines) out(line)
+}
+
+/** The replay plan, on stderr before the confirmation: what will be sent where. */
+export function renderReplayPlan(
+  term: Terminal,
+  plan: {
+    items: Array<{ref: string; subject: string; replay_id: string; resume: boolean}>
+    skipped: Array<{ref: string; reason: string}>
+  },
+): void {
+  const shown = plan.items.slice(0, 20)
+  if (plan.items.length) err(chalk.bold(`Replay plan: ${plan.items.length} message(s)`))
+  for (const i of shown)
+    err(
+      `  ${i.ref} -> ${i.subject}  (Nats-Msg-Id ${i.replay_id}${i.resume ? ', finishing an interrupted replay' : ''})`,
+    )
+  if (plan.items.length > shown.length) err(`  ... and ${plan.items.length - shown.length} more`)
+  for (const s of plan.skipped) err(`${chalk.yellow('skip')} ${s.ref}: ${s.reason}`)
+}
+
+/** A progress bar on stderr for long runs, only on a TTY (DESIGN.md section 8). */
+export function progressBar(term: Terminal, label: string): {update(done: number, total: number): void; end(): void} {
+  const tty = Boolean(process.stderr.isTTY) && !term.json
+  let last = 0
+  return {
+    update(done, total) {
+      if (!tty || total < 20) return
+      const now = Date.now()
+      if (done !== total && now - last < 100) return
+      last = now
+      const width = 30
+      const filled = Math.round((done / total) * width)
+      process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`)
+    },
+    end() {
+      if (tty && last) process.stderr.write('\n')
+    },
+  }
+}
+
+/** The outcome of replay or discard, for humans: one line per item on stdout, failures on stderr. */
+export function renderActionResult(
+  verb: string,
+  done: Array<{ref: string; detail: string}>,
+  skipped: Array<{ref: string; reason: string}>,
+  failed: Array<{ref: string; error: string}>,
+): void {
+  for (const d of done) out(`${verb}\t${d.ref}\t${d.detail}`)
+  for (const s of skipped) err(`${chalk.yellow('skipped')} ${s.ref}: ${s.reason}`)
+  for (const f of failed) err(`${chalk.red('failed')} ${f.ref}: ${f.error}`)
+  err(`${done.length} ${verb}, ${skipped.length} skipped, ${failed.length} failed`)
+}
+
+/** Opens `$VISUAL`/`$EDITOR` (default vi) on `text` and returns what was saved. */
+export async function editText(text: string, name: string): Promise<string> {
+  const {mkdtemp, readFile, rm, writeFile} = await import('node:fs/promises')
+  const {tmpdir} = await import('node:os')
+  const {join} = await import('node:path')
+  const {spawn} = await import('node:child_process')
+  const dir = await mkdtemp(join(tmpdir(), 'dvctl-edit-'))
+  const file = join(dir, name)
+  try {
+    await writeFile(file, text)
+    const editor = process.env.VISUAL || process.env.EDITOR || 'vi'
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(`${editor} "${file}"`, {shell: true, stdio: 'inherit'})
+      child.on('error', reject)
+      child.on('exit', resolve)
+    })
+    if (code !== 0) throw new Error(`the editor (${editor}) exited with ${code}`)
+    return await readFile(file, 'utf8')
+  } finally {
+    await rm(dir, {recursive: true, force: true})
+  }
+}
+
+/** `dlq history`: one row per ledger entry. */
+export async function renderHistory(term: Terminal, result: DlqHistoryResult): Promise<void> {
+  if (result.history.length === 0) {
+    err('No operator actions recorded.')
+    return
+  }
+  await table(
+    term,
+    ['ref', 'when', 'who', 'what', 'why', 'subject', 'new seq', 'replay id'],
+    result.history.map((h) => [
+      h.ref,
+      formatTime(term, h.at),
+      h.actor,
+      h.action,
+      h.reason ?? '-',
+      h.to_subject ?? '-',
+      h.new_seq ?? '-',
+      h.replay_id ?? '-',
+    ]),
+  )
 }

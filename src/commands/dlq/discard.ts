@@ -1,0 +1,74 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../lib/base-command.js'
+import {usageError} from '../../lib/errors.js'
+import {ExitCode} from '../../lib/exit-codes.js'
+import {resolveActor} from '../../lib/dlq/actor.js'
+import {planDiscard, runDiscard} from '../../lib/dlq/discard.js'
+import {selectionFlags, selectionFrom, statusFlag} from '../../lib/dlq/flags.js'
+import type {DlqDiscardResult} from '../../lib/dlq/model.js'
+import {renderActionResult} from '../../lib/render/dlq.js'
+import {confirmOrRefuse} from '../../lib/render/prompt.js'
+import {err} from '../../lib/render/terminal.js'
+
+export default class DlqDiscard extends BaseCommand<typeof DlqDiscard> {
+  static override summary = 'Mark dead letters as handled without replaying them; the reason is recorded.'
+  static override description = `Writes a "discarded" entry (who, when, why) to the ledger of each selected dead letter; nothing is sent and the original stays in its stream. Select by reference, or with --all and the filters of dlq list (default: pending ones). A confirmation is asked; --yes answers it; without a terminal and without --yes nothing is changed (exit 6). Dead letters already replayed or discarded are skipped unless --force.`
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> DV_CMD:42 --reason "duplicate of DV_CMD:41" --yes',
+    '<%= config.bin %> <%= command.id %> --all --type "maskin.server.test.*" --reason "test traffic" --dry-run',
+  ]
+
+  static override strict = false
+  static override args = {
+    ref: Args.string({description: 'Dead-letter reference(s) from dlq list: <stream>:<seq>.'}),
+  }
+
+  static override flags = {
+    all: Flags.boolean({summary: 'Discard every dead letter the filters select (default: pending ones).'}),
+    ...selectionFlags,
+    status: statusFlag,
+    reason: Flags.string({summary: 'Why they are discarded (required; recorded in the ledger).', required: true}),
+    yes: Flags.boolean({char: 'y', summary: 'Answer the confirmation: discard without asking.'}),
+    'dry-run': Flags.boolean({summary: 'Show what would be discarded; change nothing.'}),
+    force: Flags.boolean({summary: 'Discard even dead letters already replayed or discarded.'}),
+  }
+
+  async run(): Promise<DlqDiscardResult> {
+    const refs = (await this.parse(DlqDiscard)).argv as string[]
+    const flags = this.flags
+    if (refs.length && flags.all) throw usageError('Give dead-letter references or --all, not both.')
+    if (!refs.length && !flags.all)
+      throw usageError('Nothing selected.', 'nothing-selected', 'Give references (dvctl dlq list shows them) or --all.')
+    if (!flags.reason.trim()) throw usageError('--reason must say why.', 'reason-required')
+    const conn = await this.connectOne()
+    const plan = await planDiscard(conn, {...(refs.length ? {refs} : {all: selectionFrom(flags)}), force: flags.force})
+    const preview: DlqDiscardResult = {
+      dry_run: true,
+      discarded: plan.letters.map((l) => ({ref: l.ref, reason: flags.reason, at: '', actor: ''})),
+      skipped: plan.skipped,
+      failed: [],
+    }
+    if (!this.jsonEnabled()) {
+      for (const l of plan.letters) err(`discard ${l.ref} (${l.type ?? 'unknown type'}, ${l.status})`)
+      for (const s of plan.skipped) err(`skip ${s.ref}: ${s.reason}`)
+    }
+    if (plan.letters.length === 0) {
+      if (!refs.length) return preview
+      const code = plan.notFound.length === plan.skipped.length ? ExitCode.notFound : ExitCode.refused
+      return this.exitWith(preview, code)
+    }
+    if (flags['dry-run']) return preview
+    await confirmOrRefuse(this.term, `Discard ${plan.letters.length} dead letter(s)?`, {yes: flags.yes})
+    const result = await runDiscard(conn, plan, {actor: await resolveActor(), reason: flags.reason})
+    if (!this.jsonEnabled()) {
+      renderActionResult(
+        'discarded',
+        result.discarded.map((d) => ({ref: d.ref, detail: d.reason})),
+        result.skipped,
+        result.failed,
+      )
+    }
+    return this.exitWith(result, result.failed.length ? ExitCode.partial : ExitCode.ok)
+  }
+}

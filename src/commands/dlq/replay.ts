@@ -1,0 +1,190 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../lib/base-command.js'
+import {usageError, UserError} from '../../lib/errors.js'
+import {ExitCode} from '../../lib/exit-codes.js'
+import {resolveActor} from '../../lib/dlq/actor.js'
+import {selectionFlags, selectionFrom, statusFlag} from '../../lib/dlq/flags.js'
+import type {DlqReplayResult} from '../../lib/dlq/model.js'
+import {planJson, planReplay, readOriginalData, runReplay, type ReplayPlan} from '../../lib/dlq/replay.js'
+import {editText, progressBar, renderActionResult, renderReplayPlan} from '../../lib/render/dlq.js'
+import {confirmOrRefuse} from '../../lib/render/prompt.js'
+import {err} from '../../lib/render/terminal.js'
+
+export default class DlqReplay extends BaseCommand<typeof DlqReplay> {
+  static override summary = 'Replay dead letters on purpose: send a byte-identical copy of each original command.'
+  static override description = `Select dead letters by reference, or with --all and the filters of dlq list (default: pending ones). The plan (what is sent where) is shown first, then a confirmation is asked; --yes answers it, and without a terminal and without --yes nothing is sent (exit 6). --dry-run only shows the plan.
+
+Each copy has the original's data byte for byte, its headers, plus Dv-Replay-Of (<stream>:<seq>), Dv-Replay-Id and Dv-Replayed-By, and Nats-Msg-Id = the replay id. It goes to the original subject, or to --to SUBJECT (checked against the subject taxonomy). The ledger (KV bucket dv_dlq_ledger) records the replay before anything is sent and again, with the new sequence, after the server acknowledged it.
+
+Interrupted (Ctrl-C, crash, lost connection)? Run the same command again: the replay ids are reused, so JetStream drops a copy it already stored within the stream's duplicate window (2m on DV_CMD); after that window dvctl searches the target subject for the replay id before sending, so a re-run still sends no second copy.
+
+A dead letter already replayed is refused unless --force (which sends a new copy with a new replay id). A dead letter whose original is gone (deleted or aged out: status missing) cannot be replayed.
+
+--edit opens the envelope in $VISUAL/$EDITOR and sends the edited one as a new message: new id, causation_id = the original's id, actor = you; it must pass the contract checks. Partial failure exits 68 and lists what failed.`
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> DV_CMD:42 --dry-run',
+    '<%= config.bin %> <%= command.id %> DV_CMD:42 --yes --reason "quota raised for tenant acme"',
+    '<%= config.bin %> <%= command.id %> --all --consumer maskin --since 1h --rate 50/s --yes',
+    '<%= config.bin %> <%= command.id %> DV_CMD:42 --to dv.maskin.cmd.provision_v2 --yes',
+    '<%= config.bin %> <%= command.id %> DV_CMD:42 --edit',
+  ]
+
+  static override strict = false
+  static override args = {
+    ref: Args.string({description: 'Dead-letter reference(s) from dlq list: <stream>:<seq> or <site>/<stream>:<seq>.'}),
+  }
+
+  static override flags = {
+    all: Flags.boolean({summary: 'Replay every dead letter the filters select (default: pending ones).'}),
+    ...selectionFlags,
+    status: statusFlag,
+    yes: Flags.boolean({char: 'y', summary: 'Answer the confirmation: send without asking.'}),
+    'dry-run': Flags.boolean({summary: 'Show what would be sent where; send nothing.'}),
+    rate: Flags.string({summary: 'At most this many messages per second (e.g. 50/s).', helpValue: 'N/s'}),
+    to: Flags.string({summary: 'Send to this subject instead of the original one (must fit the taxonomy).'}),
+    edit: Flags.boolean({summary: 'Edit the envelope in $EDITOR first and send it as a new message (one ref).'}),
+    force: Flags.boolean({summary: 'Replay even dead letters already replayed or discarded (a new copy).'}),
+    reason: Flags.string({summary: 'Why: recorded in the ledger with the replay.'}),
+  }
+
+  async run(): Promise<DlqReplayResult> {
+    const refs = (await this.parse(DlqReplay)).argv as string[]
+    const flags = this.flags
+    if (refs.length && flags.all) throw usageError('Give dead-letter references or --all, not both.')
+    if (!refs.length && !flags.all)
+      throw usageError('Nothing selected.', 'nothing-selected', 'Give references (dvctl dlq list shows them) or --all.')
+    if (flags.edit && refs.length !== 1) throw usageError('--edit works on exactly one reference.')
+    const toSubject = flags.to ? await checkedSubject(flags.to) : undefined
+    const rate = flags.rate ? parseRate(flags.rate) : undefined
+
+    const conn = await this.connectOne()
+    const plan = await planReplay(conn, {
+      ...(refs.length ? {refs} : {all: selectionFrom(flags)}),
+      force: flags.force,
+      ...(toSubject ? {toSubject} : {}),
+    })
+    const dryRun: DlqReplayResult = {
+      dry_run: true,
+      plan: planJson(plan),
+      replayed: [],
+      skipped: plan.skipped,
+      failed: [],
+    }
+    if (!this.jsonEnabled()) renderReplayPlan(this.term, planView(plan))
+    if (plan.items.length === 0) return this.nothingToDo(dryRun, plan, refs.length > 0)
+    if (flags['dry-run']) return dryRun
+
+    const actor = await resolveActor()
+    let edited: {data: Uint8Array; id: string} | undefined
+    if (flags.edit) edited = await this.edit(conn, plan, actor)
+    await confirmOrRefuse(this.term, `Replay ${plan.items.length} dead letter(s)?`, {yes: flags.yes})
+
+    const bar = progressBar(this.term, 'replaying')
+    const abort = new AbortController()
+    const onSigint = () => abort.abort()
+    process.once('SIGINT', onSigint)
+    let result: DlqReplayResult
+    try {
+      result = await runReplay(conn, plan, {
+        actor,
+        reason: flags.reason ?? null,
+        ...(rate ? {ratePerSecond: rate} : {}),
+        ...(edited ? {edited} : {}),
+        onProgress: (done, total) => bar.update(done, total),
+        signal: abort.signal,
+      })
+    } finally {
+      process.off('SIGINT', onSigint)
+      bar.end()
+    }
+    if (!this.jsonEnabled()) {
+      renderActionResult(
+        'replayed',
+        result.replayed.map((r) => ({
+          ref: r.ref,
+          detail: `${r.subject} seq ${r.new_seq}${r.duplicate ? ' (already stored)' : ''}`,
+        })),
+        result.skipped,
+        result.failed,
+      )
+    }
+    if (abort.signal.aborted) {
+      throw new UserError('Interrupted; run the same command again to finish without sending copies twice.', {
+        code: 'interrupted',
+        exitCode: ExitCode.interrupted,
+      })
+    }
+    return this.exitWith(result, result.failed.length ? ExitCode.partial : ExitCode.ok)
+  }
+
+  /** Nothing to send: fine for a filter that matched nothing, refused (6) or not found (5) for named refs. */
+  private nothingToDo(result: DlqReplayResult, plan: ReplayPlan, named: boolean): DlqReplayResult {
+    if (!named) {
+      if (!this.jsonEnabled() && plan.skipped.length === 0) err('No dead letters match.')
+      return result
+    }
+    const allMissing = plan.notFound.length === plan.skipped.length
+    const first = plan.skipped[0]
+    if (!this.jsonEnabled()) err(`Error: nothing to replay: ${first ? `${first.ref}: ${first.reason}` : ''}`)
+    return this.exitWith(result, allMissing ? ExitCode.notFound : ExitCode.refused)
+  }
+
+  private async edit(
+    conn: Awaited<ReturnType<BaseCommand<typeof DlqReplay>['connectOne']>>,
+    plan: ReplayPlan,
+    actor: string,
+  ) {
+    const item = plan.items[0]
+    const {editableText, prepareEdited} = await import('../../lib/dlq/edit.js')
+    const original = await readOriginalData(conn, item)
+    if (!original) throw usageError(`${item.letter.ref}: the original message is gone; there is nothing to edit.`)
+    const text = await editText(editableText(original), `${item.letter.stream}-${item.letter.seq}.json`)
+    const edited = prepareEdited(text, item.letter, {actor, subject: item.subject})
+    if (!edited.ok) {
+      throw usageError(
+        `The edited envelope breaks the contract: ${edited.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+        'invalid-envelope',
+        'Run the command again and fix the envelope; nothing was sent.',
+      )
+    }
+    return {data: edited.data, id: edited.id}
+  }
+}
+
+function planView(plan: ReplayPlan) {
+  return {
+    items: plan.items.map((i) => ({
+      ref: i.letter.ref,
+      subject: i.subject,
+      replay_id: i.replay_id,
+      resume: Boolean(i.resume),
+    })),
+    skipped: plan.skipped,
+  }
+}
+
+/** `--to` must be a publishable subject of the taxonomy (DESIGN.md section 4). */
+async function checkedSubject(subject: string): Promise<string> {
+  const {parseSubject, forbiddenPublishSubject} = await import('../../lib/contract/taxonomy.js')
+  const forbidden = forbiddenPublishSubject(subject)
+  const analysis = parseSubject(subject)
+  const problems = [...(forbidden ? [forbidden] : []), ...analysis.problems]
+  if (problems.length) {
+    throw usageError(
+      `--to ${subject} is not a subject of the taxonomy: ${problems.map((p) => p.message).join(' ')}`,
+      'invalid-subject',
+      'Use a concrete subject such as dv.maskin.cmd.provision (dvctl contract subject SUBJECT explains).',
+    )
+  }
+  return subject
+}
+
+/** `50/s` or `50`: messages per second. */
+function parseRate(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:\/\s*s)?\s*$/.exec(text)
+  const n = m ? Number(m[1]) : NaN
+  if (!Number.isFinite(n) || n <= 0)
+    throw usageError(`Invalid --rate "${text}"`, 'bad-rate', 'Use messages per second, e.g. --rate 50/s.')
+  return n
+}

@@ -1,0 +1,262 @@
+import type {MsgHdrs} from '@nats-io/transport-node'
+
+import {usageError} from '../errors.js'
+import type {SiteConnection} from '../nats/connection.js'
+import {StreamCursor} from '../workflow/cursor.js'
+import {journalKey, Ledger, type LedgerState, emptyLedgerState} from './ledger.js'
+import type {DlqReplayResult} from './model.js'
+import {OriginalReader} from './original.js'
+import {decideReplay, type ReplayItem} from './plan.js'
+import {mapPool} from './pool.js'
+import {formatRef, parseRef, type DeadLetterRef} from './ref.js'
+import {readDeadLetters, type DeadLetterSelection} from './read.js'
+
+/** Headers of a replayed copy (DESIGN.md section 6); Nats-Msg-Id is the replay id. */
+export const REPLAY_HEADERS = {
+  of: 'Dv-Replay-Of',
+  id: 'Dv-Replay-Id',
+  by: 'Dv-Replayed-By',
+} as const
+
+/** Publishes in flight at once: enough to keep the server busy, bounded so memory stays flat. */
+const PUBLISH_WINDOW = 256
+/** Dead letters per replay journal (one ledger write before a whole chunk is published). */
+const JOURNAL_CHUNK = 1000
+
+export interface ReplaySelection {
+  /** Explicit references (`dlq replay REF...`). */
+  refs?: string[]
+  /** `--all` with the list filters. */
+  all?: DeadLetterSelection
+}
+
+export interface ReplayPlanOptions extends ReplaySelection {
+  force: boolean
+  toSubject?: string
+}
+
+export interface ReplayPlan {
+  items: ReplayItem[]
+  skipped: Array<{ref: string; reason: string}>
+  /** Explicit refs with no dead letter behind them. */
+  notFound: string[]
+  ledger: LedgerState
+}
+
+/** Which dead letters a replay would send, where, with which replay id; and which it skips and why. */
+export async function planReplay(conn: SiteConnection, options: ReplayPlanOptions): Promise<ReplayPlan> {
+  const ledgerHandle = await Ledger.open(conn, {create: false})
+  const ledger = ledgerHandle ? await ledgerHandle.load() : emptyLedgerState()
+  const refs = options.refs?.map((r) => localRef(conn, r))
+  const letters = await readDeadLetters(conn, {
+    ...(options.all ?? {}),
+    status: refs ? 'all' : (options.all?.status ?? 'pending'),
+    ...(refs ? {refs: new Set(refs.map((r) => formatRef(r)))} : {}),
+    qualified: false,
+    ledger,
+  })
+  const plan: ReplayPlan = {items: [], skipped: [], notFound: [], ledger}
+  if (refs) {
+    const found = new Set(letters.map((l) => l.ref))
+    for (const r of refs) if (!found.has(formatRef(r))) plan.notFound.push(formatRef(r))
+  }
+  for (const letter of letters) {
+    const decision = decideReplay(letter, ledger, options)
+    if ('item' in decision) plan.items.push(decision.item)
+    else plan.skipped.push({ref: letter.ref, reason: decision.skip})
+  }
+  for (const ref of plan.notFound) plan.skipped.push({ref, reason: 'no such dead letter (no advisory in DV_DLQ)'})
+  return plan
+}
+
+export interface ReplayRunOptions {
+  actor: string
+  reason: string | null
+  /** Messages per second at most (`--rate`); unset means as fast as acks come back. */
+  ratePerSecond?: number
+  /** `--edit`: the envelope to send instead of the original, for the one planned item. */
+  edited?: {data: Uint8Array; id: string}
+  onProgress?: (done: number, total: number) => void
+  /** Called after a copy is acknowledged and before the ledger records it (tests simulate a crash here). */
+  onPublished?: (item: ReplayItem, seq: number) => void
+  signal?: AbortSignal
+}
+
+/**
+ * Sends the planned copies (DESIGN.md section 6): byte-identical data, the original's own headers plus
+ * Dv-Replay-Of/-Id/-Replayed-By, Nats-Msg-Id = replay id. Per chunk: the journal is written (before), the
+ * copies are published pipelined, each acknowledged copy is recorded on its dead letter's key (after), and
+ * the journal is closed. A run interrupted anywhere is finished by running it again: the same replay ids
+ * make JetStream drop copies already stored (within the stream's duplicate window), and after that window
+ * the target stream is searched for the replay id before anything is sent.
+ */
+export async function runReplay(
+  conn: SiteConnection,
+  plan: ReplayPlan,
+  options: ReplayRunOptions,
+): Promise<DlqReplayResult> {
+  const result: DlqReplayResult = {
+    dry_run: false,
+    plan: planJson(plan),
+    replayed: [],
+    skipped: [...plan.skipped],
+    failed: [],
+  }
+  if (plan.items.length === 0) return result
+  const ledger = (await Ledger.open(conn, {create: true}))!
+  const js = await conn.js()
+  const {headers} = await import('@nats-io/transport-node')
+  const reader = new OriginalReader(conn)
+  const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
+  const pace = pacer(options.ratePerSecond)
+  const total = plan.items.length
+  let done = 0
+
+  for (let start = 0, chunk = 0; start < total; start += JOURNAL_CHUNK, chunk++) {
+    if (options.signal?.aborted) break
+    const items = plan.items.slice(start, start + JOURNAL_CHUNK)
+    const journal = journalKey(run, chunk)
+    const at = new Date().toISOString()
+    await ledger.openJournal(journal, {
+      action: 'replaying',
+      actor: options.actor,
+      at,
+      reason: options.reason,
+      items: items.map((i) => ({
+        key: i.key,
+        ref: i.letter.ref,
+        replay_id: i.replay_id,
+        generation: i.generation,
+        to_subject: i.subject,
+      })),
+    })
+    let chunkFailed = false
+    await mapPool(items, PUBLISH_WINDOW, async (item) => {
+      if (options.signal?.aborted) return
+      try {
+        const sent = await sendOne(item)
+        options.onPublished?.(item, sent.seq)
+        await ledger.record(item.letter, {
+          action: 'replayed',
+          actor: options.actor,
+          at: new Date().toISOString(),
+          reason: options.reason,
+          replay_id: item.replay_id,
+          generation: item.generation,
+          new_seq: sent.seq,
+          to_subject: item.subject,
+          new_id: options.edited?.id ?? null,
+        })
+        result.replayed.push({
+          ref: item.letter.ref,
+          subject: item.subject,
+          replay_id: item.replay_id,
+          new_seq: sent.seq,
+          duplicate: sent.duplicate,
+          new_id: options.edited?.id ?? null,
+        })
+      } catch (error) {
+        chunkFailed = true
+        result.failed.push({ref: item.letter.ref, error: describe(error)})
+      }
+      options.onProgress?.(++done, total)
+    })
+    // A chunk with failures keeps its journal: a re-run resumes those items with the same replay ids.
+    if (!chunkFailed && !options.signal?.aborted) await ledger.closeJournal(journal)
+  }
+  return result
+
+  async function sendOne(item: ReplayItem): Promise<{seq: number; duplicate: boolean}> {
+    if (item.resume) {
+      const seq = await findStoredReplay(conn, item)
+      if (seq !== undefined) return {seq, duplicate: true}
+    }
+    const original = await reader.get(item.letter.stream, item.letter.seq)
+    if (!original) throw new Error('the original message is gone (deleted or aged out)')
+    const h: MsgHdrs = headers()
+    for (const [k, values] of Object.entries(original.headers)) {
+      if (/^Nats-/i.test(k) || /^Dv-Replay/i.test(k)) continue
+      for (const v of values) h.append(k, v)
+    }
+    h.set(REPLAY_HEADERS.of, `${item.letter.stream}:${item.letter.seq}`)
+    h.set(REPLAY_HEADERS.id, item.replay_id)
+    h.set(REPLAY_HEADERS.by, options.actor)
+    await pace()
+    const ack = await js.publish(item.subject, options.edited?.data ?? original.data, {
+      msgID: item.replay_id,
+      headers: h,
+    })
+    return {seq: ack.seq, duplicate: ack.duplicate}
+  }
+}
+
+/** The plan as the JSON result shows it (and as `--dry-run` returns it). */
+export function planJson(plan: ReplayPlan): DlqReplayResult['plan'] {
+  return plan.items.map((i) => ({ref: i.letter.ref, subject: i.subject, replay_id: i.replay_id}))
+}
+
+/**
+ * An interrupted replay older than the target stream's duplicate window is no longer protected by
+ * Nats-Msg-Id: look for the copy itself (its Dv-Replay-Id header) on the target subject since the journal
+ * was written, so a re-run never sends a second copy.
+ */
+async function findStoredReplay(conn: SiteConnection, item: ReplayItem): Promise<number | undefined> {
+  const jsm = await conn.jsm()
+  const stream = await jsm.streams.find(item.subject).catch(() => undefined)
+  if (!stream) return undefined
+  const info = await jsm.streams.info(stream)
+  const windowMs = (info.config.duplicate_window ?? 0) / 1e6
+  const since = Date.parse(item.resume!.at)
+  if (Date.now() - since < windowMs - 5000) return undefined
+  const cursor = await StreamCursor.open(conn, {
+    stream,
+    filterSubject: item.subject,
+    window: {from: new Date(since - 1000)},
+    follow: false,
+    headers: true,
+  })
+  try {
+    for (let m = await cursor.nextHistory(); m; m = await cursor.nextHistory()) {
+      if (m.headers?.[REPLAY_HEADERS.id]?.includes(item.replay_id)) return m.seq
+    }
+  } finally {
+    await cursor.close()
+  }
+  return undefined
+}
+
+/** A ref given on the command line, checked against the connected site when it is site-qualified. */
+function localRef(conn: SiteConnection, text: string): DeadLetterRef {
+  const ref = parseRef(text)
+  if (ref.site && ref.site !== conn.site.name) {
+    throw usageError(
+      `${text} belongs to site ${ref.site}, but this command is connected to ${conn.site.name}.`,
+      'wrong-site',
+      `Run it with --site ${ref.site}.`,
+    )
+  }
+  return ref
+}
+
+/** `--rate N/s`: spaces publishes evenly; no-op when unset. */
+function pacer(ratePerSecond: number | undefined): () => Promise<void> {
+  if (!ratePerSecond) return async () => {}
+  const interval = 1000 / ratePerSecond
+  let next = Date.now()
+  return async () => {
+    const now = Date.now()
+    const at = Math.max(now, next)
+    next = at + interval
+    if (at > now) await new Promise((r) => setTimeout(r, at - now))
+  }
+}
+
+function describe(error: unknown): string {
+  const e = error as {message?: string; code?: string}
+  return e?.message ?? String(error)
+}
+
+/** The original bytes of a planned item (for `--edit`). */
+export async function readOriginalData(conn: SiteConnection, item: ReplayItem): Promise<Uint8Array | null> {
+  return (await new OriginalReader(conn).get(item.letter.stream, item.letter.seq))?.data ?? null
+}
