@@ -1,0 +1,311 @@
+import type {StreamInfo, StreamSourceInfo} from '@nats-io/jetstream'
+import {z} from 'zod'
+
+import type {SiteTarget} from '../config/site.js'
+import type {UserError} from '../errors.js'
+import {ExitCode, type ExitCodeValue} from '../exit-codes.js'
+import {DLQ_ADVISORY_SUBJECTS, STREAMS} from '../layout/names.js'
+import {hasChanges} from '../layout/plan.js'
+import type {Layout} from '../layout/schema.js'
+import type {SiteConnection} from '../nats/connection.js'
+import {classifyConnectionError} from '../nats/errors.js'
+
+/** Something found on a site: a problem (exit 10) or a warning (reported, exit 0). */
+export const Finding = z.object({code: z.string(), message: z.string(), hint: z.string().optional()})
+export type Finding = z.infer<typeof Finding>
+
+export const ConsumerHealth = z.object({
+  stream: z.string(),
+  name: z.string(),
+  filter_subject: z.string().nullable(),
+  /** Messages not yet delivered. */
+  pending: z.number(),
+  /** Delivered and not yet acknowledged. */
+  ack_pending: z.number(),
+  /** Messages delivered more than once and not yet acknowledged. */
+  redelivered: z.number(),
+})
+export type ConsumerHealth = z.infer<typeof ConsumerHealth>
+
+export const SourceHealth = z.object({
+  stream: z.string(),
+  /** The sourced (or mirrored) stream, with the JetStream API prefix it is read through when remote. */
+  source: z.string(),
+  api: z.string().nullable(),
+  kind: z.enum(['source', 'mirror']),
+  lag: z.number(),
+  /** Since the source last received anything (messages or heartbeats); null when it never did. */
+  active_ms: z.number().nullable(),
+  stalled: z.boolean(),
+  error: z.string().nullable(),
+})
+export type SourceHealth = z.infer<typeof SourceHealth>
+
+/** One site's row of `dvctl doctor`. */
+export const DoctorSite = z.object({
+  site: z.string(),
+  url: z.string(),
+  reachable: z.boolean(),
+  error: z.string().optional(),
+  server_version: z.string().nullable(),
+  jetstream: z.object({enabled: z.boolean(), domain: z.string().nullable()}),
+  layout: z
+    .object({
+      name: z.string().nullable(),
+      drift: z.boolean(),
+      changes: z.array(
+        z.object({kind: z.string(), name: z.string(), stream: z.string().optional(), action: z.string()}),
+      ),
+    })
+    .nullable(),
+  /** DV_DLQ stores both dead-letter advisories (DESIGN.md section 6). */
+  dlq_capture: z.object({present: z.boolean(), missing_subjects: z.array(z.string())}).nullable(),
+  consumers: z.array(ConsumerHealth),
+  dead_letters_pending: z.number().nullable(),
+  oldest_unacked: z
+    .object({stream: z.string(), consumer: z.string(), seq: z.number(), time: z.string(), age_ms: z.number()})
+    .nullable(),
+  sources: z.array(SourceHealth),
+  problems: z.array(Finding),
+  warnings: z.array(Finding),
+})
+export type DoctorSite = z.infer<typeof DoctorSite>
+
+/** `dvctl doctor --json`. */
+export const DoctorResult = z.object({healthy: z.boolean(), sites: z.array(DoctorSite)})
+export type DoctorResult = z.infer<typeof DoctorResult>
+
+export interface DoctorOptions {
+  /** The layout drift is judged against (the built-in dataverket layout by default). */
+  layout?: Layout
+  /** A cross-site source silent for longer than this is stalled (default 5s; healthy sources hear heartbeats every second). */
+  stallAfterMs?: number
+  now?: Date
+}
+
+const DEFAULT_STALL_AFTER_MS = 5000
+
+/** The row of a site that could not be reached. */
+export function unreachableDoctorSite(target: SiteTarget, url: string, error: UserError): DoctorSite {
+  return {
+    ...emptySite(target.name, url),
+    error: error.message,
+    problems: [{code: error.code, message: error.message, ...(error.hint ? {hint: error.hint} : {})}],
+  }
+}
+
+/**
+ * Checks one connected site: server and JetStream, layout drift, the dead-letter capture stream, service
+ * consumers' backlogs, pending dead letters, the oldest unacknowledged command, and cross-site sources.
+ * Each part is checked on its own, so one failing read is reported and the others still run.
+ */
+export async function checkSiteHealth(conn: SiteConnection, options: DoctorOptions = {}): Promise<DoctorSite> {
+  const now = options.now ?? new Date()
+  const row: DoctorSite = {...emptySite(conn.site.name, conn.url), reachable: true}
+  row.server_version = conn.nc.info?.version ?? null
+  const jsm = await conn.jsm().catch((e: unknown) => e as Error)
+  let domain: string | null = conn.site.js_domain ?? null
+  try {
+    if (jsm instanceof Error) throw jsm
+    const info = (await jsm.getAccountInfo()) as {domain?: string}
+    domain = info.domain ?? domain
+    row.jetstream = {enabled: true, domain}
+  } catch (error) {
+    row.jetstream = {enabled: false, domain}
+    const detail = classifyConnectionError(error).detail
+    row.error = `JetStream: ${detail}`
+    row.problems.push({
+      code: 'jetstream-unavailable',
+      message: `Site ${conn.site.name} (${conn.url}): JetStream: ${detail}`,
+      hint: "Start the server with JetStream (nats-server -js), or set the site's js_domain.",
+    })
+    return row
+  }
+
+  const streams: StreamInfo[] = []
+  for await (const info of jsm.streams.list()) streams.push(info)
+
+  await Promise.all([
+    checkLayout(conn, row, options.layout),
+    checkConsumers(conn, row, streams, now),
+    checkDeadLetters(conn, row, streams),
+  ])
+  checkSources(row, streams, options.stallAfterMs ?? DEFAULT_STALL_AFTER_MS)
+  return row
+}
+
+/** Exit code of a doctor run: 4 when a site is unreachable (or has no JetStream), 10 for other problems. */
+export function doctorExitCode(result: DoctorResult): ExitCodeValue {
+  if (result.sites.some((s) => !s.reachable || !s.jetstream.enabled)) return ExitCode.unavailable
+  if (result.sites.some((s) => s.problems.length > 0)) return ExitCode.drift
+  return ExitCode.ok
+}
+
+function emptySite(site: string, url: string): DoctorSite {
+  return {
+    site,
+    url,
+    reachable: false,
+    server_version: null,
+    jetstream: {enabled: false, domain: null},
+    layout: null,
+    dlq_capture: null,
+    consumers: [],
+    dead_letters_pending: null,
+    oldest_unacked: null,
+    sources: [],
+    problems: [],
+    warnings: [],
+  }
+}
+
+async function checkLayout(conn: SiteConnection, row: DoctorSite, layout: Layout | undefined): Promise<void> {
+  try {
+    const {planSite} = await import('../layout/apply.js')
+    const {plan} = await planSite(conn, layout)
+    const changes = plan.changes
+      .filter((c) => c.action !== 'noop')
+      .map((c) => ({kind: c.kind, name: c.name, ...(c.stream ? {stream: c.stream} : {}), action: c.action}))
+    row.layout = {name: plan.layout, drift: hasChanges(plan), changes}
+    if (row.layout.drift) {
+      const listed = changes.map((c) => `${c.action} ${c.kind} ${c.stream ? `${c.stream}/` : ''}${c.name}`)
+      row.problems.push({
+        code: 'layout-drift',
+        message: `Layout ${plan.layout ?? ''} drift on ${row.site}: ${listed.slice(0, 6).join(', ')}${listed.length > 6 ? `, and ${listed.length - 6} more` : ''}`,
+        hint: `See the details with dvctl layout plan, fix with dvctl layout apply.`,
+      })
+    }
+  } catch (error) {
+    row.problems.push({code: 'layout-unreadable', message: `Layout could not be checked: ${(error as Error).message}`})
+  }
+}
+
+/** Subject `pattern` (with `*`, `>`) matches every subject `filter` does. */
+export function covers(pattern: string, filter: string): boolean {
+  const p = pattern.split('.')
+  const f = filter.split('.')
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return i < f.length
+    if (i >= f.length) return false
+    if (p[i] === '*' ? f[i] === '>' : p[i] !== f[i]) return false
+  }
+  return p.length === f.length
+}
+
+async function checkDeadLetters(conn: SiteConnection, row: DoctorSite, streams: StreamInfo[]): Promise<void> {
+  const dlq = streams.find((s) => s.config.name === STREAMS.dlq)
+  if (!dlq) {
+    row.dlq_capture = {present: false, missing_subjects: [...DLQ_ADVISORY_SUBJECTS]}
+    row.problems.push({
+      code: 'dlq-capture-missing',
+      message: `No ${STREAMS.dlq} stream on ${row.site}: dead letters are not captured (the advisories are lost)`,
+      hint: 'Create it with dvctl layout apply.',
+    })
+    return
+  }
+  const subjects = dlq.config.subjects ?? []
+  const missing = DLQ_ADVISORY_SUBJECTS.filter((want) => !subjects.some((have) => covers(have, want)))
+  row.dlq_capture = {present: true, missing_subjects: missing}
+  if (missing.length) {
+    row.problems.push({
+      code: 'dlq-capture-incomplete',
+      message: `${STREAMS.dlq} on ${row.site} does not capture ${missing.join(', ')}`,
+      hint: 'Restore its subjects with dvctl layout apply.',
+    })
+  }
+  try {
+    const {readDeadLetters} = await import('../dlq/read.js')
+    const pending = await readDeadLetters(conn, {qualified: false, status: 'pending'})
+    row.dead_letters_pending = pending.length
+    if (pending.length) {
+      row.warnings.push({
+        code: 'dead-letters-pending',
+        message: `${pending.length} pending dead letter(s) on ${row.site}`,
+        hint: `Inspect with dvctl dlq list${selectorHint(row)}, then replay or discard them.`,
+      })
+    }
+  } catch (error) {
+    row.warnings.push({code: 'dlq-unreadable', message: `Dead letters could not be read: ${(error as Error).message}`})
+  }
+}
+
+async function checkConsumers(conn: SiteConnection, row: DoctorSite, streams: StreamInfo[], now: Date): Promise<void> {
+  if (!streams.some((s) => s.config.name === STREAMS.cmd)) return
+  const jsm = await conn.jsm()
+  const oldest: NonNullable<DoctorSite['oldest_unacked']>[] = []
+  for await (const ci of jsm.consumers.list(STREAMS.cmd)) {
+    if (!ci.config.durable_name) continue
+    const filter = ci.config.filter_subject ?? null
+    row.consumers.push({
+      stream: STREAMS.cmd,
+      name: ci.name,
+      filter_subject: filter,
+      pending: ci.num_pending,
+      ack_pending: ci.num_ack_pending,
+      redelivered: ci.num_redelivered,
+    })
+    if (ci.num_pending + ci.num_ack_pending === 0) continue
+    // The first message after the ack floor that the consumer's filter selects: its oldest unacknowledged command.
+    const query = {seq: ci.ack_floor.stream_seq + 1, ...(filter ? {next_by_subj: filter} : {})}
+    const msg = await jsm.streams.getMessage(STREAMS.cmd, query as {seq: number}).catch(() => null)
+    if (msg) {
+      oldest.push({
+        stream: STREAMS.cmd,
+        consumer: ci.name,
+        seq: msg.seq,
+        time: msg.time.toISOString(),
+        age_ms: now.getTime() - msg.time.getTime(),
+      })
+    }
+  }
+  row.consumers.sort((a, b) => a.name.localeCompare(b.name))
+  oldest.sort((a, b) => b.age_ms - a.age_ms)
+  row.oldest_unacked = oldest[0] ?? null
+  const backlog = row.consumers.filter((c) => c.pending + c.ack_pending > 0)
+  if (backlog.length) {
+    const o = row.oldest_unacked
+    row.warnings.push({
+      code: 'consumer-backlog',
+      message: `Unacknowledged commands on ${row.site}: ${backlog.map((c) => `${c.name} ${c.pending + c.ack_pending}`).join(', ')}${o ? `; oldest ${o.stream}:${o.seq} (${o.consumer}) since ${o.time}` : ''}`,
+      hint: 'Are the workers of these services running?',
+    })
+  }
+}
+
+function checkSources(row: DoctorSite, streams: StreamInfo[], stallAfterMs: number): void {
+  for (const s of streams) {
+    const links: Array<[StreamSourceInfo, 'source' | 'mirror']> = [
+      ...(s.sources ?? []).map((x) => [x, 'source'] as [StreamSourceInfo, 'source']),
+      ...(s.mirror ? [[s.mirror, 'mirror'] as [StreamSourceInfo, 'mirror']] : []),
+    ]
+    for (const [info, kind] of links) {
+      const activeMs = info.active >= 0 ? Math.round(info.active / 1e6) : null
+      const error = info.error ? `${info.error.description ?? ''} (${info.error.code ?? ''})`.trim() : null
+      const stalled = activeMs === null || activeMs > stallAfterMs || error !== null
+      const api = (info as {external?: {api?: string}}).external?.api ?? null
+      row.sources.push({
+        stream: s.config.name,
+        source: info.name,
+        api,
+        kind,
+        lag: info.lag,
+        active_ms: activeMs,
+        stalled,
+        error,
+      })
+      if (stalled) {
+        const silent =
+          activeMs === null ? 'has never received anything' : `has been silent for ${Math.round(activeMs / 1000)}s`
+        row.problems.push({
+          code: 'source-stalled',
+          message: `${kind === 'mirror' ? 'Mirror' : 'Source'} ${info.name}${api ? ` (${api})` : ''} of ${s.config.name} on ${row.site} ${silent}, ${info.lag} message(s) behind${error ? `: ${error}` : ''}`,
+          hint: 'Check the link to the other site (leaf-node connection, its server): dvctl site check --all-sites.',
+        })
+      }
+    }
+  }
+}
+
+function selectorHint(row: DoctorSite): string {
+  return row.site.includes(':') ? ` --server ${row.url}` : ` --site ${row.site}`
+}

@@ -1,0 +1,75 @@
+import chalk from 'chalk'
+
+import type {DoctorResult, DoctorSite} from '../doctor/check.js'
+import {err, formatAge, out, table, type Terminal} from './terminal.js'
+
+const yes = (ok: boolean, text = ok ? 'yes' : 'no') => (ok ? chalk.green(text) : chalk.red(text))
+
+/** One table, one row per site; then the problems and warnings, one line each, with their hints. */
+export async function renderDoctor(term: Terminal, result: DoctorResult): Promise<void> {
+  const sep = term.stdoutTTY ? '\n' : ', '
+  await table(
+    term,
+    [
+      'site',
+      'reachable',
+      'version',
+      'jetstream',
+      'layout',
+      'dlq capture',
+      'consumers (pending/redelivered)',
+      'dead letters',
+      'oldest unacked',
+      'sources',
+    ],
+    result.sites.map((s) => [
+      s.site,
+      yes(s.reachable),
+      s.server_version ?? '-',
+      s.reachable
+        ? s.jetstream.enabled
+          ? `${chalk.green('enabled')} ${s.jetstream.domain ?? '(no domain)'}`
+          : chalk.red('disabled')
+        : '-',
+      layoutCell(s),
+      s.dlq_capture
+        ? yes(
+            s.dlq_capture.present && s.dlq_capture.missing_subjects.length === 0,
+            s.dlq_capture.present ? (s.dlq_capture.missing_subjects.length ? 'incomplete' : 'ok') : 'missing',
+          )
+        : '-',
+      s.consumers.length
+        ? s.consumers.map((c) => `${c.name} ${c.pending + c.ack_pending}/${c.redelivered}`).join(sep)
+        : '-',
+      s.dead_letters_pending === null
+        ? '-'
+        : s.dead_letters_pending
+          ? chalk.yellow(`${s.dead_letters_pending} pending`)
+          : '0',
+      s.oldest_unacked
+        ? `${s.oldest_unacked.stream}:${s.oldest_unacked.seq} ${formatAge(s.oldest_unacked.age_ms)}`
+        : '-',
+      s.sources.length
+        ? s.sources
+            .map((x) => `${x.stream}<-${x.source} ${x.stalled ? chalk.red('stalled') : 'ok'} lag ${x.lag}`)
+            .join(sep)
+        : '-',
+    ]),
+  )
+  for (const s of result.sites) {
+    for (const p of s.problems) finding(chalk.red('problem'), s, p)
+    for (const w of s.warnings) finding(chalk.yellow('warning'), s, w)
+  }
+  err(result.healthy ? chalk.green('All sites healthy.') : chalk.red('Problems found.'))
+}
+
+function layoutCell(s: DoctorSite): string {
+  if (!s.layout) return '-'
+  if (!s.layout.drift) return chalk.green(`${s.layout.name ?? 'layout'} ok`)
+  return chalk.red(`drift (${s.layout.changes.length})`)
+}
+
+function finding(label: string, s: DoctorSite, f: {message: string; hint?: string}): void {
+  out(`${label} ${s.site}: ${f.message}`)
+  if (f.hint) out(`        ${chalk.dim(f.hint)}`)
+}
