@@ -1,0 +1,136 @@
+import {describe, expect, it} from 'vitest'
+
+import {groupDeadLetters, serviceOf} from '../../../src/lib/dlq/group.js'
+import {emptyLedgerState} from '../../../src/lib/dlq/ledger.js'
+import type {DeadLetter, LedgerEntry} from '../../../src/lib/dlq/model.js'
+import {decideReplay, replayIdFor} from '../../../src/lib/dlq/plan.js'
+import {globMatcher, statusOf} from '../../../src/lib/dlq/read.js'
+
+function letter(over: Partial<DeadLetter> = {}): DeadLetter {
+  return {
+    ref: 'DV_CMD:5',
+    site: 'osl1',
+    stream: 'DV_CMD',
+    seq: 5,
+    consumer: 'maskin',
+    reason: 'terminated',
+    deliveries: 1,
+    dead_lettered_at: '2026-01-01T00:00:00Z',
+    subject: 'dv.maskin.cmd.provision',
+    type: 'maskin.server.provision.requested',
+    id: 'c1',
+    correlation_id: 'k1',
+    tenant_id: 'acme',
+    status: 'pending',
+    failure: null,
+    original_time: '2026-01-01T00:00:00Z',
+    term_reason: null,
+    last_action: null,
+    replay_in_progress: false,
+    advisory: {stream: 'DV_DLQ', seq: 1},
+    ...over,
+  }
+}
+
+const replayed: LedgerEntry = {
+  action: 'replayed',
+  actor: 'ops',
+  at: '2026-01-02T00:00:00Z',
+  reason: null,
+  replay_id: 'dvr-DV_CMD-5-g1',
+  generation: 1,
+  new_seq: 99,
+  to_subject: 'dv.maskin.cmd.provision',
+}
+
+describe('decideReplay', () => {
+  it('plans the first replay to the original subject with generation 1', () => {
+    const d = decideReplay(letter(), emptyLedgerState(), {force: false})
+    expect(d).toMatchObject({
+      item: {subject: 'dv.maskin.cmd.provision', replay_id: 'dvr-DV_CMD-5-g1', generation: 1, resume: null},
+    })
+  })
+
+  it('sends to --to when given', () => {
+    const d = decideReplay(letter(), emptyLedgerState(), {force: false, toSubject: 'dv.maskin.cmd.reprovision'})
+    expect(d).toMatchObject({item: {subject: 'dv.maskin.cmd.reprovision'}})
+  })
+
+  it('refuses a dead letter already replayed unless --force, which starts a new generation', () => {
+    const ledger = emptyLedgerState()
+    ledger.generation.set('DV_CMD.5', 1)
+    const l = letter({status: 'replayed', last_action: replayed})
+    const refused = decideReplay(l, ledger, {force: false})
+    expect(refused).toEqual({skip: expect.stringMatching(/already replayed as seq 99 by ops .*--force/)})
+    expect(decideReplay(l, ledger, {force: true})).toMatchObject({item: {replay_id: 'dvr-DV_CMD-5-g2', generation: 2}})
+  })
+
+  it('finishes an interrupted replay with its own replay id, even with --force', () => {
+    const ledger = emptyLedgerState()
+    ledger.inFlight.set('DV_CMD.5', {
+      key: 'DV_CMD.5',
+      ref: 'DV_CMD:5',
+      replay_id: 'dvr-DV_CMD-5-g3',
+      generation: 3,
+      to_subject: 'dv.maskin.cmd.provision',
+      journal: '_replays.x.0',
+      at: '2026-01-03T00:00:00Z',
+    })
+    for (const force of [false, true]) {
+      expect(decideReplay(letter(), ledger, {force})).toMatchObject({
+        item: {replay_id: 'dvr-DV_CMD-5-g3', generation: 3, resume: {at: '2026-01-03T00:00:00Z'}},
+      })
+    }
+  })
+
+  it('refuses a missing original with a clear reason', () => {
+    const d = decideReplay(letter({status: 'missing', subject: null}), emptyLedgerState(), {force: true})
+    expect(d).toEqual({skip: expect.stringContaining('the original message is gone')})
+  })
+
+  it('derives replay ids from ref and generation only (a re-run reuses them)', () => {
+    expect(replayIdFor(letter(), 1)).toBe(replayIdFor(letter({dead_lettered_at: 'later'}), 1))
+    expect(replayIdFor(letter(), 1)).not.toBe(replayIdFor(letter(), 2))
+  })
+})
+
+describe('status, filters and groups', () => {
+  it('derives the status from the ledger, then from whether the original exists', () => {
+    expect(statusOf(true, undefined)).toBe('pending')
+    expect(statusOf(false, undefined)).toBe('missing')
+    expect(statusOf(true, 'replaying')).toBe('pending')
+    expect(statusOf(false, 'replayed')).toBe('replayed')
+    expect(statusOf(true, 'discarded')).toBe('discarded')
+  })
+
+  it('matches types with * wildcards', () => {
+    expect(globMatcher('maskin.*')('maskin.server.provision.requested')).toBe(true)
+    expect(globMatcher('maskin.*')('nett.apply.requested')).toBe(false)
+    expect(globMatcher('maskin.server.provision.requested')('maskin.server.provision.requested')).toBe(true)
+  })
+
+  it('groups by type, service, reason and error, largest first', () => {
+    const letters = [
+      letter(),
+      letter({seq: 6, reason: 'max_deliveries', failure: {code: 'timeout', message: ''}}),
+      letter({seq: 7, subject: 'dv.nett.cmd.apply', type: 'nett.apply.requested', consumer: 'nett'}),
+    ]
+    expect(groupDeadLetters(letters, 'type')).toEqual([
+      {key: 'maskin.server.provision.requested', count: 2},
+      {key: 'nett.apply.requested', count: 1},
+    ])
+    expect(groupDeadLetters(letters, 'service')).toEqual([
+      {key: 'maskin', count: 2},
+      {key: 'nett', count: 1},
+    ])
+    expect(groupDeadLetters(letters, 'reason')).toEqual([
+      {key: 'terminated', count: 2},
+      {key: 'max_deliveries', count: 1},
+    ])
+    expect(groupDeadLetters(letters, 'error')).toEqual([
+      {key: '(no failure event)', count: 2},
+      {key: 'timeout', count: 1},
+    ])
+    expect(serviceOf({subject: null, consumer: 'objekt'})).toBe('objekt')
+  })
+})
