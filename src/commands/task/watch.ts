@@ -33,7 +33,10 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
     const render = await import('../../lib/render/tasks.js')
     const {err, jsonLine, out, warn} = await import('../../lib/render/terminal.js')
     const explicitTimeout = this.argv.some((a) => a === '--timeout' || a.startsWith('--timeout='))
-    const live = this.term.stdoutTTY && !this.jsonEnabled() ? new render.LiveTaskTable() : undefined
+    const live =
+      this.term.stdoutTTY && !this.jsonEnabled()
+        ? new render.LiveTaskTable(Math.max(5, (process.stdout.rows || 40) - 12))
+        : undefined
     const notices: string[] = []
     const controller = new AbortController()
     const onSigint = () => controller.abort()
@@ -78,7 +81,9 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
     if (!this.jsonEnabled()) {
       err(render.watchSummary(board.tasks()))
       for (const line of render.failureLines(board.tasks())) err(line)
-      if (outcome === 'timeout') err(`Timed out after ${flags.timeout}ms with tasks still running.`)
+      if (outcome === 'timeout' && flags['until-done']) {
+        err(`Timed out after ${flags.timeout}ms with tasks still running.`)
+      }
     }
     if (outcome === 'interrupted') throw new ResultExit(ExitCode.interrupted)
     if (!flags['until-done']) return

@@ -61,9 +61,24 @@ const HEAD = ['TASK', 'SERVICE', 'STATE', 'PROGRESS', 'AGE', 'SITE']
 export class LiveTaskTable {
   private lines = 0
 
-  async draw(tasks: TaskRecord[], footer?: string): Promise<void> {
+  /** `maxRows`: more tasks than fit would scroll the frame off screen, so only the latest updated are shown. */
+  constructor(private readonly maxRows = 30) {}
+
+  async draw(all: TaskRecord[], footer?: string): Promise<void> {
+    let tasks = all
+    if (all.length > this.maxRows) {
+      const recent = new Set([...all].sort((a, b) => b.updated_at.localeCompare(a.updated_at)).slice(0, this.maxRows))
+      tasks = all.filter((t) => recent.has(t))
+      const more = `(${all.length - tasks.length} older task(s) not shown)`
+      footer = footer ? `${more}\n${footer}` : more
+    }
     const {default: Table} = await import('cli-table3')
-    const t = new Table({head: HEAD.map((h) => chalk.bold(h)), style: {head: [], border: []}})
+    // No lines between rows: a live table should stay as short as the task list.
+    const t = new Table({
+      head: HEAD.map((h) => chalk.bold(h)),
+      style: {head: [], border: []},
+      chars: {mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': ''},
+    })
     t.push(...taskRows(tasks))
     const frame = footer ? `${t.toString()}\n${footer}` : t.toString()
     const erase = this.lines > 0 ? `\x1b[${this.lines}A\x1b[J` : ''
