@@ -21,7 +21,11 @@ export function summarizeData(subject: string, data: unknown): string {
 }
 
 /** One message per line (NDJSON with --json); notices about sites go to stderr. */
-export function renderTailEvent(term: Terminal, event: TailEvent, options: {headers?: boolean} = {}): void {
+export function renderTailEvent(
+  term: Terminal,
+  event: TailEvent,
+  options: {headers?: boolean; follow?: boolean} = {},
+): void {
   switch (event.kind) {
     case 'message': {
       const {kind: _kind, ...line} = event
@@ -57,6 +61,7 @@ export function renderTailEvent(term: Terminal, event: TailEvent, options: {head
       return
     }
     case 'caught-up':
+      if (options.follow) err('Waiting for new messages (Ctrl-C to stop)...')
       return
     case 'site-down':
       return warn(`site ${event.site} disconnected; waiting for it to come back (messages resume from the last one seen)`)

@@ -84,16 +84,14 @@ export class StreamCursor {
 
   static async open(conn: SiteConnection, options: StreamCursorOptions): Promise<StreamCursor> {
     const js = await conn.js()
-    let consumer
+    const filter = options.filterSubject ? {filter_subjects: options.filterSubject} : {}
+    let consumer: Consumer
     try {
-      consumer = await js.consumers.get(options.stream, {
-        ...(options.filterSubject ? {filter_subjects: options.filterSubject} : {}),
-        ...(options.liveOnly
-          ? {deliver_policy: 'new' as never}
-          : options.window.from
-            ? {opt_start_time: options.window.from.toISOString()}
-            : {deliver_policy: 'all' as never}),
-      })
+      // Always by start sequence: when the client recreates an ordered consumer (reconnect, server restart)
+      // it resumes by sequence, and a leftover opt_start_time or deliver_policy `new` would be refused or
+      // would restart from the stream's beginning.
+      const startSeq = await startSequence(conn, options)
+      consumer = await js.consumers.get(options.stream, {...filter, opt_start_seq: startSeq})
     } catch (error) {
       if (/stream not found/i.test(String((error as Error).message))) throw new StreamMissing(options.stream)
       throw error
@@ -208,4 +206,23 @@ export class StreamCursor {
     }
     return stored
   }
+}
+
+/** The first sequence to read: after the stream's end (live only), at `window.from`, or the beginning. */
+async function startSequence(conn: SiteConnection, options: StreamCursorOptions): Promise<number> {
+  if (options.liveOnly) {
+    const jsm = await conn.jsm()
+    const info = await jsm.streams.info(options.stream)
+    return info.state.last_seq + 1
+  }
+  if (!options.window.from) return 1
+  // The server resolves a time to a sequence when it creates a consumer: a probe, deleted at once.
+  const js = await conn.js()
+  const probe = await js.consumers.get(options.stream, {
+    ...(options.filterSubject ? {filter_subjects: options.filterSubject} : {}),
+    opt_start_time: options.window.from.toISOString(),
+  })
+  const info = await probe.info(true)
+  void probe.delete().catch(() => {})
+  return info.delivered.stream_seq + 1
 }
