@@ -91,11 +91,14 @@ describe('site add/list/show/use/remove', () => {
     expect((await loadConfig({path: config})).config.sites.osl1.servers).toEqual(['nats://other:4222'])
   })
 
-  it('gives usage errors for a bad name or URL and not-found for an unknown site', async () => {
+  it('refuses a bad site name or URL with exit 2', async () => {
     expect((await runCli(['site', 'add', 'Oslo 1', '--server', 'nats://x:1'], {env: env()})).exitCode).toBe(2)
     const badUrl = await runCli(['site', 'add', 'bgo1', '--server', 'not a url'], {env: env()})
     expect(badUrl.exitCode).toBe(2)
     expect(badUrl.stderr).toContain('servers.0')
+  })
+
+  it('an unknown site is exit 5', async () => {
     const missing = await runCli(['site', 'show', 'bgo1'], {env: env()})
     expect(missing.exitCode).toBe(5)
     expect(missing.stderr).toContain('No site "bgo1"')
