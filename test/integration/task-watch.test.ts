@@ -63,6 +63,27 @@ describe('publish --wait, task watch and task list, with a simulated worker', {t
       'dv.task.evt.succeeded',
     ])
     for (const e of result.task!.events) expect(e.envelope.correlation_id).toBe(result.envelope.correlation_id)
+
+    // The same envelope again: a duplicate, nothing stored, and --wait finds the tasks it already has.
+    const again = await cli([
+      'publish',
+      'dv.maskin.cmd.provision',
+      '--data',
+      PROVISION,
+      '--id',
+      String(result.envelope.id),
+      '--wait',
+      '--timeout',
+      '20s',
+      '--json',
+    ])
+    expect(again.exitCode).toBe(0)
+    const dup = PublishResult.parse(again.json())
+    expect(dup).toMatchObject({
+      duplicate: true,
+      seq: result.seq,
+      task: {state: 'succeeded', task_id: result.task?.task_id},
+    })
   })
 
   it('publish --wait exits 8 on a permanent failure and prints the task error', async () => {

@@ -6,14 +6,16 @@ import {ExitCode} from '../exit-codes.js'
 import {STREAMS} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {connectionError} from '../nats/errors.js'
-import {TaskRecordSchema} from '../tasks/board.js'
+import {TaskRecordSchema, type TaskBoard} from '../tasks/board.js'
 import {TaskMessageLine, watchTasks, type TaskWatchItem, type WatchOutcome} from '../tasks/watch.js'
-import type {TaskBoard} from '../tasks/board.js'
 import type {BuiltMessage} from './envelope.js'
 
 /** Header on every message dvctl sends as test traffic (DESIGN.md section 7). */
 export const ORIGIN_HEADER = 'Dv-Origin'
 export const ORIGIN = 'dvctl'
+
+/** How far back `--wait` looks for the tasks of a duplicate (well beyond the layout's 2m duplicate window). */
+const DUPLICATE_LOOKBACK_MS = 60 * 60_000
 
 /** `publish --wait`: the tasks of the published message's correlation and how they ended. */
 export const PublishTaskResult = z.object({
@@ -90,7 +92,8 @@ export async function publishMessage(conn: SiteConnection, options: PublishOptio
   const events: z.infer<typeof TaskMessageLine>[] = []
   const {outcome, board} = await watchTasks([conn], {
     filter: {correlationId: String(envelope.correlation_id)},
-    afterSeq,
+    // A duplicate was published earlier (within the duplicate window): its tasks may already be under way.
+    ...(ack.duplicate ? {sinceMs: DUPLICATE_LOOKBACK_MS} : {afterSeq}),
     live: true,
     untilDone: true,
     timeoutMs: options.wait.timeoutMs,

@@ -2,7 +2,7 @@ import type {JsMsg} from '@nats-io/jetstream'
 import {z} from 'zod'
 
 import {decodeMessage, type Envelope} from '../contract/envelope.js'
-import {ProblemSchema, type Problem} from '../contract/problems.js'
+import {ProblemSchema} from '../contract/problems.js'
 import {notFound} from '../errors.js'
 import {STREAMS} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
@@ -190,7 +190,6 @@ function toItem(
   const base = {site, stream: STREAMS.task, seq: msg.seq, subject: msg.subject, time: msg.time.toISOString()}
   const decoded = decodeMessage(msg.data, {subject: msg.subject})
   if (!decoded.ok) {
-    // Still track the task when the body is an envelope that fails only softer rules.
     return {kind: 'invalid', line: {...base, invalid: true, problems: decoded.problems, raw: decoded.raw}}
   }
   const envelope = decoded.envelope
@@ -264,8 +263,6 @@ class AsyncQueue<T> {
     w?.(undefined)
   }
 }
-
-export type {Problem}
 
 /** How a watch ended: every task succeeded, one failed or was cancelled, the timeout, or the stream ended. */
 export type WatchOutcome = 'succeeded' | 'failed' | 'timeout' | 'ended' | 'interrupted'
