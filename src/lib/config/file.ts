@@ -138,12 +138,9 @@ function configHint(path: string): string {
  * Writes the config without ever leaving a half-written file: a temporary file in the same directory
  * (mode 0600: it names credential files), then an atomic rename over the old one.
  */
-export async function saveConfig(path: string, config: DvctlConfig): Promise<void> {
-  const YAML = await import('yaml')
+export async function saveConfig(path: string, config: DvctlConfig, previousText?: string): Promise<void> {
   const clean = DvctlConfig.parse(config)
-  const text =
-    '# dvctl sites (DESIGN.md section 3). Written by dvctl; secrets are paths to files, never inline.\n' +
-    YAML.stringify(clean, {lineWidth: 0})
+  const text = await configText(clean, previousText)
   await mkdir(dirname(path), {recursive: true, mode: 0o700})
   const tmp = join(dirname(path), `.${process.pid}.${Date.now()}.config.tmp`)
   try {
@@ -160,14 +157,43 @@ export async function saveConfig(path: string, config: DvctlConfig): Promise<voi
   }
 }
 
+/**
+ * The file's new text. When there is an old text, only what changed is rewritten in its YAML document,
+ * so an operator's comments and ordering elsewhere in the file survive `site add/use/remove`.
+ */
+async function configText(config: DvctlConfig, previousText: string | undefined): Promise<string> {
+  const YAML = await import('yaml')
+  if (previousText === undefined || previousText.trim() === '') {
+    return (
+      '# dvctl sites (DESIGN.md section 3). Written by dvctl; secrets are paths to files, never inline.\n' +
+      YAML.stringify(config, {lineWidth: 0})
+    )
+  }
+  const doc = YAML.parseDocument(previousText)
+  const before = DvctlConfig.parse(doc.toJS() ?? {})
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
+  for (const key of ['default_site', 'actor', 'schemas'] as const) {
+    if (same(before[key], config[key])) continue
+    if (config[key] === undefined) doc.delete(key)
+    else doc.set(key, config[key])
+  }
+  if (!YAML.isMap(doc.get('sites', true))) doc.set('sites', doc.createNode({}))
+  for (const name of Object.keys(before.sites)) if (!config.sites[name]) doc.deleteIn(['sites', name])
+  for (const [name, site] of Object.entries(config.sites)) {
+    if (!same(before.sites[name], site)) doc.setIn(['sites', name], doc.createNode(site))
+  }
+  return doc.toString({lineWidth: 0})
+}
+
 /** Loads, changes and saves the config in one step. */
 export async function updateConfig(
   options: {path?: string; env?: NodeJS.ProcessEnv},
   change: (config: DvctlConfig) => void,
 ): Promise<LoadedConfig> {
   const loaded = await loadConfig(options)
+  const previousText = loaded.exists ? await readFile(loaded.path, 'utf8') : undefined
   change(loaded.config)
-  await saveConfig(loaded.path, loaded.config)
+  await saveConfig(loaded.path, loaded.config, previousText)
   return {...loaded, exists: true}
 }
 

@@ -1,10 +1,17 @@
-import {mkdtemp, readdir, rm, stat, writeFile} from 'node:fs/promises'
+import {mkdtemp, readdir, readFile, rm, stat, writeFile} from 'node:fs/promises'
 import {tmpdir, userInfo} from 'node:os'
 import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {configPath, loadConfig, operatorActor, parseConfig, saveConfig} from '../../../src/lib/config/file.js'
+import {
+  configPath,
+  loadConfig,
+  operatorActor,
+  parseConfig,
+  saveConfig,
+  updateConfig,
+} from '../../../src/lib/config/file.js'
 
 describe('config file', () => {
   let dir: string
@@ -69,5 +76,43 @@ describe('config file', () => {
   it('operatorActor is the config actor, else the OS user', () => {
     expect(operatorActor({actor: 'kari', sites: {}})).toBe('kari')
     expect(operatorActor({sites: {}})).toBe(userInfo().username)
+  })
+})
+
+describe('config edits keep the rest of the file', () => {
+  it('site changes rewrite only the changed site; comments elsewhere survive', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dvctl-config-edit-'))
+    try {
+      const path = join(dir, 'config.yaml')
+      await writeFile(
+        path,
+        [
+          '# our sites',
+          'actor: kari # who we are',
+          'default_site: osl1',
+          'sites:',
+          '  # Oslo, primary',
+          '  osl1: {servers: ["nats://a:4222"]}',
+          '  trd1: {servers: ["nats://b:4222"]}',
+          '',
+        ].join('\n'),
+      )
+      await updateConfig({path}, (config) => {
+        delete config.sites.trd1
+        config.sites.bgo1 = {servers: ['nats://c:4222'], js_domain: 'bgo1'}
+      })
+      const text = await readFile(path, 'utf8')
+      expect(text).toContain('# our sites')
+      expect(text).toContain('actor: kari # who we are')
+      expect(text).toContain('# Oslo, primary')
+      expect(text).not.toContain('trd1')
+      expect((await loadConfig({path})).config).toEqual({
+        actor: 'kari',
+        default_site: 'osl1',
+        sites: {osl1: {servers: ['nats://a:4222']}, bgo1: {servers: ['nats://c:4222'], js_domain: 'bgo1'}},
+      })
+    } finally {
+      await rm(dir, {recursive: true, force: true})
+    }
   })
 })
