@@ -22,7 +22,7 @@ async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolea
   }
 }
 
-describe('a stream on trd1 sourcing DV_EVT from osl1 over a leaf node', () => {
+describe('a stream on trd1 sourcing DV_EVT from osl1 over a leaf node', {timeout: 60_000}, () => {
   let osl1: NatsServerHandle
   let trd1: NatsServerHandle
   let osl1Conn: SiteConnection

@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {stringify} from 'yaml'
 
-import {LayoutResult} from '../../src/lib/layout/apply.js'
+import {applyPlan, LayoutResult, planSite} from '../../src/lib/layout/apply.js'
 import {dataverketLayout} from '../../src/lib/layout/dataverket.js'
 import {DLQ_LEDGER_BUCKET, STREAMS} from '../../src/lib/layout/names.js'
 import {LayoutValidation} from '../../src/lib/layout/validate.js'
@@ -16,7 +16,8 @@ import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
 const NS_PER_DAY = 86_400_000_000_000
 
-describe('layout apply, plan and export against a fresh nats-server', () => {
+// Each test runs the real binary a few times; generous bounds keep a loaded CI machine from failing them.
+describe('layout apply, plan and export against a fresh nats-server', {timeout: 60_000}, () => {
   let server: NatsServerHandle
   let conn: SiteConnection
   let dir: string
@@ -29,6 +30,12 @@ describe('layout apply, plan and export against a fresh nats-server', () => {
     const file = join(dir, name)
     await writeFile(file, stringify(layout))
     return file
+  }
+
+  /** Puts the site back to the built-in layout in-process (not what these tests are about). */
+  const restoreBuiltIn = async () => {
+    const {declared, plan} = await planSite(conn)
+    expect((await applyPlan(conn, declared, plan, {allowRecreate: true})).failed).toEqual([])
   }
 
   beforeAll(async () => {
@@ -85,24 +92,19 @@ describe('layout apply, plan and export against a fresh nats-server', () => {
     const layout = dataverketLayout()
     layout.streams.DV_EVT.max_age = '7d'
     const file = await writeLayout('evt-7d.yaml', layout)
-    const plan = await cli(['layout', 'plan', file, '--fail-on-drift', '--json'])
-    expect(plan.exitCode).toBe(10)
-    expect(LayoutResult.parse(plan.json()).changes.find((c) => c.name === 'DV_EVT')).toMatchObject({
-      action: 'update',
-      diff: [{field: 'max_age', from: '30d', to: '7d'}],
-    })
-    const human = await cli(['layout', 'plan', file])
+    const human = await cli(['layout', 'plan', file, '--fail-on-drift'])
+    expect(human.exitCode).toBe(10)
     expect(human.stdout).toContain('~ stream DV_EVT')
     expect(human.stdout).toContain('max_age: "30d" -> "7d"')
     expect(human.stdout).toContain('Plan: 0 to create, 1 to update, 0 to recreate, 0 to delete; 11 unchanged.')
 
     const apply = await cli(['layout', 'apply', file, '--yes', '--json'])
     expect(apply.exitCode).toBe(0)
-    expect(actions(LayoutResult.parse(apply.json()))).toEqual(['update stream DV_EVT'])
+    const applied = LayoutResult.parse(apply.json())
+    expect(actions(applied)).toEqual(['update stream DV_EVT'])
+    expect(applied.changes.find((c) => c.name === 'DV_EVT')!.diff).toEqual([{field: 'max_age', from: '30d', to: '7d'}])
     expect((await (await conn.jsm()).streams.info(STREAMS.evt)).config.max_age).toBe(7 * NS_PER_DAY)
-    expect((await cli(['layout', 'plan', file, '--fail-on-drift'])).exitCode).toBe(0)
-    // Back to the built-in layout for the tests that follow.
-    expect((await cli(['layout', 'apply', '--yes'])).exitCode).toBe(0)
+    await restoreBuiltIn()
   })
 
   it('refuses a storage change without --allow-recreate, leaving the stream and its messages untouched', async () => {
@@ -113,16 +115,10 @@ describe('layout apply, plan and export against a fresh nats-server', () => {
     layout.streams.DV_TASK.storage = 'memory'
     const file = await writeLayout('task-memory.yaml', layout)
 
-    const plan = await cli(['layout', 'plan', file, '--json'])
-    expect(LayoutResult.parse(plan.json()).changes.find((c) => c.name === 'DV_TASK')).toMatchObject({
-      action: 'recreate',
-      diff: [{field: 'storage', from: 'file', to: 'memory', forces_recreate: true}],
-    })
-    const human = await cli(['layout', 'plan', file])
-    expect(human.stdout).toContain('-/+ stream DV_TASK  (recreating deletes all of its messages)')
-
     const refused = await cli(['layout', 'apply', file, '--yes'])
     expect(refused.exitCode).toBe(6)
+    expect(refused.stdout).toContain('-/+ stream DV_TASK  (recreating deletes all of its messages)')
+    expect(refused.stdout).toContain('storage: "file" -> "memory"  # forces recreate')
     expect(refused.stderr).toContain('recreating a stream deletes all of its messages')
     expect(refused.stderr).toContain('--allow-recreate')
     const info = await (await conn.jsm()).streams.info(STREAMS.task)
@@ -131,12 +127,15 @@ describe('layout apply, plan and export against a fresh nats-server', () => {
 
     const allowed = await cli(['layout', 'apply', file, '--yes', '--allow-recreate', '--json'])
     expect(allowed.exitCode).toBe(0)
-    expect(actions(LayoutResult.parse(allowed.json()))).toEqual(['recreate stream DV_TASK'])
+    const recreated = LayoutResult.parse(allowed.json())
+    expect(actions(recreated)).toEqual(['recreate stream DV_TASK'])
+    expect(recreated.changes.find((c) => c.name === 'DV_TASK')!.diff).toEqual([
+      {field: 'storage', from: 'file', to: 'memory', forces_recreate: true},
+    ])
     const after = await (await conn.jsm()).streams.info(STREAMS.task)
     expect(after.config.storage).toBe('memory')
     expect(after.state.messages).toBe(0)
-    // Back to the built-in layout for the tests that follow.
-    expect((await cli(['layout', 'apply', '--yes', '--allow-recreate'])).exitCode).toBe(0)
+    await restoreBuiltIn()
   })
 
   it('refuses to apply without --yes when there is no terminal, changing nothing', async () => {
@@ -157,10 +156,9 @@ describe('layout apply, plan and export against a fresh nats-server', () => {
     expect(LayoutResult.parse(kept.json()).unmanaged).toEqual([{kind: 'stream', name: 'SCRATCH'}])
     expect((await jsm.streams.info('SCRATCH')).config.name).toBe('SCRATCH')
 
-    const human = await cli(['layout', 'plan', '--prune'])
-    expect(human.stdout).toContain('- stream SCRATCH')
     const unconfirmed = await cli(['layout', 'apply', '--prune'])
     expect(unconfirmed.exitCode).toBe(6)
+    expect(unconfirmed.stdout).toContain('- stream SCRATCH')
     expect((await jsm.streams.info('SCRATCH')).config.name).toBe('SCRATCH')
 
     const pruned = await cli(['layout', 'apply', '--prune', '--yes', '--json'])
@@ -194,7 +192,7 @@ describe('layout apply, plan and export against a fresh nats-server', () => {
   })
 })
 
-describe('invalid layout files are rejected before any connection', () => {
+describe('invalid layout files are rejected before any connection', {timeout: 60_000}, () => {
   let dir: string
   let nowhere: string
   beforeAll(async () => {

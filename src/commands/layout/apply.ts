@@ -31,15 +31,15 @@ export default class LayoutApply extends BaseCommand<typeof LayoutApply> {
     const layout = await loadLayout(this.args.file)
     const conn = await this.connectOne()
     const {applyPlan, planSite, recreateRefused} = await import('../../lib/layout/apply.js')
-    const {renderPlan} = await import('../../lib/render/layout.js')
+    const {renderApplied, renderPlan} = await import('../../lib/render/layout.js')
     const {declared, plan} = await planSite(conn, layout, {prune: this.flags.prune})
     const planned: LayoutResult = {...plan, applied: false, failed: []}
     if (!hasChanges(plan)) {
       const result = {...planned, applied: true}
-      if (!this.jsonEnabled()) renderPlan(this.term, result, {mode: 'apply'})
+      if (!this.jsonEnabled()) renderPlan(this.term, result)
       return result
     }
-    if (!this.jsonEnabled()) renderPlan(this.term, planned, {mode: 'plan'})
+    if (!this.jsonEnabled()) renderPlan(this.term, planned)
     if (this.flags['dry-run']) return planned
     const recreates = plan.changes.filter((c) => c.action === 'recreate')
     if (recreates.length && !this.flags['allow-recreate']) throw recreateRefused(recreates)
@@ -56,7 +56,7 @@ export default class LayoutApply extends BaseCommand<typeof LayoutApply> {
     )
 
     const result = await applyPlan(conn, declared, plan, {allowRecreate: this.flags['allow-recreate']})
-    if (!this.jsonEnabled()) renderPlan(this.term, result, {mode: 'apply'})
+    if (!this.jsonEnabled()) renderApplied(result)
     return this.exitWith(result, result.failed.length ? ExitCode.partial : ExitCode.ok)
   }
 }

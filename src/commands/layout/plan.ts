@@ -31,7 +31,7 @@ export default class LayoutPlan extends BaseCommand<typeof LayoutPlan> {
     const result: LayoutResult = {...plan, applied: false, failed: []}
     if (!this.jsonEnabled()) {
       const {renderPlan} = await import('../../lib/render/layout.js')
-      renderPlan(this.term, result, {mode: 'plan'})
+      renderPlan(this.term, result)
     }
     return this.exitWith(result, this.flags['fail-on-drift'] && hasChanges(result) ? ExitCode.drift : ExitCode.ok)
   }

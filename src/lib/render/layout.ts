@@ -20,7 +20,7 @@ const label = (c: {kind: string; name: string; stream?: string}) =>
   c.kind === 'consumer' ? `consumer ${c.stream}/${c.name}` : `${c.kind} ${c.name}`
 
 /** A plan like `terraform plan`: `+` create, `~` update, `-/+` recreate, `-` delete, then a summary line. */
-export function renderPlan(_term: Terminal, result: LayoutResult, options: {mode: 'plan' | 'apply'}): void {
+export function renderPlan(_term: Terminal, result: LayoutResult): void {
   out(`Site ${chalk.bold(result.site)}, layout ${chalk.bold(result.layout ?? '(unnamed)')}`)
   const changes = result.changes.filter((c) => c.action !== 'noop')
   if (changes.length) out()
@@ -49,17 +49,23 @@ export function renderPlan(_term: Terminal, result: LayoutResult, options: {mode
     out(`No changes. Site ${result.site} matches the layout (${s.noop} object${s.noop === 1 ? '' : 's'}).`)
     return
   }
-  const counts = `${s.create} to create, ${s.update} to update, ${s.recreate} to recreate, ${s.delete} to delete; ${s.noop} unchanged.`
-  if (options.mode === 'plan' || !result.applied) {
-    out(`Plan: ${counts}`)
-    return
-  }
+  out(`Plan: ${counts(result.changes)}`)
+}
+
+const counts = (changes: LayoutChange[]) => {
+  const s = summarisePlan(changes)
+  return `${s.create} to create, ${s.update} to update, ${s.recreate} to recreate, ${s.delete} to delete; ${s.noop} unchanged.`
+}
+
+/** The outcome of `apply`, after the plan was shown: what was done, or what failed. */
+export function renderApplied(result: LayoutResult): void {
+  out()
   if (result.failed.length) {
     out(chalk.red(`Applied with ${result.failed.length} failure(s):`))
     for (const f of result.failed) out(`  ${chalk.red('!')} ${label(f)} (${f.action}): ${f.error}`)
     return
   }
-  out(chalk.green(`Applied: ${counts.replaceAll(' to ', ' ')}`))
+  out(chalk.green(`Applied: ${counts(result.changes).replaceAll(' to ', ' ')}`))
 }
 
 export function renderProblems(source: string, problems: LayoutProblem[]): void {
