@@ -23,7 +23,11 @@ describe('request', {timeout: 60_000}, () => {
         msg.respond(JSON.stringify({active: token === 'good', subject: 'alice', scopes: ['read']}))
       },
     })
-    conn.nc.subscribe('dv.rpc.sentral.ping', {callback: (_err, msg) => msg.respond('pong')})
+    conn.nc.subscribe('dv.rpc.sentral.ping', {
+      callback: (_err, msg) => {
+        msg.respond('pong')
+      },
+    })
     // Listens and never answers: the request times out.
     conn.nc.subscribe('dv.rpc.objekt.stat', {callback: () => {}})
     await conn.nc.flush()
