@@ -204,6 +204,16 @@ describe('dvctl contract validate', () => {
     ])
   })
 
+  it('the config file "schemas" key (relative to the config) is used when --schemas is not given', async () => {
+    await writeFile(join(dir, 'config.yaml'), 'schemas: schemas\n')
+    const input = JSON.stringify(
+      provisionCommand({dataschema: 'maskin.server.provision.requested/v2', data: {server_id: 's', flavor: 'huge'}}),
+    )
+    const r = await runCli(['contract', 'validate', '--json'], {input, env: {DVCTL_CONFIG: join(dir, 'config.yaml')}})
+    expect(r.exitCode).toBe(2)
+    expect(ValidateResult.parse(r.json()).results[0].problems.map((p) => p.path)).toEqual(['$.data.flavor'])
+  })
+
   it('a bad schema file: exit 2 naming the file', async () => {
     const r = await runCli(['contract', 'validate', '--schemas', join(dir, 'badschemas'), '--json'], {
       input: JSON.stringify(good),

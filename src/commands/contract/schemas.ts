@@ -2,11 +2,10 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../lib/base-command.js'
 import {
-  builtinRegistry,
   exportJsonSchema,
   findSchemas,
   listSchemas,
-  loadSchemaDir,
+  resolvePayloadRegistry,
   type JsonSchemaExport,
   type SchemaDetail,
   type SchemaList,
@@ -34,13 +33,14 @@ export default class ContractSchemas extends BaseCommand<typeof ContractSchemas>
   static override flags = {
     'json-schema': Flags.boolean({summary: 'Print plain JSON Schema (draft 2020-12).'}),
     schemas: Flags.directory({
-      summary: 'Directory of JSON Schema payload files (<type>.v<N>.json) added to the built-in schemas.',
+      summary:
+        'Directory of JSON Schema payload files (<type>.v<N>.json) added to the built-in ones (default: config "schemas").',
       env: 'DVCTL_SCHEMAS',
     }),
   }
 
   async run(): Promise<SchemaList | SchemaDetail | JsonSchemaExport | Record<string, unknown>> {
-    const registry = this.flags.schemas ? await loadSchemaDir(this.flags.schemas) : builtinRegistry()
+    const registry = await resolvePayloadRegistry({schemasDir: this.flags.schemas})
     const asJsonSchema = this.flags['json-schema']
     const type = this.args.type
 

@@ -25,7 +25,8 @@ export default class ContractValidate extends BaseCommand<typeof ContractValidat
   static override flags = {
     strict: Flags.boolean({summary: 'Unknown task verbs are errors; unknown fields are reported as warnings.'}),
     schemas: Flags.directory({
-      summary: 'Directory of JSON Schema payload files (<type>.v<N>.json) added to the built-in schemas.',
+      summary:
+        'Directory of JSON Schema payload files (<type>.v<N>.json) added to the built-in ones (default: config "schemas").',
       env: 'DVCTL_SCHEMAS',
     }),
     subject: Flags.string({
@@ -42,9 +43,8 @@ export default class ContractValidate extends BaseCommand<typeof ContractValidat
         'dvctl contract validate messages.ndjson',
       )
     }
-    const registry = this.flags.schemas
-      ? await (await import('../../lib/contract/schemas.js')).loadSchemaDir(this.flags.schemas)
-      : undefined
+    const {resolvePayloadRegistry} = await import('../../lib/contract/schemas.js')
+    const registry = await resolvePayloadRegistry({schemasDir: this.flags.schemas})
     const input = await readDocumentSource(file, process.stdin)
     const result = validateDocuments(input, {strict: this.flags.strict, subject: this.flags.subject, registry})
     if (!this.jsonEnabled()) renderValidation(this.term, result)

@@ -1,5 +1,5 @@
 import {readdir, readFile} from 'node:fs/promises'
-import {join} from 'node:path'
+import {dirname, join, resolve} from 'node:path'
 
 import {z} from 'zod'
 
@@ -198,4 +198,18 @@ export function findSchemas(registry: PayloadRegistry, query: string): SchemaDet
   const type = one?.type ?? query
   const versions = payloadJsonSchemas(registry).filter((p) => p.type === type && (!one || p.version === one.version))
   return {type, versions}
+}
+
+/**
+ * The payload registry a command should use: the built-ins plus the team schema directory chosen by
+ * `--schemas DIR` (or DVCTL_SCHEMAS), else the config file's `schemas` (relative to the config file).
+ */
+export async function resolvePayloadRegistry(options: {schemasDir?: string} = {}): Promise<PayloadRegistry> {
+  let dir = options.schemasDir
+  if (dir === undefined) {
+    const {loadConfig} = await import('../config/file.js')
+    const {path, config} = await loadConfig()
+    if (config.schemas) dir = resolve(dirname(path), config.schemas)
+  }
+  return dir === undefined ? builtinRegistry() : loadSchemaDir(dir)
 }
