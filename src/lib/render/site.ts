@@ -18,7 +18,8 @@ export async function renderSiteChecks(term: Terminal, results: SiteCheckResult[
       r.jetstream.enabled ? chalk.green('enabled') : r.connected ? chalk.red(r.error ?? 'unavailable') : '-',
       r.jetstream.domain ?? '-',
       r.rtt_ms === null ? '-' : `${r.rtt_ms}ms`,
-      ...(anyError ? [r.connected ? '' : (r.error ?? '')] : []),
+      // The row already names the site and URL: the cause alone is enough here.
+      ...(anyError ? [r.connected ? '' : (r.error ?? '').replace(/^Site \S+ \(\S+\): /, '')] : []),
     ]),
   )
 }
