@@ -3,7 +3,13 @@ import {fileURLToPath} from 'node:url'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {DlqDiscardResult, DlqHistoryResult, DlqListResult, DlqReplayResult} from '../../src/lib/dlq/model.js'
+import {
+  DlqDiscardResult,
+  DlqHistoryResult,
+  DlqListResult,
+  DlqReplayResult,
+  DlqShowResult,
+} from '../../src/lib/dlq/model.js'
 import {STREAMS} from '../../src/lib/layout/names.js'
 import {createWorkerConsumer} from '../../src/lib/sandbox/workers/consumer.js'
 import {startWorker, type Worker} from '../../src/lib/sandbox/workers/worker.js'
@@ -231,5 +237,26 @@ describe('dlq', {timeout: 90_000}, () => {
     const text = await cli('dlq', 'history')
     expect(text.stdout).toContain(`DV_CMD:${discardSeq}\t`)
     expect(text.stdout).toContain('discarded\ttest data')
+  })
+
+  it('shows a dead letter with its advisory, original, failure events, history and workflow', async () => {
+    const r = await cli('dlq', 'show', `DV_CMD:${termSeq}`, '--json')
+    expect(r.exitCode).toBe(0)
+    const shown = DlqShowResult.parse(r.json())
+    expect(shown.dead_letter).toMatchObject({ref: `DV_CMD:${termSeq}`, status: 'replayed'})
+    expect(shown.advisory).toMatchObject({type: 'io.nats.jetstream.advisory.v1.terminated', stream_seq: termSeq})
+    expect(shown.envelope).toEqual(termCmd)
+    expect(shown.headers['Nats-Msg-Id']).toEqual([termCmd.id])
+    expect(shown.failure_events.map((e) => (e.envelope as {type: string}).type)).toEqual(['task.failed'])
+    expect(shown.history).toMatchObject([{action: 'replayed', reason: 'quota raised'}])
+    expect(shown.workflow.source).toBe('workflow')
+    expect(shown.workflow.messages.map((m) => m.seq)).toContain(termSeq)
+
+    const text = await cli('dlq', 'show', `DV_CMD:${termSeq}`)
+    for (const heading of ['Advisory', 'Headers', 'Envelope', 'Failure events', 'History', 'Workflow'])
+      expect(text.stdout).toContain(heading)
+    expect(text.stdout).toContain('quota-exceeded')
+    const none = await cli('dlq', 'show', 'DV_CMD:9999')
+    expect(none.exitCode).toBe(5)
   })
 })

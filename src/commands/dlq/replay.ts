@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../lib/base-command.js'
+import {pickSiteFromRefs} from '../../lib/dlq/ref.js'
 import {usageError, UserError} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {resolveActor} from '../../lib/dlq/actor.js'
@@ -58,6 +59,7 @@ A dead letter already replayed is refused unless --force (which sends a new copy
     const toSubject = flags.to ? await checkedSubject(flags.to) : undefined
     const rate = flags.rate ? parseRate(flags.rate) : undefined
 
+    pickSiteFromRefs(this.flags, refs)
     const conn = await this.connectOne()
     const plan = await planReplay(conn, {
       ...(refs.length ? {refs} : {all: selectionFrom(flags)}),

@@ -96,11 +96,15 @@ export const DlqShowResult = z.object({
   headers: z.record(z.string(), z.array(z.string())),
   failure_events: z.array(StoredMessageJson),
   history: z.array(HistoryEntry),
-  workflow: z.object({
-    source: z.enum(['workflow', 'correlation', 'none']),
+  /**
+   * The workflow around it: `workflow show`'s result for its correlation (source `workflow`), or `none`
+   * (no correlation id, or the workflow could not be read: `error`).
+   */
+  workflow: z.looseObject({
+    source: z.enum(['workflow', 'none']),
     correlation_id: z.string().nullable(),
-    messages: z.array(StoredMessageJson),
-    tree: z.array(z.unknown()).optional(),
+    messages: z.array(z.looseObject({site: z.string(), stream: z.string(), seq: z.number(), subject: z.string()})),
+    error: z.string().optional(),
   }),
 })
 export type DlqShowResult = z.infer<typeof DlqShowResult>

@@ -1,6 +1,7 @@
 import chalk from 'chalk'
 
-import type {DeadLetter, DlqHistoryResult, DlqListResult} from '../dlq/model.js'
+import type {DeadLetter, DlqHistoryResult, DlqListResult, DlqShowResult} from '../dlq/model.js'
+import type {WorkflowResult} from '../workflow/read.js'
 import {err, formatTime, out, table, type Terminal} from './terminal.js'
 
 const statusColour: Record<DeadLetter['status'], (s: string) => string> = {
@@ -147,4 +148,63 @@ export async function renderHistory(term: Terminal, result: DlqHistoryResult): P
       h.replay_id ?? '-',
     ]),
   )
+}
+
+/** `dlq show`: the dead letter, its advisory, headers, envelope, failures, history and workflow. */
+export async function renderDeadLetterShow(
+  term: Terminal,
+  result: DlqShowResult,
+  workflow: WorkflowResult | undefined,
+): Promise<void> {
+  const l = result.dead_letter
+  const section = (title: string) => out(`\n${chalk.bold(title)}`)
+  out(
+    `${chalk.bold(`Dead letter ${l.ref}`)}  ${statusColour[l.status](l.status)}${l.replay_in_progress ? ' (replay interrupted; run dlq replay again to finish it)' : ''}`,
+  )
+  out(
+    `  reason       ${l.reason}${l.deliveries !== null ? ` after ${l.deliveries} deliver${l.deliveries === 1 ? 'y' : 'ies'}` : ''}, consumer ${l.consumer}`,
+  )
+  out(`  when         ${formatTime(term, l.dead_lettered_at)}`)
+  out(`  subject      ${l.subject ?? '(original gone)'}`)
+  out(`  type         ${l.type ?? '-'}`)
+  out(`  id           ${l.id ?? '-'}`)
+  out(`  correlation  ${l.correlation_id ?? '-'}`)
+  out(`  tenant       ${l.tenant_id ?? '-'}`)
+  out(`  failure      ${failureText(l)}`)
+  if (l.status === 'missing')
+    out(chalk.red('  The original message is gone (deleted or aged out); it cannot be replayed.'))
+  section('Advisory')
+  out(result.advisory ? indent(JSON.stringify(result.advisory, null, 2)) : '  (not readable)')
+  section('Headers')
+  const headers = Object.entries(result.headers)
+  if (headers.length === 0) out('  (none)')
+  for (const [k, values] of headers) for (const v of values) out(`  ${k}: ${v}`)
+  section('Envelope')
+  out(result.envelope ? indent(JSON.stringify(result.envelope, null, 2)) : indent(result.raw ?? '(original gone)'))
+  section('Failure events')
+  if (result.failure_events.length === 0) out('  (none found)')
+  for (const e of result.failure_events) {
+    const env = e.envelope as {type?: string; data?: {error?: {code?: string; message?: string}}}
+    out(
+      `  ${formatTime(term, e.time)}  ${e.stream}:${e.seq}  ${env.type ?? e.subject}  ${env.data?.error?.code ?? ''} ${env.data?.error?.message ?? ''}`,
+    )
+  }
+  section('History')
+  if (result.history.length === 0) out('  (no operator action yet)')
+  for (const h of result.history) {
+    const sent = h.new_seq ? ` -> ${h.to_subject} seq ${h.new_seq}` : ''
+    out(`  ${formatTime(term, h.at)}  ${h.actor}  ${h.action}${sent}${h.reason ? `  "${h.reason}"` : ''}`)
+  }
+  section('Workflow')
+  if (workflow) {
+    const {renderWorkflowTree} = await import('./workflow.js')
+    renderWorkflowTree(term, workflow)
+  } else out(`  ${result.workflow.error ?? 'no correlation id to follow'}`)
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => `  ${line}`)
+    .join('\n')
 }

@@ -1,0 +1,29 @@
+import {Args} from '@oclif/core'
+
+import {BaseCommand} from '../../lib/base-command.js'
+import {pickSiteFromRefs} from '../../lib/dlq/ref.js'
+import type {DlqShowResult} from '../../lib/dlq/model.js'
+import {showDeadLetter} from '../../lib/dlq/show.js'
+import {renderDeadLetterShow} from '../../lib/render/dlq.js'
+
+export default class DlqShow extends BaseCommand<typeof DlqShow> {
+  static override summary = 'Inspect one dead letter with its context: advisory, original, failures, history, workflow.'
+  static override description =
+    "Shows the server's advisory, the original command's headers and envelope (pretty JSON), the task failed events that explain it, the ledger history (replays and discards: who, when, why) and the workflow around it: the causation tree of its correlation, from a day before the command on. A dead letter whose original is gone is still shown with everything else that is known."
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> DV_CMD:42',
+    '<%= config.bin %> <%= command.id %> DV_CMD:42 --json',
+  ]
+
+  static override args = {
+    ref: Args.string({description: 'Dead-letter reference from dlq list: <stream>:<seq>.', required: true}),
+  }
+
+  async run(): Promise<DlqShowResult> {
+    pickSiteFromRefs(this.flags, [this.args.ref])
+    const conn = await this.connectOne()
+    const {workflowResult, ...result} = await showDeadLetter(conn, {ref: this.args.ref})
+    if (!this.jsonEnabled()) await renderDeadLetterShow(this.term, result, workflowResult)
+    return result
+  }
+}
