@@ -65,7 +65,12 @@ export function renderApplied(result: LayoutResult): void {
     for (const f of result.failed) out(`  ${chalk.red('!')} ${label(f)} (${f.action}): ${f.error}`)
     return
   }
-  out(chalk.green(`Applied: ${counts(result.changes).replaceAll(' to ', ' ')}`))
+  const s = summarisePlan(result.changes)
+  out(
+    chalk.green(
+      `Applied: ${s.create} created, ${s.update} updated, ${s.recreate} recreated, ${s.delete} deleted; ${s.noop} unchanged.`,
+    ),
+  )
 }
 
 export function renderProblems(source: string, problems: LayoutProblem[]): void {
