@@ -1,0 +1,57 @@
+import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {DemoResult} from '../../src/lib/demo/run.js'
+import {DlqListResult} from '../../src/lib/dlq/model.js'
+import {freePort} from '../../src/lib/sandbox/nats-server.js'
+import {runCli} from '../helpers/cli.js'
+
+describe('demo when the default site is unreachable', {timeout: 120_000}, () => {
+  let dir: string
+  let env: NodeJS.ProcessEnv
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dvctl-demo-sandbox-'))
+    const config = join(dir, 'config.yaml')
+    // The default site is a port nothing listens on: the demo falls back to a sandbox of its own.
+    await writeFile(config, `default_site: gone\nsites:\n  gone: {servers: ["nats://127.0.0.1:${await freePort()}"]}\n`)
+    env = {DVCTL_CONFIG: config, NATS_URL: '', XDG_STATE_HOME: join(dir, 'state')}
+  })
+  afterAll(async () => {
+    if (!dir) return
+    await runCli(['sandbox', 'down'], {env})
+    await rm(dir, {recursive: true, force: true})
+  })
+
+  it('starts a sandbox, registers its sites and runs there, cross-site flow included', async () => {
+    const r = await runCli(['demo', '--timeout', '2s', '--step-delay', '0', '--json'], {env})
+    expect(r.exitCode).toBe(0)
+    const result = DemoResult.parse(r.json())
+    expect(result.sandbox).toMatchObject({registered_in: env.DVCTL_CONFIG})
+    expect(result.sites.map((s) => s.site)).toEqual(['osl1', 'trd1'])
+    expect(result.workflows.map((w) => `${w.kind}@${w.site}:${w.outcome}`)).toEqual([
+      'provisioning@osl1:succeeded',
+      'network-apply@osl1:succeeded',
+      'network-apply@trd1:succeeded',
+      'poison@osl1:failed',
+    ])
+    expect(await readFile(env.DVCTL_CONFIG!, 'utf8')).toContain('osl1')
+
+    for (const next of result.next) {
+      expect(next.argv).toEqual(expect.arrayContaining(['--site']))
+      const run = await runCli(next.argv, {env, timeoutMs: 30_000})
+      expect({command: next.command, exitCode: run.exitCode}).toEqual({command: next.command, exitCode: 0})
+    }
+    const list = DlqListResult.parse((await runCli(['dlq', 'list', '--site', 'osl1', '--json'], {env})).json())
+    expect(list.dead_letters.map((d) => d.ref)).toEqual([result.dead_letter.ref])
+  })
+
+  it('says why it starts the sandbox', async () => {
+    const r = await runCli(['demo', '--timeout', '2s', '--step-delay', '0'], {env})
+    expect(r.exitCode).toBe(0)
+    expect(r.stderr).toMatch(/Site gone .*connection refused; starting a local sandbox instead/)
+    expect(r.stderr).toContain('osl1: layout dataverket already in place')
+  })
+})
