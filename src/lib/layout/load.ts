@@ -61,6 +61,18 @@ export function crossCheck(layout: Layout): LayoutProblem[] {
   return problems
 }
 
+/** Overlaps among the base streams of a file that failed the schema, so one run reports every problem. */
+function rawOverlaps(data: unknown): LayoutProblem[] {
+  const raw = (data as {streams?: unknown})?.streams
+  if (!raw || typeof raw !== 'object') return []
+  const streams: Layout['streams'] = {}
+  for (const [name, spec] of Object.entries(raw as Record<string, {subjects?: unknown}>)) {
+    const subjects = spec?.subjects
+    if (Array.isArray(subjects) && subjects.every((x) => typeof x === 'string')) streams[name] = {subjects}
+  }
+  return crossCheck({streams, kv: {}, sites: {}})
+}
+
 const formatPath = (path: PropertyKey[]) => path.map(String).join('.') || '(top level)'
 
 export function zodProblems(error: z.ZodError): LayoutProblem[] {
@@ -79,7 +91,7 @@ export function zodProblems(error: z.ZodError): LayoutProblem[] {
 /** Validates parsed data as a layout; problems are values, not exceptions. */
 export function validateLayout(data: unknown): {layout?: Layout; problems: LayoutProblem[]} {
   const parsed = Layout.safeParse(data)
-  if (!parsed.success) return {problems: zodProblems(parsed.error)}
+  if (!parsed.success) return {problems: [...zodProblems(parsed.error), ...rawOverlaps(data)]}
   const problems = crossCheck(parsed.data)
   return problems.length ? {problems} : {layout: parsed.data, problems}
 }

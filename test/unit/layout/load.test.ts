@@ -85,3 +85,12 @@ describe('loadLayout', () => {
     expect(error.exitCode).toBe(2)
   })
 })
+
+describe('validateLayout reports every problem at once', () => {
+  it('lists overlapping subjects beside schema problems', () => {
+    const {problems} = validateLayout({
+      streams: {A: {subjects: ['dv.*.cmd.>'], max_agee: '1d'}, B: {subjects: ['dv.maskin.cmd.>']}},
+    })
+    expect(problems.map((p) => p.path)).toEqual(['streams.A.max_agee', 'streams.B.subjects.0'])
+  })
+})
