@@ -5,6 +5,7 @@ import {fileURLToPath} from 'node:url'
 import type {NatsConnection} from '@nats-io/transport-node'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
+import {WorkflowResult} from '../../src/lib/workflow/read.js'
 import {TailLine} from '../../src/lib/workflow/tail.js'
 import {runCli} from '../helpers/cli.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
@@ -179,5 +180,22 @@ describe('tail', () => {
     await new Promise((r) => setTimeout(r, 500)) // anything repeated would arrive now
     expect(ids(cli)).toEqual(sent)
     expect(cli.stderr()).toMatch(/Warning: site .* disconnected/)
+  })
+
+  it('workflow show --follow starts from the history and adds new messages under their parent', async () => {
+    const corr = randomUUID()
+    const root = envelope({type: 'maskin.server.provision.requested', source: 'sentral', correlation_id: corr, data: {server_id: 's', profile: 'small'}})
+    await publish(nc, 'dv.maskin.cmd.provision', root)
+    const cli = startCli(['workflow', 'show', corr, '--follow', '--json', '--server', server.url])
+    running.push(cli)
+    await cli.waitFor(() => cli.stdout().length >= 1)
+    const snapshot = WorkflowResult.parse(JSON.parse(cli.stdout()[0]))
+    expect(snapshot.messages.map((m) => m.id)).toEqual([root.id])
+    const child = envelope({type: 'task.started', source: 'maskin', subject: 't', causation_id: root.id, correlation_id: corr, data: {task_id: 't', state: 'started'}})
+    await publish(nc, 'dv.task.evt.started', child)
+    await cli.waitFor(() => cli.stdout().length >= 2)
+    expect(JSON.parse(cli.stdout()[1])).toMatchObject({id: child.id, causation_id: root.id, parent_seen: true, status: 'running', stream: 'DV_TASK'})
+    expect(await cli.stop()).toBe(130)
+    expect(cli.stdout()).toHaveLength(2)
   })
 })

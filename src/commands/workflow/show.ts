@@ -1,10 +1,13 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand, durationFlag} from '../../lib/base-command.js'
-import {notFound} from '../../lib/errors.js'
-import {readFlags} from '../../lib/nats/fanout.js'
-import {renderWorkflow, type WorkflowView} from '../../lib/render/workflow.js'
+import {notFound, ResultExit} from '../../lib/errors.js'
+import {ExitCode} from '../../lib/exit-codes.js'
+import {readFlags, type FanOut} from '../../lib/nats/fanout.js'
+import {warn} from '../../lib/render/terminal.js'
+import {renderWorkflow, renderWorkflowFollow, type WorkflowView} from '../../lib/render/workflow.js'
 import type {WorkflowResult} from '../../lib/workflow/read.js'
+import type {ScanWindow} from '../../lib/workflow/cursor.js'
 import {resolveWindow} from '../../lib/workflow/window.js'
 
 export default class WorkflowShow extends BaseCommand<typeof WorkflowShow> {
@@ -31,18 +34,23 @@ An unreachable site is a warning (and sites[].error in JSON) while the others ar
     from: Flags.string({summary: 'Read from this time (RFC 3339).', exclusive: ['since']}),
     to: Flags.string({summary: 'Read up to this time (RFC 3339).', exclusive: ['since']}),
     view: Flags.string({summary: 'How to show the messages.', options: ['tree', 'timeline'], default: 'tree'}),
+    follow: Flags.boolean({
+      char: 'f',
+      summary: 'Keep the tree growing as new messages arrive (Ctrl-C to stop); NDJSON with --json.',
+      exclusive: ['to'],
+    }),
   }
 
-  async run(): Promise<WorkflowResult> {
+  async run(): Promise<WorkflowResult | void> {
     const window = resolveWindow(this.flags)
     const fan = await this.connectMany()
+    if (this.flags.follow) return this.follow(fan, window)
     const {readWorkflow} = await import('../../lib/workflow/read.js')
     const result = await readWorkflow(fan.connections, {
       correlationId: this.args.correlation_id,
       window,
       unreachable: fan.sites,
     })
-    const {warn} = await import('../../lib/render/terminal.js')
     for (const s of result.sites) {
       if (s.missing_streams?.length) warn(`site ${s.site} has no ${s.missing_streams.join(', ')} (skipped)`)
       if (s.error && fan.connections.some((c) => c.site.name === s.site)) warn(`site ${s.site}: ${s.error}`)
@@ -57,5 +65,25 @@ An unreachable site is a warning (and sites[].error in JSON) while the others ar
     }
     if (!this.jsonEnabled()) renderWorkflow(this.term, result, this.flags.view as WorkflowView)
     return result
+  }
+
+  /** --follow: the history, then each new message, until Ctrl-C (exit 130). */
+  private async follow(fan: FanOut, window: ScanWindow): Promise<void> {
+    const {followWorkflow} = await import('../../lib/workflow/follow.js')
+    const abort = new AbortController()
+    const onSigint = () => abort.abort()
+    process.once('SIGINT', onSigint)
+    try {
+      const events = followWorkflow(fan.connections, {
+        correlationId: this.args.correlation_id,
+        window,
+        unreachable: fan.sites,
+        signal: abort.signal,
+      })
+      for await (const event of events) renderWorkflowFollow(this.term, event, this.flags.view as WorkflowView)
+    } finally {
+      process.off('SIGINT', onSigint)
+    }
+    if (abort.signal.aborted) throw new ResultExit(ExitCode.interrupted)
   }
 }

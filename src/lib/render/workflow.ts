@@ -1,8 +1,9 @@
 import chalk from 'chalk'
 
+import type {WorkflowFollowEvent} from '../workflow/follow.js'
 import type {WorkflowResult} from '../workflow/read.js'
 import {isFailure, taskVerb, walkTree, type WorkflowMessage} from '../workflow/tree.js'
-import {out, type Terminal} from './terminal.js'
+import {err, jsonLine, out, warn, type Terminal} from './terminal.js'
 
 export type WorkflowView = 'tree' | 'timeline'
 
@@ -105,4 +106,42 @@ export function renderWorkflowTimeline(term: Terminal, result: WorkflowResult): 
 export function renderWorkflow(term: Terminal, result: WorkflowResult, view: WorkflowView): void {
   if (view === 'timeline') renderWorkflowTimeline(term, result)
   else renderWorkflowTree(term, result)
+}
+
+/**
+ * `workflow show --follow`: on a TTY the tree is redrawn as it grows; otherwise each new message is one
+ * more line (with its cause), and with --json one NDJSON object: the first is the whole workflow, the next
+ * ones each new message with the workflow's status.
+ */
+export function renderWorkflowFollow(term: Terminal, event: WorkflowFollowEvent, view: WorkflowView): void {
+  switch (event.kind) {
+    case 'snapshot':
+      if (term.json) return jsonLine(event.result)
+      if (term.stdoutTTY) process.stdout.write('\u001B[2J\u001B[H')
+      if (event.result.messages.length) renderWorkflow(term, event.result, view)
+      else err(`No message of ${event.result.correlation_id} yet; waiting (Ctrl-C to stop)...`)
+      return
+    case 'message': {
+      const {message: m, result} = event
+      const parentSeen = m.causation_id ? result.messages.some((x) => x.id === m.causation_id) : null
+      if (term.json) return jsonLine({...m, parent_seen: parentSeen, status: result.status})
+      if (term.stdoutTTY) {
+        process.stdout.write('\u001B[2J\u001B[H')
+        return renderWorkflow(term, result, view)
+      }
+      const cause = m.causation_id ? chalk.dim(` ← ${shortId(m.causation_id)}`) : ''
+      out(`${messageLine(result, m, workflowOrigin(result))}${cause}  [${result.status}]`)
+      return
+    }
+    case 'site-down':
+      return warn(`site ${event.site} disconnected; waiting for it to come back`)
+    case 'site-up':
+      return err(`site ${event.site} reconnected; resuming`)
+    case 'stream-missing':
+      return warn(`site ${event.site} has no stream ${event.stream} (skipped)`)
+    case 'site-error':
+      return warn(`site ${event.site}: ${event.error} (skipped)`)
+    case 'note':
+      return warn(event.message)
+  }
 }

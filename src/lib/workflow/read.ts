@@ -93,15 +93,24 @@ export function toWorkflowMessage(stored: StoredMessage, correlationId: string):
   } catch {
     return null
   }
+  return workflowMessageOf(stored, value, correlationId)
+}
+
+/** A decoded envelope as a message of the workflow, or null when it does not belong to `correlationId`. */
+export function workflowMessageOf(
+  where: Omit<StoredMessage, 'data' | 'headers'>,
+  value: unknown,
+  correlationId: string,
+): WorkflowMessage | null {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return null
   const envelope = value as Record<string, unknown>
   if (envelope.correlation_id !== correlationId || typeof envelope.id !== 'string') return null
-  const time = typeof envelope.time === 'string' && !Number.isNaN(Date.parse(envelope.time)) ? envelope.time : stored.time
+  const time = typeof envelope.time === 'string' && !Number.isNaN(Date.parse(envelope.time)) ? envelope.time : where.time
   return {
-    site: stored.site,
-    stream: stored.stream,
-    seq: stored.seq,
-    subject: stored.subject,
+    site: where.site,
+    stream: where.stream,
+    seq: where.seq,
+    subject: where.subject,
     time: new Date(time).toISOString(),
     id: envelope.id,
     causation_id: typeof envelope.causation_id === 'string' && envelope.causation_id ? envelope.causation_id : null,
@@ -171,6 +180,17 @@ async function readSite(conn: SiteConnection, options: ReadWorkflowOptions): Pro
   return read
 }
 
+/** Everything read from the sites, before assembly: every copy of every message, and the dead letters. */
+export interface WorkflowReading {
+  correlationId: string
+  sites: WorkflowResult['sites']
+  window: ScanWindow
+  /** Every copy read (duplicates included), from every site. */
+  messages: WorkflowMessage[]
+  deadLetters: WorkflowDeadLetter[]
+  scanned: number
+}
+
 /**
  * Reads every message of one correlation from the given sites, concurrently (DESIGN.md sections 3 and 7),
  * and builds its causation tree, dead letters, failures and status. A site that fails is reported in
@@ -180,25 +200,28 @@ export async function readWorkflow(
   connections: readonly SiteConnection[],
   options: ReadWorkflowOptions,
 ): Promise<WorkflowResult> {
-  const reads = await Promise.all(connections.map((conn) => readSite(conn, options)))
-  const messages = reads.flatMap((r) => r.messages)
-  const tree = buildCausationTree(messages)
+  return assembleWorkflow(await collectWorkflow(connections, options))
+}
 
-  const multiSite = connections.length + (options.unreachable?.length ?? 0) > 1
-  const dead_letters: WorkflowDeadLetter[] = []
+/** The reading half of readWorkflow: the raw material that assembleWorkflow (and live follow) build on. */
+export async function collectWorkflow(
+  connections: readonly SiteConnection[],
+  options: ReadWorkflowOptions,
+): Promise<WorkflowReading> {
+  const reads = await Promise.all(connections.map((conn) => readSite(conn, options)))
+  const multiSite = connections.length + (options.unreachable?.filter((s) => s.error).length ?? 0) > 1
+  const deadLetters: WorkflowDeadLetter[] = []
   reads.forEach((read, i) => {
     const bySeq = new Map(read.messages.map((m) => [`${m.stream}:${m.seq}`, m]))
     for (const {advisory, stored} of read.advisories) {
       const target = bySeq.get(`${advisory.stream}:${advisory.stream_seq}`)
       if (!target) continue
       const letter = toDeadLetter(advisory, stored, target.id, connections[i].site.js_domain, multiSite)
-      if (letter) dead_letters.push(letter)
+      if (letter) deadLetters.push(letter)
     }
   })
-
-  const tasks = taskStates(tree.messages)
   return {
-    correlation_id: options.correlationId,
+    correlationId: options.correlationId,
     sites: [
       ...reads.map((r) => ({
         site: r.site,
@@ -207,16 +230,30 @@ export async function readWorkflow(
       })),
       ...(options.unreachable ?? []).filter((s) => s.error).map((s) => ({site: s.site, error: s.error})),
     ],
-    window: {from: options.window.from?.toISOString() ?? null, to: options.window.to?.toISOString() ?? null},
+    window: options.window,
+    messages: reads.flatMap((r) => r.messages),
+    deadLetters,
+    scanned: reads.reduce((n, r) => n + r.scanned, 0),
+  }
+}
+
+/** Builds the result from what was read: tree, orphans, duplicates, failures, tasks and status. Pure. */
+export function assembleWorkflow(reading: WorkflowReading): WorkflowResult {
+  const tree = buildCausationTree(reading.messages)
+  const tasks = taskStates(tree.messages)
+  return {
+    correlation_id: reading.correlationId,
+    sites: reading.sites,
+    window: {from: reading.window.from?.toISOString() ?? null, to: reading.window.to?.toISOString() ?? null},
     messages: tree.messages,
     roots: tree.roots,
     orphans: tree.orphans,
     tree: tree.tree,
-    dead_letters,
+    dead_letters: reading.deadLetters,
     failures: tree.messages.filter(isFailure).map((m) => m.id),
     duplicates: tree.duplicates,
     tasks,
-    status: deriveStatus(tasks, dead_letters.length),
-    scanned: reads.reduce((n, r) => n + r.scanned, 0),
+    status: deriveStatus(tasks, reading.deadLetters.length),
+    scanned: reading.scanned,
   }
 }

@@ -1,0 +1,89 @@
+import type {SiteConnection} from '../nats/connection.js'
+import type {ScanWindow} from './cursor.js'
+import {EventQueue} from './queue.js'
+import {assembleWorkflow, collectWorkflow, workflowMessageOf, type WorkflowResult} from './read.js'
+import {tailMessages, type TailEvent} from './tail.js'
+import type {WorkflowMessage} from './tree.js'
+import type {SiteStatus} from '../nats/fanout.js'
+
+export type WorkflowFollowEvent =
+  /** The workflow as read from the history (first event). */
+  | {kind: 'snapshot'; result: WorkflowResult}
+  /** A new message arrived; `result` is the workflow with it. */
+  | {kind: 'message'; message: WorkflowMessage; result: WorkflowResult}
+  /** A site dropped, came back, or has a problem (passed through from the tail). */
+  | Extract<TailEvent, {kind: 'site-down' | 'site-up' | 'site-error' | 'stream-missing' | 'note'}>
+
+export interface FollowWorkflowOptions {
+  correlationId: string
+  window: ScanWindow
+  unreachable?: readonly SiteStatus[]
+  signal?: AbortSignal
+}
+
+/**
+ * `workflow show --follow`: the workflow as `readWorkflow` gives it, then each new message of the
+ * correlation with the tree rebuilt around it. The live consumers open before the history is read and
+ * copies seen in both are dropped, so nothing falls in between.
+ */
+export function followWorkflow(
+  connections: readonly SiteConnection[],
+  options: FollowWorkflowOptions,
+): AsyncIterable<WorkflowFollowEvent> {
+  const queue = new EventQueue<WorkflowFollowEvent>()
+  void run(connections, options, queue).then(
+    () => queue.end(),
+    (error) => {
+      queue.push({kind: 'note', message: `follow stopped: ${(error as Error).message}`})
+      queue.end()
+    },
+  )
+  return queue
+}
+
+async function run(
+  connections: readonly SiteConnection[],
+  options: FollowWorkflowOptions,
+  queue: EventQueue<WorkflowFollowEvent>,
+): Promise<void> {
+  const live = tailMessages(connections, {
+    filter: {correlationId: options.correlationId},
+    window: {},
+    history: false,
+    follow: true,
+    signal: options.signal,
+  })
+  const iterator = live[Symbol.asyncIterator]()
+  const early: TailEvent[] = []
+  // Wait until every live consumer is open ('caught-up' with an empty history), then read the history.
+  for (;;) {
+    const r = await iterator.next()
+    if (r.done) return
+    if (r.value.kind === 'caught-up') break
+    early.push(r.value)
+  }
+  const reading = await collectWorkflow(connections, {
+    correlationId: options.correlationId,
+    window: options.window,
+    unreachable: options.unreachable,
+  })
+  const seen = new Set(reading.messages.map((m) => `${m.site}/${m.stream}:${m.seq}`))
+  queue.push({kind: 'snapshot', result: assembleWorkflow(reading)})
+
+  const handle = (event: TailEvent) => {
+    if (event.kind === 'message') {
+      const key = `${event.site}/${event.stream}:${event.seq}`
+      if (seen.has(key) || event.stream === null || event.seq === null) return
+      seen.add(key)
+      const where = {site: event.site, stream: event.stream, seq: event.seq, subject: event.subject, time: event.time}
+      const message = workflowMessageOf(where, event.envelope, options.correlationId)
+      if (!message) return
+      reading.messages.push(message)
+      queue.push({kind: 'message', message, result: assembleWorkflow(reading)})
+    } else if (event.kind !== 'invalid' && event.kind !== 'caught-up') {
+      queue.push(event)
+    }
+  }
+  for (const event of early) handle(event)
+  for (let r = await iterator.next(); !r.done; r = await iterator.next()) handle(r.value)
+}
