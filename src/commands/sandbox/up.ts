@@ -16,7 +16,7 @@ The sites are written to <dir>/config.yaml (use it with DVCTL_CONFIG=...), or al
     '<%= config.bin %> <%= command.id %> --register --json',
   ]
   static override flags = {
-    sites: Flags.string({summary: 'Comma-separated site names; the first is the hub.', default: 'osl1,trd1'}),
+    sites: Flags.string({summary: 'Comma-separated site names; the first is the hub (default: osl1,trd1).'}),
     dir: Flags.string({summary: 'Sandbox directory (state, config, logs, JetStream stores).'}),
     'nats-server': Flags.string({summary: 'Path to the nats-server binary (default: nats-server on PATH).'}),
     register: Flags.boolean({summary: 'Also add the sites to your dvctl config (removed again by sandbox down).'}),
@@ -27,7 +27,7 @@ The sites are written to <dir>/config.yaml (use it with DVCTL_CONFIG=...), or al
     const {sandboxUp} = await import('../../lib/sandbox/sandbox.js')
     const result = await sandboxUp({
       sites: this.flags.sites
-        .split(',')
+        ?.split(',')
         .map((s) => s.trim())
         .filter(Boolean),
       dir: this.flags.dir,

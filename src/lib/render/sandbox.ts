@@ -17,6 +17,7 @@ export async function renderSandbox(term: Terminal, result: SandboxResult): Prom
       s.store_dir,
     ]),
   )
+  if (result.started && result.started.length === 0) err(`The sandbox in ${result.dir} was already running.`)
   if (result.registered_in) {
     err(`Sites registered in ${result.registered_in}; try: dvctl site check --all-sites`)
   } else {
