@@ -97,6 +97,9 @@ export default class Publish extends BaseCommand<typeof Publish> {
     const {taskEventLine, failureLines} = await import('../lib/render/tasks.js')
     const {result, outcome} = await publishMessage(conn, {
       message,
+      onPublished: (published) => {
+        if (!this.jsonEnabled()) render.renderPublishResult(this.term, published)
+      },
       wait: flags.wait
         ? {
             timeoutMs: this.waitTimeout(),
@@ -107,7 +110,6 @@ export default class Publish extends BaseCommand<typeof Publish> {
           }
         : undefined,
     })
-    if (!this.jsonEnabled()) render.renderPublishResult(this.term, result)
     if (!flags.wait) return result
     if (!this.jsonEnabled()) {
       for (const line of failureLines(result.task?.tasks ?? [])) err(line)

@@ -56,6 +56,8 @@ export const InvalidMessageError = z.object({
 
 export interface PublishOptions {
   message: BuiltMessage
+  /** Called once the message is stored, before any wait (so a human sees it went out). */
+  onPublished?: (result: PublishResult) => void
   /** Watch the task events of the message's correlation until every task is terminal (`--wait`). */
   wait?: {timeoutMs: number; onItem?: (item: TaskWatchItem, board: TaskBoard) => void | Promise<void>}
 }
@@ -88,6 +90,7 @@ export async function publishMessage(conn: SiteConnection, options: PublishOptio
     envelope,
     warnings: message.warnings,
   }
+  options.onPublished?.(result)
   if (!options.wait) return {result}
   const events: z.infer<typeof TaskMessageLine>[] = []
   const {outcome, board} = await watchTasks([conn], {

@@ -10,8 +10,9 @@ import {err, out, warn, type Terminal} from './terminal.js'
 /** Every problem of a refused message, one per line on stderr: path, code, message. */
 export function renderProblems(problems: Problem[], heading: string): void {
   err(`${chalk.red('Error:')} ${heading}`)
-  const width = Math.max(...problems.map((p) => p.path.length))
-  for (const p of problems) err(`  ${p.path.padEnd(width)}  ${chalk.bold(p.code)}  ${p.message}`)
+  const pathWidth = Math.max(...problems.map((p) => p.path.length))
+  const codeWidth = Math.max(...problems.map((p) => p.code.length))
+  for (const p of problems) err(`  ${p.path.padEnd(pathWidth)}  ${chalk.bold(p.code.padEnd(codeWidth))}  ${p.message}`)
 }
 
 export function renderWarnings(warnings: Problem[]): void {
