@@ -54,7 +54,7 @@ It then prints the ids and the commands to try next. Running it again adds one m
       sandbox: chosen.sandbox,
       onStep,
     })
-    if (!this.jsonEnabled()) renderDemo(this.term, result)
+    if (!this.jsonEnabled()) renderDemo(result)
     return result
   }
 }

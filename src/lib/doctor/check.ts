@@ -123,7 +123,13 @@ export async function checkSiteHealth(conn: SiteConnection, options: DoctorOptio
   }
 
   const streams: StreamInfo[] = []
-  for await (const info of jsm.streams.list()) streams.push(info)
+  try {
+    for await (const info of jsm.streams.list()) streams.push(info)
+  } catch (error) {
+    const detail = classifyConnectionError(error).detail
+    row.problems.push({code: 'streams-unreadable', message: `Streams of ${row.site} could not be listed: ${detail}`})
+    return row
+  }
 
   await Promise.all([
     checkLayout(conn, row, options.layout),
@@ -221,7 +227,7 @@ async function checkDeadLetters(conn: SiteConnection, row: DoctorSite, streams: 
       row.warnings.push({
         code: 'dead-letters-pending',
         message: `${pending.length} pending dead letter(s) on ${row.site}`,
-        hint: `Inspect with dvctl dlq list${selectorHint(row)}, then replay or discard them.`,
+        hint: 'Inspect them with dvctl dlq list, then replay or discard them.',
       })
     }
   } catch (error) {
@@ -231,6 +237,17 @@ async function checkDeadLetters(conn: SiteConnection, row: DoctorSite, streams: 
 
 async function checkConsumers(conn: SiteConnection, row: DoctorSite, streams: StreamInfo[], now: Date): Promise<void> {
   if (!streams.some((s) => s.config.name === STREAMS.cmd)) return
+  try {
+    await readConsumers(conn, row, now)
+  } catch (error) {
+    row.warnings.push({
+      code: 'consumers-unreadable',
+      message: `Consumers of ${STREAMS.cmd} could not be read: ${classifyConnectionError(error).detail}`,
+    })
+  }
+}
+
+async function readConsumers(conn: SiteConnection, row: DoctorSite, now: Date): Promise<void> {
   const jsm = await conn.jsm()
   const oldest: NonNullable<DoctorSite['oldest_unacked']>[] = []
   for await (const ci of jsm.consumers.list(STREAMS.cmd)) {
@@ -304,8 +321,4 @@ function checkSources(row: DoctorSite, streams: StreamInfo[], stallAfterMs: numb
       }
     }
   }
-}
-
-function selectorHint(row: DoctorSite): string {
-  return row.site.includes(':') ? ` --server ${row.url}` : ` --site ${row.site}`
 }

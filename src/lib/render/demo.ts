@@ -1,7 +1,7 @@
 import chalk from 'chalk'
 
 import type {DemoResult} from '../demo/run.js'
-import {err, out, type Terminal} from './terminal.js'
+import {err, out} from './terminal.js'
 
 /** A step of the demo as it happens (stderr: progress, not the result). */
 export function demoStep(message: string): void {
@@ -15,13 +15,11 @@ const KIND_LABEL: Record<DemoResult['workflows'][number]['kind'], string> = {
 }
 
 /** What happened (each workflow with its ids, the dead letter) and the commands to try next. */
-export function renderDemo(term: Terminal, result: DemoResult): void {
+export function renderDemo(result: DemoResult): void {
   out(chalk.bold('What happened'))
   for (const w of result.workflows) {
-    const mark = w.outcome === 'succeeded' ? chalk.green('succeeded') : chalk.red('failed')
-    out(
-      `  ${KIND_LABEL[w.kind].padEnd(25)} ${mark.padEnd(term.color ? 19 : 9)} site ${w.site}  ${w.subject}  ${w.stream}:${w.seq}`,
-    )
+    const mark = (w.outcome === 'succeeded' ? chalk.green : chalk.red)(w.outcome.padEnd(9))
+    out(`  ${KIND_LABEL[w.kind].padEnd(25)} ${mark} site ${w.site}  ${w.subject}  ${w.stream}:${w.seq}`)
     out(`  ${''.padEnd(25)} correlation ${w.correlation_id}  task ${w.task_id}`)
   }
   const d = result.dead_letter
