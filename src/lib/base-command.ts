@@ -7,7 +7,7 @@ import {ResultExit, UserError, toErrorJson} from './errors.js'
 import {ExitCode, type ExitCodeValue} from './exit-codes.js'
 import type {SiteConnection} from './nats/connection.js'
 import type {FanOut} from './nats/fanout.js'
-import {err, makeTerminal, warn, type Terminal} from './render/terminal.js'
+import {err, makeTerminal, out, warn, type Terminal} from './render/terminal.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
@@ -125,6 +125,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (code === ExitCode.ok) return result
     if (this.jsonEnabled()) this.logJson(result)
     throw new ResultExit(code)
+  }
+
+  /**
+   * `--json` output is never coloured (DESIGN.md section 8), so it is plain JSON.stringify: oclif's
+   * colouriser takes seconds on a large result (10k dead letters: ~7s against ~0.5s).
+   */
+  public override logJson(json: unknown): void {
+    out(JSON.stringify(json, null, 2))
   }
 
   protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
