@@ -17,7 +17,7 @@ export interface FieldDef {
   server: string
   type: FieldType
   /** The server refuses to change it in place: a difference means delete and create again. */
-  immutable?: boolean | ((serverVersion: string) => boolean)
+  immutable?: boolean | ((change: {serverVersion: string; from: unknown; to: unknown}) => boolean)
   /** The server's default, omitted by `export`. */
   otherwise?: unknown
 }
@@ -38,16 +38,22 @@ export const STREAM_FIELDS: FieldDef[] = [
   {field: 'duplicate_window', server: 'duplicate_window', type: 'duration', otherwise: 120_000},
   {field: 'allow_direct', server: 'allow_direct', type: 'value', otherwise: false},
   {field: 'allow_rollup_hdrs', server: 'allow_rollup_hdrs', type: 'value', otherwise: false},
-  {field: 'deny_delete', server: 'deny_delete', type: 'value', immutable: true, otherwise: false},
-  {field: 'deny_purge', server: 'deny_purge', type: 'value', immutable: true, otherwise: false},
+  // Checked on 2.9.10: a deny can be switched on in place, never off again.
+  {field: 'deny_delete', server: 'deny_delete', type: 'value', immutable: ({from}) => from === true, otherwise: false},
+  {field: 'deny_purge', server: 'deny_purge', type: 'value', immutable: ({from}) => from === true, otherwise: false},
   {field: 'sources', server: 'sources', type: 'sources', otherwise: []},
   {field: 'mirror', server: 'mirror', type: 'source', immutable: true},
 ]
 
 export const CONSUMER_FIELDS: FieldDef[] = [
   {field: 'description', server: 'description', type: 'value'},
-  // Filter subjects became editable in nats-server 2.10.
-  {field: 'filter_subject', server: 'filter_subject', type: 'value', immutable: (v) => !atLeast(v, '2.10.0')},
+  // Checked editable in place on 2.9.10; older servers get a recreate, which is always safe for a consumer.
+  {
+    field: 'filter_subject',
+    server: 'filter_subject',
+    type: 'value',
+    immutable: ({serverVersion}) => !atLeast(serverVersion, '2.9.10'),
+  },
   {field: 'ack_policy', server: 'ack_policy', type: 'value', immutable: true},
   {field: 'deliver_policy', server: 'deliver_policy', type: 'value', immutable: true, otherwise: 'all'},
   {field: 'opt_start_seq', server: 'opt_start_seq', type: 'value', immutable: true},
@@ -64,7 +70,7 @@ export const CONSUMER_FIELDS: FieldDef[] = [
   {field: 'headers_only', server: 'headers_only', type: 'value', otherwise: false},
   {field: 'sample_freq', server: 'sample_freq', type: 'value', otherwise: ''},
   {field: 'replicas', server: 'num_replicas', type: 'value', otherwise: 0},
-  {field: 'mem_storage', server: 'mem_storage', type: 'value', immutable: true, otherwise: false},
+  {field: 'mem_storage', server: 'mem_storage', type: 'value', otherwise: false},
 ]
 
 /** KV buckets are streams named `KV_<bucket>`; these are the bucket settings in the stream's terms. */
@@ -80,8 +86,8 @@ export const KV_FIELDS: FieldDef[] = [
 
 export const KV_STREAM_PREFIX = 'KV_'
 
-export function isImmutable(def: FieldDef, serverVersion: string): boolean {
-  return typeof def.immutable === 'function' ? def.immutable(serverVersion) : Boolean(def.immutable)
+export function isImmutable(def: FieldDef, change: {serverVersion: string; from: unknown; to: unknown}): boolean {
+  return typeof def.immutable === 'function' ? def.immutable(change) : Boolean(def.immutable)
 }
 
 /** `version` >= `min`, comparing major.minor.patch numerically; an unparsable version counts as old. */

@@ -152,7 +152,7 @@ function compare(
     if (to === undefined) continue
     const from = live?.[def.field]
     if (live && comparable(def, from) === comparable(def, to)) continue
-    const forcesRecreate = Boolean(live) && isImmutable(def, version)
+    const forcesRecreate = Boolean(live) && isImmutable(def, {serverVersion: version, from, to})
     diff.push({
       field: def.field,
       from: live ? display(def, from) : null,

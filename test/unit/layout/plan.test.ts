@@ -146,11 +146,22 @@ describe('planLayout', () => {
     layout.streams.DV_CMD.consumers!.maskin.filter_subject = 'dv.maskin.cmd.provision'
     layout.streams.DV_CMD.consumers!.nett.max_deliver = 7
     layout.streams.DV_CMD.consumers!.objekt.ack_policy = 'all'
-    const on29 = planLayout(declared(layout), appliedDataverket('2.9.10'))
-    const actions = (plan: typeof on29) => Object.fromEntries(changed(plan).map((c) => [c.name, c.action]))
-    expect(actions(on29)).toEqual({maskin: 'recreate', nett: 'update', objekt: 'recreate'})
-    const on210 = planLayout(declared(layout), appliedDataverket('2.10.22'))
-    expect(actions(on210)).toEqual({maskin: 'update', nett: 'update', objekt: 'recreate'})
+    const old = planLayout(declared(layout), appliedDataverket('2.9.7'))
+    const actions = (plan: typeof old) => Object.fromEntries(changed(plan).map((c) => [c.name, c.action]))
+    expect(actions(old)).toEqual({maskin: 'recreate', nett: 'update', objekt: 'recreate'})
+    const current = planLayout(declared(layout), appliedDataverket('2.9.10'))
+    expect(actions(current)).toEqual({maskin: 'update', nett: 'update', objekt: 'recreate'})
+  })
+
+  it('lets a deny be switched on in place but not off', () => {
+    const on = dataverketLayout()
+    on.streams.DV_TASK.deny_delete = true
+    expect(changed(planLayout(declared(on), appliedDataverket()))[0]).toMatchObject({action: 'update'})
+    const live = appliedDataverket()
+    live.streams.DV_TASK.config.deny_delete = true
+    const off = dataverketLayout()
+    off.streams.DV_TASK.deny_delete = false
+    expect(changed(planLayout(declared(off), live))[0]).toMatchObject({action: 'recreate'})
   })
 
   it('keeps live objects missing from the layout unless pruning, and never lists KV streams as streams', () => {
