@@ -128,26 +128,37 @@ async function main() {
           `scan ${rate(b)} msg/s (${b.ms.toFixed(0)}ms, RSS ${b.rss_mb} MiB)`,
       )
     }
-    const medianRate = (xs) => [...xs.map((x) => x.count / (x.ms / 1000))].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+    const medianRate = (xs) =>
+      [...xs.map((x) => x.count / (x.ms / 1000))].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
     const rawRate = medianRate(raw)
     const scanRate = medianRate(scan)
     const ratio = scanRate / rawRate
 
     const bin = fileURLToPath(new URL('../bin/run.js', import.meta.url))
     const t = process.hrtime.bigint()
-    const cli = spawnSync(process.execPath, [bin, 'workflow', 'show', correlationId, '--server', server.url, '--since', '0', '--json'], {
-      encoding: 'utf8',
-      env: {...process.env, NO_COLOR: '1', DVCTL_CONFIG: join(dir, 'none.yaml')},
-      maxBuffer: 64 * 2 ** 20,
-    })
+    const cli = spawnSync(
+      process.execPath,
+      [bin, 'workflow', 'show', correlationId, '--server', server.url, '--since', '0', '--json'],
+      {
+        encoding: 'utf8',
+        env: {...process.env, NO_COLOR: '1', DVCTL_CONFIG: join(dir, 'none.yaml')},
+        maxBuffer: 64 * 2 ** 20,
+      },
+    )
     const cliMs = Number(process.hrtime.bigint() - t) / 1e6
     if (cli.status !== 0) throw new Error(`dvctl workflow show exited ${cli.status}: ${cli.stderr}`)
     const shown = JSON.parse(cli.stdout)
 
-    console.log(`raw ordered-consumer drain (median): ${Math.round(rawRate)} msg/s, peak RSS ${Math.max(...raw.map((r) => r.rss_mb))} MiB`)
-    console.log(`workflow scan (median):              ${Math.round(scanRate)} msg/s, peak RSS ${Math.max(...scan.map((r) => r.rss_mb))} MiB`)
+    console.log(
+      `raw ordered-consumer drain (median): ${Math.round(rawRate)} msg/s, peak RSS ${Math.max(...raw.map((r) => r.rss_mb))} MiB`,
+    )
+    console.log(
+      `workflow scan (median):              ${Math.round(scanRate)} msg/s, peak RSS ${Math.max(...scan.map((r) => r.rss_mb))} MiB`,
+    )
     console.log(`ratio scan/raw: ${ratio.toFixed(3)} (target >= 0.9)`)
-    console.log(`dvctl workflow show --json end to end: ${(cliMs / 1000).toFixed(2)}s, ${shown.messages.length} messages, status ${shown.status}`)
+    console.log(
+      `dvctl workflow show --json end to end: ${(cliMs / 1000).toFixed(2)}s, ${shown.messages.length} messages, status ${shown.status}`,
+    )
     process.exitCode = ratio >= 0.9 ? 0 : 1
   } finally {
     await server.dispose()

@@ -73,7 +73,8 @@ History (--since, default 24h, or --from/--to) is merged across streams and site
         headers: flags.headers,
         signal: abort.signal,
       })
-      for await (const event of events) renderTailEvent(this.term, event, {headers: flags.headers, follow: flags.follow})
+      for await (const event of events)
+        renderTailEvent(this.term, event, {headers: flags.headers, follow: flags.follow})
     } finally {
       process.off('SIGINT', onSigint)
     }

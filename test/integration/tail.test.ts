@@ -32,7 +32,9 @@ function startCli(args: string[]): LiveCli {
   let err = ''
   child.stdout!.on('data', (d) => (out += d))
   child.stderr!.on('data', (d) => (err += d))
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : null))))
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : null))),
+  )
   return {
     child,
     stdout: () => out.split('\n').filter((l) => l.trim()),
@@ -76,38 +78,80 @@ describe('tail', () => {
     await cli.waitFor(() => cli.stderr().includes('Waiting for new messages'))
     return cli
   }
-  const ids = (cli: LiveCli) => cli.stdout().map((l) => TailLine.parse(JSON.parse(l))).map((l) => ('envelope' in l ? String(l.envelope.id) : 'invalid'))
+  const ids = (cli: LiveCli) =>
+    cli
+      .stdout()
+      .map((l) => TailLine.parse(JSON.parse(l)))
+      .map((l) => ('envelope' in l ? String(l.envelope.id) : 'invalid'))
 
   it('shows a message published after it started, promptly', async () => {
     const cli = await follow()
-    const e = envelope({type: 'maskin.server.provision.requested', source: 'sentral', correlation_id: randomUUID(), data: {server_id: 's', profile: 'small'}})
+    const e = envelope({
+      type: 'maskin.server.provision.requested',
+      source: 'sentral',
+      correlation_id: randomUUID(),
+      data: {server_id: 's', profile: 'small'},
+    })
     const sent = Date.now()
     await publish(nc, 'dv.maskin.cmd.provision', e)
     await cli.waitFor(() => cli.stdout().some((l) => l.includes(e.id)))
     // Reported, not asserted (no timing assertions): the latency from publish to the printed line.
     console.log(`tail --follow: line printed ${Date.now() - sent}ms after publish`)
     const line = TailLine.parse(JSON.parse(cli.stdout()[0]))
-    expect(line).toMatchObject({site: server.url.replace('nats://', ''), stream: 'DV_CMD', subject: 'dv.maskin.cmd.provision', envelope: e})
+    expect(line).toMatchObject({
+      site: server.url.replace('nats://', ''),
+      stream: 'DV_CMD',
+      subject: 'dv.maskin.cmd.provision',
+      envelope: e,
+    })
     expect(await cli.stop()).toBe(130)
   })
 
   it('shows a non-JSON message and an envelope without correlation_id as invalid, and keeps going', async () => {
     const cli = await follow()
     await publish(nc, 'dv.maskin.cmd.provision', 'this is not json')
-    const {correlation_id: _drop, ...noCorrelation} = envelope({type: 'maskin.server.provision.requested', source: 'sentral', correlation_id: 'x', data: {server_id: 's', profile: 'small'}})
+    const {correlation_id: _drop, ...noCorrelation} = envelope({
+      type: 'maskin.server.provision.requested',
+      source: 'sentral',
+      correlation_id: 'x',
+      data: {server_id: 's', profile: 'small'},
+    })
     await publish(nc, 'dv.maskin.cmd.provision', JSON.stringify(noCorrelation))
-    const after = envelope({type: 'task.started', source: 'maskin', subject: 't-1', correlation_id: randomUUID(), data: {task_id: 't-1', state: 'started'}})
+    const after = envelope({
+      type: 'task.started',
+      source: 'maskin',
+      subject: 't-1',
+      correlation_id: randomUUID(),
+      data: {task_id: 't-1', state: 'started'},
+    })
     await publish(nc, 'dv.task.evt.started', after)
     await cli.waitFor(() => cli.stdout().length >= 3)
     const lines = cli.stdout().map((l) => TailLine.parse(JSON.parse(l)))
-    expect(lines[0]).toMatchObject({invalid: true, raw: 'this is not json', problems: [expect.objectContaining({code: 'not-json'})]})
-    expect(lines[1]).toMatchObject({invalid: true, problems: [expect.objectContaining({code: 'missing-correlation', path: '$.correlation_id'})]})
+    expect(lines[0]).toMatchObject({
+      invalid: true,
+      raw: 'this is not json',
+      problems: [expect.objectContaining({code: 'not-json'})],
+    })
+    expect(lines[1]).toMatchObject({
+      invalid: true,
+      problems: [expect.objectContaining({code: 'missing-correlation', path: '$.correlation_id'})],
+    })
     expect(lines[2]).toMatchObject({stream: 'DV_TASK', envelope: after})
   })
 
   it('prints human lines with time, site, subject, type, short id, correlation and a summary', async () => {
     const corr = randomUUID()
-    const e = envelope({type: 'task.failed', source: 'nett', subject: 't-9', correlation_id: corr, data: {task_id: 't-9', state: 'failed', error: {code: 'vlan-exhausted', message: 'no free VLAN', retryable: false}}})
+    const e = envelope({
+      type: 'task.failed',
+      source: 'nett',
+      subject: 't-9',
+      correlation_id: corr,
+      data: {
+        task_id: 't-9',
+        state: 'failed',
+        error: {code: 'vlan-exhausted', message: 'no free VLAN', retryable: false},
+      },
+    })
     await publish(nc, 'dv.task.evt.failed', e)
     const r = await runCli(['tail', '--correlation', corr, '--server', server.url])
     expect(r.exitCode, r.stderr).toBe(0)
@@ -157,7 +201,12 @@ describe('tail', () => {
     const sent: string[] = []
     const send = async (conn: NatsConnection, n: number) => {
       for (let i = 0; i < n; i++) {
-        const e = envelope({type: 'maskin.server.provision.requested', source: 'sentral', correlation_id: corr, data: {server_id: `s${sent.length}`, profile: 'small'}})
+        const e = envelope({
+          type: 'maskin.server.provision.requested',
+          source: 'sentral',
+          correlation_id: corr,
+          data: {server_id: `s${sent.length}`, profile: 'small'},
+        })
         await publish(conn, 'dv.maskin.cmd.provision', e)
         sent.push(e.id)
       }
@@ -184,17 +233,35 @@ describe('tail', () => {
 
   it('workflow show --follow starts from the history and adds new messages under their parent', async () => {
     const corr = randomUUID()
-    const root = envelope({type: 'maskin.server.provision.requested', source: 'sentral', correlation_id: corr, data: {server_id: 's', profile: 'small'}})
+    const root = envelope({
+      type: 'maskin.server.provision.requested',
+      source: 'sentral',
+      correlation_id: corr,
+      data: {server_id: 's', profile: 'small'},
+    })
     await publish(nc, 'dv.maskin.cmd.provision', root)
     const cli = startCli(['workflow', 'show', corr, '--follow', '--json', '--server', server.url])
     running.push(cli)
     await cli.waitFor(() => cli.stdout().length >= 1)
     const snapshot = WorkflowResult.parse(JSON.parse(cli.stdout()[0]))
     expect(snapshot.messages.map((m) => m.id)).toEqual([root.id])
-    const child = envelope({type: 'task.started', source: 'maskin', subject: 't', causation_id: root.id, correlation_id: corr, data: {task_id: 't', state: 'started'}})
+    const child = envelope({
+      type: 'task.started',
+      source: 'maskin',
+      subject: 't',
+      causation_id: root.id,
+      correlation_id: corr,
+      data: {task_id: 't', state: 'started'},
+    })
     await publish(nc, 'dv.task.evt.started', child)
     await cli.waitFor(() => cli.stdout().length >= 2)
-    expect(JSON.parse(cli.stdout()[1])).toMatchObject({id: child.id, causation_id: root.id, parent_seen: true, status: 'running', stream: 'DV_TASK'})
+    expect(JSON.parse(cli.stdout()[1])).toMatchObject({
+      id: child.id,
+      causation_id: root.id,
+      parent_seen: true,
+      status: 'running',
+      stream: 'DV_TASK',
+    })
     expect(await cli.stop()).toBe(130)
     expect(cli.stdout()).toHaveLength(2)
   })

@@ -44,9 +44,7 @@ export interface Envelope {
 
 let clock = Date.now() - 60_000
 
-export function envelope(
-  fields: Partial<Envelope> & Pick<Envelope, 'type' | 'source' | 'correlation_id'>,
-): Envelope {
+export function envelope(fields: Partial<Envelope> & Pick<Envelope, 'type' | 'source' | 'correlation_id'>): Envelope {
   clock += 250
   return {
     specversion: '1.0',
@@ -77,10 +75,26 @@ export async function publishNoise(nc: NatsConnection, count: number, near: stri
     const subject = ['dv.maskin.cmd.provision', 'dv.maskin.evt.server.provisioned', 'dv.task.evt.started'][kind]
     const e =
       kind === 0
-        ? envelope({type: 'maskin.server.provision.requested', source: 'sentral', correlation_id: correlation, data: {server_id: `srv-${i}`, profile: 'small', note}})
+        ? envelope({
+            type: 'maskin.server.provision.requested',
+            source: 'sentral',
+            correlation_id: correlation,
+            data: {server_id: `srv-${i}`, profile: 'small', note},
+          })
         : kind === 1
-          ? envelope({type: 'maskin.server.provisioned', source: 'maskin', correlation_id: correlation, data: {server_id: `srv-${i}`, note}})
-          : envelope({type: 'task.started', source: 'maskin', subject: `task-${i}`, correlation_id: correlation, data: {task_id: `task-${i}`, state: 'started', note}})
+          ? envelope({
+              type: 'maskin.server.provisioned',
+              source: 'maskin',
+              correlation_id: correlation,
+              data: {server_id: `srv-${i}`, note},
+            })
+          : envelope({
+              type: 'task.started',
+              source: 'maskin',
+              subject: `task-${i}`,
+              correlation_id: correlation,
+              data: {task_id: `task-${i}`, state: 'started', note},
+            })
     pending.push(js.publish(subject, JSON.stringify(e)))
     if (pending.length >= 500) await Promise.all(pending.splice(0))
   }
@@ -119,12 +133,47 @@ export async function seedWorkflow(a: NatsConnection, b: NatsConnection, noise =
   await publishNoise(b, noise / 2, correlationId)
   const c = {correlation_id: correlationId}
 
-  const command = envelope({...c, type: 'maskin.server.provision.requested', source: 'sentral', datacenter_id: 'osl1', tenant_id: 'acme', data: {server_id: 'srv-1', profile: 'small'}})
+  const command = envelope({
+    ...c,
+    type: 'maskin.server.provision.requested',
+    source: 'sentral',
+    datacenter_id: 'osl1',
+    tenant_id: 'acme',
+    data: {server_id: 'srv-1', profile: 'small'},
+  })
   const taskId = `task-${randomUUID().slice(0, 8)}`
-  const created = envelope({...c, type: 'task.created', source: 'maskin', subject: taskId, causation_id: command.id, data: {task_id: taskId, state: 'created'}})
-  const started = envelope({...c, type: 'task.started', source: 'maskin', subject: taskId, causation_id: command.id, data: {task_id: taskId, state: 'started'}})
-  const event = envelope({...c, type: 'maskin.server.provisioned', source: 'maskin', causation_id: command.id, subject: 'srv-1', data: {server_id: 'srv-1'}})
-  const succeeded = envelope({...c, type: 'task.succeeded', source: 'maskin', subject: taskId, causation_id: command.id, data: {task_id: taskId, state: 'succeeded'}})
+  const created = envelope({
+    ...c,
+    type: 'task.created',
+    source: 'maskin',
+    subject: taskId,
+    causation_id: command.id,
+    data: {task_id: taskId, state: 'created'},
+  })
+  const started = envelope({
+    ...c,
+    type: 'task.started',
+    source: 'maskin',
+    subject: taskId,
+    causation_id: command.id,
+    data: {task_id: taskId, state: 'started'},
+  })
+  const event = envelope({
+    ...c,
+    type: 'maskin.server.provisioned',
+    source: 'maskin',
+    causation_id: command.id,
+    subject: 'srv-1',
+    data: {server_id: 'srv-1'},
+  })
+  const succeeded = envelope({
+    ...c,
+    type: 'task.succeeded',
+    source: 'maskin',
+    subject: taskId,
+    causation_id: command.id,
+    data: {task_id: taskId, state: 'succeeded'},
+  })
 
   await publish(a, 'dv.maskin.cmd.provision', command)
   await publish(a, 'dv.task.evt.created', created)
@@ -133,9 +182,33 @@ export async function seedWorkflow(a: NatsConnection, b: NatsConnection, noise =
   await publish(a, 'dv.task.evt.succeeded', succeeded)
 
   const remoteTask = `task-${randomUUID().slice(0, 8)}`
-  const remote = envelope({...c, type: 'nett.network.apply.requested', source: 'plattform', causation_id: event.id, datacenter_id: 'trd1', data: {network: 'n-1'}})
-  const failed = envelope({...c, type: 'task.failed', source: 'nett', subject: remoteTask, causation_id: remote.id, data: {task_id: remoteTask, state: 'failed', error: {code: 'vlan-exhausted', message: 'no free VLAN', retryable: false}}})
-  const orphan = envelope({...c, type: 'nett.port.configured', source: 'nett', causation_id: randomUUID(), data: {port: 'p-9'}})
+  const remote = envelope({
+    ...c,
+    type: 'nett.network.apply.requested',
+    source: 'plattform',
+    causation_id: event.id,
+    datacenter_id: 'trd1',
+    data: {network: 'n-1'},
+  })
+  const failed = envelope({
+    ...c,
+    type: 'task.failed',
+    source: 'nett',
+    subject: remoteTask,
+    causation_id: remote.id,
+    data: {
+      task_id: remoteTask,
+      state: 'failed',
+      error: {code: 'vlan-exhausted', message: 'no free VLAN', retryable: false},
+    },
+  })
+  const orphan = envelope({
+    ...c,
+    type: 'nett.port.configured',
+    source: 'nett',
+    causation_id: randomUUID(),
+    data: {port: 'p-9'},
+  })
 
   const remoteCommandSeq = await publish(b, 'dv.nett.cmd.apply', remote)
   await publish(b, 'dv.nett.cmd.apply', remote) // delivered twice: shown once, counted

@@ -72,7 +72,9 @@ describe('workflow show and tail --correlation across two sites', () => {
     expect(lines[0]).toContain(`Workflow ${seeded.correlationId}  dead-lettered`)
     const line = (id: string) => lines.find((l) => l.includes(id.slice(0, 8)))!
     expect(line(seeded.ids.command)).toMatch(/^\s*\+0\.000s {2}osl1 {2}dv\.maskin\.cmd\.provision/)
-    expect(line(seeded.ids.remoteCommand)).toMatch(/│\s+└─ .*trd1 {2}dv\.nett\.cmd\.apply .*☠ dead letter \(max_deliveries, 5 deliveries\).*×2 delivered/)
+    expect(line(seeded.ids.remoteCommand)).toMatch(
+      /│\s+└─ .*trd1 {2}dv\.nett\.cmd\.apply .*☠ dead letter \(max_deliveries, 5 deliveries\).*×2 delivered/,
+    )
     expect(line(seeded.ids.remoteTaskFailed)).toContain('✗ failed: no free VLAN')
     expect(line(seeded.ids.orphan)).toContain('? parent not seen')
     expect(r.stdout).toContain('orphans: 1 (parent not seen)')
@@ -132,7 +134,12 @@ describe('workflow show and tail --correlation across two sites', () => {
     expect([...times].sort()).toEqual(times)
     // The non-JSON message that contains the id passes the byte filter and is shown as invalid.
     expect(lines.filter((l) => 'invalid' in l)).toEqual([
-      expect.objectContaining({site: 'osl1', subject: 'dv.maskin.cmd.provision', invalid: true, problems: [expect.objectContaining({code: 'not-json'})]}),
+      expect.objectContaining({
+        site: 'osl1',
+        subject: 'dv.maskin.cmd.provision',
+        invalid: true,
+        problems: [expect.objectContaining({code: 'not-json'})],
+      }),
     ])
   })
 })

@@ -9,7 +9,11 @@ const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0
 /** A few words about `data`: the task state and progress or error, else compact JSON. */
 export function summarizeData(subject: string, data: unknown): string {
   if (!data || typeof data !== 'object') return ''
-  const d = data as {state?: unknown; progress?: {percent?: unknown; message?: unknown}; error?: {code?: unknown; message?: unknown}}
+  const d = data as {
+    state?: unknown
+    progress?: {percent?: unknown; message?: unknown}
+    error?: {code?: unknown; message?: unknown}
+  }
   if (subject.startsWith('dv.task.evt.') && typeof d.state === 'string') {
     const parts = [d.state]
     if (typeof d.progress?.percent === 'number') parts.push(`${d.progress.percent}%`)
@@ -41,7 +45,8 @@ export function renderTailEvent(
         summarizeData(event.subject, e.data),
       ]
       out(cols.join('  '))
-      if (options.headers && event.headers) for (const [k, v] of Object.entries(event.headers)) out(`    ${k}: ${v.join(', ')}`)
+      if (options.headers && event.headers)
+        for (const [k, v] of Object.entries(event.headers)) out(`    ${k}: ${v.join(', ')}`)
       return
     }
     case 'invalid': {
@@ -64,7 +69,9 @@ export function renderTailEvent(
       if (options.follow) err('Waiting for new messages (Ctrl-C to stop)...')
       return
     case 'site-down':
-      return warn(`site ${event.site} disconnected; waiting for it to come back (messages resume from the last one seen)`)
+      return warn(
+        `site ${event.site} disconnected; waiting for it to come back (messages resume from the last one seen)`,
+      )
     case 'site-up':
       return err(`site ${event.site} reconnected; resuming`)
     case 'stream-missing':

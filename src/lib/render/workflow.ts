@@ -58,8 +58,7 @@ function messageLine(result: WorkflowResult, m: WorkflowMessage, origin: number,
 }
 
 function header(term: Terminal, result: WorkflowResult): void {
-  const colour =
-    result.status === 'succeeded' ? chalk.green : result.status === 'running' ? chalk.blue : chalk.red.bold
+  const colour = result.status === 'succeeded' ? chalk.green : result.status === 'running' ? chalk.blue : chalk.red.bold
   const sites = result.sites.map((s) => (s.error ? `${s.site} (unreachable)` : s.site)).join(', ')
   out(
     `${chalk.bold('Workflow')} ${result.correlation_id}  ${colour(result.status)}  ` +
@@ -69,9 +68,9 @@ function header(term: Terminal, result: WorkflowResult): void {
 
 function footer(result: WorkflowResult): void {
   const parts: string[] = []
-  if (result.tasks.length)
-    parts.push(`tasks: ${result.tasks.map((t) => `${t.task_id} ${t.state}`).join(', ')}`)
-  if (result.dead_letters.length) parts.push(chalk.red(`dead letters: ${result.dead_letters.map((d) => d.ref).join(', ')}`))
+  if (result.tasks.length) parts.push(`tasks: ${result.tasks.map((t) => `${t.task_id} ${t.state}`).join(', ')}`)
+  if (result.dead_letters.length)
+    parts.push(chalk.red(`dead letters: ${result.dead_letters.map((d) => d.ref).join(', ')}`))
   if (result.orphans.length) parts.push(chalk.yellow(`orphans: ${result.orphans.length} (parent not seen)`))
   if (result.duplicates.length)
     parts.push(`duplicates: ${result.duplicates.reduce((n, d) => n + d.count - 1, 0)} extra deliveries`)
@@ -86,7 +85,13 @@ export function renderWorkflowTree(term: Terminal, result: WorkflowResult): void
   walkTree(result.tree, (node, depth, last, ancestorsLast) => {
     const m = byId.get(node.id)
     if (!m) return
-    const prefix = depth === 0 ? '' : ancestorsLast.slice(1).map((l) => (l ? '   ' : '│  ')).join('') + (last ? '└─ ' : '├─ ')
+    const prefix =
+      depth === 0
+        ? ''
+        : ancestorsLast
+            .slice(1)
+            .map((l) => (l ? '   ' : '│  '))
+            .join('') + (last ? '└─ ' : '├─ ')
     out(messageLine(result, m, origin, prefix))
   })
   footer(result)

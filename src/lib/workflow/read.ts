@@ -50,7 +50,9 @@ export const WorkflowDeadLetterSchema = z.object({
 /** `workflow show --json` (DESIGN.md section 11); fields beyond the documented ones are additions. */
 export const WorkflowResult = z.object({
   correlation_id: z.string(),
-  sites: z.array(z.object({site: z.string(), error: z.string().optional(), missing_streams: z.array(z.string()).optional()})),
+  sites: z.array(
+    z.object({site: z.string(), error: z.string().optional(), missing_streams: z.array(z.string()).optional()}),
+  ),
   window: z.object({from: z.string().nullable(), to: z.string().nullable()}),
   messages: z.array(WorkflowMessageSchema),
   roots: z.array(z.string()),
@@ -105,7 +107,8 @@ export function workflowMessageOf(
   if (!value || typeof value !== 'object' || Array.isArray(value)) return null
   const envelope = value as Record<string, unknown>
   if (envelope.correlation_id !== correlationId || typeof envelope.id !== 'string') return null
-  const time = typeof envelope.time === 'string' && !Number.isNaN(Date.parse(envelope.time)) ? envelope.time : where.time
+  const time =
+    typeof envelope.time === 'string' && !Number.isNaN(Date.parse(envelope.time)) ? envelope.time : where.time
   return {
     site: where.site,
     stream: where.stream,

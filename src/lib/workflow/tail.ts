@@ -2,6 +2,7 @@ import {z} from 'zod'
 
 import {decodeMessage} from '../contract/envelope.js'
 import {ProblemSchema, type Problem} from '../contract/problems.js'
+import {isService} from '../contract/services.js'
 import {subjectMatches} from '../contract/taxonomy.js'
 import {STREAMS} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
@@ -84,7 +85,8 @@ export function familiesOf(pattern: string): Family[] {
   if (t1 === '>') return [...FAMILIES]
   const serviceToken = any(t1) || (t1 !== undefined && t1 !== 'task' && t1 !== 'rpc')
   return FAMILIES.filter((family) => {
-    if (family === 'rpc') return any(t1) || t1 === 'rpc'
+    // dv.rpc.<service>.<operation>: the third token is a service there.
+    if (family === 'rpc') return (any(t1) || t1 === 'rpc') && (t2 === undefined || any(t2) || isService(t2))
     if (family === 'task') return (any(t1) || t1 === 'task') && (any(t2) || t2 === 'evt')
     return serviceToken && (any(t2) || t2 === family)
   })
@@ -212,7 +214,8 @@ async function runTail(
               }),
             )
           } catch (error) {
-            if (error instanceof StreamMissing) queue.push({kind: 'stream-missing', site: conn.site.name, stream: s.stream})
+            if (error instanceof StreamMissing)
+              queue.push({kind: 'stream-missing', site: conn.site.name, stream: s.stream})
             else queue.push({kind: 'site-error', site: conn.site.name, error: classifyConnectionError(error).detail})
           }
         }),
@@ -286,7 +289,15 @@ function subscribeRpc(
       const headers: Record<string, string[]> | undefined =
         options.headers && msg.headers ? Object.fromEntries([...msg.headers].map(([k, v]) => [k, v])) : undefined
       const event = toTailEvent(
-        {site: conn.site.name, stream: '', seq: 0, subject: msg.subject, time: new Date().toISOString(), data: msg.data, headers},
+        {
+          site: conn.site.name,
+          stream: '',
+          seq: 0,
+          subject: msg.subject,
+          time: new Date().toISOString(),
+          data: msg.data,
+          headers,
+        },
         filter,
       )
       if (event) queue.push({...event, stream: null, seq: null} as TailEvent)
