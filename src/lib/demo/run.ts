@@ -289,7 +289,7 @@ export function nextCommands(sites: DemoSite[], workflows: DemoWorkflow[], deadL
       description: 'what a replay would send (nothing is sent)',
       argv: ['dlq', 'replay', deadLetterRef, '--dry-run', ...first],
     },
-    {description: 'the health of the site', argv: ['doctor', ...all]},
+    {description: "the health of the demo's sites", argv: ['doctor', ...all]},
   ].map((n) => ({...n, command: ['dvctl', ...n.argv].map(shellQuote).join(' ')}))
   return next
 }

@@ -38,9 +38,7 @@ export async function renderDoctor(term: Terminal, result: DoctorResult): Promis
             s.dlq_capture.present ? (s.dlq_capture.missing_subjects.length ? 'incomplete' : 'ok') : 'missing',
           )
         : '-',
-      s.consumers.length
-        ? s.consumers.map((c) => `${c.name} ${c.pending + c.ack_pending}/${c.redelivered}`).join(sep)
-        : '-',
+      consumersCell(s, sep),
       s.dead_letters_pending === null
         ? '-'
         : s.dead_letters_pending
@@ -61,6 +59,16 @@ export async function renderDoctor(term: Terminal, result: DoctorResult): Promis
     for (const w of s.warnings) finding(chalk.yellow('warning'), s, w)
   }
   err(result.healthy ? chalk.green('All sites healthy.') : chalk.red('Problems found.'))
+}
+
+/** Consumers with a backlog or redeliveries by name; the idle ones only counted, so the row stays short. */
+function consumersCell(s: DoctorSite, sep: string): string {
+  if (!s.consumers.length) return '-'
+  const busy = s.consumers.filter((c) => c.pending + c.ack_pending + c.redelivered > 0)
+  const idle = s.consumers.length - busy.length
+  const cells = busy.map((c) => chalk.yellow(`${c.name} ${c.pending + c.ack_pending}/${c.redelivered}`))
+  if (idle) cells.push(busy.length ? `${idle} more idle` : `${idle} idle (0/0)`)
+  return cells.join(sep)
 }
 
 function layoutCell(s: DoctorSite): string {
