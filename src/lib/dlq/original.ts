@@ -21,6 +21,10 @@ export interface EnvelopeSummary {
 
 const decoder = new TextDecoder()
 
+/** Range reads pay off when at least one message in DENSITY of the range is wanted, and there are enough. */
+const DENSITY = 8
+const DENSE_MIN = 64
+
 export function parseEnvelope(data: Uint8Array): Record<string, unknown> | null {
   try {
     const v = JSON.parse(decoder.decode(data)) as unknown
@@ -69,6 +73,73 @@ export class OriginalReader {
     for (const k of Object.keys(headers))
       if (/^Nats-(Stream|Sequence|Time-Stamp|Subject|Last-Sequence|Num-Pending)$/i.test(k)) delete headers[k]
     return {stream, seq, subject: stored.subject, time: stored.time.toISOString(), data: stored.data, headers}
+  }
+
+  /**
+   * Calls `fn` for each wanted sequence of `stream` with its original, or null when it is gone. When the
+   * wanted sequences are dense in their range (dead letters usually are: a bad deploy, a poison batch),
+   * one ordered consumer reads the range, which is an order of magnitude faster than one get per message;
+   * sparse ones are fetched one by one, `window` gets in flight.
+   */
+  async each(
+    stream: string,
+    seqs: number[],
+    window: number,
+    fn: (seq: number, original: OriginalMessage | null) => void,
+  ): Promise<void> {
+    if (seqs.length === 0) return
+    const sorted = [...seqs].sort((a, b) => a - b)
+    const first = sorted[0]
+    const last = sorted[sorted.length - 1]
+    if ((await this.allowsDirect(stream)) === null) {
+      for (const seq of sorted) fn(seq, null)
+      return
+    }
+    if (sorted.length >= DENSE_MIN && last - first + 1 <= DENSITY * sorted.length) {
+      const wanted = new Set(sorted)
+      await this.scanRange(stream, first, last, (m) => {
+        if (!wanted.delete(m.seq)) return
+        fn(m.seq, m)
+      })
+      for (const seq of wanted) fn(seq, null)
+      return
+    }
+    let next = 0
+    await Promise.all(
+      Array.from({length: Math.min(window, sorted.length)}, async () => {
+        while (next < sorted.length) {
+          const seq = sorted[next++]
+          fn(seq, await this.get(stream, seq))
+        }
+      }),
+    )
+  }
+
+  private async scanRange(stream: string, from: number, to: number, fn: (m: OriginalMessage) => void) {
+    const js = await this.conn.js()
+    const consumer = await js.consumers.get(stream, {
+      deliver_policy: 'by_start_sequence' as never,
+      opt_start_seq: from,
+    })
+    // Bounded by what was there when the read began, so deleted tail messages never make it wait.
+    const pending = (await consumer.info(true)).num_pending
+    if (pending === 0) {
+      await consumer.delete().catch(() => {})
+      return
+    }
+    const messages = await consumer.consume({max_messages: 1000})
+    let seen = 0
+    try {
+      for await (const m of messages) {
+        seen++
+        const headers: Record<string, string[]> = {}
+        if (m.headers) for (const [k, v] of m.headers) headers[k] = v
+        fn({stream, seq: m.seq, subject: m.subject, time: m.time.toISOString(), data: m.data, headers})
+        if (m.seq >= to || seen >= pending) break
+      }
+    } finally {
+      await messages.close().catch(() => {})
+    }
   }
 
   /** true/false, or null when the stream does not exist (every original in it is missing). */

@@ -6,8 +6,7 @@ import {belongsToSite, type DeadLetterAdvisory, parseAdvisory} from './advisory.
 import {failuresFor, readFailures} from './failures.js'
 import {emptyLedgerState, Ledger, type LedgerState} from './ledger.js'
 import type {DeadLetter, DeadLetterStatus} from './model.js'
-import {OriginalReader, parseEnvelope, summarizeEnvelope} from './original.js'
-import {mapPool} from './pool.js'
+import {type OriginalMessage, OriginalReader, parseEnvelope, summarizeEnvelope} from './original.js'
 import {formatRef, ledgerKey} from './ref.js'
 
 /** Originals fetched concurrently: enough to hide round trips, bounded so memory stays flat. */
@@ -104,10 +103,23 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
   const typeMatch = options.type ? globMatcher(options.type) : undefined
   const status = options.status ?? 'pending'
 
-  const records = [...advisories.values()]
-  const letters = await mapPool(records, FETCH_WINDOW, async (record): Promise<DeadLetter | undefined> => {
+  const byStream = new Map<string, AdvisoryRecord[]>()
+  for (const record of advisories.values()) {
+    const list = byStream.get(record.advisory.stream)
+    if (list) list.push(record)
+    else byStream.set(record.advisory.stream, [record])
+  }
+  const letters: DeadLetter[] = []
+  for (const [stream, records] of byStream) {
+    const bySeq = new Map(records.map((r) => [r.advisory.stream_seq, r]))
+    await reader.each(stream, [...bySeq.keys()], FETCH_WINDOW, (seq, original) => {
+      const letter = toDeadLetter(bySeq.get(seq)!, original)
+      if (letter) letters.push(letter)
+    })
+  }
+
+  function toDeadLetter(record: AdvisoryRecord, original: OriginalMessage | null): DeadLetter | undefined {
     const a = record.advisory
-    const original = await reader.get(a.stream, a.stream_seq)
     const summary = summarizeEnvelope(original ? parseEnvelope(original.data) : null)
     if (typeMatch && !(summary.type && typeMatch(summary.type))) return undefined
     if (options.tenant && summary.tenant_id !== options.tenant) return undefined
@@ -136,10 +148,9 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
       advisory: {stream: record.stream, seq: record.seq},
     }
     return status === 'all' || letter.status === status ? letter : undefined
-  })
-  const kept = letters.filter((l): l is DeadLetter => l !== undefined)
-  await joinFailures(conn, kept)
-  return kept.sort((x, y) => x.dead_lettered_at.localeCompare(y.dead_lettered_at) || x.seq - y.seq)
+  }
+  await joinFailures(conn, letters)
+  return letters.sort((x, y) => x.dead_lettered_at.localeCompare(y.dead_lettered_at) || x.seq - y.seq)
 }
 
 /** Fills `failure` from the site's task `failed` events (a worker's own error text wins over a term reason). */
