@@ -17,6 +17,9 @@ export default class SiteAdd extends BaseCommand<typeof SiteAdd> {
     name: Args.string({description: 'Site name (datacenter_id), e.g. osl1.', required: true}),
   }
   static override flags = {
+    // The global --server and --creds, given the meaning they have here: the site's settings.
+    server: Flags.string({summary: "The site's NATS URL(s), comma-separated.", required: true}),
+    creds: Flags.string({summary: 'File with the NATS credentials (JWT and seed).'}),
     'js-domain': Flags.string({summary: 'JetStream domain of the site (normally its name).'}),
     nkey: Flags.string({summary: 'File with the NKey seed.'}),
     'token-file': Flags.string({summary: 'File with the auth token.'}),
@@ -32,13 +35,6 @@ export default class SiteAdd extends BaseCommand<typeof SiteAdd> {
 
   async run(): Promise<SiteChangeResult> {
     const f = this.flags
-    if (!f.server) {
-      throw usageError(
-        'site add needs --server URL',
-        'missing-server',
-        `Give the site's NATS URL(s), comma-separated: dvctl site add ${this.args.name} --server nats://host:4222.`,
-      )
-    }
     const tls =
       f['tls-ca'] || f['tls-cert']
         ? {
@@ -48,7 +44,7 @@ export default class SiteAdd extends BaseCommand<typeof SiteAdd> {
           }
         : undefined
     const site: SiteConfig = {
-      servers: f.server.split(',').map((s) => s.trim()),
+      servers: (f.server ?? '').split(',').map((s) => s.trim()),
       ...(f.creds ? {creds: f.creds} : {}),
       ...(f.nkey ? {nkey: f.nkey} : {}),
       ...(f['token-file'] ? {token_file: f['token-file']} : {}),

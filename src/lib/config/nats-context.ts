@@ -24,6 +24,19 @@ const NatsContext = z.looseObject({
 })
 type NatsContext = z.infer<typeof NatsContext>
 
+/** Context settings a site cannot express; importing one is warned about, never silently dropped. */
+const UNSUPPORTED = [
+  'nsc',
+  'user_jwt',
+  'user_seed',
+  'socks_proxy',
+  'jetstream_api_prefix',
+  'jetstream_event_prefix',
+  'inbox_prefix',
+  'tls_first',
+  'windows_cert_store',
+] as const
+
 export const SiteImportResult = z.object({
   config: z.string(),
   context_dir: z.string(),
@@ -124,6 +137,11 @@ function importOne(
     ...(settings.jetstream_domain ? {js_domain: settings.jetstream_domain} : {}),
     description: settings.description || `imported from nats context ${context}`,
   }
+  const unsupported = UNSUPPORTED.filter(
+    (key) => settings[key] !== undefined && settings[key] !== '' && settings[key] !== false,
+  )
+  if (unsupported.length)
+    result.warnings.push(`${context}: not imported (dvctl has no such setting): ${unsupported.join(', ')}`)
   if (settings.token) {
     site.token_file = join(options.secretDir, `${name}.token`)
     secrets.push({file: site.token_file, value: settings.token})
