@@ -1,0 +1,121 @@
+// Fault: `layout apply` interrupted half-way, by killing the CLI (SIGKILL, as a crash or a closed laptop)
+// and by killing the server, then run again: the second apply must finish the job, and a plan afterwards
+// must find nothing to change (DESIGN.md section 5: apply is idempotent). Asserted on the live streams and
+// consumers of the server.
+import {spawn} from 'node:child_process'
+import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {LayoutResult} from '../../src/lib/layout/apply.js'
+import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
+import {runCli} from '../helpers/cli.js'
+import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
+import {sleep} from './harness.js'
+
+const STREAMS = 40
+const BIN = process.env.DVCTL_TEST_RUN || fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+
+describe('layout apply interrupted half-way', {timeout: 180_000}, () => {
+  let dir: string
+  let layoutFile: string
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dvctl-layout-fault-'))
+    const streams: Record<string, unknown> = {}
+    for (let i = 0; i < STREAMS; i++) {
+      streams[`FAULT_${i}`] = {
+        subjects: [`fault.${i}.>`],
+        max_age: '1d',
+        consumers: {[`w${i}`]: {filter_subject: `fault.${i}.cmd`, ack_policy: 'explicit', max_deliver: 5}},
+      }
+    }
+    layoutFile = join(dir, 'layout.yaml')
+    await writeFile(layoutFile, JSON.stringify({layout: 'fault', streams}))
+  })
+  afterAll(async () => rm(dir, {recursive: true, force: true}))
+
+  async function live(conn: SiteConnection): Promise<{streams: number; consumers: number}> {
+    const jsm = await conn.jsm()
+    let streams = 0
+    let consumers = 0
+    for await (const s of jsm.streams.list()) {
+      if (!s.config.name.startsWith('FAULT_')) continue
+      streams++
+      consumers += s.state.consumer_count
+    }
+    return {streams, consumers}
+  }
+
+  /** Starts `layout apply` and resolves once the server has seen its first create request. */
+  async function applyUntilFirstCreate(server: NatsServerHandle, spy: SiteConnection) {
+    const seen = new Promise<void>((resolve) => {
+      const sub = spy.nc.subscribe('$JS.API.STREAM.CREATE.>', {
+        callback: () => {
+          sub.unsubscribe()
+          resolve()
+        },
+      })
+    })
+    await spy.nc.flush()
+    const env = {...process.env, NO_COLOR: '1', DVCTL_CONFIG: join(dir, 'none.yaml')}
+    delete env.NATS_URL
+    const child = spawn(process.execPath, [BIN, 'layout', 'apply', layoutFile, '--yes', '--server', server.url], {
+      env,
+      stdio: 'ignore',
+    })
+    const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null}>((resolve) =>
+      child.on('exit', (code, signal) => resolve({code, signal})),
+    )
+    await seen
+    return {child, exited}
+  }
+
+  async function expectConverged(server: NatsServerHandle, conn: SiteConnection) {
+    const rerun = await runCli(['layout', 'apply', layoutFile, '--yes', '--json', '--server', server.url])
+    expect(rerun.exitCode, rerun.stdout + rerun.stderr).toBe(0)
+    expect(LayoutResult.parse(rerun.json()).failed).toEqual([])
+    expect(await live(conn)).toEqual({streams: STREAMS, consumers: STREAMS})
+    const plan = await runCli(['layout', 'plan', layoutFile, '--json', '--fail-on-drift', '--server', server.url])
+    expect(plan.exitCode, plan.stdout + plan.stderr).toBe(0)
+    expect(LayoutResult.parse(plan.json()).changes.filter((c) => c.action !== 'noop')).toEqual([])
+  }
+
+  it('converges when the CLI is killed after it started creating', async () => {
+    const server = await natsFixture({name: 'lf1'})
+    const conn = await connectSite({name: 'lf1', servers: [server.url]}, {timeoutMs: 5000})
+    try {
+      const {child, exited} = await applyUntilFirstCreate(server, conn)
+      child.kill('SIGKILL')
+      expect((await exited).signal).toBe('SIGKILL')
+      await sleep(300)
+      // Half-way: the consumers (created after their streams) are not all there.
+      const partial = await live(conn)
+      expect(partial.consumers).toBeLessThan(STREAMS)
+      await expectConverged(server, conn)
+    } finally {
+      await conn.close()
+      await server.dispose()
+    }
+  })
+
+  it('converges when the server is killed during the apply and comes back', async () => {
+    const server = await natsFixture({name: 'lf2'})
+    const conn = await connectSite({name: 'lf2', servers: [server.url]}, {timeoutMs: 5000})
+    try {
+      const {exited} = await applyUntilFirstCreate(server, conn)
+      await server.kill()
+      const first = await exited
+      // The interrupted apply reports a failure (connection lost or partial), never a bug.
+      expect([4, 68, 0]).toContain(first.code)
+      await server.start()
+      await expectConverged(server, conn)
+    } finally {
+      await conn.close()
+      await server.dispose()
+    }
+  })
+})
