@@ -1,0 +1,44 @@
+import {describe, expect, it} from 'vitest'
+
+import {covers, doctorExitCode, type DoctorSite} from '../../../src/lib/doctor/check.js'
+
+describe('covers', () => {
+  it('tells whether a stream subject captures every subject of a filter', () => {
+    const advisory = '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>'
+    expect(covers(advisory, advisory)).toBe(true)
+    expect(covers('$JS.EVENT.ADVISORY.>', advisory)).toBe(true)
+    expect(covers('$JS.EVENT.ADVISORY.CONSUMER.*.>', advisory)).toBe(true)
+    expect(covers('$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.DV_CMD.*', advisory)).toBe(false)
+    expect(covers('$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.>', advisory)).toBe(false)
+    expect(covers('dv.*.cmd.>', 'dv.maskin.cmd.provision')).toBe(true)
+    expect(covers('dv.*.cmd', 'dv.maskin.cmd.provision')).toBe(false)
+    expect(covers('>', 'a')).toBe(true)
+  })
+})
+
+describe('doctorExitCode', () => {
+  const site = (over: Partial<DoctorSite>): DoctorSite => ({
+    site: 's',
+    url: 'nats://x',
+    reachable: true,
+    server_version: '2.9.10',
+    jetstream: {enabled: true, domain: 's'},
+    layout: null,
+    dlq_capture: null,
+    consumers: [],
+    dead_letters_pending: 0,
+    oldest_unacked: null,
+    sources: [],
+    problems: [],
+    warnings: [],
+    ...over,
+  })
+  const problem = {code: 'layout-drift', message: 'drift'}
+
+  it('is 0 with only warnings, 10 with problems, 4 when any site is unreachable', () => {
+    expect(doctorExitCode({healthy: true, sites: [site({warnings: [problem]})]})).toBe(0)
+    expect(doctorExitCode({healthy: false, sites: [site({problems: [problem]})]})).toBe(10)
+    expect(doctorExitCode({healthy: false, sites: [site({problems: [problem]}), site({reachable: false})]})).toBe(4)
+    expect(doctorExitCode({healthy: false, sites: [site({jetstream: {enabled: false, domain: null}})]})).toBe(4)
+  })
+})
