@@ -87,11 +87,22 @@ describe('sandbox up --sites osl1,trd1', () => {
     }
   })
 
-  it('a command published on trd1 lands in trd1’s DV_CMD and not in osl1’s', async () => {
-    const {jetstream, jetstreamManager} = await import('@nats-io/jetstream')
-    const ack = await jetstream(conns.trd1).publish('dv.maskin.cmd.provision', JSON.stringify({id: 'c1'}))
-    expect(ack.stream).toBe('DV_CMD')
-    expect(ack.domain).toBe('trd1')
+  it('a command published on trd1 (dvctl publish --site trd1) lands in trd1’s DV_CMD and not in osl1’s', async () => {
+    const {jetstreamManager} = await import('@nats-io/jetstream')
+    const r = await runCli(
+      [
+        'publish',
+        'dv.maskin.cmd.provision',
+        '--data',
+        '{"server_id":"srv-1","profile":"small"}',
+        '--site',
+        'trd1',
+        '--json',
+      ],
+      {env: {DVCTL_CONFIG: up.config}},
+    )
+    expect(r.exitCode).toBe(0)
+    expect(r.json()).toMatchObject({site: 'trd1', stream: 'DV_CMD', seq: 1})
     await crossSiteBarrier(conns)
     const count = async (name: string) =>
       (await (await jetstreamManager(conns[name])).streams.info('DV_CMD')).state.messages
