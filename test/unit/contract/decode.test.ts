@@ -60,6 +60,12 @@ describe('decodeMessage', () => {
     expect(r.ok).toBe(true)
   })
 
+  it('finds opaque binary in a decoded message too', () => {
+    const blob = Buffer.alloc(8000, 3).toString('base64')
+    const r = decodeMessage(enc(JSON.stringify(provisionCommand({data: {server_id: 's', profile: 'p', blob}}))))
+    expect(r).toMatchObject({ok: false, problems: [{path: '$.data.blob', code: 'opaque-binary'}]})
+  })
+
   it('never throws on a huge message and flags it against max_payload', () => {
     const big = JSON.stringify(
       provisionCommand({

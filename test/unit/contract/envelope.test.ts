@@ -107,6 +107,18 @@ describe('validateEnvelope: each rule has a failing example', () => {
     expect(r.problems).toContainEqual({path, code, message: expect.any(String)})
   })
 
+  it.each([
+    ['2028-02-29T00:00:00Z', true],
+    ['2026-02-29T00:00:00Z', false],
+    ['2026-04-31T12:00:00Z', false],
+    ['2026-12-31T23:59:60Z', true],
+    ['2026-12-31T24:00:00Z', false],
+    ['2026-13-01T00:00:00Z', false],
+    ['2026-03-14t09:30:00.123456z', true],
+  ])('time %s is valid: %s', (time, ok) => {
+    expect(validateEnvelope(provisionCommand({time})).valid).toBe(ok)
+  })
+
   it('reports a 10 KiB base64 string anywhere in data as opaque binary, with its path', () => {
     const blob = Buffer.alloc(7700, 7).toString('base64')
     expect(blob.length).toBeGreaterThan(10_000)
