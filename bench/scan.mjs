@@ -19,7 +19,7 @@ import {fileURLToPath} from 'node:url'
 
 const here = fileURLToPath(import.meta.url)
 const MESSAGES = Number(process.env.MESSAGES ?? 1_000_000)
-const ROUNDS = Number(process.env.ROUNDS ?? 3)
+const ROUNDS = Number(process.env.ROUNDS ?? 5)
 const BATCH = 1000
 
 const [mode, url, arg] = process.argv.slice(2)

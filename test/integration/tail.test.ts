@@ -160,6 +160,27 @@ describe('tail', () => {
     )
   })
 
+  it('shows NATS headers with --headers', async () => {
+    const {headers} = await import('@nats-io/transport-node')
+    const {jetstream} = await import('@nats-io/jetstream')
+    const corr = randomUUID()
+    const e = envelope({
+      type: 'maskin.server.provision.requested',
+      source: 'sentral',
+      correlation_id: corr,
+      data: {server_id: 's', profile: 'small'},
+    })
+    const h = headers()
+    h.set('Dv-Origin', 'dvctl')
+    await jetstream(nc).publish('dv.maskin.cmd.provision', JSON.stringify(e), {headers: h, msgID: e.id})
+    const r = await runCli(['tail', '--correlation', corr, '--headers', '--json', '--server', server.url])
+    expect(r.exitCode, r.stderr).toBe(0)
+    expect(TailLine.parse(r.lines()[0])).toMatchObject({
+      headers: {'Dv-Origin': ['dvctl'], 'Nats-Msg-Id': [e.id]},
+      envelope: e,
+    })
+  })
+
   it('filters by subject, family, service, type and tenant', async () => {
     const corr = randomUUID()
     const mk = (type: string, source: string, data: Record<string, unknown>, tenant?: string) =>
