@@ -64,7 +64,7 @@ describe('help and examples', () => {
       if (examples.length === 0) problems.push(`${id}: no examples`)
       const flags = {...(command.baseFlags ?? {}), ...(command.flags ?? {})}
       const names = new Set([...Object.keys(flags), 'json', 'help'])
-      const chars = new Set(Object.values(flags).flatMap((f) => (f.char ? [f.char] : [])))
+      const chars = new Set<string>(Object.values(flags).flatMap((f) => (f.char ? [f.char] : [])))
       for (const example of examples) {
         const text = exampleText(id, example as string)
         if (!text.includes(`dvctl ${id}`)) problems.push(`${id}: example does not run the command: ${text}`)
