@@ -68,7 +68,7 @@ describe('help and examples', () => {
       for (const example of examples) {
         const text = exampleText(id, example as string)
         if (!text.includes(`dvctl ${id}`)) problems.push(`${id}: example does not run the command: ${text}`)
-        for (const word of shellWords(text.split('|').at(-1)!.split('>')[0]) ?? []) {
+        for (const word of shellWords(text.split(' | ').at(-1)!.split(' > ')[0]) ?? []) {
           if (word.startsWith('--') && !names.has(word.slice(2).split('=')[0])) {
             problems.push(`${id}: example uses unknown flag ${word}: ${text}`)
           } else if (/^-[a-zA-Z]$/.test(word) && !chars.has(word[1])) {
