@@ -7,7 +7,7 @@ export default class SiteList extends BaseCommand<typeof SiteList> {
   static override description =
     'Reads $DVCTL_CONFIG, else $XDG_CONFIG_HOME/dvctl/config.yaml, else ~/.config/dvctl/config.yaml. Secrets are never shown: only which kind of authentication a site uses.'
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json']
-  static override aliases = ['site ls']
+  static override hiddenAliases = ['site:ls']
 
   async run(): Promise<SiteListResult> {
     const result = await listSites()

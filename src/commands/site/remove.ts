@@ -9,7 +9,7 @@ export default class SiteRemove extends BaseCommand<typeof SiteRemove> {
   static override description =
     'When the removed site was the default, no site is the default until dvctl site use NAME. Exit 5 when the config has no such site.'
   static override examples = ['<%= config.bin %> <%= command.id %> trd1']
-  static override aliases = ['site rm']
+  static override hiddenAliases = ['site:rm']
   static override args = {name: Args.string({description: 'Site name.', required: true})}
 
   async run(): Promise<SiteChangeResult> {
