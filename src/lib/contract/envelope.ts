@@ -6,9 +6,9 @@ import {z} from 'zod'
 
 import {TaskEventData} from './lifecycle.js'
 import {problem, type Problem, type ProblemCode} from './problems.js'
-import {defaultPayloadRegistry, parseDataschema, type PayloadRegistry} from './registry.js'
+import {DATASCHEMA, defaultPayloadRegistry, parseDataschema, type PayloadRegistry} from './registry.js'
 import {isService, isTaskVerb, SERVICES, TASK_VERBS} from './services.js'
-import {parseSubject} from './taxonomy.js'
+import {MESSAGE_TYPE, parseSubject} from './taxonomy.js'
 
 /**
  * The standard message envelope (ADR "Standard message envelope", DESIGN.md section 4). This zod schema is
@@ -17,15 +17,13 @@ import {parseSubject} from './taxonomy.js'
  */
 const RFC3339_UTC = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|\+00:00)$/
 const RFC3339_ANY = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
-const TYPE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/
-const DATASCHEMA = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\/v[1-9][0-9]*$/
 
 const nonEmpty = z.string().min(1)
 
 export const Envelope = z.looseObject({
   specversion: z.literal('1.0').describe('Envelope version.'),
   id: nonEmpty.describe('Unique message id (Nats-Msg-Id on publish).'),
-  type: z.string().regex(TYPE).describe('Logical message type: <service>.<entity>.<...>, or task.<verb>.'),
+  type: z.string().regex(MESSAGE_TYPE).describe('Logical message type: <service>.<entity>.<...>, or task.<verb>.'),
   source: z.enum(SERVICES).describe('Emitting service.'),
   subject: nonEmpty.optional().describe('Resource identifier within the emitting domain; the task id on task events.'),
   time: z.string().regex(RFC3339_UTC).describe('RFC 3339 timestamp in UTC.'),
@@ -152,7 +150,7 @@ export function validateEnvelope(value: unknown, opts: ValidateEnvelopeOptions =
   let type: string | undefined
   let isTask = false
   if (env.type !== undefined) {
-    if (typeof env.type !== 'string' || !TYPE.test(env.type)) {
+    if (typeof env.type !== 'string' || !MESSAGE_TYPE.test(env.type)) {
       add(
         '$.type',
         'bad-type',

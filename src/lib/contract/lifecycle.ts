@@ -2,6 +2,7 @@ import {z} from 'zod'
 
 import {problem, type Problem} from './problems.js'
 import {isTaskVerb, isTerminalTaskState, TASK_VERBS, type TaskVerb} from './services.js'
+import {TOKEN} from './taxonomy.js'
 
 /**
  * The task lifecycle of DESIGN.md section 4:
@@ -107,7 +108,7 @@ export const TaskError = z.object({
 export const TaskEventData = z
   .looseObject({
     task_id: z.string().min(1),
-    state: z.string().regex(/^[a-z][a-z0-9_]*$/),
+    state: z.string().regex(TOKEN),
     progress: TaskProgress.optional(),
     error: TaskError.optional(),
     result: z.unknown().optional(),

@@ -2,6 +2,7 @@ import {z} from 'zod'
 
 import {TaskEventData} from './lifecycle.js'
 import {TASK_VERBS} from './services.js'
+import {MESSAGE_TYPE_SOURCE} from './taxonomy.js'
 
 /**
  * The payload schema registry (ADR "Payload rules": payload schemas must be versioned). A schema is keyed by
@@ -53,7 +54,8 @@ export class PayloadRegistry {
   }
 }
 
-const DATASCHEMA = /^([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+)\/v([1-9][0-9]*)$/
+/** `<type>/v<N>`, N from 1: the envelope's `dataschema` (groups: type, version). */
+export const DATASCHEMA = new RegExp(`^(${MESSAGE_TYPE_SOURCE})/v([1-9][0-9]*)$`)
 
 /** `maskin.server.provisioned/v2` -> {type, version}; undefined when it is not of that form. */
 export function parseDataschema(dataschema: string): {type: string; version: number} | undefined {

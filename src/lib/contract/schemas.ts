@@ -5,6 +5,7 @@ import {z} from 'zod'
 
 import {usageError} from '../errors.js'
 import {Envelope} from './envelope.js'
+import {MESSAGE_TYPE_SOURCE} from './taxonomy.js'
 import {builtinRegistry, formatDataschema, parseDataschema, PayloadRegistry} from './registry.js'
 
 export {
@@ -92,11 +93,11 @@ export async function loadSchemaDir(dir: string, base: PayloadRegistry = builtin
 
 function schemaKey(fileName: string, id: unknown): {type: string; version: number} | undefined {
   if (typeof id === 'string') {
-    const tail = /([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+\/v[1-9][0-9]*)(?:\.json)?$/.exec(id)
+    const tail = new RegExp(`(${MESSAGE_TYPE_SOURCE}/v[1-9][0-9]*)(?:\\.json)?$`).exec(id)
     const parsed = tail ? parseDataschema(tail[1]) : undefined
     if (parsed) return parsed
   }
-  const m = /^([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+)\.v([1-9][0-9]*)(?:\.schema)?\.json$/.exec(fileName)
+  const m = new RegExp(`^(${MESSAGE_TYPE_SOURCE})\\.v([1-9][0-9]*)(?:\\.schema)?\\.json$`).exec(fileName)
   return m ? {type: m[1], version: Number(m[2])} : undefined
 }
 

@@ -28,7 +28,12 @@ const FAMILY_SHAPE: Record<SubjectFamily, string> = {
   rpc: 'dv.rpc.<service>.<operation>',
 }
 
-const TOKEN = /^[a-z][a-z0-9_]*$/
+/** One token of a subject, and of a message type (DESIGN.md section 4). */
+export const TOKEN_SOURCE = '[a-z][a-z0-9_]*'
+/** A message type: two or more tokens joined by dots (`maskin.server.provisioned`, `task.failed`). */
+export const MESSAGE_TYPE_SOURCE = `${TOKEN_SOURCE}(?:\\.${TOKEN_SOURCE})+`
+export const TOKEN = new RegExp(`^${TOKEN_SOURCE}$`)
+export const MESSAGE_TYPE = new RegExp(`^${MESSAGE_TYPE_SOURCE}$`)
 
 export const SubjectAnalysis = z.object({
   subject: z.string(),
