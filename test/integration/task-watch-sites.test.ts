@@ -32,6 +32,8 @@ describe('task watch over several sites', {timeout: 90_000}, () => {
         await startWorker(conn, {service: 'maskin', consumer, behaviour: name === 'trd1' ? 'fail' : 'succeed'}),
       )
     }
+    // A reachable site without the standard layout: no DV_TASK to read.
+    servers.push(await natsFixture({name: 'sto1'}))
     dir = await mkdtemp(join(tmpdir(), 'dvctl-h4-sites-'))
     const config = join(dir, 'config.yaml')
     const dead = `nats://127.0.0.1:${await freePort()}`
@@ -44,6 +46,7 @@ describe('task watch over several sites', {timeout: 90_000}, () => {
         `  osl1: {servers: ["${servers[0].url}"]}`,
         `  trd1: {servers: ["${servers[1].url}"]}`,
         `  bgo1: {servers: ["${dead}"]}`,
+        `  sto1: {servers: ["${servers[2].url}"]}`,
         '',
       ].join('\n'),
     )
@@ -76,7 +79,7 @@ describe('task watch over several sites', {timeout: 90_000}, () => {
     expect(result).toMatchObject({site: 'trd1', envelope: {datacenter_id: 'trd1', actor: 'ops-bot'}})
   })
 
-  it('merges the sites, names the site on every line, warns about the unreachable one, and exits 8 when one site failed', async () => {
+  it('merges the sites, names the site on every line, warns about the unreadable ones, and exits 8 when one site failed', async () => {
     const ok = await runCli(
       [
         'publish',
@@ -108,11 +111,14 @@ describe('task watch over several sites', {timeout: 90_000}, () => {
     )
     expect(finals.map((l) => `${l.site}:${l.task?.state}`).sort()).toEqual(['osl1:succeeded', 'trd1:failed'])
     expect(r.stderr).toContain('bgo1')
+    expect(r.stderr).toContain('Site sto1 has no DV_TASK stream')
 
     const list = TaskListResult.parse(
       (await runCli(['task', 'list', '--all-sites', '--tenant', 'multi', '--json'], {env})).json(),
     )
     expect(list.sites.find((s) => s.site === 'bgo1')?.error).toBeTruthy()
+    expect(list.sites.find((s) => s.site === 'sto1')?.error).toContain('no DV_TASK stream')
+    expect(list.sites.find((s) => s.site === 'osl1')?.error).toBeUndefined()
     expect(list.tasks.map((t) => `${t.site}:${t.state}`).sort()).toEqual(['osl1:succeeded', 'trd1:failed'])
   })
 })

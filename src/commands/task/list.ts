@@ -30,13 +30,16 @@ export default class TaskList extends BaseCommand<typeof TaskList> {
     const {flags} = this
     const fan = await this.connectMany()
     const {listTasks} = await import('../../lib/tasks/list.js')
-    const tasks = await listTasks(fan.connections, {
+    const {tasks, siteErrors} = await listTasks(fan.connections, {
       filter: taskFilterFromFlags(flags),
       sinceMs: flags.since,
       states: flags.state,
     })
-    const result: TaskListResult = {sites: fan.sites, tasks}
+    const sites = fan.sites.map((s) => (siteErrors.has(s.site) ? {...s, error: siteErrors.get(s.site)} : s))
+    const result: TaskListResult = {sites, tasks}
     if (!this.jsonEnabled()) {
+      const {warn} = await import('../../lib/render/terminal.js')
+      for (const message of siteErrors.values()) warn(`${message} (skipped; the other sites are still read)`)
       const {renderTaskList} = await import('../../lib/render/tasks.js')
       await renderTaskList(this.term, tasks)
     }

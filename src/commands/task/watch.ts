@@ -55,6 +55,10 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
           if (live) await live.draw(b.tasks(), notices.slice(-5).join('\n') || undefined)
           return
         }
+        if (item.kind === 'site-error') {
+          warn(`${item.error.message} (skipped; the other sites are still read)`)
+          return
+        }
         if (this.jsonEnabled()) {
           jsonLine(item.line)
           return

@@ -19,17 +19,28 @@ export interface TaskListOptions {
   states?: string[]
 }
 
-/** Reads the task history of each site once (no live part) and returns each task's latest state, oldest first. */
-export async function listTasks(conns: SiteConnection[], options: TaskListOptions): Promise<TaskRecord[]> {
+/**
+ * Reads the task history of each site once (no live part) and returns each task's latest state, oldest first,
+ * with the sites that could not be read (while others could) and why.
+ */
+export async function listTasks(
+  conns: SiteConnection[],
+  options: TaskListOptions,
+): Promise<{tasks: TaskRecord[]; siteErrors: Map<string, string>}> {
+  const siteErrors = new Map<string, string>()
   const {board} = await watchTasks(conns, {
     filter: options.filter,
     sinceMs: options.sinceMs,
     live: false,
     untilDone: false,
+    onItem: (item) => {
+      if (item.kind === 'site-error') siteErrors.set(item.site, item.error.message)
+    },
   })
   const states = options.states?.length ? new Set(options.states) : undefined
-  return board
+  const tasks = board
     .tasks()
     .filter((t) => !states || states.has(t.state))
     .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.site.localeCompare(b.site))
+  return {tasks, siteErrors}
 }

@@ -3,9 +3,10 @@ import {z} from 'zod'
 
 import {decodeMessage, type Envelope} from '../contract/envelope.js'
 import {ProblemSchema} from '../contract/problems.js'
-import {notFound} from '../errors.js'
+import {notFound, type UserError} from '../errors.js'
 import {STREAMS} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
+import {connectionError} from '../nats/errors.js'
 import {TaskBoard, type TaskUpdate} from './board.js'
 
 /** Which task events to show: every given field must match (DESIGN.md section 7, `task watch`). */
@@ -71,6 +72,8 @@ export type TaskWatchItem =
   | {kind: 'invalid'; line: InvalidMessageLine}
   /** Every site has delivered its history; what follows is live. */
   | {kind: 'caught-up'}
+  /** One of several sites could not be read (no DV_TASK, lost connection); the others still are. */
+  | {kind: 'site-error'; site: string; error: UserError}
 
 /**
  * Reads the task events of DV_TASK on every given site (history first, bounded by `sinceMs`, then live when
@@ -85,6 +88,8 @@ export async function* readTaskEvents(
   const queue = new AsyncQueue<RawItem>()
   const readers = conns.map((conn) => readSite(conn, options, queue))
   let pendingSites = conns.length
+  const finished = new Set<string>()
+  let failedSites = 0
   let caughtUpSent = false
   const allDone = Promise.allSettled(readers).then(() => queue.close())
   try {
@@ -97,10 +102,18 @@ export async function* readTaskEvents(
       const item = await queue.next()
       if (item === undefined) break
       if (item.kind === 'caught-up') {
-        pendingSites--
+        if (!finished.has(item.site)) pendingSites--
+        finished.add(item.site)
         continue
       }
-      if (item.kind === 'error') throw item.error
+      if (item.kind === 'error') {
+        // One site alone, or every site failing, ends the watch; otherwise the others go on (DESIGN.md section 3).
+        if (++failedSites === conns.length) throw item.error
+        if (!finished.has(item.site)) pendingSites--
+        finished.add(item.site)
+        yield {kind: 'site-error', site: item.site, error: item.error}
+        continue
+      }
       const converted = toItem(item, board, options.filter)
       if (converted) yield converted
     }
@@ -113,7 +126,7 @@ export async function* readTaskEvents(
 type RawItem =
   | {kind: 'msg'; site: string; msg: JsMsg}
   | {kind: 'caught-up'; site: string}
-  | {kind: 'error'; site: string; error: unknown}
+  | {kind: 'error'; site: string; error: UserError}
 
 async function readSite(conn: SiteConnection, options: TaskReadOptions, queue: AsyncQueue<RawItem>): Promise<void> {
   const site = conn.site.name
@@ -134,7 +147,7 @@ async function readSite(conn: SiteConnection, options: TaskReadOptions, queue: A
         ),
       })
     } else {
-      queue.push({kind: 'error', site, error})
+      queue.push({kind: 'error', site, error: connectionError(conn.site, conn.url, error)})
     }
     return
   }
@@ -168,7 +181,7 @@ async function readSite(conn: SiteConnection, options: TaskReadOptions, queue: A
       }
     }
   } catch (error) {
-    if (!queue.closed) queue.push({kind: 'error', site, error})
+    if (!queue.closed) queue.push({kind: 'error', site, error: connectionError(conn.site, conn.url, error)})
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
     await messages.close().catch(() => {})
