@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {failureLines, progressBar, taskEventLine, watchSummary} from '../../../src/lib/render/tasks.js'
+import {failureLines, LiveTaskTable, progressBar, taskEventLine, watchSummary} from '../../../src/lib/render/tasks.js'
 import {TaskBoard} from '../../../src/lib/tasks/board.js'
 import type {Terminal} from '../../../src/lib/render/terminal.js'
 
@@ -38,5 +38,32 @@ describe('task rendering', () => {
     expect(taskEventLine(plain, late)).toContain('started(illegal: Task already failed')
     expect(failureLines(board.tasks())).toEqual(['Task t1 failed: e1: down'])
     expect(watchSummary(board.tasks())).toBe('1 task(s): 1 failed')
+  })
+})
+
+describe('LiveTaskTable', () => {
+  it('redraws in place: each frame moves up over the previous one and clears below', async () => {
+    const board = new TaskBoard()
+    const env = (id: string) => ({source: 'maskin', subject: id, data: {task_id: id, state: 'started'}})
+    board.apply({site: 'osl1', time: new Date().toISOString(), subject: 'dv.task.evt.started', envelope: env('a')})
+    const written: string[] = []
+    const write = process.stdout.write
+    process.stdout.write = ((chunk: string) => {
+      written.push(String(chunk))
+      return true
+    }) as typeof process.stdout.write
+    try {
+      const live = new LiveTaskTable(1)
+      await live.draw(board.tasks())
+      board.apply({site: 'osl1', time: new Date().toISOString(), subject: 'dv.task.evt.started', envelope: env('b')})
+      await live.draw(board.tasks())
+    } finally {
+      process.stdout.write = write
+    }
+    const firstLines = written[0].trimEnd().split('\n').length
+    expect(written[0].startsWith('\x1b[')).toBe(false)
+    expect(written[1].startsWith(`\x1b[${firstLines}A\x1b[J`)).toBe(true)
+    // Bounded to maxRows: the older task gives way, with a note.
+    expect(written[1]).toContain('(1 older task(s) not shown)')
   })
 })
