@@ -10,6 +10,7 @@ export default class ContractValidate extends BaseCommand<typeof ContractValidat
   static override summary = 'Validate message envelopes and payloads against the Dataverket contract.'
   static override description = `Reads one JSON envelope, a JSON array of envelopes, or NDJSON from FILE or stdin and checks every envelope and payload rule: required fields, RFC 3339 UTC time, known source, data as an object without embedded binary, and the payload's registered schema (dataschema <type>/v<N>, absent = v1). Give --subject to also check the NATS subject the messages travel on. Any invalid message exits 2; each problem has a JSON path and a stable code.`
   static override examples = [
+    `echo '{"specversion":"1.0","id":"m1","type":"nett.apply.requested","source":"sentral","time":"2026-03-14T09:30:00Z","actor":"user:lars","correlation_id":"wf-1","data":{"network_id":"vpc-12"}}' | <%= config.bin %> <%= command.id %> --subject dv.nett.cmd.apply`,
     '<%= config.bin %> <%= command.id %> messages.ndjson',
     'cat envelope.json | <%= config.bin %> <%= command.id %> - --subject dv.maskin.cmd.provision --strict',
     '<%= config.bin %> <%= command.id %> batch.json --schemas ./schemas --json',
