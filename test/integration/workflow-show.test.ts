@@ -12,7 +12,8 @@ import {runCli} from '../helpers/cli.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 import {connectTo, ensureStreams, publish, seedWorkflow, type SeededWorkflow} from './workflow-seed.js'
 
-describe('workflow show and tail --correlation across two sites', () => {
+// Upper bounds only: on an idle machine each test takes a second or two.
+describe('workflow show and tail --correlation across two sites', {timeout: 120_000}, () => {
   let osl1: NatsServerHandle
   let trd1: NatsServerHandle
   let a: NatsConnection

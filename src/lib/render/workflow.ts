@@ -138,6 +138,20 @@ export function renderWorkflowFollow(term: Terminal, event: WorkflowFollowEvent,
       out(`${messageLine(result, m, workflowOrigin(result))}${cause}  [${result.status}]`)
       return
     }
+    case 'dead-letter': {
+      const d = event.deadLetter
+      if (term.json) return jsonLine({dead_letter: d, status: event.result.status})
+      if (term.stdoutTTY) {
+        process.stdout.write('\u001B[2J\u001B[H')
+        return renderWorkflow(term, event.result, view)
+      }
+      out(
+        chalk.red.bold(
+          `☠ dead letter ${d.ref} (${d.reason}, consumer ${d.consumer}) of ${shortId(d.id)}  [${event.result.status}]`,
+        ),
+      )
+      return
+    }
     case 'site-down':
       return warn(`site ${event.site} disconnected; waiting for it to come back`)
     case 'site-up':

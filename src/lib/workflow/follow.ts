@@ -1,5 +1,7 @@
 import type {SiteConnection} from '../nats/connection.js'
-import type {ScanWindow} from './cursor.js'
+import {STREAMS} from '../layout/names.js'
+import {StreamCursor, type ScanWindow, type StoredMessage} from './cursor.js'
+import {parseAdvisory, toDeadLetter, type Advisory, type WorkflowDeadLetter} from './dead-letters.js'
 import {EventQueue} from './queue.js'
 import {assembleWorkflow, collectWorkflow, workflowMessageOf, type WorkflowResult} from './read.js'
 import {tailMessages, type TailEvent} from './tail.js'
@@ -11,6 +13,8 @@ export type WorkflowFollowEvent =
   | {kind: 'snapshot'; result: WorkflowResult}
   /** A new message arrived; `result` is the workflow with it. */
   | {kind: 'message'; message: WorkflowMessage; result: WorkflowResult}
+  /** A message of the workflow was dead-lettered. */
+  | {kind: 'dead-letter'; deadLetter: WorkflowDeadLetter; result: WorkflowResult}
   /** A site dropped, came back, or has a problem (passed through from the tail). */
   | Extract<TailEvent, {kind: 'site-down' | 'site-up' | 'site-error' | 'stream-missing' | 'note'}>
 
@@ -62,13 +66,43 @@ async function run(
     if (r.value.kind === 'caught-up') break
     early.push(r.value)
   }
+  // Dead letters too: the advisories stored from now on, opened before the history is read.
+  const advisoryCursors = (
+    await Promise.all(
+      connections.map((conn) =>
+        StreamCursor.open(conn, {stream: STREAMS.dlq, window: {}, follow: true, liveOnly: true}).catch(() => null),
+      ),
+    )
+  ).filter((c): c is StreamCursor => c !== null)
+  const closeAdvisories = () => advisoryCursors.forEach((c) => void c.close())
+  options.signal?.addEventListener('abort', closeAdvisories, {once: true})
+
   const reading = await collectWorkflow(connections, {
     correlationId: options.correlationId,
     window: options.window,
     unreachable: options.unreachable,
   })
   const seen = new Set(reading.messages.map((m) => `${m.site}/${m.stream}:${m.seq}`))
+  const seenAdvisories = new Set(reading.deadLetters.map((d) => `${d.site}/${d.advisory.stream}:${d.advisory.seq}`))
+  const multiSite = reading.sites.length > 1
   queue.push({kind: 'snapshot', result: assembleWorkflow(reading)})
+
+  // An advisory whose message has not been seen (yet) waits here; new messages are matched against it.
+  let unmatched: Array<{advisory: Advisory; stored: StoredMessage; conn: SiteConnection}> = []
+  const matchAdvisories = () => {
+    unmatched = unmatched.filter(({advisory, stored, conn}) => {
+      const target = reading.messages.find(
+        (m) => m.site === stored.site && m.stream === advisory.stream && m.seq === advisory.stream_seq,
+      )
+      if (!target) return true
+      const deadLetter = toDeadLetter(advisory, stored, target.id, conn.site.js_domain, multiSite)
+      if (deadLetter) {
+        reading.deadLetters.push(deadLetter)
+        queue.push({kind: 'dead-letter', deadLetter, result: assembleWorkflow(reading)})
+      }
+      return false
+    })
+  }
 
   const handle = (event: TailEvent) => {
     if (event.kind === 'message') {
@@ -80,10 +114,31 @@ async function run(
       if (!message) return
       reading.messages.push(message)
       queue.push({kind: 'message', message, result: assembleWorkflow(reading)})
+      if (unmatched.length) matchAdvisories()
     } else if (event.kind !== 'invalid' && event.kind !== 'caught-up') {
       queue.push(event)
     }
   }
   for (const event of early) handle(event)
-  for (let r = await iterator.next(); !r.done; r = await iterator.next()) handle(r.value)
+  try {
+    await Promise.all([
+      (async () => {
+        for (let r = await iterator.next(); !r.done; r = await iterator.next()) handle(r.value)
+        closeAdvisories()
+      })(),
+      ...advisoryCursors.map(async (cursor) => {
+        for (let stored = await cursor.nextLive(); stored; stored = await cursor.nextLive()) {
+          const advisory = parseAdvisory(stored.data)
+          const key = `${stored.site}/${stored.stream}:${stored.seq}`
+          if (!advisory || seenAdvisories.has(key)) continue
+          seenAdvisories.add(key)
+          unmatched.push({advisory, stored, conn: cursor.conn})
+          matchAdvisories()
+        }
+      }),
+    ])
+  } finally {
+    options.signal?.removeEventListener('abort', closeAdvisories)
+    closeAdvisories()
+  }
 }
