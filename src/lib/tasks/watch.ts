@@ -130,7 +130,6 @@ type RawItem =
 
 async function readSite(conn: SiteConnection, options: TaskReadOptions, queue: AsyncQueue<RawItem>): Promise<void> {
   const site = conn.site.name
-  const {DeliverPolicy} = await import('@nats-io/jetstream')
   const jsm = await conn.jsm()
   let lastSeq: number
   try {
@@ -152,13 +151,15 @@ async function readSite(conn: SiteConnection, options: TaskReadOptions, queue: A
     return
   }
   const js = await conn.js()
-  const start =
+  // Always by start sequence: when the client recreates the ordered consumer after a server restart it
+  // resumes by sequence, and a leftover opt_start_time is refused, which stalled the watch for good.
+  const startSeq =
     options.afterSeq !== undefined
-      ? {opt_start_seq: options.afterSeq + 1}
+      ? options.afterSeq + 1
       : options.sinceMs !== undefined
-        ? {opt_start_time: new Date(Date.now() - options.sinceMs).toISOString()}
-        : {deliver_policy: DeliverPolicy.All}
-  const consumer = await js.consumers.get(STREAMS.task, {filter_subjects: 'dv.task.evt.>', ...start})
+        ? await sequenceAt(conn, new Date(Date.now() - options.sinceMs))
+        : 1
+  const consumer = await js.consumers.get(STREAMS.task, {filter_subjects: 'dv.task.evt.>', opt_start_seq: startSeq})
   let caughtUp = false
   const markCaughtUp = () => {
     if (caughtUp) return
@@ -186,6 +187,18 @@ async function readSite(conn: SiteConnection, options: TaskReadOptions, queue: A
     options.signal?.removeEventListener('abort', onAbort)
     await messages.close().catch(() => {})
   }
+}
+
+/** The first DV_TASK sequence at or after `from`: the server resolves it for a probe consumer, deleted at once. */
+async function sequenceAt(conn: SiteConnection, from: Date): Promise<number> {
+  const js = await conn.js()
+  const probe = await js.consumers.get(STREAMS.task, {
+    filter_subjects: 'dv.task.evt.>',
+    opt_start_time: from.toISOString(),
+  })
+  const info = await probe.info(true)
+  void probe.delete().catch(() => {})
+  return info.delivered.stream_seq + 1
 }
 
 function toItem(
