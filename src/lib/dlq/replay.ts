@@ -3,12 +3,12 @@ import type {MsgHdrs} from '@nats-io/transport-node'
 import {usageError} from '../errors.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {StreamCursor} from '../workflow/cursor.js'
-import {journalKey, Ledger, type LedgerState, emptyLedgerState} from './ledger.js'
+import {emptyLedgerState, journalKey, Ledger, type LedgerState, type ReplayJournal} from './ledger.js'
 import type {DlqReplayResult} from './model.js'
-import {OriginalReader} from './original.js'
+import {type OriginalMessage, OriginalReader} from './original.js'
 import {decideReplay, type ReplayItem} from './plan.js'
 import {mapPool} from './pool.js'
-import {formatRef, parseRef, type DeadLetterRef} from './ref.js'
+import {formatRef, ledgerKey, parseRef, type DeadLetterRef} from './ref.js'
 import {readDeadLetters, type DeadLetterSelection} from './read.js'
 
 /** Headers of a replayed copy (DESIGN.md section 6); Nats-Msg-Id is the replay id. */
@@ -84,9 +84,9 @@ export interface ReplayRunOptions {
 
 /**
  * Sends the planned copies (DESIGN.md section 6): byte-identical data, the original's own headers plus
- * Dv-Replay-Of/-Id/-Replayed-By, Nats-Msg-Id = replay id. Per chunk: the journal is written (before), the
- * copies are published pipelined, each acknowledged copy is recorded on its dead letter's key (after), and
- * the journal is closed. A run interrupted anywhere is finished by running it again: the same replay ids
+ * Dv-Replay-Of/-Id/-Replayed-By, Nats-Msg-Id = replay id. Per chunk: the journal is written and acknowledged
+ * (before), the copies are published pipelined, each acknowledged copy is recorded on its dead letter's key
+ * (after), and the journal is closed, which confirms those records. A run interrupted anywhere is finished by running it again: the same replay ids
  * make JetStream drop copies already stored (within the stream's duplicate window), and after that window
  * the target stream is searched for the replay id before anything is sent.
  */
@@ -112,12 +112,21 @@ export async function runReplay(
   const total = plan.items.length
   let done = 0
 
+  const chunkAt = (start: number) => plan.items.slice(start, start + JOURNAL_CHUNK)
+  // The next chunk's originals are read while this chunk is published (two chunks in memory at most).
+  let nextOriginals = readChunkOriginals(reader, chunkAt(0))
   for (let start = 0, chunk = 0; start < total; start += JOURNAL_CHUNK, chunk++) {
     if (options.signal?.aborted) break
-    const items = plan.items.slice(start, start + JOURNAL_CHUNK)
+    const items = chunkAt(start)
+    const originalsRead = nextOriginals
+    nextOriginals =
+      start + JOURNAL_CHUNK < total
+        ? readChunkOriginals(reader, chunkAt(start + JOURNAL_CHUNK))
+        : Promise.resolve(new Map())
+    nextOriginals.catch(() => {})
     const journal = journalKey(run, chunk)
     const at = new Date().toISOString()
-    await ledger.openJournal(journal, {
+    const journalValue: ReplayJournal = {
       action: 'replaying',
       actor: options.actor,
       at,
@@ -129,14 +138,16 @@ export async function runReplay(
         generation: i.generation,
         to_subject: i.subject,
       })),
-    })
+    }
+    await ledger.openJournal(journal, journalValue)
     let chunkFailed = false
+    const originals = await originalsRead
     await mapPool(items, PUBLISH_WINDOW, async (item) => {
       if (options.signal?.aborted) return
       try {
-        const sent = await sendOne(item)
+        const sent = await sendOne(item, originals)
         options.onPublished?.(item, sent.seq)
-        await ledger.record(item.letter, {
+        ledger.recordUnconfirmed(item.letter, {
           action: 'replayed',
           actor: options.actor,
           at: new Date().toISOString(),
@@ -161,17 +172,22 @@ export async function runReplay(
       }
       options.onProgress?.(++done, total)
     })
+    // The acknowledged journal write is the barrier for the chunk's ledger entries (see recordUnconfirmed).
     // A chunk with failures keeps its journal: a re-run resumes those items with the same replay ids.
     if (!chunkFailed && !options.signal?.aborted) await ledger.closeJournal(journal)
+    else await ledger.openJournal(journal, journalValue)
   }
   return result
 
-  async function sendOne(item: ReplayItem): Promise<{seq: number; duplicate: boolean}> {
+  async function sendOne(
+    item: ReplayItem,
+    originals: Map<string, OriginalMessage>,
+  ): Promise<{seq: number; duplicate: boolean}> {
     if (item.resume) {
       const seq = await findStoredReplay(conn, item)
       if (seq !== undefined) return {seq, duplicate: true}
     }
-    const original = await reader.get(item.letter.stream, item.letter.seq)
+    const original = originals.get(item.key)
     if (!original) throw new Error('the original message is gone (deleted or aged out)')
     const h: MsgHdrs = headers()
     for (const [k, values] of Object.entries(original.headers)) {
@@ -188,6 +204,23 @@ export async function runReplay(
     })
     return {seq: ack.seq, duplicate: ack.duplicate}
   }
+}
+
+/** The originals of one chunk (at most JOURNAL_CHUNK in memory), read by range when they are dense. */
+async function readChunkOriginals(reader: OriginalReader, items: ReplayItem[]): Promise<Map<string, OriginalMessage>> {
+  const byStream = new Map<string, number[]>()
+  for (const i of items) {
+    const seqs = byStream.get(i.letter.stream)
+    if (seqs) seqs.push(i.letter.seq)
+    else byStream.set(i.letter.stream, [i.letter.seq])
+  }
+  const originals = new Map<string, OriginalMessage>()
+  for (const [stream, seqs] of byStream) {
+    await reader.each(stream, seqs, PUBLISH_WINDOW, (seq, original) => {
+      if (original) originals.set(ledgerKey({stream, seq}), original)
+    })
+  }
+  return originals
 }
 
 /** The plan as the JSON result shows it (and as `--dry-run` returns it). */
