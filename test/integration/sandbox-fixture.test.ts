@@ -27,7 +27,11 @@ describe('sandboxFixture with three sites', () => {
 
   it('dv.rpc.* crosses from one leaf to the other through the hub; commands do not', async () => {
     const {jetstream, jetstreamManager} = await import('@nats-io/jetstream')
-    const sub = conns.trd1.subscribe('dv.rpc.nett.lookup', {callback: (_e, m) => m.respond('trd1')})
+    const sub = conns.trd1.subscribe('dv.rpc.nett.lookup', {
+      callback: (_e, m) => {
+        m.respond('trd1')
+      },
+    })
     await conns.trd1.flush()
     let reply = ''
     for (let i = 0; i < 50 && !reply; i++) {
@@ -44,7 +48,11 @@ describe('sandboxFixture with three sites', () => {
 
     await jetstream(conns.bgo1).publish('dv.nett.cmd.apply', '{}')
     // The rpc round trip above used the same links; one more makes sure the publish has had its chance to leak.
-    const barrier = conns.trd1.subscribe('dv.rpc.nett.barrier', {callback: (_e, m) => m.respond('ok')})
+    const barrier = conns.trd1.subscribe('dv.rpc.nett.barrier', {
+      callback: (_e, m) => {
+        m.respond('ok')
+      },
+    })
     await conns.trd1.flush()
     for (let i = 0; i < 50; i++) {
       const ok = await conns.bgo1.request('dv.rpc.nett.barrier', '', {timeout: 500}).then(

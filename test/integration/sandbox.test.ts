@@ -13,7 +13,8 @@ import {SandboxDownResult, SandboxResult} from '../../src/lib/sandbox/sandbox.js
 import {runCli} from '../helpers/cli.js'
 
 // One sandbox (osl1 hub, trd1 leaf) for the whole file; the tests run in order and end with `sandbox down`.
-describe('sandbox up --sites osl1,trd1', () => {
+// Each test runs the CLI a few times; on a loaded two-core CI machine one run can take several seconds.
+describe('sandbox up --sites osl1,trd1', {timeout: 120_000}, () => {
   let root: string
   let dir: string
   let userConfig: string
@@ -78,7 +79,9 @@ describe('sandbox up --sites osl1,trd1', () => {
       ['trd1', 'osl1'],
     ]) {
       const sub = conns[server].subscribe('dv.rpc.identitet.introspect_token', {
-        callback: (_err, msg) => msg.respond(`answered by ${server}`),
+        callback: (_err, msg) => {
+          msg.respond(`answered by ${server}`)
+        },
       })
       await conns[server].flush()
       const reply = await requestWithRetry(conns[client], 'dv.rpc.identitet.introspect_token')
@@ -115,7 +118,11 @@ describe('sandbox up --sites osl1,trd1', () => {
     const seen: Record<string, string[]> = {osl1: [], trd1: []}
     const subs = Object.entries(conns).flatMap(([name, nc]) =>
       ['$JS.ACK.>', '$JS.EVENT.>', 'dv.*.evt.>'].map((subject) =>
-        nc.subscribe(subject, {callback: (_err, msg) => seen[name].push(msg.subject)}),
+        nc.subscribe(subject, {
+          callback: (_err, msg) => {
+            seen[name].push(msg.subject)
+          },
+        }),
       ),
     )
     await Promise.all(Object.values(conns).map((nc) => nc.flush()))
@@ -175,7 +182,7 @@ describe('sandbox up --sites osl1,trd1', () => {
       const r = await runCli(['site', 'check', '--all-sites', '--timeout', '1s', '--json'], {
         env: {DVCTL_CONFIG: config},
         // Generous for a loaded CI machine: the point is that the command ends by itself (not killed, exit 137).
-        timeoutMs: 25_000,
+        timeoutMs: 60_000,
       })
       expect(r.exitCode).toBe(0)
       const rows = SiteChecksResult.parse(r.json()).sites
@@ -300,7 +307,11 @@ async function crossSiteBarrier(conns: Record<string, NatsConnection>): Promise<
     ['osl1', 'trd1'],
     ['trd1', 'osl1'],
   ]) {
-    const sub = conns[a].subscribe(subject, {callback: (_e, m) => m.respond('ok')})
+    const sub = conns[a].subscribe(subject, {
+      callback: (_e, m) => {
+        m.respond('ok')
+      },
+    })
     await conns[a].flush()
     await requestWithRetry(conns[b], subject)
     sub.unsubscribe()

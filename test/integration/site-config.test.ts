@@ -11,7 +11,7 @@ import {SiteCheckResult} from '../../src/lib/nats/site-check.js'
 import {runCli} from '../helpers/cli.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
-describe('site add/list/show/use/remove', () => {
+describe('site add/list/show/use/remove', {timeout: 90_000}, () => {
   let dir: string
   let config: string
   const env = () => ({DVCTL_CONFIG: config})
@@ -123,7 +123,7 @@ describe('site add/list/show/use/remove', () => {
   })
 })
 
-describe('site precedence through the CLI', () => {
+describe('site precedence through the CLI', {timeout: 90_000}, () => {
   let a: NatsServerHandle
   let b: NatsServerHandle
   let dir: string
@@ -165,7 +165,7 @@ describe('site precedence through the CLI', () => {
   })
 })
 
-describe('site import', () => {
+describe('site import', {timeout: 90_000}, () => {
   let dir: string
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'dvctl-site-import-'))
