@@ -217,42 +217,6 @@ describe('tail', {timeout: 120_000}, () => {
     expect(r.stderr).toContain('Invalid subject filter "foo.bar"')
   })
 
-  it('resumes after a server restart without repeating or losing messages', async () => {
-    const corr = randomUUID()
-    const cli = await follow('--correlation', corr, '--since', '1h')
-    const sent: string[] = []
-    const send = async (conn: NatsConnection, n: number) => {
-      for (let i = 0; i < n; i++) {
-        const e = envelope({
-          type: 'maskin.server.provision.requested',
-          source: 'sentral',
-          correlation_id: corr,
-          data: {server_id: `s${sent.length}`, profile: 'small'},
-        })
-        await publish(conn, 'dv.maskin.cmd.provision', e)
-        sent.push(e.id)
-      }
-    }
-    await send(nc, 5)
-    await cli.waitFor(() => cli.stdout().length >= 5)
-    await server.stop()
-    await cli.waitFor(() => cli.stderr().includes('disconnected'))
-    await server.start()
-    // Published by a fresh connection while the tail is still reconnecting.
-    const other = await connectTo(server.url)
-    try {
-      await send(other, 5)
-      await cli.waitFor(() => cli.stderr().includes('reconnected'))
-      await send(other, 5)
-    } finally {
-      await other.close()
-    }
-    await cli.waitFor(() => cli.stdout().length >= 15)
-    await new Promise((r) => setTimeout(r, 500)) // anything repeated would arrive now
-    expect(ids(cli)).toEqual(sent)
-    expect(cli.stderr()).toMatch(/Warning: site .* disconnected/)
-  })
-
   it('workflow show --follow starts from the history and adds new messages and dead letters as they come', async () => {
     const corr = randomUUID()
     const root = envelope({
@@ -303,5 +267,42 @@ describe('tail', {timeout: 120_000}, () => {
     })
     expect(await cli.stop()).toBe(130)
     expect(cli.stdout()).toHaveLength(3)
+  })
+
+  // Last: it restarts the server under every connection of this file.
+  it('resumes after a server restart without repeating or losing messages', async () => {
+    const corr = randomUUID()
+    const cli = await follow('--correlation', corr, '--since', '1h')
+    const sent: string[] = []
+    const send = async (conn: NatsConnection, n: number) => {
+      for (let i = 0; i < n; i++) {
+        const e = envelope({
+          type: 'maskin.server.provision.requested',
+          source: 'sentral',
+          correlation_id: corr,
+          data: {server_id: `s${sent.length}`, profile: 'small'},
+        })
+        await publish(conn, 'dv.maskin.cmd.provision', e)
+        sent.push(e.id)
+      }
+    }
+    await send(nc, 5)
+    await cli.waitFor(() => cli.stdout().length >= 5)
+    await server.stop()
+    await cli.waitFor(() => cli.stderr().includes('disconnected'))
+    await server.start()
+    // Published by a fresh connection while the tail is still reconnecting.
+    const other = await connectTo(server.url)
+    try {
+      await send(other, 5)
+      await cli.waitFor(() => cli.stderr().includes('reconnected'))
+      await send(other, 5)
+    } finally {
+      await other.close()
+    }
+    await cli.waitFor(() => cli.stdout().length >= 15)
+    await new Promise((r) => setTimeout(r, 500)) // anything repeated would arrive now
+    expect(ids(cli)).toEqual(sent)
+    expect(cli.stderr()).toMatch(/Warning: site .* disconnected/)
   })
 })

@@ -258,5 +258,5 @@ export async function seedWorkflow(a: NatsConnection, b: NatsConnection, noise =
 }
 
 export async function connectTo(url: string): Promise<NatsConnection> {
-  return connect({servers: url})
+  return connect({servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 250})
 }
