@@ -3,9 +3,11 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../lib/base-command.js'
 import {ResultExit} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
+import type {SubjectFamily} from '../lib/contract/taxonomy.js'
 import type {BuiltMessage, EnvelopeInput} from '../lib/publish/envelope.js'
 import {envelopeFlags, envelopeInputFromFlags, readPayload, readStdin} from '../lib/publish/flags.js'
 import type {PublishResult} from '../lib/publish/publish.js'
+import {timeoutGiven} from '../lib/tasks/flags.js'
 
 export default class Publish extends BaseCommand<typeof Publish> {
   static override summary = 'Publish a validated test command (or event, or task event) to JetStream.'
@@ -40,17 +42,15 @@ export default class Publish extends BaseCommand<typeof Publish> {
   async run(): Promise<PublishResult> {
     const {flags} = this
     const subject = this.args.subject
-    const {senderDefaults, configuredDatacenter, siteDatacenter} = await import('../lib/publish/defaults.js')
+    const {senderDefaults, configuredDatacenter, buildForSite} = await import('../lib/publish/defaults.js')
     const {buildMessage} = await import('../lib/publish/envelope.js')
     const defaults = await senderDefaults({schemas: flags.schemas})
     const [target] = await this.siteTargets()
-    const build = (input: EnvelopeInput, maxPayload?: number) =>
-      buildMessage(input, {
-        registry: defaults.registry,
-        families: ['cmd', 'evt', 'task'],
-        otherCommand: 'dvctl request for dv.rpc.* subjects',
-        maxPayload,
-      })
+    const buildOptions = {
+      registry: defaults.registry,
+      families: ['cmd', 'evt', 'task'] as SubjectFamily[],
+      otherCommand: 'dvctl request for dv.rpc.* subjects',
+    }
 
     let input: EnvelopeInput
     if (flags.interactive) {
@@ -75,7 +75,7 @@ export default class Publish extends BaseCommand<typeof Publish> {
 
     // Everything is checked before connecting; what needs the server (datacenter_id of a site known only by
     // URL, max_payload) is checked again once connected, before sending.
-    let message = build(input)
+    let message = buildMessage(input, buildOptions)
     if (message.problems.length > 0) return this.refuse(message)
     const {dryRunResult, publishMessage} = await import('../lib/publish/publish.js')
     const render = await import('../lib/render/publish.js')
@@ -86,11 +86,7 @@ export default class Publish extends BaseCommand<typeof Publish> {
     }
 
     const conn = await this.connectOne()
-    const datacenter = input.datacenter ?? (await siteDatacenter(conn))
-    message = build(
-      {...input, datacenter, id: String(message.envelope.id), time: String(message.envelope.time)},
-      conn.nc.info?.max_payload,
-    )
+    message = await buildForSite(input, message, conn, buildOptions)
     if (message.problems.length > 0) return this.refuse(message)
 
     const {err} = await import('../lib/render/terminal.js')
@@ -125,8 +121,7 @@ export default class Publish extends BaseCommand<typeof Publish> {
 
   /** With --wait, --timeout bounds the wait; when not given explicitly the wait allows 5 minutes. */
   private waitTimeout(): number {
-    const explicit = this.argv.some((a) => a === '--timeout' || a.startsWith('--timeout='))
-    return explicit ? this.flags.timeout : 5 * 60_000
+    return timeoutGiven(this.argv) ? this.flags.timeout : 5 * 60_000
   }
 
   /** A message that breaks the contract: every problem listed, nothing sent, exit 2. */

@@ -3,7 +3,8 @@ import {Args} from '@oclif/core'
 import {BaseCommand} from '../lib/base-command.js'
 import {ResultExit} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
-import type {BuiltMessage, EnvelopeInput} from '../lib/publish/envelope.js'
+import type {SubjectFamily} from '../lib/contract/taxonomy.js'
+import type {BuiltMessage} from '../lib/publish/envelope.js'
 import {envelopeFlags, envelopeInputFromFlags, readPayload, readStdin} from '../lib/publish/flags.js'
 import type {RequestResult} from '../lib/publish/request.js'
 
@@ -24,35 +25,25 @@ export default class Request extends BaseCommand<typeof Request> {
   async run(): Promise<RequestResult> {
     const {flags} = this
     const subject = this.args.subject
-    const {senderDefaults, configuredDatacenter, siteDatacenter} = await import('../lib/publish/defaults.js')
+    const {senderDefaults, configuredDatacenter, buildForSite} = await import('../lib/publish/defaults.js')
     const {buildMessage} = await import('../lib/publish/envelope.js')
     const defaults = await senderDefaults({schemas: flags.schemas})
     const [target] = await this.siteTargets()
-    const build = (input: EnvelopeInput, maxPayload?: number) =>
-      buildMessage(input, {
-        registry: defaults.registry,
-        families: ['rpc'],
-        otherCommand: 'dvctl publish for commands and events',
-        maxPayload,
-      })
+    const buildOptions = {
+      registry: defaults.registry,
+      families: ['rpc'] as SubjectFamily[],
+      otherCommand: 'dvctl publish for commands and events',
+    }
     const data = await readPayload(flags, readStdin)
     const input = envelopeInputFromFlags(subject, flags, {
       data,
       actor: defaults.actor,
       datacenter: configuredDatacenter(target),
     })
-    let message = build(input)
+    let message = buildMessage(input, buildOptions)
     if (message.problems.length > 0) return this.refuse(message)
     const conn = await this.connectOne()
-    message = build(
-      {
-        ...input,
-        datacenter: input.datacenter ?? (await siteDatacenter(conn)),
-        id: String(message.envelope.id),
-        time: String(message.envelope.time),
-      },
-      conn.nc.info?.max_payload,
-    )
+    message = await buildForSite(input, message, conn, buildOptions)
     if (message.problems.length > 0) return this.refuse(message)
     const {requestReply} = await import('../lib/publish/request.js')
     const result = await requestReply(conn, {message, timeoutMs: flags.timeout})

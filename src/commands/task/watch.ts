@@ -4,7 +4,7 @@ import {BaseCommand} from '../../lib/base-command.js'
 import {ResultExit} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {readFlags} from '../../lib/nats/fanout.js'
-import {taskFilterFlags, taskFilterFromFlags} from '../../lib/tasks/flags.js'
+import {taskFilterFlags, taskFilterFromFlags, timeoutGiven} from '../../lib/tasks/flags.js'
 
 export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
   static override summary = 'Watch tasks live: state, progress, age and site, from the task lifecycle events.'
@@ -32,7 +32,6 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
     const {watchTasks} = await import('../../lib/tasks/watch.js')
     const render = await import('../../lib/render/tasks.js')
     const {err, jsonLine, out, warn} = await import('../../lib/render/terminal.js')
-    const explicitTimeout = this.argv.some((a) => a === '--timeout' || a.startsWith('--timeout='))
     const live =
       this.term.stdoutTTY && !this.jsonEnabled()
         ? new render.LiveTaskTable(Math.max(5, (process.stdout.rows || 40) - 12))
@@ -47,7 +46,7 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
       sinceMs: flags.since,
       live: true,
       untilDone: flags['until-done'],
-      timeoutMs: explicitTimeout ? flags.timeout : undefined,
+      timeoutMs: timeoutGiven(this.argv) ? flags.timeout : undefined,
       signal: controller.signal,
       onItem: async (item, b) => {
         if (item.kind === 'caught-up') {

@@ -1,6 +1,7 @@
 import type {PayloadRegistry} from '../contract/registry.js'
 import type {SiteTarget} from '../config/site.js'
 import type {SiteConnection} from '../nats/connection.js'
+import type {BuildOptions, BuiltMessage, EnvelopeInput} from './envelope.js'
 
 /** The sender's defaults from the config (DESIGN.md section 7): actor and payload schemas. */
 export interface SenderDefaults {
@@ -39,4 +40,26 @@ export async function siteDatacenter(conn: SiteConnection): Promise<string | und
   } catch {
     return undefined
   }
+}
+
+/**
+ * The message again once connected: `datacenter_id` from the site unless given, and the server's
+ * max_payload checked. The draft's id and time are kept, so what was checked offline is what is sent.
+ */
+export async function buildForSite(
+  input: EnvelopeInput,
+  draft: BuiltMessage,
+  conn: SiteConnection,
+  options: Omit<BuildOptions, 'maxPayload'>,
+): Promise<BuiltMessage> {
+  const {buildMessage} = await import('./envelope.js')
+  return buildMessage(
+    {
+      ...input,
+      datacenter: input.datacenter ?? (await siteDatacenter(conn)),
+      id: String(draft.envelope.id),
+      time: String(draft.envelope.time),
+    },
+    {...options, maxPayload: conn.nc.info?.max_payload},
+  )
 }

@@ -1,13 +1,12 @@
 import {z} from 'zod'
 
 import {ProblemSchema} from '../contract/problems.js'
-import {notFound, UserError} from '../errors.js'
+import {UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
-import {STREAMS} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {connectionError} from '../nats/errors.js'
 import {TaskRecordSchema, type TaskBoard} from '../tasks/board.js'
-import {TaskMessageLine, watchTasks, type TaskWatchItem, type WatchOutcome} from '../tasks/watch.js'
+import {taskStreamEnd, TaskMessageLine, watchTasks, type TaskWatchItem, type WatchOutcome} from '../tasks/watch.js'
 import type {BuiltMessage} from './envelope.js'
 
 /** Header on every message dvctl sends as test traffic (DESIGN.md section 7). */
@@ -76,8 +75,8 @@ export interface PublishOutcome {
 export async function publishMessage(conn: SiteConnection, options: PublishOptions): Promise<PublishOutcome> {
   const {message} = options
   const envelope = message.envelope
-  // Read where DV_TASK ends before publishing, so the wait sees exactly what follows (and a missing
-  // DV_TASK is reported before anything is sent).
+  // Read where DV_TASK ends before publishing, so the wait sees exactly what follows (and a site without
+  // DV_TASK is refused, exit 5, before anything is sent).
   const afterSeq = options.wait ? await taskStreamEnd(conn) : undefined
   const ack = await jetstreamPublish(conn, message.subject, envelope)
   const result: PublishResult = {
@@ -126,22 +125,6 @@ export function dryRunResult(message: BuiltMessage, site: string | null): Publis
     dry_run: true,
     envelope: message.envelope,
     warnings: message.warnings,
-  }
-}
-
-async function taskStreamEnd(conn: SiteConnection): Promise<number> {
-  const jsm = await conn.jsm()
-  try {
-    return (await jsm.streams.info(STREAMS.task)).state.last_seq
-  } catch (error) {
-    if (/stream not found/i.test(String((error as Error)?.message))) {
-      throw notFound(
-        `Site ${conn.site.name} has no ${STREAMS.task} stream, so --wait cannot see task events; nothing was sent.`,
-        'stream-not-found',
-        'Create the standard streams with dvctl layout apply, or publish without --wait.',
-      )
-    }
-    throw connectionError(conn.site, conn.url, error)
   }
 }
 

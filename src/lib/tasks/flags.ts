@@ -24,3 +24,11 @@ export function taskFilterFromFlags(flags: {
 }): TaskFilter {
   return {correlationId: flags.correlation, taskId: flags.task, service: flags.service, tenant: flags.tenant}
 }
+
+/**
+ * Whether `--timeout` was given on the command line. The global default (5s) bounds connecting and each
+ * request; a wait for tasks is bounded by it only when the user asked (`task watch --until-done`, `publish --wait`).
+ */
+export function timeoutGiven(argv: string[]): boolean {
+  return argv.some((a) => a === '--timeout' || a.startsWith('--timeout='))
+}

@@ -123,6 +123,26 @@ export async function* readTaskEvents(
   }
 }
 
+/**
+ * The last sequence of DV_TASK on a site: where the history ends. A site without the stream is exit 5 with
+ * the fix named; anything else is a connection error.
+ */
+export async function taskStreamEnd(conn: SiteConnection): Promise<number> {
+  const jsm = await conn.jsm()
+  try {
+    return (await jsm.streams.info(STREAMS.task)).state.last_seq
+  } catch (error) {
+    if (/stream not found/i.test(String((error as Error)?.message))) {
+      throw notFound(
+        `Site ${conn.site.name} has no ${STREAMS.task} stream: no task events to watch.`,
+        'stream-not-found',
+        'Create the standard streams with dvctl layout apply.',
+      )
+    }
+    throw connectionError(conn.site, conn.url, error)
+  }
+}
+
 type RawItem =
   | {kind: 'msg'; site: string; msg: JsMsg}
   | {kind: 'caught-up'; site: string}
@@ -130,24 +150,11 @@ type RawItem =
 
 async function readSite(conn: SiteConnection, options: TaskReadOptions, queue: AsyncQueue<RawItem>): Promise<void> {
   const site = conn.site.name
-  const jsm = await conn.jsm()
   let lastSeq: number
   try {
-    lastSeq = (await jsm.streams.info(STREAMS.task)).state.last_seq
+    lastSeq = await taskStreamEnd(conn)
   } catch (error) {
-    if (/stream not found/i.test(String((error as Error)?.message))) {
-      queue.push({
-        kind: 'error',
-        site,
-        error: notFound(
-          `Site ${site} has no ${STREAMS.task} stream: no task events to watch.`,
-          'stream-not-found',
-          'Create the standard streams with dvctl layout apply.',
-        ),
-      })
-    } else {
-      queue.push({kind: 'error', site, error: connectionError(conn.site, conn.url, error)})
-    }
+    queue.push({kind: 'error', site, error: error as UserError})
     return
   }
   const js = await conn.js()
