@@ -3,7 +3,7 @@
 // and grouped in seconds"). See dlq-fixture.mjs for how they are made (real terminated advisories, a
 // failed task event per command). Measures, on the same server:
 //   service  listDeadLetters() from dist/ in this process (advisories, 10k original gets, failure join,
-//            ledger), with heap growth as the memory figure
+//            ledger), with the process's peak RSS as the memory figure
 //   cli      `dvctl dlq list --json` and `dvctl dlq list --group-by type --json`, end to end
 // Exit 1 when the CLI takes more than LIMIT_S seconds (default 10). Run `npm run build` first.
 import {spawnSync} from 'node:child_process'
@@ -50,20 +50,20 @@ function cli(args) {
 let failed = false
 try {
   const conn = await connectSite({name: 'bench', servers: [site.server.url]}, {timeoutMs: 10_000})
-  const heap0 = process.memoryUsage().heapUsed
+  const rss0 = process.memoryUsage().rss
   const t = performance.now()
   const result = await listDeadLetters(
     {connections: [conn], sites: [{site: 'bench', url: site.server.url}], failures: []},
     {groupBy: 'type'},
   )
   const serviceS = (performance.now() - t) / 1000
-  const heapMb = (process.memoryUsage().heapUsed - heap0) / 2 ** 20
+  const rssMb = process.resourceUsage().maxRSS / 1024
   await conn.close()
   if (result.total !== COUNT) throw new Error(`listed ${result.total}, expected ${COUNT}`)
   const withFailure = result.dead_letters.filter((d) => d.failure).length
   console.log(
     `service: ${COUNT} dead letters in ${serviceS.toFixed(2)}s (${Math.round(COUNT / serviceS)}/s), ` +
-      `${withFailure} with failure joined, heap +${heapMb.toFixed(0)} MiB`,
+      `${withFailure} with failure joined, peak RSS ${rssMb.toFixed(0)} MiB (${(rss0 / 2 ** 20).toFixed(0)} MiB before)`,
   )
 
   const list = cli(['dlq', 'list'])

@@ -73,7 +73,7 @@ A dead letter already replayed is refused unless --force (which sends a new copy
       skipped: plan.skipped,
       failed: [],
     }
-    if (!this.jsonEnabled()) renderReplayPlan(this.term, planView(plan))
+    if (!this.jsonEnabled()) renderReplayPlan(this.term, planView(plan), {dryRun: flags['dry-run']})
     if (plan.items.length === 0) return this.nothingToDo(dryRun, plan, refs.length > 0)
     if (flags['dry-run']) return dryRun
 

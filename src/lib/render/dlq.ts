@@ -54,22 +54,26 @@ export function renderLines(lines: string[]): void {
   for (const line of lines) out(line)
 }
 
-/** The replay plan, on stderr before the confirmation: what will be sent where. */
+/** The replay plan: on stderr before the confirmation, or on stdout as the result of `--dry-run`. */
 export function renderReplayPlan(
   term: Terminal,
   plan: {
     items: Array<{ref: string; subject: string; replay_id: string; resume: boolean}>
     skipped: Array<{ref: string; reason: string}>
   },
+  options: {dryRun: boolean},
 ): void {
-  const shown = plan.items.slice(0, 20)
-  if (plan.items.length) err(chalk.bold(`Replay plan: ${plan.items.length} message(s)`))
-  for (const i of shown)
-    err(
-      `  ${i.ref} -> ${i.subject}  (Nats-Msg-Id ${i.replay_id}${i.resume ? ', finishing an interrupted replay' : ''})`,
-    )
+  const write = options.dryRun ? out : err
+  const shown = options.dryRun ? plan.items : plan.items.slice(0, 20)
+  if (plan.items.length)
+    err(chalk.bold(`${options.dryRun ? 'Would replay' : 'Replay plan:'} ${plan.items.length} message(s)`))
+  for (const i of shown) {
+    const note = i.resume ? '\t(finishing an interrupted replay)' : ''
+    write(`${i.ref}\t-> ${i.subject}\tNats-Msg-Id ${i.replay_id}${note}`)
+  }
   if (plan.items.length > shown.length) err(`  ... and ${plan.items.length - shown.length} more`)
   for (const s of plan.skipped) err(`${chalk.yellow('skip')} ${s.ref}: ${s.reason}`)
+  if (options.dryRun) err('Dry run: nothing was sent.')
 }
 
 /** A progress bar on stderr for long runs, only on a TTY (DESIGN.md section 8). */
