@@ -12,7 +12,8 @@ const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
 const only = process.argv.slice(2)
 const scripts = readdirSync(here)
-  .filter((f) => f.endsWith('.mjs') && f !== 'run-all.mjs' && !f.startsWith('_'))
+  // Fixtures (`*-fixture.mjs`) and helpers (`_*.mjs`) are imported by the benches, not run.
+  .filter((f) => f.endsWith('.mjs') && f !== 'run-all.mjs' && !f.startsWith('_') && !f.endsWith('-fixture.mjs'))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort()
 
