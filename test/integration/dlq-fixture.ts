@@ -1,10 +1,9 @@
 import {randomUUID} from 'node:crypto'
 
-import {DLQ_ADVISORY_SUBJECTS, DLQ_LEDGER_BUCKET, STREAMS} from '../../src/lib/layout/names.js'
 import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
-/** One private site with the dead-letter path of the standard layout (DESIGN.md section 5). */
+/** One private site with the standard layout applied (DESIGN.md section 5). */
 export interface DlqSite {
   server: NatsServerHandle
   conn: SiteConnection
@@ -12,21 +11,8 @@ export interface DlqSite {
 }
 
 export async function startDlqSite(name = 'osl1'): Promise<DlqSite> {
-  const server = await natsFixture({name})
+  const server = await natsFixture({name, layout: true})
   const conn = await connectSite({name, servers: [server.url]}, {timeoutMs: 5000})
-  const jsm = await conn.jsm()
-  const day = 86_400_000_000_000
-  await jsm.streams.add({
-    name: STREAMS.cmd,
-    subjects: ['dv.*.cmd.>'],
-    duplicate_window: 120_000_000_000,
-    max_age: 14 * day,
-  })
-  await jsm.streams.add({name: STREAMS.evt, subjects: ['dv.maskin.evt.>', 'dv.nett.evt.>']})
-  await jsm.streams.add({name: STREAMS.task, subjects: ['dv.task.evt.>']})
-  await jsm.streams.add({name: STREAMS.dlq, subjects: [...DLQ_ADVISORY_SUBJECTS]})
-  const {Kvm} = await import('@nats-io/kv')
-  await new Kvm(await conn.js()).create(DLQ_LEDGER_BUCKET, {history: 64})
   return {
     server,
     conn,

@@ -259,4 +259,26 @@ describe('dlq', {timeout: 90_000}, () => {
     const none = await cli('dlq', 'show', 'DV_CMD:9999')
     expect(none.exitCode).toBe(5)
   })
+
+  it('--edit sends the edited envelope as a new message caused by the original; --to is checked', async () => {
+    const badTo = await cli('dlq', 'replay', `DV_CMD:${termSeq}`, '--force', '--yes', '--to', 'dv.maskin.cmd')
+    expect(badTo.exitCode).toBe(2)
+    expect(badTo.stderr).toContain('not a subject of the taxonomy')
+    const r = await runCli(
+      ['dlq', 'replay', `DV_CMD:${termSeq}`, '--edit', '--force', '--yes', '--json', '--server', site.server.url],
+      {env: {EDITOR: 'sed -i s/web-1/web-2/', VISUAL: ''}},
+    )
+    expect(r.exitCode).toBe(0)
+    const [sent] = DlqReplayResult.parse(r.json()).replayed
+    expect(sent.new_id).toBeTruthy()
+    const copy = await (await site.conn.jsm()).streams.getMessage(STREAMS.cmd, {seq: sent.new_seq})
+    const envelope = copy!.json<Record<string, unknown>>()
+    expect(envelope).toMatchObject({
+      id: sent.new_id,
+      causation_id: termCmd.id,
+      correlation_id: termCmd.correlation_id,
+      data: {server_id: 'srv-1', profile: 'small', hostname: 'web-2'},
+    })
+    expect(copy!.header.get('Dv-Replay-Of')).toBe(`DV_CMD:${termSeq}`)
+  })
 })
