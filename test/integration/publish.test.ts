@@ -1,3 +1,7 @@
+import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {validateEnvelope} from '../../src/lib/contract/envelope.js'
@@ -114,6 +118,27 @@ describe('publish', {timeout: 60_000}, () => {
     expect(r.stderr).toMatch(/\$\.data\.profile\s+schema-violation/)
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/)
     expect(await cmdCount()).toBe(before)
+  })
+
+  it('validates against a team schema from --schemas, by the dataschema version', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dvctl-h4-schemas-'))
+    try {
+      await writeFile(
+        join(dir, 'maskin.server.provision.requested.v2.json'),
+        JSON.stringify({type: 'object', required: ['server_id', 'rack'], properties: {rack: {type: 'string'}}}),
+      )
+      const v2 = ['--dataschema', 'maskin.server.provision.requested/v2', '--schemas', dir]
+      const before = await cmdCount()
+      const bad = await publish(['dv.maskin.cmd.provision', '--data', '{"server_id":"s"}', ...v2])
+      expect(bad.exitCode).toBe(2)
+      expect(InvalidMessageError.parse(bad.json()).error.problems[0]).toMatchObject({code: 'schema-violation'})
+      expect(await cmdCount()).toBe(before)
+      const good = await publish(['dv.maskin.cmd.provision', '--data', '{"server_id":"s","rack":"r7"}', ...v2])
+      expect(good.exitCode).toBe(0)
+      expect(await cmdCount()).toBe(before + 1)
+    } finally {
+      await rm(dir, {recursive: true, force: true})
+    }
   })
 
   it('refuses JSON that does not parse with exit 2', async () => {

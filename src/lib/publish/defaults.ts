@@ -9,13 +9,15 @@ export interface SenderDefaults {
   registry: PayloadRegistry
 }
 
-/** Actor: the config's `actor`, else the OS user. Schemas: `--schemas`, else the config's `schemas`, else built-in. */
+/**
+ * Actor: the config's `actor`, else the OS user. Schemas: `--schemas` (or DVCTL_SCHEMAS), else the config's
+ * `schemas`, else the built-ins, resolved as every command resolves them (contract/schemas.ts).
+ */
 export async function senderDefaults(options: {schemas?: string}): Promise<SenderDefaults> {
   const {loadConfig, operatorActor} = await import('../config/file.js')
-  const {config} = await loadConfig()
-  const dir = options.schemas ?? config.schemas
-  const {defaultPayloadRegistry, loadSchemaDir} = await import('../contract/schemas.js')
-  return {actor: operatorActor(config), registry: dir ? await loadSchemaDir(dir) : defaultPayloadRegistry()}
+  const {resolvePayloadRegistry} = await import('../contract/schemas.js')
+  const [{config}, registry] = await Promise.all([loadConfig(), resolvePayloadRegistry({schemasDir: options.schemas})])
+  return {actor: operatorActor(config), registry}
 }
 
 const SITE_NAME = /^[a-z0-9][a-z0-9_-]*$/

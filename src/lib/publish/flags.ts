@@ -27,7 +27,10 @@ export const envelopeFlags = {
   'causation-id': Flags.string({summary: 'Id of the message that caused this one.'}),
   dataschema: Flags.string({summary: 'Payload schema version, <type>/v<N> (absent means v1).'}),
   id: Flags.string({summary: 'Envelope id (also Nats-Msg-Id); default: a new UUID.'}),
-  schemas: Flags.string({summary: 'Directory of team JSON Schema files (default: the config "schemas").'}),
+  schemas: Flags.string({
+    summary: 'Directory of team JSON Schema files (default: the config "schemas").',
+    env: 'DVCTL_SCHEMAS',
+  }),
 }
 
 export interface EnvelopeFlagValues {
