@@ -61,7 +61,7 @@ describe('layout apply interrupted half-way', {timeout: 180_000}, () => {
       })
     })
     await spy.nc.flush()
-    const env = {...process.env, NO_COLOR: '1', DVCTL_CONFIG: join(dir, 'none.yaml')}
+    const env: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1', DVCTL_CONFIG: join(dir, 'none.yaml')}
     delete env.NATS_URL
     const child = spawn(process.execPath, [BIN, 'layout', 'apply', layoutFile, '--yes', '--server', server.url], {
       env,
