@@ -133,7 +133,6 @@ async function jetstreamPublish(conn: SiteConnection, subject: string, envelope:
   const js = await conn.js()
   const id = String(envelope.id)
   const h = headers()
-  h.set('Nats-Msg-Id', id)
   h.set(ORIGIN_HEADER, ORIGIN)
   try {
     return await js.publish(subject, JSON.stringify(envelope), {msgID: id, headers: h})

@@ -92,7 +92,6 @@ export async function startWorker(conn: SiteConnection, options: WorkerOptions):
   let stopped = false
 
   const emit = async (ctx: EmitContext, subject: string, name: string, type: string, data: Record<string, unknown>) => {
-    const {headers} = await import('@nats-io/transport-node')
     const id = nameUuid(`${ctx.idPrefix}:${name}`)
     const envelope = eventEnvelope(ctx, {
       id,
@@ -100,9 +99,8 @@ export async function startWorker(conn: SiteConnection, options: WorkerOptions):
       subject: subject.startsWith('dv.task.') ? ctx.taskId : undefined,
       data,
     })
-    const h = headers()
-    h.set('Nats-Msg-Id', id)
-    await js.publish(subject, JSON.stringify(envelope), {msgID: id, headers: h})
+    // msgID sets Nats-Msg-Id: a redelivered command's re-emitted events fall in the duplicate window.
+    await js.publish(subject, JSON.stringify(envelope), {msgID: id})
     if (options.stepDelayMs) await sleep(options.stepDelayMs)
   }
   const task = (ctx: EmitContext, verb: TaskVerb, extra: Record<string, unknown> = {}, name: string = verb) =>
