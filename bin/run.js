@@ -12,5 +12,15 @@ if (
   process.env.FORCE_COLOR = '0'
 }
 
-const {execute} = await import('@oclif/core')
-await execute({dir: import.meta.url})
+// `dvctl --version` without loading oclif (about 200 ms of module loading, DESIGN.md section 10: within
+// 2.5x of `node -e 0`); the same line oclif prints.
+if (argv.length === 1 && argv[0] === '--version') {
+  const {readFileSync} = await import('node:fs')
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+  process.stdout.write(
+    `${pkg.oclif?.bin ?? pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`,
+  )
+} else {
+  const {execute} = await import('@oclif/core')
+  await execute({dir: import.meta.url})
+}
