@@ -1,6 +1,7 @@
 import type {ConsumerConfig, StreamConfig, StreamSource} from '@nats-io/jetstream'
 
 import {formatDuration, parseDuration} from '../duration.js'
+import {serverAtLeast as atLeast} from '../nats/server-version.js'
 import type {ConsumerSpec, KvSpec, StreamSourceSpec, StreamSpec} from './schema.js'
 
 /**
@@ -88,16 +89,6 @@ export const KV_STREAM_PREFIX = 'KV_'
 
 export function isImmutable(def: FieldDef, change: {serverVersion: string; from: unknown; to: unknown}): boolean {
   return typeof def.immutable === 'function' ? def.immutable(change) : Boolean(def.immutable)
-}
-
-/** `version` >= `min`, comparing major.minor.patch numerically; an unparsable version counts as old. */
-export function atLeast(version: string, min: string): boolean {
-  const parse = (v: string) => (v.match(/^(\d+)\.(\d+)\.(\d+)/) ?? []).slice(1).map(Number)
-  const have = parse(version)
-  const want = parse(min)
-  if (have.length !== 3) return false
-  for (let i = 0; i < 3; i++) if (have[i] !== want[i]) return have[i] > want[i]
-  return true
 }
 
 const NANOS_PER_MS = 1_000_000

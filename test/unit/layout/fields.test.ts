@@ -1,8 +1,8 @@
+import {serverAtLeast as atLeast} from '../../../src/lib/nats/server-version.js'
 import type {StreamConfig} from '@nats-io/jetstream'
 import {describe, expect, it} from 'vitest'
 
 import {
-  atLeast,
   sourceFromServer,
   sourceToServer,
   specToServer,

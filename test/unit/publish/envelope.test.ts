@@ -4,7 +4,7 @@ import {builtinRegistry} from '../../../src/lib/contract/registry.js'
 import {parseSubject} from '../../../src/lib/contract/taxonomy.js'
 import {buildMessage, defaultSource, defaultType} from '../../../src/lib/publish/envelope.js'
 import {nameUuid, pastTense} from '../../../src/lib/sandbox/workers/naming.js'
-import {supportsTermReason} from '../../../src/lib/sandbox/workers/worker.js'
+import {supportsTermReason} from '../../../src/lib/nats/server-version.js'
 
 const registry = builtinRegistry()
 const opts = {registry, families: ['cmd' as const, 'evt' as const, 'task' as const], otherCommand: 'dvctl request'}

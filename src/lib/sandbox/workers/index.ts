@@ -12,7 +12,6 @@ export {createWorkerConsumer, type WorkerConsumerOptions} from './consumer.js'
 export {SERVICE_ENTITY, nameUuid, pastTense} from './naming.js'
 export {
   startWorker,
-  supportsTermReason,
   taskIdFor,
   type Worker,
   type WorkerBehaviour,

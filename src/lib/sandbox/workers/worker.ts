@@ -5,6 +5,7 @@ import type {Service, TaskVerb} from '../../contract/services.js'
 import {STREAMS} from '../../layout/names.js'
 import type {SiteConnection} from '../../nats/connection.js'
 import {nameUuid, pastTense, SERVICE_ENTITY} from './naming.js'
+import {supportsTermReason} from '../../nats/server-version.js'
 
 /**
  * Simulated Dataverket workers (DESIGN.md section 9): a service's durable consumer on DV_CMD, emitting the
@@ -239,13 +240,6 @@ function domainEventData(command: Envelope, taskId: string): Record<string, unkn
   }
   data.task_id = taskId
   return data
-}
-
-/** `msg.term(reason)` is understood from nats-server 2.10.4; older servers get a plain term. */
-export function supportsTermReason(version: string | undefined): boolean {
-  const [major, minor, patch] = (version ?? '0.0.0').split(/[.-]/).map((n) => Number.parseInt(n, 10) || 0)
-  if (major !== 2) return major > 2
-  return minor > 10 || (minor === 10 && patch >= 4)
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
