@@ -6,6 +6,7 @@ import {z} from 'zod'
 import {usageError} from '../errors.js'
 import {validateEnvelope, type ValidateEnvelopeOptions} from './envelope.js'
 import {problem, ProblemSchema, type Problem} from './problems.js'
+import {readAll} from '../stdin.js'
 
 /** One checked message of `contract validate` (DESIGN.md section 11). */
 export const ValidationItem = z.object({
@@ -31,9 +32,7 @@ export type ValidateDocumentsOptions = Pick<ValidateEnvelopeOptions, 'subject' |
  */
 export async function readDocumentSource(path: string | undefined, stdin: NodeJS.ReadableStream): Promise<Uint8Array> {
   if (path === undefined || path === '-') {
-    const chunks: Buffer[] = []
-    for await (const chunk of stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer))
-    return Buffer.concat(chunks)
+    return readAll(stdin)
   }
   try {
     return await readFile(path)

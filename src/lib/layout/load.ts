@@ -6,6 +6,7 @@ import {usageError, type UserError} from '../errors.js'
 import {dataverketLayout} from './dataverket.js'
 import {layoutForSite} from './resolve.js'
 import {Layout} from './schema.js'
+import {readAll} from '../stdin.js'
 
 /** A problem in a layout file: the path of the offending value (`streams.DV_CMD.max_age`) and what is wrong. */
 export interface LayoutProblem {
@@ -149,7 +150,5 @@ export async function loadLayout(file?: string): Promise<Layout> {
 }
 
 async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks).toString('utf8')
+  return (await readAll()).toString('utf8')
 }

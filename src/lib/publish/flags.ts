@@ -4,6 +4,7 @@ import {Flags} from '@oclif/core'
 
 import {usageError} from '../errors.js'
 import type {EnvelopeInput} from './envelope.js'
+import {readAll} from '../stdin.js'
 
 /** The envelope flags shared by `publish` and `request` (DESIGN.md section 7). */
 export const envelopeFlags = {
@@ -111,7 +112,5 @@ export async function readPayload(flags: EnvelopeFlagValues, stdin: () => Promis
 }
 
 export async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk))
-  return Buffer.concat(chunks).toString('utf8')
+  return (await readAll()).toString('utf8')
 }
