@@ -40,6 +40,8 @@ for (const [name, cmd] of cases) {
   }
   const ratio = ms / reference
   failed ||= ratio > 2.5
-  console.log(`${name}: ${ms.toFixed(1)} ms, ${ratio.toFixed(2)}x node -e 0 (target <= 2.5x) ${ratio <= 2.5 ? 'ok' : 'MISSED'}`)
+  console.log(
+    `${name}: ${ms.toFixed(1)} ms, ${ratio.toFixed(2)}x node -e 0 (target <= 2.5x) ${ratio <= 2.5 ? 'ok' : 'MISSED'}`,
+  )
 }
 process.exitCode = failed ? 1 : 0
