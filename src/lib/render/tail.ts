@@ -1,8 +1,8 @@
 import chalk from 'chalk'
 
 import type {TailEvent} from '../workflow/tail.js'
-import {shortId} from './workflow.js'
-import {err, formatTime, jsonLine, out, warn, type Terminal} from './terminal.js'
+import {renderSiteNotice, shortId} from './workflow.js'
+import {err, formatTime, jsonLine, out, type Terminal} from './terminal.js'
 
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text)
 
@@ -68,17 +68,7 @@ export function renderTailEvent(
     case 'caught-up':
       if (options.follow) err('Waiting for new messages (Ctrl-C to stop)...')
       return
-    case 'site-down':
-      return warn(
-        `site ${event.site} disconnected; waiting for it to come back (messages resume from the last one seen)`,
-      )
-    case 'site-up':
-      return err(`site ${event.site} reconnected; resuming`)
-    case 'stream-missing':
-      return warn(`site ${event.site} has no stream ${event.stream} (skipped)`)
-    case 'site-error':
-      return warn(`site ${event.site}: ${event.error} (skipped)`)
-    case 'note':
-      return warn(event.message)
+    default:
+      return renderSiteNotice(event)
   }
 }

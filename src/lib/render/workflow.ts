@@ -1,9 +1,12 @@
 import chalk from 'chalk'
 
 import type {WorkflowFollowEvent} from '../workflow/follow.js'
+import type {TailEvent} from '../workflow/tail.js'
 import type {WorkflowResult} from '../workflow/read.js'
 import {isFailure, taskVerb, walkTree, type WorkflowMessage} from '../workflow/tree.js'
 import {err, jsonLine, out, warn, type Terminal} from './terminal.js'
+
+type SiteNotice = Extract<TailEvent, {kind: 'site-down' | 'site-up' | 'site-error' | 'stream-missing' | 'note'}>
 
 export type WorkflowView = 'tree' | 'timeline'
 
@@ -152,8 +155,18 @@ export function renderWorkflowFollow(term: Terminal, event: WorkflowFollowEvent,
       )
       return
     }
+    default:
+      return renderSiteNotice(event)
+  }
+}
+
+/** What happened to a site during a live read (tail, workflow show --follow): always on stderr. */
+export function renderSiteNotice(event: SiteNotice): void {
+  switch (event.kind) {
     case 'site-down':
-      return warn(`site ${event.site} disconnected; waiting for it to come back`)
+      return warn(
+        `site ${event.site} disconnected; waiting for it to come back (messages resume from the last one seen)`,
+      )
     case 'site-up':
       return err(`site ${event.site} reconnected; resuming`)
     case 'stream-missing':
