@@ -13,7 +13,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {TailLine} from '../../src/lib/workflow/tail.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 import {connectTo, ensureStreams, envelope, publish} from '../integration/workflow-seed.js'
-import {startCli, type LiveCli} from './live-cli.js'
+import {startCli, type LiveCli} from '../helpers/live-cli.js'
 
 describe('tail --follow over two sites when one is lost', {timeout: 180_000}, () => {
   let dir: string

@@ -9,7 +9,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {TaskWatchLine} from '../../src/lib/tasks/watch.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 import {connectTo, ensureStreams, envelope, publish} from '../integration/workflow-seed.js'
-import {startCli} from './live-cli.js'
+import {startCli} from '../helpers/live-cli.js'
 
 describe('task watch across a server restart', {timeout: 180_000}, () => {
   let server: NatsServerHandle

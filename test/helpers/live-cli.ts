@@ -38,7 +38,7 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): LiveCli {
     exited,
     stdout: () => out.split('\n').filter((l) => l.trim()),
     stderr: () => err,
-    async waitFor(predicate, ms = 30_000, what = 'output') {
+    async waitFor(predicate, ms = 60_000, what = 'output') {
       const deadline = Date.now() + ms
       while (!predicate()) {
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stdout:\n${out}\nstderr:\n${err}`)
