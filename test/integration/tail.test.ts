@@ -1,6 +1,4 @@
-import {spawn, type ChildProcess} from 'node:child_process'
 import {randomUUID} from 'node:crypto'
-import {fileURLToPath} from 'node:url'
 
 import type {NatsConnection} from '@nats-io/transport-node'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
@@ -8,51 +6,9 @@ import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {WorkflowResult} from '../../src/lib/workflow/read.js'
 import {TailLine} from '../../src/lib/workflow/tail.js'
 import {runCli} from '../helpers/cli.js'
+import {startCli, type LiveCli} from '../helpers/live-cli.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 import {connectTo, ensureStreams, envelope, publish} from './workflow-seed.js'
-
-const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
-
-/** A running `dvctl tail --follow` whose output is read as it comes. */
-interface LiveCli {
-  child: ChildProcess
-  stdout: () => string[]
-  stderr: () => string
-  /** Resolves when `predicate` holds for the output so far; rejects after `ms`. */
-  waitFor(predicate: () => boolean, ms?: number): Promise<void>
-  stop(): Promise<number | null>
-}
-
-function startCli(args: string[]): LiveCli {
-  const child = spawn(process.execPath, [RUN, ...args], {
-    env: {...process.env, NO_COLOR: '1', NATS_URL: 'nats://127.0.0.1:1', DVCTL_CONFIG: '/nonexistent/dvctl.yaml'},
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  let err = ''
-  child.stdout!.on('data', (d) => (out += d))
-  child.stderr!.on('data', (d) => (err += d))
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : null))),
-  )
-  return {
-    child,
-    stdout: () => out.split('\n').filter((l) => l.trim()),
-    stderr: () => err,
-    async waitFor(predicate, ms = 60_000) {
-      const deadline = Date.now() + ms
-      while (!predicate()) {
-        if (Date.now() > deadline) throw new Error(`timed out; stdout:\n${out}\nstderr:\n${err}`)
-        if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}; stdout:\n${out}\nstderr:\n${err}`)
-        await new Promise((r) => setTimeout(r, 25))
-      }
-    },
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGINT')
-      return exited
-    },
-  }
-}
 
 // Upper bounds only: on an idle machine each test takes a second or two.
 describe('tail', {timeout: 120_000}, () => {
@@ -127,7 +83,10 @@ describe('tail', {timeout: 120_000}, () => {
     })
     await publish(nc, 'dv.task.evt.started', after)
     await cli.waitFor(() => cli.stdout().length >= 3)
-    const lines = cli.stdout().map((l) => TailLine.parse(JSON.parse(l)))
+    const all = cli.stdout().map((l) => TailLine.parse(JSON.parse(l)))
+    // Live lines come in arrival order; two streams' consumers may interleave, so order is checked per stream.
+    const lines = [...all.filter((l) => l.stream === 'DV_CMD'), ...all.filter((l) => l.stream !== 'DV_CMD')]
+    expect(lines).toHaveLength(3)
     expect(lines[0]).toMatchObject({
       invalid: true,
       raw: 'this is not json',
