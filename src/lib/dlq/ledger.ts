@@ -1,6 +1,7 @@
 import type {KV} from '@nats-io/kv'
 
 import {DLQ_LEDGER_BUCKET} from '../layout/names.js'
+import {boundedRead} from '../nats/bounded-read.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {type HistoryEntry, LedgerEntry} from './model.js'
 import {formatRef, ledgerKey, refFromLedgerKey} from './ref.js'
@@ -99,28 +100,14 @@ export class Ledger {
   }
 
   private async *lastEntries(): AsyncGenerator<{key: string; value: Uint8Array; deleted: boolean}> {
-    const js = await this.conn.js()
-    const stream = `KV_${DLQ_LEDGER_BUCKET}`
     const prefix = `$KV.${DLQ_LEDGER_BUCKET}.`
-    const consumer = await js.consumers.get(stream, {
+    const entries = boundedRead(this.conn, `KV_${DLQ_LEDGER_BUCKET}`, {
       filter_subjects: `${prefix}>`,
       deliver_policy: 'last_per_subject' as never,
     })
-    const count = (await consumer.info(true)).num_pending
-    if (count === 0) {
-      await consumer.delete().catch(() => {})
-      return
-    }
-    const messages = await consumer.consume({max_messages: 1000})
-    let seen = 0
-    try {
-      for await (const m of messages) {
-        const op = m.headers?.get('KV-Operation')
-        yield {key: m.subject.slice(prefix.length), value: m.data, deleted: op === 'DEL' || op === 'PURGE'}
-        if (++seen >= count) break
-      }
-    } finally {
-      await messages.close().catch(() => {})
+    for await (const m of entries) {
+      const op = m.headers?.get('KV-Operation')
+      yield {key: m.subject.slice(prefix.length), value: m.data, deleted: op === 'DEL' || op === 'PURGE'}
     }
   }
 

@@ -1,3 +1,4 @@
+import {boundedRead} from '../nats/bounded-read.js'
 import type {SiteConnection} from '../nats/connection.js'
 
 /** The dead command itself, fetched by stream and sequence; null when it is gone (deleted, aged out). */
@@ -116,29 +117,12 @@ export class OriginalReader {
   }
 
   private async scanRange(stream: string, from: number, to: number, fn: (m: OriginalMessage) => void) {
-    const js = await this.conn.js()
-    const consumer = await js.consumers.get(stream, {
-      deliver_policy: 'by_start_sequence' as never,
-      opt_start_seq: from,
-    })
-    // Bounded by what was there when the read began, so deleted tail messages never make it wait.
-    const pending = (await consumer.info(true)).num_pending
-    if (pending === 0) {
-      await consumer.delete().catch(() => {})
-      return
-    }
-    const messages = await consumer.consume({max_messages: 1000})
-    let seen = 0
-    try {
-      for await (const m of messages) {
-        seen++
-        const headers: Record<string, string[]> = {}
-        if (m.headers) for (const [k, v] of m.headers) headers[k] = v
-        fn({stream, seq: m.seq, subject: m.subject, time: m.time.toISOString(), data: m.data, headers})
-        if (m.seq >= to || seen >= pending) break
-      }
-    } finally {
-      await messages.close().catch(() => {})
+    const messages = boundedRead(this.conn, stream, {deliver_policy: 'by_start_sequence' as never, opt_start_seq: from})
+    for await (const m of messages) {
+      const headers: Record<string, string[]> = {}
+      if (m.headers) for (const [k, v] of m.headers) headers[k] = v
+      fn({stream, seq: m.seq, subject: m.subject, time: m.time.toISOString(), data: m.data, headers})
+      if (m.seq >= to) break
     }
   }
 
