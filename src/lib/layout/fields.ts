@@ -107,8 +107,8 @@ export const STREAM_FIELDS: FieldDef[] = [
     since: (value) =>
       (value as {headers_only?: boolean}).headers_only ? {version: '2.9.0', at: 'headers_only'} : {version: '2.8.3'},
   },
-  // In place on a single 2.15.2 server (stored; it places nothing). In a cluster a change moves the
-  // stream's replicas, which the server does while the stream stays available.
+  // In place. On a three-node 2.15.2 cluster a changed placement moved the stream to the matching server
+  // (a further change is refused while a move runs); a single server stores it and places nothing.
   {field: 'placement', server: 'placement', type: 'object', since: '2.2.0'},
   // Switched on in place, never off again (2.15.2: "message TTL status can not be disabled").
   {
