@@ -17,7 +17,7 @@ import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
  * a new server applies them and then plans nothing; an old one refuses the layout before any write.
  * The version comes from the server itself, not from the environment.
  */
-describe('layout fields of 2.10-2.15 on a real server', {timeout: 180_000}, () => {
+describe('layout fields of 2.10-2.15 on a real server', {timeout: 300_000}, () => {
   let server: NatsServerHandle
   let conn: SiteConnection
   let dir: string
@@ -155,6 +155,10 @@ describe('layout fields of 2.10-2.15 on a real server', {timeout: 180_000}, () =
     }
     const js = await conn.js()
     await js.publish('orders.created', '{"n":1}')
+    // An ownership mark (dvctl.*) is not the layout's: replacing the declared metadata keeps it.
+    const jsm = await conn.jsm()
+    const live = (await jsm.streams.info('ORDERS')).config
+    await jsm.streams.update('ORDERS', {metadata: {...live.metadata, 'dvctl.layout': 'recent'}})
     const apply = await cli(['layout', 'apply', file, '--yes', '--json'])
     expect(apply.exitCode).toBe(0)
     const result = LayoutResult.parse(apply.json())
@@ -171,6 +175,7 @@ describe('layout fields of 2.10-2.15 on a real server', {timeout: 180_000}, () =
     expect(info.config.compression).toBe('none')
     expect(info.config.metadata?.team).toBe('lager')
     expect(info.config.metadata?.tier).toBeUndefined()
+    expect(info.config.metadata?.['dvctl.layout']).toBe('recent')
     const plan = await cli(['layout', 'plan', file, '--fail-on-drift'])
     expect(plan.exitCode).toBe(0)
   })
@@ -198,12 +203,17 @@ describe('layout fields of 2.10-2.15 on a real server', {timeout: 180_000}, () =
     const shipping = LayoutResult.parse(plan.json()).changes.find((c) => c.name === 'shipping')!
     expect(shipping.action).toBe('update')
     expect(shipping.diff.map((d) => d.field)).toEqual(['metadata'])
-    expect(shipping.state).toEqual([
-      {field: 'pause_until', value: until.toISOString(), note: expect.stringContaining('paused until')},
-    ])
+    // The server writes the instant its own way (RFC 3339 with trailing zeros of the fraction dropped).
+    const [state] = shipping.state!
+    expect(state).toEqual({
+      field: 'pause_until',
+      value: expect.any(String),
+      note: `paused until ${state.value} (not changed by the layout)`,
+    })
+    expect(Date.parse(state.value as string)).toBe(until.getTime())
     const human = await cli(['layout', 'plan', file])
     expect(human.stdout).toContain('Runtime state, kept as it is:')
-    expect(human.stdout).toContain(`consumer ORDERS/shipping: paused until ${until.toISOString()}`)
+    expect(human.stdout).toContain(`consumer ORDERS/shipping: paused until ${state.value}`)
 
     expect((await cli(['layout', 'apply', file, '--yes'])).exitCode).toBe(0)
     const info = await jsm.consumers.info('ORDERS', 'shipping')
@@ -220,6 +230,23 @@ describe('layout fields of 2.10-2.15 on a real server', {timeout: 180_000}, () =
     expect(notNoop(LayoutResult.parse(apply.json())).map((c) => `${c.action} ${c.name}`)).toEqual(['update shipping'])
     expect(Date.parse((await jsm.consumers.info('ORDERS', 'shipping')).config.pause_until!)).toBe(Date.parse(later))
     expect((await cli(['layout', 'plan', declared, '--fail-on-drift'])).exitCode).toBe(0)
+
+    // A consumer created again (ack policy cannot change in place) keeps the pause it had.
+    delete layout.streams!.ORDERS.consumers!.shipping.pause_until
+    layout.streams!.ORDERS.consumers!.shipping.ack_policy = 'all'
+    const recreate = await cli([
+      'layout',
+      'apply',
+      await writeLayout('recent-ack-all.yaml', layout),
+      '--yes',
+      '--allow-recreate',
+    ])
+    expect(recreate.exitCode).toBe(0)
+    expect(recreate.stdout).toContain('-/+ consumer ORDERS/shipping')
+    const recreated = await jsm.consumers.info('ORDERS', 'shipping')
+    expect(recreated.config.ack_policy).toBe('all')
+    expect(recreated.paused).toBe(true)
+    expect(Date.parse(recreated.config.pause_until!)).toBe(Date.parse(later))
   })
 
   it('exports the 2.10+ fields, and the export plans as unchanged', async () => {
