@@ -11,8 +11,9 @@ import {CONSUMER_FIELDS, KV_FIELDS, KV_STREAM_PREFIX, specToServer, STREAM_FIELD
 import {readLiveLayout} from './live.js'
 import {LayoutPlan, LiveObject, planLayout, type LayoutChange} from './plan.js'
 import {layoutForSite} from './resolve.js'
-import type {KvSpec, Layout, SiteLayout} from './schema.js'
+import type {ConsumerSpec, KvSpec, Layout, SiteLayout} from './schema.js'
 import {siteNameOf} from './site-name.js'
+import {unsupportedFields, unsupportedLayout} from './version-gate.js'
 
 export const FailedChange = LiveObject.extend({action: z.string(), error: z.string()})
 export type FailedChange = z.infer<typeof FailedChange>
@@ -82,9 +83,11 @@ export async function applyPlan(
       .map((c) => {
         const {consumers: _consumers, ...spec} = declared.streams[c.name]
         const config = specToServer(STREAM_FIELDS, spec, declared.site) as Partial<StreamConfig>
-        return attempt(c, () =>
-          c.action === 'update' ? jsm.streams.update(c.name, config) : jsm.streams.add({...config, name: c.name}),
-        )
+        return attempt(c, async () => {
+          if (c.action !== 'update') return jsm.streams.add({...config, name: c.name})
+          if (config.metadata) config.metadata = await keepOwnMarks(config.metadata, jsm.streams.info(c.name))
+          return jsm.streams.update(c.name, config)
+        })
       }),
     ...of('kv', 'create', 'recreate', 'update')
       .filter((c) => !failed.some((f) => f.kind === 'kv' && f.name === c.name))
@@ -99,23 +102,59 @@ export async function applyPlan(
         return undefined
       }
       const spec = declared.streams[stream].consumers![c.name]
-      const config = specToServer(CONSUMER_FIELDS, spec, declared.site) as Partial<ConsumerConfig>
-      return attempt(c, () =>
-        c.action === 'update'
-          ? jsm.consumers.update(stream, c.name, config)
-          : jsm.consumers.add(stream, {...config, durable_name: c.name}),
-      )
+      return attempt(c, () => writeConsumer(jsm, c, spec, declared.site))
     }),
   )
 
   return {...plan, applied: true, failed}
 }
 
+type Jsm = Awaited<ReturnType<SiteConnection['jsm']>>
+
+/**
+ * A consumer update sends only what the layout sets, merged by the client over the live config, so an
+ * operator's pause survives it; the server ignores pause_until in an update, so a declared one that
+ * differs goes through the pause API. A consumer created again keeps the pause in force it had.
+ */
+async function writeConsumer(jsm: Jsm, change: LayoutChange, spec: ConsumerSpec, site: string): Promise<void> {
+  const stream = change.stream!
+  const config = specToServer(CONSUMER_FIELDS, spec, site) as Partial<ConsumerConfig>
+  if (change.action !== 'update') {
+    const pause = change.state?.find((s) => s.field === 'pause_until')
+    if (pause && !config.pause_until) config.pause_until = pause.value as string
+    await jsm.consumers.add(stream, {...config, durable_name: change.name})
+    return
+  }
+  if (change.diff.some((d) => d.field !== 'pause_until')) {
+    if (config.metadata) config.metadata = await keepOwnMarks(config.metadata, jsm.consumers.info(stream, change.name))
+    await jsm.consumers.update(stream, change.name, config)
+  }
+  if (spec.pause_until && change.diff.some((d) => d.field === 'pause_until')) {
+    await jsm.consumers.pause(stream, change.name, new Date(spec.pause_until))
+  }
+}
+
+/**
+ * Declared metadata replaces the live map on update; dvctl's own `dvctl.*` marks on the live object are
+ * not the layout's, so they are carried over (the server keeps its `_nats.*` keys itself).
+ */
+async function keepOwnMarks(
+  declared: Record<string, string>,
+  info: Promise<{config: {metadata?: Record<string, string>}}>,
+): Promise<Record<string, string>> {
+  const live = (await info).config.metadata ?? {}
+  const kept = Object.fromEntries(Object.entries(live).filter(([key]) => key.startsWith('dvctl.')))
+  return {...kept, ...declared}
+}
+
 /** Buckets are created through the KV client (it sets the stream up as a bucket); changed limits update the stream. */
 async function writeBucket(conn: SiteConnection, change: LayoutChange, spec: KvSpec): Promise<void> {
   if (change.action === 'update') {
     const jsm = await conn.jsm()
-    await jsm.streams.update(KV_STREAM_PREFIX + change.name, specToServer(KV_FIELDS, spec, ''))
+    const stream = KV_STREAM_PREFIX + change.name
+    const config = specToServer(KV_FIELDS, spec, '') as Partial<StreamConfig>
+    if (config.metadata) config.metadata = await keepOwnMarks(config.metadata, jsm.streams.info(stream))
+    await jsm.streams.update(stream, config)
     return
   }
   const {Kvm} = await import('@nats-io/kv')
@@ -127,6 +166,8 @@ async function writeBucket(conn: SiteConnection, change: LayoutChange, spec: KvS
     ...(spec.max_value_size !== undefined ? {maxValueSize: spec.max_value_size} : {}),
     ...(spec.storage ? {storage: spec.storage} : {}),
     ...(spec.replicas ? {replicas: spec.replicas} : {}),
+    ...(spec.compression ? {compression: spec.compression === 's2'} : {}),
+    ...(spec.metadata ? {metadata: spec.metadata} : {}),
   } as Partial<KvOptions>)
 }
 
@@ -148,6 +189,9 @@ export async function planSite(
 ): Promise<{declared: SiteLayout; plan: LayoutPlan}> {
   const [site, live] = await Promise.all([siteNameOf(conn), readLiveLayout(conn)])
   const declared = layoutForSite(layout, site)
+  // Before any plan is shown or applied: an older server would drop these fields without an error.
+  const unsupported = unsupportedFields(declared, live.serverVersion)
+  if (unsupported.length) throw unsupportedLayout(site, live.serverVersion, unsupported)
   return {declared, plan: planLayout(declared, live, options)}
 }
 

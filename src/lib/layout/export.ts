@@ -14,7 +14,8 @@ import {siteNameOf} from './site-name.js'
 
 /**
  * A site's live streams, durable consumers and KV buckets as a layout file: only what differs from the
- * server's defaults is written, and `plan` of the result against the same site reports no changes.
+ * server's defaults is written (no reserved `_nats.*`/`dvctl.*` metadata), and `plan` of the result
+ * against the same site reports no changes.
  */
 export async function exportLayout(conn: SiteConnection, now = new Date()): Promise<Layout> {
   const [site, live] = await Promise.all([siteNameOf(conn), readLiveLayout(conn)])
@@ -29,6 +30,9 @@ export async function exportLayout(conn: SiteConnection, now = new Date()): Prom
         const exported = withoutDefaults(CONSUMER_FIELDS, consumerSpecFromServer(consumers[consumer])) as ConsumerSpec
         // nats-server 2.9 echoes backoff[0] as ack_wait; writing it back would only restate the backoff.
         if (exported.backoff?.length && exported.ack_wait === exported.backoff[0]) delete exported.ack_wait
+        // A pause is runtime state (an operator's, most likely): a layout made from it would pause the
+        // consumer wherever it is applied next.
+        delete exported.pause_until
         spec.consumers[consumer] = exported
       }
     }

@@ -5,7 +5,8 @@ import type {z} from 'zod'
 import {usageError, type UserError} from '../errors.js'
 import {dataverketLayout} from './dataverket.js'
 import {layoutForSite} from './resolve.js'
-import {Layout} from './schema.js'
+import {parseDuration} from '../duration.js'
+import {Layout, type StreamSpec} from './schema.js'
 import {readAll} from '../stdin.js'
 
 /** A problem in a layout file: the path of the offending value (`streams.DV_CMD.max_age`) and what is wrong. */
@@ -59,7 +60,68 @@ export function crossCheck(layout: Layout): LayoutProblem[] {
       problems.push({path: `streams.${name}.mirror`, message: 'a mirror has neither subjects nor sources'})
     }
   }
+  const reported = new Set<string>()
+  for (const site of [undefined, ...Object.keys(layout.sites)]) {
+    const streams = site === undefined ? layout.streams : layoutForSite(layout, site).streams
+    const prefix = site === undefined ? 'streams' : `sites.${site}.streams`
+    for (const [name, spec] of Object.entries(streams)) {
+      for (const {field, message} of serverRules(spec, site)) {
+        const key = `${name}|${field}|${message}`
+        if (reported.has(key)) continue
+        reported.add(key)
+        problems.push({path: `${prefix}.${name}.${field}`, message})
+      }
+    }
+  }
   return problems
+}
+
+/**
+ * Combinations the server refuses, or quietly rewrites so that the layout could never match (checked
+ * against nats-server 2.15.2's stream.go and consumer.go), reported before anything connects.
+ */
+function serverRules(spec: StreamSpec, site: string | undefined): Array<{field: string; message: string}> {
+  const found: Array<{field: string; message: string}> = []
+  const mirror = spec.mirror
+  if (spec.mirror_direct !== undefined && !mirror) {
+    found.push({field: 'mirror_direct', message: 'only a mirror has mirror_direct'})
+  } else if (spec.mirror_direct !== undefined && mirror && !mirror.external && (!mirror.site || mirror.site === site)) {
+    found.push({
+      field: 'mirror_direct',
+      message:
+        "the server copies it from the origin's allow_direct for a mirror in the same domain: set allow_direct on the origin",
+    })
+  }
+  if (mirror && spec.first_seq) found.push({field: 'first_seq', message: 'a mirror starts where its origin does'})
+  if (spec.subject_delete_marker_ttl !== undefined && parseDuration(spec.subject_delete_marker_ttl) > 0) {
+    const ttl = 'subject_delete_marker_ttl'
+    if (parseDuration(spec.subject_delete_marker_ttl) < 1000) found.push({field: ttl, message: 'at least 1s'})
+    if (mirror) found.push({field: ttl, message: 'a mirror cannot have delete markers'})
+    if (spec.allow_msg_ttl === false) found.push({field: ttl, message: 'needs allow_msg_ttl (the server turns it on)'})
+    if (spec.allow_rollup_hdrs === false || spec.deny_purge === true) {
+      found.push({field: ttl, message: 'needs allow_rollup_hdrs and no deny_purge (the server sets them so)'})
+    }
+  }
+  if (spec.discard_new_per_subject && (spec.discard !== 'new' || !(spec.max_msgs_per_subject! > 0))) {
+    found.push({field: 'discard_new_per_subject', message: 'needs discard: new and max_msgs_per_subject above 0'})
+  }
+  for (const [name, consumer] of Object.entries(spec.consumers ?? {})) {
+    const at = (field: string) => `consumers.${name}.${field}`
+    if (consumer.filter_subject && consumer.filter_subjects) {
+      found.push({field: at('filter_subjects'), message: 'set filter_subject or filter_subjects, not both'})
+    }
+    const policy = consumer.priority_policy ?? 'none'
+    if (policy !== 'none' && !consumer.priority_groups) {
+      found.push({field: at('priority_policy'), message: 'needs priority_groups'})
+    }
+    if (policy === 'none' && consumer.priority_groups) {
+      found.push({field: at('priority_groups'), message: 'needs a priority_policy other than none'})
+    }
+    if (consumer.priority_timeout && policy !== 'pinned_client') {
+      found.push({field: at('priority_timeout'), message: 'only for priority_policy: pinned_client'})
+    }
+  }
+  return found
 }
 
 /** Overlaps among the base streams of a file that failed the schema, so one run reports every problem. */
@@ -85,7 +147,9 @@ export function zodProblems(error: z.ZodError): LayoutProblem[] {
         message: `unknown key${keys.length > 1 ? `s ${keys.join(', ')}` : ` "${keys[0]}"`}`,
       }
     }
-    return {path: formatPath(issue.path), message: issue.message}
+    // A refused record key (reserved metadata) carries its reason one level down.
+    const inner = issue.code === 'invalid_key' ? issue.issues[0]?.message : undefined
+    return {path: formatPath(issue.path), message: inner ?? issue.message}
   })
 }
 

@@ -9,6 +9,7 @@ import {
   isImmutable,
   KV_FIELDS,
   kvSpecFromServer,
+  normaliseDefault,
   STREAM_FIELDS,
   streamSpecFromServer,
 } from './fields.js'
@@ -29,6 +30,10 @@ export const FieldDiff = z.object({
 })
 export type FieldDiff = z.infer<typeof FieldDiff>
 
+/** Live runtime state the layout does not set (an operator's consumer pause): shown, never reverted. */
+export const RuntimeState = z.object({field: z.string(), value: z.unknown(), note: z.string()})
+export type RuntimeState = z.infer<typeof RuntimeState>
+
 export const LayoutChange = z.object({
   kind: ChangeKind,
   name: z.string(),
@@ -38,6 +43,8 @@ export const LayoutChange = z.object({
   diff: z.array(FieldDiff),
   /** Why a change has no field diff of its own (a consumer recreated along with its stream). */
   reason: z.string().optional(),
+  /** Runtime state kept as it is, also across a recreate (`pause_until` set through the pause API). */
+  state: z.array(RuntimeState).optional(),
 })
 export type LayoutChange = z.infer<typeof LayoutChange>
 
@@ -56,16 +63,20 @@ export type LayoutPlan = z.infer<typeof LayoutPlan>
 export interface PlanOptions {
   /** Plan the deletion of live objects the layout does not declare. */
   prune?: boolean
+  /** The time runtime state is judged at (a pause in force), in ms; now by default. */
+  now?: number
 }
 
 /**
- * The pure diff of a site's declared layout against its live config (DESIGN.md section 5). Only the fields
- * the layout sets are compared, so server-side defaults never show as drift; values are compared in a
- * normalised form (`2m` equals `120s`); a difference in a field the server cannot change in place makes
- * the object `recreate`.
+ * The pure diff of a site's declared layout against its live config (DESIGN.md sections 5 and 10a). Only
+ * the fields the layout sets are compared, so server-side defaults never show as drift, and a field the
+ * server leaves out of its config counts as its default; values are compared in a normalised form (`2m`
+ * equals `120s`, reserved metadata keys ignored); a difference in a field the server cannot change in
+ * place makes the object `recreate`.
  */
 export function planLayout(declared: SiteLayout, live: LiveLayout, options: PlanOptions = {}): LayoutPlan {
   const version = live.serverVersion
+  const now = options.now ?? Date.now()
   const changes: LayoutChange[] = []
   const unmanaged: LiveObject[] = []
 
@@ -79,12 +90,14 @@ export function planLayout(declared: SiteLayout, live: LiveLayout, options: Plan
       streamSpec,
       current && streamSpecFromServer(current.config),
       version,
+      now,
     )
     changes.push(streamChange)
     const streamGone = streamChange.action === 'recreate' || streamChange.action === 'create'
     for (const [consumer, consumerSpec] of Object.entries(consumers)) {
       const live = current?.consumers[consumer]
       if (streamChange.action === 'recreate' && live) {
+        const state = runtimeState(CONSUMER_FIELDS, consumerSpec, consumerSpecFromServer(live), now)
         changes.push({
           kind: 'consumer',
           name: consumer,
@@ -92,11 +105,12 @@ export function planLayout(declared: SiteLayout, live: LiveLayout, options: Plan
           action: 'recreate',
           diff: [],
           reason: 'its stream is recreated',
+          ...(state.length ? {state} : {}),
         })
         continue
       }
       const liveSpec = live && serverOwnedAckWait(consumerSpec, consumerSpecFromServer(live))
-      const change = compare('consumer', consumer, CONSUMER_FIELDS, consumerSpec, liveSpec, version)
+      const change = compare('consumer', consumer, CONSUMER_FIELDS, consumerSpec, liveSpec, version, now)
       changes.push({...change, stream: name})
     }
     if (!current || streamGone) continue
@@ -109,7 +123,7 @@ export function planLayout(declared: SiteLayout, live: LiveLayout, options: Plan
 
   for (const [name, spec] of Object.entries(declared.kv)) {
     const current = live.kv[name]
-    changes.push(compare('kv', name, KV_FIELDS, spec, current && kvSpecFromServer(current), version))
+    changes.push(compare('kv', name, KV_FIELDS, spec, current && kvSpecFromServer(current), version, now))
   }
 
   for (const name of Object.keys(live.streams).sort()) {
@@ -143,6 +157,7 @@ function compare(
   declared: object,
   live: Record<string, unknown> | undefined,
   version: string,
+  now: number,
 ): LayoutChange {
   const wanted = declared as Record<string, unknown>
   const diff: FieldDiff[] = []
@@ -150,7 +165,8 @@ function compare(
   for (const def of defs) {
     const to = wanted[def.field]
     if (to === undefined) continue
-    const from = live?.[def.field]
+    // Left out of the live config: the server's default (omitted when default, or unknown to that version).
+    const from = live?.[def.field] ?? normaliseDefault(def)
     if (live && comparable(def, from) === comparable(def, to)) continue
     const forcesRecreate = Boolean(live) && isImmutable(def, {serverVersion: version, from, to})
     diff.push({
@@ -162,7 +178,19 @@ function compare(
     if (forcesRecreate) recreate = true
   }
   const action: ChangeAction = !live ? 'create' : recreate ? 'recreate' : diff.length ? 'update' : 'noop'
-  return {kind, name, action, diff}
+  const state = live ? runtimeState(defs, declared, live, now) : []
+  return {kind, name, action, diff, ...(state.length ? {state} : {})}
+}
+
+/** Runtime state in force on a live object, for the fields the layout leaves to the operator. */
+function runtimeState(defs: FieldDef[], declared: object, live: Record<string, unknown>, now: number): RuntimeState[] {
+  const state: RuntimeState[] = []
+  for (const def of defs) {
+    if (!def.state || (declared as Record<string, unknown>)[def.field] !== undefined) continue
+    const note = def.state(live[def.field], now)
+    if (note) state.push({field: def.field, value: live[def.field], note})
+  }
+  return state
 }
 
 /** Durations shown the way a layout file writes them (`120s` declared shows as `2m`). */

@@ -26,6 +26,22 @@ export const Duration = z
 const Limit = z.number().int().min(-1)
 const Name = z.string().regex(/^[A-Za-z0-9_-]+$/, 'only letters, digits, "_" and "-"')
 const Subject = z.string().regex(/^[^\s]+$/, 'a subject has no spaces')
+const Timestamp = z.iso.datetime({offset: true})
+
+/**
+ * `_nats.*` keys belong to the server (it writes `_nats.ver`, `_nats.level`, `_nats.req.level` itself) and
+ * `dvctl.*` keys to dvctl's own ownership marks; neither is the layout's to set, and neither is drift.
+ */
+export const RESERVED_METADATA = ['_nats.', 'dvctl.']
+const MetadataKey = z
+  .string()
+  .min(1)
+  .refine((key) => !RESERVED_METADATA.some((prefix) => key.startsWith(prefix)), {
+    message: `reserved metadata key: ${RESERVED_METADATA.map((p) => `${p}*`).join(' and ')} are set by the server and dvctl`,
+  })
+const Metadata = z.record(MetadataKey, z.string())
+const Compression = z.enum(['none', 's2'])
+export const SubjectTransform = z.strictObject({src: Subject, dest: Subject})
 
 export const StreamSourceSpec = z.strictObject({
   name: Name,
@@ -33,7 +49,8 @@ export const StreamSourceSpec = z.strictObject({
   site: Name.optional(),
   filter_subject: Subject.optional(),
   opt_start_seq: z.number().int().min(0).optional(),
-  opt_start_time: z.iso.datetime({offset: true}).optional(),
+  opt_start_time: Timestamp.optional(),
+  subject_transforms: z.array(SubjectTransform).min(1).optional(),
   external: z.strictObject({api: Subject, deliver: z.string().optional()}).optional(),
 })
 export type StreamSourceSpec = z.infer<typeof StreamSourceSpec>
@@ -44,7 +61,7 @@ export const ConsumerSpec = z.strictObject({
   ack_policy: z.enum(['explicit', 'all', 'none']).optional(),
   deliver_policy: z.enum(['all', 'last', 'new', 'by_start_sequence', 'by_start_time', 'last_per_subject']).optional(),
   opt_start_seq: z.number().int().min(0).optional(),
-  opt_start_time: z.iso.datetime({offset: true}).optional(),
+  opt_start_time: Timestamp.optional(),
   replay_policy: z.enum(['instant', 'original']).optional(),
   ack_wait: Duration.optional(),
   max_deliver: Limit.optional(),
@@ -58,6 +75,17 @@ export const ConsumerSpec = z.strictObject({
   sample_freq: z.string().optional(),
   replicas: z.number().int().min(0).max(5).optional(),
   mem_storage: z.boolean().optional(),
+  filter_subjects: z.array(Subject).min(1).optional(),
+  metadata: Metadata.optional(),
+  /** Pull consumers only; the server's own group-name rule. */
+  priority_groups: z
+    .array(z.string().regex(/^[a-zA-Z0-9/_=-]{1,16}$/, 'a group name is 1-16 letters, digits or /_=-'))
+    .min(1)
+    .optional(),
+  priority_policy: z.enum(['none', 'overflow', 'pinned_client', 'prioritized']).optional(),
+  priority_timeout: Duration.optional(),
+  /** Paused until then (RFC 3339). Left out, an operator's pause is runtime state that the layout keeps. */
+  pause_until: Timestamp.optional(),
 })
 export type ConsumerSpec = z.infer<typeof ConsumerSpec>
 
@@ -81,6 +109,18 @@ const streamFields = {
   deny_purge: z.boolean().optional(),
   sources: z.array(StreamSourceSpec).optional(),
   mirror: StreamSourceSpec.optional(),
+  metadata: Metadata.optional(),
+  compression: Compression.optional(),
+  subject_transform: SubjectTransform.optional(),
+  first_seq: z.number().int().min(0).optional(),
+  republish: z.strictObject({src: Subject.optional(), dest: Subject, headers_only: z.boolean().optional()}).optional(),
+  placement: z
+    .strictObject({cluster: z.string().min(1).optional(), tags: z.array(z.string().min(1)).optional()})
+    .optional(),
+  allow_msg_ttl: z.boolean().optional(),
+  subject_delete_marker_ttl: Duration.optional(),
+  discard_new_per_subject: z.boolean().optional(),
+  mirror_direct: z.boolean().optional(),
   consumers: z.record(Name, ConsumerSpec).optional(),
 }
 
@@ -95,6 +135,8 @@ export const KvSpec = z.strictObject({
   max_value_size: Limit.optional(),
   storage: z.enum(['file', 'memory']).optional(),
   replicas: z.number().int().min(1).max(5).optional(),
+  compression: Compression.optional(),
+  metadata: Metadata.optional(),
 })
 export type KvSpec = z.infer<typeof KvSpec>
 

@@ -43,6 +43,12 @@ export function renderPlan(_term: Terminal, result: LayoutResult): void {
     out()
     out(chalk.dim(`Not in the layout, kept (--prune deletes them): ${result.unmanaged.map(label).join(', ')}`))
   }
+  const state = result.changes.flatMap((change) => (change.state ?? []).map((s) => `${label(change)}: ${s.note}`))
+  if (state.length) {
+    out()
+    out('Runtime state, kept as it is:')
+    for (const line of state) out(`  ${line}`)
+  }
   out()
   const s = summarisePlan(result.changes)
   if (!changes.length) {
