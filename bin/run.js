@@ -21,6 +21,9 @@ if (argv.length === 1 && argv[0] === '--version') {
     `${pkg.oclif?.bin ?? pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`,
   )
 } else {
+  // A reader that goes away (`| head -1`) ends the command with exit 0, not an EPIPE stack (issue 13).
+  const {guardOutput} = await import('../dist/lib/render/output.js')
+  guardOutput()
   const {execute} = await import('@oclif/core')
   await execute({dir: import.meta.url})
 }

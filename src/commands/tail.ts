@@ -53,10 +53,15 @@ History (--since, default 24h, or --from/--to) is merged across streams and site
     const abort = new AbortController()
     const onSigint = () => abort.abort()
     process.once('SIGINT', onSigint)
-    const [{tailMessages}, {renderTailEvent}] = await Promise.all([
+    const [{tailMessages}, {renderTailEvent}, {outputClosed, writable}] = await Promise.all([
       import('../lib/workflow/tail.js'),
       import('../lib/render/tail.js'),
+      import('../lib/render/output.js'),
     ])
+    // The reader going away (`| head`) stops the reading at once, as Ctrl-C does, but ends with exit 0.
+    const closed = outputClosed()
+    const stop = AbortSignal.any([abort.signal, closed])
+    const failedSites = new Set<string>()
     try {
       const events = tailMessages(fan.connections, {
         filter: {
@@ -71,13 +76,23 @@ History (--since, default 24h, or --from/--to) is merged across streams and site
         history,
         follow: flags.follow,
         headers: flags.headers,
-        signal: abort.signal,
+        signal: stop,
       })
-      for await (const event of events)
+      for await (const event of events) {
+        if (event.kind === 'site-error') failedSites.add(event.site)
         renderTailEvent(this.term, event, {headers: flags.headers, follow: flags.follow})
+        // Backpressure: no more is read than the output takes.
+        await writable()
+      }
     } finally {
       process.off('SIGINT', onSigint)
     }
+    if (closed.aborted) return
     if (abort.signal.aborted) throw new ResultExit(ExitCode.interrupted)
+    // A site that could not be read (the reason is on stderr): 68 when others were, else 4.
+    if (failedSites.size > 0) {
+      const answered = fan.connections.some((c) => !failedSites.has(c.site.name))
+      throw new ResultExit(answered ? ExitCode.partial : ExitCode.unavailable)
+    }
   }
 }

@@ -7,6 +7,7 @@ import {ResultExit, UserError, toErrorJson} from './errors.js'
 import {ExitCode, type ExitCodeValue} from './exit-codes.js'
 import type {SiteConnection} from './nats/connection.js'
 import type {FanOut} from './nats/fanout.js'
+import {flushed, isOutputClosed} from './render/output.js'
 import {err, makeTerminal, out, warn, type Terminal} from './render/terminal.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
@@ -136,6 +137,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
+    // The reader went away (`| head`): what it wanted was delivered; that is a clean end.
+    if (isOutputClosed()) return this.exit(ExitCode.ok)
     if (error instanceof ResultExit) return this.exit(error.exitCode)
     if (error instanceof Errors.ExitError) throw error
     const userError = toUserError(error)
@@ -157,6 +160,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected override async finally(error: Error | undefined): Promise<unknown> {
     await Promise.allSettled(this.connections.map((c) => c.close()))
+    // A pipe may still hold output: oclif ends a failing command with process.exit, which would drop it.
+    await flushed()
     return super.finally(error)
   }
 }

@@ -1,10 +1,12 @@
 import {BaseCommand} from '../../lib/base-command.js'
+import {ExitCode} from '../../lib/exit-codes.js'
 import {groupByFlag, selectionFlags, selectionFrom, statusFlag} from '../../lib/dlq/flags.js'
 import type {GroupKey} from '../../lib/dlq/group.js'
 import {listDeadLetters} from '../../lib/dlq/list.js'
 import type {DlqListResult} from '../../lib/dlq/model.js'
 import {readFlags} from '../../lib/nats/fanout.js'
 import {renderDeadLetterList} from '../../lib/render/dlq.js'
+import {warn} from '../../lib/render/terminal.js'
 
 export default class DlqList extends BaseCommand<typeof DlqList> {
   static override summary = 'List dead letters with their reason, deliveries, correlation, failure and status.'
@@ -30,8 +32,9 @@ A reference is <stream>:<seq>, or <site>/<stream>:<seq> when several sites are r
   async run(): Promise<DlqListResult> {
     const fan = await this.connectMany()
     const groupBy = this.flags['group-by'] as GroupKey | undefined
-    const result = await listDeadLetters(fan, {...selectionFrom(this.flags), ...(groupBy ? {groupBy} : {})})
+    const {lost, ...result} = await listDeadLetters(fan, {...selectionFrom(this.flags), ...(groupBy ? {groupBy} : {})})
+    for (const message of lost) warn(`${message} (the other sites are listed)`)
     if (!this.jsonEnabled()) await renderDeadLetterList(this.term, result, groupBy)
-    return result
+    return this.exitWith(result, lost.length ? ExitCode.partial : ExitCode.ok)
   }
 }

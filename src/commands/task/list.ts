@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../lib/base-command.js'
+import {ExitCode} from '../../lib/exit-codes.js'
 import {TASK_VERBS} from '../../lib/contract/services.js'
 import {readFlags} from '../../lib/nats/fanout.js'
 import {taskFilterFlags, taskFilterFromFlags} from '../../lib/tasks/flags.js'
@@ -30,7 +31,7 @@ export default class TaskList extends BaseCommand<typeof TaskList> {
     const {flags} = this
     const fan = await this.connectMany()
     const {listTasks} = await import('../../lib/tasks/list.js')
-    const {tasks, siteErrors} = await listTasks(fan.connections, {
+    const {tasks, siteErrors, lost} = await listTasks(fan.connections, {
       filter: taskFilterFromFlags(flags),
       sinceMs: flags.since,
       states: flags.state,
@@ -43,6 +44,6 @@ export default class TaskList extends BaseCommand<typeof TaskList> {
       const {renderTaskList} = await import('../../lib/render/tasks.js')
       await renderTaskList(this.term, tasks)
     }
-    return result
+    return this.exitWith(result, lost.length ? ExitCode.partial : ExitCode.ok)
   }
 }

@@ -32,6 +32,8 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
     const {watchTasks} = await import('../../lib/tasks/watch.js')
     const render = await import('../../lib/render/tasks.js')
     const {err, jsonLine, out, warn} = await import('../../lib/render/terminal.js')
+    const {outputClosed, writable} = await import('../../lib/render/output.js')
+    const {renderSiteNotice} = await import('../../lib/render/workflow.js')
     const live =
       this.term.stdoutTTY && !this.jsonEnabled()
         ? new render.LiveTaskTable(Math.max(5, (process.stdout.rows || 40) - 12))
@@ -47,7 +49,8 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
       live: true,
       untilDone: flags['until-done'],
       timeoutMs: timeoutGiven(this.argv) ? flags.timeout : undefined,
-      signal: controller.signal,
+      // The reader going away (`| head`) ends the watch as Ctrl-C does (BaseCommand makes it exit 0).
+      signal: AbortSignal.any([controller.signal, outputClosed()]),
       onItem: async (item, b) => {
         if (item.kind === 'caught-up') {
           caughtUp = true
@@ -58,8 +61,20 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
           warn(`${item.error.message} (skipped; the other sites are still read)`)
           return
         }
+        if (item.kind === 'site-down' || item.kind === 'site-up') {
+          // As tail reports it; inside the redrawn table a stderr line would break the frame.
+          if (!live) return renderSiteNotice(item)
+          notices.push(
+            item.kind === 'site-down'
+              ? `site ${item.site} disconnected; waiting for it to come back`
+              : `site ${item.site} reconnected; resuming`,
+          )
+          if (caughtUp) await live.draw(b.tasks(), notices.slice(-5).join('\n') || undefined)
+          return
+        }
         if (this.jsonEnabled()) {
           jsonLine(item.line)
+          await writable()
           return
         }
         if (item.kind === 'invalid') {
@@ -76,6 +91,7 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
           if (caughtUp) await live.draw(b.tasks(), notices.slice(-5).join('\n') || undefined)
         } else if (item.kind === 'message' && item.update) {
           out(render.taskEventLine(this.term, item.update))
+          await writable()
         }
       },
     })

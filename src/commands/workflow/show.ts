@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand, durationFlag} from '../../lib/base-command.js'
-import {notFound, ResultExit} from '../../lib/errors.js'
+import {notFound, ResultExit, UserError} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {readFlags, type FanOut} from '../../lib/nats/fanout.js'
 import {warn} from '../../lib/render/terminal.js'
@@ -51,11 +51,20 @@ An unreachable site is a warning (and sites[].error in JSON) while the others ar
       window,
       unreachable: fan.sites,
     })
+    // Sites reached but not fully read (a server that stopped answering): 68 when others were, else 4.
+    const failed = result.sites.filter((s) => s.error && fan.connections.some((c) => c.site.name === s.site))
     for (const s of result.sites) {
       if (s.missing_streams?.length) warn(`site ${s.site} has no ${s.missing_streams.join(', ')} (skipped)`)
-      if (s.error && fan.connections.some((c) => c.site.name === s.site)) warn(`site ${s.site}: ${s.error}`)
     }
-    if (result.messages.length === 0) {
+    for (const s of failed) warn(`site ${s.site}: ${s.error}`)
+    if (failed.length === fan.connections.length) {
+      throw new UserError(failed.length === 1 ? failed[0].error! : 'No site could be read.', {
+        code: 'connection-timeout',
+        exitCode: ExitCode.unavailable,
+        hint: 'The server stopped answering. Check it (dvctl site check) or raise --timeout.',
+      })
+    }
+    if (result.messages.length === 0 && failed.length === 0) {
       throw notFound(
         `No message with correlation_id ${this.args.correlation_id} on ${result.sites.map((s) => s.site).join(', ')}` +
           (window.from ? ` since ${window.from.toISOString()}` : ''),
@@ -64,26 +73,33 @@ An unreachable site is a warning (and sites[].error in JSON) while the others ar
       )
     }
     if (!this.jsonEnabled()) renderWorkflow(this.term, result, this.flags.view as WorkflowView)
-    return result
+    return this.exitWith(result, failed.length > 0 ? ExitCode.partial : ExitCode.ok)
   }
 
   /** --follow: the history, then each new message, until Ctrl-C (exit 130). */
   private async follow(fan: FanOut, window: ScanWindow): Promise<void> {
     const {followWorkflow} = await import('../../lib/workflow/follow.js')
+    const {outputClosed, writable} = await import('../../lib/render/output.js')
     const abort = new AbortController()
     const onSigint = () => abort.abort()
     process.once('SIGINT', onSigint)
+    // The reader going away (`| head`) ends the follow as Ctrl-C does, with exit 0.
+    const closed = outputClosed()
     try {
       const events = followWorkflow(fan.connections, {
         correlationId: this.args.correlation_id,
         window,
         unreachable: fan.sites,
-        signal: abort.signal,
+        signal: AbortSignal.any([abort.signal, closed]),
       })
-      for await (const event of events) renderWorkflowFollow(this.term, event, this.flags.view as WorkflowView)
+      for await (const event of events) {
+        renderWorkflowFollow(this.term, event, this.flags.view as WorkflowView)
+        await writable()
+      }
     } finally {
       process.off('SIGINT', onSigint)
     }
+    if (closed.aborted) return
     if (abort.signal.aborted) throw new ResultExit(ExitCode.interrupted)
   }
 }

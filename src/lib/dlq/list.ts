@@ -1,3 +1,5 @@
+import {UserError} from '../errors.js'
+import {ExitCode} from '../exit-codes.js'
 import type {FanOut} from '../nats/fanout.js'
 import {groupDeadLetters, type GroupKey} from './group.js'
 import type {DeadLetter, DlqListResult} from './model.js'
@@ -11,15 +13,28 @@ export interface ListOptions extends DeadLetterSelection {
  * `dlq list`: the dead letters of every reachable site, read concurrently; refs are site-qualified when
  * more than one site is selected (DESIGN.md section 6). Unreachable sites are listed in `sites`.
  */
-export async function listDeadLetters(fan: FanOut, options: ListOptions): Promise<DlqListResult> {
+export async function listDeadLetters(fan: FanOut, options: ListOptions): Promise<DlqListResult & {lost: string[]}> {
   const qualified = fan.sites.length > 1
-  const perSite = await Promise.all(fan.connections.map((conn) => readDeadLetters(conn, {...options, qualified})))
+  const settled = await Promise.allSettled(
+    fan.connections.map((conn) => readDeadLetters(conn, {...options, qualified})),
+  )
+  // A site whose server stopped answering mid-read is reported; the others are listed (exit 68).
+  const lost = new Map<string, string>()
+  const perSite: DeadLetter[][] = []
+  settled.forEach((s, i) => {
+    if (s.status === 'fulfilled') perSite.push(s.value)
+    else if (s.reason instanceof UserError && s.reason.exitCode === ExitCode.unavailable && fan.connections.length > 1)
+      lost.set(fan.connections[i].site.name, s.reason.message)
+    else throw s.reason
+  })
   const deadLetters: DeadLetter[] = perSite.flat()
   if (perSite.length > 1) deadLetters.sort((x, y) => x.dead_lettered_at.localeCompare(y.dead_lettered_at))
+  if (perSite.length === 0) throw (settled.find((s) => s.status === 'rejected') as PromiseRejectedResult).reason
   return {
     dead_letters: deadLetters,
     groups: options.groupBy ? groupDeadLetters(deadLetters, options.groupBy) : [],
-    sites: fan.sites,
+    sites: fan.sites.map((s) => (lost.has(s.site) ? {...s, error: lost.get(s.site)} : s)),
     total: deadLetters.length,
+    lost: [...lost.values()],
   }
 }

@@ -14,8 +14,12 @@ export interface SiteConnection {
   /** The URL that was dialled first; shown in messages. */
   url: string
   nc: NatsConnection
+  /** `--timeout`: the bound on dialling, on each request and on a read waiting for the server. */
+  timeoutMs: number
   jsm(): Promise<JetStreamManager>
   js(): Promise<JetStreamClient>
+  /** A read found the server not answering: close without draining (there is nothing to drain to). */
+  abandon(): void
   close(): Promise<void>
 }
 
@@ -88,10 +92,12 @@ export async function connectSite(site: SiteTarget, options: ConnectOptions): Pr
   }
   let jsm: Promise<JetStreamManager> | undefined
   let js: Promise<JetStreamClient> | undefined
+  const link = watchLink(nc)
   return {
     site,
     url,
     nc,
+    timeoutMs: options.timeoutMs,
     jsm() {
       jsm ??= (async () => {
         const {jetstreamManager} = await import('@nats-io/jetstream')
@@ -113,12 +119,30 @@ export async function connectSite(site: SiteTarget, options: ConnectOptions): Pr
       })()
       return js
     },
+    abandon() {
+      link.abandoned = true
+    },
     async close() {
       if (nc.isClosed()) return
+      // A lost server has nothing to drain to: waiting for it would only delay the exit.
+      if (link.down || link.abandoned) return nc.close()
       // Drain lets in-flight acks and publishes finish; a dead server must not hold the command open.
       await withDeadline(nc.drain(), 2000).catch(() => nc.close())
     },
   }
+}
+
+/** Whether the connection is currently down (between a disconnect and the reconnect). */
+function watchLink(nc: NatsConnection): {down: boolean; abandoned: boolean} {
+  const link = {down: false, abandoned: false}
+  void (async () => {
+    // Ends when the connection closes.
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') link.down = true
+      else if (s.type === 'reconnect') link.down = false
+    }
+  })().catch(() => {})
+  return link
 }
 
 /** Rejects with a timeout when `promise` has not settled within `ms`. */

@@ -15,8 +15,29 @@ const hints: Record<ConnectionCause, string> = {
   unreachable: 'Check the URL and that the host is reachable.',
 }
 
+/**
+ * A read that got nothing from its server for `--timeout` (server killed, network gone, a consumer the
+ * client keeps recreating): the site is failed, exit 4 (issue 13: reads without --follow are bounded).
+ */
+export class StalledError extends UserError {
+  constructor(
+    readonly site: SiteTarget,
+    readonly url: string,
+    /** Without the site: `no answer for 2000ms while reading DV_EVT`. */
+    readonly detail: string,
+  ) {
+    super(`Site ${site.name} (${url}): ${detail}`, {
+      code: 'connection-timeout',
+      exitCode: ExitCode.unavailable,
+      hint: hints.timeout,
+    })
+    this.name = 'StalledError'
+  }
+}
+
 /** Classifies an error from the NATS client. Matches on names and codes, since the client's classes vary by module. */
 export function classifyConnectionError(error: unknown): {cause: ConnectionCause; detail: string} {
+  if (error instanceof StalledError) return {cause: 'timeout', detail: error.detail}
   const err = error as {name?: string; message?: string; code?: string; cause?: {code?: string; message?: string}}
   const text = `${err?.name ?? ''} ${err?.message ?? ''} ${err?.code ?? ''} ${err?.cause?.code ?? ''} ${err?.cause?.message ?? ''}`
   if (/ECONNREFUSED|connection refused/i.test(text)) return {cause: 'refused', detail: 'connection refused'}

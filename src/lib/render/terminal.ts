@@ -1,5 +1,7 @@
 import chalk from 'chalk'
 
+import {writeErr, writeOut} from './output.js'
+
 /**
  * The only place that writes to stdout and stderr (STYLE.md). Results go to stdout, everything else
  * (progress, warnings, errors) to stderr. Colour and tables only on a TTY (DESIGN.md section 8).
@@ -23,11 +25,11 @@ export function makeTerminal(options: {json: boolean; noColor: boolean; noInput:
 }
 
 export function out(line = ''): void {
-  process.stdout.write(line + '\n')
+  writeOut(line + '\n')
 }
 
 export function err(line = ''): void {
-  process.stderr.write(line + '\n')
+  writeErr(line + '\n')
 }
 
 export function warn(message: string): void {
@@ -36,7 +38,7 @@ export function warn(message: string): void {
 
 /** One NDJSON line on stdout: streaming commands' `--json` output. */
 export function jsonLine(value: unknown): void {
-  process.stdout.write(JSON.stringify(value) + '\n')
+  writeOut(JSON.stringify(value) + '\n')
 }
 
 /** A table on a TTY, tab-separated lines otherwise (so `cut` and `awk` work). */

@@ -1,5 +1,6 @@
 import {z} from 'zod'
 
+import {ExitCode} from '../exit-codes.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {TaskRecordSchema, type TaskRecord} from './board.js'
 import {watchTasks, type TaskFilter} from './watch.js'
@@ -26,15 +27,19 @@ export interface TaskListOptions {
 export async function listTasks(
   conns: SiteConnection[],
   options: TaskListOptions,
-): Promise<{tasks: TaskRecord[]; siteErrors: Map<string, string>}> {
+): Promise<{tasks: TaskRecord[]; siteErrors: Map<string, string>; lost: string[]}> {
   const siteErrors = new Map<string, string>()
+  // Sites reached but whose server stopped answering mid-read (exit 68 when others were read).
+  const lost: string[] = []
   const {board} = await watchTasks(conns, {
     filter: options.filter,
     sinceMs: options.sinceMs,
     live: false,
     untilDone: false,
     onItem: (item) => {
-      if (item.kind === 'site-error') siteErrors.set(item.site, item.error.message)
+      if (item.kind !== 'site-error') return
+      siteErrors.set(item.site, item.error.message)
+      if (item.error.exitCode === ExitCode.unavailable) lost.push(item.site)
     },
   })
   const states = options.states?.length ? new Set(options.states) : undefined
@@ -42,5 +47,5 @@ export async function listTasks(
     .tasks()
     .filter((t) => !states || states.has(t.state))
     .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.site.localeCompare(b.site))
-  return {tasks, siteErrors}
+  return {tasks, siteErrors, lost}
 }

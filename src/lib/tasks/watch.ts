@@ -1,4 +1,4 @@
-import type {JsMsg} from '@nats-io/jetstream'
+import type {ConsumerMessages, JsMsg} from '@nats-io/jetstream'
 import {z} from 'zod'
 
 import {decodeMessage, type Envelope} from '../contract/envelope.js'
@@ -6,7 +6,8 @@ import {ProblemSchema} from '../contract/problems.js'
 import {notFound, type UserError} from '../errors.js'
 import {STREAMS} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
-import {connectionError} from '../nats/errors.js'
+import {nextWithin, withinOrStalled} from '../nats/bounded-read.js'
+import {connectionError, StalledError} from '../nats/errors.js'
 import {TaskBoard, type TaskUpdate} from './board.js'
 
 /** Which task events to show: every given field must match (DESIGN.md section 7, `task watch`). */
@@ -74,6 +75,9 @@ export type TaskWatchItem =
   | {kind: 'caught-up'}
   /** One of several sites could not be read (no DV_TASK, lost connection); the others still are. */
   | {kind: 'site-error'; site: string; error: UserError}
+  /** Live: a site dropped; its events resume from the last one seen once it is back. */
+  | {kind: 'site-down'; site: string}
+  | {kind: 'site-up'; site: string}
 
 /**
  * Reads the task events of DV_TASK on every given site (history first, bounded by `sinceMs`, then live when
@@ -86,6 +90,7 @@ export async function* readTaskEvents(
   options: TaskReadOptions,
 ): AsyncGenerator<TaskWatchItem> {
   const queue = new AsyncQueue<RawItem>()
+  if (options.live) for (const conn of conns) watchLink(conn, queue)
   const readers = conns.map((conn) => readSite(conn, options, queue))
   let pendingSites = conns.length
   const finished = new Set<string>()
@@ -104,6 +109,10 @@ export async function* readTaskEvents(
       if (item.kind === 'caught-up') {
         if (!finished.has(item.site)) pendingSites--
         finished.add(item.site)
+        continue
+      }
+      if (item.kind === 'site-down' || item.kind === 'site-up') {
+        yield item
         continue
       }
       if (item.kind === 'error') {
@@ -147,6 +156,28 @@ type RawItem =
   | {kind: 'msg'; site: string; msg: JsMsg}
   | {kind: 'caught-up'; site: string}
   | {kind: 'error'; site: string; error: UserError}
+  | {kind: 'site-down'; site: string}
+  | {kind: 'site-up'; site: string}
+
+/** Reports a site going away and coming back, as `tail` does; the ordered consumer resumes on its own. */
+function watchLink(conn: SiteConnection, queue: AsyncQueue<RawItem>): void {
+  const site = conn.site.name
+  const status = conn.nc.status()
+  let down = false
+  void (async () => {
+    for await (const s of status) {
+      if (s.type === 'disconnect' && !down) {
+        down = true
+        queue.push({kind: 'site-down', site})
+      } else if (s.type === 'reconnect' && down) {
+        down = false
+        queue.push({kind: 'site-up', site})
+      }
+    }
+  })().catch(() => {})
+  // The client's status iterator is a QueuedIterator: stop() ends the loop above.
+  queue.onClose(() => (status as unknown as {stop?: () => void}).stop?.())
+}
 
 async function readSite(conn: SiteConnection, options: TaskReadOptions, queue: AsyncQueue<RawItem>): Promise<void> {
   const site = conn.site.name
@@ -176,23 +207,46 @@ async function readSite(conn: SiteConnection, options: TaskReadOptions, queue: A
   const info = await consumer.info(true)
   if (info.num_pending === 0 || lastSeq === 0) markCaughtUp()
   if (caughtUp && !options.live) return
-  const messages = await consumer.consume({max_messages: 256})
-  const onAbort = () => void messages.close()
+  // Without the live part the read is bounded: a server that stops answering fails the site after
+  // --timeout (issue 13). Live, a lost site is reported and waited for.
+  const stallMs = options.live ? undefined : conn.timeoutMs
+  let stalled = false
+  let messages: ConsumerMessages | undefined
+  let iterator: AsyncIterator<JsMsg> | undefined
+  const onAbort = () => void messages?.close()
   options.signal?.addEventListener('abort', onAbort)
   queue.onClose(onAbort)
   try {
-    for await (const msg of messages) {
-      queue.push({kind: 'msg', site, msg})
+    const consuming = consumer.consume({max_messages: 256})
+    messages =
+      stallMs === undefined
+        ? await consuming
+        : await withinOrStalled(consuming, conn, stallMs, `reading ${STREAMS.task}`)
+    iterator = messages[Symbol.asyncIterator]()
+    for (;;) {
+      const r = await nextWithin(iterator, conn, stallMs, `reading ${STREAMS.task}`)
+      if (r.done) break
+      const msg = r.value
+      // Backpressure: wait while the reader (and its output) is behind.
+      await queue.put({kind: 'msg', site, msg})
       if (!caughtUp && (msg.info.pending === 0 || msg.seq >= lastSeq)) {
         markCaughtUp()
         if (!options.live) break
       }
     }
   } catch (error) {
+    stalled = error instanceof StalledError
     if (!queue.closed) queue.push({kind: 'error', site, error: connectionError(conn.site, conn.url, error)})
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
-    await messages.close().catch(() => {})
+    // A stalled server is not waited for again.
+    if (stalled) {
+      messages?.stop()
+    } else {
+      // As a `for await` that breaks: the iterator ends, then the consumer is closed.
+      await iterator?.return?.(undefined)
+      await messages?.close().catch(() => {})
+    }
   }
 }
 
@@ -258,12 +312,23 @@ export function matches(envelope: Envelope, filter: TaskFilter): boolean {
   return true
 }
 
-/** A minimal unbounded queue joining several producers to one async consumer. */
+const HIGH_WATER = 512
+
+/** A minimal queue joining several producers to one async consumer; `put` bounds it. */
 class AsyncQueue<T> {
   private readonly items: T[] = []
   private waiter: ((value: T | undefined) => void) | undefined
   private readonly closers: Array<() => void> = []
   closed = false
+
+  private readonly room: Array<() => void> = []
+
+  /** Pushes, then waits while the queue is full (HIGH_WATER items) so a producer goes no faster than the reader. */
+  put(item: T): Promise<void> {
+    this.push(item)
+    if (this.items.length < HIGH_WATER || this.closed) return Promise.resolve()
+    return new Promise((resolve) => this.room.push(resolve))
+  }
 
   push(item: T): void {
     if (this.closed) return
@@ -277,7 +342,11 @@ class AsyncQueue<T> {
   }
 
   next(): Promise<T | undefined> {
-    if (this.items.length > 0) return Promise.resolve(this.items.shift())
+    if (this.items.length > 0) {
+      const item = this.items.shift()
+      if (this.room.length && this.items.length < HIGH_WATER) for (const resolve of this.room.splice(0)) resolve()
+      return Promise.resolve(item)
+    }
     if (this.closed) return Promise.resolve(undefined)
     return new Promise((resolve) => (this.waiter = resolve))
   }
@@ -290,6 +359,7 @@ class AsyncQueue<T> {
   close(): void {
     if (this.closed) return
     this.closed = true
+    for (const resolve of this.room.splice(0)) resolve()
     for (const fn of this.closers.splice(0)) fn()
     const w = this.waiter
     this.waiter = undefined

@@ -1,6 +1,8 @@
 import type {Consumer, ConsumerMessages, JsMsg} from '@nats-io/jetstream'
 
+import {nextWithin, withinOrStalled} from '../nats/bounded-read.js'
 import type {SiteConnection} from '../nats/connection.js'
+import {StalledError} from '../nats/errors.js'
 
 /** One stored message as read from a stream, before any JSON parsing. */
 export interface StoredMessage {
@@ -37,6 +39,12 @@ export interface StreamCursorOptions {
   headers?: boolean
   /** Messages per pull request; larger batches drain faster. */
   batch?: number
+  /**
+   * A read that gets nothing from the server for this long fails with a StalledError (exit 4). Default:
+   * the connection's timeout without `follow`; none with it (a quiet stream is normal when following, and
+   * a lost site is waited for).
+   */
+  stallMs?: number
 }
 
 /** The stream does not exist on that site: reported, never fatal for the other streams. */
@@ -65,6 +73,9 @@ export class StreamCursor {
   private historyDone: boolean
   private closed = false
   private stopped = false
+  /** The server stopped answering: nothing more is read and nothing is asked of it on close. */
+  private stalled = false
+  private readonly stallMs: number | undefined
   private readonly to: number | undefined
   private readonly needle: Buffer | undefined
 
@@ -78,6 +89,7 @@ export class StreamCursor {
     readonly historySize: number,
   ) {
     this.historyDone = historySize === 0
+    this.stallMs = stallOf(conn, options)
     this.to = options.window.to?.getTime()
     this.needle = options.needle ? Buffer.from(options.needle) : undefined
   }
@@ -103,7 +115,13 @@ export class StreamCursor {
       return new StreamCursor(conn, options, consumer, undefined, undefined, 0)
     }
     const batch = options.batch ?? DEFAULT_BATCH
-    const messages = await consumer.consume({max_messages: batch})
+    const consuming = consumer.consume({max_messages: batch})
+    const stallMs = stallOf(conn, options)
+    // An ordered consumer that cannot be created is retried for ever by the client.
+    const messages =
+      stallMs === undefined
+        ? await consuming
+        : await withinOrStalled(consuming, conn, stallMs, `reading ${options.stream}`)
     return new StreamCursor(conn, options, consumer, messages, messages[Symbol.asyncIterator](), historySize)
   }
 
@@ -126,7 +144,7 @@ export class StreamCursor {
    */
   async nextHistory(): Promise<StoredMessage | undefined> {
     while (!this.historyDone && this.iterator) {
-      const r = await this.iterator.next()
+      const r = await this.next(this.iterator)
       if (r.done) {
         this.historyDone = true
         this.closed = true
@@ -162,7 +180,7 @@ export class StreamCursor {
       return m
     }
     while (this.iterator && !this.closed) {
-      const r = await this.iterator.next()
+      const r = await this.next(this.iterator)
       if (r.done) break
       this.scanned++
       const stored = this.accept(r.value)
@@ -182,7 +200,21 @@ export class StreamCursor {
     this.closed = true
     // stop() rather than close(): close() waits for the iterator to be read to its end.
     this.messages.stop()
-    if (!this.conn.nc.isClosed()) await this.consumer.delete().catch(() => {})
+    if (!this.stalled && !this.conn.nc.isClosed()) await this.consumer.delete().catch(() => {})
+  }
+
+  /** The iterator's next message, within the stall bound; a stall ends the cursor for good. */
+  private async next(iterator: AsyncIterator<JsMsg>): Promise<IteratorResult<JsMsg>> {
+    try {
+      return await nextWithin(iterator, this.conn, this.stallMs, `reading ${this.options.stream}`)
+    } catch (error) {
+      if (error instanceof StalledError) {
+        this.stalled = true
+        this.historyDone = true
+        await this.close()
+      }
+      throw error
+    }
   }
 
   private accept(msg: JsMsg): StoredMessage | undefined {
@@ -206,6 +238,10 @@ export class StreamCursor {
     }
     return stored
   }
+}
+
+function stallOf(conn: SiteConnection, options: StreamCursorOptions): number | undefined {
+  return options.stallMs ?? (options.follow ? undefined : conn.timeoutMs)
 }
 
 /** The first sequence to read: after the stream's end (live only), at `window.from`, or the beginning. */

@@ -1,8 +1,15 @@
-/** An unbounded push queue read as an async iterator: many producers (sites, streams), one reader. */
+/**
+ * A push queue read as an async iterator: many producers (sites, streams), one reader. `push` never
+ * waits (notices); `put` waits while the queue holds `highWater` items, so producers of messages go no
+ * faster than the reader (and the reader no faster than its output: memory stays bounded).
+ */
 export class EventQueue<T> implements AsyncIterable<T> {
   private readonly items: T[] = []
   private waiting: ((r: IteratorResult<T>) => void) | undefined
+  private readonly room: Array<() => void> = []
   private ended = false
+
+  constructor(private readonly highWater = 256) {}
 
   push(item: T): void {
     if (this.ended) return
@@ -15,8 +22,16 @@ export class EventQueue<T> implements AsyncIterable<T> {
     }
   }
 
+  /** Pushes, then resolves once the queue is below its high-water mark (or ended). */
+  put(item: T): Promise<void> {
+    this.push(item)
+    if (this.items.length < this.highWater || this.ended) return Promise.resolve()
+    return new Promise((resolve) => this.room.push(resolve))
+  }
+
   end(): void {
     this.ended = true
+    this.release()
     if (this.waiting) {
       const resolve = this.waiting
       this.waiting = undefined
@@ -24,10 +39,18 @@ export class EventQueue<T> implements AsyncIterable<T> {
     }
   }
 
+  private release(): void {
+    for (const resolve of this.room.splice(0)) resolve()
+  }
+
   [Symbol.asyncIterator](): AsyncIterator<T> {
     return {
       next: () => {
-        if (this.items.length) return Promise.resolve({value: this.items.shift()!, done: false})
+        if (this.items.length) {
+          const value = this.items.shift()!
+          if (this.room.length && this.items.length < this.highWater) this.release()
+          return Promise.resolve({value, done: false})
+        }
         if (this.ended) return Promise.resolve({value: undefined, done: true})
         return new Promise((resolve) => (this.waiting = resolve))
       },

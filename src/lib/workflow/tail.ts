@@ -196,6 +196,7 @@ async function runTail(
     for (const c of cursors) void c.close()
     queue.end()
   }
+  if (options.signal?.aborted) return
   options.signal?.addEventListener('abort', onAbort, {once: true})
   try {
     await Promise.all(
@@ -229,15 +230,32 @@ async function runTail(
       else queue.push({kind: 'note', message: 'rpc messages are not stored; use --follow to see them live'})
     }
 
-    // History: a k-way merge on stored time, one head per cursor.
-    const heads = await Promise.all(cursors.map((c) => c.nextHistory()))
+    // History: a k-way merge on stored time, one head per cursor. A site that stops answering (no
+    // message for --timeout, without --follow) is reported and dropped; the other sites are still merged.
+    const heads: Array<StoredMessage | undefined> = cursors.map(() => undefined)
+    const failed = new Set<string>()
+    const advance = async (i: number) => {
+      const cursor = cursors[i]
+      heads[i] = undefined
+      if (failed.has(cursor.site)) return
+      try {
+        heads[i] = await cursor.nextHistory()
+      } catch (error) {
+        if (failed.has(cursor.site)) return
+        failed.add(cursor.site)
+        queue.push({kind: 'site-error', site: cursor.site, error: classifyConnectionError(error).detail})
+        for (const c of cursors) if (c.site === cursor.site) void c.close()
+      }
+    }
+    await Promise.all(cursors.map((_, i) => advance(i)))
     for (;;) {
       let best = -1
       for (let i = 0; i < heads.length; i++) if (heads[i] && (best < 0 || before(heads[i]!, heads[best]!))) best = i
       if (best < 0) break
       const event = toTailEvent(heads[best]!, filter)
-      if (event) queue.push(event)
-      heads[best] = await cursors[best].nextHistory()
+      if (event) await queue.put(event)
+      await advance(best)
+      if (options.signal?.aborted) return
     }
     queue.push({kind: 'caught-up'})
     if (!options.follow || options.signal?.aborted) return
@@ -246,7 +264,7 @@ async function runTail(
       cursors.map(async (cursor) => {
         for (let m = await cursor.nextLive(); m; m = await cursor.nextLive()) {
           const event = toTailEvent(m, filter)
-          if (event) queue.push(event)
+          if (event) await queue.put(event)
         }
       }),
     )

@@ -1,0 +1,97 @@
+/**
+ * The process's output streams, seen as what they are: pipes that fill up and readers that go away.
+ *
+ * - Backpressure: `process.stdout.write` into a pipe never blocks; whatever the reader has not taken yet
+ *   is buffered in memory. Readers that stream (tail, task watch) await `writable()` between messages, so
+ *   they pull no more from the server than the reader takes (issue 13: 600 MB into a slow pipe).
+ * - A reader that goes away (`| head -1`): the next write fails with EPIPE. That is the end of the
+ *   command, not an error: `outputClosed()` fires, streaming readers stop, nothing more is written and
+ *   the exit status is 0. A command that does not stop by itself is ended shortly after.
+ */
+
+/** How long a command may take to wind down (delete its consumers) once its reader is gone. */
+const WIND_DOWN_MS = 1000
+
+interface OutputState {
+  closed: AbortController
+  stderrClosed: boolean
+}
+
+let state: OutputState | undefined
+
+/**
+ * Installs the EPIPE handling on stdout and stderr; called once by bin/run.js before any command runs.
+ * Without it an EPIPE is an uncaught 'error' event: a stack trace and exit 1.
+ */
+export function guardOutput(): void {
+  if (state) return
+  const s: OutputState = {closed: new AbortController(), stderrClosed: false}
+  state = s
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (s.closed.signal.aborted) return
+    // Any write error on stdout means nothing more can be delivered; EPIPE is the common one.
+    s.closed.abort(error)
+    process.exitCode = 0
+    setTimeout(() => process.exit(0), WIND_DOWN_MS).unref()
+  })
+  process.stderr.on('error', () => {
+    s.stderrClosed = true
+  })
+}
+
+/** Fires once stdout's reader is gone (EPIPE): stop producing output. Never fires when not guarded. */
+export function outputClosed(): AbortSignal {
+  guardOutput()
+  return state!.closed.signal
+}
+
+export function isOutputClosed(): boolean {
+  return state?.closed.signal.aborted ?? false
+}
+
+/** Writes to stdout, unless its reader is gone. */
+export function writeOut(text: string): void {
+  if (isOutputClosed()) return
+  process.stdout.write(text)
+}
+
+/** Writes to stderr, unless its reader is gone. */
+export function writeErr(text: string): void {
+  if (state?.stderrClosed) return
+  process.stderr.write(text)
+}
+
+/**
+ * Resolves when stdout can take more (its buffer is under the high-water mark) or its reader is gone.
+ * Streaming readers await it between messages; it costs nothing while the reader keeps up.
+ */
+export function writable(): Promise<void> {
+  if (!process.stdout.writableNeedDrain || isOutputClosed()) return Promise.resolve()
+  return waitFor('drain')
+}
+
+/**
+ * Resolves when everything written to stdout has been handed to the OS (or the reader is gone): before
+ * the process exits, so an exit code set with process.exit does not cut the output short.
+ */
+export function flushed(): Promise<void> {
+  if (process.stdout.writableLength === 0 || isOutputClosed()) return Promise.resolve()
+  // An empty write's callback runs once every chunk before it is written ('drain' fires only when the
+  // buffer went over the high-water mark).
+  return Promise.race([new Promise<void>((resolve) => process.stdout.write('', () => resolve())), waitFor('close')])
+}
+
+function waitFor(event: 'drain' | 'close'): Promise<void> {
+  return new Promise((resolve) => {
+    const closed = outputClosed()
+    const done = () => {
+      process.stdout.off(event, done)
+      process.stdout.off('close', done)
+      closed.removeEventListener('abort', done)
+      resolve()
+    }
+    process.stdout.once(event, done)
+    process.stdout.once('close', done)
+    closed.addEventListener('abort', done, {once: true})
+  })
+}
