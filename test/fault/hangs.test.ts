@@ -148,7 +148,10 @@ describe('bounded reads, closed and slow output', {timeout: 600_000}, () => {
   })
 
   /** Kills osl1 once `ready` holds, restarts it afterwards; returns the run's exit and how long it took. */
-  async function killDuring(r: Run, ready: () => Promise<void>): Promise<{code: number | null; afterKillMs: number}> {
+  async function killDuring(
+    r: Run,
+    ready: () => Promise<unknown>,
+  ): Promise<{code: number | null; afterKillMs: number}> {
     await ready()
     const killedAt = Date.now()
     await osl1.kill()
@@ -205,33 +208,36 @@ describe('bounded reads, closed and slow output', {timeout: 600_000}, () => {
     expect(afterKillMs, r.stderr()).toBeLessThan(within)
   })
 
+  /** `dvctl ARGS | head -1` in bash: head's line, dvctl's exit status, and the time from the line to the end. */
+  async function headOne(args: string) {
+    const shell = spawn(
+      'bash',
+      ['-c', `"${process.execPath}" "${RUN}" ${args} | head -1; echo "dvctl=\${PIPESTATUS[0]}" >&2`],
+      {
+        env: {...process.env, NO_COLOR: '1', NATS_URL: 'nats://127.0.0.1:1', ...env()},
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
+    let first: number | undefined
+    let out = ''
+    let err = ''
+    shell.stdout.on('data', (d) => {
+      first ??= Date.now()
+      out += d
+    })
+    shell.stderr.on('data', (d) => (err += d))
+    const end = await new Promise<number>((resolve) => shell.on('exit', () => resolve(Date.now())))
+    return {lines: out.trim().split('\n'), out, err, afterFirstMs: end - (first ?? Infinity)}
+  }
+
   it('tail | head -1 (with and without --follow) exits 0 within 2 s of the first line', async () => {
-    for (const follow of [[], ['--follow']]) {
-      const shell = spawn(
-        'bash',
-        [
-          '-c',
-          `"${process.execPath}" "${RUN}" tail --since 1h --json ${follow.join(' ')} --site osl1 | head -1; echo "dvctl=\${PIPESTATUS[0]}" >&2`,
-        ],
-        {
-          env: {...process.env, NO_COLOR: '1', NATS_URL: 'nats://127.0.0.1:1', ...env()},
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      )
-      let first: number | undefined
-      let out = ''
-      let err = ''
-      shell.stdout.on('data', (d) => {
-        first ??= Date.now()
-        out += d
-      })
-      shell.stderr.on('data', (d) => (err += d))
-      const end = await new Promise<number>((resolve) => shell.on('exit', () => resolve(Date.now())))
-      expect(out.trim().split('\n'), err).toHaveLength(1)
-      expect(JSON.parse(out).stream).toBe('DV_EVT')
-      expect(err, `follow=${follow.length > 0}`).toMatch(/dvctl=0/)
-      expect(err).not.toMatch(/EPIPE|\n\s+at /)
-      expect(end - first!, `follow=${follow.length > 0}: ${err}`).toBeLessThan(2000)
+    for (const args of ['tail --since 1h --json --site osl1', 'tail --since 1h --json --follow --site osl1']) {
+      const r = await headOne(args)
+      expect(r.lines, r.err).toHaveLength(1)
+      expect(JSON.parse(r.out).stream).toBe('DV_EVT')
+      expect(r.err, args).toMatch(/dvctl=0/)
+      expect(r.err).not.toMatch(/EPIPE|\n\s+at /)
+      expect(r.afterFirstMs, `${args}: ${r.err}`).toBeLessThan(2000)
     }
   })
 

@@ -8,7 +8,7 @@ import {taskFilterFlags, taskFilterFromFlags, timeoutGiven} from '../../lib/task
 
 export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
   static override summary = 'Watch tasks live: state, progress, age and site, from the task lifecycle events.'
-  static override description = `Reads DV_TASK on each selected site: the history first (bounded by --since), then live. On a terminal the table is redrawn in place (task, service, state, progress bar with percent and message, age, site); otherwise one line per event; with --json one NDJSON line per message ({site, stream, seq, subject, time, envelope, task}, or {..., invalid: true, problems, raw} for a message that breaks the contract). An event after a terminal state or with an unknown verb is flagged as an illegal transition and the watch goes on.
+  static override description = `Reads DV_TASK on each selected site: the history first (bounded by --since), then live. On a terminal the table is redrawn in place (task, service, state, progress bar with percent and message, age, site); otherwise one line per event; with --json one NDJSON line per message ({site, stream, seq, subject, time, envelope, task}, or {..., invalid: true, problems, raw} for a message that breaks the contract). An event after a terminal state or with an unknown verb is flagged as an illegal transition and the watch goes on. A site that drops is reported on stderr and resumes from the last event seen once it is back.
 
 --until-done stops once every watched task is terminal: exit 0 when all succeeded, 8 when any failed or was cancelled, 9 when --timeout passes first.`
   static override examples = [

@@ -27,19 +27,24 @@ export function guardOutput(): void {
   if (state) return
   const s: OutputState = {closed: new AbortController(), stderrClosed: false}
   state = s
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (s.closed.signal.aborted) return
-    // Any write error on stdout means nothing more can be delivered; EPIPE is the common one.
-    s.closed.abort(error)
-    process.exitCode = 0
-    setTimeout(() => process.exit(0), WIND_DOWN_MS).unref()
-  })
+  // Any write error on stdout means nothing more can be delivered; EPIPE is the common one.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => closeOutput(s, error))
   process.stderr.on('error', () => {
     s.stderrClosed = true
   })
 }
 
-/** Fires once stdout's reader is gone (EPIPE): stop producing output. Never fires when not guarded. */
+function closeOutput(s: OutputState, reason: unknown): void {
+  if (s.closed.signal.aborted) return
+  s.closed.abort(reason)
+  process.exitCode = 0
+  setTimeout(() => process.exit(0), WIND_DOWN_MS).unref()
+}
+
+/**
+ * Fires once stdout's reader is gone (EPIPE): stop producing output. A pipe reports it only on the next
+ * write, so an idle `tail --follow | head -1` ends with the next message.
+ */
 export function outputClosed(): AbortSignal {
   guardOutput()
   return state!.closed.signal
