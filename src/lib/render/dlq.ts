@@ -111,10 +111,10 @@ export function renderActionResult(
   skipped: Array<{ref: string; reason: string}>,
   failed: Array<{ref: string; error: string}>,
 ): void {
-  for (const d of done) out(`${verb}\t${field(d.ref)}\t${field(d.detail)}`)
+  for (const d of done) out(`${field(verb)}\t${field(d.ref)}\t${field(d.detail)}`)
   for (const s of skipped) err(`${chalk.yellow('skipped')} ${field(s.ref)}: ${field(s.reason)}`)
   for (const f of failed) err(`${chalk.red('failed')} ${field(f.ref)}: ${field(f.error)}`)
-  err(`${done.length} ${verb}, ${skipped.length} skipped, ${failed.length} failed`)
+  err(`${done.length} ${field(verb)}, ${skipped.length} skipped, ${failed.length} failed`)
 }
 
 /** Opens `$VISUAL`/`$EDITOR` (default vi) on `text` and returns what was saved. */

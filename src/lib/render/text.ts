@@ -216,8 +216,8 @@ function writeJson(root: unknown, o: WriteOptions): string {
       put('"[Circular]"')
       return true
     }
-    if (object instanceof Date) {
-      put(dateText(object))
+    if (isDate(object)) {
+      put(dateText(object as Date))
       return true
     }
     if (depth >= o.maxDepth) {
@@ -225,9 +225,18 @@ function writeJson(root: unknown, o: WriteOptions): string {
       put(safeText(object, 80))
       return true
     }
-    const isArray = Array.isArray(object)
-    const keys = isArray ? undefined : Object.keys(object)
-    const length = isArray ? (object as unknown[]).length : keys!.length
+    let isArray: boolean
+    let keys: string[] | undefined
+    let length: number
+    try {
+      isArray = Array.isArray(object)
+      keys = isArray ? undefined : Object.keys(object)
+      length = isArray ? (object as unknown[]).length : keys!.length
+    } catch {
+      // A proxy that throws on inspection.
+      put('"[unreadable]"')
+      return true
+    }
     put(isArray ? '[' : '{')
     stack.push({value: object, keys, length, index: 0, wrote: false, depth: depth + 1})
     open.add(object)
@@ -252,7 +261,7 @@ function writeJson(root: unknown, o: WriteOptions): string {
       newline(frame.depth)
       // Descriptors, not reads: no getter runs. An accessor is left out of an object and null in an array.
       const key = frame.keys ? frame.keys[i] : String(i)
-      const descriptor = Object.getOwnPropertyDescriptor(frame.value, key)
+      const descriptor = ownDescriptor(frame.value, key)
       const value: unknown = descriptor && 'value' in descriptor ? descriptor.value : undefined
       if (frame.keys) {
         if (!descriptor || !('value' in descriptor)) {
@@ -270,11 +279,27 @@ function writeJson(root: unknown, o: WriteOptions): string {
       }
     }
   } catch {
-    // A proxy or an exotic object that throws on inspection: what was written so far, marked.
+    // Not expected (each inspection above is guarded); what was written so far, marked.
     put('…[unreadable]')
   }
   if (stack.length > 0) put('…')
   return parts.join('')
+}
+
+function isDate(value: object): boolean {
+  try {
+    return value instanceof Date
+  } catch {
+    return false
+  }
+}
+
+function ownDescriptor(value: object, key: string): PropertyDescriptor | undefined {
+  try {
+    return Object.getOwnPropertyDescriptor(value, key)
+  } catch {
+    return undefined
+  }
 }
 
 function dateText(date: Date): string {
