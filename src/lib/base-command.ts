@@ -9,6 +9,7 @@ import type {SiteConnection} from './nats/connection.js'
 import type {FanOut} from './nats/fanout.js'
 import {flushed, isOutputClosed} from './render/output.js'
 import {err, makeTerminal, out, warn, type Terminal} from './render/terminal.js'
+import {jsonText} from './render/text.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
@@ -130,10 +131,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /**
    * `--json` output is never coloured (DESIGN.md section 8), so it is plain JSON.stringify: oclif's
-   * colouriser takes seconds on a large result (10k dead letters: ~7s against ~0.5s).
+   * colouriser takes seconds on a large result (10k dead letters: ~7s against ~0.5s). jsonText falls back
+   * to an iterative writer for a result holding a message nested too deep for JSON.stringify.
    */
   public override logJson(json: unknown): void {
-    out(JSON.stringify(json, null, 2))
+    out(jsonText(json, 2))
   }
 
   protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {

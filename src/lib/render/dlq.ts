@@ -2,7 +2,9 @@ import chalk from 'chalk'
 
 import type {DeadLetter, DlqHistoryResult, DlqListResult, DlqShowResult} from '../dlq/model.js'
 import type {WorkflowResult} from '../workflow/read.js'
+import {path} from '../value.js'
 import {err, formatTime, out, table, type Terminal} from './terminal.js'
+import {field, prettyJson, safeText, sanitize} from './text.js'
 
 const statusColour: Record<DeadLetter['status'], (s: string) => string> = {
   pending: chalk.yellow,
@@ -11,10 +13,16 @@ const statusColour: Record<DeadLetter['status'], (s: string) => string> = {
   missing: chalk.red,
 }
 
+/** A status the colour table does not know (a newer reader's) is shown in red rather than crashing. */
+const colourOf = (status: string) => statusColour[status as DeadLetter['status']] ?? chalk.red
+
 function failureText(l: DeadLetter): string {
   if (!l.failure) return '-'
-  return l.failure.message ? `${l.failure.code}: ${l.failure.message}` : l.failure.code
+  return l.failure.message ? `${field(l.failure.code)}: ${field(l.failure.message)}` : field(l.failure.code)
 }
+
+/** A value from the bus for a cell or a line; `-` when absent. */
+const cell = (value: unknown) => (value === undefined || value === null ? '-' : field(value))
 
 /** `dlq list`: one row per dead letter, or the group counts with `--group-by`. */
 export async function renderDeadLetterList(term: Terminal, result: DlqListResult, groupBy?: string): Promise<void> {
@@ -22,7 +30,7 @@ export async function renderDeadLetterList(term: Terminal, result: DlqListResult
     await table(
       term,
       [groupBy, 'count'],
-      result.groups.map((g) => [g.key, g.count]),
+      result.groups.map((g) => [field(g.key), g.count]),
     )
     if (term.stdoutTTY) err(`${result.total} dead letter(s)`)
     return
@@ -35,23 +43,23 @@ export async function renderDeadLetterList(term: Terminal, result: DlqListResult
     term,
     ['ref', 'age', 'consumer', 'reason', 'deliveries', 'type', 'tenant', 'correlation', 'failure', 'status'],
     result.dead_letters.map((l) => [
-      l.ref,
+      field(l.ref),
       formatTime(term, l.dead_lettered_at),
-      l.consumer,
-      l.reason,
-      l.deliveries ?? '-',
-      l.type ?? '-',
-      l.tenant_id ?? '-',
-      l.correlation_id ?? '-',
+      field(l.consumer),
+      field(l.reason),
+      cell(l.deliveries),
+      cell(l.type),
+      cell(l.tenant_id),
+      cell(l.correlation_id),
       failureText(l),
-      statusColour[l.status](l.status + (l.replay_in_progress ? ' (replay interrupted)' : '')),
+      colourOf(l.status)(field(l.status) + (l.replay_in_progress ? ' (replay interrupted)' : '')),
     ]),
   )
   if (term.stdoutTTY) err(`${result.total} dead letter(s)`)
 }
 
 export function renderLines(lines: string[]): void {
-  for (const line of lines) out(line)
+  for (const line of lines) out(sanitize(line, 'block'))
 }
 
 /** The replay plan: on stderr before the confirmation, or on stdout as the result of `--dry-run`. */
@@ -69,10 +77,10 @@ export function renderReplayPlan(
     err(chalk.bold(`${options.dryRun ? 'Would replay' : 'Replay plan:'} ${plan.items.length} message(s)`))
   for (const i of shown) {
     const note = i.resume ? '\t(finishing an interrupted replay)' : ''
-    write(`${i.ref}\t-> ${i.subject}\tNats-Msg-Id ${i.replay_id}${note}`)
+    write(`${field(i.ref)}\t-> ${field(i.subject)}\tNats-Msg-Id ${field(i.replay_id)}${note}`)
   }
   if (plan.items.length > shown.length) err(`  ... and ${plan.items.length - shown.length} more`)
-  for (const s of plan.skipped) err(`${chalk.yellow('skip')} ${s.ref}: ${s.reason}`)
+  for (const s of plan.skipped) err(`${chalk.yellow('skip')} ${field(s.ref)}: ${field(s.reason)}`)
   if (options.dryRun) err('Dry run: nothing was sent.')
 }
 
@@ -103,10 +111,10 @@ export function renderActionResult(
   skipped: Array<{ref: string; reason: string}>,
   failed: Array<{ref: string; error: string}>,
 ): void {
-  for (const d of done) out(`${verb}\t${d.ref}\t${d.detail}`)
-  for (const s of skipped) err(`${chalk.yellow('skipped')} ${s.ref}: ${s.reason}`)
-  for (const f of failed) err(`${chalk.red('failed')} ${f.ref}: ${f.error}`)
-  err(`${done.length} ${verb}, ${skipped.length} skipped, ${failed.length} failed`)
+  for (const d of done) out(`${field(verb)}\t${field(d.ref)}\t${field(d.detail)}`)
+  for (const s of skipped) err(`${chalk.yellow('skipped')} ${field(s.ref)}: ${field(s.reason)}`)
+  for (const f of failed) err(`${chalk.red('failed')} ${field(f.ref)}: ${field(f.error)}`)
+  err(`${done.length} ${field(verb)}, ${skipped.length} skipped, ${failed.length} failed`)
 }
 
 /** Opens `$VISUAL`/`$EDITOR` (default vi) on `text` and returns what was saved. */
@@ -142,14 +150,14 @@ export async function renderHistory(term: Terminal, result: DlqHistoryResult): P
     term,
     ['ref', 'when', 'who', 'what', 'why', 'subject', 'new seq', 'replay id'],
     result.history.map((h) => [
-      h.ref,
+      field(h.ref),
       formatTime(term, h.at),
-      h.actor,
-      h.action,
-      h.reason ?? '-',
-      h.to_subject ?? '-',
-      h.new_seq ?? '-',
-      h.replay_id ?? '-',
+      field(h.actor),
+      field(h.action),
+      cell(h.reason),
+      cell(h.to_subject),
+      cell(h.new_seq),
+      cell(h.replay_id),
     ]),
   )
 }
@@ -163,47 +171,60 @@ export async function renderDeadLetterShow(
   const l = result.dead_letter
   const section = (title: string) => out(`\n${chalk.bold(title)}`)
   out(
-    `${chalk.bold(`Dead letter ${l.ref}`)}  ${statusColour[l.status](l.status)}${l.replay_in_progress ? ' (replay interrupted; run dlq replay again to finish it)' : ''}`,
+    `${chalk.bold(`Dead letter ${field(l.ref)}`)}  ${colourOf(l.status)(field(l.status))}${l.replay_in_progress ? ' (replay interrupted; run dlq replay again to finish it)' : ''}`,
   )
-  out(
-    `  reason       ${l.reason}${l.deliveries !== null ? ` after ${l.deliveries} deliver${l.deliveries === 1 ? 'y' : 'ies'}` : ''}, consumer ${l.consumer}`,
-  )
+  const deliveries =
+    typeof l.deliveries === 'number' ? ` after ${l.deliveries} deliver${l.deliveries === 1 ? 'y' : 'ies'}` : ''
+  out(`  reason       ${field(l.reason)}${deliveries}, consumer ${field(l.consumer)}`)
   out(`  when         ${formatTime(term, l.dead_lettered_at)}`)
-  out(`  subject      ${l.subject ?? '(original gone)'}`)
-  out(`  type         ${l.type ?? '-'}`)
-  out(`  id           ${l.id ?? '-'}`)
-  out(`  correlation  ${l.correlation_id ?? '-'}`)
-  out(`  tenant       ${l.tenant_id ?? '-'}`)
+  out(`  subject      ${l.subject === null || l.subject === undefined ? '(original gone)' : field(l.subject)}`)
+  out(`  type         ${cell(l.type)}`)
+  out(`  id           ${cell(l.id)}`)
+  out(`  correlation  ${cell(l.correlation_id)}`)
+  out(`  tenant       ${cell(l.tenant_id)}`)
   out(`  failure      ${failureText(l)}`)
   if (l.status === 'missing')
     out(chalk.red('  The original message is gone (deleted or aged out); it cannot be replayed.'))
   section('Advisory')
-  out(result.advisory ? indent(JSON.stringify(result.advisory, null, 2)) : '  (not readable)')
+  out(result.advisory ? indent(prettyJson(result.advisory)) : '  (not readable)')
   section('Headers')
   const headers = Object.entries(result.headers)
   if (headers.length === 0) out('  (none)')
-  for (const [k, values] of headers) for (const v of values) out(`  ${k}: ${v}`)
+  for (const [k, values] of headers)
+    for (const v of Array.isArray(values) ? values : [values]) out(`  ${field(k)}: ${field(v)}`)
   section('Envelope')
-  out(result.envelope ? indent(JSON.stringify(result.envelope, null, 2)) : indent(result.raw ?? '(original gone)'))
+  out(
+    result.envelope
+      ? indent(prettyJson(result.envelope))
+      : indent(
+          result.raw === null || result.raw === undefined
+            ? '(original gone)'
+            : sanitize(safeText(result.raw, 200_000), 'block'),
+        ),
+  )
   section('Failure events')
   if (result.failure_events.length === 0) out('  (none found)')
   for (const e of result.failure_events) {
-    const env = e.envelope as {type?: string; data?: {error?: {code?: string; message?: string}}}
+    const type = path(e.envelope, 'type')
+    const code = path(e.envelope, 'data', 'error', 'code')
+    const message = path(e.envelope, 'data', 'error', 'message')
     out(
-      `  ${formatTime(term, e.time)}  ${e.stream}:${e.seq}  ${env.type ?? e.subject}  ${env.data?.error?.code ?? ''} ${env.data?.error?.message ?? ''}`,
+      `  ${formatTime(term, e.time)}  ${field(e.stream)}:${field(e.seq)}  ${field(type ?? e.subject)}  ${code === undefined ? '' : field(code, 200)} ${message === undefined ? '' : field(message, 200)}`,
     )
   }
   section('History')
   if (result.history.length === 0) out('  (no operator action yet)')
   for (const h of result.history) {
-    const sent = h.new_seq ? ` -> ${h.to_subject} seq ${h.new_seq}` : ''
-    out(`  ${formatTime(term, h.at)}  ${h.actor}  ${h.action}${sent}${h.reason ? `  "${h.reason}"` : ''}`)
+    const sent = h.new_seq ? ` -> ${field(h.to_subject)} seq ${field(h.new_seq)}` : ''
+    out(
+      `  ${formatTime(term, h.at)}  ${field(h.actor)}  ${field(h.action)}${sent}${h.reason ? `  "${field(h.reason)}"` : ''}`,
+    )
   }
   section('Workflow')
   if (workflow) {
     const {renderWorkflowTree} = await import('./workflow.js')
     renderWorkflowTree(term, workflow)
-  } else out(`  ${result.workflow.error ?? 'no correlation id to follow'}`)
+  } else out(`  ${field(result.workflow.error ?? 'no correlation id to follow')}`)
 }
 
 function indent(text: string): string {

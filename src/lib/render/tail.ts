@@ -2,26 +2,30 @@ import chalk from 'chalk'
 
 import type {TailEvent} from '../workflow/tail.js'
 import {renderSiteNotice, shortId} from './workflow.js'
+import {path, prop} from '../value.js'
 import {err, formatTime, jsonLine, out, type Terminal} from './terminal.js'
+import {clip, field, safeText} from './text.js'
 
-const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text)
-
-/** A few words about `data`: the task state and progress or error, else compact JSON. */
+/**
+ * A few words about `data`: the task state and progress or error, else compact JSON, cut short. Reads
+ * only own data properties and never recurses on the value (a message may nest 20,000 levels deep).
+ * Not sanitised: the renderer does that with the rest of the line.
+ */
 export function summarizeData(subject: string, data: unknown): string {
   if (!data || typeof data !== 'object') return ''
-  const d = data as {
-    state?: unknown
-    progress?: {percent?: unknown; message?: unknown}
-    error?: {code?: unknown; message?: unknown}
-  }
-  if (subject.startsWith('dv.task.evt.') && typeof d.state === 'string') {
-    const parts = [d.state]
-    if (typeof d.progress?.percent === 'number') parts.push(`${d.progress.percent}%`)
-    if (typeof d.progress?.message === 'string') parts.push(d.progress.message)
-    if (d.error) parts.push(`error ${String(d.error.code ?? '')}: ${String(d.error.message ?? '')}`)
+  const state = prop(data, 'state')
+  if (subject.startsWith('dv.task.evt.') && typeof state === 'string') {
+    const parts = [state]
+    const percent = path(data, 'progress', 'percent')
+    const message = path(data, 'progress', 'message')
+    const error = prop(data, 'error')
+    if (typeof percent === 'number') parts.push(`${percent}%`)
+    if (typeof message === 'string') parts.push(message)
+    if (error)
+      parts.push(`error ${safeText(prop(error, 'code') ?? '', 100)}: ${safeText(prop(error, 'message') ?? '', 100)}`)
     return clip(parts.join(' '), 100)
   }
-  return clip(JSON.stringify(data), 80)
+  return safeText(data, 80)
 }
 
 /** One message per line (NDJSON with --json); notices about sites go to stderr. */
@@ -37,32 +41,32 @@ export function renderTailEvent(
       const e = event.envelope
       const cols = [
         chalk.dim(formatTime(term, event.time)),
-        chalk.cyan(event.site),
-        event.subject,
-        String(e.type ?? '-'),
-        chalk.dim(shortId(String(e.id ?? '-'))),
-        chalk.dim(`corr=${shortId(String(e.correlation_id ?? '-'))}`),
-        summarizeData(event.subject, e.data),
+        chalk.cyan(field(event.site)),
+        field(event.subject),
+        field(prop(e, 'type') ?? '-'),
+        chalk.dim(shortId(prop(e, 'id') ?? '-')),
+        chalk.dim(`corr=${shortId(prop(e, 'correlation_id') ?? '-')}`),
+        field(summarizeData(safeText(event.subject), prop(e, 'data'))),
       ]
       out(cols.join('  '))
-      if (options.headers && event.headers)
-        for (const [k, v] of Object.entries(event.headers)) out(`    ${k}: ${v.join(', ')}`)
+      if (options.headers && event.headers) renderHeaders(event.headers)
       return
     }
     case 'invalid': {
       const {kind: _kind, ...line} = event
       if (term.json) return jsonLine(line)
-      const problems = event.problems.map((p) => `${p.code} at ${p.path}: ${p.message}`).join('; ')
+      const problems = event.problems.map((p) => `${field(p.code)} at ${field(p.path)}: ${field(p.message)}`).join('; ')
       out(
         [
           chalk.dim(formatTime(term, event.time)),
-          chalk.cyan(event.site),
-          event.subject,
+          chalk.cyan(field(event.site)),
+          field(event.subject),
           chalk.red.bold('INVALID'),
           chalk.red(problems),
-          chalk.dim(`raw=${clip(JSON.stringify(event.raw), 80)}`),
+          chalk.dim(`raw=${field(JSON.stringify(safeText(event.raw, 200)), 80)}`),
         ].join('  '),
       )
+      if (options.headers && event.headers) renderHeaders(event.headers)
       return
     }
     case 'caught-up':
@@ -71,4 +75,10 @@ export function renderTailEvent(
     default:
       return renderSiteNotice(event)
   }
+}
+
+/** `--headers`: one indented line per header value, names and values sanitised. */
+function renderHeaders(headers: Record<string, string[]>): void {
+  for (const [k, values] of Object.entries(headers))
+    out(`    ${field(k)}: ${(Array.isArray(values) ? values : [values]).map((v) => field(v)).join(', ')}`)
 }

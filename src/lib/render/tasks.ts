@@ -1,7 +1,9 @@
 import chalk from 'chalk'
 
 import type {TaskRecord, TaskUpdate} from '../tasks/board.js'
+import {prop} from '../value.js'
 import {formatAge, formatTime, out, table, type Terminal} from './terminal.js'
+import {field, sanitize} from './text.js'
 
 const BAR_WIDTH = 20
 
@@ -15,27 +17,49 @@ export function progressBar(percent: number | undefined, width = BAR_WIDTH): str
 }
 
 function colourState(state: string): string {
+  const text = field(state)
   switch (state) {
     case 'succeeded':
-      return chalk.green(state)
+      return chalk.green(text)
     case 'failed':
     case 'cancelled':
-      return chalk.red(state)
+      return chalk.red(text)
     default:
-      return chalk.cyan(state)
+      return chalk.cyan(text)
   }
 }
 
-/** Percent shown for a task: its last progress, 100 once succeeded. */
+/**
+ * Percent shown for a task: its last progress, 100 once succeeded. The progress and error of a task are
+ * what its events said, unchecked: a percent that is not a number is not shown.
+ */
 function percentOf(task: TaskRecord): number | undefined {
   if (task.state === 'succeeded') return 100
-  return task.progress?.percent
+  const percent = prop(task.progress, 'percent')
+  return typeof percent === 'number' && Number.isFinite(percent) ? percent : undefined
+}
+
+/** `code: message` of a task's error, or undefined; each part sanitised, whatever its type. */
+function errorText(task: TaskRecord): string | undefined {
+  if (!task.error) return undefined
+  const text = (v: unknown) => (v === undefined || v === null ? '' : field(v, 200))
+  return `${text(prop(task.error, 'code'))}: ${text(prop(task.error, 'message'))}`
+}
+
+/** The progress message of a task, sanitised, or undefined. */
+function progressMessage(task: TaskRecord): string | undefined {
+  const message = prop(task.progress, 'message')
+  return message === undefined || message === null || message === '' ? undefined : field(message, 200)
 }
 
 function detailOf(task: TaskRecord): string {
   const parts: string[] = []
-  if (task.error) parts.push(`${task.error.code}: ${task.error.message}`)
-  else if (task.progress?.message) parts.push(task.progress.message)
+  const error = errorText(task)
+  if (error) parts.push(error)
+  else {
+    const message = progressMessage(task)
+    if (message) parts.push(message)
+  }
   if (task.illegal_transitions > 0) parts.push(chalk.red(`${task.illegal_transitions} illegal transition(s)`))
   return parts.join('; ')
 }
@@ -43,12 +67,12 @@ function detailOf(task: TaskRecord): string {
 /** The rows of the task table: task, service, state, progress bar with percent and message, age, site. */
 export function taskRows(tasks: TaskRecord[], now = Date.now()): string[][] {
   return tasks.map((t) => [
-    t.task_id,
-    t.service ?? '-',
+    field(t.task_id),
+    field(t.service ?? '-'),
     colourState(t.state),
     `${progressBar(percentOf(t))} ${detailOf(t)}`.trimEnd(),
-    formatAge(now - new Date(t.created_at).getTime()),
-    t.site,
+    formatAge(now - (typeof t.created_at === 'string' ? Date.parse(t.created_at) : NaN)),
+    field(t.site),
   ])
 }
 
@@ -64,7 +88,9 @@ export class LiveTaskTable {
   /** `maxRows`: more tasks than fit would scroll the frame off screen, so only the latest updated are shown. */
   constructor(private readonly maxRows = 30) {}
 
-  async draw(all: TaskRecord[], footer?: string): Promise<void> {
+  /** `footer`: notices under the table, one a line; they quote messages, so they are sanitised here. */
+  async draw(all: TaskRecord[], notices?: string): Promise<void> {
+    let footer = notices === undefined ? undefined : sanitize(notices, 'block')
     let tasks = all
     if (all.length > this.maxRows) {
       const recent = new Set([...all].sort((a, b) => b.updated_at.localeCompare(a.updated_at)).slice(0, this.maxRows))
@@ -93,12 +119,12 @@ export function taskEventLine(term: Terminal, update: TaskUpdate): string {
   const percent = percentOf(t)
   const cells = [
     formatTime(term, update.time),
-    t.site,
-    t.task_id,
-    update.illegal ? `${t.last_verb}(illegal: ${update.illegal.message})` : t.state,
+    field(t.site),
+    field(t.task_id),
+    update.illegal ? `${field(t.last_verb)}(illegal: ${field(update.illegal.message)})` : field(t.state),
     percent === undefined ? '-' : `${percent}%`,
-    t.error ? `${t.error.code}: ${t.error.message}` : (t.progress?.message ?? '-'),
-    t.service ?? '-',
+    errorText(t) ?? progressMessage(t) ?? '-',
+    field(t.service ?? '-'),
   ]
   return cells.join('\t')
 }
@@ -117,12 +143,12 @@ export async function renderTaskList(term: Terminal, tasks: TaskRecord[]): Promi
     term,
     HEAD,
     tasks.map((t) => [
-      t.task_id,
-      t.service ?? '-',
-      t.state,
+      field(t.task_id),
+      field(t.service ?? '-'),
+      field(t.state),
       percentOf(t) === undefined ? '-' : `${percentOf(t)}%`,
-      t.updated_at,
-      t.site,
+      field(t.updated_at),
+      field(t.site),
     ]),
   )
 }
@@ -130,7 +156,7 @@ export async function renderTaskList(term: Terminal, tasks: TaskRecord[]): Promi
 /** The closing line of a watch: what ended and why. */
 export function watchSummary(tasks: TaskRecord[]): string {
   const counts = new Map<string, number>()
-  for (const t of tasks) counts.set(t.state, (counts.get(t.state) ?? 0) + 1)
+  for (const t of tasks) counts.set(field(t.state), (counts.get(field(t.state)) ?? 0) + 1)
   const parts = [...counts.entries()].map(([state, n]) => `${n} ${state}`)
   return `${tasks.length} task(s): ${parts.join(', ') || 'none'}`
 }
@@ -139,5 +165,5 @@ export function watchSummary(tasks: TaskRecord[]): string {
 export function failureLines(tasks: TaskRecord[]): string[] {
   return tasks
     .filter((t) => t.state === 'failed' || t.state === 'cancelled')
-    .map((t) => `Task ${t.task_id} ${t.state}${t.error ? `: ${t.error.code}: ${t.error.message}` : ''}`)
+    .map((t) => `Task ${field(t.task_id)} ${field(t.state)}${t.error ? `: ${errorText(t)}` : ''}`)
 }

@@ -1,6 +1,7 @@
 import chalk from 'chalk'
 
 import {writeErr, writeOut} from './output.js'
+import {field, jsonText, sanitize} from './text.js'
 
 /**
  * The only place that writes to stdout and stderr (STYLE.md). Results go to stdout, everything else
@@ -32,19 +33,24 @@ export function err(line = ''): void {
   writeErr(line + '\n')
 }
 
+/** A warning on stderr; its text often quotes what a server or a message said, so it is sanitised. */
 export function warn(message: string): void {
-  err(`${chalk.yellow('Warning:')} ${message}`)
+  err(`${chalk.yellow('Warning:')} ${sanitize(message, 'block')}`)
 }
 
-/** One NDJSON line on stdout: streaming commands' `--json` output. */
+/** One NDJSON line on stdout: streaming commands' `--json` output (never throws on a deep value). */
 export function jsonLine(value: unknown): void {
-  writeOut(JSON.stringify(value) + '\n')
+  writeOut(jsonText(value) + '\n')
 }
 
-/** A table on a TTY, tab-separated lines otherwise (so `cut` and `awk` work). */
+/**
+ * A table on a TTY, tab-separated lines otherwise (so `cut` and `awk` work). Cells are built by the
+ * renderers with `field` (text.ts); a TSV cell is sanitised once more here, so that no tab, newline or
+ * control character of the data can split or corrupt a line (without colour there is no styling to keep).
+ */
 export async function table(term: Terminal, head: string[], rows: Array<Array<string | number>>): Promise<void> {
   if (!term.stdoutTTY) {
-    for (const row of rows) out(row.map((cell) => String(cell)).join('\t'))
+    for (const row of rows) out(row.map((cell) => sanitize(String(cell))).join('\t'))
     return
   }
   const {default: Table} = await import('cli-table3')
@@ -55,9 +61,10 @@ export async function table(term: Terminal, head: string[], rows: Array<Array<st
 
 /** RFC 3339 when not on a TTY; relative (`3m ago`) on a TTY. */
 export function formatTime(term: Terminal, time: string | Date | undefined, now = Date.now()): string {
-  if (time === undefined) return '-'
+  if (time === undefined || time === null) return '-'
+  if (typeof time !== 'string' && !(time instanceof Date)) return field(time)
   const date = typeof time === 'string' ? new Date(time) : time
-  if (Number.isNaN(date.getTime())) return String(time)
+  if (Number.isNaN(date.getTime())) return field(time)
   if (!term.stdoutTTY) return date.toISOString()
   return `${formatAge(now - date.getTime())} ago`
 }

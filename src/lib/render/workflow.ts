@@ -3,8 +3,17 @@ import chalk from 'chalk'
 import type {WorkflowFollowEvent} from '../workflow/follow.js'
 import type {TailEvent} from '../workflow/tail.js'
 import type {WorkflowResult} from '../workflow/read.js'
-import {isFailure, taskVerb, walkTree, type WorkflowMessage} from '../workflow/tree.js'
+import {
+  isFailure,
+  subtreeStats,
+  taskVerb,
+  walkTree,
+  type CausationNode,
+  type WorkflowMessage,
+} from '../workflow/tree.js'
+import {path} from '../value.js'
 import {err, jsonLine, out, warn, type Terminal} from './terminal.js'
+import {field} from './text.js'
 
 type SiteNotice = Extract<TailEvent, {kind: 'site-down' | 'site-up' | 'site-error' | 'stream-missing' | 'note'}>
 
@@ -20,41 +29,59 @@ export function formatOffset(millis: number): string {
   return `${sign}${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
 }
 
-export const shortId = (id: string) => (id.length > 12 ? id.slice(0, 8) : id)
+/** The first 8 characters of a long id (a UUID), sanitised: ids come from the messages. */
+export const shortId = (id: unknown) => {
+  const text = field(id)
+  return text.length > 12 ? text.slice(0, 8) : text
+}
+
+/** Levels of the causation tree drawn as text; deeper levels are folded into one line with their counts. */
+export const TREE_TEXT_DEPTH = 20
+
+/** An optional detail (an error's message or code) as text, or undefined when absent or empty. */
+const detail = (value: unknown) =>
+  value === undefined || value === null || value === '' ? undefined : field(value, 200)
 
 /** The time every offset is measured from: the first root, else the first message. */
 export function workflowOrigin(result: Pick<WorkflowResult, 'messages' | 'roots'>): number {
   const root = result.messages.find((m) => result.roots.includes(m.id)) ?? result.messages[0]
-  return root ? Date.parse(root.time) : 0
+  return root ? timeOf(root.time) : 0
 }
+
+/** Milliseconds of a message time (an RFC 3339 string dvctl wrote), NaN for anything else. */
+const timeOf = (time: unknown) => (typeof time === 'string' ? Date.parse(time) : NaN)
 
 function marks(result: WorkflowResult, m: WorkflowMessage): string[] {
   const list: string[] = []
   const verb = taskVerb(m)
   if (verb) {
-    const data = m.envelope.data as {progress?: {percent?: number}; error?: {code?: string; message?: string}}
-    const percent = typeof data?.progress?.percent === 'number' ? ` ${data.progress.percent}%` : ''
-    list.push(`[task ${verb}${percent}]`)
+    const percent = path(m.envelope, 'data', 'progress', 'percent')
+    list.push(`[task ${field(verb)}${typeof percent === 'number' ? ` ${field(percent)}%` : ''}]`)
   }
   if (isFailure(m)) {
-    const error = (m.envelope.data as {error?: {code?: string; message?: string}} | undefined)?.error
-    list.push(chalk.red(`✗ ${verb}${error?.message ? `: ${error.message}` : error?.code ? `: ${error.code}` : ''}`))
+    const why =
+      detail(path(m.envelope, 'data', 'error', 'message')) ?? detail(path(m.envelope, 'data', 'error', 'code'))
+    list.push(chalk.red(`✗ ${field(verb)}${why ? `: ${why}` : ''}`))
   }
   for (const d of result.dead_letters) {
     if (d.site === m.site && d.stream === m.stream && d.seq === m.seq)
-      list.push(chalk.red.bold(`☠ dead letter (${d.reason}${d.deliveries ? `, ${d.deliveries} deliveries` : ''})`))
+      list.push(
+        chalk.red.bold(
+          `☠ dead letter (${field(d.reason)}${d.deliveries ? `, ${field(d.deliveries)} deliveries` : ''})`,
+        ),
+      )
   }
-  if (result.orphans.includes(m.id)) list.push(chalk.yellow(`? parent not seen (${m.causation_id})`))
+  if (result.orphans.includes(m.id)) list.push(chalk.yellow(`? parent not seen (${field(m.causation_id)})`))
   const dup = result.duplicates.find((d) => d.id === m.id)
-  if (dup) list.push(chalk.dim(`×${dup.count} delivered`))
+  if (dup) list.push(chalk.dim(`×${field(dup.count)} delivered`))
   return list
 }
 
 function messageLine(result: WorkflowResult, m: WorkflowMessage, origin: number, treePrefix = ''): string {
   return [
-    `${chalk.dim(formatOffset(Date.parse(m.time) - origin).padStart(9))}  ${chalk.dim(treePrefix)}${chalk.cyan(m.site)}`,
-    m.subject,
-    m.type ?? chalk.dim('(no type)'),
+    `${chalk.dim(formatOffset(timeOf(m.time) - origin).padStart(9))}  ${chalk.dim(treePrefix)}${chalk.cyan(field(m.site))}`,
+    field(m.subject),
+    m.type === null || m.type === undefined ? chalk.dim('(no type)') : field(m.type),
     chalk.dim(shortId(m.id)),
     ...marks(result, m),
   ].join('  ')
@@ -62,40 +89,53 @@ function messageLine(result: WorkflowResult, m: WorkflowMessage, origin: number,
 
 function header(term: Terminal, result: WorkflowResult): void {
   const colour = result.status === 'succeeded' ? chalk.green : result.status === 'running' ? chalk.blue : chalk.red.bold
-  const sites = result.sites.map((s) => (s.error ? `${s.site} (unreachable)` : s.site)).join(', ')
+  const sites = result.sites.map((s) => (s.error ? `${field(s.site)} (unreachable)` : field(s.site))).join(', ')
   out(
-    `${chalk.bold('Workflow')} ${result.correlation_id}  ${colour(result.status)}  ` +
-      `${result.messages.length} messages on ${sites}, from ${result.messages[0]?.time ?? '-'}`,
+    `${chalk.bold('Workflow')} ${field(result.correlation_id)}  ${colour(field(result.status))}  ` +
+      `${result.messages.length} messages on ${sites}, from ${field(result.messages[0]?.time ?? '-')}`,
   )
 }
 
 function footer(result: WorkflowResult): void {
   const parts: string[] = []
-  if (result.tasks.length) parts.push(`tasks: ${result.tasks.map((t) => `${t.task_id} ${t.state}`).join(', ')}`)
+  if (result.tasks.length)
+    parts.push(`tasks: ${result.tasks.map((t) => `${field(t.task_id)} ${field(t.state)}`).join(', ')}`)
   if (result.dead_letters.length)
-    parts.push(chalk.red(`dead letters: ${result.dead_letters.map((d) => d.ref).join(', ')}`))
+    parts.push(chalk.red(`dead letters: ${result.dead_letters.map((d) => field(d.ref)).join(', ')}`))
   if (result.orphans.length) parts.push(chalk.yellow(`orphans: ${result.orphans.length} (parent not seen)`))
   if (result.duplicates.length)
     parts.push(`duplicates: ${result.duplicates.reduce((n, d) => n + d.count - 1, 0)} extra deliveries`)
   for (const p of parts) out(p)
 }
 
-/** The causation tree, one message a line, indented under its cause. */
+const count = (n: number) => n.toLocaleString('en-US')
+
+/**
+ * The causation tree, one message a line, indented under its cause. Levels below TREE_TEXT_DEPTH are
+ * folded into one line, `… 4,980 more levels (4,980 messages; --view timeline lists them)`, so that a
+ * runaway chain of causes neither floods the terminal nor indents off it.
+ */
 export function renderWorkflowTree(term: Terminal, result: WorkflowResult): void {
   header(term, result)
   const byId = new Map(result.messages.map((m) => [m.id, m]))
   const origin = workflowOrigin(result)
-  walkTree(result.tree, (node, depth, last, ancestorsLast) => {
+  const indentOf = (ancestorsLast: boolean[]) =>
+    ancestorsLast
+      .slice(1)
+      .map((l) => (l ? '   ' : '│  '))
+      .join('')
+  walkTree(result.tree, (node: CausationNode, depth, last, ancestorsLast) => {
     const m = byId.get(node.id)
-    if (!m) return
-    const prefix =
-      depth === 0
-        ? ''
-        : ancestorsLast
-            .slice(1)
-            .map((l) => (l ? '   ' : '│  '))
-            .join('') + (last ? '└─ ' : '├─ ')
+    if (!m) return true
+    const prefix = depth === 0 ? '' : indentOf(ancestorsLast) + (last ? '└─ ' : '├─ ')
     out(messageLine(result, m, origin, prefix))
+    if (depth < TREE_TEXT_DEPTH - 1 && !node.folded) return true
+    if (node.children.length === 0 && !node.folded) return false
+    const below = subtreeStats(node)
+    const marker = `… ${count(below.levels)} more level${below.levels === 1 ? '' : 's'} (${count(below.messages)} message${below.messages === 1 ? '' : 's'}; --view timeline lists them)`
+    const inner = depth === 0 ? '' : indentOf([...ancestorsLast, last])
+    out(`${' '.repeat(9)}  ${chalk.dim(`${inner}└─ ${marker}`)}`)
+    return false
   })
   footer(result)
 }
@@ -106,7 +146,7 @@ export function renderWorkflowTimeline(term: Terminal, result: WorkflowResult): 
   const origin = workflowOrigin(result)
   for (const m of result.messages) {
     const cause = m.causation_id ? chalk.dim(` ← ${shortId(m.causation_id)}`) : ''
-    out(`${m.time}  ${messageLine(result, m, origin)}${cause}`)
+    out(`${field(m.time)}  ${messageLine(result, m, origin)}${cause}`)
   }
   footer(result)
 }
@@ -127,7 +167,7 @@ export function renderWorkflowFollow(term: Terminal, event: WorkflowFollowEvent,
       if (term.json) return jsonLine(event.result)
       if (term.stdoutTTY) process.stdout.write('\u001B[2J\u001B[H')
       if (event.result.messages.length) renderWorkflow(term, event.result, view)
-      else err(`No message of ${event.result.correlation_id} yet; waiting (Ctrl-C to stop)...`)
+      else err(`No message of ${field(event.result.correlation_id)} yet; waiting (Ctrl-C to stop)...`)
       return
     case 'message': {
       const {message: m, result} = event
@@ -138,7 +178,7 @@ export function renderWorkflowFollow(term: Terminal, event: WorkflowFollowEvent,
         return renderWorkflow(term, result, view)
       }
       const cause = m.causation_id ? chalk.dim(` ← ${shortId(m.causation_id)}`) : ''
-      out(`${messageLine(result, m, workflowOrigin(result))}${cause}  [${result.status}]`)
+      out(`${messageLine(result, m, workflowOrigin(result))}${cause}  [${field(result.status)}]`)
       return
     }
     case 'dead-letter': {
@@ -150,7 +190,7 @@ export function renderWorkflowFollow(term: Terminal, event: WorkflowFollowEvent,
       }
       out(
         chalk.red.bold(
-          `☠ dead letter ${d.ref} (${d.reason}, consumer ${d.consumer}) of ${shortId(d.id)}  [${event.result.status}]`,
+          `☠ dead letter ${field(d.ref)} (${field(d.reason)}, consumer ${field(d.consumer)}) of ${shortId(d.id)}  [${field(event.result.status)}]`,
         ),
       )
       return
@@ -165,14 +205,14 @@ export function renderSiteNotice(event: SiteNotice): void {
   switch (event.kind) {
     case 'site-down':
       return warn(
-        `site ${event.site} disconnected; waiting for it to come back (messages resume from the last one seen)`,
+        `site ${field(event.site)} disconnected; waiting for it to come back (messages resume from the last one seen)`,
       )
     case 'site-up':
-      return err(`site ${event.site} reconnected; resuming`)
+      return err(`site ${field(event.site)} reconnected; resuming`)
     case 'stream-missing':
-      return warn(`site ${event.site} has no stream ${event.stream} (skipped)`)
+      return warn(`site ${field(event.site)} has no stream ${field(event.stream)} (skipped)`)
     case 'site-error':
-      return warn(`site ${event.site}: ${event.error} (skipped)`)
+      return warn(`site ${field(event.site)}: ${field(event.error)} (skipped)`)
     case 'note':
       return warn(event.message)
   }

@@ -3,6 +3,7 @@ import {z} from 'zod'
 import {applyTaskEvent, type TaskState} from '../contract/lifecycle.js'
 import type {Problem} from '../contract/problems.js'
 import {isTerminalTaskState} from '../contract/services.js'
+import {prop} from '../value.js'
 
 /** The latest known state of one task on one site (`task list`, the rows of `task watch`). */
 export const TaskRecordSchema = z.object({
@@ -66,8 +67,10 @@ export class TaskBoard {
 
   /** Applies one task event; undefined when the event names no task (no `data.task_id` nor envelope subject). */
   apply(event: TaskEventInput): TaskUpdate | undefined {
-    const data = (event.envelope.data ?? {}) as Record<string, unknown>
-    const taskId = str(data.task_id) ?? str(event.envelope.subject)
+    // Fields are read through their descriptors (value.ts): whatever the event holds, the board never throws.
+    const envelope = (field: string) => prop(event.envelope, field)
+    const data = (field: string) => prop(prop(event.envelope, 'data'), field)
+    const taskId = str(data('task_id')) ?? str(envelope('subject'))
     if (!taskId) return undefined
     const verb = event.subject.split('.').at(-1) ?? ''
     const key = `${event.site}\u0000${taskId}`
@@ -78,13 +81,13 @@ export class TaskBoard {
     const task: TaskRecord = existing ?? {
       site: event.site,
       task_id: taskId,
-      service: str(event.envelope.source),
+      service: str(envelope('source')),
       state: 'unknown',
       last_verb: verb,
       progress: null,
       error: null,
-      correlation_id: str(event.envelope.correlation_id),
-      tenant_id: str(event.envelope.tenant_id),
+      correlation_id: str(envelope('correlation_id')),
+      tenant_id: str(envelope('tenant_id')),
       created_at: event.time,
       updated_at: event.time,
       events: 0,
@@ -97,11 +100,12 @@ export class TaskBoard {
       task.illegal_transitions++
     } else {
       task.state = transition.state ?? task.state
-      const progress = data.progress as TaskRecord['progress'] | undefined
+      const progress = data('progress') as TaskRecord['progress'] | undefined
       if (progress && typeof progress === 'object') task.progress = progress
-      const error = data.error as TaskRecord['error'] | undefined
+      const error = data('error') as TaskRecord['error'] | undefined
       if (error && typeof error === 'object') task.error = error
-      if (data.result !== undefined) task.result = data.result
+      const result = data('result')
+      if (result !== undefined) task.result = result
     }
     this.byKey.set(key, task)
     return {

@@ -19,7 +19,11 @@ import {
 export const WORKFLOW_STREAMS = [STREAMS.cmd, STREAMS.evt, STREAMS.task] as const
 
 const CausationNodeSchema: z.ZodType<CausationNode> = z.lazy(() =>
-  z.object({id: z.string(), children: z.array(CausationNodeSchema)}),
+  z.object({
+    id: z.string(),
+    children: z.array(CausationNodeSchema),
+    folded: z.object({levels: z.number(), messages: z.number()}).optional(),
+  }),
 )
 
 export const WorkflowMessageSchema = z.object({

@@ -1,4 +1,5 @@
 import {isTerminalTaskState} from '../contract/services.js'
+import {path, prop} from '../value.js'
 
 /**
  * The causation tree of a workflow (ADR "Ordering model": use correlation and causation IDs for workflow
@@ -22,7 +23,20 @@ export interface WorkflowMessage {
 export interface CausationNode {
   id: string
   children: CausationNode[]
+  /**
+   * Set on a node at TREE_DEPTH_LIMIT whose descendants are not nested below it (`children` is then
+   * empty): how many levels and messages were folded away. They are all in `messages`, each with its
+   * `causation_id`, so the full tree can be rebuilt from there.
+   */
+  folded?: {levels: number; messages: number}
 }
+
+/**
+ * How deep the nested `tree` goes (the roots are level 1): a chain of 5,000 causes would otherwise be a
+ * JSON document 10,000 levels deep, which many JSON readers refuse (Python's json, jq 1.6). Deeper
+ * descendants are folded into their ancestor at this level (`folded`).
+ */
+export const TREE_DEPTH_LIMIT = 100
 
 export interface Duplicate {
   id: string
@@ -69,11 +83,13 @@ export function buildCausationTree(input: readonly WorkflowMessage[]): Causation
   const roots: string[] = []
   const orphans: string[] = []
   const top: CausationNode[] = []
+  const parentOf = new Map<CausationNode, CausationNode>()
   for (const m of messages) {
     const node = nodes.get(m.id)!
     const parent = m.causation_id && m.causation_id !== m.id ? nodes.get(m.causation_id) : undefined
     if (parent) {
       parent.children.push(node)
+      parentOf.set(node, parent)
     } else if (m.causation_id) {
       orphans.push(m.id)
       top.push(node)
@@ -83,41 +99,97 @@ export function buildCausationTree(input: readonly WorkflowMessage[]): Causation
     }
   }
 
-  // A causation cycle (a malformed producer) leaves its members unreachable from the top; they are shown
-  // as orphans rather than lost.
-  const reachable = new Set<string>()
-  const visit = (node: CausationNode) => {
-    if (reachable.has(node.id)) return
-    reachable.add(node.id)
-    for (const child of node.children) visit(child)
+  // A causation cycle (a malformed producer) leaves its members unreachable from the top; the first of
+  // each cycle (in time order) is cut from its parent and shown as an orphan, so nothing is lost.
+  // Iterative: a chain of causes can be thousands long.
+  const reachable = new Set<CausationNode>()
+  const mark = (from: CausationNode) => {
+    const stack = [from]
+    while (stack.length > 0) {
+      const node = stack.pop()!
+      if (reachable.has(node)) continue
+      reachable.add(node)
+      for (const child of node.children) stack.push(child)
+    }
   }
-  for (const node of top) visit(node)
+  for (const node of top) mark(node)
   for (const m of messages) {
-    if (reachable.has(m.id)) continue
     const node = nodes.get(m.id)!
-    for (const other of nodes.values()) other.children = other.children.filter((c) => c !== node)
+    if (reachable.has(node)) continue
+    const parent = parentOf.get(node)
+    if (parent) parent.children = parent.children.filter((c) => c !== node)
     orphans.push(m.id)
     top.push(node)
-    visit(node)
+    mark(node)
   }
   const order = new Map(messages.map((m, i) => [m.id, i]))
   top.sort((a, b) => order.get(a.id)! - order.get(b.id)!)
-  return {messages, roots, orphans, tree: top, duplicates}
+  return {messages, roots, orphans, tree: foldTree(top, TREE_DEPTH_LIMIT), duplicates}
 }
 
-/** Flattens the tree depth-first: what a renderer prints, line by line. */
+/**
+ * The tree with every node at level `limit` standing in for its descendants (`folded`, no children), so
+ * that nothing built on it (JSON, renderers) nests deeper than `limit`. Iterative; nodes above the limit
+ * are copied, so the input is not changed.
+ */
+export function foldTree(tree: readonly CausationNode[], limit: number): CausationNode[] {
+  const copy = (node: CausationNode): CausationNode => ({
+    id: node.id,
+    children: [],
+    ...(node.folded ? {folded: node.folded} : {}),
+  })
+  const out = tree.map(copy)
+  const stack = tree.map((node, i) => ({node, into: out[i], level: 1}))
+  while (stack.length > 0) {
+    const {node, into, level} = stack.pop()!
+    if (node.children.length === 0) continue
+    if (level >= limit) {
+      const below = subtreeStats(node)
+      into.folded = {levels: below.levels, messages: below.messages}
+      continue
+    }
+    for (const child of node.children) {
+      const c = copy(child)
+      into.children.push(c)
+      stack.push({node: child, into: c, level: level + 1})
+    }
+  }
+  return out
+}
+
+/** How many levels and messages are below a node, counting what was folded into its descendants. */
+export function subtreeStats(node: CausationNode): {levels: number; messages: number} {
+  let levels = node.folded?.levels ?? 0
+  let messages = node.folded?.messages ?? 0
+  const stack: Array<{node: CausationNode; depth: number}> = node.children.map((c) => ({node: c, depth: 1}))
+  while (stack.length > 0) {
+    const {node: n, depth} = stack.pop()!
+    messages += 1 + (n.folded?.messages ?? 0)
+    levels = Math.max(levels, depth + (n.folded?.levels ?? 0))
+    for (const c of n.children) stack.push({node: c, depth: depth + 1})
+  }
+  return {levels, messages}
+}
+
+/**
+ * Flattens the tree depth-first: what a renderer prints, line by line. Iterative (a chain of causes may
+ * be thousands long). The visitor returns false to skip a node's descendants (a renderer folding deep
+ * levels); `ancestorsLast` says, for each ancestor, whether it was the last of its siblings.
+ */
 export function walkTree(
   tree: readonly CausationNode[],
-  visit: (node: CausationNode, depth: number, last: boolean, ancestorsLast: boolean[]) => void,
+  visit: (node: CausationNode, depth: number, last: boolean, ancestorsLast: boolean[]) => unknown,
 ): void {
-  const go = (nodes: readonly CausationNode[], depth: number, ancestorsLast: boolean[]) => {
-    nodes.forEach((node, i) => {
-      const last = i === nodes.length - 1
-      visit(node, depth, last, ancestorsLast)
-      go(node.children, depth + 1, [...ancestorsLast, last])
-    })
+  const stack: Array<{node: CausationNode; depth: number; last: boolean; ancestorsLast: boolean[]}> = []
+  for (let i = tree.length - 1; i >= 0; i--)
+    stack.push({node: tree[i], depth: 0, last: i === tree.length - 1, ancestorsLast: []})
+  while (stack.length > 0) {
+    const {node, depth, last, ancestorsLast} = stack.pop()!
+    if (visit(node, depth, last, ancestorsLast) === false) continue
+    const below = [...ancestorsLast, last]
+    for (let i = node.children.length - 1; i >= 0; i--)
+      stack.push({node: node.children[i], depth: depth + 1, last: i === node.children.length - 1, ancestorsLast: below})
   }
-  go(tree, 0, [])
 }
 
 export type WorkflowStatus = 'running' | 'succeeded' | 'failed' | 'dead-lettered'
@@ -136,8 +208,8 @@ const TASK_SUBJECT = /^dv\.task\.evt\.([a-z][a-z0-9_]*)$/
 export function taskVerb(m: Pick<WorkflowMessage, 'subject' | 'envelope'>): string | null {
   const match = TASK_SUBJECT.exec(m.subject)
   if (!match) return null
-  const data = m.envelope.data as {state?: unknown} | undefined
-  return typeof data?.state === 'string' ? data.state : match[1]
+  const state = path(m.envelope, 'data', 'state')
+  return typeof state === 'string' ? state : match[1]
 }
 
 /** Is this message a failure mark: a failed or cancelled task (ADR "Task events"). */
@@ -152,13 +224,9 @@ export function taskStates(messages: readonly WorkflowMessage[]): TaskState[] {
   for (const m of [...messages].sort(byTime)) {
     const verb = taskVerb(m)
     if (!verb) continue
-    const data = m.envelope.data as {task_id?: unknown} | undefined
-    const taskId =
-      typeof data?.task_id === 'string'
-        ? data.task_id
-        : typeof m.envelope.subject === 'string'
-          ? m.envelope.subject
-          : m.id
+    const dataTaskId = path(m.envelope, 'data', 'task_id')
+    const subject = prop(m.envelope, 'subject')
+    const taskId = typeof dataTaskId === 'string' ? dataTaskId : typeof subject === 'string' ? subject : m.id
     const previous = tasks.get(taskId)
     // A task never leaves a terminal state (DESIGN.md section 4); a late non-terminal event does not undo it.
     if (previous && isTerminalTaskState(previous.state)) continue
