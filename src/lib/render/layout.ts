@@ -1,5 +1,6 @@
 import chalk from 'chalk'
 
+import type {AdoptResult} from '../layout/adopt.js'
 import type {LayoutResult} from '../layout/apply.js'
 import type {LayoutProblem} from '../layout/load.js'
 import {type KeptReason, type LayoutChange, summarisePlan, type UnmanagedObject} from '../layout/plan.js'
@@ -96,6 +97,18 @@ export function renderApplied(result: LayoutResult): void {
       `Applied: ${s.create} created, ${s.update} updated, ${s.recreate} recreated, ${s.delete} deleted; ${s.noop} unchanged.`,
     ),
   )
+}
+
+/** `layout adopt`: what is (or would be) marked, and what is left alone and why. */
+export function renderAdopt(r: AdoptResult): void {
+  const verb = r.dry_run ? 'Would mark' : 'Marked'
+  out(`Site ${chalk.bold(r.site)}, layout ${chalk.bold(r.layout)}`)
+  if (r.adopted.length) out(`${verb} as created for ${r.layout}: ${r.adopted.map(label).join(', ')}`)
+  if (r.already.length) out(chalk.dim(`Already marked: ${r.already.map(label).join(', ')}`))
+  for (const s of r.skipped) out(chalk.dim(`Left alone: ${label(s)} (${s.reason})`))
+  for (const f of r.failed) out(`  ${chalk.red('!')} ${label(f)}: ${f.error}`)
+  if (r.not_attempted.length) out(chalk.yellow(`Not attempted (site lost): ${r.not_attempted.map(label).join(', ')}`))
+  if (!r.adopted.length && !r.failed.length) out('Nothing to mark.')
 }
 
 export function renderProblems(source: string, problems: LayoutProblem[]): void {
