@@ -17,7 +17,7 @@ import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 const NS_PER_DAY = 86_400_000_000_000
 
 // Each test runs the real binary a few times; generous bounds keep a loaded CI machine from failing them.
-describe('layout apply, plan and export against a fresh nats-server', {timeout: 60_000}, () => {
+describe('layout apply, plan and export against a fresh nats-server', {timeout: 120_000}, () => {
   let server: NatsServerHandle
   let conn: SiteConnection
   let dir: string
