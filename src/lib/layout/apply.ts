@@ -82,7 +82,8 @@ export async function applyPlan(
     ...(c.stream ? {stream: c.stream} : {}),
     action: c.action,
   })
-  const failedAlready = (c: LayoutChange) => result.failed.some((f) => f.kind === c.kind && f.name === c.name)
+  const failedAlready = (c: LayoutChange) =>
+    result.failed.some((f) => f.kind === c.kind && f.name === c.name && f.stream === c.stream)
 
   /** One change, or one step of it (`last` false for the deletion half of a recreate). */
   const attempt = async (change: LayoutChange, work: () => Promise<unknown>, last = true) => {
