@@ -51,7 +51,7 @@ describe('layout apply interrupted half-way', {timeout: 180_000}, () => {
   }
 
   /** Starts `layout apply` and resolves once the server has seen its first create request. */
-  async function applyUntilFirstCreate(server: NatsServerHandle, spy: SiteConnection) {
+  async function applyUntilFirstCreate(server: NatsServerHandle, spy: SiteConnection, extra: string[] = []) {
     const seen = new Promise<void>((resolve) => {
       const sub = spy.nc.subscribe('$JS.API.STREAM.CREATE.>', {
         callback: () => {
@@ -63,12 +63,12 @@ describe('layout apply interrupted half-way', {timeout: 180_000}, () => {
     await spy.nc.flush()
     const env: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1', DVCTL_CONFIG: join(dir, 'none.yaml')}
     delete env.NATS_URL
-    const child = spawn(process.execPath, [BIN, 'layout', 'apply', layoutFile, '--yes', '--server', server.url], {
-      env,
-      stdio: 'ignore',
-    })
-    const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null}>((resolve) =>
-      child.on('exit', (code, signal) => resolve({code, signal})),
+    const args = [BIN, 'layout', 'apply', layoutFile, '--yes', '--server', server.url, ...extra]
+    const child = spawn(process.execPath, args, {env, stdio: ['ignore', 'pipe', 'ignore']})
+    let stdout = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null; stdout: string}>((resolve) =>
+      child.on('close', (code, signal) => resolve({code, signal, stdout})),
     )
     await seen
     return {child, exited}
@@ -102,15 +102,23 @@ describe('layout apply interrupted half-way', {timeout: 180_000}, () => {
     }
   })
 
-  it('converges when the server is killed during the apply and comes back', async () => {
+  it('reports done, failed and not attempted (exit 68) when the server is killed, and converges when it is back', async () => {
     const server = await natsFixture({name: 'lf2'})
     const conn = await connectSite({name: 'lf2', servers: [server.url]}, {timeoutMs: 5000})
     try {
-      const {exited} = await applyUntilFirstCreate(server, conn)
+      const {exited} = await applyUntilFirstCreate(server, conn, ['--json', '--timeout', '2s'])
       await server.kill()
       const first = await exited
-      // The interrupted apply reports a failure (connection lost or partial), never a bug.
-      expect([4, 68, 0]).toContain(first.code)
+      expect(first.code, first.stdout).toBe(68)
+      const result = LayoutResult.parse(JSON.parse(first.stdout))
+      const key = (c: {kind: string; name: string; stream?: string}) => `${c.kind} ${c.stream ?? ''}/${c.name}`
+      // Every planned change is in exactly one list.
+      const listed = [...result.done, ...result.failed, ...result.not_attempted].map(key).sort()
+      expect(listed).toEqual(result.changes.map(key).sort())
+      expect(result.changes).toHaveLength(2 * STREAMS)
+      expect(result.failed.length).toBeGreaterThan(0)
+      expect(result.not_attempted.length).toBeGreaterThan(0)
+      for (const n of result.not_attempted) expect(n.reason).toMatch(/stopped answering|failed/)
       await server.start()
       await expectConverged(server, conn)
     } finally {

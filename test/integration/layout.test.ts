@@ -17,7 +17,7 @@ import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 const NS_PER_DAY = 86_400_000_000_000
 
 // Each test runs the real binary a few times; generous bounds keep a loaded CI machine from failing them.
-describe('layout apply, plan and export against a fresh nats-server', {timeout: 60_000}, () => {
+describe('layout apply, plan and export against a fresh nats-server', {timeout: 120_000}, () => {
   let server: NatsServerHandle
   let conn: SiteConnection
   let dir: string
@@ -150,10 +150,15 @@ describe('layout apply, plan and export against a fresh nats-server', {timeout: 
 
   it('keeps a live stream missing from the layout, and deletes it only with --prune after confirmation', async () => {
     const jsm = await conn.jsm()
-    await jsm.streams.add({name: 'SCRATCH', subjects: ['scratch.>']})
+    // Created by dvctl for the dataverket layout, then dropped from it: --prune may delete it.
+    const withScratch = dataverketLayout()
+    withScratch.streams.SCRATCH = {subjects: ['scratch.>']}
+    expect((await cli(['layout', 'apply', await writeLayout('scratch.yaml', withScratch), '--yes'])).exitCode).toBe(0)
     const kept = await cli(['layout', 'apply', '--yes', '--json'])
     expect(kept.exitCode).toBe(0)
-    expect(LayoutResult.parse(kept.json()).unmanaged).toEqual([{kind: 'stream', name: 'SCRATCH'}])
+    expect(LayoutResult.parse(kept.json()).unmanaged).toEqual([
+      {kind: 'stream', name: 'SCRATCH', owner: 'dataverket', reason: 'prune-not-given'},
+    ])
     expect((await jsm.streams.info('SCRATCH')).config.name).toBe('SCRATCH')
 
     const unconfirmed = await cli(['layout', 'apply', '--prune'])

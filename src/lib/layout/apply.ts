@@ -9,31 +9,59 @@ import type {SiteConnection} from '../nats/connection.js'
 import {dataverketLayout} from './dataverket.js'
 import {CONSUMER_FIELDS, KV_FIELDS, KV_STREAM_PREFIX, specToServer, STREAM_FIELDS} from './fields.js'
 import {readLiveLayout} from './live.js'
-import {LayoutPlan, LiveObject, planLayout, type LayoutChange} from './plan.js'
+import {mapPool} from '../dlq/pool.js'
+import {isSiteLost} from '../nats/errors.js'
+import {supportsMetadata} from '../nats/server-version.js'
+import {type Markable, withMark} from './ownership.js'
+import {ChangeAction, LayoutPlan, LiveObject, planLayout, type LayoutChange} from './plan.js'
 import {layoutForSite} from './resolve.js'
 import type {ConsumerSpec, KvSpec, Layout, SiteLayout} from './schema.js'
 import {siteNameOf} from './site-name.js'
 import {unsupportedFields, unsupportedLayout} from './version-gate.js'
 
-export const FailedChange = LiveObject.extend({action: z.string(), error: z.string()})
+export const DoneChange = LiveObject.extend({action: ChangeAction})
+export type DoneChange = z.infer<typeof DoneChange>
+export const FailedChange = DoneChange.extend({error: z.string()})
 export type FailedChange = z.infer<typeof FailedChange>
+export const SkippedChange = DoneChange.extend({reason: z.string()})
+export type SkippedChange = z.infer<typeof SkippedChange>
 
 /** `layout plan|apply --json` (DESIGN.md section 11). */
 export const LayoutResult = LayoutPlan.extend({
   applied: z.boolean(),
+  /** Changes made. */
+  done: z.array(DoneChange),
+  /** Changes the server refused or that were cut off, with the error. */
   failed: z.array(FailedChange),
+  /** Changes not tried: the site was lost, or what they need (a consumer's stream) failed. */
+  not_attempted: z.array(SkippedChange),
 })
 export type LayoutResult = z.infer<typeof LayoutResult>
+
+/** A plan shown, not applied. */
+export const unapplied = (plan: LayoutPlan): LayoutResult => ({
+  ...plan,
+  applied: false,
+  done: [],
+  failed: [],
+  not_attempted: [],
+})
 
 export interface ApplyOptions {
   /** Allow `recreate` changes, which delete the stream (and its messages) or the consumer first. */
   allowRecreate?: boolean
 }
 
+/** Requests in flight at once: one round trip per object, concurrently, bounded so a lost site stops the rest. */
+const IN_FLIGHT = 16
+
 /**
  * Carries out a plan on a site. Deletions first (so a recreated stream's name is free), then streams and
  * KV buckets concurrently, then consumers concurrently (they need their streams). A failed change is
- * recorded and the independent ones still run; a consumer whose stream failed is not attempted.
+ * recorded and the independent ones still run; a consumer whose stream failed is not attempted. When the
+ * site stops answering, nothing more is attempted: the result lists what was done, what failed and what
+ * was not attempted (exit 68), and running the apply again finishes the rest. What dvctl creates carries
+ * the layout's ownership mark (ownership.ts); an update keeps the mark the object has.
  */
 export async function applyPlan(
   conn: SiteConnection,
@@ -44,69 +72,93 @@ export async function applyPlan(
   const recreates = plan.changes.filter((c) => c.action === 'recreate')
   if (recreates.length && !options.allowRecreate) throw recreateRefused(recreates)
   const jsm = await conn.jsm()
-  const failed: FailedChange[] = []
+  const version = conn.nc.info?.version ?? '0.0.0'
+  const result: LayoutResult = {...unapplied(plan), applied: true}
   const brokenStreams = new Set<string>()
+  let lost: string | undefined
+  const object = (c: LayoutChange): DoneChange => ({
+    kind: c.kind,
+    name: c.name,
+    ...(c.stream ? {stream: c.stream} : {}),
+    action: c.action,
+  })
+  const failedAlready = (c: LayoutChange) =>
+    result.failed.some((f) => f.kind === c.kind && f.name === c.name && f.stream === c.stream)
 
-  const attempt = async (change: LayoutChange, work: () => Promise<unknown>) => {
+  /** One change, or one step of it (`last` false for the deletion half of a recreate). */
+  const attempt = async (change: LayoutChange, work: () => Promise<unknown>, last = true) => {
+    if (lost) {
+      result.not_attempted.push({...object(change), reason: lost})
+      return
+    }
     try {
       await work()
+      if (last) result.done.push(object(change))
     } catch (error) {
+      if (isSiteLost(error, conn.nc)) lost ??= `site ${plan.site} stopped answering`
       // A stream that failed to update still exists, so its consumers can still be brought in line.
       if (change.kind === 'stream' && change.action !== 'update') brokenStreams.add(change.name)
-      failed.push({
-        kind: change.kind,
-        name: change.name,
-        ...(change.stream ? {stream: change.stream} : {}),
-        action: change.action,
-        error: (error as Error).message,
-      })
+      result.failed.push({...object(change), error: (error as Error).message})
     }
   }
   const of = (kind: LayoutChange['kind'], ...actions: LayoutChange['action'][]) =>
     plan.changes.filter((c) => c.kind === kind && actions.includes(c.action))
+  const run = (changes: LayoutChange[], one: (c: LayoutChange) => Promise<void>) => mapPool(changes, IN_FLIGHT, one)
+  const mark = <T extends Markable>(change: LayoutChange, config: T) => markFor(change, config, declared.name, version)
 
   // Consumers of a recreated stream vanish with it; only consumers recreated on their own are deleted here.
   const recreatedStreams = new Set(of('stream', 'recreate').map((c) => c.name))
-  await Promise.all(
-    of('consumer', 'delete', 'recreate')
-      .filter((c) => !recreatedStreams.has(c.stream!))
-      .map((c) => attempt(c, () => jsm.consumers.delete(c.stream!, c.name))),
+  await run(
+    of('consumer', 'delete', 'recreate').filter((c) => !recreatedStreams.has(c.stream!)),
+    (c) => attempt(c, () => jsm.consumers.delete(c.stream!, c.name), c.action === 'delete'),
   )
-  await Promise.all([
-    ...of('stream', 'delete', 'recreate').map((c) => attempt(c, () => jsm.streams.delete(c.name))),
-    ...of('kv', 'delete', 'recreate').map((c) => attempt(c, () => jsm.streams.delete(KV_STREAM_PREFIX + c.name))),
-  ])
+  await run([...of('stream', 'delete', 'recreate'), ...of('kv', 'delete', 'recreate')], (c) =>
+    attempt(c, () => jsm.streams.delete(c.kind === 'kv' ? KV_STREAM_PREFIX + c.name : c.name), c.action === 'delete'),
+  )
 
-  await Promise.all([
-    ...of('stream', 'create', 'recreate', 'update')
-      .filter((c) => !failed.some((f) => f.kind === 'stream' && f.name === c.name))
-      .map((c) => {
-        const {consumers: _consumers, ...spec} = declared.streams[c.name]
-        const config = specToServer(STREAM_FIELDS, spec, declared.site) as Partial<StreamConfig>
-        return attempt(c, async () => {
-          if (c.action !== 'update') return jsm.streams.add({...config, name: c.name})
-          if (config.metadata) config.metadata = await keepOwnMarks(config.metadata, jsm.streams.info(c.name))
-          return jsm.streams.update(c.name, config)
-        })
-      }),
-    ...of('kv', 'create', 'recreate', 'update')
-      .filter((c) => !failed.some((f) => f.kind === 'kv' && f.name === c.name))
-      .map((c) => attempt(c, () => writeBucket(conn, c, declared.kv[c.name]))),
-  ])
+  await run(
+    [...of('stream', 'create', 'recreate', 'update'), ...of('kv', 'create', 'recreate', 'update')].filter(
+      (c) => !failedAlready(c),
+    ),
+    (c) => {
+      if (c.kind === 'kv') return attempt(c, () => writeBucket(conn, c, declared.kv[c.name], mark))
+      const {consumers: _consumers, ...spec} = declared.streams[c.name]
+      const config = mark(c, specToServer(STREAM_FIELDS, spec, declared.site) as Partial<StreamConfig>)
+      return attempt(c, async () => {
+        if (c.action !== 'update') return jsm.streams.add({...config, name: c.name})
+        if (config.metadata) config.metadata = await keepOwnMarks(config.metadata, jsm.streams.info(c.name))
+        return jsm.streams.update(c.name, config)
+      })
+    },
+  )
 
-  await Promise.all(
-    of('consumer', 'create', 'recreate', 'update').map((c) => {
+  await run(
+    of('consumer', 'create', 'recreate', 'update').filter((c) => !failedAlready(c)),
+    async (c) => {
       const stream = c.stream!
       if (brokenStreams.has(stream)) {
-        failed.push({kind: 'consumer', name: c.name, stream, action: c.action, error: `stream ${stream} failed`})
-        return undefined
+        result.not_attempted.push({...object(c), reason: `stream ${stream} failed`})
+        return
       }
       const spec = declared.streams[stream].consumers![c.name]
-      return attempt(c, () => writeConsumer(jsm, c, spec, declared.site))
-    }),
+      await attempt(c, () => writeConsumer(jsm, c, spec, declared.site, mark))
+    },
   )
 
-  return {...plan, applied: true, failed}
+  return result
+}
+
+/**
+ * The ownership mark a write carries: what dvctl creates is marked for the layout (when it has a name);
+ * an update keeps the object's own mark, and touches it only when the update sets the field the mark
+ * lives in (a declared description on 2.9, declared metadata on 2.10+), since the server keeps the rest.
+ */
+function markFor<T extends Markable>(change: LayoutChange, config: T, layout: string | undefined, version: string): T {
+  if (change.action === 'create' || change.action === 'recreate')
+    return layout ? withMark(config, layout, version) : config
+  if (!change.owner) return config
+  const carrier = supportsMetadata(version) ? config.metadata : config.description
+  return carrier === undefined ? config : withMark(config, change.owner, version)
 }
 
 type Jsm = Awaited<ReturnType<SiteConnection['jsm']>>
@@ -116,9 +168,15 @@ type Jsm = Awaited<ReturnType<SiteConnection['jsm']>>
  * operator's pause survives it; the server ignores pause_until in an update, so a declared one that
  * differs goes through the pause API. A consumer created again keeps the pause in force it had.
  */
-async function writeConsumer(jsm: Jsm, change: LayoutChange, spec: ConsumerSpec, site: string): Promise<void> {
+async function writeConsumer(
+  jsm: Jsm,
+  change: LayoutChange,
+  spec: ConsumerSpec,
+  site: string,
+  mark: <T extends Markable>(change: LayoutChange, config: T) => T,
+): Promise<void> {
   const stream = change.stream!
-  const config = specToServer(CONSUMER_FIELDS, spec, site) as Partial<ConsumerConfig>
+  const config = mark(change, specToServer(CONSUMER_FIELDS, spec, site) as Partial<ConsumerConfig>)
   if (change.action !== 'update') {
     const pause = change.state?.find((s) => s.field === 'pause_until')
     if (pause && !config.pause_until) config.pause_until = pause.value as string
@@ -148,18 +206,28 @@ async function keepOwnMarks(
 }
 
 /** Buckets are created through the KV client (it sets the stream up as a bucket); changed limits update the stream. */
-async function writeBucket(conn: SiteConnection, change: LayoutChange, spec: KvSpec): Promise<void> {
+async function writeBucket(
+  conn: SiteConnection,
+  change: LayoutChange,
+  spec: KvSpec,
+  mark: <T extends Markable>(change: LayoutChange, config: T) => T,
+): Promise<void> {
   if (change.action === 'update') {
     const jsm = await conn.jsm()
     const stream = KV_STREAM_PREFIX + change.name
-    const config = specToServer(KV_FIELDS, spec, '') as Partial<StreamConfig>
+    const config = mark(change, specToServer(KV_FIELDS, spec, '') as Partial<StreamConfig>)
     if (config.metadata) config.metadata = await keepOwnMarks(config.metadata, jsm.streams.info(stream))
     await jsm.streams.update(stream, config)
     return
   }
   const {Kvm} = await import('@nats-io/kv')
-  await new Kvm(await conn.js()).create(change.name, {
+  const {description, metadata} = mark(change, {
     ...(spec.description ? {description: spec.description} : {}),
+    ...(spec.metadata ? {metadata: spec.metadata} : {}),
+  } as Markable)
+  await new Kvm(await conn.js()).create(change.name, {
+    ...(description ? {description} : {}),
+    ...(metadata ? {metadata} : {}),
     ...(spec.history ? {history: spec.history} : {}),
     ...(spec.ttl ? {ttl: parseDuration(spec.ttl)} : {}),
     ...(spec.max_bytes !== undefined ? {max_bytes: spec.max_bytes} : {}),
@@ -167,7 +235,6 @@ async function writeBucket(conn: SiteConnection, change: LayoutChange, spec: KvS
     ...(spec.storage ? {storage: spec.storage} : {}),
     ...(spec.replicas ? {replicas: spec.replicas} : {}),
     ...(spec.compression ? {compression: spec.compression === 's2'} : {}),
-    ...(spec.metadata ? {metadata: spec.metadata} : {}),
   } as Partial<KvOptions>)
 }
 
@@ -203,8 +270,8 @@ export async function planSite(
 export async function ensureLayout(conn: SiteConnection, layout?: Layout): Promise<LayoutResult> {
   const {declared, plan} = await planSite(conn, layout)
   const result = await applyPlan(conn, declared, plan)
-  if (result.failed.length) {
-    const first = result.failed[0]
+  if (result.failed.length || result.not_attempted.length) {
+    const first = result.failed[0] ?? {...result.not_attempted[0], error: result.not_attempted[0].reason}
     throw new UserError(`Layout not applied on ${declared.site}: ${first.kind} ${first.name}: ${first.error}`, {
       code: 'layout-apply-failed',
       exitCode: ExitCode.partial,

@@ -9,6 +9,7 @@ import {
   withoutDefaults,
 } from './fields.js'
 import {readLiveLayout} from './live.js'
+import {unmarked} from './ownership.js'
 import type {ConsumerSpec, KvSpec, Layout, StreamSpec} from './schema.js'
 import {siteNameOf} from './site-name.js'
 
@@ -22,12 +23,15 @@ export async function exportLayout(conn: SiteConnection, now = new Date()): Prom
   const streams: Record<string, StreamSpec> = {}
   for (const name of Object.keys(live.streams).sort()) {
     const {config, consumers} = live.streams[name]
-    const spec = withoutDefaults(STREAM_FIELDS, streamSpecFromServer(config)) as StreamSpec
+    const spec = withoutDefaults(STREAM_FIELDS, unmarked(streamSpecFromServer(config))) as StreamSpec
     const names = Object.keys(consumers).sort()
     if (names.length) {
       spec.consumers = {}
       for (const consumer of names) {
-        const exported = withoutDefaults(CONSUMER_FIELDS, consumerSpecFromServer(consumers[consumer])) as ConsumerSpec
+        const exported = withoutDefaults(
+          CONSUMER_FIELDS,
+          unmarked(consumerSpecFromServer(consumers[consumer])),
+        ) as ConsumerSpec
         // nats-server 2.9 echoes backoff[0] as ack_wait; writing it back would only restate the backoff.
         if (exported.backoff?.length && exported.ack_wait === exported.backoff[0]) delete exported.ack_wait
         // A pause is runtime state (an operator's, most likely): a layout made from it would pause the
@@ -40,7 +44,7 @@ export async function exportLayout(conn: SiteConnection, now = new Date()): Prom
   }
   const kv: Record<string, KvSpec> = {}
   for (const name of Object.keys(live.kv).sort()) {
-    kv[name] = withoutDefaults(KV_FIELDS, kvSpecFromServer(live.kv[name])) as KvSpec
+    kv[name] = withoutDefaults(KV_FIELDS, unmarked(kvSpecFromServer(live.kv[name]))) as KvSpec
   }
   return {
     layout: site,

@@ -14,6 +14,7 @@ import {
   streamSpecFromServer,
 } from './fields.js'
 import type {LiveLayout} from './live.js'
+import {neverPruned, ownerOf, unmarked} from './ownership.js'
 import type {ConsumerSpec, SiteLayout} from './schema.js'
 
 export const ChangeKind = z.enum(['stream', 'consumer', 'kv'])
@@ -45,23 +46,35 @@ export const LayoutChange = z.object({
   reason: z.string().optional(),
   /** Runtime state kept as it is, also across a recreate (`pause_until` set through the pause API). */
   state: z.array(RuntimeState).optional(),
+  /** For a live object: the layout dvctl created it for (its ownership mark), null when none. */
+  owner: z.string().nullable().optional(),
 })
 export type LayoutChange = z.infer<typeof LayoutChange>
 
 export const LiveObject = z.object({kind: ChangeKind, name: z.string(), stream: z.string().optional()})
 export type LiveObject = z.infer<typeof LiveObject>
 
+/**
+ * Why a live object the layout does not declare stays: `--prune` was not given (and would delete it);
+ * dvctl did not create it for this layout; the server owns it; it is the dead-letter audit trail.
+ */
+export const KeptReason = z.enum(['prune-not-given', 'not-owned', 'server-owned', 'audit-trail'])
+export type KeptReason = z.infer<typeof KeptReason>
+
+export const UnmanagedObject = LiveObject.extend({owner: z.string().nullable(), reason: KeptReason})
+export type UnmanagedObject = z.infer<typeof UnmanagedObject>
+
 export const LayoutPlan = z.object({
   site: z.string(),
   layout: z.string().nullable(),
   changes: z.array(LayoutChange),
-  /** Live objects the layout does not declare, kept because `--prune` was not given. */
-  unmanaged: z.array(LiveObject),
+  /** Live objects the layout does not declare, kept, each with the reason. */
+  unmanaged: z.array(UnmanagedObject),
 })
 export type LayoutPlan = z.infer<typeof LayoutPlan>
 
 export interface PlanOptions {
-  /** Plan the deletion of live objects the layout does not declare. */
+  /** Plan the deletion of live objects the layout does not declare and dvctl created for it. */
   prune?: boolean
   /** The time runtime state is judged at (a pause in force), in ms; now by default. */
   now?: number
@@ -72,13 +85,23 @@ export interface PlanOptions {
  * the fields the layout sets are compared, so server-side defaults never show as drift, and a field the
  * server leaves out of its config counts as its default; values are compared in a normalised form (`2m`
  * equals `120s`, reserved metadata keys ignored); a difference in a field the server cannot change in
- * place makes the object `recreate`.
+ * place makes the object `recreate`. `prune` proposes deleting only what dvctl created for this layout
+ * (ownership.ts) and never what the server owns or the dead-letter audit trail.
  */
 export function planLayout(declared: SiteLayout, live: LiveLayout, options: PlanOptions = {}): LayoutPlan {
   const version = live.serverVersion
   const now = options.now ?? Date.now()
   const changes: LayoutChange[] = []
-  const unmanaged: LiveObject[] = []
+  const unmanaged: UnmanagedObject[] = []
+  /** Deleted with --prune, or listed as kept with the reason. */
+  const notDeclared = (object: LiveObject, config: {description?: string; metadata?: Record<string, string>}) => {
+    const owner = ownerOf(config)
+    const reason =
+      neverPruned(object.kind, object.name, config) ??
+      (!declared.name || owner !== declared.name ? 'not-owned' : options.prune ? undefined : 'prune-not-given')
+    if (reason) unmanaged.push({...object, owner, reason})
+    else changes.push({...object, action: 'delete', diff: [], owner})
+  }
 
   for (const [name, spec] of Object.entries(declared.streams)) {
     const current = live.streams[name]
@@ -88,10 +111,11 @@ export function planLayout(declared: SiteLayout, live: LiveLayout, options: Plan
       name,
       STREAM_FIELDS,
       streamSpec,
-      current && streamSpecFromServer(current.config),
+      current && unmarked(streamSpecFromServer(current.config)),
       version,
       now,
     )
+    if (current) streamChange.owner = ownerOf(current.config)
     changes.push(streamChange)
     const streamGone = streamChange.action === 'recreate' || streamChange.action === 'create'
     for (const [consumer, consumerSpec] of Object.entries(consumers)) {
@@ -106,35 +130,32 @@ export function planLayout(declared: SiteLayout, live: LiveLayout, options: Plan
           diff: [],
           reason: 'its stream is recreated',
           ...(state.length ? {state} : {}),
+          owner: ownerOf(live),
         })
         continue
       }
-      const liveSpec = live && serverOwnedAckWait(consumerSpec, consumerSpecFromServer(live))
+      const liveSpec = live && serverOwnedAckWait(consumerSpec, unmarked(consumerSpecFromServer(live)))
       const change = compare('consumer', consumer, CONSUMER_FIELDS, consumerSpec, liveSpec, version, now)
-      changes.push({...change, stream: name})
+      changes.push({...change, stream: name, ...(live ? {owner: ownerOf(live)} : {})})
     }
     if (!current || streamGone) continue
-    for (const consumer of Object.keys(current.consumers)) {
+    for (const consumer of Object.keys(current.consumers).sort()) {
       if (consumer in consumers) continue
-      if (options.prune) changes.push({kind: 'consumer', name: consumer, stream: name, action: 'delete', diff: []})
-      else unmanaged.push({kind: 'consumer', name: consumer, stream: name})
+      notDeclared({kind: 'consumer', name: consumer, stream: name}, current.consumers[consumer])
     }
   }
 
   for (const [name, spec] of Object.entries(declared.kv)) {
     const current = live.kv[name]
-    changes.push(compare('kv', name, KV_FIELDS, spec, current && kvSpecFromServer(current), version, now))
+    const change = compare('kv', name, KV_FIELDS, spec, current && unmarked(kvSpecFromServer(current)), version, now)
+    changes.push(current ? {...change, owner: ownerOf(current)} : change)
   }
 
   for (const name of Object.keys(live.streams).sort()) {
-    if (name in declared.streams) continue
-    if (options.prune) changes.push({kind: 'stream', name, action: 'delete', diff: []})
-    else unmanaged.push({kind: 'stream', name})
+    if (!(name in declared.streams)) notDeclared({kind: 'stream', name}, live.streams[name].config)
   }
   for (const name of Object.keys(live.kv).sort()) {
-    if (name in declared.kv) continue
-    if (options.prune) changes.push({kind: 'kv', name, action: 'delete', diff: []})
-    else unmanaged.push({kind: 'kv', name})
+    if (!(name in declared.kv)) notDeclared({kind: 'kv', name}, live.kv[name])
   }
 
   return {site: declared.site, layout: declared.name ?? null, changes, unmanaged}

@@ -64,3 +64,16 @@ export function connectionError(site: SiteTarget, url: string, error: unknown, t
     cause: error,
   })
 }
+
+const LOST = new Set(['TimeoutError', 'ClosedConnectionError', 'ConnectionError', 'DrainingConnectionError'])
+
+/**
+ * The site stopped answering (a request timed out, the connection closed), as opposed to the server
+ * refusing one request: work that would go to the same site next is not worth attempting. Recognised by
+ * the client's error class names, since its classes are not exported from one module.
+ */
+export function isSiteLost(error: unknown, nc?: {isClosed(): boolean}): boolean {
+  if (nc?.isClosed()) return true
+  const err = error as {name?: string; code?: string; cause?: {name?: string}}
+  return LOST.has(err?.name ?? '') || LOST.has(err?.cause?.name ?? '') || err?.code === 'TIMEOUT'
+}

@@ -15,3 +15,6 @@ export function serverAtLeast(version: string | undefined, min: string): boolean
 
 /** `msg.term(reason)` is understood from nats-server 2.10.4; older servers get a plain term. */
 export const supportsTermReason = (version: string | undefined): boolean => serverAtLeast(version, '2.10.4')
+
+/** Stream and consumer `metadata` exist from nats-server 2.10.0; 2.9 rejects the field. */
+export const supportsMetadata = (version: string | undefined): boolean => serverAtLeast(version, '2.10.0')

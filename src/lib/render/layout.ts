@@ -1,8 +1,9 @@
 import chalk from 'chalk'
 
+import type {AdoptResult} from '../layout/adopt.js'
 import type {LayoutResult} from '../layout/apply.js'
 import type {LayoutProblem} from '../layout/load.js'
-import {type LayoutChange, summarisePlan} from '../layout/plan.js'
+import {type KeptReason, type LayoutChange, summarisePlan, type UnmanagedObject} from '../layout/plan.js'
 import type {Layout} from '../layout/schema.js'
 import type {LayoutValidation} from '../layout/validate.js'
 import {err, out, type Terminal} from './terminal.js'
@@ -39,9 +40,10 @@ export function renderPlan(_term: Terminal, result: LayoutResult): void {
       )
     }
   }
-  if (result.unmanaged.length) {
-    out()
-    out(chalk.dim(`Not in the layout, kept (--prune deletes them): ${result.unmanaged.map(label).join(', ')}`))
+  if (result.unmanaged.length) out()
+  for (const [reason, heading] of Object.entries(keptHeadings(result.layout))) {
+    const kept = result.unmanaged.filter((u) => u.reason === reason)
+    if (kept.length) out(chalk.dim(`${heading}: ${kept.map(ownedLabel).join(', ')}`))
   }
   const state = result.changes.flatMap((change) => (change.state ?? []).map((s) => `${label(change)}: ${s.note}`))
   if (state.length) {
@@ -58,17 +60,35 @@ export function renderPlan(_term: Terminal, result: LayoutResult): void {
   out(`Plan: ${counts(result.changes)}`)
 }
 
+const keptHeadings = (layout: string | null): Record<KeptReason, string> => ({
+  'prune-not-given': 'Not in the layout, kept (--prune deletes them: dvctl created them for it)',
+  'not-owned': `Not in the layout and not created by dvctl for layout ${layout ?? '(unnamed)'}, kept`,
+  'server-owned': 'Owned by the server, kept',
+  'audit-trail': 'The dead-letter audit trail, kept',
+})
+const ownedLabel = (u: UnmanagedObject) =>
+  u.reason === 'not-owned' && u.owner ? `${label(u)} (layout ${u.owner})` : label(u)
+
 const counts = (changes: LayoutChange[]) => {
   const s = summarisePlan(changes)
   return `${s.create} to create, ${s.update} to update, ${s.recreate} to recreate, ${s.delete} to delete; ${s.noop} unchanged.`
 }
 
-/** The outcome of `apply`, after the plan was shown: what was done, or what failed. */
+/** The outcome of `apply`, after the plan was shown: what was done, or what failed and what was not attempted. */
 export function renderApplied(result: LayoutResult): void {
   out()
-  if (result.failed.length) {
-    out(chalk.red(`Applied with ${result.failed.length} failure(s):`))
+  if (result.failed.length || result.not_attempted.length) {
+    out(
+      chalk.red(
+        `Applied in part on site ${result.site}: ${result.done.length} done, ${result.failed.length} failed, ` +
+          `${result.not_attempted.length} not attempted.`,
+      ),
+    )
+    for (const d of result.done) out(`  ${chalk.green('✓')} ${label(d)} (${d.action})`)
     for (const f of result.failed) out(`  ${chalk.red('!')} ${label(f)} (${f.action}): ${f.error}`)
+    for (const n of result.not_attempted)
+      out(`  ${chalk.yellow('?')} ${label(n)} (${n.action}): not attempted, ${n.reason}`)
+    out('Run the same apply again to finish the rest.')
     return
   }
   const s = summarisePlan(result.changes)
@@ -77,6 +97,18 @@ export function renderApplied(result: LayoutResult): void {
       `Applied: ${s.create} created, ${s.update} updated, ${s.recreate} recreated, ${s.delete} deleted; ${s.noop} unchanged.`,
     ),
   )
+}
+
+/** `layout adopt`: what is (or would be) marked, and what is left alone and why. */
+export function renderAdopt(r: AdoptResult): void {
+  const verb = r.dry_run ? 'Would mark' : 'Marked'
+  out(`Site ${chalk.bold(r.site)}, layout ${chalk.bold(r.layout)}`)
+  if (r.adopted.length) out(`${verb} as created for ${r.layout}: ${r.adopted.map(label).join(', ')}`)
+  if (r.already.length) out(chalk.dim(`Already marked: ${r.already.map(label).join(', ')}`))
+  for (const s of r.skipped) out(chalk.dim(`Left alone: ${label(s)} (${s.reason})`))
+  for (const f of r.failed) out(`  ${chalk.red('!')} ${label(f)}: ${f.error}`)
+  if (r.not_attempted.length) out(chalk.yellow(`Not attempted (site lost): ${r.not_attempted.map(label).join(', ')}`))
+  if (!r.adopted.length && !r.failed.length) out('Nothing to mark.')
 }
 
 export function renderProblems(source: string, problems: LayoutProblem[]): void {

@@ -86,11 +86,101 @@ describe('loadLayout', () => {
   })
 })
 
+describe('duplicate keys', () => {
+  it.each([
+    ['YAML', 'streams:\n  A:\n    subjects: [a]\n  A:\n    subjects: [b]\n', 'line 4, column 3'],
+    ['JSON', '{"streams": {"A": {"subjects": ["a"]},\n "A": {"subjects": ["b"]}}}', 'line 2, column 2'],
+    ['nested', 'streams:\n  A:\n    subjects: [a]\n    max_age: 1d\n    max_age: 2d\n', 'line 5, column 5'],
+  ])('are refused in %s with their line and column', async (_what, text, where) => {
+    const dir = await mkdtemp(join(tmpdir(), 'dvctl-layout-'))
+    await writeFile(join(dir, 'dup.yaml'), text)
+    expect((await readLayoutFile(join(dir, 'dup.yaml'))).problems).toEqual([
+      {path: where, message: 'Map keys must be unique'},
+    ])
+  })
+})
+
 describe('validateLayout reports every problem at once', () => {
   it('lists overlapping subjects beside schema problems', () => {
     const {problems} = validateLayout({
       streams: {A: {subjects: ['dv.*.cmd.>'], max_agee: '1d'}, B: {subjects: ['dv.maskin.cmd.>']}},
     })
     expect(problems.map((p) => p.path)).toEqual(['streams.A.max_agee', 'streams.B.subjects.0'])
+  })
+})
+
+describe('an empty layout file is refused, never read as "no streams"', () => {
+  it.each([
+    ['0 bytes', ''],
+    ['blanks and newlines', '  \n\t\n   \n'],
+    ['only comments', '# nothing here yet\n\n'],
+  ])('%s', async (_what, text) => {
+    const dir = await mkdtemp(join(tmpdir(), 'dvctl-layout-'))
+    const file = join(dir, 'empty.yaml')
+    await writeFile(file, text)
+    const {layout, problems} = await readLayoutFile(file)
+    expect(layout).toBeUndefined()
+    expect(problems).toEqual([{path: '(top level)', message: expect.stringContaining('the file is empty')}])
+    const error = await loadLayout(file).catch((e) => e)
+    expect(error).toBeInstanceOf(UserError)
+    expect(error.exitCode).toBe(2)
+  })
+})
+
+describe('overlap checks over large layouts', () => {
+  it('validates 6,000 streams and finds the one overlap among them, with its path', () => {
+    const streams: Record<string, {subjects: string[]}> = {}
+    for (let i = 0; i < 6000; i++) streams[`S_${i}`] = {subjects: [`orders.${i}.>`, `audit.${i}.*`, `dv.s${i}.cmd.>`]}
+    expect(validateLayout({layout: 'big', streams})).toMatchObject({problems: [], layout: {layout: 'big'}})
+    expect(Object.keys(validateLayout({streams}).layout!.streams)).toHaveLength(6000)
+
+    streams.S_5999.subjects.push('orders.17.created')
+    streams.LATE = {subjects: ['audit.*.x']}
+    const {problems} = validateLayout({streams})
+    expect(problems).toHaveLength(6001)
+    expect(problems).toContainEqual({
+      path: 'streams.S_5999.subjects.3',
+      message: '"orders.17.created" overlaps "orders.17.>" of stream S_17',
+    })
+    expect(problems.filter((p) => p.path === 'streams.LATE.subjects.0')).toHaveLength(6000)
+  })
+
+  it('finds exactly the pairs the pairwise comparison finds, in the same order', () => {
+    // A deterministic pseudo-random mix of literals and wildcards over a small token alphabet.
+    let seed = 7
+    const next = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
+      return seed % n
+    }
+    const tokens = ['a', 'b', 'c', '*']
+    const subject = () => {
+      const length = 1 + next(4)
+      const parts = Array.from({length}, () => tokens[next(tokens.length)])
+      if (next(3) === 0) parts.push('>')
+      return parts.join('.')
+    }
+    for (let round = 0; round < 20; round++) {
+      const streams: Record<string, {subjects: string[]}> = {}
+      for (let i = 0; i < 12; i++) streams[`S${i}`] = {subjects: [subject(), subject()]}
+      const entries = Object.entries(streams).flatMap(([name, s]) =>
+        s.subjects.map((subject, index) => ({name, subject, index})),
+      )
+      const expected: string[] = []
+      const seen = new Set<string>()
+      for (let i = 0; i < entries.length; i++) {
+        for (let j = i + 1; j < entries.length; j++) {
+          const [p, q] = [entries[i], entries[j]]
+          if (p.name === q.name || !subjectsOverlap(p.subject, q.subject)) continue
+          const key = [p.name, p.subject, q.name, q.subject].join('|')
+          if (seen.has(key)) continue
+          seen.add(key)
+          expected.push(
+            `streams.${q.name}.subjects.${q.index}: "${q.subject}" overlaps "${p.subject}" of stream ${p.name}`,
+          )
+        }
+      }
+      const found = validateLayout({streams}).problems.map((p) => `${p.path}: ${p.message}`)
+      expect(found).toEqual(expected)
+    }
   })
 })

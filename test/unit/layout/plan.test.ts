@@ -122,7 +122,13 @@ describe('planLayout', () => {
     const layout = dataverketLayout()
     layout.streams.DV_EVT.max_age = '7d'
     expect(changed(planLayout(declared(layout), appliedDataverket()))).toEqual([
-      {kind: 'stream', name: 'DV_EVT', action: 'update', diff: [{field: 'max_age', from: '30d', to: '7d'}]},
+      {
+        kind: 'stream',
+        name: 'DV_EVT',
+        action: 'update',
+        diff: [{field: 'max_age', from: '30d', to: '7d'}],
+        owner: null,
+      },
     ])
   })
 
@@ -135,6 +141,7 @@ describe('planLayout', () => {
       name: 'DV_CMD',
       action: 'recreate',
       diff: [{field: 'storage', from: 'file', to: 'memory', forces_recreate: true}],
+      owner: null,
     })
     const consumers = plan.changes.filter((c) => c.kind === 'consumer')
     expect(consumers).toHaveLength(7)
@@ -166,15 +173,16 @@ describe('planLayout', () => {
 
   it('keeps live objects missing from the layout unless pruning, and never lists KV streams as streams', () => {
     const live = appliedDataverket()
-    live.streams.OLD = {config: liveStream('OLD', {subjects: ['old.>']}), consumers: {}}
-    live.streams.DV_CMD.consumers.retired = liveConsumer('retired')
-    live.kv.scratch = liveStream('KV_scratch')
+    const mark = ' [dvctl:layout=dataverket]'
+    live.streams.OLD = {config: liveStream('OLD', {subjects: ['old.>'], description: `Old${mark}`}), consumers: {}}
+    live.streams.DV_CMD.consumers.retired = liveConsumer('retired', {description: mark.trim()})
+    live.kv.scratch = liveStream('KV_scratch', {description: mark.trim()})
     const kept = planLayout(declared(), live)
     expect(changed(kept)).toEqual([])
     expect(kept.unmanaged).toEqual([
-      {kind: 'consumer', name: 'retired', stream: 'DV_CMD'},
-      {kind: 'stream', name: 'OLD'},
-      {kind: 'kv', name: 'scratch'},
+      {kind: 'consumer', name: 'retired', stream: 'DV_CMD', owner: 'dataverket', reason: 'prune-not-given'},
+      {kind: 'stream', name: 'OLD', owner: 'dataverket', reason: 'prune-not-given'},
+      {kind: 'kv', name: 'scratch', owner: 'dataverket', reason: 'prune-not-given'},
     ])
     const pruned = planLayout(declared(), live, {prune: true})
     expect(changed(pruned).map((c) => [c.kind, c.name, c.action])).toEqual([
@@ -183,6 +191,66 @@ describe('planLayout', () => {
       ['kv', 'scratch', 'delete'],
     ])
     expect(pruned.unmanaged).toEqual([])
+  })
+
+  it.each(['2.9.10', '2.15.2'])(
+    'prunes only what dvctl created for this layout, never foreign, server-owned or audit objects (%s)',
+    (version) => {
+      const metadata = version !== '2.9.10'
+      const owned = (layout: string, description?: string) =>
+        metadata
+          ? {description, metadata: {'dvctl.layout': layout, '_nats.req.level': '0'}}
+          : {description: description ? `${description} [dvctl:layout=${layout}]` : `[dvctl:layout=${layout}]`}
+      const live = appliedDataverket(version)
+      live.streams.ORDERS = {config: liveStream('ORDERS', {subjects: ['orders.>']}), consumers: {}}
+      live.streams.BILLING = {config: liveStream('BILLING', owned('billing')), consumers: {}}
+      live.streams.OLD = {config: liveStream('OLD', owned('dataverket', 'Retired')), consumers: {}}
+      live.streams.$MQTT_msgs = {config: liveStream('$MQTT_msgs', owned('dataverket')), consumers: {}}
+      live.streams.DV_CMD.consumers.JS_SRC_abc123 = liveConsumer('JS_SRC_abc123', {
+        ...owned('dataverket'),
+        metadata: {'_nats.src.stream': 'XS', ...owned('dataverket').metadata},
+      } as Partial<ConsumerConfig>)
+      live.streams.DV_CMD.consumers.JS_MIRROR_abc_1 = liveConsumer('JS_MIRROR_abc_1', owned('dataverket'))
+      live.streams.DV_CMD.consumers.adhoc = liveConsumer('adhoc')
+      Object.assign(live.kv.dv_dlq_ledger, owned('dataverket'))
+      live.streams.DV_DLQ_ARCHIVE = {config: liveStream('DV_DLQ_ARCHIVE', owned('dataverket')), consumers: {}}
+      const withoutLedger = dataverketLayout()
+      withoutLedger.kv = {}
+
+      const plan = planLayout(declared(withoutLedger), live, {prune: true})
+      expect(changed(plan).map((c) => `${c.action} ${c.kind} ${c.name}`)).toEqual(['delete stream OLD'])
+      expect(plan.unmanaged.map((u) => [u.name, u.reason, u.owner])).toEqual([
+        ['JS_MIRROR_abc_1', 'server-owned', 'dataverket'],
+        ['JS_SRC_abc123', 'server-owned', 'dataverket'],
+        ['adhoc', 'not-owned', null],
+        ['$MQTT_msgs', 'server-owned', 'dataverket'],
+        ['BILLING', 'not-owned', 'billing'],
+        ['DV_DLQ_ARCHIVE', 'audit-trail', 'dataverket'],
+        ['ORDERS', 'not-owned', null],
+        ['dv_dlq_ledger', 'audit-trail', 'dataverket'],
+      ])
+      // A layout without a name owns nothing.
+      const unnamed = {...declared(withoutLedger), name: undefined}
+      expect(changed(planLayout(unnamed, live, {prune: true}))).toEqual([])
+    },
+  )
+
+  it('does not see the 2.9 ownership marker as a description change', () => {
+    const layout = dataverketLayout()
+    layout.streams.DV_EVT.description = 'Integration events'
+    layout.streams.DV_CMD.consumers!.maskin.description = 'maskin worker'
+    const live = appliedDataverket()
+    live.streams.DV_EVT.config.description = 'Integration events [dvctl:layout=dataverket]'
+    live.streams.DV_CMD.consumers.maskin.description = 'maskin worker [dvctl:layout=dataverket]'
+    live.streams.DV_TASK.config.description = '[dvctl:layout=dataverket]'
+    const plan = planLayout(declared(layout), live)
+    expect(changed(plan)).toEqual([])
+    expect(plan.changes.find((c) => c.name === 'DV_EVT')!.owner).toBe('dataverket')
+    // A real change shows without the marker.
+    live.streams.DV_EVT.config.description = 'Events [dvctl:layout=dataverket]'
+    expect(changed(planLayout(declared(layout), live))[0].diff).toEqual([
+      {field: 'description', from: 'Events', to: 'Integration events'},
+    ])
   })
 
   it('plans KV settings in bucket terms', () => {
@@ -197,6 +265,7 @@ describe('planLayout', () => {
           {field: 'history', from: 64, to: 10},
           {field: 'ttl', from: '0ms', to: '90d'},
         ],
+        owner: null,
       },
     ])
   })
@@ -219,9 +288,17 @@ describe('planLayout', () => {
       consumers: {},
     }
     expect(changed(planLayout(declared(layout, 'trd1'), live))).toEqual([
-      {kind: 'stream', name: 'DV_CMD', action: 'update', diff: [{field: 'max_age', from: '14d', to: '7d'}]},
+      {
+        kind: 'stream',
+        name: 'DV_CMD',
+        action: 'update',
+        diff: [{field: 'max_age', from: '14d', to: '7d'}],
+        owner: null,
+      },
     ])
     // osl1 gets no overrides, so the sourcing stream is unmanaged there.
-    expect(planLayout(declared(layout, 'osl1'), live).unmanaged).toEqual([{kind: 'stream', name: 'XS_OSL1_EVT'}])
+    expect(planLayout(declared(layout, 'osl1'), live).unmanaged).toEqual([
+      {kind: 'stream', name: 'XS_OSL1_EVT', owner: null, reason: 'not-owned'},
+    ])
   })
 })

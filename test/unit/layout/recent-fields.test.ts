@@ -227,6 +227,7 @@ describe('planLayout on nats-server 2.15.2', () => {
         name: 'ORDERS',
         action: 'update',
         diff: [{field: 'metadata', from: {team: 'ordre', tier: 'gold'}, to: {team: 'lager', tier: 'gold'}}],
+        owner: 'recent',
       },
     ])
   })
@@ -284,6 +285,7 @@ describe('planLayout on nats-server 2.15.2', () => {
           {field: 'subject_transform', from: null, to: {dest: 'ordre.>', src: 'orders.>'}},
           {field: 'republish', from: null, to: {dest: 'copy.>'}},
         ],
+        owner: 'recent',
       },
     ])
     // What the server echoes back compares equal: keys in its order, `src` filled with `>`.
@@ -366,6 +368,7 @@ describe('planLayout on nats-server 2.15.2', () => {
         stream: 'DV_CMD',
         action: 'update',
         diff: [{field: 'pause_until', from: until, to: '2026-12-02T15:00:00Z'}],
+        owner: null,
       },
     ])
   })
