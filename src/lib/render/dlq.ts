@@ -9,11 +9,19 @@ const statusColour: Record<DeadLetter['status'], (s: string) => string> = {
   replayed: chalk.green,
   discarded: chalk.gray,
   missing: chalk.red,
+  invalid: chalk.magenta,
 }
 
 function failureText(l: DeadLetter): string {
   if (!l.failure) return '-'
   return l.failure.message ? `${l.failure.code}: ${l.failure.message}` : l.failure.code
+}
+
+/** Why a dead letter is missing or invalid, or that its replay was interrupted. */
+function statusNote(l: DeadLetter): string {
+  if (l.missing_reason) return ` (${l.missing_reason})`
+  if (l.status === 'invalid') return ` (${l.problems.map((p) => p.code).join(', ')})`
+  return l.replay_in_progress ? ' (replay interrupted)' : ''
 }
 
 /** `dlq list`: one row per dead letter, or the group counts with `--group-by`. */
@@ -44,7 +52,7 @@ export async function renderDeadLetterList(term: Terminal, result: DlqListResult
       l.tenant_id ?? '-',
       l.correlation_id ?? '-',
       failureText(l),
-      statusColour[l.status](l.status + (l.replay_in_progress ? ' (replay interrupted)' : '')),
+      statusColour[l.status](l.status + statusNote(l)),
     ]),
   )
   if (term.stdoutTTY) err(`${result.total} dead letter(s)`)
@@ -102,11 +110,15 @@ export function renderActionResult(
   done: Array<{ref: string; detail: string}>,
   skipped: Array<{ref: string; reason: string}>,
   failed: Array<{ref: string; error: string}>,
+  notAttempted: Array<{ref: string}> = [],
 ): void {
   for (const d of done) out(`${verb}\t${d.ref}\t${d.detail}`)
   for (const s of skipped) err(`${chalk.yellow('skipped')} ${s.ref}: ${s.reason}`)
   for (const f of failed) err(`${chalk.red('failed')} ${f.ref}: ${f.error}`)
-  err(`${done.length} ${verb}, ${skipped.length} skipped, ${failed.length} failed`)
+  for (const n of notAttempted) err(`${chalk.red('not attempted')} ${n.ref}`)
+  const rest = notAttempted.length ? `, ${notAttempted.length} not attempted` : ''
+  err(`${done.length} ${verb}, ${skipped.length} skipped, ${failed.length} failed${rest}`)
+  if (failed.length || notAttempted.length) err('Run the same command again to finish the rest; nothing is sent twice.')
 }
 
 /** Opens `$VISUAL`/`$EDITOR` (default vi) on `text` and returns what was saved. */
@@ -175,8 +187,14 @@ export async function renderDeadLetterShow(
   out(`  correlation  ${l.correlation_id ?? '-'}`)
   out(`  tenant       ${l.tenant_id ?? '-'}`)
   out(`  failure      ${failureText(l)}`)
-  if (l.status === 'missing')
-    out(chalk.red('  The original message is gone (deleted or aged out); it cannot be replayed.'))
+  if (l.status === 'missing' || l.status === 'invalid' || l.missing_reason) {
+    const why = l.problems.map((p) => p.message).join('; ') || 'the original message is gone (deleted or aged out)'
+    out(
+      chalk.red(
+        `  ${l.status === 'invalid' ? 'Not a valid dead-letter advisory' : 'No original'}: ${why}; it cannot be replayed.`,
+      ),
+    )
+  }
   section('Advisory')
   out(result.advisory ? indent(JSON.stringify(result.advisory, null, 2)) : '  (not readable)')
   section('Headers')

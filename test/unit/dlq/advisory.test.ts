@@ -64,7 +64,9 @@ describe('parseAdvisory', () => {
 
 describe('belongsToSite', () => {
   const a = (domain: string | null) => ({
-    ...parseAdvisory(enc({type: 'x.terminated', stream: 'S', stream_seq: 1}))!,
+    ...parseAdvisory(
+      enc({type: 'io.nats.jetstream.advisory.v1.terminated', stream: 'S', consumer: 'c', stream_seq: 1}),
+    )!,
     domain,
   })
   it('keeps advisories of the site own domain and those without a domain', () => {

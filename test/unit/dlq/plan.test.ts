@@ -28,6 +28,8 @@ function letter(over: Partial<DeadLetter> = {}): DeadLetter {
     last_action: null,
     replay_in_progress: false,
     advisory: {stream: 'DV_DLQ', seq: 1},
+    missing_reason: null,
+    problems: [],
     ...over,
   }
 }
@@ -77,7 +79,7 @@ describe('decideReplay', () => {
       at: '2026-01-03T00:00:00Z',
     })
     for (const force of [false, true]) {
-      expect(decideReplay(letter(), ledger, {force})).toMatchObject({
+      expect(decideReplay(letter({replay_in_progress: true}), ledger, {force})).toMatchObject({
         item: {replay_id: 'dvr-DV_CMD-5-g3', generation: 3, resume: {at: '2026-01-03T00:00:00Z'}},
       })
     }
