@@ -127,7 +127,9 @@ async function sendAll(
   loss: SiteLoss,
 ): Promise<void> {
   const stopped = () => loss.reason !== undefined || options.signal?.aborted === true
-  const notAttempted = (items: ReplayItem[]) => result.not_attempted.push(...planJson({items}))
+  const notAttempted = (items: ReplayItem[]) => {
+    for (const planned of planJson({items})) result.not_attempted.push(planned)
+  }
   let ledger: Ledger
   let js: Awaited<ReturnType<SiteConnection['js']>>
   try {
@@ -195,8 +197,9 @@ async function sendAll(
         notAttempted([item])
         return
       }
+      const attempt = {published: false}
       try {
-        const sent = await loss.race(sendOne(item, originals))
+        const sent = await loss.race(sendOne(item, originals, attempt))
         options.onPublished?.(item, sent.seq)
         ledger.recordUnconfirmed(item.letter, {
           action: 'replayed',
@@ -218,7 +221,8 @@ async function sendAll(
           new_id: options.edited?.id ?? null,
         })
       } catch (error) {
-        if (error instanceof NotSent) {
+        // Stopped before its publish (waiting for its turn under --rate, or looking for an earlier copy).
+        if (error instanceof NotSent || (error instanceof SiteLost && !attempt.published)) {
           notAttempted([item])
           return
         }
@@ -248,6 +252,7 @@ async function sendAll(
   async function sendOne(
     item: ReplayItem,
     originals: Map<string, OriginalMessage>,
+    attempt: {published: boolean},
   ): Promise<{seq: number; duplicate: boolean}> {
     if (item.resume) {
       const seq = await findStoredReplay(conn, item)
@@ -274,6 +279,7 @@ async function sendAll(
     if (stopped()) throw new NotSent()
     const data = options.edited?.data ?? original.data
     guardReplayTarget(item.subject)
+    attempt.published = true
     const ack = await js.publish(item.subject, data, {msgID: item.replay_id, headers: h})
     return {seq: ack.seq, duplicate: ack.duplicate}
   }
@@ -291,6 +297,9 @@ export function guardReplayTarget(subject: string): void {
 
 /** An item the run stopped before sending (it belongs to `not_attempted`, not `failed`). */
 class NotSent extends Error {}
+
+/** The site was lost while something was waiting on it. */
+class SiteLost extends Error {}
 
 /**
  * Watches one site's connection during a replay: a drop (the client reports a disconnect; it would
@@ -343,7 +352,7 @@ class SiteLoss {
     return Promise.race([
       promise,
       this.lost.then((reason) => {
-        throw new Error(reason)
+        throw new SiteLost(reason)
       }),
     ])
   }
