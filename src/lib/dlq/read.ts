@@ -73,12 +73,12 @@ export async function readAdvisories(
 }
 
 /**
- * Reads DV_DLQ (from `since`): the valid advisories by ref (latest wins), and every message that fails the
- * advisory checks (never with `refs`: an invalid advisory has no ref to select it by).
+ * Reads DV_DLQ (from `since`): the valid advisories by ref (latest wins), and, with `keepInvalid`, every
+ * message that fails the advisory checks (never with `refs`: an invalid advisory has no ref to select it by).
  */
 export async function scanAdvisories(
   conn: SiteConnection,
-  options: Pick<DeadLetterSelection, 'since' | 'stream' | 'consumer' | 'refs'>,
+  options: Pick<DeadLetterSelection, 'since' | 'stream' | 'consumer' | 'refs'> & {keepInvalid?: boolean},
 ): Promise<{valid: Map<string, AdvisoryRecord>; invalid: InvalidRecord[]}> {
   const domain = await siteDomain(conn)
   let cursor: StreamCursor
@@ -107,7 +107,7 @@ export async function scanAdvisories(
       const checked = checkAdvisory(m.data, m.subject)
       if (!checked.ok) {
         const bad = checked.invalid
-        if (options.refs || !belongsToSite(bad, domain) || !wanted(bad)) continue
+        if (!options.keepInvalid || options.refs || !belongsToSite(bad, domain) || !wanted(bad)) continue
         invalid.push({invalid: bad, stream: m.stream, seq: m.seq, time: m.time})
         continue
       }
@@ -131,14 +131,16 @@ export async function scanAdvisories(
  */
 export async function readDeadLetters(conn: SiteConnection, options: ReadOptions): Promise<DeadLetter[]> {
   const site = conn.site.name
+  const status = options.status ?? 'pending'
+  // Invalid advisories have no envelope, so a type or tenant filter never selects them.
+  const keepInvalid = !options.refs && !options.type && !options.tenant && (status === 'all' || status === 'invalid')
   const [advisories, ledger] = await Promise.all([
-    scanAdvisories(conn, options),
+    scanAdvisories(conn, {...options, keepInvalid}),
     options.ledger ?? Ledger.open(conn, {create: false}).then((l) => (l ? l.load() : emptyLedgerState())),
   ])
   const reader = new OriginalReader(conn)
   const provenance = new Provenance(conn, reader, layoutForSite(options.layout ?? dataverketLayout(), site))
   const typeMatch = options.type ? globMatcher(options.type) : undefined
-  const status = options.status ?? 'pending'
 
   const byStream = new Map<string, AdvisoryRecord[]>()
   for (const record of advisories.valid.values()) {
@@ -164,9 +166,7 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
     const bySeq = new Map(records.map((r) => [r.advisory.stream_seq, r]))
     await reader.each(stream, [...bySeq.keys()], FETCH_WINDOW, (seq, original) => add(bySeq.get(seq)!, original))
   }
-  if (!options.refs && !typeMatch && !options.tenant && (status === 'all' || status === 'invalid')) {
-    for (const record of advisories.invalid) letters.push(invalidLetter(record))
-  }
+  for (const record of advisories.invalid) letters.push(invalidLetter(record))
 
   function invalidLetter(record: InvalidRecord): DeadLetter {
     const a = record.invalid
