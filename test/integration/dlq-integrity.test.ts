@@ -39,7 +39,7 @@ async function replayCopies(site: DlqSite): Promise<Array<{seq: number; of: stri
   return copies
 }
 
-describe('dlq after DV_CMD is recreated', {timeout: 120_000}, () => {
+describe('dlq after DV_CMD is recreated', {timeout: 300_000}, () => {
   let site: DlqSite
   const cli = (...args: string[]) => runCli([...args, '--server', site.server.url])
   const list = async (...args: string[]) => DlqListResult.parse((await cli('dlq', 'list', '--json', ...args)).json())
@@ -109,7 +109,7 @@ describe('dlq after DV_CMD is recreated', {timeout: 120_000}, () => {
   })
 })
 
-describe('dlq with forged advisories', {timeout: 120_000}, () => {
+describe('dlq with forged advisories', {timeout: 300_000}, () => {
   let site: DlqSite
   let realRef: string
   const cli = (...args: string[]) => runCli([...args, '--server', site.server.url])
