@@ -66,6 +66,7 @@ export function declaredFilters(layout: SiteLayout, stream: string, consumer: st
   const spec = layout.streams[stream]
   const c = spec?.consumers?.[consumer]
   if (!c) return undefined
+  if (c.filter_subjects?.length) return c.filter_subjects
   return c.filter_subject ? [c.filter_subject] : (spec.subjects ?? [])
 }
 

@@ -23,9 +23,17 @@ describe('which streams and filters the layout declares for commands', () => {
         ORDERS_CMD: {subjects: ['dv.objekt.cmd.>', 'dv.nett.cmd.apply']},
         MIXED: {subjects: ['dv.objekt.cmd.>', 'dv.objekt.evt.>']},
         XS_CMD: {subjects: ['dv.sentral.cmd.>'], sources: [{name: 'DV_CMD', site: 'osl1'}]},
+        MULTI: {
+          subjects: ['dv.nett.cmd.>'],
+          consumers: {nett: {filter_subjects: ['dv.nett.cmd.apply', 'dv.nett.cmd.remove']}, all: {}},
+        },
       },
     }
-    expect([...commandStreams(layoutForSite(layout, 'trd1'))].sort()).toEqual(['DV_CMD', 'ORDERS_CMD'])
+    const site = layoutForSite(layout, 'trd1')
+    expect([...commandStreams(site)].sort()).toEqual(['DV_CMD', 'MULTI', 'ORDERS_CMD'])
+    expect(declaredFilters(site, 'MULTI', 'nett')).toEqual(['dv.nett.cmd.apply', 'dv.nett.cmd.remove'])
+    // A consumer declared without a filter sees every subject of its stream.
+    expect(declaredFilters(site, 'MULTI', 'all')).toEqual(['dv.nett.cmd.>'])
   })
 })
 
