@@ -16,7 +16,7 @@ import {startWorker, type Worker} from '../../src/lib/sandbox/workers/worker.js'
 import {runCli} from '../helpers/cli.js'
 import {command, type DlqSite, eventually, publishCommand, startDlqSite, streamMessages} from './dlq-fixture.js'
 
-describe('dlq', {timeout: 90_000}, () => {
+describe('dlq', {timeout: 180_000}, () => {
   let site: DlqSite
   let worker: Worker
   let termSeq: number

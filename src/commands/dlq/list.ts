@@ -12,7 +12,7 @@ export default class DlqList extends BaseCommand<typeof DlqList> {
   static override summary = 'List dead letters with their reason, deliveries, correlation, failure and status.'
   static override description = `Reads the dead-letter advisories captured by DV_DLQ, fetches each original command by stream and sequence, joins the worker's failure (a dv.task.evt.failed event caused by the command, else one of its workflow) and the ledger of what operators did.
 
-Status: pending (nobody acted yet), replayed, discarded, or missing (the original is gone: deleted or aged out; it cannot be replayed). By default only pending dead letters are listed; --status all shows every one.
+Status: pending (nobody acted yet), replayed, discarded, missing (the original is gone, or what is stored at its sequence is provably not the message that failed: the stream was recreated, it lies outside the consumer's filter, or the advisory points outside the layout's command streams; missing_reason says which; it cannot be replayed), or invalid (a DV_DLQ message that is not a valid advisory, listed with its problems as DV_DLQ@<seq>; never replayed). By default only pending dead letters are listed; --status all shows every one.
 
 A reference is <stream>:<seq>, or <site>/<stream>:<seq> when several sites are read (--site repeated, --all-sites). Use it with dlq show, dlq replay and dlq discard.`
   static override examples = [

@@ -16,13 +16,15 @@ export default class DlqReplay extends BaseCommand<typeof DlqReplay> {
   static override summary = 'Replay dead letters on purpose: send a byte-identical copy of each original command.'
   static override description = `Select dead letters by reference, or with --all and the filters of dlq list (default: pending ones). The plan (what is sent where) is shown first, then a confirmation is asked; --yes answers it, and without a terminal and without --yes nothing is sent (exit 6). --dry-run only shows the plan.
 
-Each copy has the original's data byte for byte, its headers, plus Dv-Replay-Of (<stream>:<seq>), Dv-Replay-Id and Dv-Replayed-By, and Nats-Msg-Id = the replay id. It goes to the original subject, or to --to SUBJECT (checked against the subject taxonomy). The ledger (KV bucket dv_dlq_ledger) records the replay before anything is sent and again, with the new sequence, after the server acknowledged it.
+Each copy has the original's data byte for byte, its headers, plus Dv-Replay-Of (<stream>:<seq>), Dv-Replay-Id and Dv-Replayed-By, and Nats-Msg-Id = the replay id. It goes to the original subject, or to --to SUBJECT; either must be a command subject of the taxonomy (dv.<service>.cmd.<action>), never a server namespace ($JS., $KV., $SYS., $O., _INBOX.). The ledger (KV bucket dv_dlq_ledger) records the replay before anything is sent and again, with the new sequence, after the server acknowledged it.
 
 Interrupted (Ctrl-C, crash, lost connection)? Run the same command again: the replay ids are reused, so JetStream drops a copy it already stored within the stream's duplicate window (2m on DV_CMD); after that window dvctl searches the target subject for the replay id before sending, so a re-run still sends no second copy.
 
-A dead letter already replayed is refused unless --force (which sends a new copy with a new replay id). A dead letter whose original is gone (deleted or aged out: status missing) cannot be replayed.
+A dead letter already replayed is refused unless --force (which sends a new copy with a new replay id). Only a dead letter whose original is provably the message that failed is replayed: one whose original is gone, whose stream was recreated since, whose message lies outside its consumer's filter, or that points outside the layout's command streams is missing (with the reason), and an advisory that fails its checks is invalid; neither is ever sent.
 
---edit opens the envelope in $VISUAL/$EDITOR and sends the edited one as a new message: new id, causation_id = the original's id, actor = you; it must pass the contract checks. Partial failure exits 68 and lists what failed.`
+--edit opens the envelope in $VISUAL/$EDITOR and sends the edited one as a new message: new id, causation_id = the original's id, actor = you; it must pass the contract checks.
+
+Partial failure exits 68 and lists what was replayed, what failed and what was not attempted (JSON: not_attempted). A replay that loses its site stops at once; run it again to finish the rest, each exactly once.`
   static override examples = [
     '<%= config.bin %> <%= command.id %> DV_CMD:42 --dry-run',
     '<%= config.bin %> <%= command.id %> DV_CMD:42 --yes --reason "quota raised for tenant acme"',
@@ -43,7 +45,9 @@ A dead letter already replayed is refused unless --force (which sends a new copy
     yes: Flags.boolean({char: 'y', summary: 'Answer the confirmation: send without asking.'}),
     'dry-run': Flags.boolean({summary: 'Show what would be sent where; send nothing.'}),
     rate: Flags.string({summary: 'At most this many messages per second (e.g. 50/s).', helpValue: 'N/s'}),
-    to: Flags.string({summary: 'Send to this subject instead of the original one (must fit the taxonomy).'}),
+    to: Flags.string({
+      summary: 'Send to this command subject instead of the original one (dv.<service>.cmd.<action>).',
+    }),
     edit: Flags.boolean({summary: 'Edit the envelope in $EDITOR first and send it as a new message (one ref).'}),
     force: Flags.boolean({summary: 'Replay even dead letters already replayed or discarded (a new copy).'}),
     reason: Flags.string({summary: 'Why: recorded in the ledger with the replay.'}),
@@ -72,6 +76,7 @@ A dead letter already replayed is refused unless --force (which sends a new copy
       replayed: [],
       skipped: plan.skipped,
       failed: [],
+      not_attempted: [],
     }
     if (!this.jsonEnabled()) renderReplayPlan(this.term, planView(plan), {dryRun: flags['dry-run']})
     if (plan.items.length === 0) return this.nothingToDo(dryRun, plan, refs.length > 0)
@@ -109,6 +114,7 @@ A dead letter already replayed is refused unless --force (which sends a new copy
         })),
         result.skipped,
         result.failed,
+        result.not_attempted,
       )
     }
     if (abort.signal.aborted) {
@@ -117,7 +123,8 @@ A dead letter already replayed is refused unless --force (which sends a new copy
         exitCode: ExitCode.interrupted,
       })
     }
-    return this.exitWith(result, result.failed.length ? ExitCode.partial : ExitCode.ok)
+    const partial = result.failed.length > 0 || result.not_attempted.length > 0
+    return this.exitWith(result, partial ? ExitCode.partial : ExitCode.ok)
   }
 
   /** Nothing to send: fine for a filter that matched nothing, refused (6) or not found (5) for named refs. */
@@ -166,15 +173,13 @@ function planView(plan: ReplayPlan) {
   }
 }
 
-/** `--to` must be a publishable subject of the taxonomy (DESIGN.md section 4). */
+/** `--to` must be a command subject of the taxonomy (DESIGN.md section 4): a replay only sends commands. */
 async function checkedSubject(subject: string): Promise<string> {
-  const {parseSubject, forbiddenPublishSubject} = await import('../../lib/contract/taxonomy.js')
-  const forbidden = forbiddenPublishSubject(subject)
-  const analysis = parseSubject(subject)
-  const problems = [...(forbidden ? [forbidden] : []), ...analysis.problems]
-  if (problems.length) {
+  const {replayTargetProblem} = await import('../../lib/dlq/provenance.js')
+  const problem = replayTargetProblem(subject)
+  if (problem) {
     throw usageError(
-      `--to ${subject} is not a subject of the taxonomy: ${problems.map((p) => p.message).join(' ')}`,
+      `--to ${subject} is not a subject of the taxonomy that a replay sends to (a command subject): ${problem}`,
       'invalid-subject',
       'Use a concrete subject such as dv.maskin.cmd.provision (dvctl contract subject SUBJECT explains).',
     )

@@ -43,7 +43,9 @@ export async function planDiscard(
   }
   for (const l of letters) {
     const last = l.last_action
-    if (!options.force && (last?.action === 'replayed' || last?.action === 'discarded')) {
+    if (l.status === 'invalid') {
+      plan.skipped.push({ref: l.ref, reason: 'not a valid dead-letter advisory: there is no dead letter to discard'})
+    } else if (!options.force && (last?.action === 'replayed' || last?.action === 'discarded')) {
       plan.skipped.push({
         ref: l.ref,
         reason: `already ${last.action} by ${last.actor} at ${last.at}; use --force to discard anyway`,

@@ -40,13 +40,23 @@ export interface ReplayJournal {
 /** What a replay or a listing needs to know of the ledger, read in one pass over the bucket. */
 export interface LedgerState {
   last: Map<string, LedgerEntry>
+  /**
+   * When the server stored each key's last entry (ms): an entry stored before its stream was (re)created
+   * belongs to an earlier incarnation of that stream, whose sequence numbers are reused.
+   */
+  stored: Map<string, number>
   /** Highest replay generation ever recorded per key (journals included). */
   generation: Map<string, number>
   /** Replays started and not confirmed, by key, with when and by whom they were started. */
-  inFlight: Map<string, JournalItem & {journal: string; at: string}>
+  inFlight: Map<string, JournalItem & {journal: string; at: string; stored?: number}>
 }
 
-export const emptyLedgerState = (): LedgerState => ({last: new Map(), generation: new Map(), inFlight: new Map()})
+export const emptyLedgerState = (): LedgerState => ({
+  last: new Map(),
+  stored: new Map(),
+  generation: new Map(),
+  inFlight: new Map(),
+})
 
 export class Ledger {
   private constructor(
@@ -76,30 +86,31 @@ export class Ledger {
    */
   async load(): Promise<LedgerState> {
     const state = emptyLedgerState()
-    const journals = new Map<string, ReplayJournal>()
+    const journals = new Map<string, ReplayJournal & {stored: number}>()
     for await (const e of this.lastEntries()) {
       if (e.key.startsWith(`${JOURNAL_PREFIX}.`)) {
         const journal = e.deleted ? undefined : parseJson<ReplayJournal>(e.value)
-        if (journal?.items) journals.set(e.key, journal)
+        if (Array.isArray(journal?.items)) journals.set(e.key, {...journal, stored: e.stored})
         continue
       }
       if (e.deleted || !refFromLedgerKey(e.key)) continue
       const entry = LedgerEntry.safeParse(parseJson(e.value))
       if (!entry.success) continue
       state.last.set(e.key, entry.data)
+      state.stored.set(e.key, e.stored)
       bump(state.generation, e.key, entry.data.generation ?? 0)
     }
     for (const [name, journal] of journals) {
       for (const item of journal.items) {
         bump(state.generation, item.key, item.generation)
         if (state.last.get(item.key)?.replay_id === item.replay_id) continue
-        state.inFlight.set(item.key, {...item, journal: name, at: journal.at})
+        state.inFlight.set(item.key, {...item, journal: name, at: journal.at, stored: journal.stored})
       }
     }
     return state
   }
 
-  private async *lastEntries(): AsyncGenerator<{key: string; value: Uint8Array; deleted: boolean}> {
+  private async *lastEntries(): AsyncGenerator<{key: string; value: Uint8Array; deleted: boolean; stored: number}> {
     const prefix = `$KV.${DLQ_LEDGER_BUCKET}.`
     const entries = boundedRead(this.conn, `KV_${DLQ_LEDGER_BUCKET}`, {
       filter_subjects: `${prefix}>`,
@@ -107,7 +118,12 @@ export class Ledger {
     })
     for await (const m of entries) {
       const op = m.headers?.get('KV-Operation')
-      yield {key: m.subject.slice(prefix.length), value: m.data, deleted: op === 'DEL' || op === 'PURGE'}
+      yield {
+        key: m.subject.slice(prefix.length),
+        value: m.data,
+        deleted: op === 'DEL' || op === 'PURGE',
+        stored: m.time.getTime(),
+      }
     }
   }
 

@@ -1,5 +1,7 @@
 import {z} from 'zod'
 
+import {ProblemSchema} from '../contract/problems.js'
+
 /**
  * The JSON results of `dvctl dlq ...` (DESIGN.md section 11). Field names are the contract; tests parse the
  * CLI's `--json` output with these schemas.
@@ -24,7 +26,12 @@ export const LedgerEntry = z.object({
 })
 export type LedgerEntry = z.infer<typeof LedgerEntry>
 
-export const DeadLetterStatus = z.enum(['pending', 'replayed', 'discarded', 'missing'])
+/**
+ * `missing`: the original is gone, or what is stored at its sequence is provably not the message that failed
+ * (`missing_reason` says which); `invalid`: the advisory itself fails its checks (`problems`). Neither is
+ * ever replayed.
+ */
+export const DeadLetterStatus = z.enum(['pending', 'replayed', 'discarded', 'missing', 'invalid'])
 export type DeadLetterStatus = z.infer<typeof DeadLetterStatus>
 export const DEAD_LETTER_STATUSES = DeadLetterStatus.options
 
@@ -57,6 +64,13 @@ export const DeadLetter = z.object({
   replay_in_progress: z.boolean(),
   /** Where the advisory is stored. */
   advisory: z.object({stream: z.string(), seq: z.number()}),
+  /**
+   * Why the dead letter is `missing`: `gone`, `stream-gone`, `stream-recreated`, `stored-after-advisory`,
+   * `outside-consumer-filter`, `unknown-consumer` or `not-a-command-stream`; else null.
+   */
+  missing_reason: z.string().nullable(),
+  /** What is wrong: the advisory's problems (`invalid`), or the missing reason in words (`missing`). */
+  problems: z.array(ProblemSchema),
 })
 export type DeadLetter = z.infer<typeof DeadLetter>
 
@@ -128,6 +142,8 @@ export const DlqReplayResult = z.object({
   replayed: z.array(ReplayedItem),
   skipped: z.array(SkippedItem),
   failed: z.array(FailedItem),
+  /** Planned and never started: the run stopped (site lost, interrupted); a re-run sends them. */
+  not_attempted: z.array(PlannedReplay),
 })
 export type DlqReplayResult = z.infer<typeof DlqReplayResult>
 

@@ -1,3 +1,5 @@
+import type {StreamInfo} from '@nats-io/jetstream'
+
 import {boundedRead} from '../nats/bounded-read.js'
 import type {SiteConnection} from '../nats/connection.js'
 
@@ -48,11 +50,11 @@ export function summarizeEnvelope(envelope: Record<string, unknown> | null): Env
 
 /**
  * Reads originals by sequence: a direct get when the stream allows it (served by any replica, no API
- * round trip through the leader), else the stream's message-get API. Whether a stream allows direct get
- * is asked once per stream.
+ * round trip through the leader), else the stream's message-get API. The stream's info (whether it allows
+ * direct get, when it was created) is asked once per stream.
  */
 export class OriginalReader {
-  private readonly direct = new Map<string, Promise<boolean | null>>()
+  private readonly infos = new Map<string, Promise<StreamInfo | null>>()
 
   constructor(private readonly conn: SiteConnection) {}
 
@@ -127,20 +129,25 @@ export class OriginalReader {
   }
 
   /** true/false, or null when the stream does not exist (every original in it is missing). */
-  private allowsDirect(stream: string): Promise<boolean | null> {
-    let p = this.direct.get(stream)
+  private async allowsDirect(stream: string): Promise<boolean | null> {
+    const info = await this.info(stream)
+    return info ? Boolean(info.config.allow_direct) : null
+  }
+
+  /** The stream's info, read once per stream; null when the stream does not exist. */
+  info(stream: string): Promise<StreamInfo | null> {
+    let p = this.infos.get(stream)
     if (!p) {
       p = (async () => {
         const jsm = await this.conn.jsm()
         try {
-          const info = await jsm.streams.info(stream)
-          return Boolean(info.config.allow_direct)
+          return await jsm.streams.info(stream)
         } catch (error) {
           if (/stream not found/i.test(String((error as Error).message))) return null
           throw error
         }
       })()
-      this.direct.set(stream, p)
+      this.infos.set(stream, p)
     }
     return p
   }

@@ -1,5 +1,6 @@
 import type {LedgerState} from './ledger.js'
 import type {DeadLetter} from './model.js'
+import {replayTargetProblem} from './provenance.js'
 import {ledgerKey} from './ref.js'
 
 /** One dead letter that a replay will send, and how. */
@@ -32,10 +33,23 @@ export function decideReplay(
   options: {force: boolean; toSubject?: string},
 ): ReplayDecision {
   const key = ledgerKey(letter)
-  const inFlight = ledger.inFlight.get(key)
-  const subject = options.toSubject ?? letter.subject
-  if (letter.status === 'missing' || subject === null) {
-    return {skip: 'the original message is gone (deleted or aged out), so there is nothing to replay'}
+  // In flight as the listing saw it (a journal of an earlier incarnation of the stream does not count).
+  const inFlight = letter.replay_in_progress ? ledger.inFlight.get(key) : undefined
+  // Only a dead letter whose original is provably the message that failed is ever sent (provenance.ts).
+  if (letter.status === 'invalid') {
+    return {
+      skip: `not a valid dead-letter advisory (${letter.problems.map((p) => p.message).join('; ')}); never replayed`,
+    }
+  }
+  if (letter.status === 'missing' || letter.missing_reason !== null || letter.subject === null) {
+    const why = letter.problems[0]?.message ?? 'the original message is gone (deleted or aged out)'
+    return {skip: `${why}, so there is nothing to replay`}
+  }
+  const subject = inFlight?.to_subject ?? options.toSubject ?? letter.subject
+  const refused = replayTargetProblem(subject)
+  if (refused) {
+    const hint = inFlight || options.toSubject ? '' : '; --to SUBJECT sends it to a command subject instead'
+    return {skip: `cannot replay to ${subject}: ${refused}${hint}`}
   }
   if (inFlight) {
     // An interrupted replay is finished with its own id, whatever --force says: never a second copy by accident.

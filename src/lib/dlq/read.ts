@@ -1,12 +1,16 @@
 import {notFound} from '../errors.js'
+import {dataverketLayout} from '../layout/dataverket.js'
 import {STREAMS} from '../layout/names.js'
+import {layoutForSite} from '../layout/resolve.js'
+import type {Layout} from '../layout/schema.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {StreamCursor, StreamMissing} from '../workflow/cursor.js'
-import {belongsToSite, type DeadLetterAdvisory, parseAdvisory} from './advisory.js'
+import {belongsToSite, checkAdvisory, type DeadLetterAdvisory, type InvalidAdvisory} from './advisory.js'
 import {failuresFor, readFailures} from './failures.js'
 import {emptyLedgerState, Ledger, type LedgerState} from './ledger.js'
 import type {DeadLetter, DeadLetterStatus} from './model.js'
 import {type OriginalMessage, OriginalReader, parseEnvelope, summarizeEnvelope} from './original.js'
+import {type MissingReason, missingProblem, Provenance} from './provenance.js'
 import {formatRef, ledgerKey} from './ref.js'
 
 /** Originals fetched concurrently: enough to hide round trips, bounded so memory stays flat. */
@@ -31,10 +35,20 @@ export interface ReadOptions extends DeadLetterSelection {
   qualified: boolean
   /** The ledger already loaded by the caller (replay reuses it), else it is read here. */
   ledger?: LedgerState
+  /** The layout whose command streams and consumer filters are trusted (default: the standard layout). */
+  layout?: Layout
 }
 
 export interface AdvisoryRecord {
   advisory: DeadLetterAdvisory
+  stream: string
+  seq: number
+  time: string
+}
+
+/** A DV_DLQ message that failed the advisory checks, with where it is stored. */
+export interface InvalidRecord {
+  invalid: InvalidAdvisory
   stream: string
   seq: number
   time: string
@@ -47,13 +61,25 @@ export async function siteDomain(conn: SiteConnection): Promise<string | null> {
 }
 
 /**
- * Reads the advisories of DV_DLQ (from `since`), one per dead message: when a message was dead-lettered more
- * than once (two consumers, or again after a failed replay of the same sequence) the latest advisory wins.
+ * Reads the valid advisories of DV_DLQ (from `since`), one per dead message: when a message was
+ * dead-lettered more than once (two consumers, or again after a failed replay of the same sequence) the
+ * latest advisory wins.
  */
 export async function readAdvisories(
   conn: SiteConnection,
   options: Pick<DeadLetterSelection, 'since' | 'stream' | 'consumer' | 'refs'>,
 ): Promise<Map<string, AdvisoryRecord>> {
+  return (await scanAdvisories(conn, options)).valid
+}
+
+/**
+ * Reads DV_DLQ (from `since`): the valid advisories by ref (latest wins), and, with `keepInvalid`, every
+ * message that fails the advisory checks (never with `refs`: an invalid advisory has no ref to select it by).
+ */
+export async function scanAdvisories(
+  conn: SiteConnection,
+  options: Pick<DeadLetterSelection, 'since' | 'stream' | 'consumer' | 'refs'> & {keepInvalid?: boolean},
+): Promise<{valid: Map<string, AdvisoryRecord>; invalid: InvalidRecord[]}> {
   const domain = await siteDomain(conn)
   let cursor: StreamCursor
   try {
@@ -73,12 +99,20 @@ export async function readAdvisories(
     throw error
   }
   const byRef = new Map<string, AdvisoryRecord>()
+  const invalid: InvalidRecord[] = []
+  const wanted = (a: {stream: string; consumer: string}) =>
+    (!options.stream || a.stream === options.stream) && (!options.consumer || a.consumer === options.consumer)
   try {
     for (let m = await cursor.nextHistory(); m; m = await cursor.nextHistory()) {
-      const advisory = parseAdvisory(m.data)
-      if (!advisory || !belongsToSite(advisory, domain)) continue
-      if (options.stream && advisory.stream !== options.stream) continue
-      if (options.consumer && advisory.consumer !== options.consumer) continue
+      const checked = checkAdvisory(m.data, m.subject)
+      if (!checked.ok) {
+        const bad = checked.invalid
+        if (!options.keepInvalid || options.refs || !belongsToSite(bad, domain) || !wanted(bad)) continue
+        invalid.push({invalid: bad, stream: m.stream, seq: m.seq, time: m.time})
+        continue
+      }
+      const advisory = checked.advisory
+      if (!belongsToSite(advisory, domain) || !wanted(advisory)) continue
       const ref = `${advisory.stream}:${advisory.stream_seq}`
       if (options.refs && !options.refs.has(ref)) continue
       byRef.set(ref, {advisory, stream: m.stream, seq: m.seq, time: m.time})
@@ -86,45 +120,99 @@ export async function readAdvisories(
   } finally {
     await cursor.close()
   }
-  return byRef
+  return {valid: byRef, invalid}
 }
 
 /**
  * Every dead letter of one site matching the selection, with its original's envelope attributes, its
- * failure (joined from task `failed` events) and its ledger status (DESIGN.md section 6).
+ * failure (joined from task `failed` events) and its ledger status (DESIGN.md section 6). An original is
+ * only joined when it is provably the message that failed (see provenance.ts); otherwise the dead letter
+ * is `missing` with the reason. DV_DLQ messages that are not valid advisories are listed as `invalid`.
  */
 export async function readDeadLetters(conn: SiteConnection, options: ReadOptions): Promise<DeadLetter[]> {
   const site = conn.site.name
+  const status = options.status ?? 'pending'
+  // Invalid advisories have no envelope, so a type or tenant filter never selects them.
+  const keepInvalid = !options.refs && !options.type && !options.tenant && (status === 'all' || status === 'invalid')
   const [advisories, ledger] = await Promise.all([
-    readAdvisories(conn, options),
+    scanAdvisories(conn, {...options, keepInvalid}),
     options.ledger ?? Ledger.open(conn, {create: false}).then((l) => (l ? l.load() : emptyLedgerState())),
   ])
   const reader = new OriginalReader(conn)
+  const provenance = new Provenance(conn, reader, layoutForSite(options.layout ?? dataverketLayout(), site))
   const typeMatch = options.type ? globMatcher(options.type) : undefined
-  const status = options.status ?? 'pending'
 
   const byStream = new Map<string, AdvisoryRecord[]>()
-  for (const record of advisories.values()) {
+  for (const record of advisories.valid.values()) {
     const list = byStream.get(record.advisory.stream)
     if (list) list.push(record)
     else byStream.set(record.advisory.stream, [record])
   }
   const letters: DeadLetter[] = []
   for (const [stream, records] of byStream) {
-    const bySeq = new Map(records.map((r) => [r.advisory.stream_seq, r]))
-    await reader.each(stream, [...bySeq.keys()], FETCH_WINDOW, (seq, original) => {
-      const letter = toDeadLetter(bySeq.get(seq)!, original)
+    const add = (record: AdvisoryRecord, original: OriginalMessage | null) => {
+      const letter = toDeadLetter(record, original, provenance.check(record.advisory, record.time, original))
       if (letter) letters.push(letter)
-    })
+    }
+    // Only the layout's command streams are ever read: an advisory pointing elsewhere is not followed.
+    if (!provenance.isCommandStream(stream)) {
+      for (const record of records) add(record, null)
+      continue
+    }
+    await provenance.prepare(
+      stream,
+      records.map((r) => r.advisory.consumer),
+    )
+    const bySeq = new Map(records.map((r) => [r.advisory.stream_seq, r]))
+    await reader.each(stream, [...bySeq.keys()], FETCH_WINDOW, (seq, original) => add(bySeq.get(seq)!, original))
+  }
+  for (const record of advisories.invalid) letters.push(invalidLetter(record))
+
+  function invalidLetter(record: InvalidRecord): DeadLetter {
+    const a = record.invalid
+    return {
+      // The advisory's own place in DV_DLQ: it names no dead letter that could be selected or replayed.
+      ref: formatInvalidRef(site, record, options.qualified),
+      site,
+      stream: a.stream,
+      seq: a.stream_seq,
+      consumer: a.consumer,
+      reason: a.reason,
+      deliveries: a.deliveries,
+      dead_lettered_at: a.timestamp ?? record.time,
+      subject: null,
+      type: null,
+      id: null,
+      correlation_id: null,
+      tenant_id: null,
+      status: 'invalid',
+      failure: null,
+      original_time: null,
+      term_reason: null,
+      last_action: null,
+      replay_in_progress: false,
+      advisory: {stream: record.stream, seq: record.seq},
+      missing_reason: null,
+      problems: a.problems,
+    }
   }
 
-  function toDeadLetter(record: AdvisoryRecord, original: OriginalMessage | null): DeadLetter | undefined {
+  function toDeadLetter(
+    record: AdvisoryRecord,
+    found: OriginalMessage | null,
+    missing: MissingReason | null,
+  ): DeadLetter | undefined {
     const a = record.advisory
+    // A message that is not provably the one that failed is not shown as if it were (its id, tenant, ...).
+    const original = missing ? null : found
     const summary = summarizeEnvelope(original ? parseEnvelope(original.data) : null)
     if (typeMatch && !(summary.type && typeMatch(summary.type))) return undefined
     if (options.tenant && summary.tenant_id !== options.tenant) return undefined
     const key = ledgerKey({stream: a.stream, seq: a.stream_seq})
-    const last = ledger.last.get(key) ?? null
+    // A ledger record of an earlier incarnation of the stream (same key, another message) does not apply.
+    const current = (stored: number | undefined) => !original || provenance.sameIncarnation(a.stream, stored)
+    const last = current(ledger.stored.get(key)) ? (ledger.last.get(key) ?? null) : null
+    const inFlight = ledger.inFlight.get(key)
     const letter: DeadLetter = {
       ref: formatRef({site, stream: a.stream, seq: a.stream_seq}, options.qualified),
       site,
@@ -144,8 +232,10 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
       original_time: original?.time ?? null,
       term_reason: a.term_reason,
       last_action: last,
-      replay_in_progress: ledger.inFlight.has(key),
+      replay_in_progress: inFlight !== undefined && current(inFlight.stored),
       advisory: {stream: record.stream, seq: record.seq},
+      missing_reason: missing?.code ?? null,
+      problems: missing ? [missingProblem(missing)] : [],
     }
     return status === 'all' || letter.status === status ? letter : undefined
   }
@@ -183,6 +273,12 @@ export function globMatcher(pattern: string): (value: string) => boolean {
   if (!pattern.includes('*')) return (v) => v === pattern
   const re = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('.*')}$`)
   return (v) => re.test(v)
+}
+
+/** `DV_DLQ@<seq>`: an invalid advisory is referred to by where DV_DLQ stores it (never a replayable ref). */
+export function formatInvalidRef(site: string, record: Pick<InvalidRecord, 'stream' | 'seq'>, qualified: boolean) {
+  const local = `${record.stream}@${record.seq}`
+  return qualified ? `${site}/${local}` : local
 }
 
 function escapeRegExp(s: string): string {

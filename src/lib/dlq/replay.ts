@@ -7,6 +7,7 @@ import {emptyLedgerState, journalKey, Ledger, type LedgerState, type ReplayJourn
 import type {DlqReplayResult} from './model.js'
 import {type OriginalMessage, OriginalReader} from './original.js'
 import {decideReplay, type ReplayItem} from './plan.js'
+import {replayTargetProblem} from './provenance.js'
 import {mapPool} from './pool.js'
 import {formatRef, ledgerKey, parseRef, type DeadLetterRef} from './ref.js'
 import {readDeadLetters, type DeadLetterSelection} from './read.js'
@@ -89,6 +90,11 @@ export interface ReplayRunOptions {
  * (after), and the journal is closed, which confirms those records. A run interrupted anywhere is finished by running it again: the same replay ids
  * make JetStream drop copies already stored (within the stream's duplicate window), and after that window
  * the target stream is searched for the replay id before anything is sent.
+ *
+ * A run that loses its site (the connection drops, or a publish times out or finds no responder) stops at
+ * once: what was acknowledged is `replayed`, what was sent and not acknowledged is `failed` (it may have
+ * been stored; the journal written before the chunk lets a re-run finish it without a second copy), and
+ * the rest is `not_attempted`.
  */
 export async function runReplay(
   conn: SiteConnection,
@@ -101,10 +107,40 @@ export async function runReplay(
     replayed: [],
     skipped: [...plan.skipped],
     failed: [],
+    not_attempted: [],
   }
   if (plan.items.length === 0) return result
-  const ledger = (await Ledger.open(conn, {create: true}))!
-  const js = await conn.js()
+  const loss = new SiteLoss(conn)
+  try {
+    await sendAll(conn, plan, options, result, loss)
+  } finally {
+    loss.stop()
+  }
+  return result
+}
+
+async function sendAll(
+  conn: SiteConnection,
+  plan: ReplayPlan,
+  options: ReplayRunOptions,
+  result: DlqReplayResult,
+  loss: SiteLoss,
+): Promise<void> {
+  const stopped = () => loss.reason !== undefined || options.signal?.aborted === true
+  const notAttempted = (items: ReplayItem[]) => {
+    for (const planned of planJson({items})) result.not_attempted.push(planned)
+  }
+  let ledger: Ledger
+  let js: Awaited<ReturnType<SiteConnection['js']>>
+  try {
+    ledger = (await loss.race(Ledger.open(conn, {create: true})))!
+    js = await conn.js()
+  } catch (error) {
+    loss.markIfSiteLevel(error)
+    if (!loss.reason) throw error
+    notAttempted(plan.items)
+    return
+  }
   const {headers} = await import('@nats-io/transport-node')
   const reader = new OriginalReader(conn)
   const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
@@ -115,9 +151,13 @@ export async function runReplay(
   const chunkAt = (start: number) => plan.items.slice(start, start + JOURNAL_CHUNK)
   // The next chunk's originals are read while this chunk is published (two chunks in memory at most).
   let nextOriginals = readChunkOriginals(reader, chunkAt(0))
+  nextOriginals.catch(() => {})
   for (let start = 0, chunk = 0; start < total; start += JOURNAL_CHUNK, chunk++) {
-    if (options.signal?.aborted) break
     const items = chunkAt(start)
+    if (stopped()) {
+      notAttempted(items)
+      continue
+    }
     const originalsRead = nextOriginals
     nextOriginals =
       start + JOURNAL_CHUNK < total
@@ -139,13 +179,27 @@ export async function runReplay(
         to_subject: i.subject,
       })),
     }
-    await ledger.openJournal(journal, journalValue)
+    let originals: Map<string, OriginalMessage>
+    try {
+      await loss.race(ledger.openJournal(journal, journalValue))
+      originals = await loss.race(originalsRead)
+    } catch (error) {
+      // Nothing of this chunk was published; should the journal have been stored, a re-run resumes its
+      // items with the same replay ids, which is still one copy each.
+      loss.markIfSiteLevel(error)
+      if (!loss.reason) throw error
+      notAttempted(items)
+      continue
+    }
     let chunkFailed = false
-    const originals = await originalsRead
     await mapPool(items, PUBLISH_WINDOW, async (item) => {
-      if (options.signal?.aborted) return
+      if (stopped()) {
+        notAttempted([item])
+        return
+      }
+      const attempt = {published: false}
       try {
-        const sent = await sendOne(item, originals)
+        const sent = await loss.race(sendOne(item, originals, attempt))
         options.onPublished?.(item, sent.seq)
         ledger.recordUnconfirmed(item.letter, {
           action: 'replayed',
@@ -167,21 +221,38 @@ export async function runReplay(
           new_id: options.edited?.id ?? null,
         })
       } catch (error) {
+        // Stopped before its publish (waiting for its turn under --rate, or looking for an earlier copy).
+        if (error instanceof NotSent || (error instanceof SiteLost && !attempt.published)) {
+          notAttempted([item])
+          return
+        }
         chunkFailed = true
-        result.failed.push({ref: item.letter.ref, error: describe(error)})
+        const siteLevel = loss.markIfSiteLevel(error)
+        result.failed.push({
+          ref: item.letter.ref,
+          error: siteLevel
+            ? `${describe(error)}: not confirmed, the copy may or may not be stored; run the same command again to finish it (no second copy is sent)`
+            : describe(error),
+        })
       }
       options.onProgress?.(++done, total)
     })
+    if (loss.disconnected) continue
     // The acknowledged journal write is the barrier for the chunk's ledger entries (see recordUnconfirmed).
     // A chunk with failures keeps its journal: a re-run resumes those items with the same replay ids.
-    if (!chunkFailed && !options.signal?.aborted) await ledger.closeJournal(journal)
-    else await ledger.openJournal(journal, journalValue)
+    try {
+      if (!chunkFailed && !stopped()) await loss.race(ledger.closeJournal(journal))
+      else await loss.race(ledger.openJournal(journal, journalValue))
+    } catch (error) {
+      loss.markIfSiteLevel(error)
+      if (!loss.reason) throw error
+    }
   }
-  return result
 
   async function sendOne(
     item: ReplayItem,
     originals: Map<string, OriginalMessage>,
+    attempt: {published: boolean},
   ): Promise<{seq: number; duplicate: boolean}> {
     if (item.resume) {
       const seq = await findStoredReplay(conn, item)
@@ -189,6 +260,13 @@ export async function runReplay(
     }
     const original = originals.get(item.key)
     if (!original) throw new Error('the original message is gone (deleted or aged out)')
+    // The stream may have changed since the plan was made (recreated, the message deleted): only the
+    // message that was checked against its advisory is sent.
+    if (original.subject !== item.letter.subject || original.time !== item.letter.original_time) {
+      throw new Error(
+        `the message at ${item.letter.stream}:${item.letter.seq} changed since the plan was made; nothing was sent`,
+      )
+    }
     const h: MsgHdrs = headers()
     for (const [k, values] of Object.entries(original.headers)) {
       if (/^Nats-/i.test(k) || /^Dv-Replay/i.test(k)) continue
@@ -198,11 +276,89 @@ export async function runReplay(
     h.set(REPLAY_HEADERS.id, item.replay_id)
     h.set(REPLAY_HEADERS.by, options.actor)
     await pace()
-    const ack = await js.publish(item.subject, options.edited?.data ?? original.data, {
-      msgID: item.replay_id,
-      headers: h,
-    })
+    if (stopped()) throw new NotSent()
+    const data = options.edited?.data ?? original.data
+    guardReplayTarget(item.subject)
+    attempt.published = true
+    const ack = await js.publish(item.subject, data, {msgID: item.replay_id, headers: h})
     return {seq: ack.seq, duplicate: ack.duplicate}
+  }
+}
+
+/**
+ * The last check before anything is published: a replay only ever sends to a command subject of the
+ * taxonomy, never into a server or client namespace (`$JS.`, `$KV.`, `$SYS.`, `$O.`, `_INBOX.`), whatever
+ * the plan, the ledger's journal or an advisory said.
+ */
+export function guardReplayTarget(subject: string): void {
+  const problem = replayTargetProblem(subject)
+  if (problem) throw new Error(`refused to publish: ${problem}`)
+}
+
+/** An item the run stopped before sending (it belongs to `not_attempted`, not `failed`). */
+class NotSent extends Error {}
+
+/** The site was lost while something was waiting on it. */
+class SiteLost extends Error {}
+
+/**
+ * Watches one site's connection during a replay: a drop (the client reports a disconnect; it would
+ * otherwise reconnect and let each publish wait for its timeout) or a publish that fails for site-level
+ * reasons stops the run at once.
+ */
+class SiteLoss {
+  reason: string | undefined
+  disconnected = false
+  private signal!: (reason: string) => void
+  private readonly lost = new Promise<string>((resolve) => (this.signal = resolve))
+  private readonly status: AsyncIterable<{type: string}> & {stop?: () => void}
+
+  constructor(private readonly conn: SiteConnection) {
+    const status = conn.nc.status() as AsyncIterable<{type: string}> & {stop?: () => void}
+    this.status = status
+    void (async () => {
+      for await (const s of status) {
+        if (s.type === 'disconnect' || s.type === 'close') {
+          this.disconnected = true
+          this.mark(`lost the connection to site ${conn.site.name}`)
+        }
+      }
+    })().catch(() => {})
+    void conn.nc.closed().then(() => {
+      this.disconnected = true
+      this.mark(`the connection to site ${conn.site.name} closed`)
+    })
+  }
+
+  mark(reason: string): void {
+    if (this.reason !== undefined) return
+    this.reason = reason
+    this.signal(reason)
+  }
+
+  /** Marks the site lost when `error` says it is unreachable (timeout, no responders, closed); true then. */
+  markIfSiteLevel(error: unknown): boolean {
+    if (this.disconnected) return true
+    const e = error as {name?: string; message?: string; code?: string} | undefined
+    const text = `${e?.name ?? ''} ${e?.message ?? ''} ${e?.code ?? ''}`
+    if (!/timeout|timed out|no responders|503|disconnect|closed|connection/i.test(text)) return false
+    this.mark(`site ${this.conn.site.name} stopped answering (${e?.message ?? String(error)})`)
+    return true
+  }
+
+  /** `promise`, unless the site is lost first (then it rejects at once instead of waiting for a timeout). */
+  race<T>(promise: Promise<T>): Promise<T> {
+    promise.catch(() => {})
+    return Promise.race([
+      promise,
+      this.lost.then((reason) => {
+        throw new SiteLost(reason)
+      }),
+    ])
+  }
+
+  stop(): void {
+    this.status.stop?.()
   }
 }
 
@@ -224,7 +380,7 @@ async function readChunkOriginals(reader: OriginalReader, items: ReplayItem[]): 
 }
 
 /** The plan as the JSON result shows it (and as `--dry-run` returns it). */
-export function planJson(plan: ReplayPlan): DlqReplayResult['plan'] {
+export function planJson(plan: Pick<ReplayPlan, 'items'>): DlqReplayResult['plan'] {
   return plan.items.map((i) => ({ref: i.letter.ref, subject: i.subject, replay_id: i.replay_id}))
 }
 
@@ -291,5 +447,8 @@ function describe(error: unknown): string {
 
 /** The original bytes of a planned item (for `--edit`). */
 export async function readOriginalData(conn: SiteConnection, item: ReplayItem): Promise<Uint8Array | null> {
-  return (await new OriginalReader(conn).get(item.letter.stream, item.letter.seq))?.data ?? null
+  const original = await new OriginalReader(conn).get(item.letter.stream, item.letter.seq)
+  // The same message that was checked against its advisory when planning, or nothing.
+  if (!original || original.subject !== item.letter.subject || original.time !== item.letter.original_time) return null
+  return original.data
 }

@@ -35,7 +35,10 @@ export async function showDeadLetter(conn: SiteConnection, options: {ref: string
   const jsm = await conn.jsm()
   const [advisoryMsg, original, ledger] = await Promise.all([
     jsm.streams.getMessage(letter.advisory.stream, {seq: letter.advisory.seq}).catch(() => null),
-    new OriginalReader(conn).get(letter.stream, letter.seq),
+    // Only an original that is provably the message that failed is shown as it (read.ts, provenance.ts).
+    letter.missing_reason === null && letter.status !== 'invalid'
+      ? new OriginalReader(conn).get(letter.stream, letter.seq)
+      : Promise.resolve(null),
     Ledger.open(conn, {create: false}),
   ])
   const envelope = original ? parseEnvelope(original.data) : null

@@ -11,6 +11,7 @@ const statusColour: Record<DeadLetter['status'], (s: string) => string> = {
   replayed: chalk.green,
   discarded: chalk.gray,
   missing: chalk.red,
+  invalid: chalk.magenta,
 }
 
 /** A status the colour table does not know (a newer reader's) is shown in red rather than crashing. */
@@ -23,6 +24,13 @@ function failureText(l: DeadLetter): string {
 
 /** A value from the bus for a cell or a line; `-` when absent. */
 const cell = (value: unknown) => (value === undefined || value === null ? '-' : field(value))
+
+/** Why a dead letter is missing or invalid, or that its replay was interrupted. */
+function statusNote(l: DeadLetter): string {
+  if (l.missing_reason) return ` (${l.missing_reason})`
+  if (l.status === 'invalid') return ` (${l.problems.map((p) => p.code).join(', ')})`
+  return l.replay_in_progress ? ' (replay interrupted)' : ''
+}
 
 /** `dlq list`: one row per dead letter, or the group counts with `--group-by`. */
 export async function renderDeadLetterList(term: Terminal, result: DlqListResult, groupBy?: string): Promise<void> {
@@ -52,7 +60,7 @@ export async function renderDeadLetterList(term: Terminal, result: DlqListResult
       cell(l.tenant_id),
       cell(l.correlation_id),
       failureText(l),
-      colourOf(l.status)(field(l.status) + (l.replay_in_progress ? ' (replay interrupted)' : '')),
+      colourOf(l.status)(field(l.status + statusNote(l))),
     ]),
   )
   if (term.stdoutTTY) err(`${result.total} dead letter(s)`)
@@ -110,11 +118,15 @@ export function renderActionResult(
   done: Array<{ref: string; detail: string}>,
   skipped: Array<{ref: string; reason: string}>,
   failed: Array<{ref: string; error: string}>,
+  notAttempted: Array<{ref: string}> = [],
 ): void {
   for (const d of done) out(`${field(verb)}\t${field(d.ref)}\t${field(d.detail)}`)
   for (const s of skipped) err(`${chalk.yellow('skipped')} ${field(s.ref)}: ${field(s.reason)}`)
   for (const f of failed) err(`${chalk.red('failed')} ${field(f.ref)}: ${field(f.error)}`)
-  err(`${done.length} ${field(verb)}, ${skipped.length} skipped, ${failed.length} failed`)
+  for (const n of notAttempted) err(`${chalk.red('not attempted')} ${field(n.ref)}`)
+  const rest = notAttempted.length ? `, ${notAttempted.length} not attempted` : ''
+  err(`${done.length} ${field(verb)}, ${skipped.length} skipped, ${failed.length} failed${rest}`)
+  if (failed.length || notAttempted.length) err('Run the same command again to finish the rest; nothing is sent twice.')
 }
 
 /** Opens `$VISUAL`/`$EDITOR` (default vi) on `text` and returns what was saved. */
@@ -183,8 +195,14 @@ export async function renderDeadLetterShow(
   out(`  correlation  ${cell(l.correlation_id)}`)
   out(`  tenant       ${cell(l.tenant_id)}`)
   out(`  failure      ${failureText(l)}`)
-  if (l.status === 'missing')
-    out(chalk.red('  The original message is gone (deleted or aged out); it cannot be replayed.'))
+  if (l.status === 'missing' || l.status === 'invalid' || l.missing_reason) {
+    const why = l.problems.map((p) => p.message).join('; ') || 'the original message is gone (deleted or aged out)'
+    out(
+      chalk.red(
+        `  ${l.status === 'invalid' ? 'Not a valid dead-letter advisory' : 'No original'}: ${field(why)}; it cannot be replayed.`,
+      ),
+    )
+  }
   section('Advisory')
   out(result.advisory ? indent(prettyJson(result.advisory)) : '  (not readable)')
   section('Headers')

@@ -28,6 +28,8 @@ function letter(over: Partial<DeadLetter> = {}): DeadLetter {
     last_action: null,
     replay_in_progress: false,
     advisory: {stream: 'DV_DLQ', seq: 1},
+    missing_reason: null,
+    problems: [],
     ...over,
   }
 }
@@ -77,7 +79,7 @@ describe('decideReplay', () => {
       at: '2026-01-03T00:00:00Z',
     })
     for (const force of [false, true]) {
-      expect(decideReplay(letter(), ledger, {force})).toMatchObject({
+      expect(decideReplay(letter({replay_in_progress: true}), ledger, {force})).toMatchObject({
         item: {replay_id: 'dvr-DV_CMD-5-g3', generation: 3, resume: {at: '2026-01-03T00:00:00Z'}},
       })
     }
@@ -86,6 +88,54 @@ describe('decideReplay', () => {
   it('refuses a missing original with a clear reason', () => {
     const d = decideReplay(letter({status: 'missing', subject: null}), emptyLedgerState(), {force: true})
     expect(d).toEqual({skip: expect.stringContaining('the original message is gone')})
+  })
+
+  it('never plans an invalid or missing dead letter, whatever --force and --to say', () => {
+    const invalid = letter({
+      status: 'invalid',
+      problems: [{path: '$.stream_seq', code: 'bad-stream-seq', message: 'x'}],
+    })
+    expect(decideReplay(invalid, emptyLedgerState(), {force: true, toSubject: 'dv.maskin.cmd.provision'})).toEqual({
+      skip: expect.stringContaining('not a valid dead-letter advisory'),
+    })
+    const recreated = letter({
+      status: 'missing',
+      subject: null,
+      missing_reason: 'stream-recreated',
+      problems: [{path: '$', code: 'stream-recreated', message: 'DV_CMD was recreated'}],
+    })
+    expect(decideReplay(recreated, emptyLedgerState(), {force: true, toSubject: 'dv.maskin.cmd.provision'})).toEqual({
+      skip: expect.stringContaining('DV_CMD was recreated'),
+    })
+  })
+
+  it('refuses an original subject outside the command taxonomy unless --to names a command subject', () => {
+    const odd = letter({subject: 'dv.nosuch.cmd.provision'})
+    expect(decideReplay(odd, emptyLedgerState(), {force: false})).toEqual({skip: expect.stringContaining('--to')})
+    expect(decideReplay(odd, emptyLedgerState(), {force: false, toSubject: 'dv.maskin.cmd.provision'})).toMatchObject({
+      item: {subject: 'dv.maskin.cmd.provision'},
+    })
+  })
+
+  it('ignores a journal the listing did not count as in flight (an earlier incarnation of the stream)', () => {
+    const ledger = emptyLedgerState()
+    ledger.generation.set('DV_CMD.5', 1)
+    ledger.inFlight.set('DV_CMD.5', {
+      key: 'DV_CMD.5',
+      ref: 'DV_CMD:5',
+      replay_id: 'dvr-DV_CMD-5-g1',
+      generation: 1,
+      to_subject: '$KV.dv_dlq_ledger.x',
+      journal: '_replays.x.0',
+      at: '2026-01-03T00:00:00Z',
+    })
+    expect(decideReplay(letter(), ledger, {force: false})).toMatchObject({
+      item: {subject: 'dv.maskin.cmd.provision', replay_id: 'dvr-DV_CMD-5-g2', resume: null},
+    })
+    // Counted as in flight, a forged journal target is still refused.
+    expect(decideReplay(letter({replay_in_progress: true}), ledger, {force: false})).toEqual({
+      skip: expect.stringContaining('reserved'),
+    })
   })
 
   it('derives replay ids from ref and generation only (a re-run reuses them)', () => {
