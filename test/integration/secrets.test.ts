@@ -120,9 +120,10 @@ describe('secrets never reach output', () => {
 
   it('connects with the right secrets and prints none of them, in text, JSON and debug output', async () => {
     const runs = await Promise.all([
-      dvctl(['site', 'check', '--site', 'pw', '--json']),
-      dvctl(['site', 'check', '--site', 'nk']),
-      dvctl(['site', 'check', '--site', 'tok', '--json']),
+      // --timeout 20s: the check must succeed, also when the machine is loaded (DEBUG=* runs in parallel).
+      dvctl(['site', 'check', '--site', 'pw', '--json', '--timeout', '20s']),
+      dvctl(['site', 'check', '--site', 'nk', '--timeout', '20s']),
+      dvctl(['site', 'check', '--site', 'tok', '--json', '--timeout', '20s']),
       dvctl(['site', 'list', '--json']),
       dvctl(['site', 'list']),
     ])
@@ -177,11 +178,11 @@ describe('secrets never reach output', () => {
     it('a URL with the right password logs in; a wrong one, or none, is exit 4; both shown redacted', async () => {
       const wrong = `nats://bob:${WRONG_URL_PASSWORD}@${host()}`
       const [ok, okText, bad, badText, none] = await Promise.all([
-        dvctl(['site', 'check', '--server', right(), '--json']),
-        dvctl(['site', 'check', '--server', right()]),
-        dvctl(['site', 'check', '--server', wrong, '--json', '--timeout', '3s']),
-        dvctl(['site', 'check', '--server', wrong, '--timeout', '3s']),
-        dvctl(['site', 'check', '--server', userServer.url, '--json', '--timeout', '3s']),
+        dvctl(['site', 'check', '--server', right(), '--json', '--timeout', '20s']),
+        dvctl(['site', 'check', '--server', right(), '--timeout', '20s']),
+        dvctl(['site', 'check', '--server', wrong, '--json', '--timeout', '20s']),
+        dvctl(['site', 'check', '--server', wrong, '--timeout', '20s']),
+        dvctl(['site', 'check', '--server', userServer.url, '--json', '--timeout', '20s']),
       ])
       expect(ok.exitCode, ok.stdout + ok.stderr).toBe(0)
       expect(ok.json()).toMatchObject({site: host(), url: shown(), connected: true, jetstream: {enabled: true}})
@@ -202,9 +203,9 @@ describe('secrets never reach output', () => {
 
     it('a token URL and NATS_URL with credentials log in, shown redacted', async () => {
       const [token, env, envBad] = await Promise.all([
-        dvctl(['site', 'check', '--server', `nats://${TOKEN}@${tokenHost()}`, '--json']),
-        dvctl(['site', 'check', '--json'], {NATS_URL: right()}),
-        dvctl(['site', 'check', '--timeout', '3s'], {NATS_URL: `nats://${WRONG_TOKEN}@${tokenHost()}`}),
+        dvctl(['site', 'check', '--server', `nats://${TOKEN}@${tokenHost()}`, '--json', '--timeout', '20s']),
+        dvctl(['site', 'check', '--json', '--timeout', '20s'], {NATS_URL: right()}),
+        dvctl(['site', 'check', '--timeout', '20s'], {NATS_URL: `nats://${WRONG_TOKEN}@${tokenHost()}`}),
       ])
       expect(token.exitCode, token.stdout + token.stderr).toBe(0)
       expect(token.json()).toMatchObject({url: `nats://***@${tokenHost()}`, connected: true})
@@ -277,11 +278,11 @@ describe('secrets never reach output', () => {
         dvctl(['site', 'list', '--json']),
         dvctl(['site', 'show', 'x']),
         dvctl(['site', 'show', 'x', '--json']),
-        dvctl(['site', 'check', 'x']),
-        dvctl(['site', 'check', 'x', '--json']),
-        dvctl(['site', 'check', 'xtok', '--json']),
+        dvctl(['site', 'check', 'x', '--timeout', '20s']),
+        dvctl(['site', 'check', 'x', '--json', '--timeout', '20s']),
+        dvctl(['site', 'check', 'xtok', '--json', '--timeout', '20s']),
         dvctl(['site', 'check', 'xdead', '--timeout', '2s']),
-        dvctl(['site', 'check', '--site', 'x', '--site', 'xdead', '--json', '--timeout', '2s']),
+        dvctl(['site', 'check', '--site', 'x', '--site', 'xdead', '--json', '--timeout', '20s']),
       ])
       for (const r of [list, listJson, show, showJson, check, checkJson, checkTok]) expect(r.exitCode, r.stderr).toBe(0)
       expect(list.stdout).toContain(shown())
@@ -338,12 +339,26 @@ describe('secrets never reach output', () => {
       const text = await readFile(env.DVCTL_CONFIG, 'utf8')
       expect(text).toContain('password_file:')
       expect((await stat(file('imported/secrets/labpw.password'))).mode & 0o777).toBe(0o600)
-      const checks = await Promise.all(['labpw', 'laburl'].map((site) => dvctl(['site', 'check', site, '--json'], env)))
+      const checks = await Promise.all(
+        ['labpw', 'laburl'].map((site) => dvctl(['site', 'check', site, '--json', '--timeout', '20s'], env)),
+      )
       for (const r of checks) {
         expect(r.exitCode, r.stdout + r.stderr).toBe(0)
         expect(r.json().connected).toBe(true)
       }
       expect(checks[1].json().url).toBe(shown())
+
+      // A context file that is not JSON: Node's parse error quotes the text around the fault.
+      const brokenXdg = file('xdg-broken')
+      await mkdir(join(brokenXdg, 'nats', 'context'), {recursive: true})
+      await writeFile(
+        join(brokenXdg, 'nats', 'context', 'broken.json'),
+        `{"user": "bob", "password": ${URL_PASSWORD}x}`,
+      )
+      const broken = await dvctl(['site', 'import', 'broken'], {...env, XDG_CONFIG_HOME: brokenXdg})
+      expect(broken.exitCode).toBe(2)
+      expect(broken.stderr).toContain('broken.json: Unexpected token')
+      expectNoSecret(broken, 'site import of a broken context')
     }, 300_000)
   })
 

@@ -226,8 +226,13 @@ async function readContext(dir: string, context: string): Promise<NatsContext> {
   try {
     raw = JSON.parse(text)
   } catch (error) {
+    // Node quotes the text around the fault, which may be a password: only the position is kept.
+    const where = (error as Error).message.replace(
+      /,? ?(?:\.\.\.)?"[\s\S]*"(?:\.\.\.)? is not valid JSON/,
+      ' (not valid JSON)',
+    )
     throw usageError(
-      `Invalid nats context file ${file}: ${(error as Error).message}`,
+      `Invalid nats context file ${file}: ${where}`,
       'invalid-context',
       'Fix the file with nats context edit.',
     )
