@@ -77,9 +77,10 @@ beforeAll(async () => {
   ;[userServer, tokenServer] = await Promise.all([
     natsFixture({
       name: 'auth1',
-      extraConfig: `authorization {\n  users = [\n    {user: "alice", password: "${PASSWORD}"}\n    {user: "bob", password: "${URL_PASSWORD}"}\n    {nkey: "${nkeyPublic}"}\n  ]\n}`,
+      // timeout: the server's 2s default for CONNECT is too short for an nkey signature on a loaded machine.
+      extraConfig: `authorization {\n  timeout: 10\n  users = [\n    {user: "alice", password: "${PASSWORD}"}\n    {user: "bob", password: "${URL_PASSWORD}"}\n    {nkey: "${nkeyPublic}"}\n  ]\n}`,
     }),
-    natsFixture({name: 'auth2', extraConfig: `authorization {\n  token: "${TOKEN}"\n}`}),
+    natsFixture({name: 'auth2', extraConfig: `authorization {\n  timeout: 10\n  token: "${TOKEN}"\n}`}),
   ])
 }, 120_000)
 
