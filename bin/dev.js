@@ -12,5 +12,11 @@ if (
 }
 process.env.DEBUG ??= 'dvctl*'
 
+// Library debug output (oclif prints the argv) would show a URL's password as typed: redact it.
+if (process.env.DEBUG || process.env.NODE_DEBUG) {
+  const {redactDebugOutput} = await import('../dist/lib/debug-output.js')
+  redactDebugOutput()
+}
+
 const {execute} = await import('@oclif/core')
 await execute({development: true, dir: import.meta.url})

@@ -12,6 +12,12 @@ if (
   process.env.FORCE_COLOR = '0'
 }
 
+// Library debug output (oclif prints the argv) would show a URL's password as typed: redact it.
+if (process.env.DEBUG || process.env.NODE_DEBUG) {
+  const {redactDebugOutput} = await import('../dist/lib/debug-output.js')
+  redactDebugOutput()
+}
+
 // `dvctl --version` without loading oclif (about 200 ms of module loading, DESIGN.md section 10: within
 // 2.5x of `node -e 0`); the same line oclif prints.
 if (argv.length === 1 && argv[0] === '--version') {

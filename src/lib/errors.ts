@@ -1,3 +1,4 @@
+import {redactUrls} from './config/url.js'
 import {ExitCode, type ExitCodeValue} from './exit-codes.js'
 
 export interface UserErrorOptions {
@@ -11,7 +12,8 @@ export interface UserErrorOptions {
 
 /**
  * An error the user can fix: it says what was wrong and what to do, and carries its exit code.
- * Anything else that escapes a command is a bug (exit 1).
+ * Anything else that escapes a command is a bug (exit 1). Its text is printed and put in `--json`,
+ * so any URL in it has its credentials redacted here, whatever built the message.
  */
 export class UserError extends Error {
   readonly code: string
@@ -19,11 +21,11 @@ export class UserError extends Error {
   readonly hint?: string
 
   constructor(message: string, options: UserErrorOptions) {
-    super(message, options.cause === undefined ? undefined : {cause: options.cause})
+    super(redactUrls(message), options.cause === undefined ? undefined : {cause: options.cause})
     this.name = 'UserError'
     this.code = options.code
     this.exitCode = options.exitCode
-    this.hint = options.hint
+    this.hint = options.hint === undefined ? undefined : redactUrls(options.hint)
   }
 }
 

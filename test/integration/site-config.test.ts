@@ -1,4 +1,4 @@
-import {mkdir, mkdtemp, readFile, rm, stat, writeFile} from 'node:fs/promises'
+import {lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -212,9 +212,19 @@ describe('site import', {timeout: 90_000}, () => {
     })
   })
 
-  it('imports every context; an inline password moves into a 0600 file, never into the config', async () => {
+  it('refuses a context with an inline password (exit 2) and writes nothing', async () => {
+    const config = join(dir, 'refused', 'config.yaml')
+    const r = await runCli(['site', 'import'], {env: {DVCTL_CONFIG: config, XDG_CONFIG_HOME: join(dir, 'xdg')}})
+    expect(r.exitCode).toBe(2)
+    expect(r.stderr).toContain('Error: Inline secret in the nats context lab:')
+    expect(r.stderr).toContain('--password-file FILE')
+    expect(r.stderr).not.toContain('s3cret')
+    await expect(stat(config)).rejects.toMatchObject({code: 'ENOENT'})
+  })
+
+  it('with --allow-inline-secret an inline password moves into a 0600 file, never into the config', async () => {
     const config = join(dir, 'all', 'config.yaml')
-    const r = await runCli(['site', 'import', '--json'], {
+    const r = await runCli(['site', 'import', '--allow-inline-secret', '--json'], {
       env: {DVCTL_CONFIG: config, XDG_CONFIG_HOME: join(dir, 'xdg')},
     })
     expect(r.exitCode).toBe(0)
@@ -231,7 +241,7 @@ describe('site import', {timeout: 90_000}, () => {
     expect((await readFile(lab.password_file!, 'utf8')).trim()).toBe('s3cret')
     expect((await stat(lab.password_file!)).mode & 0o777).toBe(0o600)
 
-    const again = await runCli(['site', 'import', 'lab', '--json'], {
+    const again = await runCli(['site', 'import', 'lab', '--allow-inline-secret', '--json'], {
       env: {DVCTL_CONFIG: config, XDG_CONFIG_HOME: join(dir, 'xdg')},
     })
     expect(SiteImportResult.parse(again.json()).skipped).toEqual([
@@ -245,5 +255,59 @@ describe('site import', {timeout: 90_000}, () => {
     })
     expect(r.exitCode).toBe(5)
     expect(r.stderr).toContain('No nats CLI context "nope"')
+  })
+})
+
+// Issue 13 item 8: config writes are locked, re-read under the lock and atomic, through symlinks.
+describe('config writes by concurrent processes', {timeout: 300_000}, () => {
+  let dir: string
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dvctl-site-lock-'))
+  })
+  afterAll(async () => rm(dir, {recursive: true, force: true}))
+
+  it('eight concurrent site add processes leave eight sites, round after round', async () => {
+    for (const round of [1, 2, 3]) {
+      const config = join(dir, `round${round}`, 'config.yaml')
+      const names = Array.from({length: 8}, (_, i) => `dc${i}`)
+      const adds = await Promise.all(
+        names.map((name, i) =>
+          runCli(['site', 'add', name, '--server', `nats://${name}.example:${4222 + i}`], {
+            env: {DVCTL_CONFIG: config},
+            timeoutMs: 180_000,
+          }),
+        ),
+      )
+      for (const r of adds) expect(r.exitCode, r.stderr).toBe(0)
+      const {config: saved} = await loadConfig({path: config})
+      expect(Object.keys(saved.sites).sort(), `round ${round}`).toEqual(names)
+      expect(names).toContain(saved.default_site)
+      // Neither the lock nor a temporary file is left behind.
+      expect(await readdir(join(dir, `round${round}`))).toEqual(['config.yaml'])
+    }
+  })
+
+  it('a symlinked config is updated through the link, which stays a link', async () => {
+    await mkdir(join(dir, 'dotfiles'))
+    const target = join(dir, 'dotfiles', 'dvctl.yaml')
+    await writeFile(target, '# kept in dotfiles\nsites:\n  osl1: {servers: ["nats://a:4222"]}\n')
+    const link = join(dir, 'config.yaml')
+    await symlink(target, link)
+    const env = {DVCTL_CONFIG: link}
+    const [add, add2] = await Promise.all([
+      runCli(['site', 'add', 'trd1', '--server', 'nats://b:4222'], {env, timeoutMs: 180_000}),
+      runCli(['site', 'add', 'bgo1', '--server', 'nats://c:4222'], {env, timeoutMs: 180_000}),
+    ])
+    expect(add.exitCode, add.stderr).toBe(0)
+    expect(add2.exitCode, add2.stderr).toBe(0)
+    expect((await runCli(['site', 'use', 'trd1'], {env})).exitCode).toBe(0)
+    expect((await lstat(link)).isSymbolicLink()).toBe(true)
+    expect(await readlink(link)).toBe(target)
+    const text = await readFile(target, 'utf8')
+    expect(text).toContain('# kept in dotfiles')
+    const {config} = await loadConfig({path: target})
+    expect(Object.keys(config.sites).sort()).toEqual(['bgo1', 'osl1', 'trd1'])
+    expect(config.default_site).toBe('trd1')
+    expect((await stat(target)).mode & 0o777).toBe(0o600)
   })
 })

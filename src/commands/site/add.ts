@@ -8,10 +8,16 @@ import {out} from '../../lib/render/terminal.js'
 
 export default class SiteAdd extends BaseCommand<typeof SiteAdd> {
   static override summary = 'Add a site (one datacenter’s NATS) to the config file.'
-  static override description = `The site name is its datacenter_id. Secrets are given as paths to files (--creds, --nkey, --token-file, --password-file); the config stores the absolute paths, never the secrets. The first site added becomes the default. The file is written to a temporary file and renamed, mode 0600; DVCTL_CONFIG selects another file.`
+  static override description = `The site name is its datacenter_id. Secrets are given as paths to files (--creds, --nkey, --token-file, --password-file); the config stores the absolute paths, never the secrets.
+
+A URL carrying a password or token (nats://user:pass@host, nats://token@host) is refused (exit 2) unless --allow-inline-secret: then it is stored as given and used to log in, and shown redacted (nats://user:***@host) by every command.
+
+The first site added becomes the default. The file is changed under a lock (concurrent site commands never lose a change), written to a temporary file and renamed, mode 0600; a symlinked config is updated through the link. DVCTL_CONFIG selects another file.`
   static override examples = [
     '<%= config.bin %> <%= command.id %> osl1 --server nats://nats.osl1.example:4222 --js-domain osl1',
     '<%= config.bin %> <%= command.id %> trd1 --server nats://a.trd1:4222,nats://b.trd1:4222 --creds ~/.nats/trd1.creds --tls-ca ca.pem',
+    '<%= config.bin %> <%= command.id %> bgo1 --server nats://nats.bgo1:4222 --user ops --password-file ~/.nats/bgo1.password',
+    "<%= config.bin %> <%= command.id %> lab --server 'nats://ops:pw@lab:4222' --allow-inline-secret",
   ]
   static override args = {
     name: Args.string({description: 'Site name (datacenter_id), e.g. osl1.', required: true}),
@@ -31,6 +37,9 @@ export default class SiteAdd extends BaseCommand<typeof SiteAdd> {
     description: Flags.string({summary: 'Free text shown by site list.'}),
     default: Flags.boolean({summary: 'Make it the default site.'}),
     force: Flags.boolean({summary: 'Replace a site of the same name.'}),
+    'allow-inline-secret': Flags.boolean({
+      summary: 'Store a password or token written in the --server URL (otherwise refused: use --password-file).',
+    }),
   }
 
   async run(): Promise<SiteChangeResult> {
@@ -64,7 +73,13 @@ export default class SiteAdd extends BaseCommand<typeof SiteAdd> {
         'See dvctl site add --help.',
       )
     }
-    const result = await addSite({name: this.args.name, site: checked.data, force: f.force, makeDefault: f.default})
+    const result = await addSite({
+      name: this.args.name,
+      site: checked.data,
+      force: f.force,
+      makeDefault: f.default,
+      allowInlineSecret: f['allow-inline-secret'],
+    })
     if (!this.jsonEnabled()) {
       out(
         `${result.action === 'replaced' ? 'Replaced' : 'Added'} site ${result.site} in ${result.config}` +

@@ -6,10 +6,13 @@ import {out, warn} from '../../lib/render/terminal.js'
 
 export default class SiteImport extends BaseCommand<typeof SiteImport> {
   static override summary = "Import the nats CLI's contexts as sites."
-  static override description = `Reads $XDG_CONFIG_HOME/nats/context/*.json (else ~/.config/nats/context/): url, creds, nkey, user, TLS ca/cert/key and jetstream_domain become the site's settings. A token or password written inline in a context is moved into a 0600 file beside the dvctl config (token_file, password_file). Existing sites are skipped unless --force.`
+  static override description = `Reads $XDG_CONFIG_HOME/nats/context/*.json (else ~/.config/nats/context/): url, creds, nkey, user, TLS ca/cert/key and jetstream_domain become the site's settings. Existing sites are skipped unless --force.
+
+A context holding a secret inline (password, token, or credentials in its url) is refused (exit 2) and nothing is imported, unless --allow-inline-secret: then its token or password is copied into a 0600 file beside the dvctl config (token_file, password_file) and a URL's credentials stay in the URL, shown redacted.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> prod-osl --as osl1',
+    '<%= config.bin %> <%= command.id %> lab --allow-inline-secret',
   ]
   static override args = {
     context: Args.string({description: 'Context name (file name without .json); all contexts when absent.'}),
@@ -17,10 +20,18 @@ export default class SiteImport extends BaseCommand<typeof SiteImport> {
   static override flags = {
     as: Flags.string({summary: 'Site name for the imported context (default: the context name).'}),
     force: Flags.boolean({summary: 'Replace sites that already exist.'}),
+    'allow-inline-secret': Flags.boolean({
+      summary: 'Import contexts with an inline password or token (copied into 0600 files beside the config).',
+    }),
   }
 
   async run(): Promise<SiteImportResult> {
-    const result = await importNatsContexts({context: this.args.context, as: this.flags.as, force: this.flags.force})
+    const result = await importNatsContexts({
+      context: this.args.context,
+      as: this.flags.as,
+      force: this.flags.force,
+      allowInlineSecret: this.flags['allow-inline-secret'],
+    })
     for (const w of result.warnings) warn(w)
     for (const s of result.skipped) warn(`skipped context ${s.context}: ${s.reason}`)
     if (!this.jsonEnabled()) {

@@ -1,6 +1,7 @@
-import {chmod, mkdir, readFile, rename, rm, writeFile} from 'node:fs/promises'
+import {randomBytes} from 'node:crypto'
+import {mkdir, open, readFile, readlink, realpath, rename, rm} from 'node:fs/promises'
 import {homedir, userInfo} from 'node:os'
-import {dirname, isAbsolute, join, resolve} from 'node:path'
+import {basename, dirname, isAbsolute, join, resolve} from 'node:path'
 
 import {z} from 'zod'
 
@@ -65,15 +66,24 @@ export function configPath(env: NodeJS.ProcessEnv = process.env): string {
  */
 export async function loadConfig(options: {path?: string; env?: NodeJS.ProcessEnv} = {}): Promise<LoadedConfig> {
   const path = options.path ? resolve(options.path) : configPath(options.env)
-  let text: string
+  const text = await readConfigText(path, path)
+  if (text === undefined) return {path, exists: false, config: DvctlConfig.parse({})}
+  return {path, exists: true, config: await parseConfig(text, path)}
+}
+
+/** The text of the config file at `file`, or undefined when there is none; errors name `shown`. */
+async function readConfigText(file: string, shown: string): Promise<string | undefined> {
   try {
-    text = await readFile(path, 'utf8')
+    return await readFile(file, 'utf8')
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') return {path, exists: false, config: DvctlConfig.parse({})}
-    throw usageError(`Cannot read config file ${path}: ${code ?? String(error)}`, 'config-unreadable', configHint(path))
+    if (code === 'ENOENT') return undefined
+    throw usageError(
+      `Cannot read config file ${shown}: ${code ?? String(error)}`,
+      'config-unreadable',
+      configHint(shown),
+    )
   }
-  return {path, exists: true, config: await parseConfig(text, path)}
 }
 
 /** Parses config text (YAML or JSON); errors name `path:line` and the offending key. */
@@ -135,26 +145,125 @@ function configHint(path: string): string {
 }
 
 /**
- * Writes the config without ever leaving a half-written file: a temporary file in the same directory
- * (mode 0600: it names credential files), then an atomic rename over the old one.
+ * Writes the whole config (for a file dvctl owns, like the sandbox's); changes to the operator's config
+ * go through updateConfig. Locked and atomic like it.
  */
 export async function saveConfig(path: string, config: DvctlConfig, previousText?: string): Promise<void> {
   const clean = DvctlConfig.parse(config)
-  const text = await configText(clean, previousText)
-  await mkdir(dirname(path), {recursive: true, mode: 0o700})
-  const tmp = join(dirname(path), `.${process.pid}.${Date.now()}.config.tmp`)
+  const shown = resolve(path)
+  await withConfigFile(shown, async (target) => writeAtomically(target, await configText(clean, previousText), shown))
+}
+
+/**
+ * Loads, changes and saves the config as one step that concurrent dvctl processes cannot interleave:
+ * under the file's lock the config is read again, changed and written atomically, so no update is lost.
+ */
+export async function updateConfig(
+  options: {path?: string; env?: NodeJS.ProcessEnv},
+  change: (config: DvctlConfig) => void,
+): Promise<LoadedConfig> {
+  const path = options.path ? resolve(options.path) : configPath(options.env)
+  return withConfigFile(path, async (target) => {
+    const previousText = await readConfigText(target, path)
+    const config = previousText === undefined ? DvctlConfig.parse({}) : await parseConfig(previousText, path)
+    change(config)
+    await writeAtomically(target, await configText(DvctlConfig.parse(config), previousText), path)
+    return {path, exists: true, config}
+  })
+}
+
+/** How long a writer waits for another's lock: past the 10 s after which a killed writer's lock is stale. */
+const LOCK_RETRIES = {retries: 100, factor: 1.5, minTimeout: 20, maxTimeout: 250, randomize: true}
+const LOCK_STALE_MS = 10_000
+
+/**
+ * Runs `work` on the real file behind `path` while holding its lock (proper-lockfile: a `.lock` directory
+ * beside the real file, so every path to it, link or not, takes the same lock, and the config need not
+ * exist yet). A symlinked config is written through the link, which stays a link.
+ */
+async function withConfigFile<T>(path: string, work: (target: string) => Promise<T>): Promise<T> {
+  const linked = await followLinks(path)
   try {
-    await writeFile(tmp, text, {mode: 0o600, flag: 'wx'})
-    await chmod(tmp, 0o600)
-    await rename(tmp, path)
+    await mkdir(dirname(linked), {recursive: true, mode: 0o700})
   } catch (error) {
-    await rm(tmp, {force: true})
-    throw new UserError(`Cannot write config file ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`, {
-      code: 'config-unwritable',
-      exitCode: ExitCode.usage,
-      hint: 'Check the permissions of the directory, or point DVCTL_CONFIG at a writable file.',
+    throw unwritable(path, error)
+  }
+  const target = join(await realpath(dirname(linked)), basename(linked))
+  const {lock} = await import('proper-lockfile')
+  let compromised: Error | undefined
+  let release: () => Promise<void>
+  try {
+    release = await lock(target, {
+      realpath: false,
+      lockfilePath: `${target}.lock`,
+      stale: LOCK_STALE_MS,
+      retries: LOCK_RETRIES,
+      // Thrown from a timer by default, which would kill the process: checked before the write instead.
+      onCompromised: (error) => {
+        compromised = error
+      },
+    })
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw unwritable(path, error)
+    throw new UserError(`Config file ${path} is locked by another dvctl command (${target}.lock)`, {
+      code: 'config-locked',
+      exitCode: ExitCode.timeout,
+      hint: `Retry when the other command has finished; the lock of a killed command expires after ${LOCK_STALE_MS / 1000}s.`,
     })
   }
+  try {
+    const result = await work(target)
+    if (compromised) throw unwritable(path, compromised)
+    return result
+  } finally {
+    await release().catch(() => undefined)
+  }
+}
+
+/** The file a path finally names, through any chain of symlinks, even to a file that does not exist yet. */
+async function followLinks(path: string): Promise<string> {
+  let current = path
+  for (let hops = 0; hops < 32; hops++) {
+    let link: string
+    try {
+      link = await readlink(current)
+    } catch {
+      // Not a link (EINVAL), or nothing there yet (ENOENT): this is the file.
+      return current
+    }
+    current = resolve(dirname(current), link)
+  }
+  return current
+}
+
+/**
+ * Writes without ever leaving a half-written file: a temporary file in the target's own directory
+ * (mode 0600: it names credential files), flushed, then an atomic rename over the old one.
+ */
+async function writeAtomically(target: string, text: string, shown: string): Promise<void> {
+  const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
+  try {
+    const handle = await open(tmp, 'wx', 0o600)
+    try {
+      await handle.writeFile(text)
+      await handle.chmod(0o600)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await rename(tmp, target)
+  } catch (error) {
+    await rm(tmp, {force: true})
+    throw unwritable(shown, error)
+  }
+}
+
+function unwritable(path: string, error: unknown): UserError {
+  return new UserError(`Cannot write config file ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`, {
+    code: 'config-unwritable',
+    exitCode: ExitCode.usage,
+    hint: 'Check the permissions of the directory, or point DVCTL_CONFIG at a writable file.',
+  })
 }
 
 /**
@@ -165,7 +274,7 @@ async function configText(config: DvctlConfig, previousText: string | undefined)
   const YAML = await import('yaml')
   if (previousText === undefined || previousText.trim() === '') {
     return (
-      '# dvctl sites (DESIGN.md section 3). Written by dvctl; secrets are paths to files, never inline.\n' +
+      '# dvctl sites (DESIGN.md section 3). Written by dvctl; secrets are paths to files.\n' +
       YAML.stringify(config, {lineWidth: 0})
     )
   }
@@ -183,18 +292,6 @@ async function configText(config: DvctlConfig, previousText: string | undefined)
     if (!same(before.sites[name], site)) doc.setIn(['sites', name], doc.createNode(site))
   }
   return doc.toString({lineWidth: 0})
-}
-
-/** Loads, changes and saves the config in one step. */
-export async function updateConfig(
-  options: {path?: string; env?: NodeJS.ProcessEnv},
-  change: (config: DvctlConfig) => void,
-): Promise<LoadedConfig> {
-  const loaded = await loadConfig(options)
-  const previousText = loaded.exists ? await readFile(loaded.path, 'utf8') : undefined
-  change(loaded.config)
-  await saveConfig(loaded.path, loaded.config, previousText)
-  return {...loaded, exists: true}
 }
 
 /** The identity recorded as `actor` for operator actions: the config's `actor`, else the OS user. */

@@ -6,7 +6,8 @@ import {z} from 'zod'
 
 import {notFound, usageError} from '../errors.js'
 import {configPath, SITE_NAME, SiteConfig, updateConfig, type DvctlConfig} from './file.js'
-import {absolutePaths, type ConfigLocation} from './sites.js'
+import {absolutePaths, inlineSecretError, type ConfigLocation} from './sites.js'
+import {hasUrlCredentials, redactUrls} from './url.js'
 
 /** The fields of a `nats` CLI context file (natscli `natscontext` settings) that map onto a site. */
 const NatsContext = z.looseObject({
@@ -53,6 +54,11 @@ export interface ImportOptions extends ConfigLocation {
   as?: string
   /** Replace sites that already exist. */
   force?: boolean
+  /**
+   * Import contexts holding a secret inline: a password or token is copied into a 0600 file beside the
+   * config, a URL's credentials stay in the URL. Otherwise such contexts are refused (exit 2).
+   */
+  allowInlineSecret?: boolean
 }
 
 /** `$XDG_CONFIG_HOME/nats/context`, else `~/.config/nats/context` (where the `nats` CLI keeps contexts). */
@@ -63,8 +69,8 @@ export function natsContextDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * Imports `nats` CLI contexts as sites (DESIGN.md section 3). File settings (creds, nkey, TLS) are kept as
- * paths; a token or password written inline in a context is moved into a 0600 file beside the config,
- * since the dvctl config never holds secrets.
+ * paths. A context holding a secret inline is refused unless `allowInlineSecret`: then its token or
+ * password is moved into a 0600 file beside the config, so the config names only the file.
  */
 export async function importNatsContexts(options: ImportOptions): Promise<SiteImportResult> {
   const env = options.env ?? process.env
@@ -78,6 +84,15 @@ export async function importNatsContexts(options: ImportOptions): Promise<SiteIm
     )
   const contexts: Array<{context: string; settings: NatsContext}> = []
   for (const context of names) contexts.push({context, settings: await readContext(dir, context)})
+  const inline = contexts.filter(({settings}) => hasInlineSecret(settings)).map(({context}) => context)
+  if (inline.length && !options.allowInlineSecret) {
+    throw inlineSecretError(
+      `the nats context${inline.length > 1 ? 's' : ''} ${inline.join(', ')}`,
+      'Give the context a creds file instead (nats context edit NAME), import the other contexts by name, or add ' +
+        'the site with its secret in a file: dvctl site add NAME --server URL --user USER --password-file FILE ' +
+        '(a token: --token-file FILE).',
+    )
+  }
 
   const file = options.path ? resolve(options.path) : configPath(env)
   const secretDir = join(dirname(file), 'secrets')
@@ -91,6 +106,20 @@ export async function importNatsContexts(options: ImportOptions): Promise<SiteIm
   // Secrets moved out of contexts are written only once the config write succeeded.
   for (const secret of secrets) await writeSecret(secret)
   return result
+}
+
+/** A password or token in the context, or credentials in its URL. */
+function hasInlineSecret(settings: NatsContext): boolean {
+  return Boolean(settings.password || settings.token || contextServers(settings).some(hasUrlCredentials))
+}
+
+/** The context's `url` as server URLs; the `nats` CLI accepts `host:port` without a scheme. */
+function contextServers(settings: NatsContext): string[] {
+  return (settings.url || 'nats://127.0.0.1:4222')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(s) ? s : `nats://${s}`))
 }
 
 interface PendingSecret {
@@ -115,11 +144,7 @@ function importOne(
     result.skipped.push({context, reason: `site ${name} already exists (use --force to replace it)`})
     return
   }
-  const servers = (settings.url || 'nats://127.0.0.1:4222')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map((s) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(s) ? s : `nats://${s}`))
+  const servers = contextServers(settings)
   const tls =
     settings.ca || settings.cert || settings.key
       ? {
@@ -162,7 +187,7 @@ function importOne(
   }
   config.sites[name] = parsed.data
   if (!config.default_site) config.default_site = name
-  result.imported.push({name, context, site: parsed.data})
+  result.imported.push({name, context, site: {...parsed.data, servers: parsed.data.servers.map(redactUrls)}})
 }
 
 async function writeSecret(secret: PendingSecret): Promise<void> {
@@ -201,8 +226,13 @@ async function readContext(dir: string, context: string): Promise<NatsContext> {
   try {
     raw = JSON.parse(text)
   } catch (error) {
+    // Node quotes the text around the fault, which may be a password: only the position is kept.
+    const where = (error as Error).message.replace(
+      /,? ?(?:\.\.\.)?"[\s\S]*"(?:\.\.\.)? is not valid JSON/,
+      ' (not valid JSON)',
+    )
     throw usageError(
-      `Invalid nats context file ${file}: ${(error as Error).message}`,
+      `Invalid nats context file ${file}: ${where}`,
       'invalid-context',
       'Fix the file with nats context edit.',
     )

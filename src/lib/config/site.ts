@@ -1,6 +1,9 @@
+import {stripUrlCredentials} from './url.js'
+
 /**
  * A site is one datacenter's NATS entry point (DESIGN.md section 3). `name` is the site's `datacenter_id`.
- * Secrets are never stored inline: only paths to files that hold them.
+ * Secrets are paths to files that hold them; only a server URL may carry a user:password or token
+ * (stored only with `--allow-inline-secret`, always shown redacted).
  */
 export interface SiteTarget {
   name: string
@@ -17,7 +20,10 @@ export interface SiteTarget {
 
 export const DEFAULT_SERVER = 'nats://127.0.0.1:4222'
 
-/** The name given to a site addressed by URL only (`--server`, `NATS_URL`, or the built-in default). */
+/**
+ * The name given to a site addressed by URL only (`--server`, `NATS_URL`, or the built-in default):
+ * host and port, without the scheme or any credentials the URL carries.
+ */
 export function siteNameForUrl(url: string): string {
-  return url === DEFAULT_SERVER ? 'local' : url.replace(/^\w+:\/\//, '')
+  return url === DEFAULT_SERVER ? 'local' : stripUrlCredentials(url).replace(/^\w+:\/\//, '')
 }

@@ -2,10 +2,14 @@ import {resolve} from 'node:path'
 
 import {z} from 'zod'
 
-import {notFound, refused, usageError} from '../errors.js'
+import {notFound, refused, usageError, type UserError} from '../errors.js'
 import {loadConfig, SITE_NAME, SiteConfig, updateConfig, type DvctlConfig, type LoadedConfig} from './file.js'
+import {hasUrlCredentials, redactUrls, stripUrlCredentials} from './url.js'
 
-/** A site as shown by `site list` / `site show`: settings and file paths, never the contents of secret files. */
+/**
+ * A site as shown by `site list` / `site show`: settings and file paths, never the contents of secret
+ * files, and server URLs with their credentials redacted.
+ */
 export const SiteEntry = SiteConfig.extend({name: z.string(), default: z.boolean()})
 export type SiteEntry = z.infer<typeof SiteEntry>
 
@@ -40,6 +44,8 @@ export interface AddSiteOptions extends ConfigLocation {
   force?: boolean
   /** Make it the default site (the first site added becomes the default anyway). */
   makeDefault?: boolean
+  /** Store a user:password or token written into a server URL (otherwise refused, exit 2). */
+  allowInlineSecret?: boolean
 }
 
 export function checkSiteName(name: string): void {
@@ -64,8 +70,29 @@ export function absolutePaths(site: SiteConfig): SiteConfig {
   return SiteConfig.parse(copy)
 }
 
+/**
+ * Refuses (exit 2) to store a secret given inline (a URL's user:password or token, a context's password
+ * or token) unless the operator said so with `--allow-inline-secret`. `what` names it, redacted.
+ */
+export function inlineSecretError(what: string, instead: string): UserError {
+  return usageError(
+    `Inline secret in ${what}: dvctl stores a password or token given inline only with --allow-inline-secret`,
+    'inline-secret',
+    `${instead} Or add --allow-inline-secret to store it anyway (files mode 0600; URLs always shown redacted).`,
+  )
+}
+
 export async function addSite(options: AddSiteOptions): Promise<SiteChangeResult> {
   checkSiteName(options.name)
+  const inline = options.site.servers.find(hasUrlCredentials)
+  if (inline && !options.allowInlineSecret) {
+    throw inlineSecretError(
+      `the URL ${redactUrls(inline)}`,
+      `Keep the secret in a file (mode 0600) and the URL without it: dvctl site add ${options.name} --server ` +
+        `${stripUrlCredentials(inline)} --user USER --password-file FILE (a token: --token-file FILE; ` +
+        'NATS credentials: --creds FILE).',
+    )
+  }
   const site = absolutePaths(options.site)
   let action: 'added' | 'replaced' = 'added'
   const saved = await updateConfig(options, (config) => {
@@ -117,8 +144,9 @@ export async function showSite(options: ConfigLocation & {name: string}): Promis
   return {...entry(loaded, options.name, site), config: loaded.path}
 }
 
+/** A site as shown: a password or token written into a server URL is redacted. */
 function entry(loaded: LoadedConfig, name: string, site: SiteConfig): SiteEntry {
-  return {name, ...site, default: loaded.config.default_site === name}
+  return {name, ...site, servers: site.servers.map(redactUrls), default: loaded.config.default_site === name}
 }
 
 function requireSite(config: DvctlConfig, name: string): SiteConfig {

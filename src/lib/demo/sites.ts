@@ -1,5 +1,6 @@
 import type {SiteTarget} from '../config/site.js'
 import {siteNameForUrl} from '../config/site.js'
+import {redactUrls} from '../config/url.js'
 import type {SiteConnection} from '../nats/connection.js'
 import type {DemoResult, DemoSite} from './run.js'
 
@@ -49,9 +50,12 @@ export async function chooseDemoSites(options: ChooseSitesOptions): Promise<Chos
   return startSandbox(options)
 }
 
-/** `--site NAME` for a configured site, `--server URL` when given so, nothing for the default URL. */
+/**
+ * `--site NAME` for a configured site, `--server URL` when given so, nothing for the default URL. The
+ * commands are printed, so a URL's credentials are redacted (NATS_URL or a site keeps them out of argv).
+ */
 export function selectorFor(site: SiteTarget, server?: string): string[] {
-  if (server) return ['--server', server]
+  if (server) return ['--server', redactUrls(server)]
   const byUrlOnly = site.servers.some((url) => siteNameForUrl(url) === site.name)
   return byUrlOnly ? [] : ['--site', site.name]
 }

@@ -4,6 +4,7 @@ import type {ConnectionOptions, NatsConnection} from '@nats-io/transport-node'
 import type {JetStreamClient, JetStreamManager} from '@nats-io/jetstream'
 
 import type {SiteTarget} from '../config/site.js'
+import {redactUrls, splitUrlCredentials, type UrlCredentials} from '../config/url.js'
 import {UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
 import {connectionError} from './errors.js'
@@ -11,7 +12,7 @@ import {connectionError} from './errors.js'
 /** One open connection to one site, with its JetStream handles created on first use. */
 export interface SiteConnection {
   site: SiteTarget
-  /** The URL that was dialled first; shown in messages. */
+  /** The URL that was dialled first, credentials redacted; shown in messages and results. */
   url: string
   nc: NatsConnection
   /** `--timeout`: the bound on dialling, on each request and on a read waiting for the server. */
@@ -48,8 +49,9 @@ async function readSecret(site: SiteTarget, path: string, what: string): Promise
 /** Builds client options from a site; secrets are read from their files here and nowhere else. */
 export async function connectionOptions(site: SiteTarget, options: ConnectOptions): Promise<ConnectionOptions> {
   const {credsAuthenticator, nkeyAuthenticator} = await import('@nats-io/transport-node')
+  const {servers, credentials} = dialServers(site)
   const opts: ConnectionOptions = {
-    servers: site.servers,
+    servers,
     name: options.name ?? 'dvctl',
     timeout: options.timeoutMs,
     maxReconnectAttempts: -1,
@@ -68,6 +70,13 @@ export async function connectionOptions(site: SiteTarget, options: ConnectOption
     opts.user = site.user
     if (site.password_file) opts.pass = await readSecret(site, site.password_file, 'password')
   }
+  if (credentials) {
+    // A URL's user:password or token replaces the site's user and token settings, as in nats.go.
+    delete opts.user
+    delete opts.pass
+    delete opts.token
+    Object.assign(opts, credentials)
+  }
   if (site.tls) {
     opts.tls = {
       ...(site.tls.ca ? {caFile: site.tls.ca} : {}),
@@ -80,8 +89,26 @@ export async function connectionOptions(site: SiteTarget, options: ConnectOption
   return opts
 }
 
+/**
+ * The servers to dial, without userinfo (the client keeps and may print them), and the credentials
+ * the URLs carried. One site logs in one way: servers carrying different credentials are refused.
+ */
+function dialServers(site: SiteTarget): {servers: string[]; credentials?: UrlCredentials} {
+  const split = site.servers.map((url) => splitUrlCredentials(url))
+  const withCredentials = split.filter((s) => s.credentials)
+  const credentials = withCredentials[0]?.credentials
+  if (withCredentials.some((s) => JSON.stringify(s.credentials) !== JSON.stringify(credentials))) {
+    throw new UserError(`Site ${site.name}: its server URLs carry different credentials`, {
+      code: 'url-credentials-differ',
+      exitCode: ExitCode.usage,
+      hint: `Give the user:password or token once for the site, or use a password_file, token_file or creds file.`,
+    })
+  }
+  return {servers: split.map((s) => s.server), ...(credentials ? {credentials} : {})}
+}
+
 export async function connectSite(site: SiteTarget, options: ConnectOptions): Promise<SiteConnection> {
-  const url = site.servers[0] ?? '(no server)'
+  const url = redactUrls(site.servers[0] ?? '(no server)')
   const opts = await connectionOptions(site, options)
   const {connect} = await import('@nats-io/transport-node')
   let nc: NatsConnection

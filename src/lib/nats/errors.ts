@@ -8,7 +8,7 @@ const hints: Record<ConnectionCause, string> = {
   refused:
     'Is nats-server running there? Check the URL (--server, --site, NATS_URL) or start a sandbox: dvctl sandbox up.',
   timeout: 'The server did not answer in time. Check the network path or raise --timeout.',
-  auth: "Check the site's credentials (--creds, NATS_CREDS, or the site's creds/nkey/token_file/user settings).",
+  auth: "Check the site's credentials (the URL's user:password or token, --creds, NATS_CREDS, or the site's creds/nkey/token_file/user settings).",
   'no-jetstream':
     "Start the server with JetStream (nats-server -js) or set the site's js_domain to the right JetStream domain.",
   tls: "Check the site's tls settings (ca, cert, key) and the server's certificate.",
@@ -52,7 +52,7 @@ export function classifyConnectionError(error: unknown): {cause: ConnectionCause
   return {cause: 'unreachable', detail: err?.message ?? String(error)}
 }
 
-/** One clear line: which site, which URL, why; plus a hint. Exit 4. */
+/** One clear line: which site, which URL (UserError redacts its credentials), why; plus a hint. Exit 4. */
 export function connectionError(site: SiteTarget, url: string, error: unknown, timeoutMs?: number): UserError {
   if (error instanceof UserError) return error
   const {cause, detail} = classifyConnectionError(error)

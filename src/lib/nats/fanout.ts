@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import type {SiteTarget} from '../config/site.js'
+import {redactUrls} from '../config/url.js'
 import {UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
 import {connectSite, type ConnectOptions, type SiteConnection} from './connection.js'
@@ -44,7 +45,7 @@ export async function attemptSites(targets: SiteTarget[], options: ConnectOption
   const settled = await Promise.allSettled(targets.map((t) => connectSite(t, options)))
   return settled.map((s, i) => {
     const target = targets[i]
-    const url = target.servers[0] ?? ''
+    const url = redactUrls(target.servers[0] ?? '')
     return s.status === 'fulfilled'
       ? {target, url, conn: s.value}
       : {target, url, error: connectionError(target, url, s.reason, options.timeoutMs)}

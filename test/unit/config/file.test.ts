@@ -1,4 +1,4 @@
-import {mkdtemp, readdir, readFile, rm, stat, writeFile} from 'node:fs/promises'
+import {lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile} from 'node:fs/promises'
 import {tmpdir, userInfo} from 'node:os'
 import {join} from 'node:path'
 
@@ -114,5 +114,71 @@ describe('config edits keep the rest of the file', () => {
     } finally {
       await rm(dir, {recursive: true, force: true})
     }
+  })
+})
+
+describe('config writes are locked, atomic and follow symlinks', () => {
+  let dir: string
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dvctl-config-lock-'))
+  })
+  afterAll(async () => rm(dir, {recursive: true, force: true}))
+
+  it('concurrent updates in one process all land, and no lock or temporary file is left', async () => {
+    const path = join(dir, 'many', 'config.yaml')
+    const names = Array.from({length: 12}, (_, i) => `s${i}`)
+    await Promise.all(
+      names.map((name) =>
+        updateConfig({path}, (config) => {
+          config.sites[name] = {servers: [`nats://${name}:4222`]}
+        }),
+      ),
+    )
+    expect(Object.keys((await loadConfig({path})).config.sites).sort()).toEqual([...names].sort())
+    expect(await readdir(join(dir, 'many'))).toEqual(['config.yaml'])
+  })
+
+  it('a symlinked config is changed in its target; the link stays a link', async () => {
+    await mkdir(join(dir, 'real'))
+    const target = join(dir, 'real', 'dvctl.yaml')
+    await writeFile(target, 'sites:\n  osl1: {servers: ["nats://a:4222"]}\n', {mode: 0o644})
+    const link = join(dir, 'link.yaml')
+    await symlink(target, link)
+    await updateConfig({path: link}, (config) => {
+      config.sites.trd1 = {servers: ['nats://b:4222']}
+    })
+    expect((await lstat(link)).isSymbolicLink()).toBe(true)
+    expect(Object.keys((await loadConfig({path: target})).config.sites)).toEqual(['osl1', 'trd1'])
+    expect((await stat(target)).mode & 0o777).toBe(0o600)
+    // The temporary file was renamed in the target's directory, not beside the link.
+    expect(await readdir(join(dir, 'real'))).toEqual(['dvctl.yaml'])
+  })
+
+  it('a link to a config not written yet (and a chain of links) creates the target', async () => {
+    const target = join(dir, 'later', 'config.yaml')
+    await mkdir(join(dir, 'later'))
+    await symlink(target, join(dir, 'first.yaml'))
+    await symlink(join(dir, 'first.yaml'), join(dir, 'second.yaml'))
+    await updateConfig({path: join(dir, 'second.yaml')}, (config) => {
+      config.sites.bgo1 = {servers: ['nats://c:4222']}
+    })
+    expect((await lstat(join(dir, 'second.yaml'))).isSymbolicLink()).toBe(true)
+    expect((await lstat(join(dir, 'first.yaml'))).isSymbolicLink()).toBe(true)
+    expect(Object.keys((await loadConfig({path: target})).config.sites)).toEqual(['bgo1'])
+  })
+
+  it('a change that throws writes nothing and releases the lock', async () => {
+    const path = join(dir, 'throws.yaml')
+    await writeFile(path, 'sites: {}\n')
+    await expect(
+      updateConfig({path}, () => {
+        throw new Error('no')
+      }),
+    ).rejects.toThrow('no')
+    expect(await readFile(path, 'utf8')).toBe('sites: {}\n')
+    await updateConfig({path}, (config) => {
+      config.default_site = 'x'
+    })
+    expect((await loadConfig({path})).config.default_site).toBe('x')
   })
 })
