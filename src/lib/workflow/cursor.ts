@@ -3,6 +3,7 @@ import type {Consumer, ConsumerMessages, JsMsg} from '@nats-io/jetstream'
 import {nextWithin, withinOrStalled} from '../nats/bounded-read.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {StalledError} from '../nats/errors.js'
+import {ORDERED_CONSUMER_ATTEMPTS, retryTransient} from '../nats/transient.js'
 
 /** One stored message as read from a stream, before any JSON parsing. */
 export interface StoredMessage {
@@ -103,7 +104,9 @@ export class StreamCursor {
       // it resumes by sequence, and a leftover opt_start_time or deliver_policy `new` would be refused or
       // would restart from the stream's beginning.
       const startSeq = await startSequence(conn, options)
-      consumer = await js.consumers.get(options.stream, {...filter, opt_start_seq: startSeq})
+      consumer = await retryTransient(() => js.consumers.get(options.stream, {...filter, opt_start_seq: startSeq}), {
+        attempts: ORDERED_CONSUMER_ATTEMPTS,
+      })
     } catch (error) {
       if (/stream not found/i.test(String((error as Error).message))) throw new StreamMissing(options.stream)
       throw error
