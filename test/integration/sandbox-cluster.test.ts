@@ -94,8 +94,9 @@ describe('sandbox up --cluster 3', {timeout: 240_000}, () => {
     for (let attempt = 0; attempt < 20; attempt++) {
       const r = await runCli(['doctor', '--site', 'osl1', '--json', '--timeout', '10s'], {env: env()})
       doctor = DoctorResult.parse(r.json())
-      const offline = doctor.sites[0].warnings.find((w) => w.code === 'replica-offline')
-      if (offline && r.exitCode === 0) break
+      const cmdGroup = doctor.sites[0].replication.find((g) => g.stream === 'DV_CMD' && g.consumer === null)
+      // Each group notices on its own: wait for DV_CMD's.
+      if (cmdGroup?.followers.find((f) => f.name === victim.name)?.offline && r.exitCode === 0) break
       await new Promise((resolve) => setTimeout(resolve, 2000))
     }
     const warning = doctor!.sites[0].warnings.find((w) => w.code === 'replica-offline' && /DV_CMD/.test(w.message))
