@@ -39,6 +39,8 @@ export interface SandboxFixture {
   /** A dvctl config naming the sites: pass it as DVCTL_CONFIG to runCli. */
   config: string
   url(site: string): string
+  /** `sandbox up` again on the same directory: restarts any node that is not running (same ports, same store). */
+  restart(): Promise<void>
   /** Stops the servers (checked by pid) and removes their state. */
   dispose(): Promise<void>
 }
@@ -47,7 +49,9 @@ export interface SandboxFixture {
  * A multi-site sandbox for one test file, built by the same code as `dvctl sandbox up` (detached
  * servers, leaf-node isolation rules, dataverket layout) in a temporary directory.
  */
-export async function sandboxFixture(options: {sites?: string[]; layout?: boolean} = {}): Promise<SandboxFixture> {
+export async function sandboxFixture(
+  options: {sites?: string[]; layout?: boolean; cluster?: number} = {},
+): Promise<SandboxFixture> {
   const {mkdtemp, rm} = await import('node:fs/promises')
   const {tmpdir} = await import('node:os')
   const {join} = await import('node:path')
@@ -58,17 +62,30 @@ export async function sandboxFixture(options: {sites?: string[]; layout?: boolea
     await sandboxDown({dir})
     await rm(root, {recursive: true, force: true})
   }
-  try {
-    const up = await sandboxUp({
+  const up = () =>
+    sandboxUp({
       sites: options.sites,
       dir,
       layout: options.layout,
+      cluster: options.cluster,
+      // A cluster's first layout waits for its leader elections: give each request room on a loaded machine.
+      ...(options.cluster ? {timeoutMs: 15_000} : {}),
       env: {...process.env, DVCTL_CONFIG: join(root, 'unused.yaml')},
     })
+  try {
+    const result = await up()
     return {
-      sites: up.sites,
-      config: up.config,
-      url: (site) => up.sites.find((s) => s.name === site)?.url ?? '',
+      sites: result.sites,
+      config: result.config,
+      url: (site) => result.sites.find((s) => s.name === site)?.url ?? '',
+      async restart() {
+        const again = await up()
+        for (const s of again.sites)
+          Object.assign(
+            result.sites.find((x) => x.name === s.name)!,
+            s,
+          )
+      },
       dispose,
     }
   } catch (error) {

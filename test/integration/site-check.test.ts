@@ -1,6 +1,7 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {freePort} from '../../src/lib/sandbox/nats-server.js'
+import {serverAtLeast} from '../../src/lib/nats/server-version.js'
 import {SiteCheckResult} from '../../src/lib/nats/site-check.js'
 import {runCli} from '../helpers/cli.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
@@ -18,7 +19,9 @@ describe('site check', () => {
     const result = SiteCheckResult.parse(r.json())
     expect(result.connected).toBe(true)
     expect(result.server_version).toMatch(/^2\.\d+\.\d+/)
-    expect(result.jetstream).toEqual({enabled: true, domain: 'osl1'})
+    // The API level is reported from 2.11 on; older servers have none.
+    const apiLevel = serverAtLeast(result.server_version ?? '', '2.11.0') ? expect.any(Number) : null
+    expect(result.jetstream).toEqual({enabled: true, domain: 'osl1', api_level: apiLevel})
     expect(result.url).toBe(server.url)
   })
 
@@ -27,6 +30,9 @@ describe('site check', () => {
     expect(r.exitCode).toBe(0)
     expect(r.stdout).toContain(server.url)
     expect(r.stdout).toContain('enabled')
+    // Not a terminal: tab-separated cells, no header. The API level cell: a number from 2.11, n/a before.
+    const cells = r.stdout.trim().split('\t')
+    expect(cells[6]).toMatch(serverAtLeast(cells[3], '2.11.0') ? /^\d+$/ : /^n\/a$/)
   })
 
   it('exits 4 with one line naming the URL when nothing listens', async () => {

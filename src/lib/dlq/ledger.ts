@@ -3,6 +3,7 @@ import type {KV} from '@nats-io/kv'
 import {DLQ_LEDGER_BUCKET} from '../layout/names.js'
 import {boundedRead} from '../nats/bounded-read.js'
 import type {SiteConnection} from '../nats/connection.js'
+import {retryTransient} from '../nats/transient.js'
 import {type HistoryEntry, LedgerEntry} from './model.js'
 import {formatRef, ledgerKey, refFromLedgerKey} from './ref.js'
 
@@ -158,13 +159,17 @@ export class Ledger {
   }
 
   /**
-   * Writes an entry without waiting for its acknowledgement, for replays of many dead letters: the KV put
-   * is an ordinary publish to `$KV.<bucket>.<key>`, and the acknowledged journal write that ends the chunk
-   * (`closeJournal`/`openJournal` on the same connection, same stream) is the barrier that confirms every
-   * entry sent before it was stored. Halves the acknowledged round trips per replayed message.
+   * Writes an entry pipelined, for replays of many dead letters: the put is a JetStream publish to
+   * `$KV.<bucket>.<key>` whose acknowledgement the caller awaits later, all of a chunk's together before
+   * its journal is closed. Fire-and-forget with the journal write as a barrier is not enough on a cluster:
+   * entries sent to a stream leader that dies are lost while the barrier lands on the new leader.
+   * `writeId` (Nats-Msg-Id) makes a write repeated after a lost acknowledgement a no-op.
    */
-  recordUnconfirmed(ref: {stream: string; seq: number}, entry: LedgerEntry): void {
-    this.conn.nc.publish(`$KV.${DLQ_LEDGER_BUCKET}.${ledgerKey(ref)}`, JSON.stringify(entry))
+  async recordPipelined(ref: {stream: string; seq: number}, entry: LedgerEntry, writeId: string): Promise<void> {
+    const js = await this.conn.js()
+    await retryTransient(() =>
+      js.publish(`$KV.${DLQ_LEDGER_BUCKET}.${ledgerKey(ref)}`, JSON.stringify(entry), {msgID: writeId}),
+    )
   }
 
   async openJournal(name: string, journal: ReplayJournal): Promise<void> {

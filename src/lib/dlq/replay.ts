@@ -2,6 +2,7 @@ import type {MsgHdrs} from '@nats-io/transport-node'
 
 import {usageError} from '../errors.js'
 import type {SiteConnection} from '../nats/connection.js'
+import {retryTransient} from '../nats/transient.js'
 import {StreamCursor} from '../workflow/cursor.js'
 import {emptyLedgerState, journalKey, Ledger, type LedgerState, type ReplayJournal} from './ledger.js'
 import type {DlqReplayResult} from './model.js'
@@ -181,7 +182,8 @@ async function sendAll(
     }
     let originals: Map<string, OriginalMessage>
     try {
-      await loss.race(ledger.openJournal(journal, journalValue))
+      // Journal writes repeat safely (same key, same value), so a leader election in between is waited out.
+      await loss.race(retryTransient(() => ledger.openJournal(journal, journalValue)))
       originals = await loss.race(originalsRead)
     } catch (error) {
       // Nothing of this chunk was published; should the journal have been stored, a re-run resumes its
@@ -192,6 +194,7 @@ async function sendAll(
       continue
     }
     let chunkFailed = false
+    const records: Array<Promise<void>> = []
     await mapPool(items, PUBLISH_WINDOW, async (item) => {
       if (stopped()) {
         notAttempted([item])
@@ -201,8 +204,17 @@ async function sendAll(
       try {
         const sent = await loss.race(sendOne(item, originals, attempt))
         options.onPublished?.(item, sent.seq)
-        ledger.recordUnconfirmed(item.letter, {
-          action: 'replayed',
+        const replayed = {
+          ref: item.letter.ref,
+          subject: item.subject,
+          replay_id: item.replay_id,
+          new_seq: sent.seq,
+          duplicate: sent.duplicate,
+          new_id: options.edited?.id ?? null,
+        }
+        result.replayed.push(replayed)
+        const entry = {
+          action: 'replayed' as const,
           actor: options.actor,
           at: new Date().toISOString(),
           reason: options.reason,
@@ -211,15 +223,19 @@ async function sendAll(
           new_seq: sent.seq,
           to_subject: item.subject,
           new_id: options.edited?.id ?? null,
-        })
-        result.replayed.push({
-          ref: item.letter.ref,
-          subject: item.subject,
-          replay_id: item.replay_id,
-          new_seq: sent.seq,
-          duplicate: sent.duplicate,
-          new_id: options.edited?.id ?? null,
-        })
+        }
+        records.push(
+          ledger.recordPipelined(item.letter, entry, `${item.replay_id}.ledger`).catch((error: unknown) => {
+            // The copy is stored; its record is not. The journal stays open, so a re-run records it
+            // (the same replay id finds the stored copy) instead of sending another.
+            chunkFailed = true
+            result.replayed.splice(result.replayed.indexOf(replayed), 1)
+            result.failed.push({
+              ref: item.letter.ref,
+              error: `copy stored (seq ${sent.seq}), ledger not written: ${describe(error)}; run again to record it`,
+            })
+          }),
+        )
       } catch (error) {
         // Stopped before its publish (waiting for its turn under --rate, or looking for an earlier copy).
         if (error instanceof NotSent || (error instanceof SiteLost && !attempt.published)) {
@@ -238,11 +254,12 @@ async function sendAll(
       options.onProgress?.(++done, total)
     })
     if (loss.disconnected) continue
-    // The acknowledged journal write is the barrier for the chunk's ledger entries (see recordUnconfirmed).
+    // Every ledger entry of the chunk is acknowledged before its journal closes (see recordPipelined).
     // A chunk with failures keeps its journal: a re-run resumes those items with the same replay ids.
     try {
-      if (!chunkFailed && !stopped()) await loss.race(ledger.closeJournal(journal))
-      else await loss.race(ledger.openJournal(journal, journalValue))
+      await loss.race(Promise.all(records))
+      if (!chunkFailed && !stopped()) await loss.race(retryTransient(() => ledger.closeJournal(journal)))
+      else await loss.race(retryTransient(() => ledger.openJournal(journal, journalValue)))
     } catch (error) {
       loss.markIfSiteLevel(error)
       if (!loss.reason) throw error
@@ -280,7 +297,11 @@ async function sendAll(
     const data = options.edited?.data ?? original.data
     guardReplayTarget(item.subject)
     attempt.published = true
-    const ack = await js.publish(item.subject, data, {msgID: item.replay_id, headers: h})
+    // Safe to repeat: the replay id is the Nats-Msg-Id, so a copy stored before its ack was lost (the
+    // stream's leader died) comes back as a duplicate rather than a second copy.
+    const ack = await retryTransient(() => js.publish(item.subject, data, {msgID: item.replay_id, headers: h}), {
+      signal: options.signal,
+    })
     return {seq: ack.seq, duplicate: ack.duplicate}
   }
 }

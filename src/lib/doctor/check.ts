@@ -41,6 +41,30 @@ export const SourceHealth = z.object({
 })
 export type SourceHealth = z.infer<typeof SourceHealth>
 
+/** One member of a replicated stream's or consumer's RAFT group, other than its leader. */
+export const ReplicaHealth = z.object({
+  name: z.string(),
+  current: z.boolean(),
+  /** The group considers it offline, or it has not been heard from for REPLICA_SILENT_MS (2.9 never says offline). */
+  offline: z.boolean(),
+  /** Since it was last heard from; null when the server does not say. */
+  active_ms: z.number().nullable(),
+  /** Operations behind the leader. */
+  lag: z.number(),
+})
+export type ReplicaHealth = z.infer<typeof ReplicaHealth>
+
+/** Leader and replicas of one replicated stream (consumer null) or one of its durable consumers. */
+export const ReplicationHealth = z.object({
+  stream: z.string(),
+  consumer: z.string().nullable(),
+  replicas: z.number(),
+  /** Server name of the RAFT leader; null while none is elected. */
+  leader: z.string().nullable(),
+  followers: z.array(ReplicaHealth),
+})
+export type ReplicationHealth = z.infer<typeof ReplicationHealth>
+
 /** One site's row of `dvctl doctor`. */
 export const DoctorSite = z.object({
   site: z.string(),
@@ -66,6 +90,8 @@ export const DoctorSite = z.object({
     .object({stream: z.string(), consumer: z.string(), seq: z.number(), time: z.string(), age_ms: z.number()})
     .nullable(),
   sources: z.array(SourceHealth),
+  /** Streams with more than one replica, and their durable consumers (a clustered site); empty otherwise. */
+  replication: z.array(ReplicationHealth),
   problems: z.array(Finding),
   warnings: z.array(Finding),
 })
@@ -84,6 +110,8 @@ export interface DoctorOptions {
 }
 
 const DEFAULT_STALL_AFTER_MS = 5000
+/** A follower silent this long is reported offline: nats-server 2.9 marks a killed peer not current, never offline. */
+const REPLICA_SILENT_MS = 10_000
 
 /** The row of a site that could not be reached. */
 export function unreachableDoctorSite(target: SiteTarget, url: string, error: UserError): DoctorSite {
@@ -135,6 +163,7 @@ export async function checkSiteHealth(conn: SiteConnection, options: DoctorOptio
     checkLayout(conn, row, options.layout),
     checkConsumers(conn, row, streams, now),
     checkDeadLetters(conn, row, streams),
+    checkReplication(conn, row, streams),
   ])
   checkSources(row, streams, options.stallAfterMs ?? DEFAULT_STALL_AFTER_MS)
   return row
@@ -160,6 +189,7 @@ function emptySite(site: string, url: string): DoctorSite {
     dead_letters_pending: null,
     oldest_unacked: null,
     sources: [],
+    replication: [],
     problems: [],
     warnings: [],
   }
@@ -286,6 +316,83 @@ async function readConsumers(conn: SiteConnection, row: DoctorSite, now: Date): 
       message: `Unacknowledged commands on ${row.site}: ${backlog.map((c) => `${c.name} ${c.pending + c.ack_pending}`).join(', ')}${o ? `; oldest ${o.stream}:${o.seq} (${o.consumer}) since ${o.time}` : ''}`,
       hint: 'Are the workers of these services running?',
     })
+  }
+}
+
+/**
+ * Leader and followers of every replicated stream and of its durable consumers (stream and consumer info
+ * `cluster`): an offline or lagging follower, or a group without a leader, is a warning (the site still
+ * serves while a quorum is up).
+ */
+async function checkReplication(conn: SiteConnection, row: DoctorSite, streams: StreamInfo[]): Promise<void> {
+  const replicated = streams.filter((s) => (s.config.num_replicas ?? 1) > 1)
+  if (!replicated.length) return
+  const jsm = await conn.jsm()
+  for (const s of replicated) {
+    const groups: ReplicationHealth[] = [replicationOf(s.config.name, null, s.config.num_replicas, s.cluster)]
+    try {
+      for await (const ci of jsm.consumers.list(s.config.name)) {
+        if (!ci.config.durable_name) continue
+        const replicas = ci.config.num_replicas || s.config.num_replicas
+        groups.push(replicationOf(s.config.name, ci.name, replicas, ci.cluster))
+      }
+    } catch (error) {
+      row.warnings.push({
+        code: 'consumers-unreadable',
+        message: `Consumers of ${s.config.name} could not be read: ${classifyConnectionError(error).detail}`,
+      })
+    }
+    for (const g of groups) {
+      row.replication.push(g)
+      const what = g.consumer ? `consumer ${g.stream}/${g.consumer}` : `stream ${g.stream}`
+      if (!g.leader) {
+        row.warnings.push({
+          code: 'replica-no-leader',
+          message: `${what} on ${row.site} has no leader (R${g.replicas}): it is electing one, or too few of its servers are up`,
+          hint: 'Check the cluster: dvctl sandbox status, or nats server report jetstream.',
+        })
+      }
+      const offline = g.followers.filter((f) => f.offline)
+      const lagging = g.followers.filter((f) => !f.offline && (!f.current || f.lag > 0))
+      if (offline.length) {
+        row.warnings.push({
+          code: 'replica-offline',
+          message: `${what} on ${row.site}: replica ${offline.map((f) => `${f.name}${f.active_ms === null ? '' : ` (silent ${Math.round(f.active_ms / 1000)}s)`}`).join(', ')} offline; leader ${g.leader ?? 'none'}`,
+          hint: 'Restart that server; it catches up from the leader when it returns.',
+        })
+      }
+      if (lagging.length) {
+        row.warnings.push({
+          code: 'replica-lagging',
+          message: `${what} on ${row.site}: replica ${lagging.map((f) => `${f.name} (${f.lag} behind${f.current ? '' : ', not current'})`).join(', ')}; leader ${g.leader ?? 'none'}`,
+          hint: 'A follower catching up after a restart is normal; one that stays behind points at that server.',
+        })
+      }
+    }
+  }
+}
+
+function replicationOf(
+  stream: string,
+  consumer: string | null,
+  replicas: number,
+  cluster: StreamInfo['cluster'],
+): ReplicationHealth {
+  return {
+    stream,
+    consumer,
+    replicas,
+    leader: cluster?.leader || null,
+    followers: (cluster?.replicas ?? []).map((p) => {
+      const activeMs = typeof p.active === 'number' && p.active > 0 ? Math.round(p.active / 1e6) : null
+      return {
+        name: p.name,
+        current: Boolean(p.current),
+        offline: Boolean(p.offline) || (activeMs !== null && activeMs > REPLICA_SILENT_MS),
+        active_ms: activeMs,
+        lag: p.lag ?? 0,
+      }
+    }),
   }
 }
 

@@ -41,6 +41,7 @@ export async function withinOrStalled<T>(
     clearTimeout(timer)
   }
 }
+import {ORDERED_CONSUMER_ATTEMPTS, retryTransient} from './transient.js'
 
 /**
  * Reads a stream through an ordered consumer up to what it held when the read began (the consumer's
@@ -54,7 +55,7 @@ export async function* boundedRead(
   options: Partial<OrderedConsumerOptions>,
 ): AsyncGenerator<JsMsg> {
   const js = await conn.js()
-  const consumer = await js.consumers.get(stream, options)
+  const consumer = await retryTransient(() => js.consumers.get(stream, options), {attempts: ORDERED_CONSUMER_ATTEMPTS})
   const pending = (await consumer.info(true)).num_pending
   if (pending === 0) {
     await consumer.delete().catch(() => {})

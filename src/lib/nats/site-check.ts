@@ -10,7 +10,12 @@ export const SiteCheckResult = z.object({
   url: z.string(),
   connected: z.boolean(),
   server_version: z.string().nullable(),
-  jetstream: z.object({enabled: z.boolean(), domain: z.string().nullable()}),
+  jetstream: z.object({
+    enabled: z.boolean(),
+    domain: z.string().nullable(),
+    /** The JetStream API level (account info `api.level`, nats-server 2.11+); null on older servers. */
+    api_level: z.number().nullable(),
+  }),
   rtt_ms: z.number().nullable(),
   error: z.string().optional(),
 })
@@ -21,12 +26,14 @@ export async function checkSite(conn: SiteConnection): Promise<SiteCheckResult> 
   const rtt = await conn.nc.rtt()
   let enabled = false
   let domain: string | null = conn.site.js_domain ?? null
+  let apiLevel: number | null = null
   let error: string | undefined
   try {
     const jsm = await conn.jsm()
-    const info = await jsm.getAccountInfo()
+    const info = (await jsm.getAccountInfo()) as {domain?: string; api?: {level?: number}}
     enabled = true
-    domain = (info as {domain?: string}).domain ?? domain
+    domain = info.domain ?? domain
+    apiLevel = typeof info.api?.level === 'number' ? info.api.level : null
   } catch (e) {
     error = classifyConnectionError(e).detail
   }
@@ -35,15 +42,27 @@ export async function checkSite(conn: SiteConnection): Promise<SiteCheckResult> 
     url: conn.url,
     connected: true,
     server_version: conn.nc.info?.version ?? null,
-    jetstream: {enabled, domain},
+    jetstream: {enabled, domain, api_level: apiLevel},
     rtt_ms: Math.round(rtt * 100) / 100,
     ...(error ? {error} : {}),
   }
 }
 
 /** `site check` over several sites (`--all-sites`, repeated `--site`): one row per site, reachable or not. */
-export const SiteChecksResult = z.object({sites: z.array(SiteCheckResult)})
+export const SiteChecksResult = z.object({
+  sites: z.array(SiteCheckResult),
+  /** Things to know that are not failures: the sites run different nats-server versions. */
+  warnings: z.array(z.string()),
+})
 export type SiteChecksResult = z.infer<typeof SiteChecksResult>
+
+/** A warning when the reachable sites do not all run the same nats-server version (null when they do). */
+export function versionMismatch(rows: SiteCheckResult[]): string | null {
+  const versions = new Set(rows.map((r) => r.server_version).filter((v): v is string => v !== null))
+  if (versions.size < 2) return null
+  const each = rows.filter((r) => r.server_version).map((r) => `${r.site} ${r.server_version}`)
+  return `The sites run different nats-server versions (${each.join(', ')}): features and layout fields are limited to what the oldest supports`
+}
 
 /** The row of a site that could not be reached: `connected: false` and the one-line reason. */
 export function unreachableSite(site: SiteTarget, url: string, error: UserError): SiteCheckResult {
@@ -52,7 +71,7 @@ export function unreachableSite(site: SiteTarget, url: string, error: UserError)
     url,
     connected: false,
     server_version: null,
-    jetstream: {enabled: false, domain: site.js_domain ?? null},
+    jetstream: {enabled: false, domain: site.js_domain ?? null, api_level: null},
     rtt_ms: null,
     error: error.message,
   }

@@ -54,6 +54,7 @@ export async function renderDoctor(term: Terminal, result: DoctorResult): Promis
         : '-',
     ]),
   )
+  for (const s of result.sites) if (s.replication.length) replication(s)
   for (const s of result.sites) {
     for (const p of s.problems) finding(chalk.red('problem'), s, p)
     for (const w of s.warnings) finding(chalk.yellow('warning'), s, w)
@@ -75,6 +76,23 @@ function layoutCell(s: DoctorSite): string {
   if (!s.layout) return '-'
   if (!s.layout.drift) return chalk.green(`${s.layout.name ?? 'layout'} ok`)
   return chalk.red(`drift (${s.layout.changes.length})`)
+}
+
+/** Clustered sites: each replicated stream and consumer with its leader and followers, one line each. */
+function replication(s: DoctorSite): void {
+  for (const g of s.replication) {
+    const followers = g.followers.map((f) =>
+      f.offline
+        ? chalk.red(`${f.name} offline`)
+        : f.current && f.lag === 0
+          ? `${f.name} current`
+          : chalk.yellow(`${f.name} ${f.lag} behind`),
+    )
+    const leader = g.leader ? `leader ${g.leader}` : chalk.red('no leader')
+    out(
+      `${s.site} ${g.consumer ? `${g.stream}/${g.consumer}` : g.stream} R${g.replicas}: ${leader}; ${followers.join(', ')}`,
+    )
+  }
 }
 
 function finding(label: string, s: DoctorSite, f: {message: string; hint?: string}): void {

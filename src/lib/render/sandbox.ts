@@ -4,6 +4,18 @@ import type {SandboxDownResult, SandboxResult} from '../sandbox/sandbox.js'
 import {err, out, table, type Terminal} from './terminal.js'
 
 export async function renderSandbox(term: Terminal, result: SandboxResult): Promise<void> {
+  if (result.sites.some((s) => s.nodes.length > 1)) await nodeTable(term, result)
+  else await siteTable(term, result)
+  if (result.started && result.started.length === 0) err(`The sandbox in ${result.dir} was already running.`)
+  if (result.registered_in) {
+    err(`Sites registered in ${result.registered_in}; try: dvctl site check --all-sites`)
+  } else {
+    err(`Use it with: export DVCTL_CONFIG=${result.config}`)
+    err(`        then: dvctl site check --all-sites`)
+  }
+}
+
+async function siteTable(term: Terminal, result: SandboxResult): Promise<void> {
   await table(
     term,
     ['site', 'url', 'js_domain', 'role', 'pid', 'running', 'store_dir'],
@@ -17,13 +29,26 @@ export async function renderSandbox(term: Terminal, result: SandboxResult): Prom
       s.store_dir,
     ]),
   )
-  if (result.started && result.started.length === 0) err(`The sandbox in ${result.dir} was already running.`)
-  if (result.registered_in) {
-    err(`Sites registered in ${result.registered_in}; try: dvctl site check --all-sites`)
-  } else {
-    err(`Use it with: export DVCTL_CONFIG=${result.config}`)
-    err(`        then: dvctl site check --all-sites`)
-  }
+}
+
+/** Clustered sites: one row per node, the site's name and role on each. */
+async function nodeTable(term: Terminal, result: SandboxResult): Promise<void> {
+  await table(
+    term,
+    ['site', 'node', 'url', 'js_domain', 'role', 'pid', 'running', 'store_dir'],
+    result.sites.flatMap((s) =>
+      s.nodes.map((n) => [
+        s.name,
+        n.name,
+        n.url,
+        s.js_domain,
+        s.role,
+        n.pid,
+        n.running ? chalk.green('yes') : chalk.red('no'),
+        n.store_dir,
+      ]),
+    ),
+  )
 }
 
 export function renderSandboxDown(result: SandboxDownResult): void {

@@ -9,7 +9,7 @@ export async function renderSiteChecks(term: Terminal, results: SiteCheckResult[
   const anyError = results.some((r) => !r.connected)
   await table(
     term,
-    ['site', 'url', 'connected', 'server', 'jetstream', 'domain', 'rtt', ...(anyError ? ['error'] : [])],
+    ['site', 'url', 'connected', 'server', 'jetstream', 'domain', 'api level', 'rtt', ...(anyError ? ['error'] : [])],
     results.map((r) => [
       r.site,
       r.url,
@@ -17,6 +17,7 @@ export async function renderSiteChecks(term: Terminal, results: SiteCheckResult[
       r.server_version ?? '-',
       r.jetstream.enabled ? chalk.green('enabled') : r.connected ? chalk.red(r.error ?? 'unavailable') : '-',
       r.jetstream.domain ?? '-',
+      r.jetstream.api_level ?? (r.jetstream.enabled ? 'n/a' : '-'),
       r.rtt_ms === null ? '-' : `${r.rtt_ms}ms`,
       // The row already names the site and URL: the cause alone is enough here.
       ...(anyError ? [r.connected ? '' : (r.error ?? '').replace(/^Site \S+ \(\S+\): /, '')] : []),

@@ -68,12 +68,29 @@ export async function freePort(): Promise<number> {
 
 const quote = (s: string) => JSON.stringify(s)
 
+/** A node's place in its site's JetStream cluster: the cluster (named after the site) and its peers' routes. */
+export interface ClusterMembership {
+  name: string
+  port: number
+  /** `nats-route://` URLs of the other nodes. */
+  routes: string[]
+}
+
+/**
+ * A leaf-node remote: one URL, or several (the hub cluster's nodes; the node dials whichever answers).
+ * Every remote carries the site-isolation deny rules.
+ */
+export type LeafRemote = string | string[]
+
 export function serverConfig(o: {
   name: string
+  /** JetStream domain; the server name when absent (single-node sites are named after their domain). */
+  domain?: string
   port: number
   storeDir: string
   leafPort?: number
-  leafRemotes?: string[]
+  leafRemotes?: LeafRemote[]
+  cluster?: ClusterMembership
   extraConfig?: string
 }): string {
   const lines = [
@@ -81,17 +98,27 @@ export function serverConfig(o: {
     `listen: "127.0.0.1:${o.port}"`,
     `jetstream {`,
     `  store_dir: ${quote(o.storeDir)}`,
-    `  domain: ${quote(o.name)}`,
+    `  domain: ${quote(o.domain ?? o.name)}`,
     `}`,
   ]
+  if (o.cluster) {
+    lines.push(
+      'cluster {',
+      `  name: ${quote(o.cluster.name)}`,
+      `  listen: "127.0.0.1:${o.cluster.port}"`,
+      `  routes: [${o.cluster.routes.map(quote).join(', ')}]`,
+      '}',
+    )
+  }
   if (o.leafPort || o.leafRemotes?.length) {
     lines.push('leafnodes {')
     if (o.leafPort) lines.push(`  listen: "127.0.0.1:${o.leafPort}"`)
     if (o.leafRemotes?.length) {
       lines.push('  remotes: [')
-      for (const url of o.leafRemotes) {
-        const deny = `[${LEAF_DENY.map(quote).join(', ')}]`
-        lines.push(`    {url: ${quote(url)}, deny_imports: ${deny}, deny_exports: ${deny}}`)
+      const deny = `[${LEAF_DENY.map(quote).join(', ')}]`
+      for (const remote of o.leafRemotes) {
+        const urls = typeof remote === 'string' ? `url: ${quote(remote)}` : `urls: [${remote.map(quote).join(', ')}]`
+        lines.push(`    {${urls}, deny_imports: ${deny}, deny_exports: ${deny}}`)
       }
       lines.push('  ]')
     }
@@ -217,6 +244,7 @@ export interface DetachedServer {
   port: number
   leaf_port?: number
   leaf_url?: string
+  cluster_port?: number
   dir: string
   store_dir: string
   config_file: string
@@ -250,27 +278,43 @@ export async function findNatsServer(binary = 'nats-server', env: NodeJS.Process
   throw missingBinary(binary)
 }
 
-/** Writes the config of a detached server into `dir` (ports chosen now) without starting it. */
+/**
+ * Writes the config of a detached server into `dir` (ports chosen now unless given) without starting it.
+ * `port`/`leafPort` are given for cluster nodes, whose ports their peers must know before any of them starts.
+ */
 export async function prepareDetachedServer(options: {
   name: string
   dir: string
+  domain?: string
+  port?: number
   leafListen?: boolean
-  leafRemotes?: string[]
+  leafPort?: number
+  leafRemotes?: LeafRemote[]
+  cluster?: ClusterMembership
 }): Promise<DetachedServer> {
   await mkdir(options.dir, {recursive: true})
-  const port = await freePort()
-  const leafPort = options.leafListen ? await freePort() : undefined
+  const port = options.port || (await freePort())
+  const leafPort = options.leafListen ? options.leafPort || (await freePort()) : undefined
   const storeDir = join(options.dir, 'jetstream')
   const configFile = join(options.dir, 'nats-server.conf')
   await writeFile(
     configFile,
-    serverConfig({name: options.name, port, storeDir, leafPort, leafRemotes: options.leafRemotes}),
+    serverConfig({
+      name: options.name,
+      domain: options.domain,
+      port,
+      storeDir,
+      leafPort,
+      leafRemotes: options.leafRemotes,
+      cluster: options.cluster,
+    }),
   )
   return {
     name: options.name,
     url: `nats://127.0.0.1:${port}`,
     port,
     ...(leafPort ? {leaf_port: leafPort, leaf_url: `nats-leaf://127.0.0.1:${leafPort}`} : {}),
+    ...(options.cluster ? {cluster_port: options.cluster.port} : {}),
     dir: options.dir,
     store_dir: storeDir,
     config_file: configFile,

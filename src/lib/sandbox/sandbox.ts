@@ -7,8 +7,11 @@ import {z} from 'zod'
 import {SITE_NAME, saveConfig, updateConfig, type DvctlConfig} from '../config/file.js'
 import {refused, usageError, UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
+import {dataverketLayout} from '../layout/dataverket.js'
+import type {Layout} from '../layout/schema.js'
 import {
   findNatsServer,
+  freePort,
   isOurNatsServer,
   prepareDetachedServer,
   startDetached,
@@ -19,16 +22,32 @@ import {
 
 /**
  * A local multi-site sandbox (DESIGN.md section 9): one detached nats-server per site on free loopback
- * ports, each its own JetStream domain; the first site is the leaf-node hub, the others dial it with
- * the site-isolation deny rules (section 5). State lives in `<dir>/sandbox.json` so that `status` and
- * `down` find the servers again after the CLI has exited.
+ * ports, or with `cluster: 3` a three-node JetStream cluster per site (section 10a), each site its own
+ * JetStream domain; the first site is the leaf-node hub, the others dial it with the site-isolation deny
+ * rules (section 5): every node of a leaf site dials the hub, and every hub node accepts leaf
+ * connections. State lives in `<dir>/sandbox.json` so that `status` and `down` find the servers again
+ * after the CLI has exited.
  */
 
 export const DEFAULT_SANDBOX_SITES = ['osl1', 'trd1']
 const STATE_FILE = 'sandbox.json'
 const CONFIG_FILE = 'config.yaml'
 
-/** One site of the sandbox as printed by `sandbox up|status` (DESIGN.md section 11). */
+/** One nats-server of a site: a single-node site has one, a cluster one per member. */
+export const SandboxNode = z.object({
+  name: z.string(),
+  url: z.string(),
+  pid: z.number(),
+  store_dir: z.string(),
+  running: z.boolean(),
+  log_file: z.string(),
+})
+export type SandboxNode = z.infer<typeof SandboxNode>
+
+/**
+ * One site of the sandbox as printed by `sandbox up|status` (DESIGN.md section 11). `url`, `pid`,
+ * `store_dir` and `log_file` are those of the site's first node; `running` is true when all nodes run.
+ */
 export const SandboxSite = z.object({
   name: z.string(),
   url: z.string(),
@@ -38,6 +57,9 @@ export const SandboxSite = z.object({
   role: z.enum(['hub', 'leaf']),
   running: z.boolean(),
   log_file: z.string(),
+  /** Every URL of the site, as written to the sandbox config. */
+  servers: z.array(z.string()),
+  nodes: z.array(SandboxNode),
 })
 export type SandboxSite = z.infer<typeof SandboxSite>
 
@@ -64,29 +86,49 @@ export const SandboxDownResult = z.object({
 })
 export type SandboxDownResult = z.infer<typeof SandboxDownResult>
 
+const StateNode = z.object({
+  name: z.string(),
+  url: z.string(),
+  port: z.number(),
+  leaf_port: z.number().optional(),
+  leaf_url: z.string().optional(),
+  cluster_port: z.number().optional(),
+  dir: z.string(),
+  store_dir: z.string(),
+  config_file: z.string(),
+  log_file: z.string(),
+  pid: z.number(),
+})
+
 const SandboxState = z.object({
   version: z.literal(1),
   created_at: z.string(),
   nats_server: z.string(),
   registered_in: z.string().nullable(),
   sites: z.array(
-    z.object({
-      name: z.string(),
+    StateNode.extend({
+      /** The site's name (and JetStream domain); its first node's fields sit beside it. */
       role: z.enum(['hub', 'leaf']),
-      url: z.string(),
-      port: z.number(),
-      leaf_port: z.number().optional(),
-      leaf_url: z.string().optional(),
-      dir: z.string(),
-      store_dir: z.string(),
-      config_file: z.string(),
-      log_file: z.string(),
-      pid: z.number(),
+      /** The server name of the first node of a clustered site (`<site>-n1`); absent for a single node. */
+      node_name: z.string().optional(),
+      /** The other members of a clustered site (absent for a single node). */
+      peers: z.array(StateNode).optional(),
     }),
   ),
 })
 type SandboxState = z.infer<typeof SandboxState>
 type StateSite = SandboxState['sites'][number]
+type StateNode = z.infer<typeof StateNode>
+
+/**
+ * A site's nodes, the site entry itself first (it holds the first node's fields, so that a state file
+ * written before clusters still reads): callers update `pid` on these objects.
+ */
+const nodesOf = (site: StateSite): StateNode[] => [site, ...(site.peers ?? [])]
+/** Cluster members are named `<site>-n<i>` on the server; a single-node site's server is named after the site. */
+const serverNameOf = (site: StateSite, node: StateNode): string =>
+  node === site ? (site.node_name ?? site.name) : node.name
+const clusterSizeOf = (site: StateSite): number => 1 + (site.peers?.length ?? 0)
 
 /** `$XDG_STATE_HOME/dvctl/sandbox`, else `~/.local/state/dvctl/sandbox`. */
 export function defaultSandboxDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -105,6 +147,8 @@ export interface SandboxUpOptions {
   layout?: boolean
   /** Bound on connecting to each site for the layout. */
   timeoutMs?: number
+  /** Nodes per site: 1 (a single server, the default) or 3 (a JetStream cluster with R3 streams). */
+  cluster?: number
   env?: NodeJS.ProcessEnv
 }
 
@@ -117,6 +161,14 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxResul
   const dir = resolve(options.dir ?? defaultSandboxDir(env))
   const names = options.sites?.length ? options.sites : DEFAULT_SANDBOX_SITES
   checkSiteNames(names)
+  const clusterSize = options.cluster ?? 1
+  if (clusterSize !== 1 && clusterSize !== 3) {
+    throw usageError(
+      `--cluster ${clusterSize} is not supported`,
+      'invalid-cluster-size',
+      'Use --cluster 3 (a three-node JetStream cluster per site), or leave it out for one server per site.',
+    )
+  }
   const binary = await findNatsServer(options.binary, env)
   const warnings: string[] = []
   const started: string[] = []
@@ -124,32 +176,37 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxResul
   let state = await readState(dir)
   if (state) {
     const existing = state.sites.map((s) => s.name)
-    if (existing.join(',') !== names.join(',')) {
+    const existingSize = clusterSizeOf(state.sites[0])
+    if (existing.join(',') !== names.join(',') || existingSize !== clusterSize) {
       throw refused(
-        `A sandbox with sites ${existing.join(', ')} already exists in ${dir}`,
+        `A sandbox with sites ${existing.join(', ')}${existingSize > 1 ? ` (clusters of ${existingSize})` : ''} already exists in ${dir}`,
         'sandbox-exists',
         `Stop it first (dvctl sandbox down${options.dir ? ` --dir ${dir}` : ''}) or choose another --dir.`,
       )
     }
   } else {
-    state = await prepareState(dir, names, binary)
+    state = await prepareState(dir, names, binary, clusterSize)
   }
 
+  const startedNodes: StateNode[] = []
   try {
     for (const site of state.sites) {
-      if (await isOurNatsServer(site.pid, site.config_file)) continue
-      site.pid = await startDetached(site as DetachedServer, binary)
-      started.push(site.name)
-      await writeState(dir, state)
+      for (const node of nodesOf(site)) {
+        if (await isOurNatsServer(node.pid, node.config_file)) continue
+        node.pid = await startDetached(node as DetachedServer, binary)
+        startedNodes.push(node)
+        if (!started.includes(site.name)) started.push(site.name)
+        await writeState(dir, state)
+      }
     }
   } catch (error) {
     // Leave nothing half-started behind: stop what this run started; a re-run starts from scratch.
-    for (const site of state.sites) if (started.includes(site.name)) await stopDetached(site as DetachedServer)
+    for (const node of startedNodes) await stopDetached(node as DetachedServer)
     if (!(await anyRunning(state))) await removeSandbox(dir, state)
     throw error
   }
 
-  await waitForLeafLinks(state, started, warnings)
+  await waitForLeafLinks(state, startedNodes, warnings)
   if (options.layout !== false) await applyLayouts(state, options.timeoutMs ?? 5000)
 
   const config = join(dir, CONFIG_FILE)
@@ -201,8 +258,10 @@ export async function sandboxDown(options: {
   if (!state) return result
   // Stop the leaves before the hub, so that no leaf logs a reconnect storm on the way down.
   for (const site of [...state.sites].reverse()) {
-    const stopped = await stopDetached(site as DetachedServer)
-    ;(stopped ? result.stopped : result.not_running).push({name: site.name, pid: site.pid})
+    for (const node of nodesOf(site)) {
+      const stopped = await stopDetached(node as DetachedServer)
+      ;(stopped ? result.stopped : result.not_running).push({name: serverNameOf(site, node), pid: node.pid})
+    }
   }
   if (options.keep) return result
   if (state.registered_in) {
@@ -230,7 +289,7 @@ export function sandboxConfig(state: SandboxState): DvctlConfig {
       state.sites.map((s) => [
         s.name,
         {
-          servers: [s.url],
+          servers: nodesOf(s).map((n) => n.url),
           js_domain: s.name,
           description: s.role === 'hub' ? 'dvctl sandbox (leaf-node hub)' : `dvctl sandbox (leaf of ${hub})`,
         },
@@ -254,18 +313,45 @@ function checkSiteNames(names: string[]): void {
   }
 }
 
-async function prepareState(dir: string, names: string[], binary: string): Promise<SandboxState> {
+async function prepareState(dir: string, names: string[], binary: string, clusterSize: number): Promise<SandboxState> {
   await mkdir(dir, {recursive: true})
   const sites: StateSite[] = []
   for (const [i, name] of names.entries()) {
     const hub = sites[0]
-    const server = await prepareDetachedServer({
-      name,
-      dir: join(dir, name),
-      leafListen: i === 0,
-      leafRemotes: i === 0 ? undefined : [hub.leaf_url!],
-    })
-    sites.push({...server, role: i === 0 ? 'hub' : 'leaf'})
+    const role = i === 0 ? 'hub' : 'leaf'
+    // One remote listing every hub node: a leaf node dials whichever hub node answers.
+    const leafRemotes = hub ? [nodesOf(hub).map((n) => n.leaf_url!)] : undefined
+    if (clusterSize === 1) {
+      const server = await prepareDetachedServer({name, dir: join(dir, name), leafListen: !hub, leafRemotes})
+      sites.push({...server, role})
+      continue
+    }
+    // Every member's ports are chosen first: each node's config lists its peers' routes.
+    const ports = []
+    for (let n = 0; n < clusterSize; n++) {
+      ports.push({client: await freePort(), cluster: await freePort(), leaf: hub ? undefined : await freePort()})
+    }
+    const nodes: StateNode[] = []
+    for (const [n, p] of ports.entries()) {
+      nodes.push(
+        await prepareDetachedServer({
+          name: `${name}-n${n + 1}`,
+          dir: join(dir, name, `n${n + 1}`),
+          domain: name,
+          port: p.client,
+          leafListen: !hub,
+          leafPort: p.leaf,
+          leafRemotes,
+          cluster: {
+            name,
+            port: p.cluster,
+            routes: ports.filter((q) => q !== p).map((q) => `nats-route://127.0.0.1:${q.cluster}`),
+          },
+        }),
+      )
+    }
+    const [first, ...peers] = nodes
+    sites.push({...first, name, node_name: first.name, dir: join(dir, name), role, peers})
   }
   const state: SandboxState = {
     version: 1,
@@ -279,26 +365,54 @@ async function prepareState(dir: string, names: string[], binary: string): Promi
 }
 
 /** Each leaf logs its link to the hub; commands sent right after `up` must already cross it. */
-async function waitForLeafLinks(state: SandboxState, started: string[], warnings: string[]): Promise<void> {
+/** Each leaf node logs its link to the hub; commands sent right after `up` must already cross it. */
+async function waitForLeafLinks(state: SandboxState, started: StateNode[], warnings: string[]): Promise<void> {
   await Promise.all(
     state.sites
-      .filter((s) => s.role === 'leaf' && started.includes(s.name))
-      .map(async (s) => {
-        if (!(await waitForLog(s.log_file, 'Leafnode connection created', 10_000))) {
-          warnings.push(`${s.name}: no leaf-node link to ${state.sites[0].name} yet (see ${s.log_file})`)
+      .filter((s) => s.role === 'leaf')
+      .flatMap((s) => nodesOf(s).map((node) => ({s, node})))
+      .filter(({node}) => started.includes(node))
+      .map(async ({s, node}) => {
+        if (!(await waitForLog(node.log_file, 'Leafnode connection created', 10_000))) {
+          warnings.push(
+            `${serverNameOf(s, node)}: no leaf-node link to ${state.sites[0].name} yet (see ${node.log_file})`,
+          )
         }
       }),
   )
 }
+
+/** A fresh cluster answers JetStream requests only once its members have elected a meta leader. */
+const CLUSTER_READY_MS = 30_000
 
 async function applyLayouts(state: SandboxState, timeoutMs: number): Promise<void> {
   const {connectSite} = await import('../nats/connection.js')
   const {ensureLayout} = await import('../layout/apply.js')
   await Promise.all(
     state.sites.map(async (s) => {
-      const conn = await connectSite({name: s.name, servers: [s.url], js_domain: s.name}, {timeoutMs})
+      const replicas = clusterSizeOf(s)
+      const layout = replicas > 1 ? withReplicas(dataverketLayout(), replicas) : undefined
+      const conn = await connectSite(
+        {name: s.name, servers: nodesOf(s).map((n) => n.url), js_domain: s.name},
+        {timeoutMs},
+      )
       try {
-        await ensureLayout(conn)
+        if (replicas === 1) {
+          await ensureLayout(conn)
+          return
+        }
+        // Until the meta leader (and then each stream's leader) is elected the server answers 503 or not at
+        // all; applying again is harmless, since it only creates what is still missing.
+        const deadline = Date.now() + CLUSTER_READY_MS
+        for (;;) {
+          try {
+            await ensureLayout(conn, layout)
+            return
+          } catch (error) {
+            if (Date.now() > deadline) throw error
+            await new Promise((r) => setTimeout(r, 500))
+          }
+        }
       } finally {
         await conn.close()
       }
@@ -306,24 +420,49 @@ async function applyLayouts(state: SandboxState, timeoutMs: number): Promise<voi
   )
 }
 
+/** The standard layout with every stream and bucket at `replicas`; consumers inherit their stream's. */
+function withReplicas(layout: Layout, replicas: number): Layout {
+  return {
+    ...layout,
+    streams: Object.fromEntries(Object.entries(layout.streams).map(([name, spec]) => [name, {...spec, replicas}])),
+    kv: Object.fromEntries(Object.entries(layout.kv).map(([name, spec]) => [name, {...spec, replicas}])),
+  }
+}
+
 async function describe(dir: string, state: SandboxState): Promise<SandboxResult> {
   const sites = await Promise.all(
-    state.sites.map(async (s) => ({
-      name: s.name,
-      url: s.url,
-      js_domain: s.name,
-      pid: s.pid,
-      store_dir: s.store_dir,
-      role: s.role,
-      running: await isOurNatsServer(s.pid, s.config_file),
-      log_file: s.log_file,
-    })),
+    state.sites.map(async (s) => {
+      const nodes = await Promise.all(
+        nodesOf(s).map(async (node) => ({
+          name: serverNameOf(s, node),
+          url: node.url,
+          pid: node.pid,
+          store_dir: node.store_dir,
+          running: await isOurNatsServer(node.pid, node.config_file),
+          log_file: node.log_file,
+        })),
+      )
+      return {
+        name: s.name,
+        url: s.url,
+        js_domain: s.name,
+        pid: s.pid,
+        store_dir: s.store_dir,
+        role: s.role,
+        running: nodes.every((n) => n.running),
+        log_file: s.log_file,
+        servers: nodes.map((n) => n.url),
+        nodes,
+      }
+    }),
   )
   return {sites, config: join(dir, CONFIG_FILE), dir, registered_in: state.registered_in}
 }
 
 async function anyRunning(state: SandboxState): Promise<boolean> {
-  for (const s of state.sites) if (await isOurNatsServer(s.pid, s.config_file)) return true
+  for (const s of state.sites) {
+    for (const node of nodesOf(s)) if (await isOurNatsServer(node.pid, node.config_file)) return true
+  }
   return false
 }
 

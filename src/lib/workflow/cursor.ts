@@ -3,6 +3,7 @@ import type {Consumer, ConsumerMessages, JsMsg} from '@nats-io/jetstream'
 import {nextWithin, withinOrStalled} from '../nats/bounded-read.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {StalledError} from '../nats/errors.js'
+import {ORDERED_CONSUMER_ATTEMPTS, retryTransient} from '../nats/transient.js'
 
 /** One stored message as read from a stream, before any JSON parsing. */
 export interface StoredMessage {
@@ -103,7 +104,9 @@ export class StreamCursor {
       // it resumes by sequence, and a leftover opt_start_time or deliver_policy `new` would be refused or
       // would restart from the stream's beginning.
       const startSeq = await startSequence(conn, options)
-      consumer = await js.consumers.get(options.stream, {...filter, opt_start_seq: startSeq})
+      consumer = await retryTransient(() => js.consumers.get(options.stream, {...filter, opt_start_seq: startSeq}), {
+        attempts: ORDERED_CONSUMER_ATTEMPTS,
+      })
     } catch (error) {
       if (/stream not found/i.test(String((error as Error).message))) throw new StreamMissing(options.stream)
       throw error
@@ -122,6 +125,7 @@ export class StreamCursor {
       stallMs === undefined
         ? await consuming
         : await withinOrStalled(consuming, conn, stallMs, `reading ${options.stream}`)
+    if (options.follow) recreateWhenSilent(messages)
     return new StreamCursor(conn, options, consumer, messages, messages[Symbol.asyncIterator](), historySize)
   }
 
@@ -242,6 +246,31 @@ export class StreamCursor {
 
 function stallOf(conn: SiteConnection, options: StreamCursorOptions): number | undefined {
   return options.stallMs ?? (options.follow ? undefined : conn.timeoutMs)
+}
+
+/**
+ * An ordered consumer is a single replica on one server of a clustered stream. When that server dies,
+ * the client only checks the consumer (an info request nobody answers) and waits for it forever; once
+ * its heartbeats are missed, have the client recreate it instead (from the last sequence seen, as it does
+ * after a reconnect) so that a live read goes on from a surviving server.
+ */
+function recreateWhenSilent(messages: ConsumerMessages): void {
+  // The client's own recovery path (used when the consumer is reported missing), reached from outside.
+  const internals = messages as unknown as {
+    reset?: () => void
+    pending?: {msgs: number; bytes: number; requests: number}
+  }
+  const reset = internals.reset
+  if (typeof reset !== 'function') return
+  void (async () => {
+    for await (const s of messages.status()) {
+      if (s.type !== 'heartbeats_missed' || s.count < 2) continue
+      // The pulls sent to the lost consumer are void: without this the new consumer is asked for what
+      // the old one still "owed", i.e. almost nothing, until the client's next check.
+      if (internals.pending) Object.assign(internals.pending, {msgs: 0, bytes: 0, requests: 0})
+      reset.call(messages)
+    }
+  })().catch(() => {})
 }
 
 /** The first sequence to read: after the stream's end (live only), at `window.from`, or the beginning. */

@@ -29,6 +29,7 @@ describe('doctorExitCode', () => {
     dead_letters_pending: 0,
     oldest_unacked: null,
     sources: [],
+    replication: [],
     problems: [],
     warnings: [],
     ...over,
