@@ -31,11 +31,11 @@ describe('dlq replay survives a server crash', {timeout: 300_000}, () => {
     await Promise.all(acks)
     // A worker that terminates every command: one `terminated` advisory per command into DV_DLQ.
     await jsm.consumers.add(STREAMS.cmd, {
-      durable_name: 'maskin',
+      durable_name: 'maskin-term',
       filter_subject: 'dv.maskin.cmd.>',
       ack_policy: 'explicit' as never,
     })
-    const consumer = await js.consumers.get(STREAMS.cmd, 'maskin')
+    const consumer = await js.consumers.get(STREAMS.cmd, 'maskin-term')
     let termed = 0
     while (termed < COUNT) {
       const batch = await consumer.fetch({max_messages: 250, expires: 2000})
