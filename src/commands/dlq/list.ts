@@ -10,7 +10,7 @@ import {warn} from '../../lib/render/terminal.js'
 
 export default class DlqList extends BaseCommand<typeof DlqList> {
   static override summary = 'List dead letters with their reason, deliveries, correlation, failure and status.'
-  static override description = `Reads the dead-letter advisories captured by DV_DLQ, fetches each original command by stream and sequence, joins the worker's failure (a dv.task.evt.failed event caused by the command, else one of its workflow) and the ledger of what operators did.
+  static override description = `Reads the dead-letter advisories captured by DV_DLQ, fetches each original command by stream and sequence, takes the worker's failure from the term reason in the advisory (nats-server 2.10.4+), else joins it from a dv.task.evt.failed event caused by the command (else one of its workflow), and joins the ledger of what operators did.
 
 Status: pending (nobody acted yet), replayed, discarded, missing (the original is gone, or what is stored at its sequence is provably not the message that failed: the stream was recreated, it lies outside the consumer's filter, or the advisory points outside the layout's command streams; missing_reason says which; it cannot be replayed), or invalid (a DV_DLQ message that is not a valid advisory, listed with its problems as DV_DLQ@<seq>; never replayed). By default only pending dead letters are listed; --status all shows every one.
 

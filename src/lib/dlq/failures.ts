@@ -84,6 +84,16 @@ export function failureOf(envelope: Record<string, unknown>): Failure {
   }
 }
 
+/**
+ * The failure a worker gave as its term reason (`msg.term(reason)`, carried by the advisory from nats-server
+ * 2.10.4). The simulated workers, like the contract's `data.error`, write `<code>: <message>` with a
+ * kebab-case code; any other text is kept whole as the message of a `terminated` failure.
+ */
+export function failureOfTermReason(reason: string): Failure {
+  const match = /^([a-z0-9][a-z0-9._-]*): (.+)$/s.exec(reason)
+  return match ? {code: match[1], message: match[2]} : {code: 'terminated', message: reason}
+}
+
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key)
   if (list) list.push(value)

@@ -6,7 +6,7 @@ import type {Layout} from '../layout/schema.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {StreamCursor, StreamMissing} from '../workflow/cursor.js'
 import {belongsToSite, checkAdvisory, type DeadLetterAdvisory, type InvalidAdvisory} from './advisory.js'
-import {failuresFor, readFailures} from './failures.js'
+import {failureOfTermReason, failuresFor, readFailures} from './failures.js'
 import {emptyLedgerState, Ledger, type LedgerState} from './ledger.js'
 import type {DeadLetter, DeadLetterStatus} from './model.js'
 import {type OriginalMessage, OriginalReader, parseEnvelope, summarizeEnvelope} from './original.js'
@@ -228,7 +228,7 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
       correlation_id: summary.correlation_id,
       tenant_id: summary.tenant_id,
       status: statusOf(original !== null, last?.action),
-      failure: a.term_reason ? {code: 'terminated', message: a.term_reason} : null,
+      failure: a.term_reason ? failureOfTermReason(a.term_reason) : null,
       original_time: original?.time ?? null,
       term_reason: a.term_reason,
       last_action: last,
@@ -243,8 +243,13 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
   return letters.sort((x, y) => x.dead_lettered_at.localeCompare(y.dead_lettered_at) || x.seq - y.seq)
 }
 
-/** Fills `failure` from the site's task `failed` events (a worker's own error text wins over a term reason). */
-export async function joinFailures(conn: SiteConnection, letters: DeadLetter[]): Promise<void> {
+/**
+ * Fills `failure` from the site's task `failed` events for the dead letters without a term reason: the
+ * advisory's term reason (2.10.4+) is the worker's own word on why it gave up, so it wins; joining the
+ * failure events is the fallback for servers that cannot carry one (2.9) and for workers that gave none.
+ */
+export async function joinFailures(conn: SiteConnection, all: DeadLetter[]): Promise<void> {
+  const letters = all.filter((l) => l.term_reason === null)
   const ids = new Set<string>()
   const correlations = new Set<string>()
   let from: number | undefined

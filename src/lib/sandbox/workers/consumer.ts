@@ -24,7 +24,7 @@ export async function createWorkerConsumer(conn: SiteConnection, options: Worker
   const jsm = await conn.jsm()
   const name = options.name ?? `${options.service}-sandbox`
   const nanos = (ms: number) => ms * 1_000_000
-  await jsm.consumers.add(STREAMS.cmd, {
+  const config = {
     durable_name: name,
     filter_subject: `dv.${options.service}.cmd.>`,
     ack_policy: AckPolicy.Explicit,
@@ -32,6 +32,17 @@ export async function createWorkerConsumer(conn: SiteConnection, options: Worker
     max_deliver: options.maxDeliver ?? 5,
     ack_wait: nanos(options.ackWaitMs ?? 2000),
     ...(options.backoffMs?.length ? {backoff: options.backoffMs.map(nanos)} : {}),
-  })
+  }
+  try {
+    await jsm.consumers.add(STREAMS.cmd, config)
+  } catch (error) {
+    // From nats-server 2.10 a create of an existing consumer with another config is refused (2.9 updated it).
+    if ((error as {code?: unknown}).code !== CONSUMER_ALREADY_EXISTS) throw error
+    const {durable_name: _name, ...changes} = config
+    await jsm.consumers.update(STREAMS.cmd, name, changes)
+  }
   return name
 }
+
+/** JetStream API error code of a create whose consumer exists with a different config (2.10+). */
+const CONSUMER_ALREADY_EXISTS = 10148
