@@ -48,18 +48,20 @@ History (--since, default 24h, or --from/--to) is merged across streams and site
     }
     const history = !flags.follow || flags.since !== undefined || flags.from !== undefined
     const window = history ? resolveWindow(flags) : {}
+    // Asked before connecting: an idle live view learns that its pipe's reader left by watching it, and
+    // the watch must see the reader once first (output.ts), before a quick `| head -1` has gone.
+    const {outputClosed, writable} = await import('../lib/render/output.js')
+    const closed = outputClosed()
     const fan = await this.connectMany()
 
     const abort = new AbortController()
     const onSigint = () => abort.abort()
     process.once('SIGINT', onSigint)
-    const [{tailMessages}, {renderTailEvent}, {outputClosed, writable}] = await Promise.all([
+    const [{tailMessages}, {renderTailEvent}] = await Promise.all([
       import('../lib/workflow/tail.js'),
       import('../lib/render/tail.js'),
-      import('../lib/render/output.js'),
     ])
     // The reader going away (`| head`) stops the reading at once, as Ctrl-C does, but ends with exit 0.
-    const closed = outputClosed()
     const stop = AbortSignal.any([abort.signal, closed])
     const failedSites = new Set<string>()
     try {

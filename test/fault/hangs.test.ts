@@ -241,6 +241,24 @@ describe('bounded reads, closed and slow output', {timeout: 600_000}, () => {
     }
   })
 
+  it('an idle tail --follow | head -1 (one matching message, then nothing) exits 0 within 2 s of its line', async () => {
+    // Nothing more is written after the first line, so no EPIPE ever comes: the pipe's reader is watched.
+    const corr = randomUUID()
+    const b = await connectTo(trd1.url)
+    try {
+      const e = envelope({type: 'maskin.server.provisioned', source: 'maskin', correlation_id: corr, data: {i: 0}})
+      await publish(b, 'dv.maskin.evt.server.provisioned', e)
+    } finally {
+      await b.close()
+    }
+    const r = await headOne(`tail --since 1h --json --follow --site trd1 --correlation ${corr}`)
+    expect(r.lines, r.err).toHaveLength(1)
+    expect(JSON.parse(r.out).envelope.correlation_id).toBe(corr)
+    expect(r.err).toMatch(/dvctl=0/)
+    expect(r.err).not.toMatch(/EPIPE|\n\s+at /)
+    expect(r.afterFirstMs, r.err).toBeLessThan(2000)
+  })
+
   it('tail --json into a slow pipe stays under 200 MB over 300k messages', async () => {
     const r = run(['tail', '--since', '1h', '--json', '--site', 'osl1'], env(), {slow: true})
     let peak = 0

@@ -1,12 +1,15 @@
+import {watchPipeReader} from './pipe-reader.js'
+
 /**
  * The process's output streams, seen as what they are: pipes that fill up and readers that go away.
  *
  * - Backpressure: `process.stdout.write` into a pipe never blocks; whatever the reader has not taken yet
  *   is buffered in memory. Readers that stream (tail, task watch) await `writable()` between messages, so
  *   they pull no more from the server than the reader takes (issue 13: 600 MB into a slow pipe).
- * - A reader that goes away (`| head -1`): the next write fails with EPIPE. That is the end of the
- *   command, not an error: `outputClosed()` fires, streaming readers stop, nothing more is written and
- *   the exit status is 0. A command that does not stop by itself is ended shortly after.
+ * - A reader that goes away (`| head -1`): the next write fails with EPIPE (or, for an idle live view,
+ *   the watched pipe has no reader left). That is the end of the command, not an error: `outputClosed()`
+ *   fires, streaming readers stop, nothing more is written and the exit status is 0. A command that does
+ *   not stop by itself is ended shortly after.
  */
 
 /** How long a command may take to wind down (delete its consumers) once its reader is gone. */
@@ -15,6 +18,8 @@ const WIND_DOWN_MS = 1000
 interface OutputState {
   closed: AbortController
   stderrClosed: boolean
+  /** The pipe's reader is being watched (outputClosed). */
+  watchingReader?: boolean
 }
 
 let state: OutputState | undefined
@@ -42,12 +47,19 @@ function closeOutput(s: OutputState, reason: unknown): void {
 }
 
 /**
- * Fires once stdout's reader is gone (EPIPE): stop producing output. A pipe reports it only on the next
- * write, so an idle `tail --follow | head -1` ends with the next message.
+ * Fires once stdout's reader is gone: stop producing output. A pipe reports it only on the next write
+ * (EPIPE), so for the commands that ask (live views, which may idle for long) the pipe's reader is also
+ * watched through /proc: an idle `tail --follow | head -1` ends within a second or two of head's exit.
  */
 export function outputClosed(): AbortSignal {
   guardOutput()
-  return state!.closed.signal
+  const s = state!
+  if (!s.watchingReader && process.platform === 'linux' && !process.stdout.isTTY) {
+    s.watchingReader = true
+    const stop = watchPipeReader(() => closeOutput(s, new Error('the reader of stdout has gone')))
+    s.closed.signal.addEventListener('abort', stop, {once: true})
+  }
+  return s.closed.signal
 }
 
 export function isOutputClosed(): boolean {
