@@ -162,17 +162,12 @@ export function belongsToSite(advisory: Pick<DeadLetterAdvisory, 'domain'>, site
 
 /**
  * A stream or consumer name as JetStream allows it: not empty, at most 255 characters, no whitespace, no
- * `.`, `*` or `>` (they would split or widen the API subjects that carry it), no path separators, no
- * control characters.
+ * `.`, `*` or `>` (they would split or widen the API subjects that carry it), no path separators. Other
+ * control characters are names the server accepts (a consumer named with an escape sequence dead-letters
+ * like any other), so they are valid here and only ever shown sanitised.
  */
 export function isName(v: unknown): v is string {
-  return (
-    typeof v === 'string' &&
-    v.length > 0 &&
-    v.length <= MAX_NAME_LENGTH &&
-    // eslint-disable-next-line no-control-regex
-    !/[\s.*>/\\\u0000-\u001f\u007f]/.test(v)
-  )
+  return typeof v === 'string' && v.length > 0 && v.length <= MAX_NAME_LENGTH && !/[\s.*>/\\]/.test(v)
 }
 
 function reasonOfSubject(subject: string): DeadLetterReason | undefined {

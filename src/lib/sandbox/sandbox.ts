@@ -382,8 +382,11 @@ async function waitForLeafLinks(state: SandboxState, started: StateNode[], warni
   )
 }
 
-/** A fresh cluster answers JetStream requests only once its members have elected a meta leader. */
-const CLUSTER_READY_MS = 30_000
+/**
+ * A fresh cluster answers JetStream requests only once its members have elected a meta leader; on a loaded
+ * two-core machine that took more than 30 s (a CI run), so allow two minutes.
+ */
+const CLUSTER_READY_MS = 120_000
 
 async function applyLayouts(state: SandboxState, timeoutMs: number): Promise<void> {
   const {connectSite} = await import('../nats/connection.js')
