@@ -110,7 +110,10 @@ export interface DoctorOptions {
 }
 
 const DEFAULT_STALL_AFTER_MS = 5000
-/** A follower silent this long is reported offline: nats-server 2.9 marks a killed peer not current, never offline. */
+/**
+ * A follower silent this long is reported offline: nats-server 2.9 marks a killed peer not current, never
+ * offline, and 2.15 flags it offline only once the cluster has given up on the server.
+ */
 const REPLICA_SILENT_MS = 10_000
 
 /** The row of a site that could not be reached. */
@@ -388,7 +391,12 @@ function replicationOf(
       return {
         name: p.name,
         current: Boolean(p.current),
-        offline: Boolean(p.offline) || (activeMs !== null && activeMs > REPLICA_SILENT_MS),
+        // A leader elected after a peer died has never heard from it: not current, no last-seen time (and
+        // no offline flag after a kill -9), so that counts as offline too.
+        offline:
+          Boolean(p.offline) ||
+          (activeMs !== null && activeMs > REPLICA_SILENT_MS) ||
+          (!p.current && activeMs === null),
         active_ms: activeMs,
         lag: p.lag ?? 0,
       }

@@ -21,6 +21,8 @@ export interface SiteConnection {
   js(): Promise<JetStreamClient>
   /** A read found the server not answering: close without draining (there is nothing to drain to). */
   abandon(): void
+  /** The link to the server is down (the client is reconnecting) or closed. */
+  linkDown(): boolean
   close(): Promise<void>
 }
 
@@ -126,7 +128,8 @@ export async function connectSite(site: SiteTarget, options: ConnectOptions): Pr
     nc,
     timeoutMs: options.timeoutMs,
     jsm() {
-      jsm ??= (async () => {
+      if (jsm) return jsm
+      const pending = (async () => {
         const {jetstreamManager} = await import('@nats-io/jetstream')
         try {
           return await jetstreamManager(nc, {
@@ -137,7 +140,12 @@ export async function connectSite(site: SiteTarget, options: ConnectOptions): Pr
           throw connectionError(site, url, error, options.timeoutMs)
         }
       })()
-      return jsm
+      // A failure is not kept: a cluster still electing its leader answers the next ask (sandbox up retries).
+      pending.catch(() => {
+        if (jsm === pending) jsm = undefined
+      })
+      jsm = pending
+      return pending
     },
     js() {
       js ??= (async () => {
@@ -148,6 +156,9 @@ export async function connectSite(site: SiteTarget, options: ConnectOptions): Pr
     },
     abandon() {
       link.abandoned = true
+    },
+    linkDown() {
+      return link.down || nc.isClosed()
     },
     async close() {
       if (nc.isClosed()) return
