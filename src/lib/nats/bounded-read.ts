@@ -55,7 +55,10 @@ export async function* boundedRead(
   options: Partial<OrderedConsumerOptions>,
 ): AsyncGenerator<JsMsg> {
   const js = await conn.js()
-  const consumer = await retryTransient(() => js.consumers.get(stream, options), {attempts: ORDERED_CONSUMER_ATTEMPTS})
+  const consumer = await retryTransient(() => js.consumers.get(stream, options), {
+    attempts: ORDERED_CONSUMER_ATTEMPTS,
+    giveUpIf: () => conn.linkDown(),
+  })
   const pending = (await consumer.info(true)).num_pending
   if (pending === 0) {
     await consumer.delete().catch(() => {})

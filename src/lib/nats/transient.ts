@@ -31,6 +31,8 @@ export interface RetryOptions {
   /** At most this many attempts (for requests that each wait a whole timeout when they fail). */
   attempts?: number
   signal?: AbortSignal
+  /** Stop retrying once this holds (the server is gone, not busy electing a leader). */
+  giveUpIf?: () => boolean
 }
 
 /**
@@ -44,7 +46,7 @@ export async function retryTransient<T>(work: () => Promise<T>, options: RetryOp
       return await work()
     } catch (error) {
       const spent = Date.now() >= deadline || attempt + 1 >= (options.attempts ?? Infinity)
-      if (!isTransient(error) || spent || options.signal?.aborted) throw error
+      if (!isTransient(error) || spent || options.signal?.aborted || options.giveUpIf?.()) throw error
       await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 2000)))
     }
   }

@@ -104,8 +104,11 @@ export class StreamCursor {
       // it resumes by sequence, and a leftover opt_start_time or deliver_policy `new` would be refused or
       // would restart from the stream's beginning.
       const startSeq = await startSequence(conn, options)
+      // Retried only while the link is up: a cluster placing it on a dead peer, not a server that is gone
+      // (that must end the read within --timeout).
       consumer = await retryTransient(() => js.consumers.get(options.stream, {...filter, opt_start_seq: startSeq}), {
         attempts: ORDERED_CONSUMER_ATTEMPTS,
+        giveUpIf: () => conn.linkDown(),
       })
     } catch (error) {
       if (/stream not found/i.test(String((error as Error).message))) throw new StreamMissing(options.stream)
