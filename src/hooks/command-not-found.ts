@@ -1,0 +1,36 @@
+import type {Hook} from '@oclif/core'
+
+import {UserError, toErrorJson} from '../lib/errors.js'
+import {ExitCode} from '../lib/exit-codes.js'
+import {suggest} from '../lib/suggest.js'
+import {jsonText, sanitize} from '../lib/render/text.js'
+
+/**
+ * An unknown command gets the house error (exit 2, JSON with --json) and the nearest commands, instead of
+ * oclif's bare "command dlq:lst not found".
+ */
+const hook: Hook.CommandNotFound = async function (options) {
+  const typed = options.id.replaceAll(':', ' ')
+  const ids = options.config.commands.filter((c) => !c.hidden).map((c) => c.id.replaceAll(':', ' '))
+  // Prefer commands of the same topic (`dlq lst` -> `dlq list`), then any command.
+  const topic = typed.includes(' ') ? typed.slice(0, typed.lastIndexOf(' ') + 1) : ''
+  const sameTopic = topic ? ids.filter((id) => id.startsWith(topic)) : []
+  const near = sameTopic.length ? suggest(typed, sameTopic) : []
+  const candidates = near.length ? near : suggest(typed, ids)
+  const hint = candidates.length
+    ? `Did you mean ${candidates.map((c) => `dvctl ${c}`).join(', or ')}?`
+    : 'Run dvctl --help for the list of commands.'
+  const error = new UserError(`Unknown command "${sanitize(typed)}".`, {
+    code: 'unknown-command',
+    exitCode: ExitCode.usage,
+    hint,
+  })
+  if ((options.argv ?? []).includes('--json')) {
+    process.stdout.write(jsonText(toErrorJson(error), 2) + '\n')
+  } else {
+    process.stderr.write(`Error: ${error.message}\nHint: ${error.hint}\n`)
+  }
+  process.exitCode = error.exitCode
+}
+
+export default hook
