@@ -1,6 +1,7 @@
 import chalk from 'chalk'
 
 import {writeErr, writeOut} from './output.js'
+import {layoutTable, type Column} from './table.js'
 import {field, jsonText, sanitize} from './text.js'
 
 /**
@@ -44,19 +45,24 @@ export function jsonLine(value: unknown): void {
 }
 
 /**
- * A table on a TTY, tab-separated lines otherwise (so `cut` and `awk` work). Cells are built by the
- * renderers with `field` (text.ts); a TSV cell is sanitised once more here, so that no tab, newline or
- * control character of the data can split or corrupt a line (without colour there is no styling to keep).
+ * A table on a TTY, sized to the window (table.ts); tab-separated lines without a header row otherwise, every
+ * cell complete, the same columns every time (so `cut` and `awk` work). Cells are built by the renderers with
+ * `field` (text.ts); a TSV cell is sanitised once more here, so that no tab, newline or control character of
+ * the data can split or corrupt a line (without colour there is no styling to keep).
  */
-export async function table(term: Terminal, head: string[], rows: Array<Array<string | number>>): Promise<void> {
+export async function table(
+  term: Terminal,
+  head: readonly Column[],
+  rows: Array<Array<string | number>>,
+  options: {wide?: boolean} = {},
+): Promise<void> {
   if (!term.stdoutTTY) {
     for (const row of rows) out(row.map((cell) => sanitize(String(cell))).join('\t'))
     return
   }
-  const {default: Table} = await import('cli-table3')
-  const t = new Table({head: head.map((h) => chalk.bold(h)), style: {head: [], border: []}})
-  t.push(...rows.map((row) => row.map((cell) => String(cell))))
-  out(t.toString())
+  const cells = rows.map((row) => row.map((cell) => String(cell)))
+  const width = process.stdout.columns || 80
+  for (const line of layoutTable(head, cells, {width, wide: options.wide, header: (h) => chalk.bold(h)})) out(line)
 }
 
 /** RFC 3339 when not on a TTY; relative (`3m ago`) on a TTY. */

@@ -1,0 +1,66 @@
+import {describe, expect, it} from 'vitest'
+
+import {columnWidths, displayWidth, layoutTable, truncate} from '../../../src/lib/render/table.js'
+
+const UUID = '0b5f3c2e-8d7a-4c1b-9e6f-2a4d8c1e7f90'
+const FAILURE = 'provisioning failed: '.repeat(15)
+
+describe('table layout', () => {
+  it('measures terminal columns, not code units: colour codes take none, wide characters two', () => {
+    expect(displayWidth('\u001b[31mred\u001b[39m')).toBe(3)
+    expect(displayWidth('数据')).toBe(4)
+    expect(displayWidth('e\u0301')).toBe(1)
+  })
+
+  it('cuts with an ellipsis within the width, dropping colour from a cut cell', () => {
+    expect(truncate('abcdefghij', 6)).toBe('abcde…')
+    expect(displayWidth(truncate('数据数据数据', 5))).toBeLessThanOrEqual(5)
+    expect(truncate('\u001b[31mabcdefghij\u001b[39m', 4)).toBe('abc…')
+    expect(truncate('short', 10)).toBe('short')
+  })
+
+  it('fits a dead-letter-like table into 80 columns, one line per row, ids keeping a prefix', () => {
+    const columns = [
+      {header: 'REF', fit: 'fixed' as const},
+      {header: 'CORRELATION', fit: 'id' as const},
+      {header: 'DELIVERIES', fit: 'fixed' as const, align: 'right' as const},
+      {header: 'FAILURE'},
+    ]
+    const rows = Array.from({length: 5}, (_, i) => [`s1:DV_DLQ:${i + 1}`, UUID, '5', FAILURE])
+    const lines = layoutTable(columns, rows, {width: 80})
+    expect(lines).toHaveLength(6)
+    for (const line of lines) expect(displayWidth(line)).toBeLessThanOrEqual(80)
+    expect(lines[1]).toContain(UUID.slice(0, 7))
+    expect(lines[1]).toContain('…')
+    expect(lines[0].startsWith('REF')).toBe(true)
+  })
+
+  it('gives way from the widest column first and keeps fixed columns whole', () => {
+    const widths = columnWidths(
+      [{header: 'A', fit: 'fixed'}, 'B', 'C'],
+      [['x'.repeat(30), 'y'.repeat(40), 'z'.repeat(10)]],
+      60,
+    )
+    expect(widths[0]).toBe(30)
+    expect(widths.reduce((a, b) => a + b, 0) + 4).toBe(60)
+    expect(widths[2]).toBe(10)
+  })
+
+  it('with wide keeps every cell whole', () => {
+    const lines = layoutTable(['ID', 'TEXT'], [[UUID, FAILURE]], {width: 40, wide: true})
+    expect(lines[1]).toContain(UUID)
+    expect(lines[1]).toContain(FAILURE.trimEnd())
+  })
+
+  it('right-aligns numbers and never leaves trailing spaces', () => {
+    const lines = layoutTable(
+      ['NAME', {header: 'N', align: 'right', fit: 'fixed'}],
+      [
+        ['a', '5'],
+        ['bb', '10'],
+      ],
+      {width: 80},
+    )
+    expect(lines).toEqual(['NAME   N', 'a      5', 'bb    10'])
+  })
+})
