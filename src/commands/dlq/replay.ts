@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../lib/base-command.js'
 import {pickSiteFromRefs} from '../../lib/dlq/ref.js'
-import {usageError, UserError} from '../../lib/errors.js'
+import {usageError} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {resolveActor} from '../../lib/dlq/actor.js'
 import {selectionFlags, selectionFrom, statusFlag} from '../../lib/dlq/flags.js'
@@ -118,10 +118,9 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
       )
     }
     if (abort.signal.aborted) {
-      throw new UserError('Interrupted; run the same command again to finish without sending copies twice.', {
-        code: 'interrupted',
-        exitCode: ExitCode.interrupted,
-      })
+      // The result says what was sent and what was not; the summary above already says how to finish.
+      if (!this.jsonEnabled()) err('Interrupted.')
+      return this.exitWith(result, ExitCode.interrupted)
     }
     const partial = result.failed.length > 0 || result.not_attempted.length > 0
     return this.exitWith(result, partial ? ExitCode.partial : ExitCode.ok)

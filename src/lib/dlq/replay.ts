@@ -1,3 +1,5 @@
+import {setTimeout as delay} from 'node:timers/promises'
+
 import type {MsgHdrs} from '@nats-io/transport-node'
 
 import {usageError} from '../errors.js'
@@ -145,7 +147,7 @@ async function sendAll(
   const {headers} = await import('@nats-io/transport-node')
   const reader = new OriginalReader(conn)
   const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
-  const pace = pacer(options.ratePerSecond)
+  const pace = pacer(options.ratePerSecond, options.signal)
   const total = plan.items.length
   let done = 0
 
@@ -448,8 +450,11 @@ function localRef(conn: SiteConnection, text: string): DeadLetterRef {
   return ref
 }
 
-/** `--rate N/s`: spaces publishes evenly; no-op when unset. */
-function pacer(ratePerSecond: number | undefined): () => Promise<void> {
+/**
+ * `--rate N/s`: spaces publishes evenly; no-op when unset. A wait ends at once when the run is interrupted
+ * (NotSent): under a slow rate most of a chunk is waiting for its turn, and Ctrl-C must not wait for it.
+ */
+function pacer(ratePerSecond: number | undefined, signal: AbortSignal | undefined): () => Promise<void> {
   if (!ratePerSecond) return async () => {}
   const interval = 1000 / ratePerSecond
   let next = Date.now()
@@ -457,7 +462,10 @@ function pacer(ratePerSecond: number | undefined): () => Promise<void> {
     const now = Date.now()
     const at = Math.max(now, next)
     next = at + interval
-    if (at > now) await new Promise((r) => setTimeout(r, at - now))
+    if (at <= now) return
+    await delay(at - now, undefined, signal ? {signal} : {}).catch(() => {
+      throw new NotSent()
+    })
   }
 }
 
