@@ -12,7 +12,8 @@ export interface SiteSelection {
 
 /**
  * Turns flags and environment into the sites to talk to, by the precedence of DESIGN.md section 3:
- * `--server` > `--site` (or `--all-sites`) > `DV_SITE` > `NATS_URL` > default site in config > nats://127.0.0.1:4222.
+ * `--server` > `--site` (or `--all-sites`) > `DV_SITE` > `NATS_URL` > default site in config; nats://127.0.0.1:4222
+ * only when there is no config file at all.
  * `NATS_CREDS` / `--creds` apply to a site addressed by URL, as in the `nats` CLI; `--creds` also
  * overrides a named site's credentials. The config file is only read when a name is needed.
  */
@@ -55,6 +56,9 @@ export async function resolveSites(
   const loaded = await loadConfig({env})
   const fallback = loaded.config.default_site
   if (fallback) return [withFlagCreds(named(loaded, fallback, `default_site in ${loaded.path}`))]
+  // The local server is assumed only on a machine with no config at all (a newcomer). Once sites are
+  // configured, a command without a site must not quietly act on whatever listens on 4222.
+  if (loaded.exists) throw noSiteChosen(loaded)
   return [byUrl(DEFAULT_SERVER)]
 }
 
@@ -75,5 +79,18 @@ function named(loaded: LoadedConfig, name: string, source: string): SiteTarget {
     known.length
       ? `Use one of ${known.join(', ')}, or add it with dvctl site add ${name} --server URL.`
       : `Add it with dvctl site add ${name} --server URL, or use --server URL.`,
+  )
+}
+
+function noSiteChosen(loaded: LoadedConfig) {
+  const known = Object.keys(loaded.config.sites)
+  return usageError(
+    known.length
+      ? `No site chosen: ${loaded.path} has ${known.join(', ')} and no default site.`
+      : `No site chosen: ${loaded.path} has no sites.`,
+    'no-site-chosen',
+    known.length
+      ? `Give --site ${known[0]} (or another of ${known.join(', ')}), or make one the default: dvctl site use ${known[0]}.`
+      : 'Add a site with dvctl site add NAME --server URL, or give --server URL.',
   )
 }

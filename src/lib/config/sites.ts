@@ -28,6 +28,10 @@ export const SiteChangeResult = z.object({
   action: z.enum(['added', 'replaced', 'removed', 'default']),
   site: z.string(),
   default_site: z.string().nullable(),
+  /** `removed` only: the removed site was the default, so now no site is. */
+  was_default: z.boolean().optional(),
+  /** `removed` only: the sites left to choose from. */
+  sites: z.array(z.string()).optional(),
 })
 export type SiteChangeResult = z.infer<typeof SiteChangeResult>
 
@@ -113,12 +117,14 @@ export async function addSite(options: AddSiteOptions): Promise<SiteChangeResult
 }
 
 export async function removeSite(options: ConfigLocation & {name: string}): Promise<SiteChangeResult> {
+  let wasDefault = false
   const saved = await updateConfig(options, (config) => {
     requireSite(config, options.name)
     delete config.sites[options.name]
-    if (config.default_site === options.name) delete config.default_site
+    wasDefault = config.default_site === options.name
+    if (wasDefault) delete config.default_site
   })
-  return change(saved, 'removed', options.name)
+  return {...change(saved, 'removed', options.name), was_default: wasDefault, sites: Object.keys(saved.config.sites)}
 }
 
 export async function useSite(options: ConfigLocation & {name: string}): Promise<SiteChangeResult> {

@@ -8,7 +8,7 @@ import {resolveSites} from '../../../src/lib/config/resolve.js'
 import {UserError} from '../../../src/lib/errors.js'
 
 // One test per step of the precedence of DESIGN.md section 3:
-// --server > --site > DV_SITE > NATS_URL > default site in config > nats://127.0.0.1:4222.
+// --server > --site > DV_SITE > NATS_URL > default site in config > nats://127.0.0.1:4222 (no config file only).
 describe('resolveSites precedence', () => {
   let dir: string
   let config: string
@@ -74,6 +74,26 @@ describe('resolveSites precedence', () => {
   it('falls back to nats://127.0.0.1:4222 without config', async () => {
     const [t] = await resolveSites({}, {DVCTL_CONFIG: join(dir, 'missing.yaml')})
     expect(t).toEqual({name: 'local', servers: ['nats://127.0.0.1:4222']})
+  })
+
+  it('with sites configured and no default, refuses (exit 2) naming the sites instead of assuming 4222', async () => {
+    const noDefault = join(dir, 'no-default.yaml')
+    await writeFile(
+      noDefault,
+      'sites:\n  osl1: {servers: ["nats://osl1.example:4222"]}\n  trd1: {servers: ["nats://trd1.example:4222"]}\n',
+    )
+    const error = await resolveSites({}, {DVCTL_CONFIG: noDefault}).catch((e) => e)
+    expect(error).toBeInstanceOf(UserError)
+    expect(error).toMatchObject({exitCode: 2, code: 'no-site-chosen'})
+    expect(error.message).toContain('osl1, trd1')
+    expect(error.hint).toContain('--site osl1')
+  })
+
+  it('an existing config without sites is no licence to assume 4222 either', async () => {
+    const empty = join(dir, 'empty.yaml')
+    await writeFile(empty, 'sites: {}\n')
+    const error = await resolveSites({}, {DVCTL_CONFIG: empty}).catch((e) => e)
+    expect(error).toMatchObject({exitCode: 2, code: 'no-site-chosen'})
   })
 
   it('--creds overrides a named site’s credentials', async () => {
