@@ -184,7 +184,8 @@ describe('sandbox up --sites osl1,trd1', {timeout: 120_000}, () => {
         // Generous for a loaded CI machine: the point is that the command ends by itself (not killed, exit 137).
         timeoutMs: 60_000,
       })
-      expect(r.exitCode).toBe(0)
+      // Every site is shown; the silent one fails the check, as in doctor.
+      expect(r.exitCode).toBe(4)
       const rows = SiteChecksResult.parse(r.json()).sites
       expect(rows.find((s) => s.site === 'bgo1')).toMatchObject({
         connected: false,
@@ -197,13 +198,13 @@ describe('sandbox up --sites osl1,trd1', {timeout: 120_000}, () => {
     }
   })
 
-  it('with trd1 killed, site check --all-sites still answers from osl1, warns about trd1 and exits 0', async () => {
+  it('with trd1 killed, site check --all-sites still answers from osl1, warns about trd1 and exits 4', async () => {
     process.kill(site('trd1').pid, 'SIGKILL')
     await waitUntil(async () => !(await isOurNatsServer(site('trd1').pid, join(dir, 'trd1', 'nats-server.conf'))))
     const r = await runCli(['site', 'check', '--all-sites', '--timeout', '2s', '--json'], {
       env: {DVCTL_CONFIG: up.config},
     })
-    expect(r.exitCode).toBe(0)
+    expect(r.exitCode).toBe(4)
     const rows = SiteChecksResult.parse(r.json()).sites
     expect(rows[0]).toMatchObject({site: 'osl1', connected: true})
     expect(rows[1]).toMatchObject({

@@ -18,7 +18,7 @@ export default class SiteCheck extends BaseCommand<typeof SiteCheck> {
     'Check that sites are reachable: server version, JetStream (domain, API level), round-trip time.'
   static override description = `Without arguments checks the site chosen by --server, --site, DV_SITE, NATS_URL or the config's default site (else nats://127.0.0.1:4222); an unreachable site is one line naming the URL and the cause, and exit 4.
 
-With --all-sites (or several --site) every site is checked concurrently, each bounded by --timeout, one row per site: an unreachable site is a row with connected false and its error, and a warning on stderr. The JSON result is then {sites: [...], warnings: [...]}; sites running different nats-server versions are a warning (stderr, and in warnings). The JetStream API level is shown from nats-server 2.11 on (n/a, null in JSON, before). The the exit code is 0 when at least one site is fully reachable, 4 when none is.`
+With --all-sites (or several --site) every site is checked concurrently, each bounded by --timeout, one row per site: an unreachable site is a row with connected false and its error, and a warning on stderr. The JSON result is then {sites: [...], warnings: [...]}; sites running different nats-server versions are a warning (stderr, and in warnings). The JetStream API level is shown from nats-server 2.11 on (n/a, null in JSON, before). As in doctor, the exit code is 0 only when every site is reachable with JetStream, else 4.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --server nats://127.0.0.1:4222 --json',
@@ -58,7 +58,9 @@ With --all-sites (or several --site) every site is checked concurrently, each bo
     if (mismatch) warn(mismatch)
     const result: SiteChecksResult = {sites: rows, warnings: mismatch ? [mismatch] : []}
     if (!this.jsonEnabled()) await renderSiteChecks(this.term, rows)
-    const anyHealthy = rows.some((r) => r.connected && r.jetstream.enabled)
-    return this.exitWith(result, anyHealthy ? ExitCode.ok : ExitCode.unavailable)
+    // The same rule as doctor: every site is still checked and shown, but one that is down or has no
+    // JetStream makes the check fail (exit 4), so a script or an alert sees it.
+    const allHealthy = rows.every((r) => r.connected && r.jetstream.enabled)
+    return this.exitWith(result, allHealthy ? ExitCode.ok : ExitCode.unavailable)
   }
 }
