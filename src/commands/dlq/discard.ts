@@ -61,7 +61,10 @@ export default class DlqDiscard extends BaseCommand<typeof DlqDiscard> {
       return this.exitWith(preview, code)
     }
     if (flags['dry-run']) return preview
-    await confirmOrRefuse(this.term, `Discard ${plan.letters.length} dead letter(s)?`, {yes: flags.yes})
+    await confirmOrRefuse(this.term, `Discard ${plan.letters.length} dead letter(s)`, {
+      yes: flags.yes,
+      target: {site: conn.site.name, url: conn.url},
+    })
     const result = await runDiscard(conn, plan, {actor: await resolveActor(), reason: flags.reason})
     if (!this.jsonEnabled()) {
       renderActionResult(

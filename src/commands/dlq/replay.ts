@@ -85,7 +85,10 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
     const actor = await resolveActor()
     let edited: {data: Uint8Array; id: string} | undefined
     if (flags.edit) edited = await this.edit(conn, plan, actor)
-    await confirmOrRefuse(this.term, `Replay ${plan.items.length} dead letter(s)?`, {yes: flags.yes})
+    await confirmOrRefuse(this.term, `Replay ${plan.items.length} dead letter(s)`, {
+      yes: flags.yes,
+      target: {site: conn.site.name, url: conn.url},
+    })
 
     const bar = progressBar(this.term, 'replaying')
     const abort = new AbortController()

@@ -38,9 +38,12 @@ export default class LayoutAdopt extends BaseCommand<typeof LayoutAdopt> {
     const {confirmOrRefuse} = await import('../../lib/render/prompt.js')
     await confirmOrRefuse(
       this.term,
-      `Mark ${planned.adopted.length} object(s) on site ${planned.site} as created for layout ${planned.layout}? ` +
-        '`layout apply --prune` may then delete them when the layout no longer declares them.',
-      {yes: this.flags.yes},
+      `Mark ${planned.adopted.length} object(s) as created for layout ${planned.layout}`,
+      {
+        yes: this.flags.yes,
+        target: {site: conn.site.name, url: conn.url},
+        warning: '`layout apply --prune` may then delete them when the layout no longer declares them.',
+      },
     )
     const result = await adoptLayout(conn, layout)
     if (!this.jsonEnabled()) renderAdopt(result)

@@ -52,13 +52,11 @@ export default class LayoutApply extends BaseCommand<typeof LayoutApply> {
     const s = summarisePlan(plan.changes)
     const {confirmOrRefuse} = await import('../../lib/render/prompt.js')
     const danger = s.recreate || s.delete ? ' Recreated and deleted streams lose their messages.' : ''
-    await confirmOrRefuse(
-      this.term,
-      `Apply ${s.create + s.update + s.recreate + s.delete} change(s) to site ${plan.site}?${danger}`,
-      {
-        yes: this.flags.yes,
-      },
-    )
+    await confirmOrRefuse(this.term, `Apply ${s.create + s.update + s.recreate + s.delete} change(s)`, {
+      yes: this.flags.yes,
+      target: {site: conn.site.name, url: conn.url},
+      warning: danger.trim(),
+    })
 
     const result = await applyPlan(conn, declared, plan, {allowRecreate: this.flags['allow-recreate']})
     if (!this.jsonEnabled()) renderApplied(result)

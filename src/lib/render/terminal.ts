@@ -13,7 +13,7 @@ export interface Terminal {
   stdoutTTY: boolean
   stdinTTY: boolean
   color: boolean
-  /** Prompts allowed: both ends are TTYs and `--no-input` was not given. */
+  /** Prompts allowed: stdin and stderr (where prompts go) are TTYs and `--no-input` was not given. */
   interactive: boolean
 }
 
@@ -23,7 +23,7 @@ export function makeTerminal(options: {json: boolean; noColor: boolean; noInput:
   const color =
     stdoutTTY && !options.json && !options.noColor && process.env.NO_COLOR === undefined && process.env.TERM !== 'dumb'
   if (!color) chalk.level = 0
-  return {json: options.json, stdoutTTY, stdinTTY, color, interactive: stdoutTTY && stdinTTY && !options.noInput}
+  return {json: options.json, stdoutTTY, stdinTTY, color, interactive: stdinTTY && Boolean(process.stderr.isTTY) && !options.noInput}
 }
 
 export function out(line = ''): void {

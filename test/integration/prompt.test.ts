@@ -1,0 +1,83 @@
+// Confirmation prompts in a real pseudo-terminal (issue 15): they name the site and URL they act on, "no" is
+// a plain "Cancelled" with exit 3, Ctrl-C is exit 130, and `| tee log` on stdout does not stop the asking.
+import {fileURLToPath} from 'node:url'
+
+import pty from '@lydell/node-pty'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {STREAMS} from '../../src/lib/layout/names.js'
+import {command, type DlqSite, eventually, publishCommand, startDlqSite, streamMessages} from './dlq-fixture.js'
+
+const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+
+/** Runs `shell` (a command line using $DVCTL) in a pty; `answer` is typed once the prompt shows. */
+function ptyRun(shell: string, answer: string): Promise<{exitCode: number; output: string}> {
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v
+  Object.assign(env, {
+    TERM: 'xterm-256color',
+    NO_COLOR: '1',
+    DVCTL_CONFIG: '/nonexistent/dvctl.yaml',
+    DVCTL: `${process.execPath} ${RUN}`,
+  })
+  delete env.NATS_URL
+  delete env.DV_SITE
+  return new Promise((resolve, reject) => {
+    const term = pty.spawn('/bin/sh', ['-c', shell], {cols: 120, rows: 30, env})
+    let output = ''
+    let answered = false
+    const timer = setTimeout(() => {
+      term.kill('SIGKILL')
+      reject(new Error(`no exit; output:\n${output}`))
+    }, 30_000)
+    term.onData((d) => {
+      output += d
+      if (!answered && output.includes('(y/N)')) {
+        answered = true
+        term.write(answer)
+      }
+    })
+    term.onExit(({exitCode}) => {
+      clearTimeout(timer)
+      resolve({exitCode, output})
+    })
+  })
+}
+
+describe('confirmation prompts', {timeout: 60_000}, () => {
+  let site: DlqSite
+
+  beforeAll(async () => {
+    site = await startDlqSite('osl1')
+    await publishCommand(site.conn, 'dv.maskin.cmd.provision', command('maskin.server.provision.requested'))
+    const js = await site.conn.js()
+    const consumer = await js.consumers.get(STREAMS.cmd, 'maskin')
+    for await (const m of await consumer.fetch({max_messages: 1, expires: 2000})) m.term()
+    await eventually(async () => ((await streamMessages(site.conn, STREAMS.dlq)) === 1 ? true : undefined))
+  }, 60_000)
+  afterAll(async () => site?.dispose())
+
+  const replay = () => `$DVCTL dlq replay --all --server ${site.server.url}`
+
+  it('names the site and URL; "no" is a plain Cancelled, exit 3, nothing sent', async () => {
+    const r = await ptyRun(replay(), 'n\r')
+    expect(r.exitCode, r.output).toBe(3)
+    expect(r.output).toContain(`Replay 1 dead letter(s) on site 127.0.0.1:${site.server.port} (${site.server.url})?`)
+    expect(r.output).toContain('Cancelled; nothing was changed.')
+    expect(r.output).not.toContain('Error:')
+    expect(await streamMessages(site.conn, STREAMS.cmd)).toBe(1)
+  })
+
+  it('Ctrl-C at the prompt exits 130 and sends nothing', async () => {
+    const r = await ptyRun(replay(), '\u0003')
+    expect(r.exitCode, r.output).toBe(130)
+    expect(await streamMessages(site.conn, STREAMS.cmd)).toBe(1)
+  })
+
+  it('asks when only stdout is piped (| tee), and "yes" replays', async () => {
+    const r = await ptyRun(`${replay()} | cat`, 'y\r')
+    expect(r.output).toContain('(y/N)')
+    expect(r.output).toMatch(/replayed\s+DV_CMD:1/)
+    expect(await streamMessages(site.conn, STREAMS.cmd)).toBe(2)
+  })
+})
