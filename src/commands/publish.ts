@@ -42,7 +42,8 @@ export default class Publish extends BaseCommand<typeof Publish> {
   async run(): Promise<PublishResult> {
     const {flags} = this
     const subject = this.args.subject
-    const {senderDefaults, configuredDatacenter, buildForSite} = await import('../lib/publish/defaults.js')
+    const {senderDefaults, buildForSite} = await import('../lib/publish/defaults.js')
+    const {configuredDatacenterId} = await import('../lib/nats/site-identity.js')
     const {buildMessage} = await import('../lib/publish/envelope.js')
     const defaults = await senderDefaults({schemas: flags.schemas})
     const [target] = await this.siteTargets()
@@ -61,7 +62,7 @@ export default class Publish extends BaseCommand<typeof Publish> {
         defaults: envelopeInputFromFlags(subject, flags, {
           data: {},
           actor: defaults.actor,
-          datacenter: configuredDatacenter(target),
+          datacenter: configuredDatacenterId(target),
         }),
       })
     } else {
@@ -69,7 +70,7 @@ export default class Publish extends BaseCommand<typeof Publish> {
       input = envelopeInputFromFlags(subject, flags, {
         data,
         actor: defaults.actor,
-        datacenter: configuredDatacenter(target),
+        datacenter: configuredDatacenterId(target),
       })
     }
 

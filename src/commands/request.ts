@@ -25,7 +25,8 @@ export default class Request extends BaseCommand<typeof Request> {
   async run(): Promise<RequestResult> {
     const {flags} = this
     const subject = this.args.subject
-    const {senderDefaults, configuredDatacenter, buildForSite} = await import('../lib/publish/defaults.js')
+    const {senderDefaults, buildForSite} = await import('../lib/publish/defaults.js')
+    const {configuredDatacenterId} = await import('../lib/nats/site-identity.js')
     const {buildMessage} = await import('../lib/publish/envelope.js')
     const defaults = await senderDefaults({schemas: flags.schemas})
     const [target] = await this.siteTargets()
@@ -38,7 +39,7 @@ export default class Request extends BaseCommand<typeof Request> {
     const input = envelopeInputFromFlags(subject, flags, {
       data,
       actor: defaults.actor,
-      datacenter: configuredDatacenter(target),
+      datacenter: configuredDatacenterId(target),
     })
     let message = buildMessage(input, buildOptions)
     if (message.problems.length > 0) return this.refuse(message)

@@ -8,7 +8,7 @@ import {ExitCode, type ExitCodeValue} from './exit-codes.js'
 import type {SiteConnection} from './nats/connection.js'
 import type {FanOut} from './nats/fanout.js'
 import {flushed, isOutputClosed} from './render/output.js'
-import {isTransient} from './nats/transient.js'
+import {natsUserError} from './nats/errors.js'
 import {err, makeTerminal, out, warn, type Terminal} from './render/terminal.js'
 import {jsonText} from './render/text.js'
 
@@ -185,13 +185,7 @@ export function toUserError(error: Error & {oclif?: {exit?: number}; code?: stri
   if (error.code === 'SIGINT' || error.name === 'AbortError') {
     return new UserError('Interrupted.', {code: 'interrupted', exitCode: ExitCode.interrupted})
   }
-  if (isTransient(error)) {
-    return new UserError(`The site did not answer: ${error.message}`, {
-      code: 'site-unavailable',
-      exitCode: ExitCode.unavailable,
-      hint: 'A server was lost or a JetStream leader is being elected; run the command again (dvctl doctor shows leaders and replicas).',
-      cause: error,
-    })
-  }
+  const fromNats = natsUserError(error)
+  if (fromNats) return fromNats
   return new UserError(`Unexpected error: ${error.message}`, {code: 'bug', exitCode: ExitCode.bug})
 }

@@ -25,6 +25,7 @@ export async function resolveSites(
   const byUrl = (url: string): SiteTarget => ({
     name: siteNameForUrl(url),
     servers: url.split(','),
+    byUrl: true,
     ...(creds ? {creds} : {}),
   })
   const withFlagCreds = (target: SiteTarget): SiteTarget =>

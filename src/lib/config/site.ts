@@ -16,6 +16,11 @@ export interface SiteTarget {
   tls?: {ca?: string; cert?: string; key?: string; insecure?: boolean}
   js_domain?: string
   description?: string
+  /**
+   * Addressed only by URL (`--server`, NATS_URL, the default URL): `name` is made from the URL and names
+   * no datacenter, so the site's datacenter_id comes from its server (nats/site-identity.ts).
+   */
+  byUrl?: boolean
 }
 
 export const DEFAULT_SERVER = 'nats://127.0.0.1:4222'

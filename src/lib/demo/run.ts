@@ -174,8 +174,7 @@ async function ensureDemoLayout(conn: SiteConnection, step: (message: string) =>
 }
 
 async function siteDatacenters(conns: SiteConnection[]) {
-  const {siteDatacenter} = await import('../publish/defaults.js')
-  return {datacenters: await Promise.all(conns.map((c) => siteDatacenter(c)))}
+  return {datacenters: await Promise.all(conns.map(async (c) => (await c.identity()).datacenterId ?? undefined))}
 }
 
 async function sendCommand(options: RunDemoOptions, command: DemoCommand, step: (message: string) => void) {

@@ -1,5 +1,4 @@
 import type {SiteTarget} from '../config/site.js'
-import {siteNameForUrl} from '../config/site.js'
 import {redactUrls} from '../config/url.js'
 import type {SiteConnection} from '../nats/connection.js'
 import type {DemoResult, DemoSite} from './run.js'
@@ -56,8 +55,7 @@ export async function chooseDemoSites(options: ChooseSitesOptions): Promise<Chos
  */
 export function selectorFor(site: SiteTarget, server?: string): string[] {
   if (server) return ['--server', redactUrls(server)]
-  const byUrlOnly = site.servers.some((url) => siteNameForUrl(url) === site.name)
-  return byUrlOnly ? [] : ['--site', site.name]
+  return site.byUrl ? [] : ['--site', site.name]
 }
 
 async function startSandbox(options: ChooseSitesOptions): Promise<ChosenSites> {

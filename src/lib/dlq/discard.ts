@@ -1,4 +1,5 @@
 import {usageError} from '../errors.js'
+import {describeNatsError} from '../nats/errors.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {Ledger, emptyLedgerState} from './ledger.js'
 import type {DeadLetter, DlqDiscardResult} from './model.js'
@@ -86,7 +87,7 @@ export async function runDiscard(
       })
       result.discarded.push({ref: l.ref, reason: options.reason, at, actor: options.actor})
     } catch (error) {
-      result.failed.push({ref: l.ref, error: (error as Error).message ?? String(error)})
+      result.failed.push({ref: l.ref, ...describeNatsError(error)})
     }
   })
   return result

@@ -3,6 +3,7 @@ import type {KV} from '@nats-io/kv'
 import {DLQ_LEDGER_BUCKET} from '../layout/names.js'
 import {boundedRead} from '../nats/bounded-read.js'
 import type {SiteConnection} from '../nats/connection.js'
+import {isStreamNotFound} from '../nats/errors.js'
 import {retryTransient} from '../nats/transient.js'
 import {type HistoryEntry, LedgerEntry} from './model.js'
 import {formatRef, ledgerKey, refFromLedgerKey} from './ref.js'
@@ -74,7 +75,7 @@ export class Ledger {
       await kv.status()
       return new Ledger(kv, conn)
     } catch (error) {
-      if (!/not found/i.test(String((error as Error).message))) throw error
+      if (!isStreamNotFound(error)) throw error
       if (!options.create) return null
       return new Ledger(await kvm.create(DLQ_LEDGER_BUCKET, {history: 64}), conn)
     }

@@ -133,7 +133,8 @@ export const ReplayedItem = z.object({
 })
 export const PlannedReplay = z.object({ref: z.string(), subject: z.string(), replay_id: z.string()})
 export const SkippedItem = z.object({ref: z.string(), reason: z.string()})
-export const FailedItem = z.object({ref: z.string(), error: z.string()})
+/** `error`: what happened, in dvctl's words; `code`: stable, for scripts (nats/errors.ts), when known. */
+export const FailedItem = z.object({ref: z.string(), error: z.string(), code: z.string().optional()})
 
 export const DlqReplayResult = z.object({
   dry_run: z.boolean(),

@@ -2,6 +2,7 @@ import type {StreamInfo} from '@nats-io/jetstream'
 
 import {boundedRead} from '../nats/bounded-read.js'
 import type {SiteConnection} from '../nats/connection.js'
+import {isNotFound, isStreamNotFound} from '../nats/errors.js'
 
 /** The dead command itself, fetched by stream and sequence; null when it is gone (deleted, aged out). */
 export interface OriginalMessage {
@@ -66,7 +67,7 @@ export class OriginalReader {
     try {
       stored = allowDirect ? await jsm.direct.getMessage(stream, {seq}) : await jsm.streams.getMessage(stream, {seq})
     } catch (error) {
-      if (/no message found|not found|404/i.test(String((error as Error).message))) return null
+      if (isNotFound(error)) return null
       throw error
     }
     if (!stored) return null
@@ -143,7 +144,7 @@ export class OriginalReader {
         try {
           return await jsm.streams.info(stream)
         } catch (error) {
-          if (/stream not found/i.test(String((error as Error).message))) return null
+          if (isStreamNotFound(error)) return null
           throw error
         }
       })()

@@ -1,6 +1,7 @@
 import type {Problem} from '../contract/problems.js'
 import {FORBIDDEN_PUBLISH_PREFIXES, parseSubject, subjectMatches} from '../contract/taxonomy.js'
 import type {SiteConnection} from '../nats/connection.js'
+import {isNotFound} from '../nats/errors.js'
 import type {SiteLayout} from '../layout/schema.js'
 import type {DeadLetterAdvisory} from './advisory.js'
 import type {OriginalMessage, OriginalReader} from './original.js'
@@ -171,7 +172,7 @@ export class Provenance {
       const filters = c.filter_subjects?.length ? c.filter_subjects : c.filter_subject ? [c.filter_subject] : []
       return {created: Date.parse(info.created), filters}
     } catch (error) {
-      if (/not found/i.test(String((error as Error).message))) return null
+      if (isNotFound(error)) return null
       throw error
     }
   }

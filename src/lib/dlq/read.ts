@@ -54,12 +54,6 @@ export interface InvalidRecord {
   time: string
 }
 
-/** The site's JetStream domain, to tell its own advisories from another site's (DESIGN.md section 5). */
-export async function siteDomain(conn: SiteConnection): Promise<string | null> {
-  const info = await (await conn.jsm()).getAccountInfo()
-  return (info as {domain?: string}).domain ?? conn.site.js_domain ?? null
-}
-
 /**
  * Reads the valid advisories of DV_DLQ (from `since`), one per dead message: when a message was
  * dead-lettered more than once (two consumers, or again after a failed replay of the same sequence) the
@@ -80,7 +74,8 @@ export async function scanAdvisories(
   conn: SiteConnection,
   options: Pick<DeadLetterSelection, 'since' | 'stream' | 'consumer' | 'refs'> & {keepInvalid?: boolean},
 ): Promise<{valid: Map<string, AdvisoryRecord>; invalid: InvalidRecord[]}> {
-  const domain = await siteDomain(conn)
+  // The site's JetStream domain tells its own advisories from another site's (DESIGN.md section 5).
+  const domain = (await conn.identity()).jsDomain
   let cursor: StreamCursor
   try {
     cursor = await StreamCursor.open(conn, {

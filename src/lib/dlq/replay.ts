@@ -4,6 +4,7 @@ import type {MsgHdrs} from '@nats-io/transport-node'
 
 import {usageError} from '../errors.js'
 import type {SiteConnection} from '../nats/connection.js'
+import {classifyNatsError, describeNatsError, type NatsFailureKind} from '../nats/errors.js'
 import {retryTransient} from '../nats/transient.js'
 import {StreamCursor} from '../workflow/cursor.js'
 import {emptyLedgerState, journalKey, Ledger, type LedgerState, type ReplayJournal} from './ledger.js'
@@ -278,11 +279,11 @@ async function sendAll(
       if (seq !== undefined) return {seq, duplicate: true}
     }
     const original = originals.get(item.key)
-    if (!original) throw new Error('the original message is gone (deleted or aged out)')
+    if (!original) throw new ItemRefused('the original message is gone (deleted or aged out)')
     // The stream may have changed since the plan was made (recreated, the message deleted): only the
     // message that was checked against its advisory is sent.
     if (original.subject !== item.letter.subject || original.time !== item.letter.original_time) {
-      throw new Error(
+      throw new ItemRefused(
         `the message at ${item.letter.stream}:${item.letter.seq} changed since the plan was made; nothing was sent`,
       )
     }
@@ -315,14 +316,28 @@ async function sendAll(
  */
 export function guardReplayTarget(subject: string): void {
   const problem = replayTargetProblem(subject)
-  if (problem) throw new Error(`refused to publish: ${problem}`)
+  if (problem) throw new ItemRefused(`refused to publish: ${problem}`)
 }
+
+/** An item dvctl itself refused to send; its message is our own wording. */
+class ItemRefused extends Error {}
 
 /** An item the run stopped before sending (it belongs to `not_attempted`, not `failed`). */
 class NotSent extends Error {}
 
 /** The site was lost while something was waiting on it. */
 class SiteLost extends Error {}
+
+/** Failures that say the site, not the one request, is the problem. */
+const SITE_LEVEL = new Set<NatsFailureKind>([
+  'timeout',
+  'no-responders',
+  'unavailable',
+  'disconnected',
+  'closed',
+  'refused',
+  'unreachable',
+])
 
 /**
  * Watches one site's connection during a replay: a drop (the client reports a disconnect; it would
@@ -362,10 +377,9 @@ class SiteLoss {
   /** Marks the site lost when `error` says it is unreachable (timeout, no responders, closed); true then. */
   markIfSiteLevel(error: unknown): boolean {
     if (this.disconnected) return true
-    const e = error as {name?: string; message?: string; code?: string} | undefined
-    const text = `${e?.name ?? ''} ${e?.message ?? ''} ${e?.code ?? ''}`
-    if (!/timeout|timed out|no responders|503|disconnect|closed|connection/i.test(text)) return false
-    this.mark(`site ${this.conn.site.name} stopped answering (${e?.message ?? String(error)})`)
+    const failure = classifyNatsError(error)
+    if (!SITE_LEVEL.has(failure.kind)) return false
+    this.mark(`site ${this.conn.site.name} stopped answering (${failure.detail})`)
     return true
   }
 
@@ -469,9 +483,9 @@ function pacer(ratePerSecond: number | undefined, signal: AbortSignal | undefine
   }
 }
 
+/** A failed item's `error`: our own refusal as it is, a client failure in our words (errors.ts). */
 function describe(error: unknown): string {
-  const e = error as {message?: string; code?: string}
-  return e?.message ?? String(error)
+  return error instanceof ItemRefused || error instanceof SiteLost ? error.message : describeNatsError(error).error
 }
 
 /** The original bytes of a planned item (for `--edit`). */

@@ -1,5 +1,6 @@
 import {notFound} from '../errors.js'
 import type {SiteConnection} from '../nats/connection.js'
+import {describeNatsError} from '../nats/errors.js'
 import type {WorkflowResult} from '../workflow/read.js'
 import {failuresFor, readFailures} from './failures.js'
 import {Ledger} from './ledger.js'
@@ -66,7 +67,7 @@ export async function showDeadLetter(conn: SiteConnection, options: {ref: string
       })
       workflow = {source: 'workflow', ...workflowResult}
     } catch (error) {
-      workflow = {...workflow, error: (error as Error).message}
+      workflow = {...workflow, error: describeNatsError(error).error}
     }
   }
 

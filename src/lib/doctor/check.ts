@@ -8,7 +8,7 @@ import {DLQ_ADVISORY_SUBJECTS, STREAMS} from '../layout/names.js'
 import {hasChanges} from '../layout/plan.js'
 import type {Layout} from '../layout/schema.js'
 import type {SiteConnection} from '../nats/connection.js'
-import {classifyConnectionError} from '../nats/errors.js'
+import {describeNatsError} from '../nats/errors.js'
 
 /** Something found on a site: a problem (exit 10) or a warning (reported, exit 0). */
 export const Finding = z.object({code: z.string(), message: z.string(), hint: z.string().optional()})
@@ -133,17 +133,11 @@ export function unreachableDoctorSite(target: SiteTarget, url: string, error: Us
 export async function checkSiteHealth(conn: SiteConnection, options: DoctorOptions = {}): Promise<DoctorSite> {
   const now = options.now ?? new Date()
   const row: DoctorSite = {...emptySite(conn.site.name, conn.url), reachable: true}
-  row.server_version = conn.nc.info?.version ?? null
-  const jsm = await conn.jsm().catch((e: unknown) => e as Error)
-  let domain: string | null = conn.site.js_domain ?? null
-  try {
-    if (jsm instanceof Error) throw jsm
-    const info = (await jsm.getAccountInfo()) as {domain?: string}
-    domain = info.domain ?? domain
-    row.jetstream = {enabled: true, domain}
-  } catch (error) {
-    row.jetstream = {enabled: false, domain}
-    const detail = classifyConnectionError(error).detail
+  const identity = await conn.identity()
+  row.server_version = identity.serverVersion
+  row.jetstream = {enabled: identity.jetstream, domain: identity.jsDomain}
+  if (identity.jetstreamError) {
+    const detail = describeNatsError(identity.jetstreamError).error
     row.error = `JetStream: ${detail}`
     row.problems.push({
       code: 'jetstream-unavailable',
@@ -152,12 +146,13 @@ export async function checkSiteHealth(conn: SiteConnection, options: DoctorOptio
     })
     return row
   }
+  const jsm = await conn.jsm()
 
   const streams: StreamInfo[] = []
   try {
     for await (const info of jsm.streams.list()) streams.push(info)
   } catch (error) {
-    const detail = classifyConnectionError(error).detail
+    const detail = describeNatsError(error).error
     row.problems.push({code: 'streams-unreadable', message: `Streams of ${row.site} could not be listed: ${detail}`})
     return row
   }
@@ -215,7 +210,10 @@ async function checkLayout(conn: SiteConnection, row: DoctorSite, layout: Layout
       })
     }
   } catch (error) {
-    row.problems.push({code: 'layout-unreadable', message: `Layout could not be checked: ${(error as Error).message}`})
+    row.problems.push({
+      code: 'layout-unreadable',
+      message: `Layout could not be checked: ${describeNatsError(error).error}`,
+    })
   }
 }
 
@@ -264,7 +262,10 @@ async function checkDeadLetters(conn: SiteConnection, row: DoctorSite, streams: 
       })
     }
   } catch (error) {
-    row.warnings.push({code: 'dlq-unreadable', message: `Dead letters could not be read: ${(error as Error).message}`})
+    row.warnings.push({
+      code: 'dlq-unreadable',
+      message: `Dead letters could not be read: ${describeNatsError(error).error}`,
+    })
   }
 }
 
@@ -275,7 +276,7 @@ async function checkConsumers(conn: SiteConnection, row: DoctorSite, streams: St
   } catch (error) {
     row.warnings.push({
       code: 'consumers-unreadable',
-      message: `Consumers of ${STREAMS.cmd} could not be read: ${classifyConnectionError(error).detail}`,
+      message: `Consumers of ${STREAMS.cmd} could not be read: ${describeNatsError(error).error}`,
     })
   }
 }
@@ -342,7 +343,7 @@ async function checkReplication(conn: SiteConnection, row: DoctorSite, streams: 
     } catch (error) {
       row.warnings.push({
         code: 'consumers-unreadable',
-        message: `Consumers of ${s.config.name} could not be read: ${classifyConnectionError(error).detail}`,
+        message: `Consumers of ${s.config.name} could not be read: ${describeNatsError(error).error}`,
       })
     }
     for (const g of groups) {

@@ -3,14 +3,14 @@ import {z} from 'zod'
 
 import {mapPool} from '../dlq/pool.js'
 import type {SiteConnection} from '../nats/connection.js'
-import {isSiteLost} from '../nats/errors.js'
+import {describeNatsError, isSiteLost} from '../nats/errors.js'
 import {KV_STREAM_PREFIX} from './fields.js'
 import {readLiveLayout} from './live.js'
 import {neverPruned, ownerOf, requireLayoutName, withMark} from './ownership.js'
 import {LiveObject} from './plan.js'
 import {layoutForSite} from './resolve.js'
 import type {Layout} from './schema.js'
-import {siteNameOf} from './site-name.js'
+import {layoutSiteKey} from '../nats/site-identity.js'
 
 /** `layout adopt --json`. */
 export const AdoptResult = z.object({
@@ -23,7 +23,7 @@ export const AdoptResult = z.object({
   already: z.array(LiveObject),
   /** Left alone: marked for another layout, or owned by the server. */
   skipped: z.array(LiveObject.extend({reason: z.string()})),
-  failed: z.array(LiveObject.extend({error: z.string()})),
+  failed: z.array(LiveObject.extend({error: z.string(), code: z.string().optional()})),
   /** Not tried because the site stopped answering. */
   not_attempted: z.array(LiveObject),
 })
@@ -44,7 +44,7 @@ export async function adoptLayout(
   options: {dryRun?: boolean} = {},
 ): Promise<AdoptResult> {
   const name = requireLayoutName(layout, 'layout adopt')
-  const [site, live] = await Promise.all([siteNameOf(conn), readLiveLayout(conn)])
+  const [site, live] = await Promise.all([conn.identity().then(layoutSiteKey), readLiveLayout(conn)])
   const declared = layoutForSite(layout, site)
   const result: AdoptResult = {
     site,
@@ -100,7 +100,7 @@ export async function adoptLayout(
       result.adopted.push(object)
     } catch (error) {
       if (isSiteLost(error, conn.nc)) lost = true
-      result.failed.push({...object, error: (error as Error).message})
+      result.failed.push({...object, ...describeNatsError(error)})
     }
   })
   return result

@@ -10,18 +10,19 @@ import {dataverketLayout} from './dataverket.js'
 import {CONSUMER_FIELDS, KV_FIELDS, KV_STREAM_PREFIX, specToServer, STREAM_FIELDS} from './fields.js'
 import {readLiveLayout} from './live.js'
 import {mapPool} from '../dlq/pool.js'
-import {isSiteLost} from '../nats/errors.js'
+import {describeNatsError, isSiteLost} from '../nats/errors.js'
 import {supportsMetadata} from '../nats/server-version.js'
 import {type Markable, withMark} from './ownership.js'
 import {ChangeAction, LayoutPlan, LiveObject, planLayout, type LayoutChange} from './plan.js'
 import {layoutForSite} from './resolve.js'
 import type {ConsumerSpec, KvSpec, Layout, SiteLayout} from './schema.js'
-import {siteNameOf} from './site-name.js'
+import {layoutSiteKey} from '../nats/site-identity.js'
 import {unsupportedFields, unsupportedLayout} from './version-gate.js'
 
 export const DoneChange = LiveObject.extend({action: ChangeAction})
 export type DoneChange = z.infer<typeof DoneChange>
-export const FailedChange = DoneChange.extend({error: z.string()})
+/** `error`: what happened, in dvctl's words; `code`: stable, for scripts (nats/errors.ts). */
+export const FailedChange = DoneChange.extend({error: z.string(), code: z.string().optional()})
 export type FailedChange = z.infer<typeof FailedChange>
 export const SkippedChange = DoneChange.extend({reason: z.string()})
 export type SkippedChange = z.infer<typeof SkippedChange>
@@ -98,7 +99,7 @@ export async function applyPlan(
       if (isSiteLost(error, conn.nc)) lost ??= `site ${plan.site} stopped answering`
       // A stream that failed to update still exists, so its consumers can still be brought in line.
       if (change.kind === 'stream' && change.action !== 'update') brokenStreams.add(change.name)
-      result.failed.push({...object(change), error: (error as Error).message})
+      result.failed.push({...object(change), ...describeNatsError(error)})
     }
   }
   const of = (kind: LayoutChange['kind'], ...actions: LayoutChange['action'][]) =>
@@ -254,7 +255,7 @@ export async function planSite(
   layout: Layout = dataverketLayout(),
   options: {prune?: boolean} = {},
 ): Promise<{declared: SiteLayout; plan: LayoutPlan}> {
-  const [site, live] = await Promise.all([siteNameOf(conn), readLiveLayout(conn)])
+  const [site, live] = await Promise.all([conn.identity().then(layoutSiteKey), readLiveLayout(conn)])
   const declared = layoutForSite(layout, site)
   // Before any plan is shown or applied: an older server would drop these fields without an error.
   const unsupported = unsupportedFields(declared, live.serverVersion)

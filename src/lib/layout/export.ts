@@ -11,7 +11,7 @@ import {
 import {readLiveLayout} from './live.js'
 import {unmarked} from './ownership.js'
 import type {ConsumerSpec, KvSpec, Layout, StreamSpec} from './schema.js'
-import {siteNameOf} from './site-name.js'
+import {layoutSiteKey} from '../nats/site-identity.js'
 
 /**
  * A site's live streams, durable consumers and KV buckets as a layout file: only what differs from the
@@ -19,7 +19,7 @@ import {siteNameOf} from './site-name.js'
  * against the same site reports no changes.
  */
 export async function exportLayout(conn: SiteConnection, now = new Date()): Promise<Layout> {
-  const [site, live] = await Promise.all([siteNameOf(conn), readLiveLayout(conn)])
+  const [site, live] = await Promise.all([conn.identity().then(layoutSiteKey), readLiveLayout(conn)])
   const streams: Record<string, StreamSpec> = {}
   for (const name of Object.keys(live.streams).sort()) {
     const {config, consumers} = live.streams[name]

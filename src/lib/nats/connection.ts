@@ -7,7 +7,9 @@ import type {SiteTarget} from '../config/site.js'
 import {redactUrls, splitUrlCredentials, type UrlCredentials} from '../config/url.js'
 import {UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
-import {connectionError} from './errors.js'
+import {closeAbandonedSockets, dialing} from './dial-guard.js'
+import {connectionError, DeadlineError} from './errors.js'
+import {resolveIdentity, type SiteIdentity} from './site-identity.js'
 
 /** One open connection to one site, with its JetStream handles created on first use. */
 export interface SiteConnection {
@@ -19,6 +21,11 @@ export interface SiteConnection {
   timeoutMs: number
   jsm(): Promise<JetStreamManager>
   js(): Promise<JetStreamClient>
+  /**
+   * The site's identity (name, datacenter_id, JetStream domain, server version, API level): resolved on
+   * first use from the server's INFO and one account-info request, and kept once JetStream answered.
+   */
+  identity(): Promise<SiteIdentity>
   /** A read found the server not answering: close without draining (there is nothing to drain to). */
   abandon(): void
   /** The link to the server is down (the client is reconnecting) or closed. */
@@ -114,19 +121,46 @@ export async function connectSite(site: SiteTarget, options: ConnectOptions): Pr
   const opts = await connectionOptions(site, options)
   const {connect} = await import('@nats-io/transport-node')
   let nc: NatsConnection
+  const dial = dialing()
   try {
-    nc = await withDeadline(connect(opts), options.timeoutMs + 250)
+    nc = await withDeadline(
+      dial.run(() => connect(opts)),
+      options.timeoutMs + 250,
+    )
   } catch (error) {
+    // The client leaves the socket of a dial that timed out before the server's INFO open (dial-guard.ts).
+    closeAbandonedSockets(dial)
     throw connectionError(site, url, error, options.timeoutMs)
   }
   let jsm: Promise<JetStreamManager> | undefined
   let js: Promise<JetStreamClient> | undefined
+  let identity: Promise<SiteIdentity> | undefined
   const link = watchLink(nc)
-  return {
+  const conn: SiteConnection = {
     site,
     url,
     nc,
     timeoutMs: options.timeoutMs,
+    identity() {
+      if (identity) return identity
+      const pending = resolveIdentity(
+        site,
+        nc.info,
+        () => conn.jsm(),
+        (error) => connectionError(site, url, error, options.timeoutMs),
+      )
+      identity = pending
+      // Kept only once JetStream answered: a cluster still electing its leader answers the next ask.
+      void pending.then(
+        (id) => {
+          if (id.jetstreamError && identity === pending) identity = undefined
+        },
+        () => {
+          if (identity === pending) identity = undefined
+        },
+      )
+      return pending
+    },
     jsm() {
       if (jsm) return jsm
       const pending = (async () => {
@@ -168,6 +202,7 @@ export async function connectSite(site: SiteTarget, options: ConnectOptions): Pr
       await withDeadline(nc.drain(), 2000).catch(() => nc.close())
     },
   }
+  return conn
 }
 
 /** Whether the connection is currently down (between a disconnect and the reconnect). */
@@ -190,7 +225,7 @@ export async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<
     return await Promise.race([
       promise,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(Object.assign(new Error('TIMEOUT'), {code: 'TIMEOUT'})), ms)
+        timer = setTimeout(() => reject(new DeadlineError(ms)), ms)
       }),
     ])
   } finally {

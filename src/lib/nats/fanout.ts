@@ -41,7 +41,6 @@ export type SiteAttempt = {target: SiteTarget; url: string} & (
  * report every site, reachable or not (site check).
  */
 export async function attemptSites(targets: SiteTarget[], options: ConnectOptions): Promise<SiteAttempt[]> {
-  await closeAbandonedDials()
   const settled = await Promise.allSettled(targets.map((t) => connectSite(t, options)))
   return settled.map((s, i) => {
     const target = targets[i]
@@ -77,31 +76,4 @@ export async function connectSites(targets: SiteTarget[], options: ConnectOption
     })
   }
   return {connections, sites, failures}
-}
-
-let dialGuard: Promise<void> | undefined
-
-/**
- * The client (transport-node 3.4) leaves the socket of a dial that timed out before the server's INFO
- * open (`NodeTransport._closed` ignores a transport that never connected), which keeps the process
- * alive after a fan-out read that served the other sites. Destroy that socket when the client closes
- * the transport. Only fan-out needs it: a single-site failure ends the process anyway.
- */
-async function closeAbandonedDials(): Promise<void> {
-  dialGuard ??= (async () => {
-    try {
-      const mod = await import('@nats-io/transport-node/lib/node_transport.js')
-      const proto = mod.NodeTransport?.prototype as unknown as
-        {close(err?: Error): Promise<void>; connected?: boolean; socket?: {destroy(): void}} | undefined
-      if (!proto || typeof proto.close !== 'function') return
-      const close = proto.close
-      proto.close = function (this: typeof proto & object, err?: Error) {
-        if (!this.connected) this.socket?.destroy()
-        return close.call(this, err)
-      }
-    } catch {
-      // A client version without this module: nothing to guard.
-    }
-  })()
-  return dialGuard
 }

@@ -3,7 +3,7 @@ import {z} from 'zod'
 import type {SiteTarget} from '../config/site.js'
 import type {UserError} from '../errors.js'
 import type {SiteConnection} from './connection.js'
-import {classifyConnectionError} from './errors.js'
+import {describeNatsError} from './errors.js'
 
 export const SiteCheckResult = z.object({
   site: z.string(),
@@ -23,26 +23,14 @@ export type SiteCheckResult = z.infer<typeof SiteCheckResult>
 
 /** Version, JetStream state and domain, and round-trip time of a connected site. */
 export async function checkSite(conn: SiteConnection): Promise<SiteCheckResult> {
-  const rtt = await conn.nc.rtt()
-  let enabled = false
-  let domain: string | null = conn.site.js_domain ?? null
-  let apiLevel: number | null = null
-  let error: string | undefined
-  try {
-    const jsm = await conn.jsm()
-    const info = (await jsm.getAccountInfo()) as {domain?: string; api?: {level?: number}}
-    enabled = true
-    domain = info.domain ?? domain
-    apiLevel = typeof info.api?.level === 'number' ? info.api.level : null
-  } catch (e) {
-    error = classifyConnectionError(e).detail
-  }
+  const [rtt, identity] = await Promise.all([conn.nc.rtt(), conn.identity()])
+  const error = identity.jetstreamError ? describeNatsError(identity.jetstreamError).error : undefined
   return {
     site: conn.site.name,
     url: conn.url,
     connected: true,
-    server_version: conn.nc.info?.version ?? null,
-    jetstream: {enabled, domain, api_level: apiLevel},
+    server_version: identity.serverVersion,
+    jetstream: {enabled: identity.jetstream, domain: identity.jsDomain, api_level: identity.apiLevel},
     rtt_ms: Math.round(rtt * 100) / 100,
     ...(error ? {error} : {}),
   }

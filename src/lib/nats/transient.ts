@@ -1,29 +1,13 @@
+import {isTransient} from './errors.js'
+
 /**
  * Failures a JetStream cluster produces while it elects a new leader (a stream's, a consumer's, or the
- * meta leader) or while the client moves to a surviving server: the request times out, finds no
- * responders, or is answered 503 "temporarily unavailable". They pass within seconds; a request that is
- * safe to repeat (a publish with a Nats-Msg-Id, a KV put of the same value) is retried, anything else is
- * reported as "unavailable" (exit 4), never as a bug.
+ * meta leader) or while the client moves to a surviving server pass within seconds: a request that is
+ * safe to repeat (a publish with a Nats-Msg-Id, a KV put of the same value) is retried here; anything else
+ * is reported as "unavailable" (exit 4), never as a bug. What counts as transient is decided, by error
+ * type, in errors.ts.
  */
-export function isTransient(error: unknown): boolean {
-  const e = error as {name?: string; message?: string; status?: number; code?: unknown; cause?: unknown} | undefined
-  if (!e) return false
-  switch (e.name) {
-    case 'TimeoutError':
-    case 'NoResponders':
-    case 'ConnectionError':
-    case 'DrainingConnectionError':
-      return true
-    case 'RequestError':
-    case 'JetStreamNotEnabled':
-      // The client's wrapping of "no responders": nobody answered on the stream's subject right now.
-      return isTransient(e.cause)
-    case 'JetStreamApiError':
-    case 'JetStreamStatusError':
-      return e.status === 503 || /temporarily unavailable|no suitable peers|leader/i.test(e.message ?? '')
-  }
-  return e.code === 'TIMEOUT' || e.code === '503'
-}
+export {isTransient}
 
 export interface RetryOptions {
   /** Give up (rethrow the last failure) once this much time has passed; a leader election takes seconds. */

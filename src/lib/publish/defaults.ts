@@ -1,5 +1,4 @@
 import type {PayloadRegistry} from '../contract/registry.js'
-import type {SiteTarget} from '../config/site.js'
 import type {SiteConnection} from '../nats/connection.js'
 import type {BuildOptions, BuiltMessage, EnvelopeInput} from './envelope.js'
 
@@ -20,30 +19,6 @@ export async function senderDefaults(options: {schemas?: string}): Promise<Sende
   return {actor: operatorActor(config), registry}
 }
 
-const SITE_NAME = /^[a-z0-9][a-z0-9_-]*$/
-
-/**
- * `datacenter_id` of a site (DESIGN.md section 3: a site's name is its `datacenter_id`). A site addressed
- * only by URL has no such name, so its JetStream domain (each site is its own domain) stands in; when
- * neither is known the field is left out ("when applicable").
- */
-export function configuredDatacenter(site: SiteTarget): string | undefined {
-  if (site.js_domain) return site.js_domain
-  return SITE_NAME.test(site.name) && site.name !== 'local' ? site.name : undefined
-}
-
-export async function siteDatacenter(conn: SiteConnection): Promise<string | undefined> {
-  const configured = configuredDatacenter(conn.site)
-  if (configured) return configured
-  try {
-    const jsm = await conn.jsm()
-    const info = (await jsm.getAccountInfo()) as {domain?: string}
-    return info.domain || undefined
-  } catch {
-    return undefined
-  }
-}
-
 /**
  * The message again once connected: `datacenter_id` from the site unless given, and the server's
  * max_payload checked. The draft's id and time are kept, so what was checked offline is what is sent.
@@ -58,7 +33,8 @@ export async function buildForSite(
   return buildMessage(
     {
       ...input,
-      datacenter: input.datacenter ?? (await siteDatacenter(conn)),
+      // The site's datacenter_id (nats/site-identity.ts) unless --datacenter was given.
+      datacenter: input.datacenter ?? (await conn.identity()).datacenterId ?? undefined,
       id: String(draft.envelope.id),
       time: String(draft.envelope.time),
     },

@@ -4,7 +4,7 @@ import {ProblemSchema} from '../contract/problems.js'
 import {UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
 import type {SiteConnection} from '../nats/connection.js'
-import {connectionError} from '../nats/errors.js'
+import {classifyNatsError, connectionError} from '../nats/errors.js'
 import {TaskRecordSchema, type TaskBoard} from '../tasks/board.js'
 import {taskStreamEnd, TaskMessageLine, watchTasks, type TaskWatchItem, type WatchOutcome} from '../tasks/watch.js'
 import type {BuiltMessage} from './envelope.js'
@@ -137,8 +137,8 @@ async function jetstreamPublish(conn: SiteConnection, subject: string, envelope:
   try {
     return await js.publish(subject, JSON.stringify(envelope), {msgID: id, headers: h})
   } catch (error) {
-    const text = `${(error as Error)?.name} ${(error as Error)?.message}`
-    if (/JetStreamNotEnabled|jetstream is not enabled|no responders/i.test(text)) {
+    const {kind} = classifyNatsError(error)
+    if (kind === 'no-responders' || kind === 'no-jetstream') {
       // The subject is valid but no stream on this site stores it: JetStream answered nobody.
       throw new UserError(`No stream on site ${conn.site.name} stores ${subject}; nothing was stored.`, {
         code: 'no-stream',

@@ -4,7 +4,7 @@ import {ProblemSchema} from '../contract/problems.js'
 import {UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
 import type {SiteConnection} from '../nats/connection.js'
-import {connectionError} from '../nats/errors.js'
+import {classifyNatsError, connectionError} from '../nats/errors.js'
 import type {BuiltMessage} from './envelope.js'
 import {ORIGIN, ORIGIN_HEADER} from './publish.js'
 
@@ -64,15 +64,15 @@ export async function requestReply(conn: SiteConnection, options: RequestOptions
 }
 
 function requestError(conn: SiteConnection, subject: string, error: unknown, timeoutMs: number): UserError {
-  const e = error as {name?: string; message?: string; isNoResponders?: () => boolean; cause?: {name?: string}}
-  if (e?.isNoResponders?.() || e?.name === 'NoRespondersError' || e?.cause?.name === 'NoRespondersError') {
+  const {kind} = classifyNatsError(error)
+  if (kind === 'no-responders') {
     return new UserError(`No responders for ${subject} on site ${conn.site.name}: no service is listening.`, {
       code: 'no-responders',
       exitCode: ExitCode.notFound,
       hint: `Check that the ${subject.split('.')[2]} service is running and connected to this site.`,
     })
   }
-  if (e?.name === 'TimeoutError' || e?.cause?.name === 'TimeoutError' || /timeout/i.test(e?.message ?? '')) {
+  if (kind === 'timeout') {
     return new UserError(`No reply to ${subject} within ${timeoutMs}ms.`, {
       code: 'timeout',
       exitCode: ExitCode.timeout,

@@ -7,7 +7,7 @@ import {notFound, type UserError} from '../errors.js'
 import {STREAMS} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {nextWithin, withinOrStalled} from '../nats/bounded-read.js'
-import {connectionError, StalledError} from '../nats/errors.js'
+import {connectionError, isStreamNotFound, StalledError} from '../nats/errors.js'
 import {TaskBoard, type TaskUpdate} from './board.js'
 
 /** Which task events to show: every given field must match (DESIGN.md section 7, `task watch`). */
@@ -141,7 +141,7 @@ export async function taskStreamEnd(conn: SiteConnection): Promise<number> {
   try {
     return (await jsm.streams.info(STREAMS.task)).state.last_seq
   } catch (error) {
-    if (/stream not found/i.test(String((error as Error)?.message))) {
+    if (isStreamNotFound(error)) {
       throw notFound(
         `Site ${conn.site.name} has no ${STREAMS.task} stream: no task events to watch.`,
         'stream-not-found',

@@ -2,7 +2,7 @@ import type {Consumer, ConsumerMessages, JsMsg} from '@nats-io/jetstream'
 
 import {nextWithin, withinOrStalled} from '../nats/bounded-read.js'
 import type {SiteConnection} from '../nats/connection.js'
-import {StalledError} from '../nats/errors.js'
+import {isStreamNotFound, StalledError} from '../nats/errors.js'
 import {ORDERED_CONSUMER_ATTEMPTS, retryTransient} from '../nats/transient.js'
 
 /** One stored message as read from a stream, before any JSON parsing. */
@@ -111,7 +111,7 @@ export class StreamCursor {
         giveUpIf: () => conn.linkDown(),
       })
     } catch (error) {
-      if (/stream not found/i.test(String((error as Error).message))) throw new StreamMissing(options.stream)
+      if (isStreamNotFound(error)) throw new StreamMissing(options.stream)
       throw error
     }
     const info = await consumer.info(true)

@@ -1,4 +1,5 @@
 import type {SiteConnection} from '../nats/connection.js'
+import {describeNatsError} from '../nats/errors.js'
 import {STREAMS} from '../layout/names.js'
 import {StreamCursor, type ScanWindow, type StoredMessage} from './cursor.js'
 import {parseAdvisory, toDeadLetter, type Advisory, type WorkflowDeadLetter} from './dead-letters.js'
@@ -38,7 +39,7 @@ export function followWorkflow(
   void run(connections, options, queue).then(
     () => queue.end(),
     (error) => {
-      queue.push({kind: 'note', message: `follow stopped: ${(error as Error).message}`})
+      queue.push({kind: 'note', message: `follow stopped: ${describeNatsError(error).error}`})
       queue.end()
     },
   )
@@ -88,14 +89,14 @@ async function run(
   queue.push({kind: 'snapshot', result: assembleWorkflow(reading)})
 
   // An advisory whose message has not been seen (yet) waits here; new messages are matched against it.
-  let unmatched: Array<{advisory: Advisory; stored: StoredMessage; conn: SiteConnection}> = []
+  let unmatched: Array<{advisory: Advisory; stored: StoredMessage; domain: string | undefined}> = []
   const matchAdvisories = () => {
-    unmatched = unmatched.filter(({advisory, stored, conn}) => {
+    unmatched = unmatched.filter(({advisory, stored, domain}) => {
       const target = reading.messages.find(
         (m) => m.site === stored.site && m.stream === advisory.stream && m.seq === advisory.stream_seq,
       )
       if (!target) return true
-      const deadLetter = toDeadLetter(advisory, stored, target.id, conn.site.js_domain, multiSite)
+      const deadLetter = toDeadLetter(advisory, stored, target.id, domain, multiSite)
       if (deadLetter) {
         reading.deadLetters.push(deadLetter)
         queue.push({kind: 'dead-letter', deadLetter, result: assembleWorkflow(reading)})
@@ -132,7 +133,9 @@ async function run(
           const key = `${stored.site}/${stored.stream}:${stored.seq}`
           if (!advisory || seenAdvisories.has(key)) continue
           seenAdvisories.add(key)
-          unmatched.push({advisory, stored, conn: cursor.conn})
+          // The site's JetStream domain (known once the site answered: it is kept on the connection).
+          const domain = (await cursor.conn.identity()).jsDomain ?? undefined
+          unmatched.push({advisory, stored, domain})
           matchAdvisories()
         }
       }),

@@ -2,7 +2,7 @@ import {z} from 'zod'
 
 import {STREAMS} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
-import {classifyConnectionError} from '../nats/errors.js'
+import {describeNatsError} from '../nats/errors.js'
 import type {SiteStatus} from '../nats/fanout.js'
 import {StreamCursor, StreamMissing, type ScanWindow, type StoredMessage} from './cursor.js'
 import {parseAdvisory, toDeadLetter, type Advisory, type WorkflowDeadLetter} from './dead-letters.js'
@@ -182,7 +182,7 @@ async function readSite(conn: SiteConnection, options: ReadWorkflowOptions): Pro
   settled.forEach((s, i) => {
     if (s.status === 'fulfilled') read.scanned += s.value
     else if (s.reason instanceof StreamMissing) read.missing.push(streams[i].stream)
-    else read.error ??= `${conn.site.name} (${conn.url}): ${classifyConnectionError(s.reason).detail}`
+    else read.error ??= `${conn.site.name} (${conn.url}): ${describeNatsError(s.reason).error}`
   })
   return read
 }
@@ -218,12 +218,18 @@ export async function collectWorkflow(
   const reads = await Promise.all(connections.map((conn) => readSite(conn, options)))
   const multiSite = connections.length + (options.unreachable?.filter((s) => s.error).length ?? 0) > 1
   const deadLetters: WorkflowDeadLetter[] = []
+  // Each site's JetStream domain, asked only of sites that had advisories (they answered).
+  const domains = await Promise.all(
+    reads.map(async (read, i) =>
+      read.advisories.length ? ((await connections[i].identity()).jsDomain ?? undefined) : undefined,
+    ),
+  )
   reads.forEach((read, i) => {
     const bySeq = new Map(read.messages.map((m) => [`${m.stream}:${m.seq}`, m]))
     for (const {advisory, stored} of read.advisories) {
       const target = bySeq.get(`${advisory.stream}:${advisory.stream_seq}`)
       if (!target) continue
-      const letter = toDeadLetter(advisory, stored, target.id, connections[i].site.js_domain, multiSite)
+      const letter = toDeadLetter(advisory, stored, target.id, domains[i], multiSite)
       if (letter) deadLetters.push(letter)
     }
   })

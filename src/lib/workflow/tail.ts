@@ -6,7 +6,7 @@ import {isService} from '../contract/services.js'
 import {subjectMatches} from '../contract/taxonomy.js'
 import {STREAMS} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
-import {classifyConnectionError} from '../nats/errors.js'
+import {describeNatsError} from '../nats/errors.js'
 import {StreamCursor, StreamMissing, type ScanWindow, type StoredMessage} from './cursor.js'
 import {EventQueue} from './queue.js'
 import {correlationNeedle} from './read.js'
@@ -174,7 +174,7 @@ export function tailMessages(connections: readonly SiteConnection[], options: Ta
   void runTail(connections, options, queue).then(
     () => queue.end(),
     (error) => {
-      queue.push({kind: 'note', message: `tail stopped: ${(error as Error).message}`})
+      queue.push({kind: 'note', message: `tail stopped: ${describeNatsError(error).error}`})
       queue.end()
     },
   )
@@ -217,7 +217,7 @@ async function runTail(
           } catch (error) {
             if (error instanceof StreamMissing)
               queue.push({kind: 'stream-missing', site: conn.site.name, stream: s.stream})
-            else queue.push({kind: 'site-error', site: conn.site.name, error: classifyConnectionError(error).detail})
+            else queue.push({kind: 'site-error', site: conn.site.name, error: describeNatsError(error).error})
           }
         }),
       ),
@@ -243,7 +243,7 @@ async function runTail(
       } catch (error) {
         if (failed.has(cursor.site)) return
         failed.add(cursor.site)
-        queue.push({kind: 'site-error', site: cursor.site, error: classifyConnectionError(error).detail})
+        queue.push({kind: 'site-error', site: cursor.site, error: describeNatsError(error).error})
         for (const c of cursors) if (c.site === cursor.site) void c.close()
       }
     }

@@ -63,7 +63,7 @@ describe('resolveSites precedence', () => {
 
   it('NATS_URL wins over the default site, with NATS_CREDS', async () => {
     const [t] = await resolveSites({}, env({NATS_URL: 'nats://from-env:4222', NATS_CREDS: '/x.creds'}))
-    expect(t).toEqual({name: 'from-env:4222', servers: ['nats://from-env:4222'], creds: '/x.creds'})
+    expect(t).toEqual({name: 'from-env:4222', servers: ['nats://from-env:4222'], byUrl: true, creds: '/x.creds'})
   })
 
   it('the default site is used when nothing else is given', async () => {
@@ -73,7 +73,7 @@ describe('resolveSites precedence', () => {
 
   it('falls back to nats://127.0.0.1:4222 without config', async () => {
     const [t] = await resolveSites({}, {DVCTL_CONFIG: join(dir, 'missing.yaml')})
-    expect(t).toEqual({name: 'local', servers: ['nats://127.0.0.1:4222']})
+    expect(t).toEqual({name: 'local', servers: ['nats://127.0.0.1:4222'], byUrl: true})
   })
 
   it('with sites configured and no default, refuses (exit 2) naming the sites instead of assuming 4222', async () => {

@@ -35,7 +35,7 @@ describe('demoScenario', () => {
 describe('selectorFor and nextCommands', () => {
   it('selects a site the way the demo was given it', () => {
     expect(selectorFor({name: 'osl1', servers: ['nats://a:4222']})).toEqual(['--site', 'osl1'])
-    expect(selectorFor({name: 'local', servers: ['nats://127.0.0.1:4222']})).toEqual([])
+    expect(selectorFor({name: 'local', servers: ['nats://127.0.0.1:4222'], byUrl: true})).toEqual([])
     expect(selectorFor({name: 'a:4222', servers: ['nats://a:4222']}, 'nats://a:4222')).toEqual([
       '--server',
       'nats://a:4222',

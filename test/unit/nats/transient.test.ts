@@ -1,17 +1,29 @@
+import {errors} from '@nats-io/transport-node'
+import {JetStreamApiError} from '@nats-io/jetstream'
+import {jserrors} from '@nats-io/jetstream/internal'
 import {describe, expect, it} from 'vitest'
 
 import {isTransient, retryTransient} from '../../../src/lib/nats/transient.js'
 
-const named = (name: string, extra: Record<string, unknown> = {}) => Object.assign(new Error(name), {name, ...extra})
+// The client's own error classes, as it throws them (recognised by type, never by message text).
+const timeout = () => new errors.TimeoutError()
+const noResponders = () => new errors.RequestError('', {cause: new errors.NoRespondersError('$JS.API.INFO')})
+const apiError = (err_code: number, code: number) => new JetStreamApiError({err_code, code, description: 'x'})
 
 describe('isTransient', () => {
   it('treats timeouts, no responders and 503s as passing, other failures as final', () => {
-    expect(isTransient(named('TimeoutError'))).toBe(true)
-    expect(isTransient(named('RequestError', {cause: named('NoResponders')}))).toBe(true)
-    expect(isTransient(named('JetStreamApiError', {status: 503}))).toBe(true)
-    expect(isTransient(named('JetStreamApiError', {status: 404}))).toBe(false)
-    expect(isTransient(named('JetStreamNotEnabled'))).toBe(false)
-    expect(isTransient(new Error('stream not found'))).toBe(false)
+    expect(isTransient(timeout())).toBe(true)
+    expect(isTransient(noResponders())).toBe(true)
+    // js.publish with nobody answering the stream's subject: JetStreamNotEnabled wrapping no responders.
+    expect(isTransient(new jserrors.JetStreamNotEnabled('x', {cause: noResponders()}))).toBe(true)
+    expect(isTransient(apiError(10_008, 503))).toBe(true)
+    expect(isTransient(apiError(10_009, 500))).toBe(true)
+    expect(isTransient(new jserrors.StreamNotFoundError({err_code: 10_059, code: 404, description: 'x'}))).toBe(false)
+    expect(isTransient(apiError(10_058, 400))).toBe(false)
+    // JetStream not enabled for the account: an answer, not a passing state.
+    expect(isTransient(new jserrors.JetStreamNotEnabled('x', {cause: apiError(10_039, 503)}))).toBe(false)
+    expect(isTransient(new errors.ClosedConnectionError())).toBe(false)
+    expect(isTransient(new Error('timeout'))).toBe(false)
   })
 })
 
@@ -20,7 +32,7 @@ describe('retryTransient', () => {
     let calls = 0
     await expect(
       retryTransient(async () => {
-        if (++calls < 2) throw named('TimeoutError')
+        if (++calls < 2) throw timeout()
         return 'ok'
       }),
     ).resolves.toBe('ok')
@@ -40,11 +52,11 @@ describe('retryTransient', () => {
       retryTransient(
         async () => {
           calls++
-          throw named('TimeoutError')
+          throw timeout()
         },
         {attempts: 2},
       ),
-    ).rejects.toThrow('TimeoutError')
+    ).rejects.toBeInstanceOf(errors.TimeoutError)
     expect(calls).toBe(2)
   })
 })
