@@ -189,7 +189,7 @@ describe('sandbox up --sites osl1,trd1', {timeout: 120_000}, () => {
       const rows = SiteChecksResult.parse(r.json()).sites
       expect(rows.find((s) => s.site === 'bgo1')).toMatchObject({
         connected: false,
-        error: `Site bgo1 (nats://127.0.0.1:${port}): timed out after 1000ms`,
+        error: `Site bgo1 (nats://127.0.0.1:${port}): timed out after 1s`,
       })
       expect(rows.filter((s) => s.connected).map((s) => s.site)).toEqual(['osl1', 'trd1'])
       expect(r.stderr).toContain('Warning: Site bgo1')

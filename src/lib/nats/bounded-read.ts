@@ -1,5 +1,6 @@
 import type {JsMsg, OrderedConsumerOptions} from '@nats-io/jetstream'
 
+import {formatDuration} from '../duration.js'
 import type {SiteConnection} from './connection.js'
 import {StalledError} from './errors.js'
 
@@ -33,7 +34,7 @@ export async function withinOrStalled<T>(
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           conn.abandon()
-          reject(new StalledError(conn.site, conn.url, `no answer for ${ms}ms while ${what}`))
+          reject(new StalledError(conn.site, conn.url, `no answer for ${formatDuration(ms)} while ${what}`))
         }, ms)
       }),
     ])

@@ -13,6 +13,7 @@ import type * as Transport from '@nats-io/transport-node'
 import type * as JetStreamInternal from '@nats-io/jetstream/internal'
 
 import type {SiteTarget} from '../config/site.js'
+import {formatDuration} from '../duration.js'
 import {UserError} from '../errors.js'
 import {ExitCode, type ExitCodeValue} from '../exit-codes.js'
 import {safeText, sanitize} from '../render/text.js'
@@ -129,7 +130,7 @@ export class StalledError extends UserError {
 export class DeadlineError extends Error {
   readonly code = 'TIMEOUT'
   constructor(readonly ms: number) {
-    super(`no answer within ${ms}ms`)
+    super(`no answer within ${formatDuration(ms)}`)
     this.name = 'DeadlineError'
   }
 }
@@ -318,7 +319,9 @@ export function connectionError(site: SiteTarget, url: string, error: unknown, t
   const failure = classifyNatsError(error)
   const t = translations[failure.kind]
   const after =
-    failure.kind === 'timeout' && timeoutMs && !(error instanceof StalledError) ? ` after ${timeoutMs}ms` : ''
+    failure.kind === 'timeout' && timeoutMs && !(error instanceof StalledError)
+      ? ` after ${formatDuration(timeoutMs)}`
+      : ''
   return new UserError(`Site ${site.name} (${url}): ${failure.detail}${after}`, {
     code: t.code,
     exitCode: t.exitCode,

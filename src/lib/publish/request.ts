@@ -1,6 +1,7 @@
 import {z} from 'zod'
 
 import {ProblemSchema} from '../contract/problems.js'
+import {formatDuration} from '../duration.js'
 import {UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
 import type {SiteConnection} from '../nats/connection.js'
@@ -73,7 +74,7 @@ function requestError(conn: SiteConnection, subject: string, error: unknown, tim
     })
   }
   if (kind === 'timeout') {
-    return new UserError(`No reply to ${subject} within ${timeoutMs}ms.`, {
+    return new UserError(`No reply to ${subject} within ${formatDuration(timeoutMs)}.`, {
       code: 'timeout',
       exitCode: ExitCode.timeout,
       hint: 'The responder is slow or stuck; raise --timeout or check the service.',

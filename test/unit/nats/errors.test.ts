@@ -107,7 +107,7 @@ describe('translation into UserErrors', () => {
     expect(e.hint).toBeTruthy()
 
     const t = connectionError(site, 'nats://osl1:4222', new errors.TimeoutError(), 2000)
-    expect(t.message).toBe('Site osl1 (nats://osl1:4222): timed out after 2000ms')
+    expect(t.message).toBe('Site osl1 (nats://osl1:4222): timed out after 2s')
     expect(t.code).toBe('connection-timeout')
   })
 
