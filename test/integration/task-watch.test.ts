@@ -10,6 +10,7 @@ import {PublishResult} from '../../src/lib/publish/publish.js'
 import {createWorkerConsumer, startWorker, type Worker} from '../../src/lib/sandbox/workers/index.js'
 import {TaskListResult} from '../../src/lib/tasks/list.js'
 import {TaskMessageLine, TaskWatchLine} from '../../src/lib/tasks/watch.js'
+import {WorkflowResult} from '../../src/lib/workflow/read.js'
 import {runCli} from '../helpers/cli.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
@@ -246,6 +247,44 @@ describe('publish --wait, task watch and task list, with a simulated worker', {t
       raw: 'not json at all wf-garbled',
     })
     expect(lines[1]).toMatchObject({subject: 'dv.task.evt.succeeded', task: {task_id: 'tsk-g', state: 'succeeded'}})
+  })
+
+  it('task watch, task list and workflow show agree: started after progress leaves the task at progress', async () => {
+    const correlation = `wf-order-${randomUUID()}`
+    const taskId = `tsk-order-${randomUUID()}`
+    for (const verb of ['created', 'progress', 'started']) await sendTaskEvent(verb, taskId, correlation)
+
+    // Still running: --until-done ends on --timeout (9) after printing the history.
+    const watch = await cli([
+      'task',
+      'watch',
+      '--correlation',
+      correlation,
+      '--until-done',
+      '--timeout',
+      '2s',
+      '--json',
+    ])
+    expect(watch.exitCode, watch.stderr).toBe(9)
+    const lines = watch.lines().map((l) => TaskMessageLine.parse(l))
+    expect(lines.map((l) => [l.subject, l.task?.state, l.task?.illegal_transition?.code])).toEqual([
+      ['dv.task.evt.created', 'created', undefined],
+      ['dv.task.evt.progress', 'progress', undefined],
+      ['dv.task.evt.started', 'progress', 'illegal-transition'],
+    ])
+
+    const list = await cli(['task', 'list', '--correlation', correlation, '--json'])
+    expect(list.exitCode, list.stderr).toBe(0)
+    expect(TaskListResult.parse(list.json()).tasks.map((t) => [t.task_id, t.state, t.illegal_transitions])).toEqual([
+      [taskId, 'progress', 1],
+    ])
+
+    const workflow = await cli(['workflow', 'show', correlation, '--json'])
+    expect(workflow.exitCode, workflow.stderr).toBe(0)
+    const result = WorkflowResult.parse(workflow.json())
+    expect(result.messages).toHaveLength(3)
+    expect(result.tasks.map((t) => [t.task_id, t.state])).toEqual([[taskId, 'progress']])
+    expect(result.status).toBe('running')
   })
 
   it('task list gives the latest state of each task, filtered by state', async () => {

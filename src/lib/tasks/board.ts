@@ -3,7 +3,7 @@ import {z} from 'zod'
 import {applyTaskEvent, type TaskState} from '../contract/lifecycle.js'
 import type {Problem} from '../contract/problems.js'
 import {isTerminalTaskState} from '../contract/services.js'
-import {prop} from '../value.js'
+import {path, prop} from '../value.js'
 
 /** The latest known state of one task on one site (`task list`, the rows of `task watch`). */
 export const TaskRecordSchema = z.object({
@@ -58,22 +58,50 @@ export type BoardOutcome = 'empty' | 'running' | 'succeeded' | 'failed'
 
 const str = (v: unknown) => (typeof v === 'string' && v ? v : null)
 
+const TASK_SUBJECT = /^dv\.task\.evt\.([^.]+)$/
+
 /**
- * Folds task events (in stream order, from any number of sites) into the latest state of each task, with
- * the lifecycle of DESIGN.md section 4 (src/lib/contract/lifecycle.ts) deciding what is legal.
+ * The lifecycle verb of a task event: the last token of its NATS subject `dv.task.evt.<verb>`, the token
+ * the streams and filters route on (`data.state` and `type` only repeat it). Null for any other subject.
+ */
+export function taskEventVerb(subject: string): string | null {
+  return TASK_SUBJECT.exec(subject)?.[1] ?? null
+}
+
+/** The task an event is about: `data.task_id`, else the envelope `subject` (the task id); null when neither. */
+export function taskIdOf(envelope: unknown): string | null {
+  return str(path(envelope, 'data', 'task_id')) ?? str(prop(envelope, 'subject'))
+}
+
+export interface TaskBoardOptions {
+  /**
+   * One task per task id whichever site reported it (`workflow show`, whose messages are already
+   * de-duplicated across sites). By default a task is per site and task id (`task watch`, `task list`).
+   */
+  acrossSites?: boolean
+}
+
+/**
+ * The one place task events become task states (`task watch`, `task list`, `publish --wait` and
+ * `workflow show` all fold through it): events in stream order, from any number of sites, folded into the
+ * latest state of each task, with the lifecycle (src/lib/contract/lifecycle.ts, docs/contract.md) deciding
+ * what is legal. An illegal event (backwards, after a terminal state, unknown verb) is counted and shown,
+ * but never changes the state.
  */
 export class TaskBoard {
   private readonly byKey = new Map<string, TaskRecord>()
+
+  constructor(private readonly options: TaskBoardOptions = {}) {}
 
   /** Applies one task event; undefined when the event names no task (no `data.task_id` nor envelope subject). */
   apply(event: TaskEventInput): TaskUpdate | undefined {
     // Fields are read through their descriptors (value.ts): whatever the event holds, the board never throws.
     const envelope = (field: string) => prop(event.envelope, field)
     const data = (field: string) => prop(prop(event.envelope, 'data'), field)
-    const taskId = str(data('task_id')) ?? str(envelope('subject'))
+    const taskId = taskIdOf(event.envelope)
     if (!taskId) return undefined
-    const verb = event.subject.split('.').at(-1) ?? ''
-    const key = `${event.site}\u0000${taskId}`
+    const verb = taskEventVerb(event.subject) ?? event.subject.split('.').at(-1) ?? ''
+    const key = this.options.acrossSites ? taskId : `${event.site}\u0000${taskId}`
     const existing = this.byKey.get(key)
     const previousState = existing?.state
     const previous = existing && existing.state !== 'unknown' ? (existing.state as TaskState) : undefined

@@ -1,5 +1,4 @@
-import {isTerminalTaskState} from '../contract/services.js'
-import {path, prop} from '../value.js'
+import {TaskBoard, taskEventVerb} from '../tasks/board.js'
 
 /**
  * The causation tree of a workflow (ADR "Ordering model": use correlation and causation IDs for workflow
@@ -202,37 +201,39 @@ export interface TaskState {
   id: string
 }
 
-const TASK_SUBJECT = /^dv\.task\.evt\.([a-z][a-z0-9_]*)$/
-
-/** The lifecycle verb of a task event (`data.state`, else the subject's verb), or null for other messages. */
-export function taskVerb(m: Pick<WorkflowMessage, 'subject' | 'envelope'>): string | null {
-  const match = TASK_SUBJECT.exec(m.subject)
-  if (!match) return null
-  const state = path(m.envelope, 'data', 'state')
-  return typeof state === 'string' ? state : match[1]
+/**
+ * The lifecycle verb of a task event (the last token of `dv.task.evt.<verb>`, as `task watch` reads it),
+ * or null for other messages.
+ */
+export function taskVerb(m: Pick<WorkflowMessage, 'subject'>): string | null {
+  return taskEventVerb(m.subject)
 }
 
 /** Is this message a failure mark: a failed or cancelled task (ADR "Task events"). */
-export function isFailure(m: Pick<WorkflowMessage, 'subject' | 'envelope'>): boolean {
+export function isFailure(m: Pick<WorkflowMessage, 'subject'>): boolean {
   const verb = taskVerb(m)
   return verb === 'failed' || verb === 'cancelled'
 }
 
-/** The latest state of each task of the workflow, in the order the tasks appeared. */
+/**
+ * The latest state of each task of the workflow, in the order the tasks appeared: the messages folded in
+ * time order through the same TaskBoard as `task watch` and `task list`, so all three agree (an event
+ * that breaks the lifecycle, such as `started` after `progress`, leaves the state as it was). `site` and
+ * `id` are those of the event that set the state.
+ */
 export function taskStates(messages: readonly WorkflowMessage[]): TaskState[] {
-  const tasks = new Map<string, TaskState>()
+  const board = new TaskBoard({acrossSites: true})
+  const setBy = new Map<string, Pick<TaskState, 'site' | 'id'>>()
   for (const m of [...messages].sort(byTime)) {
-    const verb = taskVerb(m)
-    if (!verb) continue
-    const dataTaskId = path(m.envelope, 'data', 'task_id')
-    const subject = prop(m.envelope, 'subject')
-    const taskId = typeof dataTaskId === 'string' ? dataTaskId : typeof subject === 'string' ? subject : m.id
-    const previous = tasks.get(taskId)
-    // A task never leaves a terminal state (DESIGN.md section 4); a late non-terminal event does not undo it.
-    if (previous && isTerminalTaskState(previous.state)) continue
-    tasks.set(taskId, {task_id: taskId, site: m.site, state: verb, id: m.id})
+    if (!taskVerb(m)) continue
+    const update = board.apply({site: m.site, subject: m.subject, time: m.time, envelope: m.envelope})
+    if (!update) continue
+    if (!update.illegal || !setBy.has(update.task.task_id)) setBy.set(update.task.task_id, {site: m.site, id: m.id})
   }
-  return [...tasks.values()]
+  return board.tasks().map((t) => {
+    const {site, id} = setBy.get(t.task_id)!
+    return {task_id: t.task_id, site, state: t.state, id}
+  })
 }
 
 /**

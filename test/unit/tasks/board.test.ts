@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {TaskBoard, type TaskEventInput} from '../../../src/lib/tasks/board.js'
+import {TaskBoard, taskEventVerb, taskIdOf, type TaskEventInput} from '../../../src/lib/tasks/board.js'
 
 const event = (verb: string, data: Record<string, unknown> = {}, site = 'osl1', taskId = 'tsk-1'): TaskEventInput => ({
   site,
@@ -48,6 +48,32 @@ describe('TaskBoard', () => {
     expect(late.task.last_verb).toBe('progress')
     expect(late.task.progress).toBeNull()
     expect(late.task.illegal_transitions).toBe(1)
+  })
+
+  it('keeps progress when started arrives after it: the lifecycle never moves back', () => {
+    const board = new TaskBoard()
+    board.apply(event('created'))
+    board.apply(event('progress', {progress: {percent: 10}}))
+    const late = board.apply(event('started'))!
+    expect(late.previous).toBe('progress')
+    expect(late.illegal?.code).toBe('illegal-transition')
+    expect(late.task).toMatchObject({state: 'progress', last_verb: 'started', illegal_transitions: 1, events: 3})
+  })
+
+  it('keys a task by id alone with acrossSites, by site and id otherwise', () => {
+    const across = new TaskBoard({acrossSites: true})
+    across.apply(event('started', {}, 'osl1'))
+    across.apply(event('succeeded', {}, 'trd1'))
+    expect(across.tasks().map((t) => [t.task_id, t.state])).toEqual([['tsk-1', 'succeeded']])
+  })
+
+  it('reads the verb from the subject and the task id from data, else the envelope subject', () => {
+    expect(taskEventVerb('dv.task.evt.started')).toBe('started')
+    expect(taskEventVerb('dv.maskin.evt.server.started')).toBeNull()
+    expect(taskIdOf({subject: 'tsk-9', data: {task_id: 'tsk-1'}})).toBe('tsk-1')
+    expect(taskIdOf({subject: 'tsk-9', data: {}})).toBe('tsk-9')
+    expect(taskIdOf({data: {task_id: 7}})).toBeNull()
+    expect(taskIdOf('not an envelope')).toBeNull()
   })
 
   it('flags an unknown verb without crashing', () => {

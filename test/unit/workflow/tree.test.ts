@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
+import {TaskBoard} from '../../../src/lib/tasks/board.js'
 import {assembleWorkflow} from '../../../src/lib/workflow/read.js'
 import {
   buildCausationTree,
@@ -125,6 +126,24 @@ describe('task states and workflow status', () => {
       {task_id: 't1', site: 'osl1', state: 'succeeded', id: '3'},
       {task_id: 't2', site: 'trd1', state: 'created', id: '5'},
     ])
+  })
+
+  it('keeps a task at progress when started arrives after it, as task watch does (one reducer)', () => {
+    const events = [
+      task('1', 'a', 1, 't1', 'created'),
+      task('2', 'a', 2, 't1', 'progress'),
+      task('3', 'a', 3, 't1', 'started'),
+    ]
+    expect(taskStates(events)).toEqual([{task_id: 't1', site: 'osl1', state: 'progress', id: '2'}])
+    const board = new TaskBoard()
+    for (const m of events) board.apply({site: m.site, subject: m.subject, time: m.time, envelope: m.envelope})
+    expect(board.tasks().map((t) => [t.task_id, t.state, t.illegal_transitions])).toEqual([['t1', 'progress', 1]])
+  })
+
+  it('reads the verb from the subject, as task watch does, whatever data.state says', () => {
+    const m = task('1', 'a', 1, 't1', 'succeeded')
+    m.envelope = {...m.envelope, data: {task_id: 't1', state: 'started'}}
+    expect(taskStates([m]).map((t) => t.state)).toEqual(['succeeded'])
   })
 
   it('derives dead-lettered, failed, succeeded and running', () => {
