@@ -1,4 +1,5 @@
 import type {Problem} from '../contract/problems.js'
+import type {DeadLetterReason} from './model.js'
 
 /**
  * The server's dead-letter advisories captured by DV_DLQ (DESIGN.md section 6): `max_deliver`
@@ -9,8 +10,6 @@ import type {Problem} from '../contract/problems.js'
  * Advisories are untrusted input: anyone allowed to publish on `$JS.EVENT.ADVISORY.CONSUMER.>` can put a
  * message into DV_DLQ. Every field is checked here; what fails is reported as problems, never thrown.
  */
-export type DeadLetterReason = 'max_deliveries' | 'terminated'
-
 export interface DeadLetterAdvisory {
   reason: DeadLetterReason
   /** The advisory's own type, e.g. `io.nats.jetstream.advisory.v1.max_deliver`. */

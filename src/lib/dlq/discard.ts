@@ -2,14 +2,14 @@ import {usageError} from '../errors.js'
 import {describeNatsError} from '../nats/errors.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {Ledger, emptyLedgerState} from './ledger.js'
-import type {DeadLetter, DlqDiscardResult} from './model.js'
+import type {DeadLetter, DlqDiscardResult, SkippedItem} from './model.js'
 import {mapPool} from './pool.js'
 import {formatRef, parseRef} from './ref.js'
 import {readDeadLetters, type DeadLetterSelection} from './read.js'
 
 export interface DiscardPlan {
   letters: DeadLetter[]
-  skipped: Array<{ref: string; reason: string}>
+  skipped: SkippedItem[]
   notFound: string[]
 }
 

@@ -35,6 +35,25 @@ export const DeadLetterStatus = z.enum(['pending', 'replayed', 'discarded', 'mis
 export type DeadLetterStatus = z.infer<typeof DeadLetterStatus>
 export const DEAD_LETTER_STATUSES = DeadLetterStatus.options
 
+/** Why the server gave up on a command: `max_deliver` reached, or a worker terminated it. */
+export const DeadLetterReason = z.enum(['max_deliveries', 'terminated'])
+export type DeadLetterReason = z.infer<typeof DeadLetterReason>
+
+/**
+ * Why a dead letter is `missing`: its original is gone, or what is stored at its sequence is provably not
+ * the message that failed (src/lib/dlq/provenance.ts checks them in this order).
+ */
+export const MissingReasonCode = z.enum([
+  'not-a-command-stream',
+  'stream-gone',
+  'gone',
+  'stream-recreated',
+  'stored-after-advisory',
+  'outside-consumer-filter',
+  'unknown-consumer',
+])
+export type MissingReasonCode = z.infer<typeof MissingReasonCode>
+
 export const Failure = z.object({code: z.string(), message: z.string()})
 export type Failure = z.infer<typeof Failure>
 
@@ -44,7 +63,7 @@ export const DeadLetter = z.object({
   stream: z.string(),
   seq: z.number(),
   consumer: z.string(),
-  reason: z.enum(['max_deliveries', 'terminated']),
+  reason: DeadLetterReason,
   deliveries: z.number().nullable(),
   dead_lettered_at: z.string(),
   subject: z.string().nullable(),
@@ -64,11 +83,8 @@ export const DeadLetter = z.object({
   replay_in_progress: z.boolean(),
   /** Where the advisory is stored. */
   advisory: z.object({stream: z.string(), seq: z.number()}),
-  /**
-   * Why the dead letter is `missing`: `gone`, `stream-gone`, `stream-recreated`, `stored-after-advisory`,
-   * `outside-consumer-filter`, `unknown-consumer` or `not-a-command-stream`; else null.
-   */
-  missing_reason: z.string().nullable(),
+  /** Why the dead letter is `missing`; else null. */
+  missing_reason: MissingReasonCode.nullable(),
   /** What is wrong: the advisory's problems (`invalid`), or the missing reason in words (`missing`). */
   problems: z.array(ProblemSchema),
 })
@@ -132,9 +148,13 @@ export const ReplayedItem = z.object({
   new_id: z.string().nullable(),
 })
 export const PlannedReplay = z.object({ref: z.string(), subject: z.string(), replay_id: z.string()})
+export type PlannedReplay = z.infer<typeof PlannedReplay>
+/** A dead letter a replay or discard leaves alone, and why (already handled, missing, invalid, ...). */
 export const SkippedItem = z.object({ref: z.string(), reason: z.string()})
+export type SkippedItem = z.infer<typeof SkippedItem>
 /** `error`: what happened, in dvctl's words; `code`: stable, for scripts (nats/errors.ts), when known. */
 export const FailedItem = z.object({ref: z.string(), error: z.string(), code: z.string().optional()})
+export type FailedItem = z.infer<typeof FailedItem>
 
 export const DlqReplayResult = z.object({
   dry_run: z.boolean(),

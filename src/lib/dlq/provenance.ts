@@ -1,9 +1,11 @@
 import type {Problem} from '../contract/problems.js'
-import {FORBIDDEN_PUBLISH_PREFIXES, parseSubject, subjectMatches} from '../contract/taxonomy.js'
+import {subjectMatches} from '../contract/match.js'
+import {FORBIDDEN_PUBLISH_PREFIXES, parseSubject} from '../contract/taxonomy.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {isNotFound} from '../nats/errors.js'
 import type {SiteLayout} from '../layout/schema.js'
 import type {DeadLetterAdvisory} from './advisory.js'
+import type {MissingReasonCode} from './model.js'
 import type {OriginalMessage, OriginalReader} from './original.js'
 
 /**
@@ -31,14 +33,7 @@ import type {OriginalMessage, OriginalReader} from './original.js'
 export const CLUSTER_CLOCK_SKEW_MS = 1000
 
 export interface MissingReason {
-  code:
-    | 'not-a-command-stream'
-    | 'stream-gone'
-    | 'gone'
-    | 'stream-recreated'
-    | 'stored-after-advisory'
-    | 'outside-consumer-filter'
-    | 'unknown-consumer'
+  code: MissingReasonCode
   message: string
 }
 

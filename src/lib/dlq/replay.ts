@@ -8,7 +8,7 @@ import {classifyNatsError, describeNatsError, type NatsFailureKind} from '../nat
 import {retryTransient} from '../nats/transient.js'
 import {StreamCursor} from '../workflow/cursor.js'
 import {emptyLedgerState, journalKey, Ledger, type LedgerState, type ReplayJournal} from './ledger.js'
-import type {DlqReplayResult} from './model.js'
+import type {DlqReplayResult, SkippedItem} from './model.js'
 import {type OriginalMessage, OriginalReader} from './original.js'
 import {decideReplay, type ReplayItem} from './plan.js'
 import {replayTargetProblem} from './provenance.js'
@@ -42,7 +42,7 @@ export interface ReplayPlanOptions extends ReplaySelection {
 
 export interface ReplayPlan {
   items: ReplayItem[]
-  skipped: Array<{ref: string; reason: string}>
+  skipped: SkippedItem[]
   /** Explicit refs with no dead letter behind them. */
   notFound: string[]
   ledger: LedgerState

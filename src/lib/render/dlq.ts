@@ -1,6 +1,14 @@
 import chalk from 'chalk'
 
-import type {DeadLetter, DlqHistoryResult, DlqListResult, DlqShowResult} from '../dlq/model.js'
+import type {
+  DeadLetter,
+  DlqHistoryResult,
+  DlqListResult,
+  DlqShowResult,
+  FailedItem,
+  PlannedReplay,
+  SkippedItem,
+} from '../dlq/model.js'
 import type {WorkflowResult} from '../workflow/read.js'
 import {path} from '../value.js'
 import {err, formatTime, out, table, type Terminal} from './terminal.js'
@@ -74,8 +82,8 @@ export function renderLines(lines: string[]): void {
 export function renderReplayPlan(
   term: Terminal,
   plan: {
-    items: Array<{ref: string; subject: string; replay_id: string; resume: boolean}>
-    skipped: Array<{ref: string; reason: string}>
+    items: Array<PlannedReplay & {resume: boolean}>
+    skipped: SkippedItem[]
   },
   options: {dryRun: boolean},
 ): void {
@@ -116,8 +124,8 @@ export function progressBar(term: Terminal, label: string): {update(done: number
 export function renderActionResult(
   verb: string,
   done: Array<{ref: string; detail: string}>,
-  skipped: Array<{ref: string; reason: string}>,
-  failed: Array<{ref: string; error: string}>,
+  skipped: SkippedItem[],
+  failed: FailedItem[],
   notAttempted: Array<{ref: string}> = [],
 ): void {
   for (const d of done) out(`${field(verb)}\t${field(d.ref)}\t${field(d.detail)}`)
