@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand, durationFlag} from '../lib/base-command.js'
+import {TYPE_PATTERN_HELP} from '../lib/contract/match.js'
 import {ResultExit, usageError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {readFlags} from '../lib/nats/fanout.js'
@@ -24,7 +25,7 @@ History (--since, default 24h, or --from/--to) is merged across streams and site
     subject: Flags.string({summary: 'Only subjects matching this NATS filter (dv.maskin.>, dv.*.cmd.provision).'}),
     family: Flags.string({summary: 'Only this subject family.', options: ['cmd', 'evt', 'task', 'rpc']}),
     service: Flags.string({summary: 'Only this service (subject token, or source for task events).'}),
-    type: Flags.string({summary: 'Only this envelope type; a trailing * matches a prefix (maskin.server.*).'}),
+    type: Flags.string({summary: TYPE_PATTERN_HELP}),
     tenant: Flags.string({summary: 'Only this tenant_id.'}),
     since: durationFlag({summary: 'How far back to read (default 24h; with --follow, default none).'}),
     from: Flags.string({summary: 'Read from this time (RFC 3339).', exclusive: ['since']}),

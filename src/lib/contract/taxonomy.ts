@@ -312,18 +312,6 @@ export function isSubjectFilterInTaxonomy(filter: string): boolean {
   return parseSubject(filter, {allowWildcards: true}).valid
 }
 
-/** NATS wildcard matching: does `subject` match `filter` (`*` one token, `>` one or more at the end)? */
-export function subjectMatches(filter: string, subject: string): boolean {
-  const f = filter.split('.')
-  const s = subject.split('.')
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '>') return s.length > i
-    if (i >= s.length) return false
-    if (f[i] !== '*' && f[i] !== s[i]) return false
-  }
-  return f.length === s.length
-}
-
 /** Prefixes owned by the server and the client library; dvctl never publishes onto them. */
 export const FORBIDDEN_PUBLISH_PREFIXES = ['$JS.', '$SYS.', '$KV.', '$O.', '$MQTT.', '_INBOX.'] as const
 

@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {durationFlag} from '../base-command.js'
+import {TYPE_PATTERN_HELP} from '../contract/match.js'
 import {GROUP_KEYS} from './group.js'
 import {DEAD_LETTER_STATUSES} from './model.js'
 import type {DeadLetterSelection} from './read.js'
@@ -10,7 +11,7 @@ export const selectionFlags = {
   since: durationFlag({summary: 'Only dead letters from this long ago on (e.g. 1h, 7d).'}),
   stream: Flags.string({summary: 'Only dead letters of this stream (e.g. DV_CMD).'}),
   consumer: Flags.string({summary: 'Only dead letters of this consumer (e.g. maskin).'}),
-  type: Flags.string({summary: 'Only this envelope type; * matches anything (e.g. "maskin.*").'}),
+  type: Flags.string({summary: TYPE_PATTERN_HELP}),
   tenant: Flags.string({summary: 'Only this tenant_id.'}),
 }
 

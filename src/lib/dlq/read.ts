@@ -1,3 +1,4 @@
+import {typeMatcher} from '../contract/match.js'
 import {notFound} from '../errors.js'
 import {dataverketLayout} from '../layout/dataverket.js'
 import {STREAMS} from '../layout/names.js'
@@ -21,7 +22,7 @@ export interface DeadLetterSelection {
   since?: Date
   stream?: string
   consumer?: string
-  /** Envelope type; `*` matches any run of characters (`maskin.*`). */
+  /** Envelope type pattern (contract/match.ts `typeMatcher`: `*` matches any run of characters). */
   type?: string
   tenant?: string
   /** Default `pending`. */
@@ -135,7 +136,7 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
   ])
   const reader = new OriginalReader(conn)
   const provenance = new Provenance(conn, reader, layoutForSite(options.layout ?? dataverketLayout(), site))
-  const typeMatch = options.type ? globMatcher(options.type) : undefined
+  const typeMatch = options.type ? typeMatcher(options.type) : undefined
 
   const byStream = new Map<string, AdvisoryRecord[]>()
   for (const record of advisories.valid.values()) {
@@ -201,7 +202,7 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
     // A message that is not provably the one that failed is not shown as if it were (its id, tenant, ...).
     const original = missing ? null : found
     const summary = summarizeEnvelope(original ? parseEnvelope(original.data) : null)
-    if (typeMatch && !(summary.type && typeMatch(summary.type))) return undefined
+    if (typeMatch && !typeMatch(summary.type)) return undefined
     if (options.tenant && summary.tenant_id !== options.tenant) return undefined
     const key = ledgerKey({stream: a.stream, seq: a.stream_seq})
     // A ledger record of an earlier incarnation of the stream (same key, another message) does not apply.
@@ -269,18 +270,8 @@ export function statusOf(originalExists: boolean, action: string | undefined): D
   return originalExists ? 'pending' : 'missing'
 }
 
-export function globMatcher(pattern: string): (value: string) => boolean {
-  if (!pattern.includes('*')) return (v) => v === pattern
-  const re = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('.*')}$`)
-  return (v) => re.test(v)
-}
-
 /** `DV_DLQ@<seq>`: an invalid advisory is referred to by where DV_DLQ stores it (never a replayable ref). */
 export function formatInvalidRef(site: string, record: Pick<InvalidRecord, 'stream' | 'seq'>, qualified: boolean) {
   const local = `${record.stream}@${record.seq}`
   return qualified ? `${site}/${local}` : local
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }

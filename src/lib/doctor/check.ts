@@ -2,6 +2,7 @@ import type {StreamInfo, StreamSourceInfo} from '@nats-io/jetstream'
 import {z} from 'zod'
 
 import type {SiteTarget} from '../config/site.js'
+import {filterCovers} from '../contract/match.js'
 import type {UserError} from '../errors.js'
 import {ExitCode, type ExitCodeValue} from '../exit-codes.js'
 import {DLQ_ADVISORY_SUBJECTS, STREAMS} from '../layout/names.js'
@@ -217,18 +218,6 @@ async function checkLayout(conn: SiteConnection, row: DoctorSite, layout: Layout
   }
 }
 
-/** Subject `pattern` (with `*`, `>`) matches every subject `filter` does. */
-export function covers(pattern: string, filter: string): boolean {
-  const p = pattern.split('.')
-  const f = filter.split('.')
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === '>') return i < f.length
-    if (i >= f.length) return false
-    if (p[i] === '*' ? f[i] === '>' : p[i] !== f[i]) return false
-  }
-  return p.length === f.length
-}
-
 async function checkDeadLetters(conn: SiteConnection, row: DoctorSite, streams: StreamInfo[]): Promise<void> {
   const dlq = streams.find((s) => s.config.name === STREAMS.dlq)
   if (!dlq) {
@@ -241,7 +230,7 @@ async function checkDeadLetters(conn: SiteConnection, row: DoctorSite, streams: 
     return
   }
   const subjects = dlq.config.subjects ?? []
-  const missing = DLQ_ADVISORY_SUBJECTS.filter((want) => !subjects.some((have) => covers(have, want)))
+  const missing = DLQ_ADVISORY_SUBJECTS.filter((want) => !subjects.some((have) => filterCovers(have, want)))
   row.dlq_capture = {present: true, missing_subjects: missing}
   if (missing.length) {
     row.problems.push({

@@ -15,19 +15,6 @@ export interface LayoutProblem {
   message: string
 }
 
-/** Two subject filters overlap when some subject matches both (`*` one token, `>` one or more at the end). */
-export function subjectsOverlap(a: string, b: string): boolean {
-  const x = a.split('.')
-  const y = b.split('.')
-  for (let i = 0; i < Math.max(x.length, y.length); i++) {
-    if (x[i] === '>') return y.length > i
-    if (y[i] === '>') return x.length > i
-    if (x[i] === undefined || y[i] === undefined) return false
-    if (x[i] !== y[i] && x[i] !== '*' && y[i] !== '*') return false
-  }
-  return true
-}
-
 /** One subject of one stream, in the order the layout lists them. */
 interface SubjectEntry {
   name: string
@@ -70,7 +57,7 @@ class SubjectIndex {
     node.ends.push(entry)
   }
 
-  /** Every entry added so far that some subject matches together with `subject` (as `subjectsOverlap`). */
+  /** Every entry added so far that some subject matches together with `subject` (as `subjectsOverlap` in contract/match.ts). */
   overlapping(subject: string): SubjectEntry[] {
     const tokens = subject.split('.')
     const found: SubjectEntry[] = []

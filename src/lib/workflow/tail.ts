@@ -3,7 +3,7 @@ import {z} from 'zod'
 import {decodeMessage} from '../contract/envelope.js'
 import {ProblemSchema, type Problem} from '../contract/problems.js'
 import {isService} from '../contract/services.js'
-import {subjectMatches} from '../contract/taxonomy.js'
+import {subjectMatches, typeMatcher} from '../contract/match.js'
 import {STREAMS} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {describeNatsError} from '../nats/errors.js'
@@ -125,12 +125,6 @@ export function planStreams(filter: TailFilter): {streams: StreamPlan[]; rpc: bo
   return {streams, rpc: families.includes('rpc')}
 }
 
-function typeMatches(wanted: string, type: unknown): boolean {
-  if (typeof type !== 'string') return false
-  if (wanted.endsWith('*') || wanted.endsWith('>')) return type.startsWith(wanted.slice(0, -1))
-  return type === wanted
-}
-
 /** Turns a stored message into a tail event, or null when the filter rejects it. */
 export function toTailEvent(stored: StoredMessage, filter: TailFilter): TailEvent | null {
   if (filter.subject && !subjectMatches(filter.subject, stored.subject)) return null
@@ -147,7 +141,7 @@ export function toTailEvent(stored: StoredMessage, filter: TailFilter): TailEven
   if (filter.correlationId && get('correlation_id') !== filter.correlationId) {
     if (decoded.ok || get('correlation_id') !== undefined) return null
   }
-  if (filter.type && !typeMatches(filter.type, get('type'))) return null
+  if (filter.type && !typeMatcher(filter.type)(get('type'))) return null
   if (filter.tenant && get('tenant_id') !== filter.tenant) return null
   const base = {
     site: stored.site,

@@ -5,7 +5,6 @@ import {
   isSubjectFilterInTaxonomy,
   parseSubject,
   SubjectAnalysis,
-  subjectMatches,
 } from '../../../src/lib/contract/taxonomy.js'
 
 describe('parseSubject: the ADR examples', () => {
@@ -146,20 +145,6 @@ describe('parseSubject: filters', () => {
   it('a concrete subject is still valid with allowWildcards', () => {
     expect(parseSubject('dv.nett.cmd.apply', {allowWildcards: true})).toMatchObject({valid: true, family: 'cmd'})
     expect(parseSubject('dv.nett.cmd.apply', {allowWildcards: true}).filter).toBeUndefined()
-  })
-})
-
-describe('subjectMatches', () => {
-  it.each([
-    ['dv.>', 'dv.maskin.cmd.provision', true],
-    ['dv.*.cmd.>', 'dv.maskin.cmd.provision', true],
-    ['dv.*.cmd.>', 'dv.maskin.evt.server.provisioned', false],
-    ['dv.task.evt.*', 'dv.task.evt.failed', true],
-    ['dv.task.evt.*', 'dv.task.evt', false],
-    ['dv.maskin.cmd.provision', 'dv.maskin.cmd.provision', true],
-    ['dv.maskin.cmd.>', 'dv.maskin.cmd', false],
-  ])('%s matches %s: %s', (filter, subject, expected) => {
-    expect(subjectMatches(filter, subject)).toBe(expected)
   })
 })
 

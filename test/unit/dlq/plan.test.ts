@@ -4,7 +4,7 @@ import {groupDeadLetters, serviceOf} from '../../../src/lib/dlq/group.js'
 import {emptyLedgerState} from '../../../src/lib/dlq/ledger.js'
 import type {DeadLetter, LedgerEntry} from '../../../src/lib/dlq/model.js'
 import {decideReplay, replayIdFor} from '../../../src/lib/dlq/plan.js'
-import {globMatcher, statusOf} from '../../../src/lib/dlq/read.js'
+import {statusOf} from '../../../src/lib/dlq/read.js'
 
 function letter(over: Partial<DeadLetter> = {}): DeadLetter {
   return {
@@ -151,12 +151,6 @@ describe('status, filters and groups', () => {
     expect(statusOf(true, 'replaying')).toBe('pending')
     expect(statusOf(false, 'replayed')).toBe('replayed')
     expect(statusOf(true, 'discarded')).toBe('discarded')
-  })
-
-  it('matches types with * wildcards', () => {
-    expect(globMatcher('maskin.*')('maskin.server.provision.requested')).toBe(true)
-    expect(globMatcher('maskin.*')('nett.apply.requested')).toBe(false)
-    expect(globMatcher('maskin.server.provision.requested')('maskin.server.provision.requested')).toBe(true)
   })
 
   it('groups by type, service, reason and error, largest first', () => {

@@ -1,20 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {covers, doctorExitCode, type DoctorSite} from '../../../src/lib/doctor/check.js'
-
-describe('covers', () => {
-  it('tells whether a stream subject captures every subject of a filter', () => {
-    const advisory = '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>'
-    expect(covers(advisory, advisory)).toBe(true)
-    expect(covers('$JS.EVENT.ADVISORY.>', advisory)).toBe(true)
-    expect(covers('$JS.EVENT.ADVISORY.CONSUMER.*.>', advisory)).toBe(true)
-    expect(covers('$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.DV_CMD.*', advisory)).toBe(false)
-    expect(covers('$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.>', advisory)).toBe(false)
-    expect(covers('dv.*.cmd.>', 'dv.maskin.cmd.provision')).toBe(true)
-    expect(covers('dv.*.cmd', 'dv.maskin.cmd.provision')).toBe(false)
-    expect(covers('>', 'a')).toBe(true)
-  })
-})
+import {doctorExitCode, type DoctorSite} from '../../../src/lib/doctor/check.js'
 
 describe('doctorExitCode', () => {
   const site = (over: Partial<DoctorSite>): DoctorSite => ({

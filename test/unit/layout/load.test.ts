@@ -5,25 +5,10 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {dataverketLayout} from '../../../src/lib/layout/dataverket.js'
-import {loadLayout, readLayoutFile, subjectsOverlap, validateLayout} from '../../../src/lib/layout/load.js'
+import {subjectsOverlap} from '../../../src/lib/contract/match.js'
+import {loadLayout, readLayoutFile, validateLayout} from '../../../src/lib/layout/load.js'
 import {Layout} from '../../../src/lib/layout/schema.js'
 import {UserError} from '../../../src/lib/errors.js'
-
-describe('subjectsOverlap', () => {
-  it.each([
-    ['dv.*.cmd.>', 'dv.maskin.cmd.provision', true],
-    ['dv.*.cmd.>', 'dv.maskin.evt.>', false],
-    ['dv.task.evt.>', 'dv.*.evt.>', true],
-    ['dv.task.evt.>', 'dv.maskin.evt.>', false],
-    ['a.>', 'a', false],
-    ['a.*', 'a.b.c', false],
-    ['>', 'x.y', true],
-    ['a.b', 'a.b', true],
-  ])('%s vs %s: %s', (a, b, overlap) => {
-    expect(subjectsOverlap(a, b)).toBe(overlap)
-    expect(subjectsOverlap(b, a)).toBe(overlap)
-  })
-})
 
 describe('validateLayout', () => {
   it('accepts the built-in layout', () => {
