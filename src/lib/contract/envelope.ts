@@ -8,44 +8,96 @@ import {TaskEventData} from './lifecycle.js'
 import {problem, type Problem, type ProblemCode} from './problems.js'
 import {DATASCHEMA, defaultPayloadRegistry, parseDataschema, type PayloadRegistry} from './registry.js'
 import {isService, isTaskVerb, SERVICES, TASK_VERBS} from './services.js'
-import {MESSAGE_TYPE, parseSubject} from './taxonomy.js'
+import {MESSAGE_TYPE, parseSubject, TOKEN_SOURCE} from './taxonomy.js'
 
 /**
- * The standard message envelope (ADR "Standard message envelope", DESIGN.md section 4). This zod schema is
- * the documented shape (exported as JSON Schema); `validateEnvelope` applies the same rules by hand so that
- * each violation gets its own stable code and JSON path, cheaply enough for stream readers.
+ * The standard message envelope (ADR "Standard message envelope", docs/contract.md): one rule set.
+ *
+ * The zod schema below is the rule for everything JSON Schema can say (`contract schemas --json-schema`
+ * exports it), and `validateEnvelope` checks with the very same patterns and field lists, adding its own
+ * stable code and JSON path to each violation (cheaply enough for stream readers). What JSON Schema
+ * cannot say (comparisons between fields, opaque binary, size) is checked by `validateEnvelope` only, and
+ * listed in CROSS_FIELD_RULES, which the export carries as its `$comment`. A property test
+ * (test/property/envelope-rules.property.test.ts) holds the export and the validator to the same verdicts.
  */
-const RFC3339_UTC = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|\+00:00)$/
+
+/**
+ * A message type: `<service>.<entity>.<...>` (a known service and at least two more tokens) or
+ * `task.<verb>` (any verb token; a verb outside the minimum set is a warning, an error under --strict).
+ */
+export const ENVELOPE_TYPE = new RegExp(
+  `^(?:(?:${SERVICES.join('|')})(?:\\.${TOKEN_SOURCE}){2,}|task\\.${TOKEN_SOURCE})$`,
+)
+
+/** RFC 3339 in UTC (`Z` or `+00:00`), a real calendar date (leap years included) and time (leap second 60). */
+const LEAP_YEAR = '(?:\\d{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)'
+const DATE =
+  '(?:\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|02-(?:0[1-9]|1\\d|2[0-8]))' +
+  `|${LEAP_YEAR}-02-29)`
+export const ENVELOPE_TIME = new RegExp(
+  `^${DATE}[Tt](?:[01]\\d|2[0-3]):[0-5]\\d:(?:[0-5]\\d|60)(?:\\.\\d+)?(?:[Zz]|\\+00:00)$`,
+)
+/** Only to say why a time failed ENVELOPE_TIME: the shape of RFC 3339 in UTC, and in any offset. */
+const RFC3339_UTC_SHAPE = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|\+00:00)$/
 const RFC3339_ANY = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
+
+/** The envelope rules JSON Schema cannot express; `validateEnvelope` enforces them too. */
+export const CROSS_FIELD_RULES = [
+  'causation_id must differ from id.',
+  "dataschema's type must be the message type.",
+  'Task events: data.task_id, when present, equals the envelope subject; data.state, when present, equals the verb of type.',
+  'No string in data may be a base64 value longer than 4096 characters (opaque binary).',
+  'data must satisfy the payload schema registered for its type and version (see payloads).',
+  "A message over the server's max_payload is refused; on a known NATS subject, the subject rules apply too.",
+] as const
 
 const nonEmpty = z.string().min(1)
 
-export const Envelope = z.looseObject({
-  specversion: z.literal('1.0').describe('Envelope version.'),
-  id: nonEmpty.describe('Unique message id (Nats-Msg-Id on publish).'),
-  type: z.string().regex(MESSAGE_TYPE).describe('Logical message type: <service>.<entity>.<...>, or task.<verb>.'),
-  source: z.enum(SERVICES).describe('Emitting service.'),
-  subject: nonEmpty.optional().describe('Resource identifier within the emitting domain; the task id on task events.'),
-  time: z.string().regex(RFC3339_UTC).describe('RFC 3339 timestamp in UTC.'),
-  datacontenttype: z.literal('application/json').optional(),
-  dataschema: z.string().regex(DATASCHEMA).optional().describe('<type>/v<N>; absent means v1.'),
-  tenant_id: nonEmpty.optional(),
-  project_id: nonEmpty.optional(),
-  environment_id: nonEmpty.optional(),
-  datacenter_id: nonEmpty.optional(),
-  actor: nonEmpty.describe('Identity that initiated the action.'),
-  correlation_id: nonEmpty.describe('Stable id shared across a workflow.'),
-  causation_id: nonEmpty
-    .optional()
-    .describe('Id of the message that triggered this one; absent only on a workflow root.'),
-  data: z.record(z.string(), z.unknown()).describe('The payload: a JSON object.'),
-})
+export const Envelope = z
+  .looseObject({
+    specversion: z.literal('1.0').describe('Envelope version.'),
+    id: nonEmpty.describe('Unique message id (Nats-Msg-Id on publish).'),
+    type: z
+      .string()
+      .regex(ENVELOPE_TYPE)
+      .describe('Logical message type: <service>.<entity>.<...> (a known service), or task.<verb>.'),
+    source: z.enum(SERVICES).describe('Emitting service.'),
+    subject: nonEmpty
+      .optional()
+      .describe('Resource identifier within the emitting domain; the task id on task events.'),
+    time: z.string().regex(ENVELOPE_TIME).describe('RFC 3339 timestamp in UTC.'),
+    datacontenttype: z.literal('application/json').optional(),
+    dataschema: z.string().regex(DATASCHEMA).optional().describe('<type>/v<N>; absent means v1.'),
+    tenant_id: nonEmpty.optional(),
+    project_id: nonEmpty.optional(),
+    environment_id: nonEmpty.optional(),
+    datacenter_id: nonEmpty.optional(),
+    actor: nonEmpty.describe('Identity that initiated the action.'),
+    correlation_id: nonEmpty.describe('Stable id shared across a workflow.'),
+    causation_id: nonEmpty
+      .optional()
+      .describe('Id of the message that triggered this one; absent only on a workflow root.'),
+    data: z.record(z.string(), z.unknown()).describe('The payload: a JSON object.'),
+  })
+  // Task events carry the task id as the envelope subject: a refinement here; in JSON Schema "a subject, or a
+  // type that is not task.*" (anyOf rather than if/then, which zod's own JSON Schema reader refuses).
+  .refine((e) => !e.type.startsWith('task.') || e.subject !== undefined, {
+    path: ['subject'],
+    message: 'Task events carry the task id as the envelope subject.',
+  })
+  .meta({
+    anyOf: [{required: ['subject']}, {properties: {type: {pattern: '^(?!task\\.)'}}}],
+    $comment: `Also checked by dvctl, beyond this schema: ${CROSS_FIELD_RULES.join(' ')}`,
+  })
 export type Envelope = z.infer<typeof Envelope>
 
 /** Top-level fields the envelope defines; anything else is allowed but reported under strict. */
 export const ENVELOPE_FIELDS = new Set(Object.keys(Envelope.shape))
 
-const REQUIRED = ['specversion', 'id', 'type', 'source', 'time', 'actor', 'correlation_id', 'data'] as const
+/** The fields the schema requires, and the optional identifiers (non-empty strings when present). */
+const REQUIRED = Object.entries(Envelope.shape)
+  .filter(([, schema]) => !(schema instanceof z.ZodOptional))
+  .map(([key]) => key)
 const OPTIONAL_IDS = ['subject', 'tenant_id', 'project_id', 'environment_id', 'datacenter_id', 'causation_id'] as const
 
 /** Strings above this many characters that decode as base64 are opaque binary (DESIGN.md section 4). */
@@ -150,28 +202,32 @@ export function validateEnvelope(value: unknown, opts: ValidateEnvelopeOptions =
   let type: string | undefined
   let isTask = false
   if (env.type !== undefined) {
-    if (typeof env.type !== 'string' || !MESSAGE_TYPE.test(env.type)) {
+    // ENVELOPE_TYPE decides; the rest only says why and what the later checks may read.
+    const wellFormed = typeof env.type === 'string' && MESSAGE_TYPE.test(env.type)
+    if (!wellFormed) {
       add(
         '$.type',
         'bad-type',
         `type must be dot-separated lower-case tokens such as "maskin.server.provisioned"; got ${describe(env.type)}.`,
       )
     } else {
-      type = env.type
+      type = env.type as string
       const [head, ...rest] = type.split('.')
-      if (head === 'task') {
-        isTask = true
-        if (rest.length !== 1) {
-          add('$.type', 'bad-type', `Task event types are "task.<verb>"; got "${type}".`)
-        } else if (!isTaskVerb(rest[0])) {
-          const message = `"${rest[0]}" is not one of the task verbs (${TASK_VERBS.join(', ')}).`
-          if (opts.strict) add('$.type', 'unknown-task-verb', message)
-          else note('$.type', 'unknown-task-verb', message)
-        }
-      } else if (!isService(head)) {
-        add('$.type', 'bad-type', `type must start with a service (${SERVICES.join(', ')}) or "task"; got "${type}".`)
-      } else if (rest.length < 2) {
-        add('$.type', 'bad-type', `type is "<service>.<entity>.<...>", at least three tokens; got "${type}".`)
+      isTask = head === 'task'
+      if (!ENVELOPE_TYPE.test(type)) {
+        add(
+          '$.type',
+          'bad-type',
+          isTask
+            ? `Task event types are "task.<verb>"; got "${type}".`
+            : !isService(head)
+              ? `type must start with a service (${SERVICES.join(', ')}) or "task"; got "${type}".`
+              : `type is "<service>.<entity>.<...>", at least three tokens; got "${type}".`,
+        )
+      } else if (isTask && !isTaskVerb(rest[0])) {
+        const message = `"${rest[0]}" is not one of the task verbs (${TASK_VERBS.join(', ')}).`
+        if (opts.strict) add('$.type', 'unknown-task-verb', message)
+        else note('$.type', 'unknown-task-verb', message)
       }
     }
   }
@@ -268,22 +324,16 @@ function checkTime(time: unknown, add: Add) {
     add('$.time', 'bad-time', `time must be an RFC 3339 string in UTC; got ${describe(time)}.`)
     return
   }
-  const m = RFC3339_UTC.exec(time)
-  if (!m) {
-    const why = RFC3339_ANY.test(time)
-      ? 'it is not in UTC (use "Z" or "+00:00")'
-      : 'it is not RFC 3339 (like 2026-03-14T09:30:00Z)'
-    add('$.time', 'bad-time', `time "${time}" is invalid: ${why}.`)
+  // ENVELOPE_TIME decides; the shapes only say why.
+  if (ENVELOPE_TIME.test(time)) return
+  if (RFC3339_UTC_SHAPE.test(time)) {
+    add('$.time', 'bad-time', `time "${time}" is not a real date and time.`)
     return
   }
-  const y = Number(m[1])
-  const mo = Number(m[2])
-  const d = Number(m[3])
-  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0)
-  const days = mo === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(mo) ? 30 : 31
-  // Seconds may be 60 on a leap second (RFC 3339 section 5.7).
-  const real = mo >= 1 && mo <= 12 && d >= 1 && d <= days && Number(m[4]) < 24 && Number(m[5]) < 60 && Number(m[6]) < 61
-  if (!real) add('$.time', 'bad-time', `time "${time}" is not a real date and time.`)
+  const why = RFC3339_ANY.test(time)
+    ? 'it is not in UTC (use "Z" or "+00:00")'
+    : 'it is not RFC 3339 (like 2026-03-14T09:30:00Z)'
+  add('$.time', 'bad-time', `time "${time}" is invalid: ${why}.`)
 }
 
 function checkTaskEvent(env: Record<string, unknown>, type: string, data: Record<string, unknown>, add: Add) {
