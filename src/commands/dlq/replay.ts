@@ -8,7 +8,8 @@ import {resolveActor} from '../../lib/dlq/actor.js'
 import {selectionFlags, selectionFrom, statusFlag} from '../../lib/dlq/flags.js'
 import type {DlqReplayResult} from '../../lib/dlq/model.js'
 import {planJson, planReplay, readOriginalData, runReplay, type ReplayPlan} from '../../lib/dlq/replay.js'
-import {editText, progressBar, renderActionResult, renderReplayPlan} from '../../lib/render/dlq.js'
+import {batchProgress, renderActionResult, renderReplayPlan} from '../../lib/render/dlq.js'
+import {editText} from '../../lib/render/editor.js'
 import {confirmOrRefuse} from '../../lib/render/prompt.js'
 import {err} from '../../lib/render/terminal.js'
 
@@ -90,7 +91,7 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
       target: {site: conn.site.name, url: conn.url},
     })
 
-    const bar = progressBar(this.term, 'replaying')
+    const bar = batchProgress(this.term, 'replaying')
     const abort = new AbortController()
     const onSigint = () => abort.abort()
     process.once('SIGINT', onSigint)

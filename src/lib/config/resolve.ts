@@ -63,11 +63,6 @@ export async function resolveSites(
   return [byUrl(DEFAULT_SERVER)]
 }
 
-/** Every site in the config as connection targets, in file order. */
-export function configTargets(loaded: LoadedConfig): SiteTarget[] {
-  return Object.entries(loaded.config.sites).map(([name, site]) => siteTarget(name, site, loaded.path))
-}
-
 function named(loaded: LoadedConfig, name: string, source: string): SiteTarget {
   const site = loaded.config.sites[name]
   if (site) return siteTarget(name, site, loaded.path)

@@ -74,10 +74,6 @@ export async function renderDeadLetterList(term: Terminal, result: DlqListResult
   if (term.stdoutTTY) err(`${result.total} dead letter(s)`)
 }
 
-export function renderLines(lines: string[]): void {
-  for (const line of lines) out(sanitize(line, 'block'))
-}
-
 /** The replay plan: on stderr before the confirmation, or on stdout as the result of `--dry-run`. */
 export function renderReplayPlan(
   term: Terminal,
@@ -100,8 +96,12 @@ export function renderReplayPlan(
   if (options.dryRun) err('Dry run: nothing was sent.')
 }
 
-/** A progress bar on stderr for long runs, only on a TTY (DESIGN.md section 8). */
-export function progressBar(term: Terminal, label: string): {update(done: number, total: number): void; end(): void} {
+/**
+ * How far a long batch (a replay of many dead letters) has got: `label [####....] done/total`, redrawn on
+ * stderr, only on a TTY and never with --json (docs/operations.md). Not a task's own progress (that is
+ * `percentBar` in render/tasks.ts).
+ */
+export function batchProgress(term: Terminal, label: string): {update(done: number, total: number): void; end(): void} {
   const tty = Boolean(process.stderr.isTTY) && !term.json
   let last = 0
   return {
@@ -135,29 +135,6 @@ export function renderActionResult(
   const rest = notAttempted.length ? `, ${notAttempted.length} not attempted` : ''
   err(`${done.length} ${field(verb)}, ${skipped.length} skipped, ${failed.length} failed${rest}`)
   if (failed.length || notAttempted.length) err('Run the same command again to finish the rest; nothing is sent twice.')
-}
-
-/** Opens `$VISUAL`/`$EDITOR` (default vi) on `text` and returns what was saved. */
-export async function editText(text: string, name: string): Promise<string> {
-  const {mkdtemp, readFile, rm, writeFile} = await import('node:fs/promises')
-  const {tmpdir} = await import('node:os')
-  const {join} = await import('node:path')
-  const {spawn} = await import('node:child_process')
-  const dir = await mkdtemp(join(tmpdir(), 'dvctl-edit-'))
-  const file = join(dir, name)
-  try {
-    await writeFile(file, text)
-    const editor = process.env.VISUAL || process.env.EDITOR || 'vi'
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(`${editor} "${file}"`, {shell: true, stdio: 'inherit'})
-      child.on('error', reject)
-      child.on('exit', resolve)
-    })
-    if (code !== 0) throw new Error(`the editor (${editor}) exited with ${code}`)
-    return await readFile(file, 'utf8')
-  } finally {
-    await rm(dir, {recursive: true, force: true})
-  }
 }
 
 /** `dlq history`: one row per ledger entry. */

@@ -7,8 +7,11 @@ import {field, sanitize} from './text.js'
 
 const BAR_WIDTH = 20
 
-/** `[#########-----------]  45%`: a fixed-width bar, plain characters so it survives any terminal. */
-export function progressBar(percent: number | undefined, width = BAR_WIDTH): string {
+/**
+ * A task's reported progress (`data.progress.percent`) as `[#########-----------]  45%`: a fixed-width bar,
+ * plain characters so it survives any terminal.
+ */
+export function percentBar(percent: number | undefined, width = BAR_WIDTH): string {
   if (percent === undefined) return ' '.repeat(width + 7)
   const p = Math.max(0, Math.min(100, Math.round(percent)))
   // Rounded down: the bar is only full when the work is.
@@ -70,7 +73,7 @@ export function taskRows(tasks: TaskRecord[], now = Date.now()): string[][] {
     field(t.task_id),
     field(t.service ?? '-'),
     colourState(t.state),
-    `${progressBar(percentOf(t))} ${detailOf(t)}`.trimEnd(),
+    `${percentBar(percentOf(t))} ${detailOf(t)}`.trimEnd(),
     formatAge(now - (typeof t.created_at === 'string' ? Date.parse(t.created_at) : NaN)),
     field(t.site),
   ])

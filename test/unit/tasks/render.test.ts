@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {failureLines, LiveTaskTable, progressBar, taskEventLine, watchSummary} from '../../../src/lib/render/tasks.js'
+import {failureLines, LiveTaskTable, percentBar, taskEventLine, watchSummary} from '../../../src/lib/render/tasks.js'
 import {TaskBoard} from '../../../src/lib/tasks/board.js'
 import type {Terminal} from '../../../src/lib/render/terminal.js'
 
@@ -8,11 +8,11 @@ const plain: Terminal = {json: false, stdoutTTY: false, stdinTTY: false, color: 
 
 describe('task rendering', () => {
   it('draws a fixed-width progress bar with the percent, clamped to 0..100', () => {
-    expect(progressBar(0, 10)).toBe('[----------]   0%')
-    expect(progressBar(45, 10)).toBe('[####------]  45%')
-    expect(progressBar(100, 10)).toBe('[##########] 100%')
-    expect(progressBar(140, 10)).toBe('[##########] 100%')
-    expect(progressBar(undefined, 10)).toHaveLength(17)
+    expect(percentBar(0, 10)).toBe('[----------]   0%')
+    expect(percentBar(45, 10)).toBe('[####------]  45%')
+    expect(percentBar(100, 10)).toBe('[##########] 100%')
+    expect(percentBar(140, 10)).toBe('[##########] 100%')
+    expect(percentBar(undefined, 10)).toHaveLength(17)
   })
 
   it('prints one tab-separated line per event off a TTY, flagging illegal transitions', () => {
