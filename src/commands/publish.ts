@@ -3,9 +3,8 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../lib/base-command.js'
 import {ResultExit} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
-import type {SubjectFamily} from '../lib/contract/taxonomy.js'
 import type {BuiltMessage, EnvelopeInput} from '../lib/publish/envelope.js'
-import {envelopeFlags, envelopeInputFromFlags, readPayload, readStdin} from '../lib/publish/flags.js'
+import {envelopeFlags, readPayload, readStdin} from '../lib/publish/flags.js'
 import type {PublishResult} from '../lib/publish/publish.js'
 import {timeoutGiven} from '../lib/tasks/flags.js'
 
@@ -42,41 +41,21 @@ export default class Publish extends BaseCommand<typeof Publish> {
   async run(): Promise<PublishResult> {
     const {flags} = this
     const subject = this.args.subject
-    const {senderDefaults, buildForSite} = await import('../lib/publish/defaults.js')
-    const {configuredDatacenterId} = await import('../lib/nats/site-identity.js')
-    const {buildMessage} = await import('../lib/publish/envelope.js')
-    const defaults = await senderDefaults({schemas: flags.schemas})
     const [target] = await this.siteTargets()
-    const buildOptions = {
-      registry: defaults.registry,
-      families: ['cmd', 'evt', 'task'] as SubjectFamily[],
-      otherCommand: 'dvctl request for dv.rpc.* subjects',
-    }
+    const {messageSender} = await import('../lib/publish/prepare.js')
+    const sender = await messageSender('publish', subject, flags, target)
 
     let input: EnvelopeInput
     if (flags.interactive) {
       const {promptEnvelope} = await import('../lib/publish/interactive.js')
-      input = await promptEnvelope(this.term, {
-        subject,
-        registry: defaults.registry,
-        defaults: envelopeInputFromFlags(subject, flags, {
-          data: {},
-          actor: defaults.actor,
-          datacenter: configuredDatacenterId(target),
-        }),
-      })
+      input = await promptEnvelope(this.term, {subject, registry: sender.registry, defaults: sender.input({})})
     } else {
-      const data = await readPayload(flags, readStdin)
-      input = envelopeInputFromFlags(subject, flags, {
-        data,
-        actor: defaults.actor,
-        datacenter: configuredDatacenterId(target),
-      })
+      input = sender.input(await readPayload(flags, readStdin))
     }
 
     // Everything is checked before connecting; what needs the server (datacenter_id of a site known only by
     // URL, max_payload) is checked again once connected, before sending.
-    let message = buildMessage(input, buildOptions)
+    let message = sender.build(input)
     if (message.problems.length > 0) return this.refuse(message)
     const {dryRunResult, publishMessage} = await import('../lib/publish/publish.js')
     const render = await import('../lib/render/publish.js')
@@ -87,7 +66,7 @@ export default class Publish extends BaseCommand<typeof Publish> {
     }
 
     const conn = await this.connectOne()
-    message = await buildForSite(input, message, conn, buildOptions)
+    message = await sender.buildForSite(input, message, conn)
     if (message.problems.length > 0) return this.refuse(message)
 
     const {err} = await import('../lib/render/terminal.js')

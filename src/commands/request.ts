@@ -3,9 +3,8 @@ import {Args} from '@oclif/core'
 import {BaseCommand} from '../lib/base-command.js'
 import {ResultExit} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
-import type {SubjectFamily} from '../lib/contract/taxonomy.js'
 import type {BuiltMessage} from '../lib/publish/envelope.js'
-import {envelopeFlags, envelopeInputFromFlags, readPayload, readStdin} from '../lib/publish/flags.js'
+import {envelopeFlags, readPayload, readStdin} from '../lib/publish/flags.js'
 import type {RequestResult} from '../lib/publish/request.js'
 
 export default class Request extends BaseCommand<typeof Request> {
@@ -25,26 +24,14 @@ export default class Request extends BaseCommand<typeof Request> {
   async run(): Promise<RequestResult> {
     const {flags} = this
     const subject = this.args.subject
-    const {senderDefaults, buildForSite} = await import('../lib/publish/defaults.js')
-    const {configuredDatacenterId} = await import('../lib/nats/site-identity.js')
-    const {buildMessage} = await import('../lib/publish/envelope.js')
-    const defaults = await senderDefaults({schemas: flags.schemas})
     const [target] = await this.siteTargets()
-    const buildOptions = {
-      registry: defaults.registry,
-      families: ['rpc'] as SubjectFamily[],
-      otherCommand: 'dvctl publish for commands and events',
-    }
-    const data = await readPayload(flags, readStdin)
-    const input = envelopeInputFromFlags(subject, flags, {
-      data,
-      actor: defaults.actor,
-      datacenter: configuredDatacenterId(target),
-    })
-    let message = buildMessage(input, buildOptions)
+    const {messageSender} = await import('../lib/publish/prepare.js')
+    const sender = await messageSender('request', subject, flags, target)
+    const input = sender.input(await readPayload(flags, readStdin))
+    let message = sender.build(input)
     if (message.problems.length > 0) return this.refuse(message)
     const conn = await this.connectOne()
-    message = await buildForSite(input, message, conn, buildOptions)
+    message = await sender.buildForSite(input, message, conn)
     if (message.problems.length > 0) return this.refuse(message)
     const {requestReply} = await import('../lib/publish/request.js')
     const result = await requestReply(conn, {message, timeoutMs: flags.timeout})
