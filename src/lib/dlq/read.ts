@@ -164,18 +164,25 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
   }
   for (const record of advisories.invalid) letters.push(invalidLetter(record))
 
-  function invalidLetter(record: InvalidRecord): DeadLetter {
-    const a = record.invalid
+  /** What a dead letter takes from its advisory, valid or not; `storedAt`: when DV_DLQ stored it. */
+  function fromAdvisory(a: DeadLetterAdvisory | InvalidAdvisory, storedAt: string) {
     return {
-      // The advisory's own place in DV_DLQ: it names no dead letter that could be selected or replayed.
-      ref: formatInvalidRef(site, record, options.qualified),
       site,
       stream: a.stream,
       seq: a.stream_seq,
       consumer: a.consumer,
       reason: a.reason,
       deliveries: a.deliveries,
-      dead_lettered_at: a.timestamp ?? record.time,
+      dead_lettered_at: a.timestamp ?? storedAt,
+    }
+  }
+
+  function invalidLetter(record: InvalidRecord): DeadLetter {
+    const a = record.invalid
+    return {
+      // The advisory's own place in DV_DLQ: it names no dead letter that could be selected or replayed.
+      ref: formatInvalidRef(site, record, options.qualified),
+      ...fromAdvisory(a, record.time),
       subject: null,
       type: null,
       id: null,
@@ -211,13 +218,7 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
     const inFlight = ledger.inFlight.get(key)
     const letter: DeadLetter = {
       ref: formatRef({site, stream: a.stream, seq: a.stream_seq}, options.qualified),
-      site,
-      stream: a.stream,
-      seq: a.stream_seq,
-      consumer: a.consumer,
-      reason: a.reason,
-      deliveries: a.deliveries,
-      dead_lettered_at: a.timestamp ?? record.time,
+      ...fromAdvisory(a, record.time),
       subject: original?.subject ?? null,
       type: summary.type,
       id: summary.id,
