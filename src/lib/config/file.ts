@@ -19,7 +19,7 @@ export const TlsConfig = z.strictObject({
   insecure: z.boolean().optional(),
 })
 
-/** One site in the config file (DESIGN.md section 3). Secrets are paths to files, never the secrets. */
+/** One site in the config file (docs/operations.md, sites). Secrets are paths to files, never the secrets. */
 export const SiteConfig = z.strictObject({
   servers: z.array(z.string().regex(/^[a-z][a-z0-9+.-]*:\/\/\S+$/i, 'a URL like nats://host:4222')).min(1),
   creds: z.string().min(1).optional(),
@@ -37,7 +37,7 @@ export const DvctlConfig = z.strictObject({
   default_site: z.string().optional(),
   /** The operator identity recorded as `actor` in envelopes and ledger entries. */
   actor: z.string().min(1).optional(),
-  /** A directory of team JSON Schema files (DESIGN.md section 4). */
+  /** A directory of team JSON Schema files (docs/contract.md). */
   schemas: z.string().min(1).optional(),
   sites: z
     .record(z.string().regex(SITE_NAME, 'a site name: lower-case letters, digits, "-" and "_"'), SiteConfig)
@@ -274,7 +274,7 @@ async function configText(config: DvctlConfig, previousText: string | undefined)
   const YAML = await import('yaml')
   if (previousText === undefined || previousText.trim() === '') {
     return (
-      '# dvctl sites (DESIGN.md section 3). Written by dvctl; secrets are paths to files.\n' +
+      '# dvctl sites (see: dvctl help site). Written by dvctl; secrets are paths to files.\n' +
       YAML.stringify(config, {lineWidth: 0})
     )
   }

@@ -68,7 +68,7 @@ export function natsContextDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
- * Imports `nats` CLI contexts as sites (DESIGN.md section 3). File settings (creds, nkey, TLS) are kept as
+ * Imports `nats` CLI contexts as sites (docs/operations.md, sites). File settings (creds, nkey, TLS) are kept as
  * paths. A context holding a secret inline is refused unless `allowInlineSecret`: then its token or
  * password is moved into a 0600 file beside the config, so the config names only the file.
  */

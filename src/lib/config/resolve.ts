@@ -11,7 +11,7 @@ export interface SiteSelection {
 }
 
 /**
- * Turns flags and environment into the sites to talk to, by the precedence of DESIGN.md section 3:
+ * Turns flags and environment into the sites to talk to, by the precedence of docs/operations.md, sites:
  * `--server` > `--site` (or `--all-sites`) > `DV_SITE` > `NATS_URL` > default site in config; nats://127.0.0.1:4222
  * only when there is no config file at all.
  * `NATS_CREDS` / `--creds` apply to a site addressed by URL, as in the `nats` CLI; `--creds` also

@@ -1,7 +1,7 @@
 import {stripUrlCredentials} from './url.js'
 
 /**
- * A site is one datacenter's NATS entry point (DESIGN.md section 3). `name` is the site's `datacenter_id`.
+ * A site is one datacenter's NATS entry point (docs/operations.md, sites). `name` is the site's `datacenter_id`.
  * Secrets are paths to files that hold them; only a server URL may carry a user:password or token
  * (stored only with `--allow-inline-secret`, always shown redacted).
  */

@@ -16,7 +16,7 @@ export interface UrlCredentials {
 const USERINFO = /([a-z][a-z0-9+.-]*:\/\/)([^\s/?#'"`<>]*)@/gi
 
 /**
- * The one redaction of URL credentials (DESIGN.md section 11): `nats://bob:s3cret@host` becomes
+ * The one redaction of URL credentials (docs/architecture.md, JSON results): `nats://bob:s3cret@host` becomes
  * `nats://bob:***@host` and `nats://tok@host` becomes `nats://***@host`, wherever they occur in `text`.
  * Used for every URL that is shown or stored in a result: errors, `--json`, debug output, site listings.
  */

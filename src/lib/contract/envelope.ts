@@ -100,7 +100,7 @@ const REQUIRED = Object.entries(Envelope.shape)
   .map(([key]) => key)
 const OPTIONAL_IDS = ['subject', 'tenant_id', 'project_id', 'environment_id', 'datacenter_id', 'causation_id'] as const
 
-/** Strings above this many characters that decode as base64 are opaque binary (DESIGN.md section 4). */
+/** Strings above this many characters that decode as base64 are opaque binary (docs/contract.md). */
 export const OPAQUE_BINARY_LIMIT = 4096
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/
@@ -126,7 +126,7 @@ export interface EnvelopeValidation {
 }
 
 /**
- * Checks a parsed message against every envelope and payload rule of DESIGN.md section 4. Never throws:
+ * Checks a parsed message against every envelope and payload rule of docs/contract.md. Never throws:
  * each violation is a problem with a JSON path and a stable code; suspicious but allowed things are warnings.
  */
 export function validateEnvelope(value: unknown, opts: ValidateEnvelopeOptions = {}): EnvelopeValidation {

@@ -5,7 +5,7 @@ import {isTaskVerb, isTerminalTaskState, TASK_VERBS, type TaskVerb} from './serv
 import {TOKEN} from './taxonomy.js'
 
 /**
- * The task lifecycle of DESIGN.md section 4:
+ * The task lifecycle of docs/contract.md:
  *
  *   created -> queued -> started -> progress* -> succeeded | failed | cancelled
  *
@@ -102,7 +102,7 @@ export const TaskError = z.object({
 })
 
 /**
- * The `data` of every task event (`type` `task.<verb>`, DESIGN.md section 4). `state` repeats the verb;
+ * The `data` of every task event (`type` `task.<verb>`, docs/contract.md). `state` repeats the verb;
  * a failed task says why in `error`, so operators can see the failure beside the dead letter.
  */
 export const TaskEventData = z

@@ -1,7 +1,7 @@
 import {z} from 'zod'
 
 /**
- * One thing wrong with a subject, envelope or payload (DESIGN.md section 4: "problems carry a JSON path,
+ * One thing wrong with a subject, envelope or payload (docs/contract.md: "problems carry a JSON path,
  * a stable code and a message"). Services report problems as values; they never throw for bad input.
  */
 export interface Problem {
@@ -14,7 +14,7 @@ export interface Problem {
 }
 
 /**
- * Every problem code dvctl emits. Adding a code is fine; renaming one breaks scripts (DESIGN.md section 11).
+ * Every problem code dvctl emits. Adding a code is fine; renaming one breaks scripts (docs/architecture.md, JSON results).
  */
 export const PROBLEM_CODES = [
   // subjects

@@ -7,7 +7,7 @@ import {MESSAGE_TYPE_SOURCE} from './taxonomy.js'
 /**
  * The payload schema registry (ADR "Payload rules": payload schemas must be versioned). A schema is keyed by
  * the envelope `type` and a version N taken from `dataschema` = `<type>/v<N>`; an envelope without
- * `dataschema` is version 1 (DESIGN.md section 4).
+ * `dataschema` is version 1 (docs/contract.md).
  */
 export interface PayloadSchema {
   type: string

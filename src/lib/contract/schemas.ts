@@ -18,7 +18,7 @@ export {
 export type {PayloadSchema} from './registry.js'
 
 /**
- * Team schema files (DESIGN.md section 4: "teams add JSON Schema files in a schema directory").
+ * Team schema files (docs/contract.md: "teams add JSON Schema files in a schema directory").
  *
  * Each `*.json` file in the directory (not recursive) is one JSON Schema for one payload version. Its type
  * and version come from, in order:

@@ -1,6 +1,6 @@
 /**
  * The accepted Dataverket service identities and the reserved subject tokens (ADR "Naming guidance",
- * DESIGN.md section 4). Every module that needs the list of services or task verbs imports it from here.
+ * docs/contract.md). Every module that needs the list of services or task verbs imports it from here.
  */
 export const SERVICES = ['sentral', 'identitet', 'maskin', 'plattform', 'tjeneste', 'objekt', 'nett'] as const
 
@@ -14,7 +14,7 @@ export const TASK_VERBS = ['created', 'queued', 'started', 'progress', 'succeede
 
 export type TaskVerb = (typeof TASK_VERBS)[number]
 
-/** A task in one of these states never changes again (DESIGN.md section 4, task lifecycle). */
+/** A task in one of these states never changes again (docs/contract.md, task lifecycle). */
 export const TERMINAL_TASK_STATES = ['succeeded', 'failed', 'cancelled'] as const
 
 export type TerminalTaskState = (typeof TERMINAL_TASK_STATES)[number]

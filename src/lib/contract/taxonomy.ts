@@ -4,7 +4,7 @@ import {problem, ProblemSchema, type Problem, type ProblemCode} from './problems
 import {isService, isTaskVerb, RESERVED, SERVICES, TASK_VERBS} from './services.js'
 
 /**
- * The subject taxonomy of the ADR ("Subject taxonomy"), made precise in DESIGN.md section 4:
+ * The subject taxonomy of the ADR ("Subject taxonomy"), made precise in docs/contract.md:
  *
  *   dv.<service>.cmd.<action>          4 tokens
  *   dv.<service>.evt.<entity>.<verb>   5 tokens
@@ -28,7 +28,7 @@ const FAMILY_SHAPE: Record<SubjectFamily, string> = {
   rpc: 'dv.rpc.<service>.<operation>',
 }
 
-/** One token of a subject, and of a message type (DESIGN.md section 4). */
+/** One token of a subject, and of a message type (docs/contract.md). */
 export const TOKEN_SOURCE = '[a-z][a-z0-9_]*'
 /** A message type: two or more tokens joined by dots (`maskin.server.provisioned`, `task.failed`). */
 export const MESSAGE_TYPE_SOURCE = `${TOKEN_SOURCE}(?:\\.${TOKEN_SOURCE})+`

@@ -8,7 +8,7 @@ import {validateEnvelope, type ValidateEnvelopeOptions} from './envelope.js'
 import {problem, ProblemSchema, type Problem} from './problems.js'
 import {readAll} from '../stdin.js'
 
-/** One checked message of `contract validate` (DESIGN.md section 11). */
+/** One checked message of `contract validate` (docs/architecture.md, JSON results). */
 export const ValidationItem = z.object({
   index: z.number().int(),
   /** 1-based line where the message starts in the input. */

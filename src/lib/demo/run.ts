@@ -78,7 +78,7 @@ export interface RunDemoOptions {
 const WORKER_SERVICES = ['maskin', 'nett', 'plattform'] as const
 
 /**
- * `dvctl demo` (DESIGN.md section 9): makes sure each site has the dataverket layout, runs simulated
+ * `dvctl demo` (README, sandbox): makes sure each site has the dataverket layout, runs simulated
  * maskin, nett and plattform workers on the layout's own consumers, sends the scenario's commands and waits
  * until each was handled and the poison command's dead-letter advisory is stored in DV_DLQ.
  */

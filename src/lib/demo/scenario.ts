@@ -3,7 +3,7 @@ import {randomUUID} from 'node:crypto'
 import type {EnvelopeInput} from '../publish/envelope.js'
 
 /**
- * The messages `dvctl demo` sends (DESIGN.md section 9), as a control plane's `sentral` would: pure, so the
+ * The messages `dvctl demo` sends (README, sandbox), as a control plane's `sentral` would: pure, so the
  * same scenario is what the tests and the README describe. Every run has fresh ids, so running the demo
  * again adds workflows instead of colliding with the previous ones.
  */

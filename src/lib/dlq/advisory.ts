@@ -2,7 +2,7 @@ import type {Problem} from '../contract/problems.js'
 import type {DeadLetterReason} from './model.js'
 
 /**
- * The server's dead-letter advisories captured by DV_DLQ (DESIGN.md section 6): `max_deliver`
+ * The server's dead-letter advisories captured by DV_DLQ (docs/operations.md, dead letters): `max_deliver`
  * (`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<stream>.<consumer>`) and `terminated`
  * (`...MSG_TERMINATED...`). Fields beyond the ones read here (and their absence on older servers:
  * `reason` is 2.10.4+, `domain` only with a JetStream domain) are tolerated.
@@ -151,7 +151,7 @@ export function parseAdvisory(data: Uint8Array, subject?: string): DeadLetterAdv
 }
 
 /**
- * An advisory belongs to a site only when it comes from that site's JetStream domain (DESIGN.md section 5):
+ * An advisory belongs to a site only when it comes from that site's JetStream domain (docs/operations.md, layouts):
  * a leaf-node link could otherwise carry another site's advisories into this site's DV_DLQ.
  */
 export function belongsToSite(advisory: Pick<DeadLetterAdvisory, 'domain'>, siteDomain: string | null): boolean {

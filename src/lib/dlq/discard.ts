@@ -62,7 +62,7 @@ export async function planDiscard(
   return plan
 }
 
-/** Marks dead letters as handled in the ledger (DESIGN.md section 6): who, when, why. Nothing is sent. */
+/** Marks dead letters as handled in the ledger (docs/operations.md, dead letters): who, when, why. Nothing is sent. */
 export async function runDiscard(
   conn: SiteConnection,
   plan: DiscardPlan,

@@ -13,7 +13,7 @@ export function editableText(original: Uint8Array): string {
 }
 
 /**
- * `dlq replay --edit` (DESIGN.md section 6): the edited envelope becomes a new message with a new `id`,
+ * `dlq replay --edit` (docs/operations.md, dead letters): the edited envelope becomes a new message with a new `id`,
  * `causation_id` = the original's id and `actor` = the operator, and must pass the contract before it is sent.
  */
 export function prepareEdited(

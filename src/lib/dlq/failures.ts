@@ -4,7 +4,7 @@ import {StreamCursor, StreamMissing, type StoredMessage} from '../workflow/curso
 import type {Failure} from './model.js'
 import {parseEnvelope} from './original.js'
 
-/** Task `failed` events: where a worker says why it gave up on a command (DESIGN.md section 6). */
+/** Task `failed` events: where a worker says why it gave up on a command (docs/operations.md, dead letters). */
 export const TASK_FAILED_SUBJECT = 'dv.task.evt.failed'
 
 export interface FailureEvent {
@@ -74,7 +74,7 @@ export function failuresFor(
   return (command.correlation_id ? index.byCorrelation.get(command.correlation_id) : undefined) ?? []
 }
 
-/** `data.error {code, message}` of a task `failed` event (DESIGN.md section 4). */
+/** `data.error {code, message}` of a task `failed` event (docs/contract.md). */
 export function failureOf(envelope: Record<string, unknown>): Failure {
   const data = envelope.data as {error?: {code?: unknown; message?: unknown}} | undefined
   const error = data?.error

@@ -4,7 +4,7 @@ import type {DlqHistoryResult} from './model.js'
 import {formatRef, ledgerKey, parseRef} from './ref.js'
 
 /**
- * The ledger's audit trail (DESIGN.md section 6): who did what to which dead letter, when, why, and what was
+ * The ledger's audit trail (docs/operations.md, dead letters): who did what to which dead letter, when, why, and what was
  * sent (replay id, new sequence, subject). One dead letter, or all of them in time order.
  */
 export async function readHistory(conn: SiteConnection, options: {ref?: string}): Promise<DlqHistoryResult> {

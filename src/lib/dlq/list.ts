@@ -11,7 +11,7 @@ export interface ListOptions extends DeadLetterSelection {
 
 /**
  * `dlq list`: the dead letters of every reachable site, read concurrently; refs are site-qualified when
- * more than one site is selected (DESIGN.md section 6). Unreachable sites are listed in `sites`.
+ * more than one site is selected (docs/operations.md, dead letters). Unreachable sites are listed in `sites`.
  */
 export async function listDeadLetters(fan: FanOut, options: ListOptions): Promise<DlqListResult & {lost: string[]}> {
   const qualified = fan.sites.length > 1

@@ -3,7 +3,7 @@ import {z} from 'zod'
 import {ProblemSchema} from '../contract/problems.js'
 
 /**
- * The JSON results of `dvctl dlq ...` (DESIGN.md section 11). Field names are the contract; tests parse the
+ * The JSON results of `dvctl dlq ...` (docs/architecture.md, JSON results). Field names are the contract; tests parse the
  * CLI's `--json` output with these schemas.
  */
 

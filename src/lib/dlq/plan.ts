@@ -26,7 +26,7 @@ export function replayIdFor(letter: Pick<DeadLetter, 'site' | 'stream' | 'seq'>,
   return `dvr-${letter.stream}-${letter.seq}-g${generation}`
 }
 
-/** Decides, from the ledger, whether and how one dead letter is replayed (DESIGN.md section 6, issue item 6). */
+/** Decides, from the ledger, whether and how one dead letter is replayed (docs/operations.md, dead letters, issue item 6). */
 export function decideReplay(
   letter: DeadLetter,
   ledger: LedgerState,

@@ -75,7 +75,7 @@ export async function scanAdvisories(
   conn: SiteConnection,
   options: Pick<DeadLetterSelection, 'since' | 'stream' | 'consumer' | 'refs'> & {keepInvalid?: boolean},
 ): Promise<{valid: Map<string, AdvisoryRecord>; invalid: InvalidRecord[]}> {
-  // The site's JetStream domain tells its own advisories from another site's (DESIGN.md section 5).
+  // The site's JetStream domain tells its own advisories from another site's (docs/operations.md, layouts).
   const domain = (await conn.identity()).jsDomain
   let cursor: StreamCursor
   try {
@@ -121,7 +121,7 @@ export async function scanAdvisories(
 
 /**
  * Every dead letter of one site matching the selection, with its original's envelope attributes, its
- * failure (joined from task `failed` events) and its ledger status (DESIGN.md section 6). An original is
+ * failure (joined from task `failed` events) and its ledger status (docs/operations.md). An original is
  * only joined when it is provably the message that failed (see provenance.ts); otherwise the dead letter
  * is `missing` with the reason. DV_DLQ messages that are not valid advisories are listed as `invalid`.
  */

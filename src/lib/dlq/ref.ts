@@ -1,6 +1,6 @@
 import {usageError} from '../errors.js'
 
-/** A dead letter's reference (DESIGN.md section 6): `<stream>:<seq>`, or `<site>/<stream>:<seq>` across sites. */
+/** A dead letter's reference (docs/operations.md, dead letters): `<stream>:<seq>`, or `<site>/<stream>:<seq>` across sites. */
 export interface DeadLetterRef {
   site?: string
   stream: string

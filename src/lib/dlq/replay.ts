@@ -16,7 +16,7 @@ import {mapPool} from './pool.js'
 import {formatRef, ledgerKey, parseRef, type DeadLetterRef} from './ref.js'
 import {readDeadLetters, type DeadLetterSelection} from './read.js'
 
-/** Headers of a replayed copy (DESIGN.md section 6); Nats-Msg-Id is the replay id. */
+/** Headers of a replayed copy (docs/operations.md, dead letters); Nats-Msg-Id is the replay id. */
 export const REPLAY_HEADERS = {
   of: 'Dv-Replay-Of',
   id: 'Dv-Replay-Id',
@@ -88,7 +88,7 @@ export interface ReplayRunOptions {
 }
 
 /**
- * Sends the planned copies (DESIGN.md section 6): byte-identical data, the original's own headers plus
+ * Sends the planned copies (docs/operations.md, dead letters): byte-identical data, the original's own headers plus
  * Dv-Replay-Of/-Id/-Replayed-By, Nats-Msg-Id = replay id. Per chunk: the journal is written and acknowledged
  * (before), the copies are published pipelined, each acknowledged copy is recorded on its dead letter's key
  * (after), and the journal is closed, which confirms those records. A run interrupted anywhere is finished by running it again: the same replay ids

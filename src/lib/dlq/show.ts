@@ -18,7 +18,7 @@ export interface ShowResult extends DlqShowResult {
 }
 
 /**
- * Everything known about one dead letter (DESIGN.md section 6): the advisory, the original's headers and
+ * Everything known about one dead letter (docs/operations.md, dead letters): the advisory, the original's headers and
  * envelope, the failure events, the ledger history and the workflow around it (its correlation's tree).
  * A missing original still shows the advisory, the ledger and whatever the failure events say.
  */

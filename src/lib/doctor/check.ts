@@ -83,7 +83,7 @@ export const DoctorSite = z.object({
       ),
     })
     .nullable(),
-  /** DV_DLQ stores both dead-letter advisories (DESIGN.md section 6). */
+  /** DV_DLQ stores both dead-letter advisories (docs/operations.md, dead letters). */
   dlq_capture: z.object({present: z.boolean(), missing_subjects: z.array(z.string())}).nullable(),
   consumers: z.array(ConsumerHealth),
   dead_letters_pending: z.number().nullable(),

@@ -27,7 +27,7 @@ export type FailedChange = z.infer<typeof FailedChange>
 export const SkippedChange = DoneChange.extend({reason: z.string()})
 export type SkippedChange = z.infer<typeof SkippedChange>
 
-/** `layout plan|apply --json` (DESIGN.md section 11). */
+/** `layout plan|apply --json` (docs/architecture.md, JSON results). */
 export const LayoutResult = LayoutPlan.extend({
   applied: z.boolean(),
   /** Changes made. */

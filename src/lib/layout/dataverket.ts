@@ -3,7 +3,7 @@ import {DLQ_ADVISORY_SUBJECTS, DLQ_LEDGER_BUCKET, STREAMS} from './names.js'
 import type {ConsumerSpec, Layout} from './schema.js'
 
 /**
- * The built-in `dataverket` layout (DESIGN.md section 5), in the layout-file format: what `dvctl layout
+ * The built-in `dataverket` layout (docs/operations.md, layouts), in the layout-file format: what `dvctl layout
  * apply` provisions when no file is given, and what `sandbox up` and the test fixtures apply.
  */
 export function dataverketLayout(): Layout {

@@ -87,7 +87,7 @@ export const STREAM_FIELDS: FieldDef[] = [
   // not be updated"); it only allows removing it.
   {field: 'mirror', server: 'mirror', type: 'source', immutable: true, since: sourceRequirement},
 
-  // Fields of 2.10-2.15 (DESIGN.md section 10a). What changes in place was checked on 2.15.2 by updating
+  // Fields of 2.10-2.15 (docs/operations.md, layouts). What changes in place was checked on 2.15.2 by updating
   // a live stream, field by field.
   // In place: keys added, changed and removed. `_nats.*` and `dvctl.*` keys are never compared.
   {field: 'metadata', server: 'metadata', type: 'metadata', otherwise: {}, since: '2.10.0'},
@@ -259,7 +259,7 @@ export function sourceFromServer(source: StreamSource): StreamSourceSpec {
   return spec
 }
 
-/** `{name, site}` becomes the other site's JetStream domain API (DESIGN.md section 5); the own site needs none. */
+/** `{name, site}` becomes the other site's JetStream domain API (docs/operations.md, layouts); the own site needs none. */
 export function sourceToServer(spec: StreamSourceSpec, ownSite: string): StreamSource {
   const source: StreamSource = {name: spec.name}
   if (spec.site && spec.site !== ownSite) source.external = {api: `$JS.${spec.site}.API`, deliver: ''}

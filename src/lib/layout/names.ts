@@ -1,5 +1,5 @@
 /**
- * The names of the standard `dataverket` layout (DESIGN.md section 5). Every module that reads or writes
+ * The names of the standard `dataverket` layout (docs/operations.md, layouts). Every module that reads or writes
  * these streams imports the names from here.
  */
 export const STREAMS = {

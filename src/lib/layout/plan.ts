@@ -81,7 +81,7 @@ export interface PlanOptions {
 }
 
 /**
- * The pure diff of a site's declared layout against its live config (DESIGN.md sections 5 and 10a). Only
+ * The pure diff of a site's declared layout against its live config (docs/operations.md, layouts). Only
  * the fields the layout sets are compared, so server-side defaults never show as drift, and a field the
  * server leaves out of its config counts as its default; values are compared in a normalised form (`2m`
  * equals `120s`, reserved metadata keys ignored); a difference in a field the server cannot change in

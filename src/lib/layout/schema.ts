@@ -3,7 +3,7 @@ import {z} from 'zod'
 import {parseDuration} from '../duration.js'
 
 /**
- * The layout file (DESIGN.md section 5): streams keyed by name with their consumers, KV buckets, and
+ * The layout file (docs/operations.md, layouts): streams keyed by name with their consumers, KV buckets, and
  * per-site additions and overrides under `sites:`. Field names and values are JetStream's own; durations
  * are strings (`500ms`, `30s`, `2m`, `14d`). Every object is strict, so a misspelt key is an error that
  * names its path instead of a setting silently ignored.

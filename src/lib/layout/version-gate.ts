@@ -11,7 +11,7 @@ export interface UnsupportedField {
 }
 
 /**
- * The fields of a site's layout that its server is too old to honour (DESIGN.md section 10a). Older
+ * The fields of a site's layout that its server is too old to honour (docs/operations.md, layouts). Older
  * servers drop fields they do not know without an error, so applying them would report success and
  * leave a different stream behind; a value equal to the default is what every server does anyway, so
  * it passes (`compression: none` on 2.9).

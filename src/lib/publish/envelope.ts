@@ -37,7 +37,7 @@ export interface BuiltMessage {
 }
 
 /**
- * The default `type` of a message on `subject` (DESIGN.md section 4, "`type` is `<service>.<entity>.<...>`"):
+ * The default `type` of a message on `subject` (docs/contract.md, "`type` is `<service>.<entity>.<...>`"):
  * events and task events read it off the subject (`dv.maskin.evt.server.provisioned` ->
  * `maskin.server.provisioned`, `dv.task.evt.started` -> `task.started`); commands and RPCs use the one
  * registered schema of the form `<service>[.<entity>].<action words>.requested` when there is exactly one
@@ -67,7 +67,7 @@ export function defaultType(analysis: SubjectAnalysis, registry: PayloadRegistry
 }
 
 /**
- * The default `source` (DESIGN.md section 7: `sentral` unless given): events are emitted by the service that
+ * The default `source` (README: `sentral` unless given): events are emitted by the service that
  * owns them, so an event on `dv.<service>.evt.*` defaults to that service.
  */
 export function defaultSource(analysis: SubjectAnalysis): Service {
@@ -86,8 +86,8 @@ export interface BuildOptions {
 }
 
 /**
- * Builds the envelope from the sender's fields and checks subject, envelope and payload schema (DESIGN.md
- * section 7: everything is validated before anything is sent). Never throws: problems are values.
+ * Builds the envelope from the sender's fields and checks subject, envelope and payload schema (everything is
+ * validated before anything is sent). Never throws: problems are values.
  */
 export function buildMessage(input: EnvelopeInput, options: BuildOptions): BuiltMessage {
   const problems: Problem[] = []

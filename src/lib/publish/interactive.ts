@@ -13,7 +13,7 @@ interface JsonSchemaObject {
 /**
  * `publish --interactive`: prompts (on stderr) for the envelope fields and then the payload, one field per
  * prompt when the type has a registered schema (required fields first), else the payload as one JSON object.
- * Only on a terminal (DESIGN.md section 8: prompts only when stdin and stdout are TTYs).
+ * Only on a terminal (docs/architecture.md: prompts only when stdin and stdout are TTYs).
  */
 export async function promptEnvelope(
   term: Terminal,

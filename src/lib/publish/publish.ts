@@ -9,7 +9,7 @@ import {TaskRecordSchema, type TaskBoard} from '../tasks/board.js'
 import {taskStreamEnd, TaskMessageLine, watchTasks, type TaskWatchItem, type WatchOutcome} from '../tasks/watch.js'
 import type {BuiltMessage} from './envelope.js'
 
-/** Header on every message dvctl sends as test traffic (DESIGN.md section 7). */
+/** Header on every message dvctl sends as test traffic (README). */
 export const ORIGIN_HEADER = 'Dv-Origin'
 export const ORIGIN = 'dvctl'
 
@@ -26,7 +26,7 @@ export const PublishTaskResult = z.object({
   tasks: z.array(TaskRecordSchema),
 })
 
-/** `dvctl publish --json` (DESIGN.md section 11): `{subject, stream, seq, duplicate, envelope}`. */
+/** `dvctl publish --json` (docs/architecture.md, JSON results): `{subject, stream, seq, duplicate, envelope}`. */
 export const PublishResult = z.object({
   subject: z.string(),
   site: z.string().nullable(),
@@ -69,7 +69,7 @@ export interface PublishOutcome {
 
 /**
  * Publishes an already validated message to JetStream with `Nats-Msg-Id` = envelope id and `Dv-Origin: dvctl`,
- * then, with `wait`, watches its correlation's task events (DESIGN.md section 7). The caller has checked
+ * then, with `wait`, watches its correlation's task events (README). The caller has checked
  * `message.problems` is empty.
  */
 export async function publishMessage(conn: SiteConnection, options: PublishOptions): Promise<PublishOutcome> {

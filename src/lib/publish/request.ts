@@ -9,7 +9,7 @@ import {classifyNatsError, connectionError} from '../nats/errors.js'
 import type {BuiltMessage} from './envelope.js'
 import {ORIGIN, ORIGIN_HEADER} from './publish.js'
 
-/** `dvctl request --json` (DESIGN.md section 11): `{subject, reply}`, the reply's JSON or its text. */
+/** `dvctl request --json` (docs/architecture.md, JSON results): `{subject, reply}`, the reply's JSON or its text. */
 export const RequestResult = z.object({
   subject: z.string(),
   site: z.string(),

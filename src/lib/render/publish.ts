@@ -43,7 +43,7 @@ export function renderRequestResult(result: RequestResult): void {
 
 /**
  * A message that breaks the contract (publish, request): every problem listed and nothing sent. With
- * `--json`, the error document of DESIGN.md section 8 with the problems beside it.
+ * `--json`, the error document of docs/architecture.md with the problems beside it.
  */
 export function refuseMessage(term: Terminal, message: BuiltMessage): void {
   const n = message.problems.length

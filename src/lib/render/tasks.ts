@@ -83,7 +83,7 @@ const HEAD = ['TASK', 'SERVICE', 'STATE', 'PROGRESS', 'AGE', 'SITE']
 
 /**
  * The live task table on a TTY, redrawn in place: each frame moves the cursor back over the previous one
- * and clears to the end of the screen before printing (DESIGN.md section 7, `task watch`).
+ * and clears to the end of the screen before printing (README, `task watch`).
  */
 export class LiveTaskTable {
   private lines = 0

@@ -6,7 +6,7 @@ import {field, jsonText, sanitize} from './text.js'
 
 /**
  * The only place that writes to stdout and stderr (STYLE.md). Results go to stdout, everything else
- * (progress, warnings, errors) to stderr. Colour and tables only on a TTY (DESIGN.md section 8).
+ * (progress, warnings, errors) to stderr. Colour and tables only on a TTY (docs/architecture.md).
  */
 export interface Terminal {
   json: boolean

@@ -1,5 +1,5 @@
 /**
- * Values from the bus turned into text (DESIGN.md section 8; issue 13, items 3 and 4). Everything a message
+ * Values from the bus turned into text (docs/architecture.md; issue 13, items 3 and 4). Everything a message
  * carries is untrusted: it may nest 20,000 levels deep, hold megabytes in one string, carry terminal escape
  * sequences, or (when it did not come from JSON.parse) be cyclic or have getters and `toString`/`toJSON`
  * methods that throw. The functions here never recurse on the value, never call code the value provides,

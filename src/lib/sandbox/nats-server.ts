@@ -9,7 +9,7 @@ import {UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
 
 /**
- * Subjects that never cross a leaf-node link, in either direction (DESIGN.md section 5): without these,
+ * Subjects that never cross a leaf-node link, in either direction (docs/operations.md, layouts): without these,
  * every site's DV_CMD would capture the other sites' commands, DV_DLQ foreign advisories, and acks
  * would reach the same-named consumer on the other site.
  */

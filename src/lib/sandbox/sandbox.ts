@@ -21,7 +21,7 @@ import {
 } from './nats-server.js'
 
 /**
- * A local multi-site sandbox (DESIGN.md section 9): one detached nats-server per site on free loopback
+ * A local multi-site sandbox (README, sandbox): one detached nats-server per site on free loopback
  * ports, or with `cluster: 3` a three-node JetStream cluster per site (section 10a), each site its own
  * JetStream domain; the first site is the leaf-node hub, the others dial it with the site-isolation deny
  * rules (section 5): every node of a leaf site dials the hub, and every hub node accepts leaf
@@ -45,7 +45,7 @@ export const SandboxNode = z.object({
 export type SandboxNode = z.infer<typeof SandboxNode>
 
 /**
- * One site of the sandbox as printed by `sandbox up|status` (DESIGN.md section 11). `url`, `pid`,
+ * One site of the sandbox as printed by `sandbox up|status` (docs/architecture.md, JSON results). `url`, `pid`,
  * `store_dir` and `log_file` are those of the site's first node; `running` is true when all nodes run.
  */
 export const SandboxSite = z.object({

@@ -22,7 +22,7 @@ export interface WorkflowDeadLetter {
 
 /**
  * Builds the dead letter when the advisory belongs to this site: an advisory whose `domain` differs from
- * the site's JetStream domain is never attributed to it (DESIGN.md section 5).
+ * the site's JetStream domain is never attributed to it (docs/operations.md, layouts).
  */
 export function toDeadLetter(
   advisory: DeadLetterAdvisory,

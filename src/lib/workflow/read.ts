@@ -15,7 +15,7 @@ import {
   type WorkflowMessage,
 } from './tree.js'
 
-/** The streams a workflow lives in (DESIGN.md section 7); DV_DLQ is read for the dead letters. */
+/** The streams a workflow lives in (README); DV_DLQ is read for the dead letters. */
 export const WORKFLOW_STREAMS = [STREAMS.cmd, STREAMS.evt, STREAMS.task] as const
 
 const CausationNodeSchema: z.ZodType<CausationNode> = z.lazy(() =>
@@ -51,7 +51,7 @@ export const WorkflowDeadLetterSchema = z.object({
   advisory: z.object({stream: z.string(), seq: z.number()}),
 })
 
-/** `workflow show --json` (DESIGN.md section 11); fields beyond the documented ones are additions. */
+/** `workflow show --json` (docs/architecture.md, JSON results); fields beyond the documented ones are additions. */
 export const WorkflowResult = z.object({
   correlation_id: z.string(),
   sites: z.array(
@@ -199,7 +199,7 @@ export interface WorkflowReading {
 }
 
 /**
- * Reads every message of one correlation from the given sites, concurrently (DESIGN.md sections 3 and 7),
+ * Reads every message of one correlation from the given sites, concurrently (docs/architecture.md, reading streams),
  * and builds its causation tree, dead letters, failures and status. A site that fails is reported in
  * `sites[].error`; the others are still read.
  */

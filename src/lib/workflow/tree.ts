@@ -49,7 +49,7 @@ export interface CausationTree {
   messages: WorkflowMessage[]
   /** Workflow starts: messages without `causation_id`. */
   roots: string[]
-  /** Messages whose parent was not seen (DESIGN.md section 7: kept and shown, never dropped). */
+  /** Messages whose parent was not seen (README: kept and shown, never dropped). */
   orphans: string[]
   /** Top level: the roots and the orphans, in time order, each with its descendants. */
   tree: CausationNode[]

@@ -1,7 +1,7 @@
 import {usageError} from '../errors.js'
 import type {ScanWindow} from './cursor.js'
 
-/** The default history of `workflow show` and `tail --since` (DESIGN.md section 7). */
+/** The default history of `workflow show` and `tail --since` (README). */
 export const DEFAULT_SINCE_MS = 24 * 3_600_000
 
 function parseTime(text: string, flag: string): Date {

@@ -1,5 +1,5 @@
 /**
- * Simulated maskin/nett/plattform workers for tests and the demo (DESIGN.md section 9).
+ * Simulated maskin/nett/plattform workers for tests and the demo (README, sandbox).
  *
  *   const name = await createWorkerConsumer(conn, {service: 'maskin'})     // short redelivery timings
  *   const worker = await startWorker(conn, {service: 'maskin', consumer: name, behaviour: 'fail'})

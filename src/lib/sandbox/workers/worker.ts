@@ -8,11 +8,11 @@ import {nameUuid, pastTense, SERVICE_ENTITY} from './naming.js'
 import {supportsTermReason} from '../../nats/server-version.js'
 
 /**
- * Simulated Dataverket workers (DESIGN.md section 9): a service's durable consumer on DV_CMD, emitting the
+ * Simulated Dataverket workers (README, sandbox): a service's durable consumer on DV_CMD, emitting the
  * domain event and the full task lifecycle for each command, the way a real worker is expected to.
  *
  * Causation is flat: every message a worker emits for a command has `causation_id` = the command's `id`
- * and the command's `correlation_id`, so the dead-letter join of DESIGN.md section 6 (a `failed` task event
+ * and the command's `correlation_id`, so the dead-letter join of docs/operations.md, dead letters (a `failed` task event
  * whose `causation_id` is the dead command's id) is one lookup, and a workflow tree shows the command with
  * its task events and domain event as children.
  */
