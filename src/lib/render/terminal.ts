@@ -5,8 +5,8 @@ import {layoutTable, type Column} from './table.js'
 import {field, jsonText, sanitize} from './text.js'
 
 /**
- * The only place that writes to stdout and stderr (STYLE.md). Results go to stdout, everything else
- * (progress, warnings, errors) to stderr. Colour and tables only on a TTY (docs/architecture.md).
+ * The only place that writes to stdout and stderr (docs/architecture.md). Results go to stdout, everything else
+ * (progress, warnings, errors) to stderr. Colour and tables only on a TTY.
  */
 export interface Terminal {
   json: boolean
@@ -23,7 +23,13 @@ export function makeTerminal(options: {json: boolean; noColor: boolean; noInput:
   const color =
     stdoutTTY && !options.json && !options.noColor && process.env.NO_COLOR === undefined && process.env.TERM !== 'dumb'
   if (!color) chalk.level = 0
-  return {json: options.json, stdoutTTY, stdinTTY, color, interactive: stdinTTY && Boolean(process.stderr.isTTY) && !options.noInput}
+  return {
+    json: options.json,
+    stdoutTTY,
+    stdinTTY,
+    color,
+    interactive: stdinTTY && Boolean(process.stderr.isTTY) && !options.noInput,
+  }
 }
 
 export function out(line = ''): void {
