@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../lib/base-command.js'
+import {BaseCommand} from '../cli/base-command.js'
 import type {DemoResult} from '../lib/demo/run.js'
 
 export default class Demo extends BaseCommand<typeof Demo> {

@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand, durationFlag} from '../lib/base-command.js'
+import {BaseCommand} from '../cli/base-command.js'
+import {durationFlag, readFlags} from '../cli/flags.js'
 import type {DoctorResult} from '../lib/doctor/check.js'
-import {readFlags} from '../lib/nats/fanout.js'
 
 export default class Doctor extends BaseCommand<typeof Doctor> {
   static override summary =

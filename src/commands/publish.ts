@@ -1,13 +1,13 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../lib/base-command.js'
+import {BaseCommand} from '../cli/base-command.js'
+import {envelopeFlags, timeoutGiven} from '../cli/flags.js'
 import {ResultExit} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import type {SubjectFamily} from '../lib/contract/taxonomy.js'
 import type {BuiltMessage, EnvelopeInput} from '../lib/publish/envelope.js'
-import {envelopeFlags, envelopeInputFromFlags, readPayload, readStdin} from '../lib/publish/flags.js'
+import {envelopeInputFromFlags, readPayload, readStdin} from '../lib/publish/flags.js'
 import type {PublishResult} from '../lib/publish/publish.js'
-import {timeoutGiven} from '../lib/tasks/flags.js'
 
 export default class Publish extends BaseCommand<typeof Publish> {
   static override summary = 'Publish a validated test command (or event, or task event) to JetStream.'

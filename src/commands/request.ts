@@ -1,11 +1,12 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../lib/base-command.js'
+import {BaseCommand} from '../cli/base-command.js'
+import {envelopeFlags} from '../cli/flags.js'
 import {ResultExit} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import type {SubjectFamily} from '../lib/contract/taxonomy.js'
 import type {BuiltMessage} from '../lib/publish/envelope.js'
-import {envelopeFlags, envelopeInputFromFlags, readPayload, readStdin} from '../lib/publish/flags.js'
+import {envelopeInputFromFlags, readPayload, readStdin} from '../lib/publish/flags.js'
 import type {RequestResult} from '../lib/publish/request.js'
 
 export default class Request extends BaseCommand<typeof Request> {

@@ -1,9 +1,9 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand, durationFlag} from '../lib/base-command.js'
+import {BaseCommand} from '../cli/base-command.js'
+import {durationFlag, readFlags} from '../cli/flags.js'
 import {ResultExit, usageError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
-import {readFlags} from '../lib/nats/fanout.js'
 import {resolveWindow} from '../lib/workflow/window.js'
 
 export default class Tail extends BaseCommand<typeof Tail> {

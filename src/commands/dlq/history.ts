@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {pickSiteFromRefs} from '../../lib/dlq/ref.js'
 import {readHistory} from '../../lib/dlq/history.js'
 import type {DlqHistoryResult} from '../../lib/dlq/model.js'

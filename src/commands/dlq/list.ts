@@ -1,10 +1,9 @@
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {groupByFlag, readFlags, selectionFlags, selectionFrom, statusFlag} from '../../cli/flags.js'
 import {ExitCode} from '../../lib/exit-codes.js'
-import {groupByFlag, selectionFlags, selectionFrom, statusFlag} from '../../lib/dlq/flags.js'
 import type {GroupKey} from '../../lib/dlq/group.js'
 import {listDeadLetters} from '../../lib/dlq/list.js'
 import type {DlqListResult} from '../../lib/dlq/model.js'
-import {readFlags} from '../../lib/nats/fanout.js'
 import {renderDeadLetterList} from '../../lib/render/dlq.js'
 import {warn} from '../../lib/render/terminal.js'
 

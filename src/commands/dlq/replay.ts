@@ -1,11 +1,11 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {selectionFlags, selectionFrom, statusFlag} from '../../cli/flags.js'
 import {pickSiteFromRefs} from '../../lib/dlq/ref.js'
 import {usageError} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {resolveActor} from '../../lib/dlq/actor.js'
-import {selectionFlags, selectionFrom, statusFlag} from '../../lib/dlq/flags.js'
 import type {DlqReplayResult} from '../../lib/dlq/model.js'
 import {planJson, planReplay, readOriginalData, runReplay, type ReplayPlan} from '../../lib/dlq/replay.js'
 import {editText, progressBar, renderActionResult, renderReplayPlan} from '../../lib/render/dlq.js'

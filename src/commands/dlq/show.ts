@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {pickSiteFromRefs} from '../../lib/dlq/ref.js'
 import type {DlqShowResult} from '../../lib/dlq/model.js'
 import {showDeadLetter} from '../../lib/dlq/show.js'

@@ -1,8 +1,8 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {readFlags} from '../../cli/flags.js'
 import {ExitCode} from '../../lib/exit-codes.js'
-import {readFlags} from '../../lib/nats/fanout.js'
 import {
   checkSite,
   unreachableSite,

@@ -1,10 +1,9 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {readFlags, taskFilterFlags, taskFilterFromFlags, timeoutGiven} from '../../cli/flags.js'
 import {ResultExit} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
-import {readFlags} from '../../lib/nats/fanout.js'
-import {taskFilterFlags, taskFilterFromFlags, timeoutGiven} from '../../lib/tasks/flags.js'
 
 export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
   static override summary = 'Watch tasks live: state, progress, age and site, from the task lifecycle events.'

@@ -1,9 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand, durationFlag} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {durationFlag, readFlags} from '../../cli/flags.js'
 import {notFound, ResultExit, UserError} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
-import {readFlags, type FanOut} from '../../lib/nats/fanout.js'
+import {type FanOut} from '../../lib/nats/fanout.js'
 import {warn} from '../../lib/render/terminal.js'
 import {renderWorkflow, renderWorkflowFollow, type WorkflowView} from '../../lib/render/workflow.js'
 import type {WorkflowResult} from '../../lib/workflow/read.js'

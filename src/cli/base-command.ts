@@ -1,27 +1,21 @@
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 
-import {resolveSites} from './config/resolve.js'
-import type {SiteTarget} from './config/site.js'
-import {parseDuration} from './duration.js'
-import {ResultExit, UserError, toErrorJson} from './errors.js'
-import {ExitCode, type ExitCodeValue} from './exit-codes.js'
-import type {SiteConnection} from './nats/connection.js'
-import type {FanOut} from './nats/fanout.js'
-import {flushed, isOutputClosed} from './render/output.js'
-import {natsUserError} from './nats/errors.js'
-import {err, makeTerminal, out, warn, type Terminal} from './render/terminal.js'
-import {jsonText} from './render/text.js'
+import {resolveSites} from '../lib/config/resolve.js'
+import type {SiteTarget} from '../lib/config/site.js'
+import {ResultExit, UserError, toErrorJson} from '../lib/errors.js'
+import {ExitCode, type ExitCodeValue} from '../lib/exit-codes.js'
+import type {SiteConnection} from '../lib/nats/connection.js'
+import type {FanOut} from '../lib/nats/fanout.js'
+import {flushed, isOutputClosed} from '../lib/render/output.js'
+import {natsUserError} from '../lib/nats/errors.js'
+import {err, makeTerminal, out, warn, type Terminal} from '../lib/render/terminal.js'
+import {jsonText} from '../lib/render/text.js'
+import {durationFlag} from './flags.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
 >
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
-
-/** A duration flag (`500ms`, `30s`, `5m`, `1h`, `14d`), parsed to milliseconds. */
-export const durationFlag = Flags.custom<number>({
-  parse: async (input) => parseDuration(input),
-  helpValue: '<duration>',
-})
 
 /**
  * Owns the global flags, `--json`, connections (closed in `finally`) and the one error model:
@@ -95,7 +89,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
         exitCode: ExitCode.usage,
       })
     }
-    const {connectSite} = await import('./nats/connection.js')
+    const {connectSite} = await import('../lib/nats/connection.js')
     const conn = await connectSite(targets[0], {timeoutMs: this.flags.timeout})
     this.connections.push(conn)
     return conn
@@ -107,7 +101,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
    */
   protected async connectMany(options: {allSites?: boolean} = {}): Promise<FanOut> {
     const targets = await this.siteTargets(options)
-    const {connectSites} = await import('./nats/fanout.js')
+    const {connectSites} = await import('../lib/nats/fanout.js')
     const fan = await connectSites(targets, {timeoutMs: this.flags.timeout})
     this.connections.push(...fan.connections)
     for (const failure of fan.failures) warn(`${failure.message} (skipped; the other sites are still read)`)
