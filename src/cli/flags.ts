@@ -97,6 +97,15 @@ export function selectionFrom(flags: {
   }
 }
 
+/**
+ * `--schemas DIR`. Its environment fallback (DVCTL_SCHEMAS) is read by the command from its env, not by
+ * oclif from process.env, so that a command run in-process sees only the env it was given.
+ */
+export const schemasFlag = Flags.directory({
+  summary:
+    'Directory of JSON Schema payload files (<type>.v<N>.json) added to the built-in ones (default: DVCTL_SCHEMAS, else the config "schemas").',
+})
+
 /** The envelope flags shared by `publish` and `request` (DESIGN.md section 7). */
 export const envelopeFlags = {
   data: Flags.string({
@@ -119,8 +128,5 @@ export const envelopeFlags = {
   'causation-id': Flags.string({summary: 'Id of the message that caused this one.'}),
   dataschema: Flags.string({summary: 'Payload schema version, <type>/v<N> (absent means v1).'}),
   id: Flags.string({summary: 'Envelope id (also Nats-Msg-Id); default: a new UUID.'}),
-  schemas: Flags.string({
-    summary: 'Directory of team JSON Schema files (default: the config "schemas").',
-    env: 'DVCTL_SCHEMAS',
-  }),
+  schemas: schemasFlag,
 }

@@ -32,7 +32,7 @@ It then prints the ids and the commands to try next. Running it again adds one m
     const {demoStep, renderDemo} = await import('../lib/render/demo.js')
     const onStep = this.jsonEnabled() ? undefined : demoStep
     const {chooseDemoSites} = await import('../lib/demo/sites.js')
-    const explicit = Boolean(flags.server || flags.site?.length || process.env.DV_SITE || process.env.NATS_URL)
+    const explicit = Boolean(flags.server || flags.site?.length || this.env.DV_SITE || this.env.NATS_URL)
     const chosen = await chooseDemoSites({
       targets: flags.sandbox ? [] : await this.siteTargets(),
       explicit,

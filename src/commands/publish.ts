@@ -45,7 +45,7 @@ export default class Publish extends BaseCommand<typeof Publish> {
     const {senderDefaults, buildForSite} = await import('../lib/publish/defaults.js')
     const {configuredDatacenterId} = await import('../lib/nats/site-identity.js')
     const {buildMessage} = await import('../lib/publish/envelope.js')
-    const defaults = await senderDefaults({schemas: flags.schemas})
+    const defaults = await senderDefaults({schemas: flags.schemas ?? this.env.DVCTL_SCHEMAS})
     const [target] = await this.siteTargets()
     const buildOptions = {
       registry: defaults.registry,

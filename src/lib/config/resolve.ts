@@ -1,3 +1,4 @@
+import {currentEnv} from '../context.js'
 import {usageError} from '../errors.js'
 import {loadConfig, siteTarget, type LoadedConfig} from './file.js'
 import {DEFAULT_SERVER, type SiteTarget, siteNameForUrl} from './site.js'
@@ -19,7 +20,7 @@ export interface SiteSelection {
  */
 export async function resolveSites(
   selection: SiteSelection,
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv = currentEnv(),
 ): Promise<SiteTarget[]> {
   const creds = selection.creds ?? env.NATS_CREDS
   const byUrl = (url: string): SiteTarget => ({

@@ -3,6 +3,7 @@ import chalk from 'chalk'
 import type {DeadLetter, DlqHistoryResult, DlqListResult, DlqShowResult} from '../dlq/model.js'
 import type {WorkflowResult} from '../workflow/read.js'
 import {path} from '../value.js'
+import {currentEnv, currentOutput} from '../context.js'
 import {err, formatTime, out, table, type Terminal} from './terminal.js'
 import {field, prettyJson, safeText, sanitize} from './text.js'
 
@@ -94,7 +95,8 @@ export function renderReplayPlan(
 
 /** A progress bar on stderr for long runs, only on a TTY (DESIGN.md section 8). */
 export function progressBar(term: Terminal, label: string): {update(done: number, total: number): void; end(): void} {
-  const tty = Boolean(process.stderr.isTTY) && !term.json
+  const output = currentOutput()
+  const tty = output.stderrTTY && !term.json
   let last = 0
   return {
     update(done, total) {
@@ -104,10 +106,10 @@ export function progressBar(term: Terminal, label: string): {update(done: number
       last = now
       const width = 30
       const filled = Math.round((done / total) * width)
-      process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`)
+      output.writeErr(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`)
     },
     end() {
-      if (tty && last) process.stderr.write('\n')
+      if (tty && last) output.writeErr('\n')
     },
   }
 }
@@ -139,9 +141,10 @@ export async function editText(text: string, name: string): Promise<string> {
   const file = join(dir, name)
   try {
     await writeFile(file, text)
-    const editor = process.env.VISUAL || process.env.EDITOR || 'vi'
+    const env = currentEnv()
+    const editor = env.VISUAL || env.EDITOR || 'vi'
     const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(`${editor} "${file}"`, {shell: true, stdio: 'inherit'})
+      const child = spawn(`${editor} "${file}"`, {shell: true, stdio: 'inherit', env})
       child.on('error', reject)
       child.on('exit', resolve)
     })
