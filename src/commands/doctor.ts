@@ -29,7 +29,7 @@ Problems (listed below the table, and in the JSON per site): an unreachable site
   async run(): Promise<DoctorResult> {
     const {loadLayout} = await import('../lib/layout/load.js')
     const layout = await loadLayout(this.flags.layout)
-    const targets = await this.siteTargets()
+    const targets = await this.siteTargets({allSites: this.flags['all-sites']})
     const {attemptSites} = await import('../lib/nats/fanout.js')
     const {checkSiteHealth, doctorExitCode, unreachableDoctorSite} = await import('../lib/doctor/check.js')
     const attempts = await attemptSites(targets, {timeoutMs: this.flags.timeout})

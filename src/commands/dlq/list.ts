@@ -29,7 +29,7 @@ A reference is <stream>:<seq>, or <site>/<stream>:<seq> when several sites are r
   }
 
   async run(): Promise<DlqListResult> {
-    const fan = await this.connectMany()
+    const fan = await this.connectMany({allSites: this.flags['all-sites']})
     const groupBy = this.flags['group-by'] as GroupKey | undefined
     const {lost, ...result} = await listDeadLetters(fan, {...selectionFrom(this.flags), ...(groupBy ? {groupBy} : {})})
     for (const message of lost) warn(`${message} (the other sites are listed)`)

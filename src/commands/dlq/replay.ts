@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {selectionFlags, selectionFrom, statusFlag} from '../../cli/flags.js'
-import {pickSiteFromRefs} from '../../lib/dlq/ref.js'
+import {siteOfRefs} from '../../lib/dlq/ref.js'
 import {usageError} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {resolveActor} from '../../lib/dlq/actor.js'
@@ -63,8 +63,7 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
     const toSubject = flags.to ? await checkedSubject(flags.to) : undefined
     const rate = flags.rate ? parseRate(flags.rate) : undefined
 
-    pickSiteFromRefs(this.flags, refs)
-    const conn = await this.connectOne()
+    const conn = await this.connectOne({impliedSite: siteOfRefs(refs)})
     const plan = await planReplay(conn, {
       ...(refs.length ? {refs} : {all: selectionFrom(flags)}),
       force: flags.force,
@@ -91,9 +90,6 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
     })
 
     const bar = progressBar(this.term, 'replaying')
-    const abort = new AbortController()
-    const onSigint = () => abort.abort()
-    process.once('SIGINT', onSigint)
     let result: DlqReplayResult
     try {
       result = await runReplay(conn, plan, {
@@ -102,10 +98,9 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
         ...(rate ? {ratePerSecond: rate} : {}),
         ...(edited ? {edited} : {}),
         onProgress: (done, total) => bar.update(done, total),
-        signal: abort.signal,
+        signal: this.signal,
       })
     } finally {
-      process.off('SIGINT', onSigint)
       bar.end()
     }
     if (!this.jsonEnabled()) {
@@ -120,7 +115,7 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
         result.not_attempted,
       )
     }
-    if (abort.signal.aborted) {
+    if (this.interrupted) {
       // The result says what was sent and what was not; the summary above already says how to finish.
       if (!this.jsonEnabled()) err('Interrupted.')
       return this.exitWith(result, ExitCode.interrupted)

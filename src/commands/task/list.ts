@@ -28,7 +28,7 @@ export default class TaskList extends BaseCommand<typeof TaskList> {
 
   async run(): Promise<TaskListResult> {
     const {flags} = this
-    const fan = await this.connectMany()
+    const fan = await this.connectMany({allSites: flags['all-sites']})
     const {listTasks} = await import('../../lib/tasks/list.js')
     const {tasks, siteErrors, lost} = await listTasks(fan.connections, {
       filter: taskFilterFromFlags(flags),

@@ -27,20 +27,16 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
 
   async run(): Promise<void> {
     const {flags} = this
-    const fan = await this.connectMany()
+    const fan = await this.connectMany({allSites: flags['all-sites']})
     const {watchTasks} = await import('../../lib/tasks/watch.js')
     const render = await import('../../lib/render/tasks.js')
     const {err, jsonLine, out, warn} = await import('../../lib/render/terminal.js')
-    const {outputClosed, writable} = await import('../../lib/render/output.js')
     const {renderSiteNotice} = await import('../../lib/render/workflow.js')
     const live =
       this.term.stdoutTTY && !this.jsonEnabled()
-        ? new render.LiveTaskTable(Math.max(5, (process.stdout.rows || 40) - 12))
+        ? new render.LiveTaskTable(Math.max(5, (this.term.rows || 40) - 12))
         : undefined
     const notices: string[] = []
-    const controller = new AbortController()
-    const onSigint = () => controller.abort()
-    process.once('SIGINT', onSigint)
     let caughtUp = false
     const {outcome, board} = await watchTasks(fan.connections, {
       filter: taskFilterFromFlags(flags),
@@ -49,7 +45,7 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
       untilDone: flags['until-done'],
       timeoutMs: timeoutGiven(this.argv) ? flags.timeout : undefined,
       // The reader going away (`| head`) ends the watch as Ctrl-C does (BaseCommand makes it exit 0).
-      signal: AbortSignal.any([controller.signal, outputClosed()]),
+      signal: AbortSignal.any([this.signal, this.io.closed()]),
       onItem: async (item, b) => {
         if (item.kind === 'caught-up') {
           caughtUp = true
@@ -73,7 +69,7 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
         }
         if (this.jsonEnabled()) {
           jsonLine(item.line)
-          await writable()
+          await this.io.writable()
           return
         }
         if (item.kind === 'invalid') {
@@ -90,11 +86,10 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
           if (caughtUp) await live.draw(b.tasks(), notices.slice(-5).join('\n') || undefined)
         } else if (item.kind === 'message' && item.update) {
           out(render.taskEventLine(this.term, item.update))
-          await writable()
+          await this.io.writable()
         }
       },
     })
-    process.off('SIGINT', onSigint)
     if (live) await live.draw(board.tasks(), notices.slice(-5).join('\n') || undefined)
     if (!this.jsonEnabled()) {
       err(render.watchSummary(board.tasks()))
