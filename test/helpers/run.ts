@@ -35,6 +35,10 @@ export interface RunOptions {
   signal?: AbortSignal
   /** Interrupts the command after this many ms (for --follow), as Ctrl-C does. */
   killAfterMs?: number
+  /** A bound on a command that might hang: it is interrupted then (a spawned one would be killed). */
+  timeoutMs?: number
+  /** Receives the output object before the command starts (startCommand reads it while the command runs). */
+  onOutput?: (output: {stdout(): string; stderr(): string}) => void
 }
 
 /**
@@ -54,17 +58,23 @@ export async function runCommand(argv: string[], options: RunOptions = {}): Prom
   }
   for (const [key, value] of Object.entries(env)) if (value === '') delete env[key]
   const io = memoryOutput({input: options.input ?? ''})
+  options.onOutput?.(io)
   const interrupt = new AbortController()
   const onAbort = () => interrupt.abort()
   options.signal?.addEventListener('abort', onAbort, {once: true})
-  const timer = options.killAfterMs ? setTimeout(onAbort, options.killAfterMs) : undefined
+  const timers = [options.killAfterMs, options.timeoutMs]
+    .filter((ms) => ms !== undefined)
+    .map((ms) => setTimeout(onAbort, ms))
 
   const {id, rest} = commandOf(config, argv)
   const chalkLevel = chalk.level
   const exitCodeBefore = process.exitCode
   let exitCode = 0
   try {
+    process.exitCode = undefined
     await withContext({output: io, env, signal: interrupt.signal}, () => config.runCommand(id, rest))
+    // Set only by the hook that answers an unknown command (exit 2).
+    exitCode = Number(process.exitCode ?? 0)
   } catch (error) {
     const e = error as Error & {oclif?: {exit?: number}}
     if (typeof e.oclif?.exit === 'number') {
@@ -75,7 +85,7 @@ export async function runCommand(argv: string[], options: RunOptions = {}): Prom
       exitCode = 1
     }
   } finally {
-    if (timer) clearTimeout(timer)
+    for (const timer of timers) clearTimeout(timer)
     options.signal?.removeEventListener('abort', onAbort)
     chalk.level = chalkLevel
     process.exitCode = exitCodeBefore
@@ -98,9 +108,57 @@ export async function runCommand(argv: string[], options: RunOptions = {}): Prom
 function commandOf(config: Config, argv: string[]): {id: string; rest: string[]} {
   const firstFlag = argv.findIndex((a) => a.startsWith('-'))
   const words = firstFlag === -1 ? argv : argv.slice(0, firstFlag)
+  if (words.length === 0) throw new Error('runCommand: no command given (help and --version run through runCli)')
   for (let n = Math.min(words.length, 3); n > 0; n--) {
     const id = words.slice(0, n).join(':')
     if (config.findCommand(id)) return {id, rest: argv.slice(n)}
   }
-  throw new Error(`runCommand: no command in ${JSON.stringify(argv)} (help and --version run through runCli)`)
+  // An unknown command: oclif's command_not_found hook answers it (src/hooks/command-not-found.ts).
+  return {id: words.join(':'), rest: argv.slice(words.length)}
+}
+
+/** A long-running command (tail --follow, task watch) whose output is read while it runs, in-process. */
+export interface LiveCommand {
+  /** Non-empty stdout lines so far. */
+  stdout: () => string[]
+  stderr: () => string
+  /** Resolves when `predicate` holds for the output so far; rejects after `ms` or when the command ends. */
+  waitFor(predicate: () => boolean, ms?: number, what?: string): Promise<void>
+  /** Resolves with the exit code once the command ends on its own. */
+  exited: Promise<number>
+  /** Interrupts the command as Ctrl-C does; resolves with its exit code. */
+  stop(): Promise<number>
+}
+
+export function startCommand(argv: string[], env: NodeJS.ProcessEnv = {}): LiveCommand {
+  const interrupt = new AbortController()
+  let output: {stdout(): string; stderr(): string} | undefined
+  let ended = false
+  const out = () => output?.stdout() ?? ''
+  const err = () => output?.stderr() ?? ''
+  const exited = runCommand(argv, {env, signal: interrupt.signal, onOutput: (o) => (output = o)}).then((r) => {
+    ended = true
+    return r.exitCode
+  })
+  return {
+    exited,
+    stdout: () =>
+      out()
+        .split('\n')
+        .filter((l) => l.trim()),
+    stderr: err,
+    async waitFor(predicate, ms = 60_000, what = 'output') {
+      const deadline = Date.now() + ms
+      while (!predicate()) {
+        if (Date.now() > deadline)
+          throw new Error(`timed out waiting for ${what}; stdout:\n${out()}\nstderr:\n${err()}`)
+        if (ended) throw new Error(`exited ${await exited}; stdout:\n${out()}\nstderr:\n${err()}`)
+        await new Promise((r) => setTimeout(r, 25))
+      }
+    },
+    async stop() {
+      interrupt.abort()
+      return exited
+    },
+  }
 }
