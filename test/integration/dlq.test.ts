@@ -13,7 +13,7 @@ import {
 import {STREAMS} from '../../src/lib/layout/names.js'
 import {createWorkerConsumer} from '../../src/lib/sandbox/workers/consumer.js'
 import {startWorker, type Worker} from '../../src/lib/sandbox/workers/worker.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {command, type DlqSite, eventually, publishCommand, startDlqSite, streamMessages} from './dlq-fixture.js'
 
 describe('dlq', {timeout: 180_000}, () => {
@@ -27,7 +27,7 @@ describe('dlq', {timeout: 180_000}, () => {
   let exhaustCmd: Record<string, unknown>
   /** Once healed, the worker succeeds on every command (the fix that makes a replay worth doing). */
   let healed = false
-  const cli = (...args: string[]) => runCli([...args, '--server', site.server.url])
+  const cli = (...args: string[]) => runCommand([...args, '--server', site.server.url])
   const list = async (...args: string[]) => DlqListResult.parse((await cli('dlq', 'list', '--json', ...args)).json())
 
   /** The replayed copies of one dead letter in DV_CMD (by their Dv-Replay-Of header). */
@@ -264,7 +264,7 @@ describe('dlq', {timeout: 180_000}, () => {
     const badTo = await cli('dlq', 'replay', `DV_CMD:${termSeq}`, '--force', '--yes', '--to', 'dv.maskin.cmd')
     expect(badTo.exitCode).toBe(2)
     expect(badTo.stderr).toContain('not a subject of the taxonomy')
-    const r = await runCli(
+    const r = await runCommand(
       ['dlq', 'replay', `DV_CMD:${termSeq}`, '--edit', '--force', '--yes', '--json', '--server', site.server.url],
       {env: {EDITOR: 'sed -i s/web-1/web-2/', VISUAL: ''}},
     )
