@@ -16,7 +16,8 @@ import {TaskListResult} from '../../src/lib/tasks/list.js'
 import {TaskWatchLine} from '../../src/lib/tasks/watch.js'
 import {WorkflowResult} from '../../src/lib/workflow/read.js'
 import {TailLine} from '../../src/lib/workflow/tail.js'
-import {runCli, type CliResult} from '../helpers/cli.js'
+import type {CliResult} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
 const enc = new TextEncoder()
@@ -76,7 +77,7 @@ let badTask = 0
 let poisonSeq = 0
 
 const cli = (...args: string[]): Promise<CliResult> =>
-  runCli([...args, '--server', server.url, ...(args.includes('--timeout') ? [] : ['--timeout', '10s'])], {
+  runCommand([...args, '--server', server.url, ...(args.includes('--timeout') ? [] : ['--timeout', '10s'])], {
     timeoutMs: 120_000,
   })
 
