@@ -49,7 +49,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     creds: Flags.string({helpGroup: 'GLOBAL', summary: 'NATS credentials file (also NATS_CREDS).'}),
     timeout: durationFlag({
       helpGroup: 'GLOBAL',
-      summary: 'Time allowed to connect, for each server request, and for a read to hear from its server.',
+      summary:
+        'Time allowed to connect, for each server request, and for a read to hear from its server; waits have --wait-timeout.',
       default: 5000,
       defaultHelp: async () => '5s',
     }),

@@ -51,11 +51,11 @@ export function taskFilterFromFlags(flags: {
 }
 
 /**
- * Whether `--timeout` was given on the command line. The global default (5s) bounds connecting and each
- * request; a wait for tasks is bounded by it only when the user asked (`task watch --until-done`, `publish --wait`).
+ * `--wait-timeout`: how long a command waits for something to happen (tasks to end, a workflow to finish).
+ * `--timeout` (global) bounds only connecting and each server request, never a wait.
  */
-export function timeoutGiven(argv: string[]): boolean {
-  return argv.some((a) => a === '--timeout' || a.startsWith('--timeout='))
+export function waitTimeoutFlag(summary: string, options: {dependsOn?: string[]} = {}) {
+  return durationFlag({summary, ...options})
 }
 
 /** The selection flags shared by `dlq list`, `dlq replay --all` and `dlq discard --all`. */

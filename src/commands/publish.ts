@@ -1,7 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {envelopeFlags, timeoutGiven} from '../cli/flags.js'
+import {envelopeFlags, waitTimeoutFlag} from '../cli/flags.js'
+import {formatDuration} from '../lib/duration.js'
 import {ResultExit} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import type {SubjectFamily} from '../lib/contract/taxonomy.js'
@@ -13,10 +14,10 @@ export default class Publish extends BaseCommand<typeof Publish> {
   static override summary = 'Publish a validated test command (or event, or task event) to JetStream.'
   static override description = `Builds the envelope from the flags (id, time and correlation_id filled in; source sentral, actor from the config or the OS user, datacenter_id from the site) and checks subject, envelope and payload schema before anything is sent: a violation sends nothing and exits 2 with every problem listed. The message is published with Nats-Msg-Id = envelope id (re-publishing an id within the duplicate window stores nothing and reports duplicate: true) and header Dv-Origin: dvctl.
 
---wait then watches the task events of the message's correlation until every task is terminal: exit 0 when all succeeded, 8 when any failed or was cancelled, 9 after --timeout (default 5m with --wait).`
+--wait then watches the task events of the message's correlation until every task is terminal: exit 0 when all succeeded, 8 when any failed or was cancelled, 9 after --wait-timeout (default 5m). --timeout bounds only connecting and each request.`
   static override examples = [
     `<%= config.bin %> <%= command.id %> dv.maskin.cmd.provision --data '{"server_id":"srv-1","profile":"small"}' --tenant t1`,
-    `<%= config.bin %> <%= command.id %> dv.maskin.cmd.provision --data-file provision.json --wait --timeout 2m`,
+    `<%= config.bin %> <%= command.id %> dv.maskin.cmd.provision --data-file provision.json --wait --wait-timeout 2m`,
     `echo '{"network_id":"net-7"}' | <%= config.bin %> <%= command.id %> dv.nett.cmd.apply --data - --dry-run`,
     `<%= config.bin %> <%= command.id %> dv.maskin.cmd.provision --interactive`,
   ]
@@ -37,6 +38,9 @@ export default class Publish extends BaseCommand<typeof Publish> {
     }),
     'dry-run': Flags.boolean({summary: 'Validate and print the envelope; send nothing.'}),
     wait: Flags.boolean({summary: 'Then watch its tasks until done: exit 0 succeeded, 8 failed/cancelled, 9 timeout.'}),
+    'wait-timeout': waitTimeoutFlag('How long --wait waits for the tasks to end before exit 9 (default 5m).', {
+      dependsOn: ['wait'],
+    }),
   }
 
   async run(): Promise<PublishResult> {
@@ -112,7 +116,7 @@ export default class Publish extends BaseCommand<typeof Publish> {
       for (const line of failureLines(result.task?.tasks ?? [])) err(line)
       if (outcome === 'timeout') {
         err(
-          `Timed out after ${this.waitTimeout()}ms waiting for the tasks of correlation ${result.envelope.correlation_id}.`,
+          `Timed out after ${formatDuration(this.waitTimeout())} waiting for the tasks of correlation ${result.envelope.correlation_id}.`,
         )
       }
     }
@@ -120,9 +124,9 @@ export default class Publish extends BaseCommand<typeof Publish> {
     return this.exitWith(result, code)
   }
 
-  /** With --wait, --timeout bounds the wait; when not given explicitly the wait allows 5 minutes. */
+  /** How long --wait waits: --wait-timeout, else 5 minutes. */
   private waitTimeout(): number {
-    return timeoutGiven(this.argv) ? this.flags.timeout : 5 * 60_000
+    return this.flags['wait-timeout'] ?? 5 * 60_000
   }
 
   /** A message that breaks the contract: every problem listed, nothing sent, exit 2. */

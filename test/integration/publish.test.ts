@@ -214,6 +214,33 @@ describe('publish', {timeout: 60_000}, () => {
     expect(r.json().error).toMatchObject({code: 'not-interactive', hint: expect.stringContaining('--data')})
   })
 
+  it('--wait is bounded by --wait-timeout, not by --timeout (which bounds connecting and each request)', async () => {
+    // No maskin worker runs here, so no task ever ends: only the wait's own bound stops it.
+    const r = await runCommand([
+      'publish',
+      'dv.maskin.cmd.provision',
+      '--data',
+      PROVISION,
+      '--server',
+      server.url,
+      '--wait',
+      '--timeout',
+      '1s',
+      '--wait-timeout',
+      '3s',
+    ])
+    expect(r.exitCode).toBe(9)
+    expect(r.stderr).toContain('Timed out after 3s waiting for the tasks of correlation')
+  })
+
+  it('--wait-timeout without --wait is a usage error and sends nothing', async () => {
+    const before = await cmdCount()
+    const r = await publish(['dv.maskin.cmd.provision', '--data', PROVISION, '--wait-timeout', '1s'])
+    expect(r.exitCode).toBe(2)
+    expect(r.json().error.message).toContain('--wait')
+    expect(await cmdCount()).toBe(before)
+  })
+
   it('a valid subject no stream stores is exit 5, not a crash', async () => {
     const bare = await natsFixture({name: 'bare'})
     try {

@@ -91,7 +91,7 @@ describe('task watch over several sites', {timeout: 90_000}, () => {
         '--tenant',
         'multi',
         '--wait',
-        '--timeout',
+        '--wait-timeout',
         '20s',
         '--json',
       ],
@@ -100,7 +100,7 @@ describe('task watch over several sites', {timeout: 90_000}, () => {
     expect(ok.exitCode).toBe(0)
 
     const r = await runCommand(
-      ['task', 'watch', '--all-sites', '--tenant', 'multi', '--until-done', '--timeout', '20s', '--json'],
+      ['task', 'watch', '--all-sites', '--tenant', 'multi', '--until-done', '--wait-timeout', '20s', '--json'],
       {env},
     )
     expect(r.exitCode).toBe(8)

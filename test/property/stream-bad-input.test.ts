@@ -174,7 +174,7 @@ describe('stream readers over generated bad messages', {timeout: 180_000}, () =>
   })
 
   it('task watch and task list report the bad task events as invalid and keep the good task', async () => {
-    const r = await cli('task', 'watch', '--since', '1h', '--json', '--until-done', '--timeout', '3s')
+    const r = await cli('task', 'watch', '--since', '1h', '--json', '--until-done', '--wait-timeout', '3s')
     // The good task never finishes: the watch ends by its timeout (9), having read everything.
     expectNoCrash(r, 'task watch', [9])
     const lines = r.lines().map((l) => TaskWatchLine.parse(l))

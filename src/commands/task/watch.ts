@@ -1,7 +1,8 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {readFlags, taskFilterFlags, taskFilterFromFlags, timeoutGiven} from '../../cli/flags.js'
+import {readFlags, taskFilterFlags, taskFilterFromFlags, waitTimeoutFlag} from '../../cli/flags.js'
+import {formatDuration} from '../../lib/duration.js'
 import {ResultExit} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 
@@ -9,10 +10,10 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
   static override summary = 'Watch tasks live: state, progress, age and site, from the task lifecycle events.'
   static override description = `Reads DV_TASK on each selected site: the history first (bounded by --since), then live. On a terminal the table is redrawn in place (task, service, state, progress bar with percent and message, age, site); otherwise one line per event; with --json one NDJSON line per message ({site, stream, seq, subject, time, envelope, task}, or {..., invalid: true, problems, raw} for a message that breaks the contract). An event after a terminal state or with an unknown verb is flagged as an illegal transition and the watch goes on. A site that drops is reported on stderr and resumes from the last event seen once it is back.
 
---until-done stops once every watched task is terminal: exit 0 when all succeeded, 8 when any failed or was cancelled, 9 when --timeout passes first.`
+--until-done stops once every watched task is terminal: exit 0 when all succeeded, 8 when any failed or was cancelled, 9 when --wait-timeout passes first. --wait-timeout without --until-done ends the watch after that long (exit 0).`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
-    '<%= config.bin %> <%= command.id %> --correlation 5f0c7d3e-8a1b-4c2d-9e3f-0a1b2c3d4e5f --until-done --timeout 5m',
+    '<%= config.bin %> <%= command.id %> --correlation 5f0c7d3e-8a1b-4c2d-9e3f-0a1b2c3d4e5f --until-done --wait-timeout 5m',
     '<%= config.bin %> <%= command.id %> --service maskin --tenant t1 --since 1h --all-sites',
     '<%= config.bin %> <%= command.id %> --correlation 5f0c7d3e-8a1b-4c2d-9e3f-0a1b2c3d4e5f --until-done --json',
   ]
@@ -21,8 +22,9 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
     ...readFlags,
     ...taskFilterFlags,
     'until-done': Flags.boolean({
-      summary: 'Stop when every watched task is terminal: exit 0 succeeded, 8 failed/cancelled, 9 on --timeout.',
+      summary: 'Stop when every watched task is terminal: exit 0 succeeded, 8 failed/cancelled, 9 on --wait-timeout.',
     }),
+    'wait-timeout': waitTimeoutFlag('Stop watching after this long (with --until-done: exit 9); default: no limit.'),
   }
 
   async run(): Promise<void> {
@@ -43,7 +45,7 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
       sinceMs: flags.since,
       live: true,
       untilDone: flags['until-done'],
-      timeoutMs: timeoutGiven(this.argv) ? flags.timeout : undefined,
+      timeoutMs: flags['wait-timeout'],
       // The reader going away (`| head`) ends the watch as Ctrl-C does (BaseCommand makes it exit 0).
       signal: AbortSignal.any([this.signal, this.io.closed()]),
       onItem: async (item, b) => {
@@ -95,7 +97,7 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
       err(render.watchSummary(board.tasks()))
       for (const line of render.failureLines(board.tasks())) err(line)
       if (outcome === 'timeout' && flags['until-done']) {
-        err(`Timed out after ${flags.timeout}ms with tasks still running.`)
+        err(`Timed out after ${formatDuration(flags['wait-timeout'] ?? 0)} with tasks still running.`)
       }
     }
     if (outcome === 'interrupted') throw new ResultExit(ExitCode.interrupted)
