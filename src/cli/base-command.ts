@@ -43,8 +43,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     }),
     site: Flags.string({
       helpGroup: 'GLOBAL',
-      summary: 'Site (datacenter) name from the config; repeat it for commands that read several sites.',
+      summary: 'Site (datacenter) name from the config, one per flag; repeat it for commands that read several sites.',
       multiple: true,
+      // One value per occurrence: `layout plan --site osl1 FILE` leaves FILE to the arguments.
+      multipleNonGreedy: true,
     }),
     creds: Flags.string({helpGroup: 'GLOBAL', summary: 'NATS credentials file (also NATS_CREDS).'}),
     timeout: durationFlag({

@@ -1,4 +1,7 @@
 import {spawn} from 'node:child_process'
+import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -258,6 +261,20 @@ describe('dlq', {timeout: 180_000}, () => {
     expect(text.stdout).toContain('quota-exceeded')
     const none = await cli('dlq', 'show', 'DV_CMD:9999')
     expect(none.exitCode).toBe(5)
+
+    // --site takes one value per flag: the reference after it is the argument, not a second site.
+    const dir = await mkdtemp(join(tmpdir(), 'dvctl-dlq-site-'))
+    try {
+      const config = join(dir, 'config.yaml')
+      await writeFile(config, `sites:\n  osl1: {servers: ["${site.server.url}"]}\n`)
+      const bySite = await runCommand(['dlq', 'show', '--site', 'osl1', `DV_CMD:${termSeq}`, '--json'], {
+        env: {DVCTL_CONFIG: config},
+      })
+      expect(bySite.exitCode, bySite.stdout + bySite.stderr).toBe(0)
+      expect(DlqShowResult.parse(bySite.json()).dead_letter).toMatchObject({ref: `DV_CMD:${termSeq}`})
+    } finally {
+      await rm(dir, {recursive: true, force: true})
+    }
   })
 
   it('--edit sends the edited envelope as a new message caused by the original; --to is checked', async () => {

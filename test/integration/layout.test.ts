@@ -189,6 +189,15 @@ describe('layout apply, plan and export against a fresh nats-server', {timeout: 
     expect(result.unmanaged).toEqual([])
   })
 
+  it('--site takes one value per flag: layout plan --site osl1 FILE plans FILE on osl1', async () => {
+    const config = join(dir, 'config.yaml')
+    await writeFile(config, `sites:\n  osl1: {servers: ["${server.url}"]}\n`)
+    const file = await writeLayout('site-flag.yaml', {...dataverketLayout(), layout: 'site-flag-check'})
+    const r = await runCommand(['layout', 'plan', '--site', 'osl1', file, '--json'], {env: {DVCTL_CONFIG: config}})
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0)
+    expect(LayoutResult.parse(r.json())).toMatchObject({site: 'osl1', layout: 'site-flag-check'})
+  })
+
   it('validates a good file without connecting', async () => {
     const file = await writeLayout('good.yaml', dataverketLayout())
     const r = await runCommand(['layout', 'validate', file, '--json'])
