@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../lib/base-command.js'
+import {BaseCommand} from '../cli/base-command.js'
+import {waitTimeoutFlag} from '../cli/flags.js'
 import type {DemoResult} from '../lib/demo/run.js'
 
 export default class Demo extends BaseCommand<typeof Demo> {
@@ -20,6 +21,7 @@ It then prints the ids and the commands to try next. Running it again adds one m
   ]
   static override flags = {
     sandbox: Flags.boolean({summary: 'Use the local sandbox (started when needed, registered in your config).'}),
+    'wait-timeout': waitTimeoutFlag('How long to wait for the workers to handle the commands sent (default 30s).'),
     'step-delay': Flags.integer({
       summary: "Milliseconds between a worker's task events, so that task watch can follow them.",
       default: 150,
@@ -32,7 +34,7 @@ It then prints the ids and the commands to try next. Running it again adds one m
     const {demoStep, renderDemo} = await import('../lib/render/demo.js')
     const onStep = this.jsonEnabled() ? undefined : demoStep
     const {chooseDemoSites} = await import('../lib/demo/sites.js')
-    const explicit = Boolean(flags.server || flags.site?.length || process.env.DV_SITE || process.env.NATS_URL)
+    const explicit = Boolean(flags.server || flags.site?.length || this.env.DV_SITE || this.env.NATS_URL)
     const chosen = await chooseDemoSites({
       targets: flags.sandbox ? [] : await this.siteTargets(),
       explicit,
@@ -49,7 +51,7 @@ It then prints the ids and the commands to try next. Running it again adds one m
       sites: chosen.sites,
       actor: defaults.actor,
       registry: defaults.registry,
-      timeoutMs: Math.max(flags.timeout, 30_000),
+      timeoutMs: flags['wait-timeout'] ?? 30_000,
       stepDelayMs: flags['step-delay'],
       sandbox: chosen.sandbox,
       onStep,

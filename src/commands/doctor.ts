@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand, durationFlag} from '../lib/base-command.js'
+import {BaseCommand} from '../cli/base-command.js'
+import {durationFlag, readFlags} from '../cli/flags.js'
 import type {DoctorResult} from '../lib/doctor/check.js'
-import {readFlags} from '../lib/nats/fanout.js'
 
 export default class Doctor extends BaseCommand<typeof Doctor> {
   static override summary =
@@ -29,7 +29,7 @@ Problems (listed below the table, and in the JSON per site): an unreachable site
   async run(): Promise<DoctorResult> {
     const {loadLayout} = await import('../lib/layout/load.js')
     const layout = await loadLayout(this.flags.layout)
-    const targets = await this.siteTargets()
+    const targets = await this.siteTargets({allSites: this.flags['all-sites']})
     const {attemptSites} = await import('../lib/nats/fanout.js')
     const {checkSiteHealth, doctorExitCode, unreachableDoctorSite} = await import('../lib/doctor/check.js')
     const attempts = await attemptSites(targets, {timeoutMs: this.flags.timeout})

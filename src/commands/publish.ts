@@ -1,21 +1,22 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../lib/base-command.js'
+import {BaseCommand} from '../cli/base-command.js'
+import {envelopeFlags, waitTimeoutFlag} from '../cli/flags.js'
+import {formatDuration} from '../lib/duration.js'
 import {ResultExit} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import type {BuiltMessage, EnvelopeInput} from '../lib/publish/envelope.js'
-import {envelopeFlags, readPayload, readStdin} from '../lib/publish/flags.js'
+import {readPayload, readStdin} from '../lib/publish/flags.js'
 import type {PublishResult} from '../lib/publish/publish.js'
-import {timeoutGiven} from '../lib/tasks/flags.js'
 
 export default class Publish extends BaseCommand<typeof Publish> {
   static override summary = 'Publish a validated test command (or event, or task event) to JetStream.'
   static override description = `Builds the envelope from the flags (id, time and correlation_id filled in; source sentral, actor from the config or the OS user, datacenter_id from the site) and checks subject, envelope and payload schema before anything is sent: a violation sends nothing and exits 2 with every problem listed. The message is published with Nats-Msg-Id = envelope id (re-publishing an id within the duplicate window stores nothing and reports duplicate: true) and header Dv-Origin: dvctl.
 
---wait then watches the task events of the message's correlation until every task is terminal: exit 0 when all succeeded, 8 when any failed or was cancelled, 9 after --timeout (default 5m with --wait).`
+--wait then watches the task events of the message's correlation until every task is terminal: exit 0 when all succeeded, 8 when any failed or was cancelled, 9 after --wait-timeout (default 5m). --timeout bounds only connecting and each request.`
   static override examples = [
     `<%= config.bin %> <%= command.id %> dv.maskin.cmd.provision --data '{"server_id":"srv-1","profile":"small"}' --tenant t1`,
-    `<%= config.bin %> <%= command.id %> dv.maskin.cmd.provision --data-file provision.json --wait --timeout 2m`,
+    `<%= config.bin %> <%= command.id %> dv.maskin.cmd.provision --data-file provision.json --wait --wait-timeout 2m`,
     `echo '{"network_id":"net-7"}' | <%= config.bin %> <%= command.id %> dv.nett.cmd.apply --data - --dry-run`,
     `<%= config.bin %> <%= command.id %> dv.maskin.cmd.provision --interactive`,
   ]
@@ -36,6 +37,9 @@ export default class Publish extends BaseCommand<typeof Publish> {
     }),
     'dry-run': Flags.boolean({summary: 'Validate and print the envelope; send nothing.'}),
     wait: Flags.boolean({summary: 'Then watch its tasks until done: exit 0 succeeded, 8 failed/cancelled, 9 timeout.'}),
+    'wait-timeout': waitTimeoutFlag('How long --wait waits for the tasks to end before exit 9 (default 5m).', {
+      dependsOn: ['wait'],
+    }),
   }
 
   async run(): Promise<PublishResult> {
@@ -43,7 +47,12 @@ export default class Publish extends BaseCommand<typeof Publish> {
     const subject = this.args.subject
     const [target] = await this.siteTargets()
     const {messageSender} = await import('../lib/publish/prepare.js')
-    const sender = await messageSender('publish', subject, flags, target)
+    const sender = await messageSender(
+      'publish',
+      subject,
+      {...flags, schemas: flags.schemas ?? this.env.DVCTL_SCHEMAS},
+      target,
+    )
 
     let input: EnvelopeInput
     if (flags.interactive) {
@@ -91,7 +100,7 @@ export default class Publish extends BaseCommand<typeof Publish> {
       for (const line of failureLines(result.task?.tasks ?? [])) err(line)
       if (outcome === 'timeout') {
         err(
-          `Timed out after ${this.waitTimeout()}ms waiting for the tasks of correlation ${result.envelope.correlation_id}.`,
+          `Timed out after ${formatDuration(this.waitTimeout())} waiting for the tasks of correlation ${result.envelope.correlation_id}.`,
         )
       }
     }
@@ -99,9 +108,9 @@ export default class Publish extends BaseCommand<typeof Publish> {
     return this.exitWith(result, code)
   }
 
-  /** With --wait, --timeout bounds the wait; when not given explicitly the wait allows 5 minutes. */
+  /** How long --wait waits: --wait-timeout, else 5 minutes. */
   private waitTimeout(): number {
-    return timeoutGiven(this.argv) ? this.flags.timeout : 5 * 60_000
+    return this.flags['wait-timeout'] ?? 5 * 60_000
   }
 
   /** A message that breaks the contract: every problem listed, nothing sent, exit 2. */

@@ -1,10 +1,11 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../lib/base-command.js'
+import {BaseCommand} from '../cli/base-command.js'
+import {envelopeFlags} from '../cli/flags.js'
 import {ResultExit} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import type {BuiltMessage} from '../lib/publish/envelope.js'
-import {envelopeFlags, readPayload, readStdin} from '../lib/publish/flags.js'
+import {readPayload, readStdin} from '../lib/publish/flags.js'
 import type {RequestResult} from '../lib/publish/request.js'
 
 export default class Request extends BaseCommand<typeof Request> {
@@ -26,7 +27,12 @@ export default class Request extends BaseCommand<typeof Request> {
     const subject = this.args.subject
     const [target] = await this.siteTargets()
     const {messageSender} = await import('../lib/publish/prepare.js')
-    const sender = await messageSender('request', subject, flags, target)
+    const sender = await messageSender(
+      'request',
+      subject,
+      {...flags, schemas: flags.schemas ?? this.env.DVCTL_SCHEMAS},
+      target,
+    )
     const input = sender.input(await readPayload(flags, readStdin))
     let message = sender.build(input)
     if (message.problems.length > 0) return this.refuse(message)

@@ -1,10 +1,10 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand, durationFlag} from '../lib/base-command.js'
+import {BaseCommand} from '../cli/base-command.js'
+import {durationFlag, readFlags} from '../cli/flags.js'
 import {TYPE_PATTERN_HELP} from '../lib/contract/match.js'
 import {ResultExit, usageError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
-import {readFlags} from '../lib/nats/fanout.js'
 import {resolveWindow} from '../lib/workflow/window.js'
 
 export default class Tail extends BaseCommand<typeof Tail> {
@@ -51,47 +51,39 @@ History (--since, default 24h, or --from/--to) is merged across streams and site
     const window = history ? resolveWindow(flags) : {}
     // Asked before connecting: an idle live view learns that its pipe's reader left by watching it, and
     // the watch must see the reader once first (output.ts), before a quick `| head -1` has gone.
-    const {outputClosed, writable} = await import('../lib/render/output.js')
-    const closed = outputClosed()
-    const fan = await this.connectMany()
+    const closed = this.io.closed()
+    const fan = await this.connectMany({allSites: flags['all-sites']})
 
-    const abort = new AbortController()
-    const onSigint = () => abort.abort()
-    process.once('SIGINT', onSigint)
     const [{tailMessages}, {renderTailEvent}] = await Promise.all([
       import('../lib/workflow/tail.js'),
       import('../lib/render/tail.js'),
     ])
     // The reader going away (`| head`) stops the reading at once, as Ctrl-C does, but ends with exit 0.
-    const stop = AbortSignal.any([abort.signal, closed])
+    const stop = AbortSignal.any([this.signal, closed])
     const failedSites = new Set<string>()
-    try {
-      const events = tailMessages(fan.connections, {
-        filter: {
-          correlationId: flags.correlation,
-          subject: flags.subject,
-          family: flags.family as 'cmd' | 'evt' | 'task' | 'rpc' | undefined,
-          service: flags.service,
-          type: flags.type,
-          tenant: flags.tenant,
-        },
-        window,
-        history,
-        follow: flags.follow,
-        headers: flags.headers,
-        signal: stop,
-      })
-      for await (const event of events) {
-        if (event.kind === 'site-error') failedSites.add(event.site)
-        renderTailEvent(this.term, event, {headers: flags.headers, follow: flags.follow})
-        // Backpressure: no more is read than the output takes.
-        await writable()
-      }
-    } finally {
-      process.off('SIGINT', onSigint)
+    const events = tailMessages(fan.connections, {
+      filter: {
+        correlationId: flags.correlation,
+        subject: flags.subject,
+        family: flags.family as 'cmd' | 'evt' | 'task' | 'rpc' | undefined,
+        service: flags.service,
+        type: flags.type,
+        tenant: flags.tenant,
+      },
+      window,
+      history,
+      follow: flags.follow,
+      headers: flags.headers,
+      signal: stop,
+    })
+    for await (const event of events) {
+      if (event.kind === 'site-error') failedSites.add(event.site)
+      renderTailEvent(this.term, event, {headers: flags.headers, follow: flags.follow})
+      // Backpressure: no more is read than the output takes.
+      await this.io.writable()
     }
     if (closed.aborted) return
-    if (abort.signal.aborted) throw new ResultExit(ExitCode.interrupted)
+    if (this.interrupted) throw new ResultExit(ExitCode.interrupted)
     // A site that could not be read (the reason is on stderr): 68 when others were, else 4.
     if (failedSites.size > 0) {
       const answered = fan.connections.some((c) => !failedSites.has(c.site.name))

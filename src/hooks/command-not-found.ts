@@ -1,5 +1,6 @@
 import type {Hook} from '@oclif/core'
 
+import {currentOutput} from '../lib/context.js'
 import {UserError, toErrorJson} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {suggest} from '../lib/suggest.js'
@@ -26,9 +27,9 @@ const hook: Hook.CommandNotFound = async function (options) {
     hint,
   })
   if ((options.argv ?? []).includes('--json')) {
-    process.stdout.write(jsonText(toErrorJson(error), 2) + '\n')
+    currentOutput().write(jsonText(toErrorJson(error), 2) + '\n')
   } else {
-    process.stderr.write(`Error: ${error.message}\nHint: ${error.hint}\n`)
+    currentOutput().writeErr(`Error: ${error.message}\nHint: ${error.hint}\n`)
   }
   process.exitCode = error.exitCode
 }

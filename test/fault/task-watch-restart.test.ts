@@ -48,7 +48,7 @@ describe('task watch across a server restart', {timeout: 180_000}, () => {
       corr,
       '--until-done',
       '--json',
-      '--timeout',
+      '--wait-timeout',
       '2m',
       '--server',
       server.url,

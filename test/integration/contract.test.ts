@@ -7,10 +7,10 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {JsonSchemaExport, SchemaDetail, SchemaList} from '../../src/lib/contract/schemas.js'
 import {SubjectAnalysis} from '../../src/lib/contract/taxonomy.js'
 import {ValidateResult} from '../../src/lib/contract/validate.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {provisionCommand, VALID_EXAMPLES} from '../unit/contract/fixtures.js'
 
-// The contract commands work offline: no NATS server is needed (runCli points NATS_URL at a dead port).
+// The contract commands work offline: no NATS server is needed (runCommand points NATS_URL at a dead port).
 
 const ErrorJson = {
   parse: (v: unknown) => {
@@ -54,7 +54,7 @@ afterAll(async () => rm(dir, {recursive: true, force: true}))
 
 describe('dvctl contract subject', () => {
   it('a valid subject: exit 0 and its parts', async () => {
-    const r = await runCli(['contract', 'subject', 'dv.maskin.evt.server.provisioned', '--json'])
+    const r = await runCommand(['contract', 'subject', 'dv.maskin.evt.server.provisioned', '--json'])
     expect(r.exitCode).toBe(0)
     expect(SubjectAnalysis.parse(r.json())).toEqual({
       subject: 'dv.maskin.evt.server.provisioned',
@@ -69,18 +69,18 @@ describe('dvctl contract subject', () => {
   })
 
   it('an invalid subject: exit 2, JSON still printed with each problem', async () => {
-    const r = await runCli(['contract', 'subject', 'dv.foo.cmd.Provision', '--json'])
+    const r = await runCommand(['contract', 'subject', 'dv.foo.cmd.Provision', '--json'])
     expect(r.exitCode).toBe(2)
     const a = SubjectAnalysis.parse(r.json())
     expect(a.valid).toBe(false)
     expect(a.problems.map((p) => p.code)).toEqual(['bad-token'])
-    const r2 = await runCli(['contract', 'subject', 'dv.foo.cmd.provision', '--json'])
+    const r2 = await runCommand(['contract', 'subject', 'dv.foo.cmd.provision', '--json'])
     expect(r2.exitCode).toBe(2)
     expect(SubjectAnalysis.parse(r2.json()).problems.map((p) => p.code)).toEqual(['unknown-service'])
   })
 
   it('human output lists each problem with its code, and no stack', async () => {
-    const r = await runCli(['contract', 'subject', 'dv.task.cmd.run'])
+    const r = await runCommand(['contract', 'subject', 'dv.task.cmd.run'])
     expect(r.exitCode).toBe(2)
     expect(r.stdout).toMatch(/^invalid dv\.task\.cmd\.run/)
     expect(r.stdout).toContain('reserved-service')
@@ -88,25 +88,25 @@ describe('dvctl contract subject', () => {
   })
 
   it('an unknown task verb warns (exit 0), and fails with --strict (exit 2)', async () => {
-    const lax = await runCli(['contract', 'subject', 'dv.task.evt.updated', '--json'])
+    const lax = await runCommand(['contract', 'subject', 'dv.task.evt.updated', '--json'])
     expect(lax.exitCode).toBe(0)
     expect(SubjectAnalysis.parse(lax.json()).warnings.map((w) => w.code)).toEqual(['unknown-task-verb'])
-    const strict = await runCli(['contract', 'subject', 'dv.task.evt.updated', '--strict', '--json'])
+    const strict = await runCommand(['contract', 'subject', 'dv.task.evt.updated', '--strict', '--json'])
     expect(strict.exitCode).toBe(2)
     expect(SubjectAnalysis.parse(strict.json()).problems.map((p) => p.code)).toEqual(['unknown-task-verb'])
   })
 
   it('wildcards only with --filter', async () => {
-    const concrete = await runCli(['contract', 'subject', 'dv.*.cmd.>', '--json'])
+    const concrete = await runCommand(['contract', 'subject', 'dv.*.cmd.>', '--json'])
     expect(concrete.exitCode).toBe(2)
     expect(SubjectAnalysis.parse(concrete.json()).problems[0].code).toBe('wildcard-not-allowed')
-    const filter = await runCli(['contract', 'subject', 'dv.*.cmd.>', '--filter', '--json'])
+    const filter = await runCommand(['contract', 'subject', 'dv.*.cmd.>', '--filter', '--json'])
     expect(filter.exitCode).toBe(0)
     expect(SubjectAnalysis.parse(filter.json())).toMatchObject({valid: true, family: 'cmd', filter: true})
   })
 
   it('a missing argument is a usage error (exit 2)', async () => {
-    const r = await runCli(['contract', 'subject'])
+    const r = await runCommand(['contract', 'subject'])
     expect(r.exitCode).toBe(2)
     expect(r.stderr).toContain('Missing 1 required arg')
   })
@@ -114,7 +114,7 @@ describe('dvctl contract subject', () => {
 
 describe('dvctl contract validate', () => {
   it('a file with one valid envelope: exit 0', async () => {
-    const r = await runCli(['contract', 'validate', join(dir, 'good.json'), '--json'])
+    const r = await runCommand(['contract', 'validate', join(dir, 'good.json'), '--json'])
     expect(r.exitCode).toBe(0)
     expect(ValidateResult.parse(r.json())).toEqual({
       valid: true,
@@ -123,7 +123,7 @@ describe('dvctl contract validate', () => {
   })
 
   it('an array file: every element checked', async () => {
-    const r = await runCli(['contract', 'validate', join(dir, 'array.json'), '--json'])
+    const r = await runCommand(['contract', 'validate', join(dir, 'array.json'), '--json'])
     expect(r.exitCode).toBe(0)
     const result = ValidateResult.parse(r.json())
     expect(result.results).toHaveLength(VALID_EXAMPLES.length)
@@ -131,7 +131,7 @@ describe('dvctl contract validate', () => {
   })
 
   it('NDJSON with an invalid message: exit 2, the problems with path and code', async () => {
-    const r = await runCli(['contract', 'validate', join(dir, 'mixed.ndjson'), '--json'])
+    const r = await runCommand(['contract', 'validate', join(dir, 'mixed.ndjson'), '--json'])
     expect(r.exitCode).toBe(2)
     const result = ValidateResult.parse(r.json())
     expect(result.valid).toBe(false)
@@ -145,22 +145,22 @@ describe('dvctl contract validate', () => {
 
   it('stdin, with "-" and with no argument', async () => {
     for (const args of [['-'], []]) {
-      const r = await runCli(['contract', 'validate', ...args, '--json'], {input: ndjson})
+      const r = await runCommand(['contract', 'validate', ...args, '--json'], {input: ndjson})
       expect(r.exitCode).toBe(2)
       expect(ValidateResult.parse(r.json()).results).toHaveLength(2 + VALID_EXAMPLES.length)
     }
-    const ok = await runCli(['contract', 'validate', '--json'], {input: JSON.stringify(good)})
+    const ok = await runCommand(['contract', 'validate', '--json'], {input: JSON.stringify(good)})
     expect(ok.exitCode).toBe(0)
   })
 
   it('stdin that is not JSON: exit 2 with not-json', async () => {
-    const r = await runCli(['contract', 'validate', '-', '--json'], {input: 'hello world\n'})
+    const r = await runCommand(['contract', 'validate', '-', '--json'], {input: 'hello world\n'})
     expect(r.exitCode).toBe(2)
     expect(ValidateResult.parse(r.json()).results[0].problems[0].code).toBe('not-json')
   })
 
   it('--subject checks the NATS subject against the envelope', async () => {
-    const r = await runCli([
+    const r = await runCommand([
       'contract',
       'validate',
       join(dir, 'good.json'),
@@ -170,7 +170,7 @@ describe('dvctl contract validate', () => {
     ])
     expect(r.exitCode).toBe(2)
     expect(ValidateResult.parse(r.json()).results[0].problems.map((p) => p.code)).toEqual(['type-mismatch'])
-    const warn = await runCli([
+    const warn = await runCommand([
       'contract',
       'validate',
       join(dir, 'good.json'),
@@ -184,9 +184,9 @@ describe('dvctl contract validate', () => {
 
   it('--strict reports unknown fields as warnings', async () => {
     const input = JSON.stringify({...good, x_trace: 'abc'})
-    const lax = await runCli(['contract', 'validate', '--json'], {input})
+    const lax = await runCommand(['contract', 'validate', '--json'], {input})
     expect(ValidateResult.parse(lax.json()).results[0].warnings).toEqual([])
-    const strict = await runCli(['contract', 'validate', '--strict', '--json'], {input})
+    const strict = await runCommand(['contract', 'validate', '--strict', '--json'], {input})
     expect(strict.exitCode).toBe(0)
     expect(ValidateResult.parse(strict.json()).results[0].warnings).toEqual([
       {path: '$.x_trace', code: 'unknown-field', message: expect.any(String)},
@@ -197,7 +197,7 @@ describe('dvctl contract validate', () => {
     const input = JSON.stringify(
       provisionCommand({dataschema: 'maskin.server.provision.requested/v2', data: {server_id: 's', flavor: 'huge'}}),
     )
-    const r = await runCli(['contract', 'validate', '--schemas', join(dir, 'schemas'), '--json'], {input})
+    const r = await runCommand(['contract', 'validate', '--schemas', join(dir, 'schemas'), '--json'], {input})
     expect(r.exitCode).toBe(2)
     expect(ValidateResult.parse(r.json()).results[0].problems).toEqual([
       {path: '$.data.flavor', code: 'schema-violation', message: expect.any(String)},
@@ -209,13 +209,16 @@ describe('dvctl contract validate', () => {
     const input = JSON.stringify(
       provisionCommand({dataschema: 'maskin.server.provision.requested/v2', data: {server_id: 's', flavor: 'huge'}}),
     )
-    const r = await runCli(['contract', 'validate', '--json'], {input, env: {DVCTL_CONFIG: join(dir, 'config.yaml')}})
+    const r = await runCommand(['contract', 'validate', '--json'], {
+      input,
+      env: {DVCTL_CONFIG: join(dir, 'config.yaml')},
+    })
     expect(r.exitCode).toBe(2)
     expect(ValidateResult.parse(r.json()).results[0].problems.map((p) => p.path)).toEqual(['$.data.flavor'])
   })
 
   it('a bad schema file: exit 2 naming the file', async () => {
-    const r = await runCli(['contract', 'validate', '--schemas', join(dir, 'badschemas'), '--json'], {
+    const r = await runCommand(['contract', 'validate', '--schemas', join(dir, 'badschemas'), '--json'], {
       input: JSON.stringify(good),
     })
     expect(r.exitCode).toBe(2)
@@ -225,11 +228,11 @@ describe('dvctl contract validate', () => {
   })
 
   it('a missing file or a directory: exit 2 with a clear message, no stack', async () => {
-    const missing = await runCli(['contract', 'validate', join(dir, 'nope.json')])
+    const missing = await runCommand(['contract', 'validate', join(dir, 'nope.json')])
     expect(missing.exitCode).toBe(2)
     expect(missing.stderr.split('\n')[0]).toBe(`Error: Cannot read ${join(dir, 'nope.json')}: no such file.`)
     expect(missing.stderr).not.toMatch(/at .*\.js:\d+/)
-    const directory = await runCli(['contract', 'validate', dir, '--json'])
+    const directory = await runCommand(['contract', 'validate', dir, '--json'])
     expect(directory.exitCode).toBe(2)
     expect(ErrorJson.parse(directory.json())).toMatchObject({
       code: 'unreadable-file',
@@ -238,13 +241,13 @@ describe('dvctl contract validate', () => {
   })
 
   it('empty input: exit 2', async () => {
-    const r = await runCli(['contract', 'validate', '--json'], {input: ''})
+    const r = await runCommand(['contract', 'validate', '--json'], {input: ''})
     expect(r.exitCode).toBe(2)
     expect(ErrorJson.parse(r.json()).code).toBe('empty-input')
   })
 
   it('human output: one line per message, problems with codes, a count', async () => {
-    const r = await runCli(['contract', 'validate', join(dir, 'mixed.ndjson')])
+    const r = await runCommand(['contract', 'validate', join(dir, 'mixed.ndjson')])
     expect(r.exitCode).toBe(2)
     const lines = r.stdout.trim().split('\n')
     expect(lines[0]).toBe(`valid #0 (line 1) ${good.id} ${good.type}`)
@@ -256,32 +259,32 @@ describe('dvctl contract validate', () => {
 
 describe('dvctl contract schemas', () => {
   it('lists the registered types and versions', async () => {
-    const r = await runCli(['contract', 'schemas', '--json'])
+    const r = await runCommand(['contract', 'schemas', '--json'])
     expect(r.exitCode).toBe(0)
     const list = SchemaList.parse(r.json())
     expect(list.schemas.map((s) => s.dataschema)).toContain('maskin.server.provision.requested/v1')
     const withDir = SchemaList.parse(
-      (await runCli(['contract', 'schemas', '--schemas', join(dir, 'schemas'), '--json'])).json(),
+      (await runCommand(['contract', 'schemas', '--schemas', join(dir, 'schemas'), '--json'])).json(),
     )
     expect(withDir.schemas.find((s) => s.dataschema === 'maskin.server.provision.requested/v2')?.origin).toContain(dir)
   })
 
   it('--json-schema exports the envelope and every payload (same document with or without --json)', async () => {
-    const r = await runCli(['contract', 'schemas', '--json-schema'])
+    const r = await runCommand(['contract', 'schemas', '--json-schema'])
     expect(r.exitCode).toBe(0)
     const exported = JsonSchemaExport.parse(r.json())
     expect(exported.envelope).toMatchObject({type: 'object', properties: {correlation_id: {type: 'string'}}})
     expect(exported.payloads.map((p) => p.dataschema)).toContain('task.failed/v1')
-    const asJson = await runCli(['contract', 'schemas', '--json-schema', '--json'])
+    const asJson = await runCommand(['contract', 'schemas', '--json-schema', '--json'])
     expect(JsonSchemaExport.parse(asJson.json())).toEqual(exported)
   })
 
   it('one type: its versions; --json-schema: the bare schema', async () => {
-    const r = await runCli(['contract', 'schemas', 'task.failed', '--json'])
+    const r = await runCommand(['contract', 'schemas', 'task.failed', '--json'])
     expect(r.exitCode).toBe(0)
     const detail = SchemaDetail.parse(r.json())
     expect(detail.versions.map((v) => v.dataschema)).toEqual(['task.failed/v1'])
-    const bare = await runCli(['contract', 'schemas', 'envelope', '--json-schema'])
+    const bare = await runCommand(['contract', 'schemas', 'envelope', '--json-schema'])
     expect(bare.exitCode).toBe(0)
     expect(bare.json()).toMatchObject({
       $id: 'dataverket/envelope/v1',
@@ -290,7 +293,7 @@ describe('dvctl contract schemas', () => {
   })
 
   it('an unknown type: exit 5 with a hint', async () => {
-    const r = await runCli(['contract', 'schemas', 'billing.invoice.created', '--json'])
+    const r = await runCommand(['contract', 'schemas', 'billing.invoice.created', '--json'])
     expect(r.exitCode).toBe(5)
     expect(ErrorJson.parse(r.json())).toMatchObject({
       code: 'unknown-schema',

@@ -7,7 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {DemoResult} from '../../src/lib/demo/run.js'
 import {DlqListResult} from '../../src/lib/dlq/model.js'
 import {freePort} from '../../src/lib/sandbox/nats-server.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 
 describe('demo when the default site is unreachable', {timeout: 120_000}, () => {
   let dir: string
@@ -21,12 +21,12 @@ describe('demo when the default site is unreachable', {timeout: 120_000}, () => 
   })
   afterAll(async () => {
     if (!dir) return
-    await runCli(['sandbox', 'down'], {env})
+    await runCommand(['sandbox', 'down'], {env})
     await rm(dir, {recursive: true, force: true})
   })
 
   it('starts a sandbox, registers its sites and runs there, cross-site flow included', async () => {
-    const r = await runCli(['demo', '--timeout', '2s', '--step-delay', '0', '--json'], {env})
+    const r = await runCommand(['demo', '--timeout', '2s', '--step-delay', '0', '--json'], {env})
     expect(r.exitCode).toBe(0)
     const result = DemoResult.parse(r.json())
     expect(result.sandbox).toMatchObject({registered_in: env.DVCTL_CONFIG})
@@ -41,15 +41,15 @@ describe('demo when the default site is unreachable', {timeout: 120_000}, () => 
 
     for (const next of result.next) {
       expect(next.argv).toEqual(expect.arrayContaining(['--site']))
-      const run = await runCli(next.argv, {env, timeoutMs: 30_000})
+      const run = await runCommand(next.argv, {env, timeoutMs: 30_000})
       expect({command: next.command, exitCode: run.exitCode}).toEqual({command: next.command, exitCode: 0})
     }
-    const list = DlqListResult.parse((await runCli(['dlq', 'list', '--site', 'osl1', '--json'], {env})).json())
+    const list = DlqListResult.parse((await runCommand(['dlq', 'list', '--site', 'osl1', '--json'], {env})).json())
     expect(list.dead_letters.map((d) => d.ref)).toEqual([result.dead_letter.ref])
   })
 
   it('says why it starts the sandbox', async () => {
-    const r = await runCli(['demo', '--timeout', '2s', '--step-delay', '0'], {env})
+    const r = await runCommand(['demo', '--timeout', '2s', '--step-delay', '0'], {env})
     expect(r.exitCode).toBe(0)
     expect(r.stderr).toMatch(/Site gone .*connection refused; starting a local sandbox instead/)
     expect(r.stderr).toContain('osl1: layout dataverket already in place')

@@ -9,7 +9,7 @@ import {DlqListResult} from '../../src/lib/dlq/model.js'
 import {DoctorResult} from '../../src/lib/doctor/check.js'
 import {LayoutResult} from '../../src/lib/layout/apply.js'
 import {WorkflowResult} from '../../src/lib/workflow/read.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
 describe('demo on a site without the layout', {timeout: 90_000}, () => {
@@ -21,7 +21,7 @@ describe('demo on a site without the layout', {timeout: 90_000}, () => {
   afterAll(async () => server?.dispose())
 
   it('applies the layout, succeeds a provisioning, dead-letters the poison command and prints the ids', async () => {
-    const r = await runCli(['demo', '--server', server.url, '--json', '--step-delay', '0'])
+    const r = await runCommand(['demo', '--server', server.url, '--json', '--step-delay', '0'])
     expect(r.stderr).toBe('')
     expect(r.exitCode).toBe(0)
     first = DemoResult.parse(r.json())
@@ -37,14 +37,14 @@ describe('demo on a site without the layout', {timeout: 90_000}, () => {
       error: {code: 'unsupported-version'},
     })
 
-    const plan = await runCli(['layout', 'plan', '--server', server.url, '--json', '--fail-on-drift'])
+    const plan = await runCommand(['layout', 'plan', '--server', server.url, '--json', '--fail-on-drift'])
     expect(plan.exitCode).toBe(0)
     expect(LayoutResult.parse(plan.json()).changes.every((c) => c.action === 'noop')).toBe(true)
   })
 
   it('leaves a succeeded provisioning workflow', async () => {
     const provisioning = first.workflows.find((w) => w.kind === 'provisioning')!
-    const r = await runCli(['workflow', 'show', provisioning.correlation_id, '--server', server.url, '--json'])
+    const r = await runCommand(['workflow', 'show', provisioning.correlation_id, '--server', server.url, '--json'])
     expect(r.exitCode).toBe(0)
     const wf = WorkflowResult.parse(r.json())
     expect(wf.status).toBe('succeeded')
@@ -54,7 +54,7 @@ describe('demo on a site without the layout', {timeout: 90_000}, () => {
   })
 
   it('leaves exactly one pending dead letter with the worker error', async () => {
-    const r = await runCli(['dlq', 'list', '--server', server.url, '--json'])
+    const r = await runCommand(['dlq', 'list', '--server', server.url, '--json'])
     expect(r.exitCode).toBe(0)
     const list = DlqListResult.parse(r.json())
     expect(list.dead_letters).toHaveLength(1)
@@ -79,7 +79,7 @@ describe('demo on a site without the layout', {timeout: 90_000}, () => {
     expect(argvs.find((a) => a[1] === 'replay')).toContain('--dry-run')
     for (const next of first.next) {
       expect(next.command).toBe(['dvctl', ...next.argv].join(' '))
-      const r = await runCli(next.argv, {timeoutMs: 30_000})
+      const r = await runCommand(next.argv, {timeoutMs: 30_000})
       expect({command: next.command, exitCode: r.exitCode, stderr: r.exitCode ? r.stderr : ''}).toEqual({
         command: next.command,
         exitCode: 0,
@@ -89,7 +89,7 @@ describe('demo on a site without the layout', {timeout: 90_000}, () => {
   })
 
   it('doctor reports the pending dead letter and no drift', async () => {
-    const r = await runCli(['doctor', '--server', server.url, '--json'])
+    const r = await runCommand(['doctor', '--server', server.url, '--json'])
     expect(r.exitCode).toBe(0)
     const [site] = DoctorResult.parse(r.json()).sites
     expect(site.layout).toMatchObject({name: 'dataverket', drift: false})
@@ -98,20 +98,27 @@ describe('demo on a site without the layout', {timeout: 90_000}, () => {
   })
 
   it('runs again: one more succeeded workflow and one more pending dead letter, nothing replaced', async () => {
-    const r = await runCli(['demo', '--server', server.url, '--json', '--step-delay', '0'])
+    const r = await runCommand(['demo', '--server', server.url, '--json', '--step-delay', '0'])
     expect(r.exitCode).toBe(0)
     const second = DemoResult.parse(r.json())
     expect(second.sites[0]).toMatchObject({layout_changes: 0, layout_applied: false})
     expect(second.workflows[0].correlation_id).not.toBe(first.workflows[0].correlation_id)
 
-    const wf = await runCli(['workflow', 'show', second.workflows[0].correlation_id, '--server', server.url, '--json'])
+    const wf = await runCommand([
+      'workflow',
+      'show',
+      second.workflows[0].correlation_id,
+      '--server',
+      server.url,
+      '--json',
+    ])
     expect(WorkflowResult.parse(wf.json()).status).toBe('succeeded')
-    const list = DlqListResult.parse((await runCli(['dlq', 'list', '--server', server.url, '--json'])).json())
+    const list = DlqListResult.parse((await runCommand(['dlq', 'list', '--server', server.url, '--json'])).json())
     expect(list.dead_letters.map((d) => d.ref)).toEqual([first.dead_letter.ref, second.dead_letter.ref])
   })
 
   it('human output names what happened and what to try next', async () => {
-    const r = await runCli(['demo', '--server', server.url, '--step-delay', '0'])
+    const r = await runCommand(['demo', '--server', server.url, '--step-delay', '0'])
     expect(r.exitCode).toBe(0)
     expect(r.stderr).toContain('layout dataverket already in place')
     expect(r.stdout).toContain('server provisioning')
@@ -149,7 +156,7 @@ describe('demo on two sites', {timeout: 90_000}, () => {
   })
 
   it('applies a network change in both datacenters under one correlation', async () => {
-    const r = await runCli(['demo', '--site', 'osl1', '--site', 'trd1', '--json', '--step-delay', '0'], {env})
+    const r = await runCommand(['demo', '--site', 'osl1', '--site', 'trd1', '--json', '--step-delay', '0'], {env})
     expect(r.exitCode).toBe(0)
     const result = DemoResult.parse(r.json())
     const network = result.workflows.filter((w) => w.kind === 'network-apply')
@@ -161,7 +168,7 @@ describe('demo on two sites', {timeout: 90_000}, () => {
 
     const show = result.next.find((n) => n.argv.includes(network[0].correlation_id))!
     expect(show.argv).toEqual(['workflow', 'show', network[0].correlation_id, '--site', 'osl1', '--site', 'trd1'])
-    const wf = await runCli([...show.argv, '--json'], {env})
+    const wf = await runCommand([...show.argv, '--json'], {env})
     expect(wf.exitCode).toBe(0)
     const workflow = WorkflowResult.parse(wf.json())
     expect(workflow.status).toBe('succeeded')
@@ -169,7 +176,7 @@ describe('demo on two sites', {timeout: 90_000}, () => {
   })
 
   it('refuses an unreachable site the user named (exit 4), without starting a sandbox', async () => {
-    const r = await runCli(['demo', '--server', 'nats://127.0.0.1:1', '--timeout', '1s', '--json'], {env})
+    const r = await runCommand(['demo', '--server', 'nats://127.0.0.1:1', '--timeout', '1s', '--json'], {env})
     expect(r.exitCode).toBe(4)
     expect(r.json().error.code).toBe('connection-refused')
   })

@@ -6,7 +6,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {DlqListResult, DlqReplayResult} from '../../src/lib/dlq/model.js'
 import {planReplay, runReplay} from '../../src/lib/dlq/replay.js'
 import {DLQ_LEDGER_BUCKET, STREAMS} from '../../src/lib/layout/names.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {command, type DlqSite, eventually, publishCommand, startDlqSite, streamMessages} from './dlq-fixture.js'
 
 const KV_STREAM = `KV_${DLQ_LEDGER_BUCKET}`
@@ -41,7 +41,7 @@ async function replayCopies(site: DlqSite): Promise<Array<{seq: number; of: stri
 
 describe('dlq after DV_CMD is recreated', {timeout: 300_000}, () => {
   let site: DlqSite
-  const cli = (...args: string[]) => runCli([...args, '--server', site.server.url])
+  const cli = (...args: string[]) => runCommand([...args, '--server', site.server.url])
   const list = async (...args: string[]) => DlqListResult.parse((await cli('dlq', 'list', '--json', ...args)).json())
   let oldRefs: string[] = []
 
@@ -112,7 +112,7 @@ describe('dlq after DV_CMD is recreated', {timeout: 300_000}, () => {
 describe('dlq with forged advisories', {timeout: 300_000}, () => {
   let site: DlqSite
   let realRef: string
-  const cli = (...args: string[]) => runCli([...args, '--server', site.server.url])
+  const cli = (...args: string[]) => runCommand([...args, '--server', site.server.url])
   const list = async (...args: string[]) => {
     const r = await cli('dlq', 'list', '--json', ...args)
     expect(r.exitCode, r.stderr).toBe(0)

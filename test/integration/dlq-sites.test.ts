@@ -5,7 +5,7 @@ import {STREAMS} from '../../src/lib/layout/names.js'
 import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
 import {createWorkerConsumer} from '../../src/lib/sandbox/workers/consumer.js'
 import {startWorker, type Worker} from '../../src/lib/sandbox/workers/worker.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {sandboxFixture, type SandboxFixture} from '../helpers/nats.js'
 import {command, eventually, publishCommand, streamMessages} from './dlq-fixture.js'
 
@@ -14,7 +14,7 @@ describe('dlq across sites', {timeout: 90_000}, () => {
   const conns: SiteConnection[] = []
   const workers: Worker[] = []
   const seqs: Record<string, number> = {}
-  const cli = (...args: string[]) => runCli(args, {env: {DVCTL_CONFIG: sandbox.config}})
+  const cli = (...args: string[]) => runCommand(args, {env: {DVCTL_CONFIG: sandbox.config}})
 
   beforeAll(async () => {
     sandbox = await sandboxFixture({layout: true})

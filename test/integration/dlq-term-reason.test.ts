@@ -7,7 +7,7 @@ import {STREAMS} from '../../src/lib/layout/names.js'
 import {supportsTermReason} from '../../src/lib/nats/server-version.js'
 import {createWorkerConsumer} from '../../src/lib/sandbox/workers/consumer.js'
 import {startWorker, type Worker} from '../../src/lib/sandbox/workers/worker.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {command, type DlqSite, eventually, publishCommand, startDlqSite} from './dlq-fixture.js'
 
 /**
@@ -21,7 +21,7 @@ describe('dlq failure from the term reason, or from task.failed on older servers
   let worker: Worker | undefined
   let version: string
   let termReason: boolean
-  const cli = (...args: string[]) => runCli([...args, '--server', site.server.url])
+  const cli = (...args: string[]) => runCommand([...args, '--server', site.server.url])
   const list = async () => DlqListResult.parse((await cli('dlq', 'list', '--json', '--status', 'all')).json())
   const letterAt = (seq: number) =>
     eventually(async () => (await list()).dead_letters.find((d) => d.stream === STREAMS.cmd && d.seq === seq))

@@ -1,4 +1,7 @@
 import {spawn} from 'node:child_process'
+import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -13,7 +16,7 @@ import {
 import {STREAMS} from '../../src/lib/layout/names.js'
 import {createWorkerConsumer} from '../../src/lib/sandbox/workers/consumer.js'
 import {startWorker, type Worker} from '../../src/lib/sandbox/workers/worker.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {command, type DlqSite, eventually, publishCommand, startDlqSite, streamMessages} from './dlq-fixture.js'
 
 describe('dlq', {timeout: 180_000}, () => {
@@ -27,7 +30,7 @@ describe('dlq', {timeout: 180_000}, () => {
   let exhaustCmd: Record<string, unknown>
   /** Once healed, the worker succeeds on every command (the fix that makes a replay worth doing). */
   let healed = false
-  const cli = (...args: string[]) => runCli([...args, '--server', site.server.url])
+  const cli = (...args: string[]) => runCommand([...args, '--server', site.server.url])
   const list = async (...args: string[]) => DlqListResult.parse((await cli('dlq', 'list', '--json', ...args)).json())
 
   /** The replayed copies of one dead letter in DV_CMD (by their Dv-Replay-Of header). */
@@ -258,13 +261,27 @@ describe('dlq', {timeout: 180_000}, () => {
     expect(text.stdout).toContain('quota-exceeded')
     const none = await cli('dlq', 'show', 'DV_CMD:9999')
     expect(none.exitCode).toBe(5)
+
+    // --site takes one value per flag: the reference after it is the argument, not a second site.
+    const dir = await mkdtemp(join(tmpdir(), 'dvctl-dlq-site-'))
+    try {
+      const config = join(dir, 'config.yaml')
+      await writeFile(config, `sites:\n  osl1: {servers: ["${site.server.url}"]}\n`)
+      const bySite = await runCommand(['dlq', 'show', '--site', 'osl1', `DV_CMD:${termSeq}`, '--json'], {
+        env: {DVCTL_CONFIG: config},
+      })
+      expect(bySite.exitCode, bySite.stdout + bySite.stderr).toBe(0)
+      expect(DlqShowResult.parse(bySite.json()).dead_letter).toMatchObject({ref: `DV_CMD:${termSeq}`})
+    } finally {
+      await rm(dir, {recursive: true, force: true})
+    }
   })
 
   it('--edit sends the edited envelope as a new message caused by the original; --to is checked', async () => {
     const badTo = await cli('dlq', 'replay', `DV_CMD:${termSeq}`, '--force', '--yes', '--to', 'dv.maskin.cmd')
     expect(badTo.exitCode).toBe(2)
     expect(badTo.stderr).toContain('not a subject of the taxonomy')
-    const r = await runCli(
+    const r = await runCommand(
       ['dlq', 'replay', `DV_CMD:${termSeq}`, '--edit', '--force', '--yes', '--json', '--server', site.server.url],
       {env: {EDITOR: 'sed -i s/web-1/web-2/', VISUAL: ''}},
     )

@@ -4,7 +4,7 @@ import {DoctorResult} from '../../src/lib/doctor/check.js'
 import {DLQ_ADVISORY_SUBJECTS} from '../../src/lib/layout/names.js'
 import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
 import {freePort} from '../../src/lib/sandbox/nats-server.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
 describe('doctor on one site', {timeout: 90_000}, () => {
@@ -15,7 +15,7 @@ describe('doctor on one site', {timeout: 90_000}, () => {
   afterAll(async () => server?.dispose())
 
   it('reports a healthy site: version, domain, no drift, DV_DLQ capturing, every service consumer', async () => {
-    const r = await runCli(['doctor', '--server', server.url, '--json'])
+    const r = await runCommand(['doctor', '--server', server.url, '--json'])
     expect(r.exitCode).toBe(0)
     const result = DoctorResult.parse(r.json())
     expect(result.healthy).toBe(true)
@@ -42,7 +42,7 @@ describe('doctor on one site', {timeout: 90_000}, () => {
   })
 
   it('reports an unacknowledged command with its age and the backlog per consumer', async () => {
-    const pub = await runCli([
+    const pub = await runCommand([
       'publish',
       'dv.maskin.cmd.provision',
       '--data',
@@ -53,7 +53,7 @@ describe('doctor on one site', {timeout: 90_000}, () => {
     ])
     expect(pub.exitCode).toBe(0)
     const seq = pub.json().seq
-    const r = await runCli(['doctor', '--server', server.url, '--json'])
+    const r = await runCommand(['doctor', '--server', server.url, '--json'])
     expect(r.exitCode).toBe(0)
     const [site] = DoctorResult.parse(r.json()).sites
     expect(site.consumers.find((c) => c.name === 'maskin')).toMatchObject({pending: 1, redelivered: 0})
@@ -69,14 +69,14 @@ describe('doctor on one site', {timeout: 90_000}, () => {
     } finally {
       await conn.close()
     }
-    const r = await runCli(['doctor', '--server', server.url, '--json'])
+    const r = await runCommand(['doctor', '--server', server.url, '--json'])
     expect(r.exitCode).toBe(10)
     const [site] = DoctorResult.parse(r.json()).sites
     expect(site.layout).toMatchObject({drift: true, changes: [{kind: 'stream', name: 'DV_DLQ', action: 'create'}]})
     expect(site.dlq_capture).toEqual({present: false, missing_subjects: [...DLQ_ADVISORY_SUBJECTS]})
     expect(site.problems.map((p) => p.code).sort()).toEqual(['dlq-capture-missing', 'layout-drift'])
 
-    const human = await runCli(['doctor', '--server', server.url])
+    const human = await runCommand(['doctor', '--server', server.url])
     expect(human.exitCode).toBe(10)
     expect(human.stdout).toContain('drift (1)')
     expect(human.stdout).toMatch(/problem .*create stream DV_DLQ/)
@@ -84,14 +84,14 @@ describe('doctor on one site', {timeout: 90_000}, () => {
 
   it('exits 4 within the timeout when the server is down', async () => {
     const url = `nats://127.0.0.1:${await freePort()}`
-    const r = await runCli(['doctor', '--server', url, '--timeout', '1s', '--json'], {timeoutMs: 20_000})
+    const r = await runCommand(['doctor', '--server', url, '--timeout', '1s', '--json'], {timeoutMs: 20_000})
     expect(r.exitCode).toBe(4)
     const [site] = DoctorResult.parse(r.json()).sites
     expect(site).toMatchObject({reachable: false, problems: [{code: 'connection-refused'}]})
   })
 
   it('exits 2 for a layout file that does not exist', async () => {
-    const r = await runCli(['doctor', '--server', server.url, '--layout', '/nonexistent/layout.yaml'])
+    const r = await runCommand(['doctor', '--server', server.url, '--layout', '/nonexistent/layout.yaml'])
     expect(r.exitCode).toBe(2)
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/)
   })
@@ -117,7 +117,7 @@ describe('doctor and cross-site sources', {timeout: 90_000}, () => {
   })
 
   it('reports a stalled source (exit 10) while the other site is down', async () => {
-    const before = DoctorResult.parse((await runCli(['doctor', '--server', leaf.url, '--json'])).json())
+    const before = DoctorResult.parse((await runCommand(['doctor', '--server', leaf.url, '--json'])).json())
     expect(before.sites[0].sources).toMatchObject([
       {stream: 'XS_OSL1_EVT', source: 'DV_EVT', api: '$JS.osl1.API', kind: 'source', stalled: false},
     ])
@@ -125,7 +125,7 @@ describe('doctor and cross-site sources', {timeout: 90_000}, () => {
 
     await hub.stop()
     await new Promise((resolve) => setTimeout(resolve, 2500))
-    const r = await runCli(['doctor', '--server', leaf.url, '--stall-after', '2s', '--json'])
+    const r = await runCommand(['doctor', '--server', leaf.url, '--stall-after', '2s', '--json'])
     expect(r.exitCode).toBe(10)
     const [site] = DoctorResult.parse(r.json()).sites
     expect(site.sources[0]).toMatchObject({stream: 'XS_OSL1_EVT', stalled: true})

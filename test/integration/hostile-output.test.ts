@@ -348,7 +348,7 @@ describe('hostile input and terminal escapes', {timeout: 240_000}, () => {
         cli('dlq', 'list', '--status', 'all'),
         cli('dlq', 'history'),
         cli('task', 'list', '--correlation', escCorr),
-        cli('task', 'watch', '--correlation', escCorr, '--until-done', '--timeout', '20s'),
+        cli('task', 'watch', '--correlation', escCorr, '--until-done', '--wait-timeout', '20s'),
       ])
       for (const r of outputs) {
         expect(r.stdout).not.toMatch(RAW_CONTROL)

@@ -9,7 +9,7 @@ import {LayoutResult} from '../../src/lib/layout/apply.js'
 import {dataverketLayout} from '../../src/lib/layout/dataverket.js'
 import {STREAMS} from '../../src/lib/layout/names.js'
 import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
 /** Polls until `check` holds; the bound only keeps a broken link from hanging the suite. */
@@ -46,13 +46,13 @@ describe('a stream on trd1 sourcing DV_EVT from osl1 over a leaf node', {timeout
   })
 
   it('applies the site override only on trd1, resolving the source to the osl1 domain API', async () => {
-    const onOsl1 = await runCli(['layout', 'apply', file, '--yes', '--json', '--server', osl1.url])
+    const onOsl1 = await runCommand(['layout', 'apply', file, '--yes', '--json', '--server', osl1.url])
     expect(onOsl1.exitCode).toBe(0)
     const osl1Result = LayoutResult.parse(onOsl1.json())
     expect(osl1Result.site).toBe('osl1')
     expect(osl1Result.changes.map((c) => c.name)).not.toContain('XS_OSL1_EVT')
 
-    const onTrd1 = await runCli(['layout', 'apply', file, '--yes', '--json', '--server', trd1.url])
+    const onTrd1 = await runCommand(['layout', 'apply', file, '--yes', '--json', '--server', trd1.url])
     expect(onTrd1.exitCode).toBe(0)
     const trd1Result = LayoutResult.parse(onTrd1.json())
     expect(trd1Result.site).toBe('trd1')
@@ -62,7 +62,7 @@ describe('a stream on trd1 sourcing DV_EVT from osl1 over a leaf node', {timeout
       expect.objectContaining({name: STREAMS.evt, external: expect.objectContaining({api: '$JS.osl1.API'})}),
     ])
 
-    const again = await runCli(['layout', 'plan', file, '--fail-on-drift', '--server', trd1.url])
+    const again = await runCommand(['layout', 'plan', file, '--fail-on-drift', '--server', trd1.url])
     expect(again.exitCode).toBe(0)
   })
 

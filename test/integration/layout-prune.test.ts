@@ -16,7 +16,7 @@ import {ownerOf} from '../../src/lib/layout/ownership.js'
 import {LayoutValidation} from '../../src/lib/layout/validate.js'
 import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
 import {supportsMetadata} from '../../src/lib/nats/server-version.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
 describe('layout --prune and ownership on the nats-server on PATH', {timeout: 120_000}, () => {
@@ -24,7 +24,7 @@ describe('layout --prune and ownership on the nats-server on PATH', {timeout: 12
   let conn: SiteConnection
   let dir: string
   let version: string
-  const cli = (args: string[]) => runCli([...args, '--server', server.url])
+  const cli = (args: string[]) => runCommand([...args, '--server', server.url])
   const actions = (r: LayoutResult) =>
     r.changes
       .filter((c) => c.action !== 'noop')
@@ -148,7 +148,7 @@ describe('layout --prune and ownership on the nats-server on PATH', {timeout: 12
 
   it('an unnamed layout cannot prune (exit 2, before connecting)', async () => {
     const file = await writeLayout('unnamed.yaml', {streams: {A: {subjects: ['a.>']}}})
-    const r = await runCli(['layout', 'plan', file, '--prune', '--json', '--server', 'nats://127.0.0.1:1'])
+    const r = await runCommand(['layout', 'plan', file, '--prune', '--json', '--server', 'nats://127.0.0.1:1'])
     expect(r.exitCode).toBe(2)
     expect(r.json().error.code).toBe('layout-unnamed')
   })
@@ -240,14 +240,14 @@ describe(
         ['layout', 'plan', file, '--prune', '--json', '--server', server.url],
         ['layout', 'apply', file, '--prune', '--yes', '--json', '--server', server.url],
       ]) {
-        const r = await runCli(args)
+        const r = await runCommand(args)
         expect(r.exitCode, r.stdout).toBe(2)
         expect(r.json().error).toMatchObject({code: 'invalid-layout', message: expect.stringContaining('empty')})
       }
-      const v = await runCli(['layout', 'validate', file, '--json'])
+      const v = await runCommand(['layout', 'validate', file, '--json'])
       expect(v.exitCode).toBe(2)
       expect(LayoutValidation.parse(v.json()).problems[0].message).toContain('the file is empty')
-      const human = await runCli(['layout', 'apply', file, '--prune', '--yes', '--server', server.url])
+      const human = await runCommand(['layout', 'apply', file, '--prune', '--yes', '--server', server.url])
       expect(human.exitCode).toBe(2)
       expect(human.stderr).toContain('the file is empty')
 

@@ -9,7 +9,7 @@ import {LayoutResult} from '../../src/lib/layout/apply.js'
 import type {LayoutInput} from '../../src/lib/layout/schema.js'
 import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
 import {serverAtLeast} from '../../src/lib/nats/server-version.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
 /**
@@ -22,7 +22,7 @@ describe('layout fields of 2.10-2.15 on a real server', {timeout: 300_000}, () =
   let conn: SiteConnection
   let dir: string
   let version: string
-  const cli = (args: string[]) => runCli([...args, '--server', server.url])
+  const cli = (args: string[]) => runCommand([...args, '--server', server.url])
   const writeLayout = async (name: string, layout: unknown) => {
     const file = join(dir, name)
     await writeFile(file, stringify(layout))

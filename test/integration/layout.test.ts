@@ -11,7 +11,7 @@ import {DLQ_LEDGER_BUCKET, STREAMS} from '../../src/lib/layout/names.js'
 import {LayoutValidation} from '../../src/lib/layout/validate.js'
 import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
 import {freePort} from '../../src/lib/sandbox/nats-server.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
 const NS_PER_DAY = 86_400_000_000_000
@@ -21,7 +21,7 @@ describe('layout apply, plan and export against a fresh nats-server', {timeout: 
   let server: NatsServerHandle
   let conn: SiteConnection
   let dir: string
-  const cli = (args: string[]) => runCli([...args, '--server', server.url])
+  const cli = (args: string[]) => runCommand([...args, '--server', server.url])
   const actions = (r: LayoutResult) =>
     r.changes
       .filter((c) => c.action !== 'noop')
@@ -189,9 +189,18 @@ describe('layout apply, plan and export against a fresh nats-server', {timeout: 
     expect(result.unmanaged).toEqual([])
   })
 
+  it('--site takes one value per flag: layout plan --site osl1 FILE plans FILE on osl1', async () => {
+    const config = join(dir, 'config.yaml')
+    await writeFile(config, `sites:\n  osl1: {servers: ["${server.url}"]}\n`)
+    const file = await writeLayout('site-flag.yaml', {...dataverketLayout(), layout: 'site-flag-check'})
+    const r = await runCommand(['layout', 'plan', '--site', 'osl1', file, '--json'], {env: {DVCTL_CONFIG: config}})
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0)
+    expect(LayoutResult.parse(r.json())).toMatchObject({site: 'osl1', layout: 'site-flag-check'})
+  })
+
   it('validates a good file without connecting', async () => {
     const file = await writeLayout('good.yaml', dataverketLayout())
-    const r = await runCli(['layout', 'validate', file, '--json'])
+    const r = await runCommand(['layout', 'validate', file, '--json'])
     expect(r.exitCode).toBe(0)
     expect(LayoutValidation.parse(r.json())).toMatchObject({valid: true, layout: 'dataverket', consumers: 7})
   })
@@ -209,7 +218,7 @@ describe('invalid layout files are rejected before any connection', {timeout: 60
   it('plan rejects an invalid file the same way', async () => {
     const file = join(dir, 'plan-bad.yaml')
     await writeFile(file, stringify({kv: {ledger: {history: 'lots'}}}))
-    const r = await runCli(['layout', 'plan', file, '--server', nowhere, '--json'])
+    const r = await runCommand(['layout', 'plan', file, '--server', nowhere, '--json'])
     expect(r.exitCode).toBe(2)
     expect(r.json().error).toMatchObject({
       code: 'invalid-layout',
@@ -229,12 +238,12 @@ describe('invalid layout files are rejected before any connection', {timeout: 60
   ])('%s', async (_what, layout, path, message) => {
     const file = join(dir, `${path}.yaml`)
     await writeFile(file, stringify(layout))
-    const r = await runCli(['layout', 'apply', file, '--yes', '--server', nowhere])
+    const r = await runCommand(['layout', 'apply', file, '--yes', '--server', nowhere])
     expect(r.exitCode).toBe(2)
     expect(r.stderr).toContain(`${path}: `)
     expect(r.stderr).toContain(message)
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/)
-    const v = await runCli(['layout', 'validate', file, '--json'])
+    const v = await runCommand(['layout', 'validate', file, '--json'])
     expect(v.exitCode).toBe(2)
     expect(LayoutValidation.parse(v.json()).problems).toContainEqual({path, message: expect.stringContaining(message)})
   })

@@ -3,7 +3,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {validateEnvelope} from '../../src/lib/contract/envelope.js'
 import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
 import {RequestResult} from '../../src/lib/publish/request.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
 describe('request', {timeout: 60_000}, () => {
@@ -37,7 +37,7 @@ describe('request', {timeout: 60_000}, () => {
     await server?.dispose()
   })
 
-  const request = (args: string[]) => runCli(['request', ...args, '--server', server.url])
+  const request = (args: string[]) => runCommand(['request', ...args, '--server', server.url])
 
   it('gets the reply of a test responder, with a validated envelope', async () => {
     const r = await request(['dv.rpc.identitet.introspect_token', '--data', '{"token":"good"}', '--json'])

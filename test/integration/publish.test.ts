@@ -8,7 +8,7 @@ import {validateEnvelope} from '../../src/lib/contract/envelope.js'
 import {STREAMS} from '../../src/lib/layout/names.js'
 import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
 import {InvalidMessageError, PublishResult} from '../../src/lib/publish/publish.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
 const PROVISION = JSON.stringify({server_id: 'srv-1', profile: 'small'})
@@ -28,7 +28,7 @@ describe('publish', {timeout: 60_000}, () => {
 
   const cmdCount = async () => (await (await conn.jsm()).streams.info(STREAMS.cmd)).state.messages
   const publish = (args: string[], input?: string) =>
-    runCli(['publish', ...args, '--server', server.url, '--json'], {input})
+    runCommand(['publish', ...args, '--server', server.url, '--json'], {input})
 
   it('stores exactly one message in DV_CMD whose envelope passes contract validate, with Nats-Msg-Id', async () => {
     const before = await cmdCount()
@@ -61,7 +61,7 @@ describe('publish', {timeout: 60_000}, () => {
     expect(envelope).not.toHaveProperty('causation_id')
 
     // The stored envelope passes `contract validate` (the real command, reading it on stdin).
-    const v = await runCli(['contract', 'validate', '-', '--json'], {input: stored!.string()})
+    const v = await runCommand(['contract', 'validate', '-', '--json'], {input: stored!.string()})
     expect(v.exitCode).toBe(0)
     expect(v.json().valid).toBe(true)
     expect(validateEnvelope(envelope, {subject: 'dv.maskin.cmd.provision'}).problems).toEqual([])
@@ -100,7 +100,7 @@ describe('publish', {timeout: 60_000}, () => {
 
   it('lists every problem at once for a human, on stderr, and sends nothing', async () => {
     const before = await cmdCount()
-    const r = await runCli([
+    const r = await runCommand([
       'publish',
       'dv.maskin.cmd.provision',
       '--data',
@@ -200,7 +200,7 @@ describe('publish', {timeout: 60_000}, () => {
 
   it('--dry-run validates and prints the envelope without connecting or sending', async () => {
     const before = await cmdCount()
-    const r = await runCli(['publish', 'dv.maskin.cmd.provision', '--data', PROVISION, '--dry-run', '--json'])
+    const r = await runCommand(['publish', 'dv.maskin.cmd.provision', '--data', PROVISION, '--dry-run', '--json'])
     expect(r.exitCode).toBe(0)
     const result = PublishResult.parse(r.json())
     expect(result).toMatchObject({dry_run: true, stream: null, seq: null})
@@ -214,10 +214,37 @@ describe('publish', {timeout: 60_000}, () => {
     expect(r.json().error).toMatchObject({code: 'not-interactive', hint: expect.stringContaining('--data')})
   })
 
+  it('--wait is bounded by --wait-timeout, not by --timeout (which bounds connecting and each request)', async () => {
+    // No maskin worker runs here, so no task ever ends: only the wait's own bound stops it.
+    const r = await runCommand([
+      'publish',
+      'dv.maskin.cmd.provision',
+      '--data',
+      PROVISION,
+      '--server',
+      server.url,
+      '--wait',
+      '--timeout',
+      '1s',
+      '--wait-timeout',
+      '3s',
+    ])
+    expect(r.exitCode).toBe(9)
+    expect(r.stderr).toContain('Timed out after 3s waiting for the tasks of correlation')
+  })
+
+  it('--wait-timeout without --wait is a usage error and sends nothing', async () => {
+    const before = await cmdCount()
+    const r = await publish(['dv.maskin.cmd.provision', '--data', PROVISION, '--wait-timeout', '1s'])
+    expect(r.exitCode).toBe(2)
+    expect(r.json().error.message).toContain('--wait')
+    expect(await cmdCount()).toBe(before)
+  })
+
   it('a valid subject no stream stores is exit 5, not a crash', async () => {
     const bare = await natsFixture({name: 'bare'})
     try {
-      const r = await runCli([
+      const r = await runCommand([
         'publish',
         'dv.maskin.cmd.provision',
         '--data',

@@ -10,7 +10,7 @@ import {SiteCheckResult} from '../../src/lib/nats/site-check.js'
 import {serverAtLeast} from '../../src/lib/nats/server-version.js'
 import {isOurNatsServer} from '../../src/lib/sandbox/nats-server.js'
 import {SandboxResult} from '../../src/lib/sandbox/sandbox.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 
 // One clustered site (three nodes) is enough here and spares a two-core machine; the leaf-node link of
 // clustered sites is covered by the same config code as single nodes. The tests run in order.
@@ -23,7 +23,7 @@ describe('sandbox up --cluster 3', {timeout: 240_000}, () => {
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'dvctl-sandbox-cluster-'))
     dir = join(root, 'sandbox')
-    const r = await runCli(['sandbox', 'up', '--cluster', '3', '--sites', 'osl1', '--dir', dir, '--json'], {
+    const r = await runCommand(['sandbox', 'up', '--cluster', '3', '--sites', 'osl1', '--dir', dir, '--json'], {
       env: {DVCTL_CONFIG: join(root, 'unused.yaml')},
       timeoutMs: 180_000,
     })
@@ -32,12 +32,12 @@ describe('sandbox up --cluster 3', {timeout: 240_000}, () => {
   }, 200_000)
 
   afterAll(async () => {
-    await runCli(['sandbox', 'down', '--dir', dir])
+    await runCommand(['sandbox', 'down', '--dir', dir])
     await rm(root, {recursive: true, force: true})
   })
 
   it('runs three nodes per site, each with its own pid and store, and status lists them', async () => {
-    const status = await runCli(['sandbox', 'status', '--dir', dir, '--json'])
+    const status = await runCommand(['sandbox', 'status', '--dir', dir, '--json'])
     expect(status.exitCode).toBe(0)
     const [site] = SandboxResult.parse(status.json()).sites
     expect(site).toMatchObject({name: 'osl1', js_domain: 'osl1', role: 'hub', running: true})
@@ -61,7 +61,7 @@ describe('sandbox up --cluster 3', {timeout: 240_000}, () => {
   })
 
   it('applies the standard layout at R3 with no drift, and doctor shows leaders and current replicas', async () => {
-    const r = await runCli(['doctor', '--site', 'osl1', '--json', '--timeout', '10s'], {env: env()})
+    const r = await runCommand(['doctor', '--site', 'osl1', '--json', '--timeout', '10s'], {env: env()})
     const doctor = DoctorResult.parse(r.json())
     const [site] = doctor.sites
     expect(site.layout?.drift, JSON.stringify(site.layout)).toBe(false)
@@ -76,7 +76,7 @@ describe('sandbox up --cluster 3', {timeout: 240_000}, () => {
   })
 
   it('site check shows the version and API level; one killed node is a doctor warning, and up restarts it', async () => {
-    const check = await runCli(['site', 'check', '--site', 'osl1', '--json'], {env: env()})
+    const check = await runCommand(['site', 'check', '--site', 'osl1', '--json'], {env: env()})
     expect(check.exitCode).toBe(0)
     const result = SiteCheckResult.parse(check.json())
     const apiLevel = serverAtLeast(result.server_version ?? '', '2.11.0') ? expect.any(Number) : null
@@ -84,7 +84,7 @@ describe('sandbox up --cluster 3', {timeout: 240_000}, () => {
 
     const victim = up.sites[0].nodes[2]
     process.kill(victim.pid, 'SIGKILL')
-    const status = await runCli(['sandbox', 'status', '--dir', dir, '--json'])
+    const status = await runCommand(['sandbox', 'status', '--dir', dir, '--json'])
     expect(status.exitCode).toBe(4)
     expect(SandboxResult.parse(status.json()).sites[0].nodes.map((n) => n.running)).toEqual([true, true, false])
 
@@ -92,7 +92,7 @@ describe('sandbox up --cluster 3', {timeout: 240_000}, () => {
     // notices (2.15 marks it offline, 2.9 stops hearing from it), as a warning: exit 0.
     let doctor: DoctorResult | undefined
     for (let attempt = 0; attempt < 20; attempt++) {
-      const r = await runCli(['doctor', '--site', 'osl1', '--json', '--timeout', '10s'], {env: env()})
+      const r = await runCommand(['doctor', '--site', 'osl1', '--json', '--timeout', '10s'], {env: env()})
       doctor = DoctorResult.parse(r.json())
       const cmdGroup = doctor.sites[0].replication.find((g) => g.stream === 'DV_CMD' && g.consumer === null)
       // Each group notices on its own: wait for DV_CMD's.
@@ -105,18 +105,18 @@ describe('sandbox up --cluster 3', {timeout: 240_000}, () => {
     expect(cmd.leader).not.toBe(victim.name)
     expect(cmd.followers.find((f) => f.name === victim.name)?.offline).toBe(true)
 
-    const again = await runCli(['sandbox', 'up', '--cluster', '3', '--sites', 'osl1', '--dir', dir, '--json'], {
+    const again = await runCommand(['sandbox', 'up', '--cluster', '3', '--sites', 'osl1', '--dir', dir, '--json'], {
       env: {DVCTL_CONFIG: join(root, 'unused.yaml')},
       timeoutMs: 180_000,
     })
     expect(again.exitCode, again.stderr).toBe(0)
     expect(SandboxResult.parse(again.json()).started).toEqual(['osl1'])
-    const after = await runCli(['sandbox', 'status', '--dir', dir, '--json'])
+    const after = await runCommand(['sandbox', 'status', '--dir', dir, '--json'])
     expect(after.exitCode).toBe(0)
   })
 
   it('refuses another cluster size for an existing sandbox', async () => {
-    const r = await runCli(['sandbox', 'up', '--sites', 'osl1', '--dir', dir, '--json'])
+    const r = await runCommand(['sandbox', 'up', '--sites', 'osl1', '--dir', dir, '--json'])
     expect(r.exitCode).toBe(6)
     expect(r.json().error.code).toBe('sandbox-exists')
   })

@@ -10,7 +10,7 @@ import {loadConfig} from '../../src/lib/config/file.js'
 import {SiteChecksResult} from '../../src/lib/nats/site-check.js'
 import {isOurNatsServer} from '../../src/lib/sandbox/nats-server.js'
 import {SandboxDownResult, SandboxResult} from '../../src/lib/sandbox/sandbox.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 
 // One sandbox (osl1 hub, trd1 leaf) for the whole file; the tests run in order and end with `sandbox down`.
 // Each test runs the CLI a few times; on a loaded two-core CI machine one run can take several seconds.
@@ -27,7 +27,7 @@ describe('sandbox up --sites osl1,trd1', {timeout: 120_000}, () => {
     root = await mkdtemp(join(tmpdir(), 'dvctl-sandbox-test-'))
     dir = join(root, 'sandbox')
     userConfig = join(root, 'user-config.yaml')
-    const r = await runCli(['sandbox', 'up', '--sites', 'osl1,trd1', '--dir', dir, '--register', '--json'], {
+    const r = await runCommand(['sandbox', 'up', '--sites', 'osl1,trd1', '--dir', dir, '--register', '--json'], {
       env: env(),
     })
     expect(r.stderr).toBe('')
@@ -40,7 +40,7 @@ describe('sandbox up --sites osl1,trd1', {timeout: 120_000}, () => {
   afterAll(async () => {
     for (const nc of Object.values(conns)) await nc.close().catch(() => {})
     // In case a test failed before `sandbox down`: never leave servers behind.
-    await runCli(['sandbox', 'down', '--dir', dir], {env: env()})
+    await runCommand(['sandbox', 'down', '--dir', dir], {env: env()})
     await rm(root, {recursive: true, force: true})
   })
 
@@ -59,7 +59,7 @@ describe('sandbox up --sites osl1,trd1', {timeout: 120_000}, () => {
     expect(up.registered_in).toBe(userConfig)
     expect(Object.keys((await loadConfig({path: userConfig})).config.sites)).toEqual(['osl1', 'trd1'])
 
-    const status = await runCli(['sandbox', 'status', '--dir', dir, '--json'])
+    const status = await runCommand(['sandbox', 'status', '--dir', dir, '--json'])
     expect(status.exitCode).toBe(0)
     expect(SandboxResult.parse(status.json()).sites.map((s) => s.pid)).toEqual(up.sites.map((s) => s.pid))
   })
@@ -92,7 +92,7 @@ describe('sandbox up --sites osl1,trd1', {timeout: 120_000}, () => {
 
   it('a command published on trd1 (dvctl publish --site trd1) lands in trd1’s DV_CMD and not in osl1’s', async () => {
     const {jetstreamManager} = await import('@nats-io/jetstream')
-    const r = await runCli(
+    const r = await runCommand(
       [
         'publish',
         'dv.maskin.cmd.provision',
@@ -158,14 +158,14 @@ describe('sandbox up --sites osl1,trd1', {timeout: 120_000}, () => {
   })
 
   it('site check --all-sites shows both sites', async () => {
-    const r = await runCli(['site', 'check', '--all-sites', '--json'], {env: {DVCTL_CONFIG: up.config}})
+    const r = await runCommand(['site', 'check', '--all-sites', '--json'], {env: {DVCTL_CONFIG: up.config}})
     expect(r.exitCode).toBe(0)
     const result = SiteChecksResult.parse(r.json())
     expect(result.sites.map((s) => [s.site, s.connected, s.jetstream.enabled, s.jetstream.domain])).toEqual([
       ['osl1', true, true, 'osl1'],
       ['trd1', true, true, 'trd1'],
     ])
-    const human = await runCli(['site', 'check', '--all-sites'], {env: {DVCTL_CONFIG: up.config}})
+    const human = await runCommand(['site', 'check', '--all-sites'], {env: {DVCTL_CONFIG: up.config}})
     expect(human.stdout.split('\n').filter(Boolean)).toHaveLength(2)
   })
 
@@ -179,7 +179,7 @@ describe('sandbox up --sites osl1,trd1', {timeout: 120_000}, () => {
       (await readFile(up.config, 'utf8')) + `  bgo1:\n    servers: ["nats://127.0.0.1:${port}"]\n`,
     )
     try {
-      const r = await runCli(['site', 'check', '--all-sites', '--timeout', '1s', '--json'], {
+      const r = await runCommand(['site', 'check', '--all-sites', '--timeout', '1s', '--json'], {
         env: {DVCTL_CONFIG: config},
         // Generous for a loaded CI machine: the point is that the command ends by itself (not killed, exit 137).
         timeoutMs: 60_000,
@@ -201,7 +201,7 @@ describe('sandbox up --sites osl1,trd1', {timeout: 120_000}, () => {
   it('with trd1 killed, site check --all-sites still answers from osl1, warns about trd1 and exits 4', async () => {
     process.kill(site('trd1').pid, 'SIGKILL')
     await waitUntil(async () => !(await isOurNatsServer(site('trd1').pid, join(dir, 'trd1', 'nats-server.conf'))))
-    const r = await runCli(['site', 'check', '--all-sites', '--timeout', '2s', '--json'], {
+    const r = await runCommand(['site', 'check', '--all-sites', '--timeout', '2s', '--json'], {
       env: {DVCTL_CONFIG: up.config},
     })
     expect(r.exitCode).toBe(4)
@@ -214,7 +214,7 @@ describe('sandbox up --sites osl1,trd1', {timeout: 120_000}, () => {
     })
     expect(r.stderr).toContain(`Warning: Site trd1 (${site('trd1').url}): connection refused`)
 
-    const status = await runCli(['sandbox', 'status', '--dir', dir, '--json'])
+    const status = await runCommand(['sandbox', 'status', '--dir', dir, '--json'])
     expect(status.exitCode).toBe(4)
     expect(SandboxResult.parse(status.json()).sites.map((s) => s.running)).toEqual([true, false])
   })
@@ -222,18 +222,18 @@ describe('sandbox up --sites osl1,trd1', {timeout: 120_000}, () => {
   it('with every site dead, site check --all-sites exits 4 and lists both as not connected', async () => {
     process.kill(site('osl1').pid, 'SIGKILL')
     await waitUntil(async () => !(await isOurNatsServer(site('osl1').pid, join(dir, 'osl1', 'nats-server.conf'))))
-    const r = await runCli(['site', 'check', '--all-sites', '--timeout', '2s', '--json'], {
+    const r = await runCommand(['site', 'check', '--all-sites', '--timeout', '2s', '--json'], {
       env: {DVCTL_CONFIG: up.config},
     })
     expect(r.exitCode).toBe(4)
     expect(SiteChecksResult.parse(r.json()).sites.map((s) => s.connected)).toEqual([false, false])
-    const human = await runCli(['site', 'check', '--all-sites'], {env: {DVCTL_CONFIG: up.config}})
+    const human = await runCommand(['site', 'check', '--all-sites'], {env: {DVCTL_CONFIG: up.config}})
     expect(human.exitCode).toBe(4)
     expect(human.stderr).toContain('Warning: Site osl1')
   })
 
   it('sandbox up again restarts the dead servers on the same ports with their data', async () => {
-    const r = await runCli(['sandbox', 'up', '--sites', 'osl1,trd1', '--dir', dir, '--json'], {env: env()})
+    const r = await runCommand(['sandbox', 'up', '--sites', 'osl1,trd1', '--dir', dir, '--json'], {env: env()})
     expect(r.exitCode).toBe(0)
     const again = SandboxResult.parse(r.json())
     expect(again.started).toEqual(['osl1', 'trd1'])
@@ -252,7 +252,7 @@ describe('sandbox up --sites osl1,trd1', {timeout: 120_000}, () => {
 
   it('sandbox down stops every server it started and leaves no process, no port and no state behind', async () => {
     for (const nc of Object.values(conns)) await nc.close().catch(() => {})
-    const r = await runCli(['sandbox', 'down', '--dir', dir, '--json'], {env: env()})
+    const r = await runCommand(['sandbox', 'down', '--dir', dir, '--json'], {env: env()})
     expect(r.exitCode).toBe(0)
     const down = SandboxDownResult.parse(r.json())
     expect(down.stopped.map((s) => s.name).sort()).toEqual(['osl1', 'trd1'])
@@ -264,7 +264,7 @@ describe('sandbox up --sites osl1,trd1', {timeout: 120_000}, () => {
     await expect(stat(dir)).rejects.toMatchObject({code: 'ENOENT'})
     // The sites --register added are gone from the user's config again.
     expect((await loadConfig({path: userConfig})).config.sites).toEqual({})
-    const status = await runCli(['sandbox', 'status', '--dir', dir])
+    const status = await runCommand(['sandbox', 'status', '--dir', dir])
     expect(status.exitCode).toBe(5)
   })
 })
@@ -273,7 +273,7 @@ describe('sandbox without nats-server', () => {
   it('says nats-server is missing and how to install it (exit 2)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'dvctl-sandbox-missing-'))
     try {
-      const r = await runCli(['sandbox', 'up', '--dir', dir, '--nats-server', '/nonexistent/nats-server'])
+      const r = await runCommand(['sandbox', 'up', '--dir', dir, '--nats-server', '/nonexistent/nats-server'])
       expect(r.exitCode).toBe(2)
       expect(r.stderr).toContain('Error: nats-server not found (/nonexistent/nats-server)')
       expect(r.stderr).toContain('apt-get install -y nats-server')

@@ -3,7 +3,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {freePort} from '../../src/lib/sandbox/nats-server.js'
 import {serverAtLeast} from '../../src/lib/nats/server-version.js'
 import {SiteCheckResult} from '../../src/lib/nats/site-check.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
 describe('site check', () => {
@@ -14,7 +14,7 @@ describe('site check', () => {
   afterAll(async () => server?.dispose())
 
   it('reports version, JetStream and domain of a real server', async () => {
-    const r = await runCli(['site', 'check', '--server', server.url, '--json'])
+    const r = await runCommand(['site', 'check', '--server', server.url, '--json'])
     expect(r.exitCode).toBe(0)
     const result = SiteCheckResult.parse(r.json())
     expect(result.connected).toBe(true)
@@ -26,7 +26,7 @@ describe('site check', () => {
   })
 
   it('prints a table row for humans', async () => {
-    const r = await runCli(['site', 'check', '--server', server.url])
+    const r = await runCommand(['site', 'check', '--server', server.url])
     expect(r.exitCode).toBe(0)
     expect(r.stdout).toContain(server.url)
     expect(r.stdout).toContain('enabled')
@@ -37,7 +37,7 @@ describe('site check', () => {
 
   it('exits 4 with one line naming the URL when nothing listens', async () => {
     const url = `nats://127.0.0.1:${await freePort()}`
-    const r = await runCli(['site', 'check', '--server', url, '--timeout', '2s'])
+    const r = await runCommand(['site', 'check', '--server', url, '--timeout', '2s'])
     expect(r.exitCode).toBe(4)
     expect(r.stdout).toBe('')
     expect(r.stderr.split('\n')[0]).toBe(`Error: Site 127.0.0.1:${url.split(':')[2]} (${url}): connection refused`)
@@ -46,7 +46,7 @@ describe('site check', () => {
 
   it('gives the error as JSON with --json', async () => {
     const url = `nats://127.0.0.1:${await freePort()}`
-    const r = await runCli(['site', 'check', '--server', url, '--json'])
+    const r = await runCommand(['site', 'check', '--server', url, '--json'])
     expect(r.exitCode).toBe(4)
     expect(r.json()).toEqual({
       error: {code: 'connection-refused', message: expect.stringContaining(url), exitCode: 4, hint: expect.any(String)},
@@ -60,7 +60,7 @@ describe('site check', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
     const port = (silent.address() as {port: number}).port
     try {
-      const r = await runCli(['site', 'check', '--server', `nats://127.0.0.1:${port}`, '--timeout', '1s', '--json'])
+      const r = await runCommand(['site', 'check', '--server', `nats://127.0.0.1:${port}`, '--timeout', '1s', '--json'])
       expect(r.exitCode).toBe(4)
       expect(r.json().error.code).toBe('connection-timeout')
     } finally {
@@ -69,7 +69,7 @@ describe('site check', () => {
   })
 
   it('refuses an unknown flag with exit 2 and no stack', async () => {
-    const r = await runCli(['site', 'check', '--bogus'])
+    const r = await runCommand(['site', 'check', '--bogus'])
     expect(r.exitCode).toBe(2)
     expect(r.stderr).toContain('Nonexistent flag: --bogus')
   })

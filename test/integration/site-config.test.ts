@@ -8,7 +8,7 @@ import {loadConfig} from '../../src/lib/config/file.js'
 import {SiteImportResult} from '../../src/lib/config/nats-context.js'
 import {SiteChangeResult, SiteListResult, SiteShowResult} from '../../src/lib/config/sites.js'
 import {SiteCheckResult} from '../../src/lib/nats/site-check.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
 describe('site add/list/show/use/remove', {timeout: 90_000}, () => {
@@ -23,7 +23,7 @@ describe('site add/list/show/use/remove', {timeout: 90_000}, () => {
 
   // The steps build on each other: add, add, list, show, use, remove, each read back from the file.
   it('site add writes the first site as the default, mode 0600', async () => {
-    const add = await runCli(
+    const add = await runCommand(
       [
         'site',
         'add',
@@ -41,7 +41,7 @@ describe('site add/list/show/use/remove', {timeout: 90_000}, () => {
     expect(add.exitCode).toBe(0)
     expect(SiteChangeResult.parse(add.json())).toEqual({config, action: 'added', site: 'osl1', default_site: 'osl1'})
     expect((await stat(config)).mode & 0o777).toBe(0o600)
-    const add2 = await runCli(
+    const add2 = await runCommand(
       ['site', 'add', 'trd1', '--server', 'nats://a.trd1:4222,nats://b.trd1:4222', '--description', 'Trondheim'],
       {env: env()},
     )
@@ -50,7 +50,7 @@ describe('site add/list/show/use/remove', {timeout: 90_000}, () => {
   })
 
   it('site list reads them back', async () => {
-    const list = SiteListResult.parse((await runCli(['site', 'list', '--json'], {env: env()})).json())
+    const list = SiteListResult.parse((await runCommand(['site', 'list', '--json'], {env: env()})).json())
     expect(list.default_site).toBe('osl1')
     expect(list.sites.map((s) => [s.name, s.servers, s.default])).toEqual([
       ['osl1', ['nats://osl1.example:4222'], true],
@@ -59,20 +59,20 @@ describe('site add/list/show/use/remove', {timeout: 90_000}, () => {
   })
 
   it('site show prints settings and the path of the creds file', async () => {
-    const show = await runCli(['site', 'show', 'osl1', '--json'], {env: env()})
+    const show = await runCommand(['site', 'show', 'osl1', '--json'], {env: env()})
     // A relative creds path is stored absolute (resolved where the command ran), never its contents.
     expect(SiteShowResult.parse(show.json())).toMatchObject({name: 'osl1', js_domain: 'osl1', config})
     expect(show.json().creds).toMatch(/\/osl1\.creds$/)
   })
 
   it('site use changes the default in the file', async () => {
-    const use = await runCli(['site', 'use', 'trd1', '--json'], {env: env()})
+    const use = await runCommand(['site', 'use', 'trd1', '--json'], {env: env()})
     expect(SiteChangeResult.parse(use.json()).default_site).toBe('trd1')
     expect((await loadConfig({path: config})).config.default_site).toBe('trd1')
   })
 
   it('site remove deletes the site (and the default that named it) from the file', async () => {
-    const remove = await runCli(['site', 'remove', 'trd1'], {env: env()})
+    const remove = await runCommand(['site', 'remove', 'trd1'], {env: env()})
     expect(remove.exitCode).toBe(0)
     const after = (await loadConfig({path: config})).config
     expect(Object.keys(after.sites)).toEqual(['osl1'])
@@ -80,11 +80,11 @@ describe('site add/list/show/use/remove', {timeout: 90_000}, () => {
   })
 
   it('refuses to replace a site without --force (exit 6) and replaces it with --force', async () => {
-    const again = await runCli(['site', 'add', 'osl1', '--server', 'nats://other:4222'], {env: env()})
+    const again = await runCommand(['site', 'add', 'osl1', '--server', 'nats://other:4222'], {env: env()})
     expect(again.exitCode).toBe(6)
     expect(again.stderr).toContain('Site osl1 already exists')
     expect(again.stderr).toContain('--force')
-    const forced = await runCli(['site', 'add', 'osl1', '--server', 'nats://other:4222', '--force', '--json'], {
+    const forced = await runCommand(['site', 'add', 'osl1', '--server', 'nats://other:4222', '--force', '--json'], {
       env: env(),
     })
     expect(SiteChangeResult.parse(forced.json()).action).toBe('replaced')
@@ -92,14 +92,14 @@ describe('site add/list/show/use/remove', {timeout: 90_000}, () => {
   })
 
   it('refuses a bad site name or URL with exit 2', async () => {
-    expect((await runCli(['site', 'add', 'Oslo 1', '--server', 'nats://x:1'], {env: env()})).exitCode).toBe(2)
-    const badUrl = await runCli(['site', 'add', 'bgo1', '--server', 'not a url'], {env: env()})
+    expect((await runCommand(['site', 'add', 'Oslo 1', '--server', 'nats://x:1'], {env: env()})).exitCode).toBe(2)
+    const badUrl = await runCommand(['site', 'add', 'bgo1', '--server', 'not a url'], {env: env()})
     expect(badUrl.exitCode).toBe(2)
     expect(badUrl.stderr).toContain('servers.0')
   })
 
   it('an unknown site is exit 5', async () => {
-    const missing = await runCli(['site', 'show', 'bgo1'], {env: env()})
+    const missing = await runCommand(['site', 'show', 'bgo1'], {env: env()})
     expect(missing.exitCode).toBe(5)
     expect(missing.stderr).toContain('No site "bgo1"')
   })
@@ -110,14 +110,14 @@ describe('site add/list/show/use/remove', {timeout: 90_000}, () => {
       broken,
       ['default_site: osl1', 'sites:', '  osl1:', '    servers: [nats://a:4222]', '    sever: x', ''].join('\n'),
     )
-    const list = await runCli(['site', 'list'], {env: {DVCTL_CONFIG: broken}})
+    const list = await runCommand(['site', 'list'], {env: {DVCTL_CONFIG: broken}})
     expect(list.exitCode).toBe(2)
     expect(list.stderr.split('\n')[0]).toBe(
       `Error: Invalid config file ${broken}:5: sites.osl1.sever: unknown key "sever"`,
     )
     expect(list.stderr).not.toMatch(/at .*\.js:\d+/)
     // A command that resolves the default site reads the same file and fails the same way.
-    const check = await runCli(['site', 'check', '--json'], {env: {DVCTL_CONFIG: broken, NATS_URL: ''}})
+    const check = await runCommand(['site', 'check', '--json'], {env: {DVCTL_CONFIG: broken, NATS_URL: ''}})
     expect(check.exitCode).toBe(2)
     expect(check.json().error).toMatchObject({code: 'config-invalid', message: expect.stringContaining(`${broken}:5`)})
   })
@@ -142,7 +142,9 @@ describe('site precedence through the CLI', {timeout: 90_000}, () => {
     await rm(dir, {recursive: true, force: true})
   })
   const check = async (args: string[], env: NodeJS.ProcessEnv) => {
-    const r = await runCli(['site', 'check', ...args, '--json'], {env: {DVCTL_CONFIG: config, NATS_URL: '', ...env}})
+    const r = await runCommand(['site', 'check', ...args, '--json'], {
+      env: {DVCTL_CONFIG: config, NATS_URL: '', ...env},
+    })
     expect(r.exitCode).toBe(0)
     return SiteCheckResult.parse(r.json())
   }
@@ -193,7 +195,7 @@ describe('site import', {timeout: 90_000}, () => {
 
   it('imports a nats CLI context with url, creds and TLS as a site with the same settings', async () => {
     const config = join(dir, 'one.yaml')
-    const r = await runCli(['site', 'import', 'prod-osl', '--as', 'osl1', '--json'], {
+    const r = await runCommand(['site', 'import', 'prod-osl', '--as', 'osl1', '--json'], {
       env: {DVCTL_CONFIG: config, XDG_CONFIG_HOME: join(dir, 'xdg')},
     })
     expect(r.exitCode).toBe(0)
@@ -214,7 +216,7 @@ describe('site import', {timeout: 90_000}, () => {
 
   it('refuses a context with an inline password (exit 2) and writes nothing', async () => {
     const config = join(dir, 'refused', 'config.yaml')
-    const r = await runCli(['site', 'import'], {env: {DVCTL_CONFIG: config, XDG_CONFIG_HOME: join(dir, 'xdg')}})
+    const r = await runCommand(['site', 'import'], {env: {DVCTL_CONFIG: config, XDG_CONFIG_HOME: join(dir, 'xdg')}})
     expect(r.exitCode).toBe(2)
     expect(r.stderr).toContain('Error: Inline secret in the nats context lab:')
     expect(r.stderr).toContain('--password-file FILE')
@@ -224,7 +226,7 @@ describe('site import', {timeout: 90_000}, () => {
 
   it('with --allow-inline-secret an inline password moves into a 0600 file, never into the config', async () => {
     const config = join(dir, 'all', 'config.yaml')
-    const r = await runCli(['site', 'import', '--allow-inline-secret', '--json'], {
+    const r = await runCommand(['site', 'import', '--allow-inline-secret', '--json'], {
       env: {DVCTL_CONFIG: config, XDG_CONFIG_HOME: join(dir, 'xdg')},
     })
     expect(r.exitCode).toBe(0)
@@ -241,7 +243,7 @@ describe('site import', {timeout: 90_000}, () => {
     expect((await readFile(lab.password_file!, 'utf8')).trim()).toBe('s3cret')
     expect((await stat(lab.password_file!)).mode & 0o777).toBe(0o600)
 
-    const again = await runCli(['site', 'import', 'lab', '--allow-inline-secret', '--json'], {
+    const again = await runCommand(['site', 'import', 'lab', '--allow-inline-secret', '--json'], {
       env: {DVCTL_CONFIG: config, XDG_CONFIG_HOME: join(dir, 'xdg')},
     })
     expect(SiteImportResult.parse(again.json()).skipped).toEqual([
@@ -250,7 +252,7 @@ describe('site import', {timeout: 90_000}, () => {
   })
 
   it('an unknown context is exit 5', async () => {
-    const r = await runCli(['site', 'import', 'nope'], {
+    const r = await runCommand(['site', 'import', 'nope'], {
       env: {DVCTL_CONFIG: join(dir, 'x.yaml'), XDG_CONFIG_HOME: join(dir, 'xdg')},
     })
     expect(r.exitCode).toBe(5)
@@ -272,7 +274,7 @@ describe('config writes by concurrent processes', {timeout: 300_000}, () => {
       const names = Array.from({length: 8}, (_, i) => `dc${i}`)
       const adds = await Promise.all(
         names.map((name, i) =>
-          runCli(['site', 'add', name, '--server', `nats://${name}.example:${4222 + i}`], {
+          runCommand(['site', 'add', name, '--server', `nats://${name}.example:${4222 + i}`], {
             env: {DVCTL_CONFIG: config},
             timeoutMs: 180_000,
           }),
@@ -295,12 +297,12 @@ describe('config writes by concurrent processes', {timeout: 300_000}, () => {
     await symlink(target, link)
     const env = {DVCTL_CONFIG: link}
     const [add, add2] = await Promise.all([
-      runCli(['site', 'add', 'trd1', '--server', 'nats://b:4222'], {env, timeoutMs: 180_000}),
-      runCli(['site', 'add', 'bgo1', '--server', 'nats://c:4222'], {env, timeoutMs: 180_000}),
+      runCommand(['site', 'add', 'trd1', '--server', 'nats://b:4222'], {env, timeoutMs: 180_000}),
+      runCommand(['site', 'add', 'bgo1', '--server', 'nats://c:4222'], {env, timeoutMs: 180_000}),
     ])
     expect(add.exitCode, add.stderr).toBe(0)
     expect(add2.exitCode, add2.stderr).toBe(0)
-    expect((await runCli(['site', 'use', 'trd1'], {env})).exitCode).toBe(0)
+    expect((await runCommand(['site', 'use', 'trd1'], {env})).exitCode).toBe(0)
     expect((await lstat(link)).isSymbolicLink()).toBe(true)
     expect(await readlink(link)).toBe(target)
     const text = await readFile(target, 'utf8')

@@ -8,7 +8,7 @@ import {stringify} from 'yaml'
 import {dataverketLayout} from '../../src/lib/layout/dataverket.js'
 import {STREAMS} from '../../src/lib/layout/names.js'
 import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
 const PROVISION = JSON.stringify({server_id: 'srv-1', profile: 'small'})
@@ -30,7 +30,7 @@ describe('site identity: a site whose js_domain is not its name', {timeout: 120_
     conn = await connectSite({name: 'hub', servers: [server.url], js_domain: 'hub'}, {timeoutMs: 5000})
     dir = await mkdtemp(join(tmpdir(), 'dvctl-site-identity-'))
     env = {DVCTL_CONFIG: join(dir, 'config.yaml'), NATS_URL: ''}
-    const add = await runCli(['site', 'add', 'osl1', '--server', server.url, '--js-domain', 'hub', '--json'], {env})
+    const add = await runCommand(['site', 'add', 'osl1', '--server', server.url, '--js-domain', 'hub', '--json'], {env})
     expect(add.exitCode).toBe(0)
   })
   afterAll(async () => {
@@ -45,9 +45,12 @@ describe('site identity: a site whose js_domain is not its name', {timeout: 120_
   }
 
   it('publish stamps the site name as datacenter_id, not the JetStream domain', async () => {
-    const r = await runCli(['publish', 'dv.maskin.cmd.provision', '--data', PROVISION, '--site', 'osl1', '--json'], {
-      env,
-    })
+    const r = await runCommand(
+      ['publish', 'dv.maskin.cmd.provision', '--data', PROVISION, '--site', 'osl1', '--json'],
+      {
+        env,
+      },
+    )
     expect(r.exitCode).toBe(0)
     const result = r.json()
     expect(result.envelope.datacenter_id).toBe('osl1')
@@ -55,7 +58,7 @@ describe('site identity: a site whose js_domain is not its name', {timeout: 120_
   })
 
   it('a site addressed only by URL is named by its server: its JetStream domain', async () => {
-    const r = await runCli(
+    const r = await runCommand(
       ['publish', 'dv.maskin.cmd.provision', '--data', PROVISION, '--server', server.url, '--json'],
       {
         env,
@@ -71,7 +74,7 @@ describe('site identity: a site whose js_domain is not its name', {timeout: 120_
     const file = join(dir, 'layout.yaml')
     await writeFile(file, stringify(layout))
 
-    const named = await runCli(['layout', 'plan', file, '--site', 'osl1', '--json'], {env})
+    const named = await runCommand(['layout', 'plan', file, '--site', 'osl1', '--json'], {env})
     expect(named.exitCode).toBe(0)
     const plan = named.json()
     expect(plan.site).toBe('osl1')
@@ -79,14 +82,14 @@ describe('site identity: a site whose js_domain is not its name', {timeout: 120_
     expect(evt).toMatchObject({action: 'update', diff: [{field: 'max_age', from: '30d', to: '7d'}]})
 
     // By URL the site is `hub`: the osl1 overrides are not its own.
-    const byUrl = await runCli(['layout', 'plan', file, '--server', server.url, '--json'], {env})
+    const byUrl = await runCommand(['layout', 'plan', file, '--server', server.url, '--json'], {env})
     expect(byUrl.exitCode).toBe(0)
     expect(byUrl.json().site).toBe('hub')
     expect(byUrl.json().changes.find((c: {name: string}) => c.name === STREAMS.evt).action).toBe('noop')
   })
 
   it('site check reports the JetStream domain, server version and API level the connection resolved', async () => {
-    const r = await runCli(['site', 'check', '--site', 'osl1', '--json'], {env})
+    const r = await runCommand(['site', 'check', '--site', 'osl1', '--json'], {env})
     expect(r.exitCode).toBe(0)
     const check = r.json()
     const version = conn.nc.info!.version

@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {SiteChangeResult} from '../../src/lib/config/sites.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 
 describe('no implicit target', {timeout: 60_000}, () => {
   let dir: string
@@ -40,7 +40,7 @@ describe('no implicit target', {timeout: 60_000}, () => {
       config,
       `sites:\n  s1: {servers: ["nats://127.0.0.1:${port}"]}\n  s2: {servers: ["nats://127.0.0.1:${port}"]}\n`,
     )
-    const r = await runCli(['dlq', 'list', '--json'], {env: env()})
+    const r = await runCommand(['dlq', 'list', '--json'], {env: env()})
     expect(r.exitCode, r.stdout + r.stderr).toBe(2)
     expect(r.json().error).toMatchObject({code: 'no-site-chosen'})
     expect(r.json().error.message).toContain('s1, s2')
@@ -52,10 +52,10 @@ describe('no implicit target', {timeout: 60_000}, () => {
       config,
       `default_site: s1\nsites:\n  s1: {servers: ["nats://127.0.0.1:${port}"]}\n  s2: {servers: ["nats://127.0.0.1:${port}"]}\n`,
     )
-    const json = await runCli(['site', 'remove', 's1', '--json'], {env: env()})
+    const json = await runCommand(['site', 'remove', 's1', '--json'], {env: env()})
     expect(SiteChangeResult.parse(json.json())).toMatchObject({action: 'removed', was_default: true, sites: ['s2']})
     await writeFile(config, `default_site: s2\nsites:\n  s2: {servers: ["nats://127.0.0.1:${port}"]}\n`)
-    const human = await runCli(['site', 'remove', 's2'], {env: env()})
+    const human = await runCommand(['site', 'remove', 's2'], {env: env()})
     expect(human.exitCode).toBe(0)
     expect(human.stderr).toContain('s2 was the default site and the last one')
     expect(connections).toBe(0)

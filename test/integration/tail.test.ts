@@ -5,8 +5,8 @@ import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
 import {WorkflowResult} from '../../src/lib/workflow/read.js'
 import {TailLine} from '../../src/lib/workflow/tail.js'
-import {runCli} from '../helpers/cli.js'
 import {startCli, type LiveCli} from '../helpers/live-cli.js'
+import {runCommand, startCommand, type LiveCommand} from '../helpers/run.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 import {connectTo, ensureStreams, envelope, publish} from './workflow-seed.js'
 
@@ -14,7 +14,7 @@ import {connectTo, ensureStreams, envelope, publish} from './workflow-seed.js'
 describe('tail', {timeout: 120_000}, () => {
   let server: NatsServerHandle
   let nc: NatsConnection
-  const running: LiveCli[] = []
+  const running: Array<LiveCli | LiveCommand> = []
 
   beforeAll(async () => {
     server = await natsFixture({name: 'osl1'})
@@ -30,12 +30,12 @@ describe('tail', {timeout: 120_000}, () => {
   })
 
   const follow = async (...extra: string[]) => {
-    const cli = startCli(['tail', '--follow', '--json', '--server', server.url, ...extra])
+    const cli = startCommand(['tail', '--follow', '--json', '--server', server.url, ...extra])
     running.push(cli)
     await cli.waitFor(() => cli.stderr().includes('Waiting for new messages'))
     return cli
   }
-  const ids = (cli: LiveCli) =>
+  const ids = (cli: LiveCommand) =>
     cli
       .stdout()
       .map((l) => TailLine.parse(JSON.parse(l)))
@@ -113,7 +113,7 @@ describe('tail', {timeout: 120_000}, () => {
       },
     })
     await publish(nc, 'dv.task.evt.failed', e)
-    const r = await runCli(['tail', '--correlation', corr, '--server', server.url])
+    const r = await runCommand(['tail', '--correlation', corr, '--server', server.url])
     expect(r.exitCode, r.stderr).toBe(0)
     expect(r.stdout.trim()).toBe(
       `${r.stdout.slice(0, 24)}  ${server.url.replace('nats://', '')}  dv.task.evt.failed  task.failed  ${e.id.slice(0, 8)}  corr=${corr.slice(0, 8)}  failed error vlan-exhausted: no free VLAN`,
@@ -133,7 +133,7 @@ describe('tail', {timeout: 120_000}, () => {
     const h = headers()
     h.set('Dv-Origin', 'dvctl')
     await jetstream(nc).publish('dv.maskin.cmd.provision', JSON.stringify(e), {headers: h, msgID: e.id})
-    const r = await runCli(['tail', '--correlation', corr, '--headers', '--json', '--server', server.url])
+    const r = await runCommand(['tail', '--correlation', corr, '--headers', '--json', '--server', server.url])
     expect(r.exitCode, r.stderr).toBe(0)
     expect(TailLine.parse(r.lines()[0])).toMatchObject({
       headers: {'Dv-Origin': ['dvctl'], 'Nats-Msg-Id': [e.id]},
@@ -152,7 +152,7 @@ describe('tail', {timeout: 120_000}, () => {
     await publish(nc, 'dv.maskin.evt.server.provisioned', evt)
     await publish(nc, 'dv.task.evt.started', task)
     const run = async (...args: string[]) => {
-      const r = await runCli(['tail', '--correlation', corr, '--server', server.url, '--json', ...args])
+      const r = await runCommand(['tail', '--correlation', corr, '--server', server.url, '--json', ...args])
       expect(r.exitCode, r.stderr).toBe(0)
       return r.lines().map((l) => String(l.envelope?.id))
     }
@@ -171,7 +171,7 @@ describe('tail', {timeout: 120_000}, () => {
   })
 
   it('refuses a subject filter outside the taxonomy with exit 2', async () => {
-    const r = await runCli(['tail', '--subject', 'foo.bar', '--server', server.url])
+    const r = await runCommand(['tail', '--subject', 'foo.bar', '--server', server.url])
     expect(r.exitCode).toBe(2)
     expect(r.stderr).toContain('Invalid subject filter "foo.bar"')
   })
@@ -185,6 +185,7 @@ describe('tail', {timeout: 120_000}, () => {
       data: {server_id: 's', profile: 'small'},
     })
     const rootSeq = await publish(nc, 'dv.maskin.cmd.provision', root)
+    // Spawned: the end-to-end check that Ctrl-C (a real SIGINT) ends a live view with 130.
     const cli = startCli(['workflow', 'show', corr, '--follow', '--json', '--server', server.url])
     running.push(cli)
     await cli.waitFor(() => cli.stdout().length >= 1)

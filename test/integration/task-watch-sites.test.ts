@@ -10,7 +10,7 @@ import {freePort} from '../../src/lib/sandbox/nats-server.js'
 import {createWorkerConsumer, startWorker, type Worker} from '../../src/lib/sandbox/workers/index.js'
 import {TaskListResult} from '../../src/lib/tasks/list.js'
 import {TaskMessageLine} from '../../src/lib/tasks/watch.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
 describe('task watch over several sites', {timeout: 90_000}, () => {
@@ -60,7 +60,7 @@ describe('task watch over several sites', {timeout: 90_000}, () => {
   })
 
   it('publish takes datacenter_id from the site and the actor from the config', async () => {
-    const r = await runCli(
+    const r = await runCommand(
       [
         'publish',
         'dv.maskin.cmd.provision',
@@ -80,7 +80,7 @@ describe('task watch over several sites', {timeout: 90_000}, () => {
   })
 
   it('merges the sites, names the site on every line, warns about the unreadable ones, and exits 8 when one site failed', async () => {
-    const ok = await runCli(
+    const ok = await runCommand(
       [
         'publish',
         'dv.maskin.cmd.provision',
@@ -91,7 +91,7 @@ describe('task watch over several sites', {timeout: 90_000}, () => {
         '--tenant',
         'multi',
         '--wait',
-        '--timeout',
+        '--wait-timeout',
         '20s',
         '--json',
       ],
@@ -99,8 +99,8 @@ describe('task watch over several sites', {timeout: 90_000}, () => {
     )
     expect(ok.exitCode).toBe(0)
 
-    const r = await runCli(
-      ['task', 'watch', '--all-sites', '--tenant', 'multi', '--until-done', '--timeout', '20s', '--json'],
+    const r = await runCommand(
+      ['task', 'watch', '--all-sites', '--tenant', 'multi', '--until-done', '--wait-timeout', '20s', '--json'],
       {env},
     )
     expect(r.exitCode).toBe(8)
@@ -114,7 +114,7 @@ describe('task watch over several sites', {timeout: 90_000}, () => {
     expect(r.stderr).toContain('Site sto1 has no DV_TASK stream')
 
     const list = TaskListResult.parse(
-      (await runCli(['task', 'list', '--all-sites', '--tenant', 'multi', '--json'], {env})).json(),
+      (await runCommand(['task', 'list', '--all-sites', '--tenant', 'multi', '--json'], {env})).json(),
     )
     expect(list.sites.find((s) => s.site === 'bgo1')?.error).toBeTruthy()
     expect(list.sites.find((s) => s.site === 'sto1')?.error).toContain('no DV_TASK stream')

@@ -81,7 +81,7 @@ describe('publish --wait, task watch and task list, with a simulated worker', {t
       '--tenant',
       't1',
       '--wait',
-      '--timeout',
+      '--wait-timeout',
       '20s',
       '--json',
     ])
@@ -108,7 +108,7 @@ describe('publish --wait, task watch and task list, with a simulated worker', {t
       '--id',
       String(result.envelope.id),
       '--wait',
-      '--timeout',
+      '--wait-timeout',
       '20s',
       '--json',
     ])
@@ -130,7 +130,7 @@ describe('publish --wait, task watch and task list, with a simulated worker', {t
       '--tenant',
       'doomed',
       '--wait',
-      '--timeout',
+      '--wait-timeout',
       '20s',
     ])
     expect(r.exitCode).toBe(8)
@@ -146,7 +146,7 @@ describe('publish --wait, task watch and task list, with a simulated worker', {t
       '--data',
       '{}',
       '--wait',
-      '--timeout',
+      '--wait-timeout',
       '1500ms',
       '--json',
     ])
@@ -164,7 +164,7 @@ describe('publish --wait, task watch and task list, with a simulated worker', {t
       '--correlation',
       command.correlation_id,
       '--until-done',
-      '--timeout',
+      '--wait-timeout',
       '30s',
       '--json',
     ])
@@ -190,7 +190,7 @@ describe('publish --wait, task watch and task list, with a simulated worker', {t
       '--correlation',
       command.correlation_id,
       '--until-done',
-      '--timeout',
+      '--wait-timeout',
       '30s',
       '--json',
     ])
@@ -212,7 +212,7 @@ describe('publish --wait, task watch and task list, with a simulated worker', {t
       '--correlation',
       command.correlation_id,
       '--until-done',
-      '--timeout',
+      '--wait-timeout',
       '30s',
     ])
     expect(human.exitCode).toBe(0)
@@ -222,13 +222,30 @@ describe('publish --wait, task watch and task list, with a simulated worker', {t
 
   it('task watch --until-done exits 8 when a task failed, and 9 on timeout while tasks still run', async () => {
     const failed = await sendCommand('doomed')
-    const r = await cli(['task', 'watch', '--correlation', failed.correlation_id, '--until-done', '--timeout', '30s'])
+    const r = await cli([
+      'task',
+      'watch',
+      '--correlation',
+      failed.correlation_id,
+      '--until-done',
+      '--wait-timeout',
+      '30s',
+    ])
     expect(r.exitCode).toBe(8)
     expect(r.stderr).toContain('no-capacity: no rack space in osl1')
 
     // A task that started and never finished.
     await sendTaskEvent('started', 'tsk-stuck', 'wf-stuck')
-    const t = await cli(['task', 'watch', '--correlation', 'wf-stuck', '--until-done', '--timeout', '1s', '--json'])
+    const t = await cli([
+      'task',
+      'watch',
+      '--correlation',
+      'wf-stuck',
+      '--until-done',
+      '--wait-timeout',
+      '1s',
+      '--json',
+    ])
     expect(t.exitCode).toBe(9)
     expect(t.lines().map((l) => TaskWatchLine.parse(l))).toHaveLength(1)
   })
@@ -237,7 +254,16 @@ describe('publish --wait, task watch and task list, with a simulated worker', {t
     const js = await conn.js()
     await js.publish('dv.task.evt.progress', 'not json at all wf-garbled')
     await sendTaskEvent('succeeded', 'tsk-g', 'wf-garbled')
-    const r = await cli(['task', 'watch', '--correlation', 'wf-garbled', '--until-done', '--timeout', '30s', '--json'])
+    const r = await cli([
+      'task',
+      'watch',
+      '--correlation',
+      'wf-garbled',
+      '--until-done',
+      '--wait-timeout',
+      '30s',
+      '--json',
+    ])
     expect(r.exitCode).toBe(0)
     const lines = r.lines().map((l) => TaskWatchLine.parse(l))
     expect(lines[0]).toMatchObject({

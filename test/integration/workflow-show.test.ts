@@ -8,7 +8,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {freePort} from '../../src/lib/sandbox/nats-server.js'
 import {WorkflowResult} from '../../src/lib/workflow/read.js'
 import {TailLine} from '../../src/lib/workflow/tail.js'
-import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 import {connectTo, ensureStreams, publish, seedWorkflow, type SeededWorkflow} from './workflow-seed.js'
 
@@ -48,7 +48,7 @@ describe('workflow show and tail --correlation across two sites', {timeout: 120_
   })
 
   it('finds the whole workflow on both sites with --all-sites, as JSON', async () => {
-    const r = await runCli(['workflow', 'show', seeded.correlationId, '--all-sites', '--json'], {
+    const r = await runCommand(['workflow', 'show', seeded.correlationId, '--all-sites', '--json'], {
       env: {DVCTL_CONFIG: config},
     })
     expect(r.stderr).toBe('')
@@ -65,7 +65,7 @@ describe('workflow show and tail --correlation across two sites', {timeout: 120_
   })
 
   it('draws the tree for people, with marks for failures, dead letters and orphans', async () => {
-    const r = await runCli(['workflow', 'show', seeded.correlationId, '--site', 'osl1', '--site', 'trd1'], {
+    const r = await runCommand(['workflow', 'show', seeded.correlationId, '--site', 'osl1', '--site', 'trd1'], {
       env: {DVCTL_CONFIG: config},
     })
     expect(r.exitCode, r.stderr).toBe(0)
@@ -82,7 +82,7 @@ describe('workflow show and tail --correlation across two sites', {timeout: 120_
   })
 
   it('shows a timeline in time order', async () => {
-    const r = await runCli(['workflow', 'show', seeded.correlationId, '--all-sites', '--view', 'timeline'], {
+    const r = await runCommand(['workflow', 'show', seeded.correlationId, '--all-sites', '--view', 'timeline'], {
       env: {DVCTL_CONFIG: config},
     })
     expect(r.exitCode, r.stderr).toBe(0)
@@ -96,7 +96,7 @@ describe('workflow show and tail --correlation across two sites', {timeout: 120_
   })
 
   it('with one site unreachable, gives the other site’s part, a warning and exit 0', async () => {
-    const r = await runCli(['workflow', 'show', seeded.correlationId, '--all-sites', '--json', '--timeout', '1s'], {
+    const r = await runCommand(['workflow', 'show', seeded.correlationId, '--all-sites', '--json', '--timeout', '1s'], {
       env: {DVCTL_CONFIG: halfDownConfig},
     })
     expect(r.exitCode, r.stderr).toBe(0)
@@ -108,20 +108,20 @@ describe('workflow show and tail --correlation across two sites', {timeout: 120_
   })
 
   it('exits 5 when no message has the correlation id', async () => {
-    const r = await runCli(['workflow', 'show', 'no-such-workflow', '--all-sites'], {env: {DVCTL_CONFIG: config}})
+    const r = await runCommand(['workflow', 'show', 'no-such-workflow', '--all-sites'], {env: {DVCTL_CONFIG: config}})
     expect(r.exitCode).toBe(5)
     expect(r.stderr).toContain('No message with correlation_id no-such-workflow')
     expect(r.stderr).toContain('Hint:')
   })
 
   it('refuses a bad --from with exit 2', async () => {
-    const r = await runCli(['workflow', 'show', 'x', '--from', 'yesterday'], {env: {DVCTL_CONFIG: config}})
+    const r = await runCommand(['workflow', 'show', 'x', '--from', 'yesterday'], {env: {DVCTL_CONFIG: config}})
     expect(r.exitCode).toBe(2)
     expect(r.stderr).toContain('Invalid --from "yesterday"')
   })
 
   it('tail --correlation prints the same messages (the duplicate delivery too)', async () => {
-    const r = await runCli(['tail', '--correlation', seeded.correlationId, '--all-sites', '--json'], {
+    const r = await runCommand(['tail', '--correlation', seeded.correlationId, '--all-sites', '--json'], {
       env: {DVCTL_CONFIG: config},
     })
     expect(r.exitCode, r.stderr).toBe(0)

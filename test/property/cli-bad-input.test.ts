@@ -11,7 +11,8 @@ import fc from 'fast-check'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {ValidateResult} from '../../src/lib/contract/validate.js'
-import {runCli, type CliResult} from '../helpers/cli.js'
+import type {CliResult} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
 const SEED = 20261127
@@ -98,7 +99,7 @@ describe('contract validate', () => {
     await inBatches(inputs, 2, async (bytes, i) => {
       const file = join(dir, `validate-${i}.json`)
       await writeFile(file, bytes)
-      const r = await runCli(['contract', 'validate', file, '--json'])
+      const r = await runCommand(['contract', 'validate', file, '--json'])
       expectUsageError(r, `input ${i}: ${Buffer.from(bytes.slice(0, 60)).toString('hex')}`)
       const out = r.json()
       if (out.error) {
@@ -114,7 +115,7 @@ describe('contract validate', () => {
   }, 240_000)
 
   it('reads garbage from stdin the same way', async () => {
-    const r = await runCli(['contract', 'validate', '-', '--json'], {
+    const r = await runCommand(['contract', 'validate', '-', '--json'], {
       input: '{"specversion": 7}\n\u0000\u0001garbage\n',
     })
     expectUsageError(r, 'stdin')
@@ -189,7 +190,7 @@ describe('publish', () => {
       {args: ['publish', subject, '--data', payload, '--timeout', ''], what: 'empty timeout'},
     )
     await inBatches(cases, 5, async (c) => {
-      const r = await runCli([...c.args, '--server', server.url, '--json'], {input: c.input})
+      const r = await runCommand([...c.args, '--server', server.url, '--json'], {input: c.input})
       expectUsageError(r, c.what)
       expect(r.json().error, c.what).toBeDefined()
     })
@@ -205,7 +206,7 @@ describe('publish', () => {
       ['$JS.API.STREAM.PURGE.DV_CMD', '$SYS.REQ.ACCOUNT.PING', '$KV.dv_dlq_ledger.x', '_INBOX.x'],
       4,
       async (to) => {
-        const r = await runCli(['dlq', 'replay', 'DV_CMD:1', '--to', to, '--yes', '--server', server.url, '--json'])
+        const r = await runCommand(['dlq', 'replay', 'DV_CMD:1', '--to', to, '--yes', '--server', server.url, '--json'])
         expectUsageError(r, `--to ${to}`)
         expect(r.json().error.message).toContain(to)
       },
@@ -227,12 +228,12 @@ describe('layout files', () => {
     await inBatches(files, 4, async ([name, content], i) => {
       const file = join(dir, name)
       await writeFile(file, content)
-      const validate = await runCli(['layout', 'validate', file, '--json'])
+      const validate = await runCommand(['layout', 'validate', file, '--json'])
       // Generated JSON can happen to be a valid (empty) layout: only then is exit 0 acceptable.
       if (validate.exitCode === 0) return
       expectUsageError(validate, `layout validate ${name}`)
       if (i % 2) return // apply (which connects) on every other file keeps the run short
-      const apply = await runCli(['layout', 'apply', file, '--yes', '--server', server.url, '--json'])
+      const apply = await runCommand(['layout', 'apply', file, '--yes', '--server', server.url, '--json'])
       expectUsageError(apply, `layout apply ${name}`)
       expect(apply.json().error.message).toContain(name)
     })
@@ -254,11 +255,11 @@ describe('config files', () => {
       await writeFile(file, content)
       const original = await readFile(file)
       const env = {DVCTL_CONFIG: file}
-      const list = await runCli(['site', 'list', '--json'], {env})
+      const list = await runCommand(['site', 'list', '--json'], {env})
       if (list.exitCode === 0) return // generated text that happens to be a valid (empty) config
       expectUsageError(list, `site list with config ${i}`)
       expect(list.json().error.message).toContain(file)
-      const add = await runCli(['site', 'add', 'trd1', '--server', 'nats://127.0.0.1:4222', '--json'], {env})
+      const add = await runCommand(['site', 'add', 'trd1', '--server', 'nats://127.0.0.1:4222', '--json'], {env})
       expectUsageError(add, `site add with config ${i}`)
       expect(await readFile(file)).toEqual(original)
     })

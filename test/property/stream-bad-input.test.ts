@@ -16,7 +16,8 @@ import {TaskListResult} from '../../src/lib/tasks/list.js'
 import {TaskWatchLine} from '../../src/lib/tasks/watch.js'
 import {WorkflowResult} from '../../src/lib/workflow/read.js'
 import {TailLine} from '../../src/lib/workflow/tail.js'
-import {runCli, type CliResult} from '../helpers/cli.js'
+import type {CliResult} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
 const enc = new TextEncoder()
@@ -76,7 +77,7 @@ let badTask = 0
 let poisonSeq = 0
 
 const cli = (...args: string[]): Promise<CliResult> =>
-  runCli([...args, '--server', server.url, ...(args.includes('--timeout') ? [] : ['--timeout', '10s'])], {
+  runCommand([...args, '--server', server.url, ...(args.includes('--timeout') ? [] : ['--timeout', '10s'])], {
     timeoutMs: 120_000,
   })
 
@@ -173,7 +174,7 @@ describe('stream readers over generated bad messages', {timeout: 180_000}, () =>
   })
 
   it('task watch and task list report the bad task events as invalid and keep the good task', async () => {
-    const r = await cli('task', 'watch', '--since', '1h', '--json', '--until-done', '--timeout', '3s')
+    const r = await cli('task', 'watch', '--since', '1h', '--json', '--until-done', '--wait-timeout', '3s')
     // The good task never finishes: the watch ends by its timeout (9), having read everything.
     expectNoCrash(r, 'task watch', [9])
     const lines = r.lines().map((l) => TaskWatchLine.parse(l))

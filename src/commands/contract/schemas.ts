@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {schemasFlag} from '../../cli/flags.js'
 import {
   exportJsonSchema,
   findSchemas,
@@ -32,15 +33,11 @@ export default class ContractSchemas extends BaseCommand<typeof ContractSchemas>
 
   static override flags = {
     'json-schema': Flags.boolean({summary: 'Print plain JSON Schema (draft 2020-12).'}),
-    schemas: Flags.directory({
-      summary:
-        'Directory of JSON Schema payload files (<type>.v<N>.json) added to the built-in ones (default: config "schemas").',
-      env: 'DVCTL_SCHEMAS',
-    }),
+    schemas: schemasFlag,
   }
 
   async run(): Promise<SchemaList | SchemaDetail | JsonSchemaExport | Record<string, unknown>> {
-    const registry = await resolvePayloadRegistry({schemasDir: this.flags.schemas})
+    const registry = await resolvePayloadRegistry({schemasDir: this.flags.schemas ?? this.env.DVCTL_SCHEMAS})
     const asJsonSchema = this.flags['json-schema']
     const type = this.args.type
 

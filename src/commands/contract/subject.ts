@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {parseSubject, type SubjectAnalysis} from '../../lib/contract/taxonomy.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {renderSubjectAnalysis} from '../../lib/render/contract.js'

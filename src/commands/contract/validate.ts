@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {schemasFlag} from '../../cli/flags.js'
 import {readDocumentSource, validateDocuments, type ValidateResult} from '../../lib/contract/validate.js'
 import {usageError} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
@@ -25,11 +26,7 @@ export default class ContractValidate extends BaseCommand<typeof ContractValidat
 
   static override flags = {
     strict: Flags.boolean({summary: 'Unknown task verbs are errors; unknown fields are reported as warnings.'}),
-    schemas: Flags.directory({
-      summary:
-        'Directory of JSON Schema payload files (<type>.v<N>.json) added to the built-in ones (default: config "schemas").',
-      env: 'DVCTL_SCHEMAS',
-    }),
+    schemas: schemasFlag,
     subject: Flags.string({
       summary: 'The NATS subject the messages are published on: checked, and matched against type.',
     }),
@@ -45,8 +42,8 @@ export default class ContractValidate extends BaseCommand<typeof ContractValidat
       )
     }
     const {resolvePayloadRegistry} = await import('../../lib/contract/schemas.js')
-    const registry = await resolvePayloadRegistry({schemasDir: this.flags.schemas})
-    const input = await readDocumentSource(file, process.stdin)
+    const registry = await resolvePayloadRegistry({schemasDir: this.flags.schemas ?? this.env.DVCTL_SCHEMAS})
+    const input = await readDocumentSource(file, this.io.stdin)
     const result = validateDocuments(input, {strict: this.flags.strict, subject: this.flags.subject, registry})
     if (!this.jsonEnabled()) renderValidation(this.term, result)
     return this.exitWith(result, result.valid ? ExitCode.ok : ExitCode.usage)

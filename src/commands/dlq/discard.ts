@@ -1,12 +1,12 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
-import {pickSiteFromRefs} from '../../lib/dlq/ref.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {selectionFlags, selectionFrom, statusFlag} from '../../cli/flags.js'
+import {siteOfRefs} from '../../lib/dlq/ref.js'
 import {usageError} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {resolveActor} from '../../lib/dlq/actor.js'
 import {planDiscard, runDiscard} from '../../lib/dlq/discard.js'
-import {selectionFlags, selectionFrom, statusFlag} from '../../lib/dlq/flags.js'
 import type {DlqDiscardResult} from '../../lib/dlq/model.js'
 import {renderActionResult} from '../../lib/render/dlq.js'
 import {confirmOrRefuse} from '../../lib/render/prompt.js'
@@ -42,8 +42,7 @@ export default class DlqDiscard extends BaseCommand<typeof DlqDiscard> {
     if (!refs.length && !flags.all)
       throw usageError('Nothing selected.', 'nothing-selected', 'Give references (dvctl dlq list shows them) or --all.')
     if (!flags.reason.trim()) throw usageError('--reason must say why.', 'reason-required')
-    pickSiteFromRefs(this.flags, refs)
-    const conn = await this.connectOne()
+    const conn = await this.connectOne({impliedSite: siteOfRefs(refs)})
     const plan = await planDiscard(conn, {...(refs.length ? {refs} : {all: selectionFrom(flags)}), force: flags.force})
     const preview: DlqDiscardResult = {
       dry_run: true,

@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
-import {pickSiteFromRefs} from '../../lib/dlq/ref.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {siteOfRefs} from '../../lib/dlq/ref.js'
 import {readHistory} from '../../lib/dlq/history.js'
 import type {DlqHistoryResult} from '../../lib/dlq/model.js'
 import {renderHistory} from '../../lib/render/dlq.js'
@@ -20,8 +20,7 @@ export default class DlqHistory extends BaseCommand<typeof DlqHistory> {
   }
 
   async run(): Promise<DlqHistoryResult> {
-    pickSiteFromRefs(this.flags, this.args.ref ? [this.args.ref] : [])
-    const conn = await this.connectOne()
+    const conn = await this.connectOne({impliedSite: siteOfRefs(this.args.ref ? [this.args.ref] : [])})
     const result = await readHistory(conn, {...(this.args.ref ? {ref: this.args.ref} : {})})
     if (!this.jsonEnabled()) await renderHistory(this.term, result)
     return result

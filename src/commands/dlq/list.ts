@@ -1,10 +1,9 @@
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {groupByFlag, readFlags, selectionFlags, selectionFrom, statusFlag} from '../../cli/flags.js'
 import {ExitCode} from '../../lib/exit-codes.js'
-import {groupByFlag, selectionFlags, selectionFrom, statusFlag} from '../../lib/dlq/flags.js'
 import type {GroupKey} from '../../lib/dlq/group.js'
 import {listDeadLetters} from '../../lib/dlq/list.js'
 import type {DlqListResult} from '../../lib/dlq/model.js'
-import {readFlags} from '../../lib/nats/fanout.js'
 import {renderDeadLetterList} from '../../lib/render/dlq.js'
 import {warn} from '../../lib/render/terminal.js'
 
@@ -30,7 +29,7 @@ A reference is <stream>:<seq>, or <site>/<stream>:<seq> when several sites are r
   }
 
   async run(): Promise<DlqListResult> {
-    const fan = await this.connectMany()
+    const fan = await this.connectMany({allSites: this.flags['all-sites']})
     const groupBy = this.flags['group-by'] as GroupKey | undefined
     const {lost, ...result} = await listDeadLetters(fan, {...selectionFrom(this.flags), ...(groupBy ? {groupBy} : {})})
     for (const message of lost) warn(`${message} (the other sites are listed)`)

@@ -1,11 +1,11 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
-import {pickSiteFromRefs} from '../../lib/dlq/ref.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {selectionFlags, selectionFrom, statusFlag} from '../../cli/flags.js'
+import {siteOfRefs} from '../../lib/dlq/ref.js'
 import {usageError} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {resolveActor} from '../../lib/dlq/actor.js'
-import {selectionFlags, selectionFrom, statusFlag} from '../../lib/dlq/flags.js'
 import type {DlqReplayResult} from '../../lib/dlq/model.js'
 import {planJson, planReplay, readOriginalData, runReplay, type ReplayPlan} from '../../lib/dlq/replay.js'
 import {batchProgress, renderActionResult, renderReplayPlan} from '../../lib/render/dlq.js'
@@ -64,8 +64,7 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
     const toSubject = flags.to ? await checkedSubject(flags.to) : undefined
     const rate = flags.rate ? parseRate(flags.rate) : undefined
 
-    pickSiteFromRefs(this.flags, refs)
-    const conn = await this.connectOne()
+    const conn = await this.connectOne({impliedSite: siteOfRefs(refs)})
     const plan = await planReplay(conn, {
       ...(refs.length ? {refs} : {all: selectionFrom(flags)}),
       force: flags.force,
@@ -92,9 +91,6 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
     })
 
     const bar = batchProgress(this.term, 'replaying')
-    const abort = new AbortController()
-    const onSigint = () => abort.abort()
-    process.once('SIGINT', onSigint)
     let result: DlqReplayResult
     try {
       result = await runReplay(conn, plan, {
@@ -103,10 +99,9 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
         ...(rate ? {ratePerSecond: rate} : {}),
         ...(edited ? {edited} : {}),
         onProgress: (done, total) => bar.update(done, total),
-        signal: abort.signal,
+        signal: this.signal,
       })
     } finally {
-      process.off('SIGINT', onSigint)
       bar.end()
     }
     if (!this.jsonEnabled()) {
@@ -121,7 +116,7 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
         result.not_attempted,
       )
     }
-    if (abort.signal.aborted) {
+    if (this.interrupted) {
       // The result says what was sent and what was not; the summary above already says how to finish.
       if (!this.jsonEnabled()) err('Interrupted.')
       return this.exitWith(result, ExitCode.interrupted)
@@ -151,7 +146,7 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
     const {editableText, prepareEdited} = await import('../../lib/dlq/edit.js')
     const original = await readOriginalData(conn, item)
     if (!original) throw usageError(`${item.letter.ref}: the original message is gone; there is nothing to edit.`)
-    const text = await editText(editableText(original), `${item.letter.stream}-${item.letter.seq}.json`)
+    const text = await editText(editableText(original), `${item.letter.stream}-${item.letter.seq}.json`, this.env)
     const edited = prepareEdited(text, item.letter, {actor, subject: item.subject})
     if (!edited.ok) {
       throw usageError(

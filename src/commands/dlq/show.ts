@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
-import {pickSiteFromRefs} from '../../lib/dlq/ref.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {siteOfRefs} from '../../lib/dlq/ref.js'
 import type {DlqShowResult} from '../../lib/dlq/model.js'
 import {showDeadLetter} from '../../lib/dlq/show.js'
 import {renderDeadLetterShow} from '../../lib/render/dlq.js'
@@ -20,8 +20,7 @@ export default class DlqShow extends BaseCommand<typeof DlqShow> {
   }
 
   async run(): Promise<DlqShowResult> {
-    pickSiteFromRefs(this.flags, [this.args.ref])
-    const conn = await this.connectOne()
+    const conn = await this.connectOne({impliedSite: siteOfRefs([this.args.ref])})
     const {workflowResult, ...result} = await showDeadLetter(conn, {ref: this.args.ref})
     if (!this.jsonEnabled()) await renderDeadLetterShow(this.term, result, workflowResult)
     return result

@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import type {AdoptResult} from '../../lib/layout/adopt.js'
 import {loadLayout} from '../../lib/layout/load.js'

@@ -1,4 +1,4 @@
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import type {Layout} from '../../lib/layout/schema.js'
 
 export default class LayoutExport extends BaseCommand<typeof LayoutExport> {

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {renderSandboxDown} from '../../lib/render/sandbox.js'
 import type {SandboxDownResult} from '../../lib/sandbox/sandbox.js'
 

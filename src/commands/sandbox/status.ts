@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {renderSandbox} from '../../lib/render/sandbox.js'
 import type {SandboxResult} from '../../lib/sandbox/sandbox.js'

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {renderSandbox} from '../../lib/render/sandbox.js'
 import {warn} from '../../lib/render/terminal.js'
 import type {SandboxResult} from '../../lib/sandbox/sandbox.js'

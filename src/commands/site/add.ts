@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import type {SiteConfig} from '../../lib/config/file.js'
 import {addSite, type SiteChangeResult} from '../../lib/config/sites.js'
 import {usageError} from '../../lib/errors.js'

@@ -1,8 +1,8 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {readFlags} from '../../cli/flags.js'
 import {ExitCode} from '../../lib/exit-codes.js'
-import {readFlags} from '../../lib/nats/fanout.js'
 import {
   checkSite,
   unreachableSite,
@@ -34,15 +34,13 @@ With --all-sites (or several --site) every site is checked concurrently, each bo
     const sites = [...(this.flags.site ?? []), ...(this.args.name ? [this.args.name] : [])]
     const allSites = Boolean(this.flags['all-sites'])
     if (!allSites && sites.length <= 1) {
-      if (this.args.name) this.flags.site = [this.args.name]
-      const conn = await this.connectOne()
+      const conn = await this.connectOne({sites})
       const result = await checkSite(conn)
       if (!this.jsonEnabled()) await renderSiteChecks(this.term, [result])
       return this.exitWith(result, result.jetstream.enabled ? ExitCode.ok : ExitCode.unavailable)
     }
 
-    this.flags.site = sites
-    const targets = await this.siteTargets({allSites})
+    const targets = await this.siteTargets({allSites, sites})
     const {attemptSites} = await import('../../lib/nats/fanout.js')
     const attempts = await attemptSites(targets, {timeoutMs: this.flags.timeout})
     const rows = await Promise.all(

@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {importNatsContexts, type SiteImportResult} from '../../lib/config/nats-context.js'
 import {out, warn} from '../../lib/render/terminal.js'
 

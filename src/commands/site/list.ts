@@ -1,4 +1,4 @@
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {listSites, type SiteListResult} from '../../lib/config/sites.js'
 import {renderSiteList} from '../../lib/render/site.js'
 

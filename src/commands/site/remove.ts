@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {removeSite, type SiteChangeResult} from '../../lib/config/sites.js'
 import {out, warn} from '../../lib/render/terminal.js'
 

@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {showSite, type SiteShowResult} from '../../lib/config/sites.js'
 import {renderSiteShow} from '../../lib/render/site.js'
 

@@ -1,10 +1,9 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {readFlags, taskFilterFlags, taskFilterFromFlags} from '../../cli/flags.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {TASK_VERBS} from '../../lib/contract/services.js'
-import {readFlags} from '../../lib/nats/fanout.js'
-import {taskFilterFlags, taskFilterFromFlags} from '../../lib/tasks/flags.js'
 import type {TaskListResult} from '../../lib/tasks/list.js'
 
 export default class TaskList extends BaseCommand<typeof TaskList> {
@@ -29,7 +28,7 @@ export default class TaskList extends BaseCommand<typeof TaskList> {
 
   async run(): Promise<TaskListResult> {
     const {flags} = this
-    const fan = await this.connectMany()
+    const fan = await this.connectMany({allSites: flags['all-sites']})
     const {listTasks} = await import('../../lib/tasks/list.js')
     const {tasks, siteErrors, lost} = await listTasks(fan.connections, {
       filter: taskFilterFromFlags(flags),

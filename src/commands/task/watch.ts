@@ -1,19 +1,19 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {readFlags, taskFilterFlags, taskFilterFromFlags, waitTimeoutFlag} from '../../cli/flags.js'
+import {formatDuration} from '../../lib/duration.js'
 import {ResultExit} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
-import {readFlags} from '../../lib/nats/fanout.js'
-import {taskFilterFlags, taskFilterFromFlags, timeoutGiven} from '../../lib/tasks/flags.js'
 
 export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
   static override summary = 'Watch tasks live: state, progress, age and site, from the task lifecycle events.'
   static override description = `Reads DV_TASK on each selected site: the history first (bounded by --since), then live. On a terminal the table is redrawn in place (task, service, state, progress bar with percent and message, age, site); otherwise one line per event; with --json one NDJSON line per message ({site, stream, seq, subject, time, envelope, task}, or {..., invalid: true, problems, raw} for a message that breaks the contract). An event after a terminal state or with an unknown verb is flagged as an illegal transition and the watch goes on. A site that drops is reported on stderr and resumes from the last event seen once it is back.
 
---until-done stops once every watched task is terminal: exit 0 when all succeeded, 8 when any failed or was cancelled, 9 when --timeout passes first.`
+--until-done stops once every watched task is terminal: exit 0 when all succeeded, 8 when any failed or was cancelled, 9 when --wait-timeout passes first. --wait-timeout without --until-done ends the watch after that long (exit 0).`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
-    '<%= config.bin %> <%= command.id %> --correlation 5f0c7d3e-8a1b-4c2d-9e3f-0a1b2c3d4e5f --until-done --timeout 5m',
+    '<%= config.bin %> <%= command.id %> --correlation 5f0c7d3e-8a1b-4c2d-9e3f-0a1b2c3d4e5f --until-done --wait-timeout 5m',
     '<%= config.bin %> <%= command.id %> --service maskin --tenant t1 --since 1h --all-sites',
     '<%= config.bin %> <%= command.id %> --correlation 5f0c7d3e-8a1b-4c2d-9e3f-0a1b2c3d4e5f --until-done --json',
   ]
@@ -22,35 +22,32 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
     ...readFlags,
     ...taskFilterFlags,
     'until-done': Flags.boolean({
-      summary: 'Stop when every watched task is terminal: exit 0 succeeded, 8 failed/cancelled, 9 on --timeout.',
+      summary: 'Stop when every watched task is terminal: exit 0 succeeded, 8 failed/cancelled, 9 on --wait-timeout.',
     }),
+    'wait-timeout': waitTimeoutFlag('Stop watching after this long (with --until-done: exit 9); default: no limit.'),
   }
 
   async run(): Promise<void> {
     const {flags} = this
-    const fan = await this.connectMany()
+    const fan = await this.connectMany({allSites: flags['all-sites']})
     const {watchTasks} = await import('../../lib/tasks/watch.js')
     const render = await import('../../lib/render/tasks.js')
     const {err, jsonLine, out, warn} = await import('../../lib/render/terminal.js')
-    const {outputClosed, writable} = await import('../../lib/render/output.js')
     const {renderSiteNotice} = await import('../../lib/render/workflow.js')
     const live =
       this.term.stdoutTTY && !this.jsonEnabled()
-        ? new render.LiveTaskTable(Math.max(5, (process.stdout.rows || 40) - 12))
+        ? new render.LiveTaskTable(Math.max(5, (this.term.rows || 40) - 12))
         : undefined
     const notices: string[] = []
-    const controller = new AbortController()
-    const onSigint = () => controller.abort()
-    process.once('SIGINT', onSigint)
     let caughtUp = false
     const {outcome, board} = await watchTasks(fan.connections, {
       filter: taskFilterFromFlags(flags),
       sinceMs: flags.since,
       live: true,
       untilDone: flags['until-done'],
-      timeoutMs: timeoutGiven(this.argv) ? flags.timeout : undefined,
+      timeoutMs: flags['wait-timeout'],
       // The reader going away (`| head`) ends the watch as Ctrl-C does (BaseCommand makes it exit 0).
-      signal: AbortSignal.any([controller.signal, outputClosed()]),
+      signal: AbortSignal.any([this.signal, this.io.closed()]),
       onItem: async (item, b) => {
         if (item.kind === 'caught-up') {
           caughtUp = true
@@ -74,7 +71,7 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
         }
         if (this.jsonEnabled()) {
           jsonLine(item.line)
-          await writable()
+          await this.io.writable()
           return
         }
         if (item.kind === 'invalid') {
@@ -91,17 +88,16 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
           if (caughtUp) await live.draw(b.tasks(), notices.slice(-5).join('\n') || undefined)
         } else if (item.kind === 'message' && item.update) {
           out(render.taskEventLine(this.term, item.update))
-          await writable()
+          await this.io.writable()
         }
       },
     })
-    process.off('SIGINT', onSigint)
     if (live) await live.draw(board.tasks(), notices.slice(-5).join('\n') || undefined)
     if (!this.jsonEnabled()) {
       err(render.watchSummary(board.tasks()))
       for (const line of render.failureLines(board.tasks())) err(line)
       if (outcome === 'timeout' && flags['until-done']) {
-        err(`Timed out after ${flags.timeout}ms with tasks still running.`)
+        err(`Timed out after ${formatDuration(flags['wait-timeout'] ?? 0)} with tasks still running.`)
       }
     }
     if (outcome === 'interrupted') throw new ResultExit(ExitCode.interrupted)

@@ -1,9 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand, durationFlag} from '../../lib/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {durationFlag, readFlags} from '../../cli/flags.js'
 import {notFound, ResultExit, UserError} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
-import {readFlags, type FanOut} from '../../lib/nats/fanout.js'
+import {type FanOut} from '../../lib/nats/fanout.js'
 import {warn} from '../../lib/render/terminal.js'
 import {renderWorkflow, renderWorkflowFollow, type WorkflowView} from '../../lib/render/workflow.js'
 import type {WorkflowResult} from '../../lib/workflow/read.js'
@@ -43,7 +44,7 @@ An unreachable site is a warning (and sites[].error in JSON) while the others ar
 
   async run(): Promise<WorkflowResult | void> {
     const window = resolveWindow(this.flags)
-    const fan = await this.connectMany()
+    const fan = await this.connectMany({allSites: this.flags['all-sites']})
     if (this.flags.follow) return this.follow(fan, window)
     const {readWorkflow} = await import('../../lib/workflow/read.js')
     const result = await readWorkflow(fan.connections, {
@@ -79,27 +80,19 @@ An unreachable site is a warning (and sites[].error in JSON) while the others ar
   /** --follow: the history, then each new message, until Ctrl-C (exit 130). */
   private async follow(fan: FanOut, window: ScanWindow): Promise<void> {
     const {followWorkflow} = await import('../../lib/workflow/follow.js')
-    const {outputClosed, writable} = await import('../../lib/render/output.js')
-    const abort = new AbortController()
-    const onSigint = () => abort.abort()
-    process.once('SIGINT', onSigint)
     // The reader going away (`| head`) ends the follow as Ctrl-C does, with exit 0.
-    const closed = outputClosed()
-    try {
-      const events = followWorkflow(fan.connections, {
-        correlationId: this.args.correlation_id,
-        window,
-        unreachable: fan.sites,
-        signal: AbortSignal.any([abort.signal, closed]),
-      })
-      for await (const event of events) {
-        renderWorkflowFollow(this.term, event, this.flags.view as WorkflowView)
-        await writable()
-      }
-    } finally {
-      process.off('SIGINT', onSigint)
+    const closed = this.io.closed()
+    const events = followWorkflow(fan.connections, {
+      correlationId: this.args.correlation_id,
+      window,
+      unreachable: fan.sites,
+      signal: AbortSignal.any([this.signal, closed]),
+    })
+    for await (const event of events) {
+      renderWorkflowFollow(this.term, event, this.flags.view as WorkflowView)
+      await this.io.writable()
     }
     if (closed.aborted) return
-    if (abort.signal.aborted) throw new ResultExit(ExitCode.interrupted)
+    if (this.interrupted) throw new ResultExit(ExitCode.interrupted)
   }
 }

@@ -5,6 +5,7 @@ import {basename, dirname, isAbsolute, join, resolve} from 'node:path'
 
 import {z} from 'zod'
 
+import {currentEnv} from '../context.js'
 import {UserError, usageError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
 import type {SiteTarget} from './site.js'
@@ -54,7 +55,7 @@ export interface LoadedConfig {
 }
 
 /** `$DVCTL_CONFIG`, else `$XDG_CONFIG_HOME/dvctl/config.yaml`, else `~/.config/dvctl/config.yaml`. */
-export function configPath(env: NodeJS.ProcessEnv = process.env): string {
+export function configPath(env: NodeJS.ProcessEnv = currentEnv()): string {
   if (env.DVCTL_CONFIG) return resolve(env.DVCTL_CONFIG)
   const base = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config')
   return join(base, 'dvctl', 'config.yaml')
@@ -295,7 +296,7 @@ async function configText(config: DvctlConfig, previousText: string | undefined)
 }
 
 /** The identity recorded as `actor` for operator actions: the config's `actor`, else the OS user. */
-export function operatorActor(config: DvctlConfig | undefined, env: NodeJS.ProcessEnv = process.env): string {
+export function operatorActor(config: DvctlConfig | undefined, env: NodeJS.ProcessEnv = currentEnv()): string {
   if (config?.actor) return config.actor
   try {
     return userInfo().username

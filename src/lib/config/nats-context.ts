@@ -4,6 +4,7 @@ import {basename, dirname, join, resolve} from 'node:path'
 
 import {z} from 'zod'
 
+import {currentEnv} from '../context.js'
 import {notFound, usageError} from '../errors.js'
 import {configPath, SITE_NAME, SiteConfig, updateConfig, type DvctlConfig} from './file.js'
 import {absolutePaths, inlineSecretError, type ConfigLocation} from './sites.js'
@@ -62,7 +63,7 @@ export interface ImportOptions extends ConfigLocation {
 }
 
 /** `$XDG_CONFIG_HOME/nats/context`, else `~/.config/nats/context` (where the `nats` CLI keeps contexts). */
-export function natsContextDir(env: NodeJS.ProcessEnv = process.env): string {
+export function natsContextDir(env: NodeJS.ProcessEnv = currentEnv()): string {
   const base = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config')
   return join(base, 'nats', 'context')
 }
@@ -73,7 +74,7 @@ export function natsContextDir(env: NodeJS.ProcessEnv = process.env): string {
  * password is moved into a 0600 file beside the config, so the config names only the file.
  */
 export async function importNatsContexts(options: ImportOptions): Promise<SiteImportResult> {
-  const env = options.env ?? process.env
+  const env = options.env ?? currentEnv()
   const dir = natsContextDir(env)
   const names = options.context ? [options.context.replace(/\.json$/, '')] : await contextNames(dir)
   if (options.as && names.length !== 1)

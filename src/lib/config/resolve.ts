@@ -1,3 +1,4 @@
+import {currentEnv} from '../context.js'
 import {usageError} from '../errors.js'
 import {loadConfig, siteTarget, type LoadedConfig} from './file.js'
 import {DEFAULT_SERVER, type SiteTarget, siteNameForUrl} from './site.js'
@@ -19,7 +20,7 @@ export interface SiteSelection {
  */
 export async function resolveSites(
   selection: SiteSelection,
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv = currentEnv(),
 ): Promise<SiteTarget[]> {
   const creds = selection.creds ?? env.NATS_CREDS
   const byUrl = (url: string): SiteTarget => ({
@@ -44,7 +45,20 @@ export async function resolveSites(
     }
     return names.map((name) => withFlagCreds(named(loaded, name, '--all-sites')))
   }
-  const flagged = (selection.site ?? []).flatMap((s) => s.split(',')).filter(Boolean)
+  // One site per --site (repeat the flag for several): a value is a name, never a list.
+  const flagged = (selection.site ?? []).filter(Boolean)
+  const list = flagged.find((s) => s.includes(','))
+  if (list) {
+    throw usageError(
+      `--site takes one site name, not a list: "${list}"`,
+      'site-list',
+      `Repeat the flag for several sites: ${list
+        .split(',')
+        .filter(Boolean)
+        .map((s) => `--site ${s}`)
+        .join(' ')}.`,
+    )
+  }
   if (flagged.length) {
     const loaded = await loadConfig({env})
     return [...new Set(flagged)].map((name) => withFlagCreds(named(loaded, name, '--site')))

@@ -44,9 +44,3 @@ export function siteOfRefs(refs: string[]): string | undefined {
   const sites = new Set(refs.map((r) => /^([A-Za-z0-9_.-]+)\//.exec(r)?.[1]).filter((s) => s !== undefined))
   return sites.size === 1 ? [...sites][0] : undefined
 }
-
-/** A site-qualified ref picks its site when neither --site nor --server is given (`dlq show osl1/DV_CMD:4`). */
-export function pickSiteFromRefs(flags: {site?: string[]; server?: string}, refs: string[]): void {
-  const site = siteOfRefs(refs)
-  if (site && !flags.site?.length && !flags.server) flags.site = [site]
-}

@@ -1,5 +1,3 @@
-import {Flags} from '@oclif/core'
-
 import type {SiteTarget} from '../config/site.js'
 import {redactUrls} from '../config/url.js'
 import {UserError} from '../errors.js'
@@ -19,17 +17,6 @@ export interface FanOut {
   sites: SiteStatus[]
   failures: UserError[]
 }
-
-/**
- * `--all-sites` for commands that read (tail, workflow, task watch, dlq list, site check): spread
- * `readFlags` into a command's `flags`; BaseCommand.connectMany picks it up. `--site` (repeatable) is global.
- */
-export const allSitesFlag = Flags.boolean({
-  summary: 'Read every site in the config, concurrently; an unreachable site is reported and skipped.',
-  helpGroup: 'GLOBAL',
-})
-
-export const readFlags = {'all-sites': allSitesFlag}
 
 /** One target's outcome: its connection, or the connection error (already a one-line UserError). */
 export type SiteAttempt = {target: SiteTarget; url: string} & (

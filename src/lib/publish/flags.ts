@@ -1,38 +1,8 @@
 import {readFile} from 'node:fs/promises'
 
-import {Flags} from '@oclif/core'
-
 import {usageError} from '../errors.js'
 import type {EnvelopeInput} from './envelope.js'
 import {readAll} from '../stdin.js'
-
-/** The envelope flags shared by `publish` and `request` (DESIGN.md section 7). */
-export const envelopeFlags = {
-  data: Flags.string({
-    char: 'd',
-    summary: 'Payload as a JSON object; "-" reads it from standard input.',
-    exclusive: ['data-file'],
-  }),
-  'data-file': Flags.string({summary: 'Read the payload from a JSON file ("-" for standard input).'}),
-  type: Flags.string({
-    summary: 'Envelope type; default: the registered type for the subject, else <service>.<action>.requested.',
-  }),
-  'subject-id': Flags.string({summary: 'Envelope subject: the resource id (the task id for task events).'}),
-  tenant: Flags.string({summary: 'tenant_id.'}),
-  project: Flags.string({summary: 'project_id.'}),
-  environment: Flags.string({summary: 'environment_id.'}),
-  datacenter: Flags.string({summary: "datacenter_id; default: the site's name."}),
-  actor: Flags.string({summary: 'Who initiated the action; default: the config actor, else the OS user.'}),
-  source: Flags.string({summary: 'Emitting service; default sentral (events: the subject service).'}),
-  'correlation-id': Flags.string({summary: 'Workflow id; default: a new one (the envelope id).'}),
-  'causation-id': Flags.string({summary: 'Id of the message that caused this one.'}),
-  dataschema: Flags.string({summary: 'Payload schema version, <type>/v<N> (absent means v1).'}),
-  id: Flags.string({summary: 'Envelope id (also Nats-Msg-Id); default: a new UUID.'}),
-  schemas: Flags.string({
-    summary: 'Directory of team JSON Schema files (default: the config "schemas").',
-    env: 'DVCTL_SCHEMAS',
-  }),
-}
 
 export interface EnvelopeFlagValues {
   data?: string

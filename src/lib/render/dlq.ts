@@ -11,6 +11,7 @@ import type {
 } from '../dlq/model.js'
 import type {WorkflowResult} from '../workflow/read.js'
 import {path} from '../value.js'
+import {currentOutput} from '../context.js'
 import {err, formatTime, out, table, type Terminal} from './terminal.js'
 import {field, prettyJson, safeText, sanitize} from './text.js'
 
@@ -102,7 +103,8 @@ export function renderReplayPlan(
  * `percentBar` in render/tasks.ts).
  */
 export function batchProgress(term: Terminal, label: string): {update(done: number, total: number): void; end(): void} {
-  const tty = Boolean(process.stderr.isTTY) && !term.json
+  const output = currentOutput()
+  const tty = output.stderrTTY && !term.json
   let last = 0
   return {
     update(done, total) {
@@ -112,10 +114,10 @@ export function batchProgress(term: Terminal, label: string): {update(done: numb
       last = now
       const width = 30
       const filled = Math.round((done / total) * width)
-      process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`)
+      output.writeErr(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`)
     },
     end() {
-      if (tty && last) process.stderr.write('\n')
+      if (tty && last) output.writeErr('\n')
     },
   }
 }

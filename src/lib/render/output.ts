@@ -1,4 +1,100 @@
+import {Readable} from 'node:stream'
+
 import {watchPipeReader} from './pipe-reader.js'
+
+/**
+ * Where a command's output goes (STYLE.md "Output through one object"): the process's streams, or a buffer
+ * when a test runs the command in-process. Renderers write through it (terminal.ts), never to process.stdout.
+ */
+export interface Output {
+  /** Writes to stdout; nothing once its reader is gone. */
+  write(text: string): void
+  /** Writes to stderr. */
+  writeErr(text: string): void
+  readonly stdoutTTY: boolean
+  readonly stderrTTY: boolean
+  readonly stdinTTY: boolean
+  /** The terminal's size when stdout is one. */
+  readonly columns: number | undefined
+  readonly rows: number | undefined
+  /** Standard input (`-` arguments, piped payloads). */
+  readonly stdin: NodeJS.ReadableStream
+  /** Fires once stdout's reader is gone (`| head`): stop producing output; the command ends with exit 0. */
+  closed(): AbortSignal
+  isClosed(): boolean
+  /** Resolves when stdout can take more: streaming readers await it between messages (backpressure). */
+  writable(): Promise<void>
+  /** Resolves when everything written has been handed on: before the command ends. */
+  flushed(): Promise<void>
+}
+
+let processOut: Output | undefined
+
+/** The process's own streams, with the EPIPE, backpressure and pipe-reader handling below. */
+export function processOutput(): Output {
+  processOut ??= {
+    write: writeOut,
+    writeErr,
+    get stdoutTTY() {
+      return Boolean(process.stdout.isTTY)
+    },
+    get stderrTTY() {
+      return Boolean(process.stderr.isTTY)
+    },
+    get stdinTTY() {
+      return Boolean(process.stdin.isTTY)
+    },
+    get columns() {
+      return process.stdout.isTTY ? process.stdout.columns : undefined
+    },
+    get rows() {
+      return process.stdout.isTTY ? process.stdout.rows : undefined
+    },
+    get stdin() {
+      return process.stdin
+    },
+    closed: outputClosed,
+    isClosed: isOutputClosed,
+    writable,
+    flushed,
+  }
+  return processOut
+}
+
+/** An output that keeps what is written: a command run in-process by a test (or by another command). */
+export interface MemoryOutput extends Output {
+  stdout(): string
+  stderr(): string
+}
+
+export function memoryOutput(
+  options: {input?: string | Buffer; tty?: boolean; columns?: number; rows?: number} = {},
+): MemoryOutput {
+  let stdout = ''
+  let stderr = ''
+  const closed = new AbortController()
+  const tty = Boolean(options.tty)
+  return {
+    write: (text) => {
+      stdout += text
+    },
+    writeErr: (text) => {
+      stderr += text
+    },
+    stdoutTTY: tty,
+    stderrTTY: tty,
+    stdinTTY: tty,
+    columns: tty ? (options.columns ?? 80) : undefined,
+    rows: tty ? (options.rows ?? 24) : undefined,
+    stdin: Readable.from(options.input === undefined ? [] : [Buffer.from(options.input)]),
+    closed: () => closed.signal,
+    isClosed: () => false,
+    writable: () => Promise.resolve(),
+    flushed: () => Promise.resolve(),
+    stdout: () => stdout,
+    stderr: () => stderr,
+  }
+}
 
 /**
  * The process's output streams, seen as what they are: pipes that fill up and readers that go away.

@@ -1,12 +1,14 @@
-import chalk from 'chalk'
+import chalk, {supportsColor} from 'chalk'
 
-import {writeErr, writeOut} from './output.js'
+import {currentOutput} from '../context.js'
+import type {Output} from './output.js'
 import {layoutTable, type Column} from './table.js'
 import {field, jsonText, sanitize} from './text.js'
 
 /**
- * The only place that writes to stdout and stderr (docs/architecture.md). Results go to stdout, everything else
- * (progress, warnings, errors) to stderr. Colour and tables only on a TTY.
+ * The only place that writes to stdout and stderr (docs/architecture.md), through the current command's
+ * Output (src/lib/context.ts). Results go to stdout, everything else (progress, warnings, errors) to stderr.
+ * Colour and tables only on a TTY.
  */
 export interface Terminal {
   json: boolean
@@ -15,29 +17,42 @@ export interface Terminal {
   color: boolean
   /** Prompts allowed: stdin and stderr (where prompts go) are TTYs and `--no-input` was not given. */
   interactive: boolean
+  /** The terminal's size when stdout is one (live views fit themselves to it). */
+  columns?: number
+  rows?: number
 }
 
-export function makeTerminal(options: {json: boolean; noColor: boolean; noInput: boolean}): Terminal {
-  const stdoutTTY = Boolean(process.stdout.isTTY)
-  const stdinTTY = Boolean(process.stdin.isTTY)
-  const color =
-    stdoutTTY && !options.json && !options.noColor && process.env.NO_COLOR === undefined && process.env.TERM !== 'dumb'
-  if (!color) chalk.level = 0
+export function makeTerminal(
+  output: Output,
+  env: NodeJS.ProcessEnv,
+  options: {json: boolean; noColor: boolean; noInput: boolean},
+): Terminal {
+  const {stdoutTTY, stdinTTY} = output
+  const color = stdoutTTY && !options.json && !options.noColor && env.NO_COLOR === undefined && env.TERM !== 'dumb'
+  // chalk is one per process: set both ways, so one in-process run's choice does not stick to the next.
+  chalk.level = color ? (supportsColor ? supportsColor.level : 1) : 0
   return {
     json: options.json,
     stdoutTTY,
     stdinTTY,
     color,
-    interactive: stdinTTY && Boolean(process.stderr.isTTY) && !options.noInput,
+    interactive: stdinTTY && output.stderrTTY && !options.noInput,
+    columns: output.columns,
+    rows: output.rows,
   }
 }
 
 export function out(line = ''): void {
-  writeOut(line + '\n')
+  currentOutput().write(line + '\n')
 }
 
 export function err(line = ''): void {
-  writeErr(line + '\n')
+  currentOutput().writeErr(line + '\n')
+}
+
+/** Clears a terminal and moves the cursor home: a live view redraws from the top. */
+export function clearScreen(): void {
+  currentOutput().write('\u001B[2J\u001B[H')
 }
 
 /** A warning on stderr; its text often quotes what a server or a message said, so it is sanitised. */
@@ -47,7 +62,7 @@ export function warn(message: string): void {
 
 /** One NDJSON line on stdout: streaming commands' `--json` output (never throws on a deep value). */
 export function jsonLine(value: unknown): void {
-  writeOut(jsonText(value) + '\n')
+  currentOutput().write(jsonText(value) + '\n')
 }
 
 /**
@@ -67,7 +82,7 @@ export async function table(
     return
   }
   const cells = rows.map((row) => row.map((cell) => String(cell)))
-  const width = process.stdout.columns || 80
+  const width = term.columns || 80
   for (const line of layoutTable(head, cells, {width, wide: options.wide, header: (h) => chalk.bold(h)})) out(line)
 }
 

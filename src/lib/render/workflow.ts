@@ -12,7 +12,7 @@ import {
   type WorkflowMessage,
 } from '../workflow/tree.js'
 import {path} from '../value.js'
-import {err, jsonLine, out, warn, type Terminal} from './terminal.js'
+import {clearScreen, err, jsonLine, out, warn, type Terminal} from './terminal.js'
 import {field} from './text.js'
 
 type SiteNotice = Extract<TailEvent, {kind: 'site-down' | 'site-up' | 'site-error' | 'stream-missing' | 'note'}>
@@ -165,7 +165,7 @@ export function renderWorkflowFollow(term: Terminal, event: WorkflowFollowEvent,
   switch (event.kind) {
     case 'snapshot':
       if (term.json) return jsonLine(event.result)
-      if (term.stdoutTTY) process.stdout.write('\u001B[2J\u001B[H')
+      if (term.stdoutTTY) clearScreen()
       if (event.result.messages.length) renderWorkflow(term, event.result, view)
       else err(`No message of ${field(event.result.correlation_id)} yet; waiting (Ctrl-C to stop)...`)
       return
@@ -174,7 +174,7 @@ export function renderWorkflowFollow(term: Terminal, event: WorkflowFollowEvent,
       const parentSeen = m.causation_id ? result.messages.some((x) => x.id === m.causation_id) : null
       if (term.json) return jsonLine({...m, parent_seen: parentSeen, status: result.status})
       if (term.stdoutTTY) {
-        process.stdout.write('\u001B[2J\u001B[H')
+        clearScreen()
         return renderWorkflow(term, result, view)
       }
       const cause = m.causation_id ? chalk.dim(` ← ${shortId(m.causation_id)}`) : ''
@@ -185,7 +185,7 @@ export function renderWorkflowFollow(term: Terminal, event: WorkflowFollowEvent,
       const d = event.deadLetter
       if (term.json) return jsonLine({dead_letter: d, status: event.result.status})
       if (term.stdoutTTY) {
-        process.stdout.write('\u001B[2J\u001B[H')
+        clearScreen()
         return renderWorkflow(term, event.result, view)
       }
       out(

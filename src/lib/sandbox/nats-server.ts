@@ -5,6 +5,7 @@ import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {delimiter, join, resolve} from 'node:path'
 
+import {currentEnv} from '../context.js'
 import {UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
 
@@ -260,7 +261,7 @@ const missingBinary = (binary: string) =>
   })
 
 /** The nats-server binary to run: `binary` as given (a path, or a name looked up on PATH), else `nats-server`. */
-export async function findNatsServer(binary = 'nats-server', env: NodeJS.ProcessEnv = process.env): Promise<string> {
+export async function findNatsServer(binary = 'nats-server', env: NodeJS.ProcessEnv = currentEnv()): Promise<string> {
   const candidates = binary.includes('/')
     ? [resolve(binary)]
     : (env.PATH ?? '')

@@ -4,6 +4,7 @@ import {join, resolve} from 'node:path'
 
 import {z} from 'zod'
 
+import {currentEnv} from '../context.js'
 import {SITE_NAME, saveConfig, updateConfig, type DvctlConfig} from '../config/file.js'
 import {refused, usageError, UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
@@ -131,7 +132,7 @@ const serverNameOf = (site: StateSite, node: StateNode): string =>
 const clusterSizeOf = (site: StateSite): number => 1 + (site.peers?.length ?? 0)
 
 /** `$XDG_STATE_HOME/dvctl/sandbox`, else `~/.local/state/dvctl/sandbox`. */
-export function defaultSandboxDir(env: NodeJS.ProcessEnv = process.env): string {
+export function defaultSandboxDir(env: NodeJS.ProcessEnv = currentEnv()): string {
   const base = env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state')
   return join(base, 'dvctl', 'sandbox')
 }
@@ -157,7 +158,7 @@ export interface SandboxUpOptions {
  * same data). A sandbox with other sites in the same directory is refused.
  */
 export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxResult> {
-  const env = options.env ?? process.env
+  const env = options.env ?? currentEnv()
   const dir = resolve(options.dir ?? defaultSandboxDir(env))
   const names = options.sites?.length ? options.sites : DEFAULT_SANDBOX_SITES
   checkSiteNames(names)
@@ -229,7 +230,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxResul
 
 /** The sandbox's sites and whether each server is still running; exit 5 when there is no sandbox. */
 export async function sandboxStatus(options: {dir?: string; env?: NodeJS.ProcessEnv}): Promise<SandboxResult> {
-  const dir = resolve(options.dir ?? defaultSandboxDir(options.env ?? process.env))
+  const dir = resolve(options.dir ?? defaultSandboxDir(options.env ?? currentEnv()))
   const state = await readState(dir)
   if (!state) {
     throw new UserError(`No sandbox in ${dir}`, {
@@ -251,7 +252,7 @@ export async function sandboxDown(options: {
   keep?: boolean
   env?: NodeJS.ProcessEnv
 }): Promise<SandboxDownResult> {
-  const env = options.env ?? process.env
+  const env = options.env ?? currentEnv()
   const dir = resolve(options.dir ?? defaultSandboxDir(env))
   const state = await readState(dir)
   const result: SandboxDownResult = {dir, stopped: [], not_running: [], removed: false, unregistered_from: null}

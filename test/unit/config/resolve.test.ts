@@ -44,10 +44,14 @@ describe('resolveSites precedence', () => {
     ])
   })
 
-  it('--site repeated (or comma-separated) selects several sites', async () => {
+  it('--site repeated selects several sites; a comma-separated value is refused, naming the repeated form', async () => {
     const targets = await resolveSites({site: ['osl1', 'trd1']}, env())
     expect(targets.map((t) => t.name)).toEqual(['osl1', 'trd1'])
-    expect((await resolveSites({site: ['trd1,osl1']}, env())).map((t) => t.name)).toEqual(['trd1', 'osl1'])
+    await expect(resolveSites({site: ['trd1,osl1']}, env())).rejects.toMatchObject({
+      code: 'site-list',
+      exitCode: 2,
+      hint: 'Repeat the flag for several sites: --site trd1 --site osl1.',
+    })
   })
 
   it('--all-sites selects every site in the config', async () => {

@@ -1,27 +1,32 @@
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 
-import {resolveSites} from './config/resolve.js'
-import type {SiteTarget} from './config/site.js'
-import {parseDuration} from './duration.js'
-import {ResultExit, UserError, toErrorJson} from './errors.js'
-import {ExitCode, type ExitCodeValue} from './exit-codes.js'
-import type {SiteConnection} from './nats/connection.js'
-import type {FanOut} from './nats/fanout.js'
-import {flushed, isOutputClosed} from './render/output.js'
-import {natsUserError} from './nats/errors.js'
-import {err, makeTerminal, out, warn, type Terminal} from './render/terminal.js'
-import {jsonText} from './render/text.js'
+import {resolveSites} from '../lib/config/resolve.js'
+import type {SiteTarget} from '../lib/config/site.js'
+import {ResultExit, UserError, toErrorJson} from '../lib/errors.js'
+import {ExitCode, type ExitCodeValue} from '../lib/exit-codes.js'
+import type {SiteConnection} from '../lib/nats/connection.js'
+import type {FanOut} from '../lib/nats/fanout.js'
+import {currentContext, currentOutput, type CliContext} from '../lib/context.js'
+import type {Output} from '../lib/render/output.js'
+import {natsUserError} from '../lib/nats/errors.js'
+import {err, makeTerminal, out, warn, type Terminal} from '../lib/render/terminal.js'
+import {jsonText} from '../lib/render/text.js'
+import {durationFlag} from './flags.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
 >
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
 
-/** A duration flag (`500ms`, `30s`, `5m`, `1h`, `14d`), parsed to milliseconds. */
-export const durationFlag = Flags.custom<number>({
-  parse: async (input) => parseDuration(input),
-  helpValue: '<duration>',
-})
+/** Which sites a command works on, beyond the global `--site`/`--server` and the environment. */
+export interface SiteChoice {
+  /** The command's `--all-sites`. */
+  allSites?: boolean
+  /** Site names to use instead of `--site` (`site check NAME...`). */
+  sites?: string[]
+  /** A site named by the arguments (a dead letter's `<site>/<stream>:<seq>`), when neither --site nor --server is given. */
+  impliedSite?: string
+}
 
 /**
  * Owns the global flags, `--json`, connections (closed in `finally`) and the one error model:
@@ -38,13 +43,16 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     }),
     site: Flags.string({
       helpGroup: 'GLOBAL',
-      summary: 'Site (datacenter) name from the config; repeat it for commands that read several sites.',
+      summary: 'Site (datacenter) name from the config, one per flag; repeat it for commands that read several sites.',
       multiple: true,
+      // One value per occurrence: `layout plan --site osl1 FILE` leaves FILE to the arguments.
+      multipleNonGreedy: true,
     }),
     creds: Flags.string({helpGroup: 'GLOBAL', summary: 'NATS credentials file (also NATS_CREDS).'}),
     timeout: durationFlag({
       helpGroup: 'GLOBAL',
-      summary: 'Time allowed to connect, for each server request, and for a read to hear from its server.',
+      summary:
+        'Time allowed to connect, for each server request, and for a read to hear from its server; waits have --wait-timeout.',
       default: 5000,
       defaultHelp: async () => '5s',
     }),
@@ -55,10 +63,19 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected flags!: BaseFlags<T>
   protected args!: BaseArgs<T>
   protected term!: Terminal
+  /** Where this command's output goes (STYLE.md): the process's streams, or a test's buffer. */
+  protected io!: Output
+  /** The environment this command reads (config path, NATS_URL, DV_SITE...): nothing reads process.env. */
+  protected env!: NodeJS.ProcessEnv
+  private context!: CliContext
   private readonly connections: SiteConnection[] = []
+  private interrupt?: {controller: AbortController; release(): void}
 
   public override async init(): Promise<void> {
     await super.init()
+    this.context = currentContext()
+    this.io = this.context.output
+    this.env = this.context.env
     const {args, flags} = await this.parse({
       flags: this.ctor.flags,
       baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
@@ -68,34 +85,56 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     })
     this.flags = flags as BaseFlags<T>
     this.args = args as BaseArgs<T>
-    this.term = makeTerminal({
+    this.term = makeTerminal(this.io, this.env, {
       json: this.jsonEnabled(),
       noColor: Boolean(this.flags['no-color']),
       noInput: Boolean(this.flags['no-input']),
     })
   }
 
-  /** The sites chosen by the global flags and environment. */
-  protected async siteTargets(options: {allSites?: boolean} = {}): Promise<SiteTarget[]> {
-    return resolveSites({
-      server: this.flags.server,
-      site: this.flags.site,
-      creds: this.flags.creds,
-      // Commands that spread `readFlags` (src/lib/nats/fanout.ts) get `--all-sites` honoured here.
-      allSites: options.allSites ?? Boolean((this.flags as Record<string, unknown>)['all-sites']),
-    })
+  /**
+   * The one interrupt of this command, for the services it calls: aborted by the first SIGINT or SIGTERM
+   * (a second one exits at once with 130), or by the caller's signal when run in-process. Asked for only by
+   * commands that stop cleanly on it; a command that never asks keeps the default: a signal ends it.
+   */
+  protected get signal(): AbortSignal {
+    this.interrupt ??= listenForInterrupt(this.context.signal)
+    return this.interrupt.controller.signal
+  }
+
+  /** Whether the command was interrupted (Ctrl-C), as opposed to ending by itself. */
+  protected get interrupted(): boolean {
+    return this.interrupt?.controller.signal.aborted ?? false
+  }
+
+  /**
+   * The sites chosen by the global flags and environment, and by what the command passes: its
+   * `--all-sites`, the site names it was given (instead of `--site`), or a site implied by its arguments.
+   */
+  protected async siteTargets(options: SiteChoice = {}): Promise<SiteTarget[]> {
+    const {server, creds} = this.flags
+    const site = options.sites ?? this.flags.site
+    return resolveSites(
+      {
+        server,
+        site: !site?.length && !server && options.impliedSite ? [options.impliedSite] : site,
+        creds,
+        allSites: Boolean(options.allSites),
+      },
+      this.env,
+    )
   }
 
   /** Connects to exactly one site; the connection is closed when the command ends. */
-  protected async connectOne(): Promise<SiteConnection> {
-    const targets = await this.siteTargets()
+  protected async connectOne(options: SiteChoice = {}): Promise<SiteConnection> {
+    const targets = await this.siteTargets(options)
     if (targets.length > 1) {
       throw new UserError('This command works on one site at a time; give one --site.', {
         code: 'one-site-only',
         exitCode: ExitCode.usage,
       })
     }
-    const {connectSite} = await import('./nats/connection.js')
+    const {connectSite} = await import('../lib/nats/connection.js')
     const conn = await connectSite(targets[0], {timeoutMs: this.flags.timeout})
     this.connections.push(conn)
     return conn
@@ -105,9 +144,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
    * Connects to every selected site concurrently (`--site` repeated, `--all-sites`). Unreachable sites are
    * warned about on stderr and listed in `sites`; when none is reachable this throws (exit 4).
    */
-  protected async connectMany(options: {allSites?: boolean} = {}): Promise<FanOut> {
+  protected async connectMany(options: SiteChoice = {}): Promise<FanOut> {
     const targets = await this.siteTargets(options)
-    const {connectSites} = await import('./nats/fanout.js')
+    const {connectSites} = await import('../lib/nats/fanout.js')
     const fan = await connectSites(targets, {timeoutMs: this.flags.timeout})
     this.connections.push(...fan.connections)
     for (const failure of fan.failures) warn(`${failure.message} (skipped; the other sites are still read)`)
@@ -141,7 +180,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
     // The reader went away (`| head`): what it wanted was delivered; that is a clean end.
-    if (isOutputClosed()) return this.exit(ExitCode.ok)
+    if (this.io?.isClosed()) return this.exit(ExitCode.ok)
     if (error instanceof ResultExit) return this.exit(error.exitCode)
     if (error instanceof Errors.ExitError) throw error
     const userError = toUserError(error)
@@ -152,9 +191,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       if (userError.hint) err(`Hint: ${userError.hint}`)
       if (userError.exitCode === ExitCode.bug) {
         err(
-          process.env.DEBUG
-            ? (error.stack ?? '')
-            : 'This is a bug in dvctl. Run again with DEBUG=dvctl* for the stack.',
+          this.env?.DEBUG ? (error.stack ?? '') : 'This is a bug in dvctl. Run again with DEBUG=dvctl* for the stack.',
         )
       }
     }
@@ -162,9 +199,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   protected override async finally(error: Error | undefined): Promise<unknown> {
+    this.interrupt?.release()
     await Promise.allSettled(this.connections.map((c) => c.close()))
     // A pipe may still hold output: oclif ends a failing command with process.exit, which would drop it.
-    await flushed()
+    await (this.io ?? currentOutput()).flushed()
     return super.finally(error)
   }
 }
@@ -188,4 +226,32 @@ export function toUserError(error: Error & {oclif?: {exit?: number}; code?: stri
   const fromNats = natsUserError(error)
   if (fromNats) return fromNats
   return new UserError(`Unexpected error: ${error.message}`, {code: 'bug', exitCode: ExitCode.bug})
+}
+
+/**
+ * The first SIGINT or SIGTERM aborts (the command winds down: consumers deleted, a summary printed, exit
+ * 130); a second one exits at once with 130. With a caller's signal (an in-process run), that signal is the
+ * interrupt and no process handler is installed.
+ */
+function listenForInterrupt(given: AbortSignal | undefined): {controller: AbortController; release(): void} {
+  const controller = new AbortController()
+  if (given) {
+    const abort = () => controller.abort()
+    if (given.aborted) abort()
+    else given.addEventListener('abort', abort, {once: true})
+    return {controller, release: () => given.removeEventListener('abort', abort)}
+  }
+  const onSignal = () => {
+    if (controller.signal.aborted) process.exit(ExitCode.interrupted)
+    controller.abort()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  return {
+    controller,
+    release: () => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    },
+  }
 }

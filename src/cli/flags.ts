@@ -1,0 +1,133 @@
+import {Flags} from '@oclif/core'
+
+import {TYPE_PATTERN_HELP} from '../lib/contract/match.js'
+import {GROUP_KEYS} from '../lib/dlq/group.js'
+import {DEAD_LETTER_STATUSES} from '../lib/dlq/model.js'
+import type {DeadLetterSelection} from '../lib/dlq/read.js'
+import {parseDuration} from '../lib/duration.js'
+import type {TaskFilter} from '../lib/tasks/watch.js'
+
+/**
+ * The oclif flag definitions shared by several commands, and the mapping of their parsed values onto the
+ * services' options. Services never see flags (STYLE.md "Thin commands"): a command maps them here.
+ */
+
+/** A duration flag (`500ms`, `30s`, `5m`, `1h`, `14d`), parsed to milliseconds. */
+export const durationFlag = Flags.custom<number>({
+  parse: async (input) => parseDuration(input),
+  helpValue: '<duration>',
+})
+
+/**
+ * `--all-sites` for commands that read (tail, workflow, task watch, dlq list, site check); the command passes
+ * it to BaseCommand.connectMany as `{allSites}`. `--site` (repeatable) is global.
+ */
+export const allSitesFlag = Flags.boolean({
+  summary: 'Read every site in the config, concurrently; an unreachable site is reported and skipped.',
+  helpGroup: 'GLOBAL',
+})
+
+export const readFlags = {'all-sites': allSitesFlag}
+
+/** The task filters shared by `task watch` and `task list` (DESIGN.md section 7). */
+export const taskFilterFlags = {
+  correlation: Flags.string({summary: 'Only tasks of this workflow (correlation_id).'}),
+  task: Flags.string({summary: 'Only this task id.'}),
+  service: Flags.string({summary: 'Only tasks reported by this service (the envelope source).'}),
+  tenant: Flags.string({summary: 'Only tasks of this tenant (tenant_id).'}),
+  since: durationFlag({
+    summary: 'How far back the history goes.',
+    default: 24 * 3_600_000,
+    defaultHelp: async () => '24h',
+  }),
+}
+
+export function taskFilterFromFlags(flags: {
+  correlation?: string
+  task?: string
+  service?: string
+  tenant?: string
+}): TaskFilter {
+  return {correlationId: flags.correlation, taskId: flags.task, service: flags.service, tenant: flags.tenant}
+}
+
+/**
+ * `--wait-timeout`: how long a command waits for something to happen (tasks to end, a workflow to finish).
+ * `--timeout` (global) bounds only connecting and each server request, never a wait.
+ */
+export function waitTimeoutFlag(summary: string, options: {dependsOn?: string[]} = {}) {
+  return durationFlag({summary, ...options})
+}
+
+/** The selection flags shared by `dlq list`, `dlq replay --all` and `dlq discard --all`. */
+export const selectionFlags = {
+  since: durationFlag({summary: 'Only dead letters from this long ago on (e.g. 1h, 7d).'}),
+  stream: Flags.string({summary: 'Only dead letters of this stream (e.g. DV_CMD).'}),
+  consumer: Flags.string({summary: 'Only dead letters of this consumer (e.g. maskin).'}),
+  type: Flags.string({summary: TYPE_PATTERN_HELP}),
+  tenant: Flags.string({summary: 'Only this tenant_id.'}),
+}
+
+export const statusFlag = Flags.string({
+  summary: 'Only dead letters in this state.',
+  options: [...DEAD_LETTER_STATUSES, 'all'],
+  default: 'pending',
+})
+
+export const groupByFlag = Flags.string({
+  summary: 'Count dead letters per type, consumer, service, reason or error instead of listing them.',
+  options: [...GROUP_KEYS],
+})
+
+/** Turns the parsed selection flags into the service's selection. */
+export function selectionFrom(flags: {
+  since?: number
+  stream?: string
+  consumer?: string
+  type?: string
+  tenant?: string
+  status?: string
+}): DeadLetterSelection {
+  return {
+    ...(flags.since !== undefined ? {since: new Date(Date.now() - flags.since)} : {}),
+    ...(flags.stream ? {stream: flags.stream} : {}),
+    ...(flags.consumer ? {consumer: flags.consumer} : {}),
+    ...(flags.type ? {type: flags.type} : {}),
+    ...(flags.tenant ? {tenant: flags.tenant} : {}),
+    ...(flags.status ? {status: flags.status as DeadLetterSelection['status']} : {}),
+  }
+}
+
+/**
+ * `--schemas DIR`. Its environment fallback (DVCTL_SCHEMAS) is read by the command from its env, not by
+ * oclif from process.env, so that a command run in-process sees only the env it was given.
+ */
+export const schemasFlag = Flags.directory({
+  summary:
+    'Directory of JSON Schema payload files (<type>.v<N>.json) added to the built-in ones (default: DVCTL_SCHEMAS, else the config "schemas").',
+})
+
+/** The envelope flags shared by `publish` and `request` (DESIGN.md section 7). */
+export const envelopeFlags = {
+  data: Flags.string({
+    char: 'd',
+    summary: 'Payload as a JSON object; "-" reads it from standard input.',
+    exclusive: ['data-file'],
+  }),
+  'data-file': Flags.string({summary: 'Read the payload from a JSON file ("-" for standard input).'}),
+  type: Flags.string({
+    summary: 'Envelope type; default: the registered type for the subject, else <service>.<action>.requested.',
+  }),
+  'subject-id': Flags.string({summary: 'Envelope subject: the resource id (the task id for task events).'}),
+  tenant: Flags.string({summary: 'tenant_id.'}),
+  project: Flags.string({summary: 'project_id.'}),
+  environment: Flags.string({summary: 'environment_id.'}),
+  datacenter: Flags.string({summary: "datacenter_id; default: the site's name."}),
+  actor: Flags.string({summary: 'Who initiated the action; default: the config actor, else the OS user.'}),
+  source: Flags.string({summary: 'Emitting service; default sentral (events: the subject service).'}),
+  'correlation-id': Flags.string({summary: 'Workflow id; default: a new one (the envelope id).'}),
+  'causation-id': Flags.string({summary: 'Id of the message that caused this one.'}),
+  dataschema: Flags.string({summary: 'Payload schema version, <type>/v<N> (absent means v1).'}),
+  id: Flags.string({summary: 'Envelope id (also Nats-Msg-Id); default: a new UUID.'}),
+  schemas: schemasFlag,
+}
