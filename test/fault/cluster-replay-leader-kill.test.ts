@@ -1,55 +1,31 @@
 // Fault: a `--cluster 3` sandbox site (DV_CMD at R3). The DV_CMD stream leader's nats-server is killed
-// (SIGKILL) in the middle of a `dlq replay --all --yes` of 200 dead letters; the replay is then run again
-// (the killed node stays down: two of three nodes keep the quorum) until it exits 0. Every dead letter must
-// end up with exactly one copy in DV_CMD, found by the copies' Dv-Replay-Of header; a run never fails with
-// an internal error (exit 1) because a leader changed. Asserted on the stream contents.
+// (SIGKILL) in the middle of a `dlq replay --all --yes` of 200 dead letters (two of three nodes keep the
+// quorum, a new leader is elected). Once the node is back and the replicas are current, ONE re-run exits 0.
+// Every dead letter must end up with exactly one copy in DV_CMD, found by the copies' Dv-Replay-Of header; a
+// run never fails with an internal error (exit 1) because a leader changed. Asserted on the stream contents.
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {DlqListResult, DlqReplayResult} from '../../src/lib/dlq/model.js'
-import {STREAMS} from '../../src/lib/layout/names.js'
+import {DLQ_LEDGER_BUCKET, STREAMS} from '../../src/lib/layout/names.js'
 import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
 import {runCli, type CliResult} from '../helpers/cli.js'
 import {sandboxFixture, type SandboxFixture} from '../helpers/nats.js'
-import {command} from '../integration/dlq-fixture.js'
-import {eventually, readStream} from './harness.js'
+import {waitFor} from '../helpers/wait.js'
+import {eventually, readStream, seedDeadLetters} from './harness.js'
 
 const COUNT = 200
 
 describe('dlq replay on a three-node cluster when the DV_CMD leader is killed', {timeout: 600_000}, () => {
   let fx: SandboxFixture
   let conn: SiteConnection
-  const originals = new Map<number, string>() // DV_CMD seq -> envelope text
+  let originals: Map<number, string> // DV_CMD seq -> envelope text
 
   beforeAll(async () => {
     fx = await sandboxFixture({sites: ['osl1'], cluster: 3})
     const site = fx.sites[0]
     conn = await connectSite({name: 'osl1', servers: site.servers, js_domain: 'osl1'}, {timeoutMs: 15_000})
-    const js = await conn.js()
-    const jsm = await conn.jsm()
-    await Promise.all(
-      Array.from({length: COUNT}, async (_, i) => {
-        const env = command('maskin.server.provision.requested', {data: {server_id: `srv-${i}`, profile: 'small'}})
-        const text = JSON.stringify(env)
-        const ack = await js.publish('dv.maskin.cmd.provision', text, {msgID: String(env.id)})
-        originals.set(ack.seq, text)
-      }),
-    )
-    // The layout's maskin consumer (R3, inherited from DV_CMD) terminates every command: one `terminated`
-    // advisory per command, captured by DV_DLQ.
-    const consumer = await js.consumers.get(STREAMS.cmd, 'maskin')
-    let termed = 0
-    while (termed < COUNT) {
-      const batch = await consumer.fetch({max_messages: 100, expires: 2000})
-      for await (const m of batch) {
-        m.term()
-        termed++
-      }
-    }
-    await eventually(
-      async () => ((await jsm.streams.info(STREAMS.dlq)).state.messages === COUNT ? true : undefined),
-      60_000,
-      `${COUNT} advisories in DV_DLQ`,
-    )
+    // The layout's maskin consumer (R3, inherited from DV_CMD) terminates every command.
+    originals = await seedDeadLetters(conn, COUNT)
   }, 240_000)
 
   afterAll(async () => {
@@ -86,16 +62,29 @@ describe('dlq replay on a three-node cluster when the DV_CMD leader is killed', 
     // The kill really landed part-way: some copies stored, not all.
     expect(atKill.state.messages - before).toBeLessThan(COUNT)
 
-    const runs: CliResult[] = [await first]
-    // Re-run until it reports success; each run picks up only what is still pending or in progress.
-    while (runs.at(-1)!.exitCode !== 0 && runs.length < 6) {
-      runs.push(await cli('dlq', 'replay', '--all', '--yes', '--json'))
+    // The run carries on through the election (publishes and journal writes are repeatable) or stops with
+    // a partial result; a leader change is never an internal error.
+    const firstRun = await first
+    expect([0, 4, 68], firstRun.stdout + firstRun.stderr).toContain(firstRun.exitCode)
+
+    // The killed node comes back, and the test waits until every replica of the streams dvctl reads is
+    // current again. (With a peer down, nats-server 2.9 keeps placing the R1 ordered consumers of reads on
+    // it for as long as it is down: such a read times out, exit 4. That is not what this test is about.)
+    await fx.restart()
+    for (const stream of [STREAMS.cmd, STREAMS.dlq, `KV_${DLQ_LEDGER_BUCKET}`]) {
+      await waitFor(
+        async () => {
+          const c = (await jsm.streams.info(stream)).cluster
+          return Boolean(c?.leader) && c!.replicas?.length === 2 && c!.replicas.every((r) => r.current && !r.offline)
+        },
+        {timeoutMs: 120_000, what: `${stream}: a leader and two current replicas`},
+      )
     }
-    // A leader change is never an internal error: success, or a partial result (68) / unavailable (4).
-    for (const r of runs) expect([0, 4, 68], r.stdout + r.stderr).toContain(r.exitCode)
-    const last = runs.at(-1)!
-    expect(last.exitCode, last.stdout + last.stderr).toBe(0)
-    DlqReplayResult.parse(last.json())
+    // One re-run finishes what the first left (nothing, when it finished by itself).
+    const rerun = await cli('dlq', 'replay', '--all', '--yes', '--json')
+    expect(rerun.exitCode, rerun.stdout + rerun.stderr).toBe(0)
+    const result = DlqReplayResult.parse(rerun.json())
+    if (firstRun.exitCode === 0) expect(result.replayed).toEqual([])
 
     // The stream: every original once, and exactly one byte-identical copy of each.
     const entries = await eventually(
@@ -120,12 +109,7 @@ describe('dlq replay on a three-node cluster when the DV_CMD leader is killed', 
     expect(entries.length).toBe(2 * COUNT)
 
     // The ledger agrees: nothing left pending.
-    // With a server down, a read can still meet a request nobody answers (the server may place the read's
-    // consumer on the dead peer for a while): that is exit 4, "run again", never a bug.
-    let listed = await cli('dlq', 'list', '--status', 'all', '--json')
-    for (let attempt = 1; listed.exitCode === 4 && attempt < 3; attempt++) {
-      listed = await cli('dlq', 'list', '--status', 'all', '--json')
-    }
+    const listed = await cli('dlq', 'list', '--status', 'all', '--json')
     expect(listed.exitCode, listed.stdout + listed.stderr).toBe(0)
     const list = DlqListResult.parse(listed.json())
     expect(list.dead_letters).toHaveLength(COUNT)

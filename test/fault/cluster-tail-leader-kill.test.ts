@@ -13,7 +13,7 @@ import {TailLine} from '../../src/lib/workflow/tail.js'
 import {startCli, type LiveCli} from '../helpers/live-cli.js'
 import {sandboxFixture, type SandboxFixture} from '../helpers/nats.js'
 import {envelope} from '../integration/workflow-seed.js'
-import {eventually, sleep} from './harness.js'
+import {eventually} from './harness.js'
 
 describe('tail --follow on a three-node cluster when the DV_CMD leader is killed', {timeout: 600_000}, () => {
   let fx: SandboxFixture
@@ -83,7 +83,9 @@ describe('tail --follow on a three-node cluster when the DV_CMD leader is killed
     )
     await send(20)
     await cli.waitFor(() => seen().length >= 60, 120_000, 'all 60 lines')
-    await sleep(1000) // a repeat would arrive now
+    // One more, printed after everything before it: any repeat of an earlier message would come first.
+    await send(1)
+    await cli.waitFor(() => seen().includes(sent.at(-1)!), 60_000, 'the last line')
     expect(seen()).toEqual(sent)
     expect(await cli.stop()).toBe(130)
     cli = undefined

@@ -1,5 +1,9 @@
-// Shared by the fault tests: read a whole stream back (the tests assert on stream contents), and poll.
+// Shared by the fault tests: read a whole stream back (the tests assert on stream contents), poll, and seed
+// dead letters.
+import {STREAMS} from '../../src/lib/layout/names.js'
 import type {SiteConnection} from '../../src/lib/nats/connection.js'
+import {waitFor} from '../helpers/wait.js'
+import {command} from '../integration/dlq-fixture.js'
 
 export interface StreamEntry {
   seq: number
@@ -32,18 +36,44 @@ export async function readStream(conn: SiteConnection, stream: string): Promise<
 }
 
 /** Polls until `check` returns a value; real outcomes (advisories, reconnects, catch-up) are asynchronous. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-  what = 'condition',
-): Promise<T> {
-  const until = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check().catch(() => undefined)
-    if (value !== undefined) return value
-    if (Date.now() > until) throw new Error(`${what} not met within ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
+export function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+  return waitFor(check, {timeoutMs, what})
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/**
+ * The dead letters a replay fault test works on: `count` valid commands published to DV_CMD (Nats-Msg-Id =
+ * envelope id), each terminated by a worker on the layout's own `maskin` consumer, so that DV_DLQ holds one
+ * `terminated` advisory per command. (Adding `maskin` again with another config is refused by 2.10+
+ * servers: consumer already exists.) Returns DV_CMD seq -> envelope text of every command.
+ */
+export async function seedDeadLetters(
+  conn: SiteConnection,
+  count: number,
+  options: {fetchBatch?: number; timeoutMs?: number} = {},
+): Promise<Map<number, string>> {
+  const js = await conn.js()
+  const jsm = await conn.jsm()
+  const originals = new Map<number, string>()
+  await Promise.all(
+    Array.from({length: count}, async (_, i) => {
+      const env = command('maskin.server.provision.requested', {data: {server_id: `srv-${i}`, profile: 'small'}})
+      const text = JSON.stringify(env)
+      const ack = await js.publish('dv.maskin.cmd.provision', text, {msgID: String(env.id)})
+      originals.set(ack.seq, text)
+    }),
+  )
+  const consumer = await js.consumers.get(STREAMS.cmd, 'maskin')
+  let termed = 0
+  while (termed < count) {
+    const batch = await consumer.fetch({max_messages: options.fetchBatch ?? 100, expires: 2000})
+    for await (const m of batch) {
+      m.term()
+      termed++
+    }
+  }
+  await waitFor(async () => (await jsm.streams.info(STREAMS.dlq)).state.messages === count, {
+    timeoutMs: options.timeoutMs ?? 60_000,
+    what: `${count} advisories in DV_DLQ`,
+  })
+  return originals
+}

@@ -13,8 +13,9 @@ import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js
 import {freePort} from '../../src/lib/sandbox/nats-server.js'
 import {runCli} from '../helpers/cli.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
+import {waitFor} from '../helpers/wait.js'
 import {command} from '../integration/dlq-fixture.js'
-import {eventually, readStream, sleep} from './harness.js'
+import {eventually, readStream} from './harness.js'
 
 /** A TCP relay that can be cut (every socket closed, new ones refused) and restored. */
 class CuttableLink {
@@ -108,9 +109,24 @@ describe('cross-site source over a leaf-node link that is cut', {timeout: 180_00
     await eventually(async () => ((await sourcedCount()) === 20 ? true : undefined), 30_000, 'first 20 sourced')
 
     link.sever()
-    await sleep(500)
+    // Cut for real: trd1 no longer reaches osl1's JetStream across the leaf link.
+    await waitFor(
+      () =>
+        trd1Conn.nc.request('$JS.osl1.API.INFO', '', {timeout: 1000}).then(
+          () => false,
+          () => true,
+        ),
+      {what: 'osl1 unreachable from trd1'},
+    )
     await publishEvents(30) // stored on osl1 while trd1 cannot reach it
-    await sleep(2500)
+    // The source has heard nothing for longer than doctor's --stall-after below (as the server reports it).
+    await waitFor(
+      async () => {
+        const source = (await (await trd1Conn.jsm()).streams.info('XS_OSL1_EVT')).sources?.[0]
+        return source !== undefined && (source.active < 0 || source.active > 2_500_000_000)
+      },
+      {what: 'the source silent for 2.5 s'},
+    )
     expect(await sourcedCount()).toBe(20)
 
     const doctor = await runCli(['doctor', '--server', trd1.url, '--stall-after', '2s', '--json'], {timeoutMs: 60_000})
@@ -122,7 +138,9 @@ describe('cross-site source over a leaf-node link that is cut', {timeout: 180_00
     link.restore()
     await publishEvents(10)
     await eventually(async () => ((await sourcedCount()) >= 60 ? true : undefined), 90_000, 'catch-up to 60')
-    await sleep(1000) // a repeat would land now
+    // One more, sourced after everything before it: any repeat of an earlier message would be stored first.
+    await publishEvents(1)
+    await eventually(async () => ((await sourcedIds()).at(-1) === sent.at(-1) ? true : undefined), 30_000, 'marker')
     expect(await sourcedIds()).toEqual(sent)
 
     const healthy = await runCli(['doctor', '--server', trd1.url, '--stall-after', '2s', '--json'], {timeoutMs: 60_000})

@@ -1,49 +1,25 @@
 // Fault (issue 13, item 6): the site is killed (SIGKILL) in the middle of `dlq replay --all --yes` and stays
 // down. The replay must stop promptly (not hang on each publish's timeout), exit 68 and list what was
-// replayed, what failed and what was not attempted. With the site back, running it again finishes the rest:
+// replayed, what failed and what was not attempted. With the site back, running it once more finishes the rest:
 // every dead letter ends up with exactly one copy in DV_CMD, and the ledger says replayed for all.
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {DlqListResult, DlqReplayResult} from '../../src/lib/dlq/model.js'
 import {STREAMS} from '../../src/lib/layout/names.js'
 import {runCli, type CliResult} from '../helpers/cli.js'
-import {command, type DlqSite, startDlqSite} from '../integration/dlq-fixture.js'
-import {eventually, readStream} from './harness.js'
+import {waitFor} from '../helpers/wait.js'
+import {type DlqSite, startDlqSite} from '../integration/dlq-fixture.js'
+import {eventually, readStream, seedDeadLetters} from './harness.js'
 
 const COUNT = 300
 
 describe('dlq replay when its site is lost mid-way', {timeout: 240_000}, () => {
   let site: DlqSite
-  const originals = new Map<number, string>() // DV_CMD seq -> envelope text
+  let originals: Map<number, string> // DV_CMD seq -> envelope text
 
   beforeAll(async () => {
     site = await startDlqSite('osl1')
-    const js = await site.conn.js()
-    const jsm = await site.conn.jsm()
-    const acks = []
-    for (let i = 0; i < COUNT; i++) {
-      const env = command('maskin.server.provision.requested', {data: {server_id: `srv-${i}`, profile: 'small'}})
-      const text = JSON.stringify(env)
-      acks.push(
-        js.publish('dv.maskin.cmd.provision', text, {msgID: String(env.id)}).then((a) => originals.set(a.seq, text)),
-      )
-    }
-    await Promise.all(acks)
-    // The layout's `maskin` consumer terminates every command: one `terminated` advisory each.
-    const consumer = await js.consumers.get(STREAMS.cmd, 'maskin')
-    let termed = 0
-    while (termed < COUNT) {
-      const batch = await consumer.fetch({max_messages: 100, expires: 2000})
-      for await (const m of batch) {
-        m.term()
-        termed++
-      }
-    }
-    await eventually(
-      async () => ((await jsm.streams.info(STREAMS.dlq)).state.messages === COUNT ? true : undefined),
-      60_000,
-      `${COUNT} advisories in DV_DLQ`,
-    )
+    originals = await seedDeadLetters(site.conn, COUNT)
   }, 120_000)
 
   afterAll(async () => site?.dispose())
@@ -85,15 +61,15 @@ describe('dlq replay when its site is lost mid-way', {timeout: 240_000}, () => {
     expect(new Set(accounted).size).toBe(COUNT)
     for (const f of result.failed) expect(f.error).toMatch(/run the same command again/)
 
-    // The site comes back; running the same command again finishes the rest.
+    // The site comes back (its JetStream serves DV_CMD again); running the same command once finishes the rest.
     await site.server.start()
-    let last: CliResult | undefined
-    for (let attempt = 0; attempt < 3; attempt++) {
-      last = await cli('dlq', 'replay', '--all', '--yes', '--json')
-      if (last.exitCode === 0) break
-    }
-    expect(last!.exitCode, last!.stdout + last!.stderr).toBe(0)
-    const rerun = DlqReplayResult.parse(last!.json())
+    await waitFor(async () => (await jsm.streams.info(STREAMS.cmd)).state.messages, {
+      timeoutMs: 60_000,
+      what: 'DV_CMD served again after the restart',
+    })
+    const last = await cli('dlq', 'replay', '--all', '--yes', '--json')
+    expect(last.exitCode, last.stdout + last.stderr).toBe(0)
+    const rerun = DlqReplayResult.parse(last.json())
     // What the first run confirmed is not sent again.
     const confirmed = new Set(result.replayed.map((r) => r.ref))
     expect(rerun.replayed.filter((r) => confirmed.has(r.ref) && !r.duplicate)).toEqual([])
@@ -112,7 +88,9 @@ describe('dlq replay when its site is lost mid-way', {timeout: 240_000}, () => {
       if (of) expect(e.text).toBe(originals.get(Number(of.split(':')[1])))
     }
 
-    const list = DlqListResult.parse((await cli('dlq', 'list', '--status', 'all', '--json')).json())
+    const listed = await cli('dlq', 'list', '--status', 'all', '--json')
+    expect(listed.exitCode, listed.stdout + listed.stderr).toBe(0)
+    const list = DlqListResult.parse(listed.json())
     expect(list.dead_letters).toHaveLength(COUNT)
     expect(list.dead_letters.filter((d) => d.status !== 'replayed').map((d) => d.ref)).toEqual([])
   })

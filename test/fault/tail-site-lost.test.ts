@@ -95,7 +95,14 @@ describe('tail --follow over two sites when one is lost', {timeout: 180_000}, ()
     await send('trd1', b, 5)
     await send('osl1', a, 3)
     await cli.waitFor(() => seen('trd1').length >= 15 && seen('osl1').length >= 13, 30_000, 'all lines')
-    await new Promise((r) => setTimeout(r, 750)) // a repeat would arrive now
+    // One more per site, printed after everything before it there: any repeat would come first.
+    await send('trd1', b, 1)
+    await send('osl1', a, 1)
+    await cli.waitFor(
+      () => seen('trd1').includes(sent.trd1.at(-1)!) && seen('osl1').includes(sent.osl1.at(-1)!),
+      30_000,
+      'the last line of each site',
+    )
     expect(seen('trd1')).toEqual(sent.trd1)
     expect(seen('osl1')).toEqual(sent.osl1)
     await Promise.all([a.close(), b.close()])

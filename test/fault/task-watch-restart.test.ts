@@ -65,7 +65,8 @@ describe('task watch across a server restart', {timeout: 180_000}, () => {
       await nc.close()
 
       await server.stop()
-      await new Promise((r) => setTimeout(r, 1000))
+      // Restarted once the watch has seen its server go (it resumes from the last message it saw).
+      await cli.waitFor(() => /disconnected/.test(cli.stderr()), 30_000, 'the watch noticed the server is gone')
       await server.start()
       nc = await connectTo(server.url)
       await emit(nc, 'progress', {progress: {percent: 50, message: 'half'}})

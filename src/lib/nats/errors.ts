@@ -183,8 +183,14 @@ export function classifyNatsError(error: unknown): NatsFailure {
     if (error.cause instanceof Error) return classifyNatsError(error.cause)
     return {kind: 'disconnected', detail: 'the request was cut off (connection lost)'}
   }
-  if (error instanceof core.AuthorizationError || error instanceof core.UserAuthenticationExpiredError)
+  if (error instanceof core.AuthorizationError || error instanceof core.UserAuthenticationExpiredError) {
+    // The client files the server's "Authentication Timeout" (a login slower than the server's
+    // authorization timeout, as under load) under the same class as a refused login; only the server's
+    // protocol error tells them apart. Slowness is a timeout, never "check your credentials".
+    if (/authentication timeout/i.test(error.message))
+      return {kind: 'timeout', detail: 'login timed out (the server closed it after its authorization timeout)'}
     return {kind: 'auth', detail: 'authentication failed'}
+  }
   if (error instanceof core.PermissionViolationError)
     return {kind: 'permission', detail: `permission denied to ${error.operation} on ${serverSays(error.subject)}`}
   if (error instanceof core.ClosedConnectionError) return {kind: 'closed', detail: 'connection closed'}

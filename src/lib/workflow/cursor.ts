@@ -286,10 +286,15 @@ async function startSequence(conn: SiteConnection, options: StreamCursorOptions)
   if (!options.window.from) return 1
   // The server resolves a time to a sequence when it creates a consumer: a probe, deleted at once.
   const js = await conn.js()
-  const probe = await js.consumers.get(options.stream, {
-    ...(options.filterSubject ? {filter_subjects: options.filterSubject} : {}),
-    opt_start_time: options.window.from.toISOString(),
-  })
+  // Placed like the cursor's own consumer (an R1 ordered consumer, maybe on a just-killed peer): retried alike.
+  const probe = await retryTransient(
+    () =>
+      js.consumers.get(options.stream, {
+        ...(options.filterSubject ? {filter_subjects: options.filterSubject} : {}),
+        opt_start_time: options.window.from!.toISOString(),
+      }),
+    {attempts: ORDERED_CONSUMER_ATTEMPTS, giveUpIf: () => conn.linkDown()},
+  )
   const info = await probe.info(true)
   void probe.delete().catch(() => {})
   return info.delivered.stream_seq + 1
