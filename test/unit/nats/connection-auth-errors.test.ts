@@ -1,4 +1,5 @@
-// A refused login is told from a slow one (secrets.test.ts runs wrong secrets against real servers).
+// A login the server ends is one answer, exit 4 connection-auth (secrets.test.ts runs wrong secrets against
+// real servers); the client gives a slow login the same class, so the hint names that case too.
 import {errors} from '@nats-io/transport-node'
 import {describe, expect, it} from 'vitest'
 
@@ -12,8 +13,9 @@ describe('connectionError for a login the server ends', () => {
     expect(e).toMatchObject({code: 'connection-auth', exitCode: 4})
   })
 
-  it("the server's authentication timeout is exit 4, connection-timeout: not a credentials problem", () => {
+  it("the server's authentication timeout is the same answer, and the hint says what a slow login means", () => {
     const e = connectionError(site, 'nats://h:1', new errors.AuthorizationError('Authentication Timeout'))
-    expect(e).toMatchObject({code: 'connection-timeout', exitCode: 4})
+    expect(e).toMatchObject({code: 'connection-auth', exitCode: 4})
+    expect(e.hint).toContain('authorization timeout')
   })
 })
