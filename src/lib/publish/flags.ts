@@ -4,21 +4,18 @@ import {usageError} from '../errors.js'
 import type {EnvelopeInput} from './envelope.js'
 import {readAll} from '../stdin.js'
 
-export interface EnvelopeFlagValues {
+/** The envelope flags' values: the input's own fields, and the kebab-case ones mapped below. */
+export type EnvelopeFlagValues = Partial<
+  Pick<
+    EnvelopeInput,
+    'type' | 'tenant' | 'project' | 'environment' | 'datacenter' | 'actor' | 'source' | 'dataschema' | 'id'
+  >
+> & {
   data?: string
   'data-file'?: string
-  type?: string
   'subject-id'?: string
-  tenant?: string
-  project?: string
-  environment?: string
-  datacenter?: string
-  actor?: string
-  source?: string
   'correlation-id'?: string
   'causation-id'?: string
-  dataschema?: string
-  id?: string
 }
 
 /** Maps the flags onto the envelope input; `data` and defaults (actor, datacenter) are given by the caller. */
