@@ -8,7 +8,7 @@ import {type FanOut} from '../../lib/nats/fanout.js'
 import {warn} from '../../lib/render/terminal.js'
 import {renderWorkflow, renderWorkflowFollow, type WorkflowView} from '../../lib/render/workflow.js'
 import type {WorkflowResult} from '../../lib/workflow/read.js'
-import type {ScanWindow} from '../../lib/workflow/cursor.js'
+import type {ScanWindow} from '../../lib/nats/reader.js'
 import {resolveWindow} from '../../lib/workflow/window.js'
 
 export default class WorkflowShow extends BaseCommand<typeof WorkflowShow> {

@@ -1,6 +1,6 @@
 import {STREAMS} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
-import {StreamCursor, StreamMissing, type StoredMessage} from '../workflow/cursor.js'
+import {readStream, StreamMissing, type StoredMessage} from '../nats/reader.js'
 import type {Failure} from './model.js'
 import {parseEnvelope} from './original.js'
 
@@ -33,20 +33,13 @@ export interface FailureIndex {
 export async function readFailures(conn: SiteConnection, query: FailureQuery): Promise<FailureIndex> {
   const index: FailureIndex = {byCausation: new Map(), byCorrelation: new Map()}
   if (query.ids.size === 0 && query.correlations.size === 0) return index
-  let cursor: StreamCursor
+  const failed = readStream(
+    conn,
+    {stream: STREAMS.task, filterSubject: TASK_FAILED_SUBJECT},
+    {start: {time: query.from}},
+  )
   try {
-    cursor = await StreamCursor.open(conn, {
-      stream: STREAMS.task,
-      filterSubject: TASK_FAILED_SUBJECT,
-      window: {from: query.from},
-      follow: false,
-    })
-  } catch (error) {
-    if (error instanceof StreamMissing) return index
-    throw error
-  }
-  try {
-    for (let m = await cursor.nextHistory(); m; m = await cursor.nextHistory()) {
+    for await (const m of failed) {
       const envelope = parseEnvelope(m.data)
       if (!envelope) continue
       const causation = typeof envelope.causation_id === 'string' ? envelope.causation_id : undefined
@@ -58,8 +51,9 @@ export async function readFailures(conn: SiteConnection, query: FailureQuery): P
       if (byCause) push(index.byCausation, causation!, event)
       if (byCorr) push(index.byCorrelation, correlation!, event)
     }
-  } finally {
-    await cursor.close()
+  } catch (error) {
+    if (error instanceof StreamMissing) return index
+    throw error
   }
   return index
 }

@@ -1,9 +1,9 @@
 import type {KV} from '@nats-io/kv'
 
 import {DLQ_LEDGER_BUCKET} from '../layout/names.js'
-import {boundedRead} from '../nats/bounded-read.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {isStreamNotFound} from '../nats/errors.js'
+import {readStream} from '../nats/reader.js'
 import {retryTransient} from '../nats/transient.js'
 import {type HistoryEntry, LedgerEntry} from './model.js'
 import {formatRef, ledgerKey, refFromLedgerKey} from './ref.js'
@@ -114,17 +114,18 @@ export class Ledger {
 
   private async *lastEntries(): AsyncGenerator<{key: string; value: Uint8Array; deleted: boolean; stored: number}> {
     const prefix = `$KV.${DLQ_LEDGER_BUCKET}.`
-    const entries = boundedRead(this.conn, `KV_${DLQ_LEDGER_BUCKET}`, {
-      filter_subjects: `${prefix}>`,
-      deliver_policy: 'last_per_subject' as never,
-    })
+    const entries = readStream(
+      this.conn,
+      {stream: `KV_${DLQ_LEDGER_BUCKET}`, filterSubject: `${prefix}>`},
+      {start: 'last-per-subject', headers: true},
+    )
     for await (const m of entries) {
-      const op = m.headers?.get('KV-Operation')
+      const op = m.headers?.['KV-Operation']?.[0]
       yield {
         key: m.subject.slice(prefix.length),
         value: m.data,
         deleted: op === 'DEL' || op === 'PURGE',
-        stored: m.time.getTime(),
+        stored: Date.parse(m.time),
       }
     }
   }

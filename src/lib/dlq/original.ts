@@ -1,8 +1,8 @@
 import type {StreamInfo} from '@nats-io/jetstream'
 
-import {boundedRead} from '../nats/bounded-read.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {isNotFound, isStreamNotFound} from '../nats/errors.js'
+import {readStream} from '../nats/reader.js'
 
 /** The dead command itself, fetched by stream and sequence; null when it is gone (deleted, aged out). */
 export interface OriginalMessage {
@@ -120,11 +120,8 @@ export class OriginalReader {
   }
 
   private async scanRange(stream: string, from: number, to: number, fn: (m: OriginalMessage) => void) {
-    const messages = boundedRead(this.conn, stream, {deliver_policy: 'by_start_sequence' as never, opt_start_seq: from})
-    for await (const m of messages) {
-      const headers: Record<string, string[]> = {}
-      if (m.headers) for (const [k, v] of m.headers) headers[k] = v
-      fn({stream, seq: m.seq, subject: m.subject, time: m.time.toISOString(), data: m.data, headers})
+    for await (const m of readStream(this.conn, {stream}, {start: {seq: from}, headers: true})) {
+      fn({stream, seq: m.seq, subject: m.subject, time: m.time, data: m.data, headers: m.headers ?? {}})
       if (m.seq >= to) break
     }
   }

@@ -5,7 +5,7 @@ import {STREAMS} from '../layout/names.js'
 import {layoutForSite} from '../layout/resolve.js'
 import type {Layout} from '../layout/schema.js'
 import type {SiteConnection} from '../nats/connection.js'
-import {StreamCursor, StreamMissing} from '../workflow/cursor.js'
+import {readStream, StreamMissing} from '../nats/reader.js'
 import {belongsToSite, checkAdvisory, type DeadLetterAdvisory, type InvalidAdvisory} from './advisory.js'
 import {failureOfTermReason, failuresFor, readFailures} from './failures.js'
 import {emptyLedgerState, Ledger, type LedgerState} from './ledger.js'
@@ -77,29 +77,16 @@ export async function scanAdvisories(
 ): Promise<{valid: Map<string, AdvisoryRecord>; invalid: InvalidRecord[]}> {
   // The site's JetStream domain tells its own advisories from another site's (docs/operations.md, layouts).
   const domain = (await conn.identity()).jsDomain
-  let cursor: StreamCursor
-  try {
-    cursor = await StreamCursor.open(conn, {
-      stream: STREAMS.dlq,
-      window: options.since ? {from: options.since} : {},
-      follow: false,
-    })
-  } catch (error) {
-    if (error instanceof StreamMissing) {
-      throw notFound(
-        `Site ${conn.site.name} has no ${STREAMS.dlq} stream, so no dead letters are captured there.`,
-        'dlq-stream-missing',
-        'Apply the standard layout: dvctl layout apply.',
-      )
-    }
-    throw error
-  }
   const byRef = new Map<string, AdvisoryRecord>()
   const invalid: InvalidRecord[] = []
   const wanted = (a: {stream: string; consumer: string}) =>
     (!options.stream || a.stream === options.stream) && (!options.consumer || a.consumer === options.consumer)
   try {
-    for (let m = await cursor.nextHistory(); m; m = await cursor.nextHistory()) {
+    for await (const m of readStream(
+      conn,
+      {stream: STREAMS.dlq},
+      {start: options.since ? {time: options.since} : undefined},
+    )) {
       const checked = checkAdvisory(m.data, m.subject)
       if (!checked.ok) {
         const bad = checked.invalid
@@ -113,8 +100,15 @@ export async function scanAdvisories(
       if (options.refs && !options.refs.has(ref)) continue
       byRef.set(ref, {advisory, stream: m.stream, seq: m.seq, time: m.time})
     }
-  } finally {
-    await cursor.close()
+  } catch (error) {
+    if (error instanceof StreamMissing) {
+      throw notFound(
+        `Site ${conn.site.name} has no ${STREAMS.dlq} stream, so no dead letters are captured there.`,
+        'dlq-stream-missing',
+        'Apply the standard layout: dvctl layout apply.',
+      )
+    }
+    throw error
   }
   return {valid: byRef, invalid}
 }

@@ -6,7 +6,7 @@ import {usageError} from '../errors.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {classifyNatsError, describeNatsError, type NatsFailureKind} from '../nats/errors.js'
 import {retryTransient} from '../nats/transient.js'
-import {StreamCursor} from '../workflow/cursor.js'
+import {readStream} from '../nats/reader.js'
 import {emptyLedgerState, journalKey, Ledger, type LedgerState, type ReplayJournal} from './ledger.js'
 import type {DlqReplayResult, SkippedItem} from './model.js'
 import {type OriginalMessage, OriginalReader} from './original.js'
@@ -434,19 +434,13 @@ async function findStoredReplay(conn: SiteConnection, item: ReplayItem): Promise
   const windowMs = (info.config.duplicate_window ?? 0) / 1e6
   const since = Date.parse(item.resume!.at)
   if (Date.now() - since < windowMs - 5000) return undefined
-  const cursor = await StreamCursor.open(conn, {
-    stream,
-    filterSubject: item.subject,
-    window: {from: new Date(since - 1000)},
-    follow: false,
-    headers: true,
-  })
-  try {
-    for (let m = await cursor.nextHistory(); m; m = await cursor.nextHistory()) {
-      if (m.headers?.[REPLAY_HEADERS.id]?.includes(item.replay_id)) return m.seq
-    }
-  } finally {
-    await cursor.close()
+  const copies = readStream(
+    conn,
+    {stream, filterSubject: item.subject},
+    {start: {time: new Date(since - 1000)}, headers: true},
+  )
+  for await (const m of copies) {
+    if (m.headers?.[REPLAY_HEADERS.id]?.includes(item.replay_id)) return m.seq
   }
   return undefined
 }

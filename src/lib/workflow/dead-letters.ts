@@ -1,5 +1,5 @@
 import {belongsToSite, type DeadLetterAdvisory} from '../dlq/advisory.js'
-import type {StoredMessage} from './cursor.js'
+import type {StoredMessage} from '../nats/reader.js'
 
 /** The advisory format is read in one place, src/lib/dlq/advisory.ts. */
 export {parseAdvisory, type DeadLetterAdvisory as Advisory} from '../dlq/advisory.js'

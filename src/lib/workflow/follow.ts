@@ -1,9 +1,9 @@
 import type {SiteConnection} from '../nats/connection.js'
 import {describeNatsError} from '../nats/errors.js'
 import {STREAMS} from '../layout/names.js'
-import {StreamCursor, type ScanWindow, type StoredMessage} from './cursor.js'
+import {EventQueue} from '../nats/event-queue.js'
+import {readStreams, type ScanWindow, type StoredMessage} from '../nats/reader.js'
 import {parseAdvisory, toDeadLetter, type Advisory, type WorkflowDeadLetter} from './dead-letters.js'
-import {EventQueue} from './queue.js'
 import {assembleWorkflow, collectWorkflow, workflowMessageOf, type WorkflowResult} from './read.js'
 import {tailMessages, type TailEvent} from './tail.js'
 import type {WorkflowMessage} from './tree.js'
@@ -67,16 +67,21 @@ async function run(
     if (r.value.kind === 'caught-up') break
     early.push(r.value)
   }
-  // Dead letters too: the advisories stored from now on, opened before the history is read.
-  const advisoryCursors = (
-    await Promise.all(
-      connections.map((conn) =>
-        StreamCursor.open(conn, {stream: STREAMS.dlq, window: {}, follow: true, liveOnly: true}).catch(() => null),
-      ),
-    )
-  ).filter((c): c is StreamCursor => c !== null)
-  const closeAdvisories = () => advisoryCursors.forEach((c) => void c.close())
-  options.signal?.addEventListener('abort', closeAdvisories, {once: true})
+  // Dead letters too: the advisories stored from now on, opened before the history is read. A site
+  // without DV_DLQ (or failing) just has no dead letters to show.
+  const stopAdvisories = new AbortController()
+  const advisories = readStreams(
+    connections.map((conn) => ({conn, stream: STREAMS.dlq})),
+    {
+      order: 'arrival',
+      start: 'new',
+      follow: true,
+      siteEvents: false,
+      signal: options.signal ? AbortSignal.any([options.signal, stopAdvisories.signal]) : stopAdvisories.signal,
+    },
+  )[Symbol.asyncIterator]()
+  for (let r = await advisories.next(); !r.done && r.value.kind !== 'caught-up'; r = await advisories.next());
+  const closeAdvisories = () => stopAdvisories.abort()
 
   const reading = await collectWorkflow(connections, {
     correlationId: options.correlationId,
@@ -127,21 +132,23 @@ async function run(
         for (let r = await iterator.next(); !r.done; r = await iterator.next()) handle(r.value)
         closeAdvisories()
       })(),
-      ...advisoryCursors.map(async (cursor) => {
-        for (let stored = await cursor.nextLive(); stored; stored = await cursor.nextLive()) {
+      (async () => {
+        for (let r = await advisories.next(); !r.done; r = await advisories.next()) {
+          if (r.value.kind !== 'message') continue
+          const stored = r.value.message
+          const conn = connections.find((c) => c.site.name === stored.site)
           const advisory = parseAdvisory(stored.data)
           const key = `${stored.site}/${stored.stream}:${stored.seq}`
-          if (!advisory || seenAdvisories.has(key)) continue
+          if (!conn || !advisory || seenAdvisories.has(key)) continue
           seenAdvisories.add(key)
           // The site's JetStream domain (known once the site answered: it is kept on the connection).
-          const domain = (await cursor.conn.identity()).jsDomain ?? undefined
+          const domain = (await conn.identity()).jsDomain ?? undefined
           unmatched.push({advisory, stored, domain})
           matchAdvisories()
         }
-      }),
+      })(),
     ])
   } finally {
-    options.signal?.removeEventListener('abort', closeAdvisories)
     closeAdvisories()
   }
 }

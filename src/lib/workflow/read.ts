@@ -4,7 +4,7 @@ import {STREAMS} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {describeNatsError} from '../nats/errors.js'
 import type {SiteStatus} from '../nats/fanout.js'
-import {StreamCursor, StreamMissing, type ScanWindow, type StoredMessage} from './cursor.js'
+import {readStream, StreamMissing, type ScanWindow, type StoredMessage} from '../nats/reader.js'
 import {parseAdvisory, toDeadLetter, type Advisory, type WorkflowDeadLetter} from './dead-letters.js'
 import {
   buildCausationTree,
@@ -144,13 +144,13 @@ async function drain(
   batch: number | undefined,
   take: (stored: StoredMessage) => void,
 ): Promise<number> {
-  const cursor = await StreamCursor.open(conn, {stream, window, needle, follow: false, batch})
-  try {
-    for (let m = await cursor.nextHistory(); m; m = await cursor.nextHistory()) take(m)
-    return cursor.scanned
-  } finally {
-    await cursor.close()
-  }
+  const read = readStream(
+    conn,
+    {stream, needle},
+    {start: window.from ? {time: window.from} : undefined, to: window.to, batch},
+  )
+  for await (const m of read) take(m)
+  return read.scanned
 }
 
 async function readSite(conn: SiteConnection, options: ReadWorkflowOptions): Promise<SiteRead> {

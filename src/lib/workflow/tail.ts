@@ -7,8 +7,8 @@ import {subjectMatches, typeMatcher} from '../contract/match.js'
 import {STREAMS} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {describeNatsError} from '../nats/errors.js'
-import {StreamCursor, StreamMissing, type ScanWindow, type StoredMessage} from './cursor.js'
-import {EventQueue} from './queue.js'
+import {EventQueue} from '../nats/event-queue.js'
+import {readStreams, type ScanWindow, type StoredMessage} from '../nats/reader.js'
 import {correlationNeedle} from './read.js'
 
 export type Family = 'cmd' | 'evt' | 'task' | 'rpc'
@@ -155,9 +155,6 @@ export function toTailEvent(stored: StoredMessage, filter: TailFilter): TailEven
   return {kind: 'invalid', ...base, invalid: true, problems: decoded.problems as Problem[], raw: decoded.raw}
 }
 
-const before = (a: StoredMessage, b: StoredMessage) =>
-  a.time < b.time || (a.time === b.time && (a.site < b.site || (a.site === b.site && a.seq < b.seq)))
-
 /**
  * Messages of the selected streams and sites that match the filter (DESIGN.md section 7): the history in
  * time order, merged across sites and streams with one message in memory per stream, then (with `follow`)
@@ -181,111 +178,59 @@ async function runTail(
   queue: EventQueue<TailEvent>,
 ): Promise<void> {
   const {filter} = options
+  if (options.signal?.aborted) return
   const plan = planStreams(filter)
   const needle = filter.correlationId ? correlationNeedle(filter.correlationId) : undefined
-  const cursors: StreamCursor[] = []
   const stops: Array<() => void> = []
-  const onAbort = () => {
-    for (const stop of stops) stop()
-    for (const c of cursors) void c.close()
-    queue.end()
-  }
-  if (options.signal?.aborted) return
+  const onAbort = () => queue.end()
   options.signal?.addEventListener('abort', onAbort, {once: true})
   try {
-    await Promise.all(
-      connections.flatMap((conn) =>
-        plan.streams.map(async (s) => {
-          try {
-            cursors.push(
-              await StreamCursor.open(conn, {
-                stream: s.stream,
-                filterSubject: s.filterSubject,
-                window: options.window,
-                needle,
-                follow: options.follow,
-                liveOnly: !options.history,
-                headers: options.headers,
-              }),
-            )
-          } catch (error) {
-            if (error instanceof StreamMissing)
-              queue.push({kind: 'stream-missing', site: conn.site.name, stream: s.stream})
-            else queue.push({kind: 'site-error', site: conn.site.name, error: describeNatsError(error).error})
-          }
-        }),
-      ),
-    )
-    if (options.signal?.aborted) return
-
-    if (options.follow) for (const conn of connections) stops.push(watchStatus(conn, queue))
     if (plan.rpc) {
       if (options.follow) for (const conn of connections) stops.push(subscribeRpc(conn, filter, options, queue))
       else queue.push({kind: 'note', message: 'rpc messages are not stored; use --follow to see them live'})
     }
-
-    // History: a k-way merge on stored time, one head per cursor. A site that stops answering (no
-    // message for --timeout, without --follow) is reported and dropped; the other sites are still merged.
-    const heads: Array<StoredMessage | undefined> = cursors.map(() => undefined)
-    const failed = new Set<string>()
-    const advance = async (i: number) => {
-      const cursor = cursors[i]
-      heads[i] = undefined
-      if (failed.has(cursor.site)) return
-      try {
-        heads[i] = await cursor.nextHistory()
-      } catch (error) {
-        if (failed.has(cursor.site)) return
-        failed.add(cursor.site)
-        queue.push({kind: 'site-error', site: cursor.site, error: describeNatsError(error).error})
-        for (const c of cursors) if (c.site === cursor.site) void c.close()
-      }
-    }
-    await Promise.all(cursors.map((_, i) => advance(i)))
-    for (;;) {
-      let best = -1
-      for (let i = 0; i < heads.length; i++) if (heads[i] && (best < 0 || before(heads[i]!, heads[best]!))) best = i
-      if (best < 0) break
-      const event = toTailEvent(heads[best]!, filter)
-      if (event) await queue.put(event)
-      await advance(best)
-      if (options.signal?.aborted) return
-    }
-    queue.push({kind: 'caught-up'})
-    if (!options.follow || options.signal?.aborted) return
-
-    await Promise.all(
-      cursors.map(async (cursor) => {
-        for (let m = await cursor.nextLive(); m; m = await cursor.nextLive()) {
-          const event = toTailEvent(m, filter)
-          if (event) await queue.put(event)
-        }
-      }),
+    const events = readStreams(
+      connections.flatMap((conn) =>
+        plan.streams.map((s) => ({conn, stream: s.stream, filterSubject: s.filterSubject, needle})),
+      ),
+      {
+        order: 'time',
+        start: options.history ? (options.window.from ? {time: options.window.from} : undefined) : 'new',
+        to: options.window.to,
+        follow: options.follow,
+        headers: options.headers,
+        signal: options.signal,
+      },
     )
+    for await (const event of events) {
+      switch (event.kind) {
+        case 'message': {
+          const tail = toTailEvent(event.message, filter)
+          if (tail) await queue.put(tail)
+          break
+        }
+        case 'caught-up':
+          queue.push({kind: 'caught-up'})
+          break
+        case 'site-down':
+        case 'site-up':
+          queue.push({kind: event.kind, site: event.site})
+          break
+        case 'stream-missing':
+          queue.push(event)
+          break
+        case 'site-error':
+          queue.push({kind: 'site-error', site: event.site, error: describeNatsError(event.error).error})
+          break
+        case 'failed':
+          throw event.error
+      }
+      if (queue.done) break
+    }
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
     for (const stop of stops) stop()
-    await Promise.all(cursors.map((c) => c.close()))
   }
-}
-
-/** Reports a site going away and coming back; the ordered consumers resume on their own. */
-function watchStatus(conn: SiteConnection, queue: EventQueue<TailEvent>): () => void {
-  const status = conn.nc.status()
-  let down = false
-  void (async () => {
-    for await (const s of status) {
-      if (s.type === 'disconnect' && !down) {
-        down = true
-        queue.push({kind: 'site-down', site: conn.site.name})
-      } else if (s.type === 'reconnect' && down) {
-        down = false
-        queue.push({kind: 'site-up', site: conn.site.name})
-      }
-    }
-  })()
-  // The client's status iterator is a QueuedIterator: stop() ends the loop above.
-  return () => (status as unknown as {stop?: () => void}).stop?.()
 }
 
 /** dv.rpc.* is request/reply on core NATS: it can only be watched live. */

@@ -1,5 +1,5 @@
 import {usageError} from '../errors.js'
-import type {ScanWindow} from './cursor.js'
+import type {ScanWindow} from '../nats/reader.js'
 
 /** The default history of `workflow show` and `tail --since` (README). */
 export const DEFAULT_SINCE_MS = 24 * 3_600_000

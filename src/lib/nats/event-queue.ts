@@ -11,6 +11,10 @@ export class EventQueue<T> implements AsyncIterable<T> {
 
   constructor(private readonly highWater = 256) {}
 
+  get done(): boolean {
+    return this.ended
+  }
+
   push(item: T): void {
     if (this.ended) return
     if (this.waiting) {
@@ -29,6 +33,7 @@ export class EventQueue<T> implements AsyncIterable<T> {
     return new Promise((resolve) => this.room.push(resolve))
   }
 
+  /** No more items are taken; what is queued is still read. */
   end(): void {
     this.ended = true
     this.release()

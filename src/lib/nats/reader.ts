@@ -1,0 +1,684 @@
+import type {Consumer, ConsumerMessages, JsMsg, OrderedConsumerOptions, StreamInfo} from '@nats-io/jetstream'
+import type {QueuedIterator} from '@nats-io/transport-node'
+
+import {formatDuration} from '../duration.js'
+import type {SiteConnection} from './connection.js'
+import {isStreamNotFound, StalledError} from './errors.js'
+import {EventQueue} from './event-queue.js'
+import {ORDERED_CONSUMER_ATTEMPTS, retryTransient} from './transient.js'
+
+/**
+ * The one way dvctl reads streams (DESIGN.md section 7): ordered consumers on one or more streams of one or
+ * more sites, bounded to the history that existed when the read began, optionally followed live.
+ *
+ * - History ends where the stream ended when the read opened (its last sequence then): a bounded read never
+ *   chases new writes, and a message stored later is live, not history. It is judged by sequence and by
+ *   the server's own count of what is left (`pending` on each message), never by counting deliveries, so a
+ *   message the client hands over twice cannot end the history early.
+ * - Nothing is repeated: the last stream sequence handed out is kept per stream and site, and anything at
+ *   or below it is dropped. After a reconnect or a server restart the client recreates the consumer from
+ *   the last sequence it received; when a live consumer falls silent (its server died in a cluster), the
+ *   reader closes it and opens a new one after the last sequence it handed out.
+ * - A bounded read that gets nothing from its server for the connection's timeout fails with a
+ *   StalledError (exit 4); the clock runs only while the reader waits on the server, never while its caller
+ *   is busy (writing into a slow pipe).
+ */
+
+/** One stored message as read from a stream, before any JSON parsing. */
+export interface StoredMessage {
+  site: string
+  stream: string
+  seq: number
+  subject: string
+  /** When the stream stored it (RFC 3339); the merge order of history across streams and sites. */
+  time: string
+  data: Uint8Array
+  headers?: Record<string, string[]>
+}
+
+/** The part of a stream's history to read: `from` inclusive, `to` inclusive; absent means unbounded. */
+export interface ScanWindow {
+  from?: Date
+  to?: Date
+}
+
+/** The stream does not exist on that site: reported, never fatal for the other streams. */
+export class StreamMissing extends Error {
+  constructor(readonly stream: string) {
+    super(`stream ${stream} not found`)
+    this.name = 'StreamMissing'
+  }
+}
+
+export const DEFAULT_BATCH = 1000
+
+/**
+ * Where a read begins: a stream sequence, the first message stored at or after a time, only what is stored
+ * after the read opens (`new`: no history), or the last message of each subject (`last-per-subject`, a KV
+ * bucket's current values). The stream's first message when absent.
+ */
+export type ReadStart = {seq: number} | {time: Date} | 'new' | 'last-per-subject'
+
+export interface StreamSpec {
+  stream: string
+  /** Server-side filter; only a subset of the stream's subjects (2.9 refuses anything else). */
+  filterSubject?: string
+  /**
+   * Raw-byte pre-filter: a message whose payload does not contain these bytes is skipped without being
+   * decoded (DESIGN.md section 7: "pre-filtering raw bytes for the id before parsing JSON").
+   */
+  needle?: Uint8Array
+}
+
+export interface ReadOptions {
+  start?: ReadStart
+  /** The history ends at the first message stored after this time. */
+  to?: Date
+  /** Keep reading after the history (live). */
+  follow?: boolean
+  /** Keep each message's NATS headers. */
+  headers?: boolean
+  /** Messages per pull request; larger batches drain faster. */
+  batch?: number
+  /**
+   * A read that gets nothing from the server for this long fails with a StalledError (exit 4). Default:
+   * the connection's timeout without `follow`; none with it (a quiet stream is normal when following, and
+   * a lost site is waited for).
+   */
+  stallMs?: number
+  signal?: AbortSignal
+}
+
+/** What `StreamReader.next` returns once the history is read (then live messages, with `follow`). */
+export const CAUGHT_UP: unique symbol = Symbol('caught-up')
+
+/** After this long waiting for the rest of the history, ask whether it was deleted meanwhile. */
+const DRAINED_CHECK_MS = 1000
+/** Live: a consumer whose heartbeats stopped this many times while the reader waited on it is replaced. */
+const SILENT_HEARTBEATS = 2
+
+const INTERRUPTED: unique symbol = Symbol('interrupted')
+type Interrupt = typeof INTERRUPTED | Error
+
+interface Deferred<T> {
+  promise: Promise<T>
+  resolve: (value: T) => void
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((r) => (resolve = r))
+  return {promise, resolve}
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * One stream of one site. `open()`, then `next()` until it returns undefined: matching messages of the
+ * history, CAUGHT_UP once, then (with `follow`) live messages. `close()` stops it and deletes its consumer.
+ */
+export class StreamReader {
+  /** Messages of the stream read so far, matched or not (for benchmarks and progress). */
+  scanned = 0
+  private lastSeq = 0
+  /** The stream's last sequence when the read opened: where the history ends. */
+  private endSeq = 0
+  /** The first sequence the read asked for (a replacement consumer never starts before it). */
+  private firstSeq = 1
+  private caughtUp = false
+  private reportCaughtUp = false
+  /** A live message met while finishing the history, handed out after CAUGHT_UP. */
+  private held: StoredMessage | undefined
+  private closed = false
+  private stalled = false
+  private replacing = false
+  private drainedCheck = false
+  /** Where the last message received came from (which consumer, its delivery count). */
+  private lastDelivery: {consumer: string; deliverySequence: number} | undefined
+  /** Set when the read stalled: `next` throws it. */
+  private failure: Error | undefined
+  private consumer: Consumer | undefined
+  private messages: ConsumerMessages | undefined
+  private iterator: AsyncIterator<JsMsg> | undefined
+  private pendingNext: Promise<IteratorResult<JsMsg>> | undefined
+  private waitingSince: number | undefined
+  private interrupt = deferred<Interrupt>()
+  private watchdog: NodeJS.Timeout | undefined
+  private readonly follow: boolean
+  private readonly stallMs: number | undefined
+  private readonly to: number | undefined
+  private readonly needle: Buffer | undefined
+
+  constructor(
+    readonly conn: SiteConnection,
+    readonly spec: StreamSpec,
+    readonly options: ReadOptions = {},
+  ) {
+    this.follow = options.follow ?? false
+    this.stallMs = options.stallMs ?? (this.follow ? undefined : conn.timeoutMs)
+    this.to = options.to?.getTime()
+    this.needle = spec.needle ? Buffer.from(spec.needle) : undefined
+  }
+
+  get site(): string {
+    return this.conn.site.name
+  }
+
+  get stream(): string {
+    return this.spec.stream
+  }
+
+  /** True once every message of the history was handed out. */
+  get isCaughtUp(): boolean {
+    return this.caughtUp
+  }
+
+  /** Creates the consumer. Throws StreamMissing when the stream does not exist on the site. */
+  async open(): Promise<void> {
+    const jsm = await this.conn.jsm()
+    let info: StreamInfo
+    try {
+      info = await jsm.streams.info(this.spec.stream)
+    } catch (error) {
+      if (isStreamNotFound(error)) throw new StreamMissing(this.spec.stream)
+      throw error
+    }
+    this.endSeq = info.state.last_seq
+    const start = this.options.start
+    let consumerOptions: Partial<OrderedConsumerOptions>
+    if (start === 'last-per-subject') {
+      consumerOptions = {deliver_policy: 'last_per_subject' as OrderedConsumerOptions['deliver_policy']}
+    } else {
+      // Always by start sequence: when the client recreates an ordered consumer (reconnect, server
+      // restart) it resumes by sequence, and a leftover opt_start_time would be refused.
+      this.firstSeq =
+        start === 'new'
+          ? this.endSeq + 1
+          : start && 'time' in start
+            ? await this.sequenceAt(start.time)
+            : Math.max(1, start?.seq ?? 1)
+      consumerOptions = {opt_start_seq: this.firstSeq}
+    }
+    if (this.closed) return
+    await this.createConsumer(consumerOptions)
+    const pending = (await this.consumer!.info(true)).num_pending
+    if (pending === 0 || this.endSeq < this.firstSeq) this.markCaughtUp()
+    if (this.caughtUp && !this.follow) {
+      await this.consumer!.delete().catch(() => {})
+      this.consumer = undefined
+      return
+    }
+    if (this.closed) {
+      // Closed while opening (an abort): the consumer just made is not left behind.
+      await this.consumer?.delete().catch(() => {})
+      this.consumer = undefined
+      return
+    }
+    await this.consume()
+    this.watchdog = setInterval(() => this.tick(), Math.max(50, Math.min(250, (this.stallMs ?? 1000) / 4)))
+    this.watchdog.unref()
+  }
+
+  /**
+   * The next matching message, CAUGHT_UP once the history is read, or undefined at the end (after the
+   * history without `follow`, or once closed). Throws a StalledError when the server stops answering.
+   */
+  async next(): Promise<StoredMessage | typeof CAUGHT_UP | undefined> {
+    for (;;) {
+      if (this.failure) throw this.failure
+      if (this.reportCaughtUp) {
+        this.reportCaughtUp = false
+        if (!this.follow) await this.close()
+        return CAUGHT_UP
+      }
+      if (this.held) {
+        const m = this.held
+        this.held = undefined
+        return m
+      }
+      if (this.closed || !this.iterator) return undefined
+      const r = await this.nextRaw()
+      if (r === INTERRUPTED) continue
+      if (r.done) {
+        if (this.closed) return undefined
+        if (this.replacing) {
+          await this.replace()
+          continue
+        }
+        // The client ended the read (the connection closed).
+        await this.close()
+        if (!this.caughtUp) throw new Error(`the read of ${this.spec.stream} ended before its history did`)
+        return undefined
+      }
+      const msg = r.value
+      this.scanned++
+      this.drainedCheck = false
+      this.lastDelivery = msg.info
+      const seq = msg.seq
+      if (seq <= this.lastSeq) continue
+      this.lastSeq = seq
+      if (!this.caughtUp) {
+        if (seq > this.endSeq || (this.to !== undefined && msg.time.getTime() > this.to)) {
+          // Stored after the read opened (or after the window): not history.
+          this.markCaughtUp()
+          if (this.follow) this.held = this.accept(msg)
+          continue
+        }
+        if (seq >= this.endSeq || msg.info.pending === 0) this.markCaughtUp()
+      }
+      const stored = this.accept(msg)
+      if (stored) return stored
+    }
+  }
+
+  /**
+   * Stops the consumer and deletes it on the server (an ordered consumer would otherwise linger until its
+   * inactivity threshold); a pending `next` ends with undefined.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    clearInterval(this.watchdog)
+    this.fire(INTERRUPTED)
+    this.messages?.stop()
+    const consumer = this.consumer
+    this.consumer = undefined
+    // A server that stopped answering, or a link that is down, is not waited for.
+    if (consumer && !this.stalled && !this.conn.linkDown()) await consumer.delete().catch(() => {})
+  }
+
+  private markCaughtUp(): void {
+    if (this.caughtUp) return
+    this.caughtUp = true
+    this.reportCaughtUp = true
+  }
+
+  /** The iterator's next item, or INTERRUPTED (closed, or the history found drained); throws on a stall. */
+  private async nextRaw(): Promise<IteratorResult<JsMsg> | typeof INTERRUPTED> {
+    const p = (this.pendingNext ??= this.iterator!.next())
+    this.waitingSince = Date.now()
+    let r: IteratorResult<JsMsg> | Interrupt
+    try {
+      r = await Promise.race([p, this.interrupt.promise])
+    } catch (error) {
+      this.pendingNext = undefined
+      throw error
+    } finally {
+      this.waitingSince = undefined
+    }
+    if (r === INTERRUPTED) return r
+    if (r instanceof Error) throw r
+    this.pendingNext = undefined
+    return r
+  }
+
+  private fire(value: Interrupt): void {
+    const d = this.interrupt
+    this.interrupt = deferred()
+    d.resolve(value)
+  }
+
+  /** The watchdog: a stall (bounded reads), or a history whose end was deleted while it was read. */
+  private tick(): void {
+    const since = this.waitingSince
+    if (since === undefined || this.closed) return
+    const waited = Date.now() - since
+    if (this.stallMs !== undefined && waited >= this.stallMs) {
+      this.failure = this.stall()
+      this.fire(this.failure)
+      void this.close()
+      return
+    }
+    if (!this.caughtUp && !this.drainedCheck && waited >= DRAINED_CHECK_MS) {
+      this.drainedCheck = true
+      void this.checkDrained()
+    }
+  }
+
+  /**
+   * Messages of the history deleted while it is read (age limit, purge) never arrive: once the server
+   * says nothing is pending and everything it sent was seen, the history is complete.
+   */
+  private async checkDrained(): Promise<void> {
+    const consumer = this.consumer
+    if (!consumer) return
+    const info = await consumer.info().catch(() => undefined)
+    if (!info || this.caughtUp || this.closed || this.waitingSince === undefined) return
+    // Everything this consumer sent was received (a purge moves its stream position, not its own count).
+    const last = this.lastDelivery
+    const seenAll = last
+      ? info.name === last.consumer && info.delivered.consumer_seq <= last.deliverySequence
+      : info.delivered.consumer_seq === 0
+    if (info.num_pending === 0 && seenAll) {
+      this.markCaughtUp()
+      this.fire(INTERRUPTED)
+    }
+  }
+
+  private async createConsumer(options: Partial<OrderedConsumerOptions>): Promise<void> {
+    const js = await this.conn.js()
+    const filter = this.spec.filterSubject ? {filter_subjects: this.spec.filterSubject} : {}
+    try {
+      // Retried only while the link is up: a cluster placing it on a dead peer, not a server that is gone
+      // (that must end the read within --timeout).
+      this.consumer = await retryTransient(() => js.consumers.get(this.spec.stream, {...filter, ...options}), {
+        attempts: ORDERED_CONSUMER_ATTEMPTS,
+        giveUpIf: () => this.conn.linkDown(),
+      })
+    } catch (error) {
+      if (isStreamNotFound(error)) throw new StreamMissing(this.spec.stream)
+      throw error
+    }
+  }
+
+  private async consume(): Promise<void> {
+    const messages = await this.consumer!.consume({max_messages: this.options.batch ?? DEFAULT_BATCH})
+    this.messages = messages
+    this.iterator = messages[Symbol.asyncIterator]()
+    this.pendingNext = undefined
+    this.watchConsumer(messages)
+  }
+
+  /**
+   * Replaces the consumer (`next` opens a new one after the last sequence handed out) when the client's
+   * own recovery would lose time or messages:
+   * - the client recreated it (after a server restart, or a delivery out of order): the new consumer is
+   *   only asked for what the old one still owed, i.e. almost nothing, until heartbeats are missed;
+   * - live, its heartbeats stopped while this reader waited on it (not while the caller was busy: then no
+   *   pull is out, and silence is expected). An ordered consumer is a single replica on one server of a
+   *   clustered stream; when that server dies, the client only asks after it and waits for ever.
+   */
+  private watchConsumer(messages: ConsumerMessages): void {
+    void (async () => {
+      for await (const s of messages.status()) {
+        const silent =
+          s.type === 'heartbeats_missed' &&
+          s.count >= SILENT_HEARTBEATS &&
+          this.follow &&
+          this.waitingSince !== undefined
+        if (!silent && s.type !== 'ordered_consumer_recreated') continue
+        if (this.replacing || this.closed) return
+        this.replacing = true
+        // The iterator hands out what it holds, then ends: `next` then replaces the consumer.
+        messages.stop()
+        return
+      }
+    })().catch(() => {})
+  }
+
+  /** The server stopped answering: nothing more is asked of it (not even to delete the consumer). */
+  private stall(): StalledError {
+    this.stalled = true
+    this.conn.abandon()
+    return new StalledError(
+      this.conn.site,
+      this.conn.url,
+      `no answer for ${formatDuration(this.stallMs ?? 0)} while reading ${this.spec.stream}`,
+    )
+  }
+
+  /** Opens a new consumer after the last sequence handed out; retried until it works or the reader closes. */
+  private async replace(): Promise<void> {
+    const old = this.consumer
+    void old?.delete().catch(() => {})
+    const since = Date.now()
+    for (let attempt = 0; !this.closed; attempt++) {
+      try {
+        await this.createConsumer({opt_start_seq: Math.max(this.firstSeq, this.lastSeq + 1)})
+        if (this.closed) {
+          await this.consumer?.delete().catch(() => {})
+          return
+        }
+        this.replacing = false
+        await this.consume()
+        return
+      } catch (error) {
+        if (error instanceof StreamMissing) throw error
+        // A bounded read does not wait longer for a new consumer than for a message.
+        if (this.stallMs !== undefined && Date.now() - since >= this.stallMs) throw (this.failure = this.stall())
+        await sleep(Math.min(500 * 2 ** attempt, 5000))
+      }
+    }
+  }
+
+  /** The first sequence stored at or after `from`: the server resolves it for a probe consumer, deleted at once. */
+  private async sequenceAt(from: Date): Promise<number> {
+    const js = await this.conn.js()
+    // Placed like the reader's own consumer (an R1 ordered consumer, maybe on a just-killed peer): retried alike.
+    const probe = await retryTransient(
+      () =>
+        js.consumers.get(this.spec.stream, {
+          ...(this.spec.filterSubject ? {filter_subjects: this.spec.filterSubject} : {}),
+          opt_start_time: from.toISOString(),
+        }),
+      {attempts: ORDERED_CONSUMER_ATTEMPTS, giveUpIf: () => this.conn.linkDown()},
+    )
+    const info = await probe.info(true)
+    void probe.delete().catch(() => {})
+    return info.delivered.stream_seq + 1
+  }
+
+  private accept(msg: JsMsg): StoredMessage | undefined {
+    const data = msg.data
+    if (this.needle && Buffer.prototype.indexOf.call(data, this.needle) === -1) return undefined
+    const stored: StoredMessage = {
+      site: this.conn.site.name,
+      stream: this.spec.stream,
+      seq: msg.seq,
+      subject: msg.subject,
+      time: msg.time.toISOString(),
+      data,
+    }
+    if (this.options.headers && msg.headers) {
+      const headers: Record<string, string[]> = {}
+      for (const [key, values] of msg.headers) headers[key] = values
+      stored.headers = headers
+    }
+    return stored
+  }
+}
+
+/**
+ * A single stream of one site read to the end of its history (no live part): the matching messages, in
+ * stream order. Throws StreamMissing, or a StalledError when the server stops answering. Stopping early
+ * (`break`) closes the consumer.
+ */
+export function readStream(
+  conn: SiteConnection,
+  spec: StreamSpec,
+  options: Omit<ReadOptions, 'follow'> = {},
+): AsyncIterable<StoredMessage> & {readonly scanned: number} {
+  const reader = new StreamReader(conn, spec, {...options, follow: false})
+  return {
+    get scanned() {
+      return reader.scanned
+    },
+    async *[Symbol.asyncIterator]() {
+      const onAbort = () => void reader.close()
+      options.signal?.addEventListener('abort', onAbort, {once: true})
+      try {
+        if (options.signal?.aborted) return
+        await reader.open()
+        for (let m = await reader.next(); m !== undefined; m = await reader.next()) if (m !== CAUGHT_UP) yield m
+      } finally {
+        options.signal?.removeEventListener('abort', onAbort)
+        await reader.close()
+      }
+    },
+  }
+}
+
+/** One stream of one site, in a read of several. */
+export interface ReadSource extends StreamSpec {
+  conn: SiteConnection
+}
+
+export interface ReadStreamsOptions extends ReadOptions {
+  /**
+   * `time`: the history merged across streams and sites by stored time, one message in memory per stream
+   * (`tail`); `arrival`: each stream's history in its own order, streams interleaved as they arrive.
+   * Live messages are always in arrival order.
+   */
+  order: 'time' | 'arrival'
+  /** Report sites dropping and coming back (default: with `follow`). */
+  siteEvents?: boolean
+}
+
+export type ReadEvent =
+  | {kind: 'message'; message: StoredMessage}
+  /** One stream of one site has handed out its history. */
+  | {kind: 'stream-caught-up'; site: string; stream: string}
+  /** Every stream's history is out (or failed): what follows is live. */
+  | {kind: 'caught-up'}
+  | {kind: 'stream-missing'; site: string; stream: string}
+  /** A site could not be read (or stopped answering): its streams are closed; the others go on. */
+  | {kind: 'site-error'; site: string; error: unknown}
+  | {kind: 'site-down'; site: string}
+  | {kind: 'site-up'; site: string}
+  /** The read failed as a whole (a bug, not a site): nothing follows. */
+  | {kind: 'failed'; error: unknown}
+
+/**
+ * Reads several streams of several sites (see the top of this file): events for messages, the history's
+ * end per stream and overall, missing streams, failed sites and (live) sites dropping and coming back.
+ * Memory stays bounded: a message is read only once the previous ones were taken. `signal` stops
+ * everything and closes the consumers.
+ */
+export function readStreams(sources: readonly ReadSource[], options: ReadStreamsOptions): AsyncIterable<ReadEvent> {
+  const queue = new EventQueue<ReadEvent>()
+  void runRead(sources, options, queue).then(
+    () => queue.end(),
+    (error: unknown) => {
+      queue.push({kind: 'failed', error})
+      queue.end()
+    },
+  )
+  return queue
+}
+
+async function runRead(
+  sources: readonly ReadSource[],
+  options: ReadStreamsOptions,
+  queue: EventQueue<ReadEvent>,
+): Promise<void> {
+  const {signal} = options
+  if (signal?.aborted) return
+  const readers = sources.map(({conn, ...spec}) => new StreamReader(conn, spec, options))
+  const failedSites = new Set<string>()
+  const stops: Array<() => void> = []
+  const fail = (site: string, error: unknown) => {
+    if (failedSites.has(site)) return
+    failedSites.add(site)
+    queue.push({kind: 'site-error', site, error})
+    for (const r of readers) if (r.site === site) void r.close()
+  }
+  const onAbort = () => {
+    for (const r of readers) void r.close()
+    queue.end()
+  }
+  signal?.addEventListener('abort', onAbort, {once: true})
+  try {
+    if (options.siteEvents ?? options.follow) {
+      for (const conn of new Set(sources.map((s) => s.conn))) stops.push(watchLink(conn, queue))
+    }
+    const opened = await Promise.all(
+      readers.map(async (reader) => {
+        try {
+          await reader.open()
+          return true
+        } catch (error) {
+          if (error instanceof StreamMissing) {
+            queue.push({kind: 'stream-missing', site: reader.site, stream: reader.stream})
+          } else {
+            fail(reader.site, error)
+          }
+          return false
+        }
+      }),
+    )
+    if (signal?.aborted) return
+    const live = readers.filter((r, i) => opened[i] && !failedSites.has(r.site))
+    for (const r of readers) if (!live.includes(r)) void r.close()
+
+    /** The reader's next message or CAUGHT_UP; undefined at its end or when its site failed. */
+    const step = async (reader: StreamReader) => {
+      if (failedSites.has(reader.site)) return undefined
+      try {
+        const m = await reader.next()
+        if (m === CAUGHT_UP) queue.push({kind: 'stream-caught-up', site: reader.site, stream: reader.stream})
+        return m
+      } catch (error) {
+        if (!signal?.aborted) fail(reader.site, error)
+        return undefined
+      }
+    }
+    const pump = async (reader: StreamReader, onCaughtUp?: () => void) => {
+      for (let m = await step(reader); m !== undefined && !queue.done; m = await step(reader)) {
+        if (m === CAUGHT_UP) onCaughtUp?.()
+        else await queue.put({kind: 'message', message: m})
+      }
+      onCaughtUp?.()
+    }
+
+    if (options.order === 'time') {
+      // History: a k-way merge on stored time, one head per stream.
+      const heads: Array<StoredMessage | undefined> = live.map(() => undefined)
+      const advance = async (i: number) => {
+        const m = await step(live[i])
+        heads[i] = m === CAUGHT_UP ? undefined : m
+      }
+      await Promise.all(live.map((_, i) => advance(i)))
+      for (;;) {
+        let best = -1
+        for (let i = 0; i < heads.length; i++) {
+          if (heads[i] && (best < 0 || before(heads[i]!, heads[best]!))) best = i
+        }
+        if (best < 0 || queue.done) break
+        await queue.put({kind: 'message', message: heads[best]!})
+        await advance(best)
+      }
+      if (queue.done) return
+      queue.push({kind: 'caught-up'})
+      if (options.follow) await Promise.all(live.map((r) => pump(r)))
+    } else {
+      let behind = live.length
+      const once = () => {
+        let done = false
+        return () => {
+          if (done) return
+          done = true
+          if (--behind === 0) queue.push({kind: 'caught-up'})
+        }
+      }
+      if (behind === 0) queue.push({kind: 'caught-up'})
+      await Promise.all(live.map((r) => pump(r, once())))
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort)
+    for (const stop of stops) stop()
+    await Promise.all(readers.map((r) => r.close()))
+  }
+}
+
+const before = (a: StoredMessage, b: StoredMessage) =>
+  a.time < b.time || (a.time === b.time && (a.site < b.site || (a.site === b.site && a.seq < b.seq)))
+
+/** Reports a site going away and coming back; its consumers resume on their own. */
+function watchLink(conn: SiteConnection, queue: EventQueue<ReadEvent>): () => void {
+  const status = conn.nc.status()
+  const site = conn.site.name
+  let down = false
+  void (async () => {
+    for await (const s of status) {
+      if (s.type === 'disconnect' && !down) {
+        down = true
+        queue.push({kind: 'site-down', site})
+      } else if (s.type === 'reconnect' && down) {
+        down = false
+        queue.push({kind: 'site-up', site})
+      }
+    }
+  })().catch(() => {})
+  // The status iterator is the client's QueuedIterator: stop() ends the loop above.
+  return () => (status as Partial<QueuedIterator<unknown>>).stop?.()
+}
