@@ -52,8 +52,10 @@ function run(args: string[], env: NodeJS.ProcessEnv, options: {slow?: boolean} =
     }
   })
   child.stderr!.on('data', (d) => (err += d))
+  // 'close', not 'exit': the process may exit while the last of its output is still on its way to a paused
+  // (slow) reader, and those lines count too.
   const exited = new Promise<{code: number | null; at: number}>((resolve) =>
-    child.on('exit', (code, signal) => resolve({code: code ?? (signal ? 128 : null), at: Date.now()})),
+    child.on('close', (code, signal) => resolve({code: code ?? (signal ? 128 : null), at: Date.now()})),
   )
   return {child, lines: () => lines, stderr: () => err, firstLineAt: () => first, exited}
 }
