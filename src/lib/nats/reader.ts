@@ -100,17 +100,6 @@ const SILENT_HEARTBEATS = 2
 const INTERRUPTED: unique symbol = Symbol('interrupted')
 type Interrupt = typeof INTERRUPTED | Error
 
-interface Deferred<T> {
-  promise: Promise<T>
-  resolve: (value: T) => void
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void
-  const promise = new Promise<T>((r) => (resolve = r))
-  return {promise, resolve}
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
@@ -142,7 +131,7 @@ export class StreamReader {
   private iterator: AsyncIterator<JsMsg> | undefined
   private pendingNext: Promise<IteratorResult<JsMsg>> | undefined
   private waitingSince: number | undefined
-  private interrupt = deferred<Interrupt>()
+  private wake: ((value: Interrupt) => void) | undefined
   private watchdog: NodeJS.Timeout | undefined
   private readonly follow: boolean
   private readonly stallMs: number | undefined
@@ -299,23 +288,29 @@ export class StreamReader {
     this.waitingSince = Date.now()
     let r: IteratorResult<JsMsg> | Interrupt
     try {
-      r = await Promise.race([p, this.interrupt.promise])
+      // A promise per wait that `fire` can settle: racing a long-lived promise would keep every message
+      // read (each race leaves a reaction on it until it settles).
+      r = await new Promise<IteratorResult<JsMsg> | Interrupt>((resolve, reject) => {
+        this.wake = resolve
+        p.then(resolve, reject)
+      })
     } catch (error) {
       this.pendingNext = undefined
       throw error
     } finally {
+      this.wake = undefined
       this.waitingSince = undefined
     }
+    // Interrupted: the pending item is kept for the next call.
     if (r === INTERRUPTED) return r
     if (r instanceof Error) throw r
     this.pendingNext = undefined
     return r
   }
 
+  /** Wakes a `next` waiting on the server; the state it should act on is already set. */
   private fire(value: Interrupt): void {
-    const d = this.interrupt
-    this.interrupt = deferred()
-    d.resolve(value)
+    this.wake?.(value)
   }
 
   /** The watchdog: a stall (bounded reads), or a history whose end was deleted while it was read. */
