@@ -97,9 +97,6 @@ const DRAINED_CHECK_MS = 1000
 /** Live: a consumer whose heartbeats stopped this many times while the reader waited on it is replaced. */
 const SILENT_HEARTBEATS = 2
 
-const INTERRUPTED: unique symbol = Symbol('interrupted')
-type Interrupt = typeof INTERRUPTED | Error
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
@@ -129,9 +126,7 @@ export class StreamReader {
   private consumer: Consumer | undefined
   private messages: ConsumerMessages | undefined
   private iterator: AsyncIterator<JsMsg> | undefined
-  private pendingNext: Promise<IteratorResult<JsMsg>> | undefined
   private waitingSince: number | undefined
-  private wake: ((value: Interrupt) => void) | undefined
   private watchdog: NodeJS.Timeout | undefined
   private readonly follow: boolean
   private readonly stallMs: number | undefined
@@ -226,18 +221,25 @@ export class StreamReader {
         return m
       }
       if (this.closed || !this.iterator) return undefined
-      const r = await this.nextRaw()
-      if (r === INTERRUPTED) continue
+      // The watchdog (tick) acts only while this waits on the server; it ends the wait by stopping the
+      // consumer's messages (with the stall as their error).
+      this.waitingSince = Date.now()
+      let r: IteratorResult<JsMsg>
+      try {
+        r = await this.iterator.next()
+      } finally {
+        this.waitingSince = undefined
+      }
       if (r.done) {
-        if (this.closed) return undefined
+        if (this.closed) continue
         if (this.replacing) {
           await this.replace()
           continue
         }
-        // The client ended the read (the connection closed).
+        // The history was found complete (checkDrained), or the client ended the read (connection closed).
         await this.close()
         if (!this.caughtUp) throw new Error(`the read of ${this.spec.stream} ended before its history did`)
-        return undefined
+        continue
       }
       const msg = r.value
       this.scanned++
@@ -246,14 +248,15 @@ export class StreamReader {
       const seq = msg.seq
       if (seq <= this.lastSeq) continue
       this.lastSeq = seq
-      if (!this.caughtUp) {
+      // A bounded read hands out nothing stored after it opened, even once caught up.
+      if (!this.caughtUp || !this.follow) {
         if (seq > this.endSeq || (this.to !== undefined && msg.time.getTime() > this.to)) {
           // Stored after the read opened (or after the window): not history.
           this.markCaughtUp()
           if (this.follow) this.held = this.accept(msg)
           continue
         }
-        if (seq >= this.endSeq || msg.info.pending === 0) this.markCaughtUp()
+        if (!this.caughtUp && (seq >= this.endSeq || msg.info.pending === 0)) this.markCaughtUp()
       }
       const stored = this.accept(msg)
       if (stored) return stored
@@ -268,7 +271,6 @@ export class StreamReader {
     if (this.closed) return
     this.closed = true
     clearInterval(this.watchdog)
-    this.fire(INTERRUPTED)
     this.messages?.stop()
     const consumer = this.consumer
     this.consumer = undefined
@@ -282,37 +284,6 @@ export class StreamReader {
     this.reportCaughtUp = true
   }
 
-  /** The iterator's next item, or INTERRUPTED (closed, or the history found drained); throws on a stall. */
-  private async nextRaw(): Promise<IteratorResult<JsMsg> | typeof INTERRUPTED> {
-    const p = (this.pendingNext ??= this.iterator!.next())
-    this.waitingSince = Date.now()
-    let r: IteratorResult<JsMsg> | Interrupt
-    try {
-      // A promise per wait that `fire` can settle: racing a long-lived promise would keep every message
-      // read (each race leaves a reaction on it until it settles).
-      r = await new Promise<IteratorResult<JsMsg> | Interrupt>((resolve, reject) => {
-        this.wake = resolve
-        p.then(resolve, reject)
-      })
-    } catch (error) {
-      this.pendingNext = undefined
-      throw error
-    } finally {
-      this.wake = undefined
-      this.waitingSince = undefined
-    }
-    // Interrupted: the pending item is kept for the next call.
-    if (r === INTERRUPTED) return r
-    if (r instanceof Error) throw r
-    this.pendingNext = undefined
-    return r
-  }
-
-  /** Wakes a `next` waiting on the server; the state it should act on is already set. */
-  private fire(value: Interrupt): void {
-    this.wake?.(value)
-  }
-
   /** The watchdog: a stall (bounded reads), or a history whose end was deleted while it was read. */
   private tick(): void {
     const since = this.waitingSince
@@ -320,7 +291,8 @@ export class StreamReader {
     const waited = Date.now() - since
     if (this.stallMs !== undefined && waited >= this.stallMs) {
       this.failure = this.stall()
-      this.fire(this.failure)
+      // The waiting `next` gets the stall as the iterator's error; nothing is asked of the server.
+      this.messages?.stop(this.failure)
       void this.close()
       return
     }
@@ -346,7 +318,9 @@ export class StreamReader {
       : info.delivered.consumer_seq === 0
     if (info.num_pending === 0 && seenAll) {
       this.markCaughtUp()
-      this.fire(INTERRUPTED)
+      // Ends the wait: a bounded read is then over; a live one goes on with a new consumer.
+      if (this.follow) this.replacing = true
+      this.messages?.stop()
     }
   }
 
@@ -370,7 +344,6 @@ export class StreamReader {
     const messages = await this.consumer!.consume({max_messages: this.options.batch ?? DEFAULT_BATCH})
     this.messages = messages
     this.iterator = messages[Symbol.asyncIterator]()
-    this.pendingNext = undefined
     this.watchConsumer(messages)
   }
 
