@@ -8,8 +8,9 @@ import {EventQueue} from './event-queue.js'
 import {ORDERED_CONSUMER_ATTEMPTS, retryTransient} from './transient.js'
 
 /**
- * The one way dvctl reads streams (DESIGN.md section 7): ordered consumers on one or more streams of one or
- * more sites, bounded to the history that existed when the read began, optionally followed live.
+ * The one way dvctl reads streams (docs/architecture.md, "Reading streams"): ordered consumers on one or
+ * more streams of one or more sites, bounded to the history that existed when the read began, optionally
+ * followed live.
  *
  * - History ends where the stream ended when the read opened (its last sequence then): a bounded read never
  *   chases new writes, and a message stored later is live, not history. It is judged by sequence and by
@@ -65,7 +66,7 @@ export interface StreamSpec {
   filterSubject?: string
   /**
    * Raw-byte pre-filter: a message whose payload does not contain these bytes is skipped without being
-   * decoded (DESIGN.md section 7: "pre-filtering raw bytes for the id before parsing JSON").
+   * decoded: a scan parses only the messages that can match.
    */
   needle?: Uint8Array
 }
