@@ -107,6 +107,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 export class StreamReader {
   /** Messages of the stream read so far, matched or not (for benchmarks and progress). */
   scanned = 0
+  /** When the stream stored the message `next` returned last, in ns: the merge order (StoredMessage.time has ms). */
+  storedNanos = 0
+  private heldNanos = 0
   private lastSeq = 0
   /** The stream's last sequence when the read opened: where the history ends. */
   private endSeq = 0
@@ -219,6 +222,7 @@ export class StreamReader {
       if (this.held) {
         const m = this.held
         this.held = undefined
+        this.storedNanos = this.heldNanos
         return m
       }
       if (this.closed || !this.iterator) return undefined
@@ -254,13 +258,19 @@ export class StreamReader {
         if (seq > this.endSeq || (this.to !== undefined && msg.time.getTime() > this.to)) {
           // Stored after the read opened (or after the window): not history.
           this.markCaughtUp()
-          if (this.follow) this.held = this.accept(msg)
+          if (this.follow) {
+            this.held = this.accept(msg)
+            this.heldNanos = msg.info.timestampNanos
+          }
           continue
         }
         if (!this.caughtUp && (seq >= this.endSeq || msg.info.pending === 0)) this.markCaughtUp()
       }
       const stored = this.accept(msg)
-      if (stored) return stored
+      if (stored) {
+        this.storedNanos = msg.info.timestampNanos
+        return stored
+      }
     }
   }
 
@@ -592,15 +602,22 @@ async function runRead(
     if (options.order === 'time') {
       // History: a k-way merge on stored time, one head per stream.
       const heads: Array<StoredMessage | undefined> = live.map(() => undefined)
+      const stored: number[] = live.map(() => 0)
       const advance = async (i: number) => {
         const m = await step(live[i])
         heads[i] = m === CAUGHT_UP ? undefined : m
+        stored[i] = live[i].storedNanos
+      }
+      const before = (i: number, j: number) => {
+        const [a, b] = [heads[i]!, heads[j]!]
+        if (stored[i] !== stored[j]) return stored[i] < stored[j]
+        return a.site < b.site || (a.site === b.site && a.seq < b.seq)
       }
       await Promise.all(live.map((_, i) => advance(i)))
       for (;;) {
         let best = -1
         for (let i = 0; i < heads.length; i++) {
-          if (heads[i] && (best < 0 || before(heads[i]!, heads[best]!))) best = i
+          if (heads[i] && (best < 0 || before(i, best))) best = i
         }
         if (best < 0 || queue.done) break
         await queue.put({kind: 'message', message: heads[best]!})
@@ -628,9 +645,6 @@ async function runRead(
     await Promise.all(readers.map((r) => r.close()))
   }
 }
-
-const before = (a: StoredMessage, b: StoredMessage) =>
-  a.time < b.time || (a.time === b.time && (a.site < b.site || (a.site === b.site && a.seq < b.seq)))
 
 /** Reports a site going away and coming back; its consumers resume on their own. */
 function watchLink(conn: SiteConnection, queue: EventQueue<ReadEvent>): () => void {
