@@ -140,7 +140,7 @@ describe('publish --wait, task watch and task list, with a simulated worker', {t
     expect(JSON.parse(r.stdout)).toMatchObject({tenant_id: 'doomed'})
   })
 
-  it('publish --wait exits 9 after --timeout when no worker handles the command', async () => {
+  it('publish --wait exits 9 after --wait-timeout when no worker handles the command', async () => {
     const r = await cli([
       'publish',
       'dv.tjeneste.cmd.deploy',
@@ -281,14 +281,14 @@ describe('publish --wait, task watch and task list, with a simulated worker', {t
     const taskId = `tsk-order-${randomUUID()}`
     for (const verb of ['created', 'progress', 'started']) await sendTaskEvent(verb, taskId, correlation)
 
-    // Still running: --until-done ends on --timeout (9) after printing the history.
+    // Still running: --until-done ends on --wait-timeout (9) after printing the history.
     const watch = await cli([
       'task',
       'watch',
       '--correlation',
       correlation,
       '--until-done',
-      '--timeout',
+      '--wait-timeout',
       '2s',
       '--json',
     ])
