@@ -413,9 +413,16 @@ export class StreamReader {
         return
       } catch (error) {
         if (error instanceof StreamMissing) throw error
-        // A bounded read does not wait longer for a new consumer than for a message.
-        if (this.stallMs !== undefined && Date.now() - since >= this.stallMs) throw (this.failure = this.stall())
-        await sleep(Math.min(500 * 2 ** attempt, 5000))
+        // A bounded read does not wait longer for a new consumer than for a message: the back-off never
+        // sleeps past that bound (a 2s bound would otherwise end only after the 2s sleep that starts at 1.5s).
+        const backoff = Math.min(500 * 2 ** attempt, 5000)
+        if (this.stallMs === undefined) {
+          await sleep(backoff)
+          continue
+        }
+        const left = since + this.stallMs - Date.now()
+        if (left <= 0) throw (this.failure = this.stall())
+        await sleep(Math.min(backoff, left))
       }
     }
   }
