@@ -34,14 +34,19 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
     const render = await import('../../lib/render/tasks.js')
     const {err, jsonLine, out, warn} = await import('../../lib/render/terminal.js')
     const {renderSiteNotice} = await import('../../lib/render/workflow.js')
+    const filter = taskFilterFromFlags(flags)
     const live =
       this.term.stdoutTTY && !this.jsonEnabled()
-        ? new render.LiveTaskTable(Math.max(5, (this.term.rows || 40) - 12))
+        ? new render.LiveTaskTable({
+            what: render.taskFilterText(filter),
+            sites: fan.connections.map((c) => c.site.name),
+          })
         : undefined
     const notices: string[] = []
     let caughtUp = false
+    live?.start()
     const {outcome, board} = await watchTasks(fan.connections, {
-      filter: taskFilterFromFlags(flags),
+      filter,
       sinceMs: flags.since,
       live: true,
       untilDone: flags['until-done'],
@@ -51,10 +56,12 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
       onItem: async (item, b) => {
         if (item.kind === 'caught-up') {
           caughtUp = true
-          if (live) await live.draw(b.tasks(), notices.slice(-5).join('\n') || undefined)
+          live?.update(b.tasks(), notices)
           return
         }
         if (item.kind === 'site-error') {
+          // On the live screen a stderr line would be drawn over; it goes under the table.
+          if (live) return void notices.push(`${item.error.message} (skipped; the other sites are still read)`)
           warn(`${item.error.message} (skipped; the other sites are still read)`)
           return
         }
@@ -66,7 +73,7 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
               ? `site ${item.site} disconnected; waiting for it to come back`
               : `site ${item.site} reconnected; resuming`,
           )
-          if (caughtUp) await live.draw(b.tasks(), notices.slice(-5).join('\n') || undefined)
+          if (caughtUp) live.update(b.tasks(), notices)
           return
         }
         if (this.jsonEnabled()) {
@@ -85,14 +92,19 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
         }
         if (live) {
           // History replays fast; draw once it is read, then on every live event.
-          if (caughtUp) await live.draw(b.tasks(), notices.slice(-5).join('\n') || undefined)
+          if (caughtUp) live.update(b.tasks(), notices)
         } else if (item.kind === 'message' && item.update) {
           out(render.taskEventLine(this.term, item.update))
           await this.io.writable()
         }
       },
     })
-    if (live) await live.draw(board.tasks(), notices.slice(-5).join('\n') || undefined)
+      // The live screen ends however the watch does, with its last state printed on the user's screen.
+      .then((watched) => {
+        live?.update(watched.board.tasks(), notices)
+        return watched
+      })
+      .finally(() => live?.stop())
     if (!this.jsonEnabled()) {
       err(render.watchSummary(board.tasks()))
       for (const line of render.failureLines(board.tasks())) err(line)

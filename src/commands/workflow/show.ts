@@ -6,7 +6,7 @@ import {notFound, ResultExit, UserError} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {type FanOut} from '../../lib/nats/fanout.js'
 import {warn} from '../../lib/render/terminal.js'
-import {renderWorkflow, renderWorkflowFollow, type WorkflowView} from '../../lib/render/workflow.js'
+import {LiveWorkflow, renderWorkflow, renderWorkflowFollow, type WorkflowView} from '../../lib/render/workflow.js'
 import type {WorkflowResult} from '../../lib/workflow/read.js'
 import type {ScanWindow} from '../../lib/nats/reader.js'
 import {resolveWindow} from '../../lib/workflow/window.js'
@@ -88,9 +88,24 @@ An unreachable site is a warning (and sites[].error in JSON) while the others ar
       unreachable: fan.sites,
       signal: AbortSignal.any([this.signal, closed]),
     })
-    for await (const event of events) {
-      renderWorkflowFollow(this.term, event, this.flags.view as WorkflowView)
-      await this.io.writable()
+    const view = this.flags.view as WorkflowView
+    // On a terminal a full-screen view redrawn in place; otherwise one line per message.
+    const live =
+      this.term.stdoutTTY && !this.jsonEnabled()
+        ? new LiveWorkflow(view, {
+            correlationId: this.args.correlation_id,
+            sites: fan.connections.map((c) => c.site.name),
+          })
+        : undefined
+    live?.start()
+    try {
+      for await (const event of events) {
+        if (live) live.show(event)
+        else renderWorkflowFollow(this.term, event, view)
+        await this.io.writable()
+      }
+    } finally {
+      live?.stop()
     }
     if (closed.aborted) return
     if (this.interrupted) throw new ResultExit(ExitCode.interrupted)

@@ -17,6 +17,8 @@ export interface Output {
   /** The terminal's size when stdout is one. */
   readonly columns: number | undefined
   readonly rows: number | undefined
+  /** Calls `listener` whenever the terminal is resized (live views redraw); returns the unsubscribe. */
+  onResize(listener: () => void): () => void
   /** Standard input (`-` arguments, piped payloads). */
   readonly stdin: NodeJS.ReadableStream
   /** Fires once stdout's reader is gone (`| head`): stop producing output; the command ends with exit 0. */
@@ -53,6 +55,10 @@ export function processOutput(): Output {
     get stdin() {
       return process.stdin
     },
+    onResize(listener) {
+      process.stdout.on('resize', listener)
+      return () => void process.stdout.off('resize', listener)
+    },
     closed: outputClosed,
     isClosed: isOutputClosed,
     writable,
@@ -65,6 +71,8 @@ export function processOutput(): Output {
 export interface MemoryOutput extends Output {
   stdout(): string
   stderr(): string
+  /** A terminal resize, as a test gives it: the new size, then the resize listeners. */
+  resize(columns: number, rows: number): void
 }
 
 export function memoryOutput(
@@ -74,6 +82,9 @@ export function memoryOutput(
   let stderr = ''
   const closed = new AbortController()
   const tty = Boolean(options.tty)
+  let columns = tty ? (options.columns ?? 80) : undefined
+  let rows = tty ? (options.rows ?? 24) : undefined
+  const resizeListeners = new Set<() => void>()
   return {
     write: (text) => {
       stdout += text
@@ -84,9 +95,22 @@ export function memoryOutput(
     stdoutTTY: tty,
     stderrTTY: tty,
     stdinTTY: tty,
-    columns: tty ? (options.columns ?? 80) : undefined,
-    rows: tty ? (options.rows ?? 24) : undefined,
+    get columns() {
+      return columns
+    },
+    get rows() {
+      return rows
+    },
     stdin: Readable.from(options.input === undefined ? [] : [Buffer.from(options.input)]),
+    onResize(listener) {
+      resizeListeners.add(listener)
+      return () => void resizeListeners.delete(listener)
+    },
+    resize(newColumns, newRows) {
+      columns = newColumns
+      rows = newRows
+      for (const listener of [...resizeListeners]) listener()
+    },
     closed: () => closed.signal,
     isClosed: () => false,
     writable: () => Promise.resolve(),

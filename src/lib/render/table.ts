@@ -34,7 +34,7 @@ function specOf(column: Column): Required<Pick<ColumnSpec, 'header' | 'fit' | 'a
 }
 
 /** Columns one code point takes on a terminal: 0 for combining marks, 2 for wide East Asian and emoji. */
-function charWidth(cp: number): number {
+export function charWidth(cp: number): number {
   if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) return 0
   if ((cp >= 0x300 && cp <= 0x36f) || (cp >= 0x200b && cp <= 0x200f) || cp === 0xfe0f) return 0
   if (

@@ -3,7 +3,7 @@ import chalk from 'chalk'
 import type {TailEvent} from '../workflow/tail.js'
 import {renderSiteNotice, shortId} from './workflow.js'
 import {path, prop} from '../value.js'
-import {err, formatTime, jsonLine, out, type Terminal} from './terminal.js'
+import {err, formatClock, jsonLine, out, type Terminal} from './terminal.js'
 import {clip, field, safeText} from './text.js'
 
 /**
@@ -40,7 +40,7 @@ export function renderTailEvent(
       if (term.json) return jsonLine(line)
       const e = event.envelope
       const cols = [
-        chalk.dim(formatTime(term, event.time)),
+        chalk.dim(formatClock(term, event.time)),
         chalk.cyan(field(event.site)),
         field(event.subject),
         field(prop(e, 'type') ?? '-'),
@@ -58,7 +58,7 @@ export function renderTailEvent(
       const problems = event.problems.map((p) => `${field(p.code)} at ${field(p.path)}: ${field(p.message)}`).join('; ')
       out(
         [
-          chalk.dim(formatTime(term, event.time)),
+          chalk.dim(formatClock(term, event.time)),
           chalk.cyan(field(event.site)),
           field(event.subject),
           chalk.red.bold('INVALID'),

@@ -1,9 +1,12 @@
 import chalk from 'chalk'
 
 import type {TaskRecord, TaskUpdate} from '../tasks/board.js'
+import type {TaskFilter} from '../tasks/watch.js'
 import {prop} from '../value.js'
-import {formatAge, formatTime, out, table, type Terminal} from './terminal.js'
-import {field, sanitize} from './text.js'
+import {LiveScreen, statusLine, type ScreenSize} from './live.js'
+import {layoutTable, truncate, type Column} from './table.js'
+import {formatAge, formatClock, out, table, type Terminal} from './terminal.js'
+import {field} from './text.js'
 
 const BAR_WIDTH = 20
 
@@ -82,46 +85,102 @@ export function taskRows(tasks: TaskRecord[], now = Date.now()): string[][] {
 const HEAD = ['TASK', 'SERVICE', 'STATE', 'PROGRESS', 'AGE', 'SITE']
 
 /**
- * The live task table on a TTY, redrawn in place: each frame moves the cursor back over the previous one
- * and clears to the end of the screen before printing (README, `task watch`).
+ * The live table's columns: the progress column (bar, percent, message or error) gives way first, cut with
+ * `…`, so that every task is exactly one screen row however long its message.
+ */
+const LIVE_COLUMNS: Column[] = [
+  {header: 'TASK', fit: 'id'},
+  {header: 'SERVICE'},
+  {header: 'STATE', fit: 'fixed'},
+  {header: 'PROGRESS', min: 27},
+  {header: 'AGE', fit: 'fixed'},
+  {header: 'SITE'},
+]
+
+/** Notices kept under the live table (the latest). */
+const LIVE_NOTICES = 5
+
+/** What a watch reads, in words, for its status line: `tasks of service maskin, tenant t1`. */
+export function taskFilterText(filter: TaskFilter): string {
+  const parts: string[] = []
+  if (filter.correlationId) parts.push(`correlation ${field(filter.correlationId)}`)
+  if (filter.taskId) parts.push(`task ${field(filter.taskId)}`)
+  if (filter.service) parts.push(`service ${field(filter.service)}`)
+  if (filter.tenant) parts.push(`tenant ${field(filter.tenant)}`)
+  return parts.length ? `tasks of ${parts.join(', ')}` : 'tasks'
+}
+
+/**
+ * `task watch` on a terminal: a full-screen table redrawn in place (live.ts), a status line above it (what
+ * is watched, on which sites, for how long), each task one screen row, no more rows than the window has;
+ * when it stops, the last table is printed once on the user's screen.
  */
 export class LiveTaskTable {
-  private lines = 0
+  private tasks: TaskRecord[] = []
+  private notices: string[] = []
+  private shown = false
+  private readonly started = Date.now()
+  private readonly screen = new LiveScreen((size) => this.frame(size), {keep: 2})
 
-  /** `maxRows`: more tasks than fit would scroll the frame off screen, so only the latest updated are shown. */
-  constructor(private readonly maxRows = 30) {}
+  constructor(private readonly watching: {what: string; sites: readonly string[]}) {}
 
-  /** `footer`: notices under the table, one a line; they quote messages, so they are sanitised here. */
-  async draw(all: TaskRecord[], notices?: string): Promise<void> {
-    let footer = notices === undefined ? undefined : sanitize(notices, 'block')
-    let tasks = all
-    if (all.length > this.maxRows) {
-      const recent = new Set([...all].sort((a, b) => b.updated_at.localeCompare(a.updated_at)).slice(0, this.maxRows))
-      tasks = all.filter((t) => recent.has(t))
-      const more = `(${all.length - tasks.length} older task(s) not shown)`
-      footer = footer ? `${more}\n${footer}` : more
+  start(): void {
+    this.screen.start()
+  }
+
+  /** The board after an event (once the history is read) and the notices so far (they quote messages). */
+  update(tasks: TaskRecord[], notices: readonly string[] = []): void {
+    this.tasks = tasks
+    this.notices = notices.slice(-LIVE_NOTICES)
+    this.shown = true
+    this.screen.draw()
+  }
+
+  /** Leaves the live screen and prints the last table (every task, sized to the window) with its notices. */
+  stop(): void {
+    const {columns} = this.screen.size()
+    const final = this.tasks.length
+      ? [...layoutTable(LIVE_COLUMNS, taskRows(this.tasks), {width: columns, header: (h) => chalk.bold(h)})]
+      : []
+    this.screen.stop([...final, ...this.noticeLines(columns)])
+  }
+
+  /** One frame for a window of `size`: status line, header, the tasks that fit, notices. */
+  frame(size: ScreenSize, now = Date.now()): string[] {
+    const state = !this.shown
+      ? 'reading the history...'
+      : this.tasks.length === 0
+        ? 'no task event yet (Ctrl-C to stop)'
+        : watchSummary(this.tasks)
+    const status = truncate(statusLine(this.watching.what, this.watching.sites, this.started, state, now), size.columns)
+    const notices = this.noticeLines(size.columns)
+    if (this.tasks.length === 0) return [status, ...notices]
+    // Rows left for tasks: the window less the status line, the header and the notices.
+    const room = Math.max(1, size.rows - 2 - notices.length)
+    let tasks = this.tasks
+    let more: string[] = []
+    if (tasks.length > room) {
+      const keep = Math.max(0, room - 1)
+      const recent = new Set([...tasks].sort((a, b) => b.updated_at.localeCompare(a.updated_at)).slice(0, keep))
+      tasks = tasks.filter((t) => recent.has(t))
+      more = [chalk.dim(`(${this.tasks.length - tasks.length} older task(s) not shown)`)]
     }
-    const {default: Table} = await import('cli-table3')
-    // No lines between rows: a live table should stay as short as the task list.
-    const t = new Table({
-      head: HEAD.map((h) => chalk.bold(h)),
-      style: {head: [], border: []},
-      chars: {mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': ''},
-    })
-    t.push(...taskRows(tasks))
-    const frame = footer ? `${t.toString()}\n${footer}` : t.toString()
-    const erase = this.lines > 0 ? `\x1b[${this.lines}A\x1b[J` : ''
-    out(erase + frame)
-    this.lines = frame.split('\n').length
+    const table = layoutTable(LIVE_COLUMNS, taskRows(tasks, now), {width: size.columns, header: (h) => chalk.bold(h)})
+    return [status, ...table, ...more, ...notices]
+  }
+
+  /** The notices, one row each, sanitised (they quote what messages said). */
+  private noticeLines(columns: number): string[] {
+    return this.notices.map((n) => chalk.yellow(truncate(field(n), columns)))
   }
 }
 
-/** One line per task event when stdout is not a TTY: time, site, task, state, percent, message, service. */
+/** One line per task event (a scrolling log; `publish --wait`, `task watch` off a TTY): time, site, task, state, percent, message, service. */
 export function taskEventLine(term: Terminal, update: TaskUpdate): string {
   const t = update.task
   const percent = percentOf(t)
   const cells = [
-    formatTime(term, update.time),
+    formatClock(term, update.time),
     field(t.site),
     field(t.task_id),
     update.illegal ? `${field(t.last_verb)}(illegal: ${field(update.illegal.message)})` : field(t.state),

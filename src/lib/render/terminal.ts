@@ -50,11 +50,6 @@ export function err(line = ''): void {
   currentOutput().writeErr(line + '\n')
 }
 
-/** Clears a terminal and moves the cursor home: a live view redraws from the top. */
-export function clearScreen(): void {
-  currentOutput().write('\u001B[2J\u001B[H')
-}
-
 /** A warning on stderr; its text often quotes what a server or a message said, so it is sanitised. */
 export function warn(message: string): void {
   err(`${chalk.yellow('Warning:')} ${sanitize(message, 'block')}`)
@@ -94,6 +89,23 @@ export function formatTime(term: Terminal, time: string | Date | undefined, now 
   if (Number.isNaN(date.getTime())) return field(time)
   if (!term.stdoutTTY) return date.toISOString()
   return `${formatAge(now - date.getTime())} ago`
+}
+
+/**
+ * RFC 3339 when not on a TTY; on a TTY the clock time, `14:03:07` (with the date, `2026-03-13 14:03:07`,
+ * when it is not today). For scrolling logs (`tail --follow`, `publish --wait`): a line stays on screen, and
+ * an age printed with it (`0s ago`) is wrong a second later.
+ */
+export function formatClock(term: Terminal, time: string | Date | undefined, now = Date.now()): string {
+  if (time === undefined || time === null) return '-'
+  if (typeof time !== 'string' && !(time instanceof Date)) return field(time)
+  const date = typeof time === 'string' ? new Date(time) : time
+  if (Number.isNaN(date.getTime())) return field(time)
+  if (!term.stdoutTTY) return date.toISOString()
+  const two = (n: number) => String(n).padStart(2, '0')
+  const day = (d: Date) => `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}`
+  const clock = `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`
+  return day(date) === day(new Date(now)) ? clock : `${day(date)} ${clock}`
 }
 
 export function formatAge(millis: number): string {

@@ -12,7 +12,9 @@ import {
   type WorkflowMessage,
 } from '../workflow/tree.js'
 import {path} from '../value.js'
-import {clearScreen, err, jsonLine, out, warn, type Terminal} from './terminal.js'
+import {LiveScreen, statusLine, type ScreenSize} from './live.js'
+import {truncate} from './table.js'
+import {err, jsonLine, out, warn, type Terminal} from './terminal.js'
 import {field} from './text.js'
 
 type SiteNotice = Extract<TailEvent, {kind: 'site-down' | 'site-up' | 'site-error' | 'stream-missing' | 'note'}>
@@ -87,16 +89,16 @@ function messageLine(result: WorkflowResult, m: WorkflowMessage, origin: number,
   ].join('  ')
 }
 
-function header(term: Terminal, result: WorkflowResult): void {
+function header(result: WorkflowResult): string {
   const colour = result.status === 'succeeded' ? chalk.green : result.status === 'running' ? chalk.blue : chalk.red.bold
   const sites = result.sites.map((s) => (s.error ? `${field(s.site)} (unreachable)` : field(s.site))).join(', ')
-  out(
+  return (
     `${chalk.bold('Workflow')} ${field(result.correlation_id)}  ${colour(field(result.status))}  ` +
-      `${result.messages.length} messages on ${sites}, from ${field(result.messages[0]?.time ?? '-')}`,
+    `${result.messages.length} messages on ${sites}, from ${field(result.messages[0]?.time ?? '-')}`
   )
 }
 
-function footer(result: WorkflowResult): void {
+function footer(result: WorkflowResult): string[] {
   const parts: string[] = []
   if (result.tasks.length)
     parts.push(`tasks: ${result.tasks.map((t) => `${field(t.task_id)} ${field(t.state)}`).join(', ')}`)
@@ -105,7 +107,7 @@ function footer(result: WorkflowResult): void {
   if (result.orphans.length) parts.push(chalk.yellow(`orphans: ${result.orphans.length} (parent not seen)`))
   if (result.duplicates.length)
     parts.push(`duplicates: ${result.duplicates.reduce((n, d) => n + d.count - 1, 0)} extra deliveries`)
-  for (const p of parts) out(p)
+  return parts
 }
 
 const count = (n: number) => n.toLocaleString('en-US')
@@ -116,7 +118,12 @@ const count = (n: number) => n.toLocaleString('en-US')
  * runaway chain of causes neither floods the terminal nor indents off it.
  */
 export function renderWorkflowTree(term: Terminal, result: WorkflowResult): void {
-  header(term, result)
+  for (const line of workflowTreeLines(result)) out(line)
+}
+
+/** The lines of the causation tree (renderWorkflowTree). */
+export function workflowTreeLines(result: WorkflowResult): string[] {
+  const lines = [header(result)]
   const byId = new Map(result.messages.map((m) => [m.id, m]))
   const origin = workflowOrigin(result)
   const indentOf = (ancestorsLast: boolean[]) =>
@@ -128,44 +135,50 @@ export function renderWorkflowTree(term: Terminal, result: WorkflowResult): void
     const m = byId.get(node.id)
     if (!m) return true
     const prefix = depth === 0 ? '' : indentOf(ancestorsLast) + (last ? '└─ ' : '├─ ')
-    out(messageLine(result, m, origin, prefix))
+    lines.push(messageLine(result, m, origin, prefix))
     if (depth < TREE_TEXT_DEPTH - 1 && !node.folded) return true
     if (node.children.length === 0 && !node.folded) return false
     const below = subtreeStats(node)
     const marker = `… ${count(below.levels)} more level${below.levels === 1 ? '' : 's'} (${count(below.messages)} message${below.messages === 1 ? '' : 's'}; --view timeline lists them)`
     const inner = depth === 0 ? '' : indentOf([...ancestorsLast, last])
-    out(`${' '.repeat(9)}  ${chalk.dim(`${inner}└─ ${marker}`)}`)
+    lines.push(`${' '.repeat(9)}  ${chalk.dim(`${inner}└─ ${marker}`)}`)
     return false
   })
-  footer(result)
+  return [...lines, ...footer(result)]
 }
 
 /** Every message in time order, with its cause. */
 export function renderWorkflowTimeline(term: Terminal, result: WorkflowResult): void {
-  header(term, result)
+  for (const line of workflowTimelineLines(result)) out(line)
+}
+
+/** The lines of the timeline (renderWorkflowTimeline). */
+export function workflowTimelineLines(result: WorkflowResult): string[] {
   const origin = workflowOrigin(result)
-  for (const m of result.messages) {
+  const lines = result.messages.map((m) => {
     const cause = m.causation_id ? chalk.dim(` ← ${shortId(m.causation_id)}`) : ''
-    out(`${field(m.time)}  ${messageLine(result, m, origin)}${cause}`)
-  }
-  footer(result)
+    return `${field(m.time)}  ${messageLine(result, m, origin)}${cause}`
+  })
+  return [header(result), ...lines, ...footer(result)]
 }
 
 export function renderWorkflow(term: Terminal, result: WorkflowResult, view: WorkflowView): void {
-  if (view === 'timeline') renderWorkflowTimeline(term, result)
-  else renderWorkflowTree(term, result)
+  for (const line of workflowLines(result, view)) out(line)
+}
+
+export function workflowLines(result: WorkflowResult, view: WorkflowView): string[] {
+  return view === 'timeline' ? workflowTimelineLines(result) : workflowTreeLines(result)
 }
 
 /**
- * `workflow show --follow`: on a TTY the tree is redrawn as it grows; otherwise each new message is one
- * more line (with its cause), and with --json one NDJSON object: the first is the whole workflow, the next
- * ones each new message with the workflow's status.
+ * `workflow show --follow` off a terminal, a scrolling log: each new message is one more line (with its
+ * cause), and with --json one NDJSON object: the first is the whole workflow, the next ones each new
+ * message with the workflow's status. On a terminal the tree is a live view instead (LiveWorkflow).
  */
 export function renderWorkflowFollow(term: Terminal, event: WorkflowFollowEvent, view: WorkflowView): void {
   switch (event.kind) {
     case 'snapshot':
       if (term.json) return jsonLine(event.result)
-      if (term.stdoutTTY) clearScreen()
       if (event.result.messages.length) renderWorkflow(term, event.result, view)
       else err(`No message of ${field(event.result.correlation_id)} yet; waiting (Ctrl-C to stop)...`)
       return
@@ -173,10 +186,6 @@ export function renderWorkflowFollow(term: Terminal, event: WorkflowFollowEvent,
       const {message: m, result} = event
       const parentSeen = m.causation_id ? result.messages.some((x) => x.id === m.causation_id) : null
       if (term.json) return jsonLine({...m, parent_seen: parentSeen, status: result.status})
-      if (term.stdoutTTY) {
-        clearScreen()
-        return renderWorkflow(term, result, view)
-      }
       const cause = m.causation_id ? chalk.dim(` ← ${shortId(m.causation_id)}`) : ''
       out(`${messageLine(result, m, workflowOrigin(result))}${cause}  [${field(result.status)}]`)
       return
@@ -184,10 +193,6 @@ export function renderWorkflowFollow(term: Terminal, event: WorkflowFollowEvent,
     case 'dead-letter': {
       const d = event.deadLetter
       if (term.json) return jsonLine({dead_letter: d, status: event.result.status})
-      if (term.stdoutTTY) {
-        clearScreen()
-        return renderWorkflow(term, event.result, view)
-      }
       out(
         chalk.red.bold(
           `☠ dead letter ${field(d.ref)} (${field(d.reason)}, consumer ${field(d.consumer)}) of ${shortId(d.id)}  [${field(event.result.status)}]`,
@@ -200,20 +205,86 @@ export function renderWorkflowFollow(term: Terminal, event: WorkflowFollowEvent,
   }
 }
 
-/** What happened to a site during a live read (tail, workflow show --follow): always on stderr. */
-export function renderSiteNotice(event: SiteNotice): void {
+/** Site notices kept under the live tree (the latest). */
+const LIVE_NOTICES = 5
+
+/**
+ * `workflow show --follow` on a terminal: the tree (or timeline) as a full-screen view redrawn in place
+ * (live.ts), under a status line saying what is followed, on which sites and for how long. A tree taller
+ * than the window shows its newest end; when the follow stops, the whole tree is printed once.
+ */
+export class LiveWorkflow {
+  private result?: WorkflowResult
+  private notices: string[] = []
+  private readonly started = Date.now()
+  private readonly screen = new LiveScreen((size) => this.frame(size), {
+    keep: 2,
+    from: 'end',
+    more: (n) => `… ${n} earlier line${n === 1 ? '' : 's'} (all of it is printed when you stop)`,
+  })
+
+  constructor(
+    private readonly view: WorkflowView,
+    private readonly watching: {correlationId: string; sites: readonly string[]},
+  ) {}
+
+  start(): void {
+    this.screen.start()
+  }
+
+  show(event: WorkflowFollowEvent): void {
+    switch (event.kind) {
+      case 'snapshot':
+      case 'message':
+      case 'dead-letter':
+        this.result = event.result
+        break
+      default:
+        this.notices = [...this.notices, siteNoticeText(event)].slice(-LIVE_NOTICES)
+    }
+    this.screen.draw()
+  }
+
+  /** Leaves the live screen and prints the workflow as it stands (and the notices) on the user's screen. */
+  stop(): void {
+    const lines = this.result?.messages.length ? workflowLines(this.result, this.view) : []
+    this.screen.stop([...lines, ...this.notices.map((n) => chalk.yellow(n))])
+  }
+
+  /** One frame: status line, then the workflow's lines (fitted to the window by the screen), then notices. */
+  frame(size: ScreenSize, now = Date.now()): string[] {
+    const r = this.result
+    const state =
+      r === undefined
+        ? 'reading the history...'
+        : r.messages.length === 0
+          ? 'no message yet (Ctrl-C to stop)'
+          : `${r.messages.length} message${r.messages.length === 1 ? '' : 's'}, ${field(r.status)}`
+    const what = `workflow ${field(this.watching.correlationId)}`
+    const status = truncate(statusLine(what, this.watching.sites, this.started, state, now), size.columns)
+    const body = r?.messages.length ? workflowLines(r, this.view) : []
+    return [status, ...body, ...this.notices.map((n) => chalk.yellow(truncate(n, size.columns)))]
+  }
+}
+
+/** A site notice as one line of text (field-sanitised; a warning's `Warning:` prefix is the caller's). */
+export function siteNoticeText(event: SiteNotice): string {
   switch (event.kind) {
     case 'site-down':
-      return warn(
-        `site ${field(event.site)} disconnected; waiting for it to come back (messages resume from the last one seen)`,
-      )
+      return `site ${field(event.site)} disconnected; waiting for it to come back (messages resume from the last one seen)`
     case 'site-up':
-      return err(`site ${field(event.site)} reconnected; resuming`)
+      return `site ${field(event.site)} reconnected; resuming`
     case 'stream-missing':
-      return warn(`site ${field(event.site)} has no stream ${field(event.stream)} (skipped)`)
+      return `site ${field(event.site)} has no stream ${field(event.stream)} (skipped)`
     case 'site-error':
-      return warn(`site ${field(event.site)}: ${field(event.error)} (skipped)`)
+      return `site ${field(event.site)}: ${field(event.error)} (skipped)`
     case 'note':
-      return warn(event.message)
+      return field(event.message)
   }
+}
+
+/** What happened to a site during a live read (tail, workflow show --follow): always on stderr. */
+export function renderSiteNotice(event: SiteNotice): void {
+  if (event.kind === 'site-up') err(siteNoticeText(event))
+  else warn(siteNoticeText(event))
 }
