@@ -21,12 +21,18 @@ import {
   LiveTaskTable,
   renderTaskList,
   taskEventLine,
+  taskFilterText,
   taskRows,
   watchSummary,
 } from '../../src/lib/render/tasks.js'
 import {jsonLine, table, type Terminal} from '../../src/lib/render/terminal.js'
 import {field, jsonText, prettyJson, safeText, sanitize} from '../../src/lib/render/text.js'
-import {renderWorkflowFollow, renderWorkflowTimeline, renderWorkflowTree} from '../../src/lib/render/workflow.js'
+import {
+  LiveWorkflow,
+  renderWorkflowFollow,
+  renderWorkflowTimeline,
+  renderWorkflowTree,
+} from '../../src/lib/render/workflow.js'
 import {TaskBoard} from '../../src/lib/tasks/board.js'
 import {assembleWorkflow, type WorkflowResult} from '../../src/lib/workflow/read.js'
 import type {TailEvent} from '../../src/lib/workflow/tail.js'
@@ -376,6 +382,11 @@ describe('renderers', () => {
           )
           renderWorkflowFollow(nonTty, {kind: 'site-error', site: text, error: text}, 'tree')
           expectClean()
+          // The live view on a terminal: its frames (status line, tree, notices) are as clean.
+          const live = new LiveWorkflow('tree', {correlationId: text, sites: [text]})
+          live.show({kind: 'snapshot', result})
+          live.show({kind: 'site-error', site: text, error: text})
+          for (const line of live.frame({columns: 80, rows: 24})) expectClean(line)
           if (chain > 20) expect(written.join('')).toContain('more levels')
         },
       ),
@@ -552,7 +563,10 @@ describe('renderers', () => {
           }
           taskRows(board.tasks())
           await renderTaskList(term, board.tasks())
-          await new LiveTaskTable().draw(board.tasks(), text)
+          const live = new LiveTaskTable({what: taskFilterText({service: text, tenant: text}), sites: [text]})
+          live.update(board.tasks(), [text])
+          for (const line of live.frame({columns: 80, rows: 24})) expectClean(line)
+          live.stop()
           expectClean(watchSummary(board.tasks()))
           for (const line of failureLines(board.tasks())) expectClean(line)
           expectClean()

@@ -82,6 +82,25 @@ export function taskRows(tasks: TaskRecord[], now = Date.now()): string[][] {
   ])
 }
 
+/**
+ * The rows of the live table: as taskRows, but the progress cell holds a bar only when the task reported a
+ * percent, so that a failure's message is not pushed behind an empty bar.
+ */
+function liveTaskRows(tasks: TaskRecord[], now: number): string[][] {
+  return tasks.map((t) => {
+    const percent = percentOf(t)
+    const progress = percent === undefined ? detailOf(t) : `${percentBar(percent)} ${detailOf(t)}`.trimEnd()
+    return [
+      field(t.task_id),
+      field(t.service ?? '-'),
+      colourState(t.state),
+      progress,
+      formatAge(now - (typeof t.created_at === 'string' ? Date.parse(t.created_at) : NaN)),
+      field(t.site),
+    ]
+  })
+}
+
 const HEAD = ['TASK', 'SERVICE', 'STATE', 'PROGRESS', 'AGE', 'SITE']
 
 /**
@@ -92,7 +111,7 @@ const LIVE_COLUMNS: Column[] = [
   {header: 'TASK', fit: 'id'},
   {header: 'SERVICE'},
   {header: 'STATE', fit: 'fixed'},
-  {header: 'PROGRESS', min: 27},
+  {header: 'PROGRESS', min: 12},
   {header: 'AGE', fit: 'fixed'},
   {header: 'SITE'},
 ]
@@ -140,7 +159,12 @@ export class LiveTaskTable {
   stop(): void {
     const {columns} = this.screen.size()
     const final = this.tasks.length
-      ? [...layoutTable(LIVE_COLUMNS, taskRows(this.tasks), {width: columns, header: (h) => chalk.bold(h)})]
+      ? [
+          ...layoutTable(LIVE_COLUMNS, liveTaskRows(this.tasks, Date.now()), {
+            width: columns,
+            header: (h) => chalk.bold(h),
+          }),
+        ]
       : []
     this.screen.stop([...final, ...this.noticeLines(columns)])
   }
@@ -165,8 +189,12 @@ export class LiveTaskTable {
       tasks = tasks.filter((t) => recent.has(t))
       more = [chalk.dim(`(${this.tasks.length - tasks.length} older task(s) not shown)`)]
     }
-    const table = layoutTable(LIVE_COLUMNS, taskRows(tasks, now), {width: size.columns, header: (h) => chalk.bold(h)})
-    return [status, ...table, ...more, ...notices]
+    const table = layoutTable(LIVE_COLUMNS, liveTaskRows(tasks, now), {
+      width: size.columns,
+      header: (h) => chalk.bold(h),
+    })
+    // Each task one screen row, even in a window narrower than the columns' minimum widths.
+    return [status, ...table.map((line) => truncate(line, size.columns)), ...more, ...notices]
   }
 
   /** The notices, one row each, sanitised (they quote what messages said). */

@@ -260,7 +260,7 @@ export class LiveWorkflow {
         : r.messages.length === 0
           ? 'no message yet (Ctrl-C to stop)'
           : `${r.messages.length} message${r.messages.length === 1 ? '' : 's'}, ${field(r.status)}`
-    const what = `workflow ${field(this.watching.correlationId)}`
+    const what = `workflow ${shortId(this.watching.correlationId)}`
     const status = truncate(statusLine(what, this.watching.sites, this.started, state, now), size.columns)
     const body = r?.messages.length ? workflowLines(r, this.view) : []
     return [status, ...body, ...this.notices.map((n) => chalk.yellow(truncate(n, size.columns)))]

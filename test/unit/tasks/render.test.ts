@@ -1,6 +1,13 @@
 import {describe, expect, it} from 'vitest'
 
-import {failureLines, LiveTaskTable, percentBar, taskEventLine, watchSummary} from '../../../src/lib/render/tasks.js'
+import {
+  failureLines,
+  LiveTaskTable,
+  percentBar,
+  taskEventLine,
+  taskFilterText,
+  watchSummary,
+} from '../../../src/lib/render/tasks.js'
 import {TaskBoard} from '../../../src/lib/tasks/board.js'
 import type {Terminal} from '../../../src/lib/render/terminal.js'
 
@@ -42,28 +49,22 @@ describe('task rendering', () => {
 })
 
 describe('LiveTaskTable', () => {
-  it('redraws in place: each frame moves up over the previous one and clears below', async () => {
+  it('fits its frame to the window: status line, header, the latest updated tasks, a line for the rest', () => {
     const board = new TaskBoard()
-    const env = (id: string) => ({source: 'maskin', subject: id, data: {task_id: id, state: 'started'}})
-    board.apply({site: 'osl1', time: new Date().toISOString(), subject: 'dv.task.evt.started', envelope: env('a')})
-    const written: string[] = []
-    const write = process.stdout.write
-    process.stdout.write = ((chunk: string) => {
-      written.push(String(chunk))
-      return true
-    }) as typeof process.stdout.write
-    try {
-      const live = new LiveTaskTable(1)
-      await live.draw(board.tasks())
-      board.apply({site: 'osl1', time: new Date().toISOString(), subject: 'dv.task.evt.started', envelope: env('b')})
-      await live.draw(board.tasks())
-    } finally {
-      process.stdout.write = write
+    for (let i = 0; i < 10; i++) {
+      const envelope = {source: 'maskin', subject: `t${i}`, data: {task_id: `t${i}`, state: 'started'}}
+      const time = new Date(Date.UTC(2026, 2, 14, 9, 0, i)).toISOString()
+      board.apply({site: 'osl1', time, subject: 'dv.task.evt.started', envelope})
     }
-    const firstLines = written[0].trimEnd().split('\n').length
-    expect(written[0].startsWith('\x1b[')).toBe(false)
-    expect(written[1].startsWith(`\x1b[${firstLines}A\x1b[J`)).toBe(true)
-    // Bounded to maxRows: the older task gives way, with a note.
-    expect(written[1]).toContain('(1 older task(s) not shown)')
+    const live = new LiveTaskTable({what: taskFilterText({service: 'maskin'}), sites: ['osl1']})
+    expect(live.frame({columns: 80, rows: 6})[0]).toMatch(/^Watching tasks of service maskin on osl1 for \d+s; reading/)
+    live.update(board.tasks())
+    const lines = live.frame({columns: 80, rows: 6})
+    expect(lines).toHaveLength(6)
+    expect(lines[0]).toMatch(/^Watching tasks of service maskin on osl1 for \d+s; 10 task\(s\): 10 started$/)
+    expect(lines[1]).toMatch(/^TASK +SERVICE +STATE +PROGRESS +AGE +SITE$/)
+    // The three updated last, in the board's order.
+    expect(lines.slice(2, 5).map((l) => l.split(/ +/)[0])).toEqual(['t7', 't8', 't9'])
+    expect(lines[5]).toBe('(7 older task(s) not shown)')
   })
 })
