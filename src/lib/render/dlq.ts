@@ -55,7 +55,7 @@ const byAge = (time: string) => -Date.parse(time)
 /**
  * `dlq list`'s columns. At 80 columns: ref, age, reason, correlation (its first 10 characters, as many as
  * its header), failure and status; consumer, deliveries, type and tenant join them as the window allows
- * (with the failure still given 30 columns), with `--wide`, and always when piped.
+ * (each whole, and only while the failure keeps 40 columns), with `--wide`, and always when piped.
  */
 export const DEAD_LETTER_LISTING: Listing<DeadLetter> = [
   {name: 'ref', fit: 'fixed', cell: (l) => field(l.ref)},
@@ -65,7 +65,7 @@ export const DEAD_LETTER_LISTING: Listing<DeadLetter> = [
     cell: (l, term) => ageCell(term, l.dead_lettered_at),
     sortBy: (l) => byAge(l.dead_lettered_at),
   },
-  {name: 'consumer', min: 8, optional: true, cell: (l) => field(l.consumer)},
+  {name: 'consumer', optional: true, cell: (l) => field(l.consumer)},
   {name: 'reason', fit: 'fixed', cell: (l) => field(l.reason)},
   {
     name: 'deliveries',
@@ -75,10 +75,10 @@ export const DEAD_LETTER_LISTING: Listing<DeadLetter> = [
     cell: (l) => cell(l.deliveries),
     sortBy: (l) => (typeof l.deliveries === 'number' ? l.deliveries : undefined),
   },
-  {name: 'type', min: 12, optional: true, cell: (l) => cell(l.type)},
+  {name: 'type', optional: true, cell: (l) => cell(l.type)},
   {name: 'tenant', optional: true, cell: (l) => cell(l.tenant_id)},
   {name: 'correlation', fit: 'id', min: 11, cell: (l) => cell(l.correlation_id)},
-  {name: 'failure', min: 30, cell: (l) => failureText(l)},
+  {name: 'failure', min: 40, cell: (l) => failureText(l)},
   {name: 'status', min: 9, cell: (l) => colourOf(l.status)(field(l.status + statusNote(l)))},
 ]
 
@@ -177,7 +177,7 @@ export const HISTORY_LISTING: Listing<HistoryEntry> = [
   {name: 'who', min: 8, cell: (h) => field(h.actor)},
   {name: 'what', fit: 'fixed', cell: (h) => field(h.action)},
   {name: 'why', min: 12, cell: (h) => cell(h.reason)},
-  {name: 'subject', min: 10, optional: true, cell: (h) => cell(h.to_subject)},
+  {name: 'subject', optional: true, cell: (h) => cell(h.to_subject)},
   {
     name: 'new_seq',
     fit: 'fixed',

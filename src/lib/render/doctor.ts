@@ -21,7 +21,7 @@ export async function renderDoctor(term: Terminal, result: DoctorResult): Promis
       {header: 'capture', fit: 'fixed'},
       {header: 'consumers', min: 12},
       {header: 'dlq', fit: 'fixed', align: 'right'},
-      {header: 'oldest', min: 10, optional: true},
+      {header: 'oldest', optional: true},
       {header: 'sources', min: 12},
       {header: 'version', fit: 'fixed', optional: true},
     ],

@@ -20,8 +20,9 @@ export interface ColumnSpec {
   min?: number
   align?: 'left' | 'right'
   /**
-   * Shown only when the table fits with it (every column at least its `min`), or with `--wide`: the columns
-   * an operator can do without on a narrow terminal. They give way from the right. Piped output keeps them.
+   * Shown only whole, when the table fits with it (the other columns at their `min`), or with `--wide`: the
+   * columns an operator can do without on a narrow terminal. They give way from the right. Piped output
+   * always has them.
    */
   optional?: boolean
 }
@@ -92,9 +93,12 @@ function naturalWidths(specs: readonly Spec[], rows: ReadonlyArray<readonly stri
   return specs.map((spec, i) => Math.max(displayWidth(spec.header), ...rows.map((r) => displayWidth(r[i] ?? ''))))
 }
 
+/** Whether a column is never cut: fixed ones, and optional ones (shown whole or not at all). */
+const whole = (spec: Spec) => spec.fit === 'fixed' || spec.optional
+
 /** The narrowest a column gives way to before the table is declared too narrow for it. */
 function floorOf(spec: Spec, natural: number): number {
-  return spec.fit === 'fixed' ? natural : Math.min(natural, spec.min)
+  return whole(spec) ? natural : Math.min(natural, spec.min)
 }
 
 const totalWidth = (widths: readonly number[]) =>
@@ -141,8 +145,9 @@ export function columnWidths(
 }
 
 /**
- * Which columns a `width`-column terminal shows: all, unless the table does not fit with every column at
- * its minimum; then the optional columns are left out, from the right, until it does (or none is left).
+ * Which columns a `width`-column terminal shows: all, unless the table does not fit with every optional
+ * column whole and every other at its minimum; then the optional columns are left out, from the right,
+ * until it does (or none is left).
  */
 export function shownColumns(
   columns: readonly Column[],

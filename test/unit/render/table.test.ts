@@ -73,14 +73,17 @@ describe('table layout', () => {
       {header: 'failure', min: 30},
     ]
     const rows = [['DV_CMD:1', 'maskin-sandbox', 'acme', UUID, FAILURE]]
-    // ref 8 + correlation 11 + failure 30 + gaps 4 = 53; consumer and tenant (at 6) with their gaps: 61, 69.
-    expect(shownColumns(columns, rows, 69)).toEqual([0, 1, 2, 3, 4])
-    expect(shownColumns(columns, rows, 68)).toEqual([0, 1, 3, 4])
+    // ref 8 + correlation 11 + failure 30 + gaps 4 = 53; optional columns only whole: consumer 14, tenant 6.
+    expect(shownColumns(columns, rows, 77)).toEqual([0, 1, 2, 3, 4])
+    expect(shownColumns(columns, rows, 76)).toEqual([0, 1, 3, 4])
+    expect(shownColumns(columns, rows, 68)).toEqual([0, 3, 4])
     expect(shownColumns(columns, rows, 60)).toEqual([0, 3, 4])
     const narrow = layoutTable(columns, rows, {width: 60})
     expect(narrow[0].split(/\s+/)).toEqual(['ref', 'correlation', 'failure'])
     for (const line of narrow) expect(displayWidth(line)).toBeLessThanOrEqual(60)
     expect(narrow[1]).toContain(UUID.slice(0, 10))
+    const roomy = layoutTable(columns, rows, {width: 90})
+    expect(roomy[1]).toContain('maskin-sandbox  acme')
     const wide = layoutTable(columns, rows, {width: 60, wide: true})
     expect(wide[0].split(/\s+/)).toEqual(['ref', 'consumer', 'tenant', 'correlation', 'failure'])
     expect(wide[1]).toContain(UUID)
