@@ -89,6 +89,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       json: this.jsonEnabled(),
       noColor: Boolean(this.flags['no-color']),
       noInput: Boolean(this.flags['no-input']),
+      // A command's own `--wide` (cli/flags.ts): every command that prints a table has one.
+      wide: Boolean((this.flags as {wide?: boolean}).wide),
     })
   }
 

@@ -5,6 +5,8 @@ import {GROUP_KEYS} from '../lib/dlq/group.js'
 import {DEAD_LETTER_STATUSES} from '../lib/dlq/model.js'
 import type {DeadLetterSelection} from '../lib/dlq/read.js'
 import {parseDuration} from '../lib/duration.js'
+import {usageError} from '../lib/errors.js'
+import type {ListOrder} from '../lib/render/listing.js'
 import type {TaskFilter} from '../lib/tasks/watch.js'
 
 /**
@@ -130,4 +132,48 @@ export const envelopeFlags = {
   dataschema: Flags.string({summary: 'Payload schema version, <type>/v<N> (absent means v1).'}),
   id: Flags.string({summary: 'Envelope id (also Nats-Msg-Id); default: a new UUID.'}),
   schemas: schemasFlag,
+}
+
+/**
+ * `--wide` for every command that prints a table: on a TTY every column and every cell whole, lines as long
+ * as they need to be. Piped output is always complete, so it changes nothing there.
+ */
+export const wideFlag = Flags.boolean({
+  summary: 'On a terminal, show every column and every cell whole instead of fitting the window.',
+})
+
+/**
+ * The flags of a listing command (dlq list, dlq history, task list, site list, contract schemas): `--wide`,
+ * `--limit N` and `--sort FIELD`, FIELD one of the listing's column names (checked by `listOrderFrom`).
+ * `--sort` and `--limit` order and cut the command's result, so `--json` gets the same items as the table.
+ */
+export function listingFlags(fields: readonly string[]) {
+  return {
+    wide: wideFlag,
+    limit: Flags.integer({
+      summary: 'Show at most N items (after --sort); applies to --json too.',
+      min: 1,
+      helpValue: '<n>',
+    }),
+    sort: Flags.string({
+      summary: `Order by a column: ${fields.join(', ')}; a leading "-" reverses it (e.g. -${fields[1] ?? fields[0]}). Applies to --json too.`,
+      helpValue: '<field>',
+    }),
+  }
+}
+
+/** `--sort` and `--limit` for the service's result; an unknown field is a usage error naming the choices. */
+export function listOrderFrom(flags: {sort?: string; limit?: number}, fields: readonly string[]): ListOrder {
+  const order: ListOrder = flags.limit === undefined ? {} : {limit: flags.limit}
+  if (flags.sort === undefined) return order
+  const descending = flags.sort.startsWith('-')
+  const field = descending ? flags.sort.slice(1) : flags.sort
+  if (!fields.includes(field)) {
+    throw usageError(
+      `Cannot sort by "${flags.sort}": --sort takes one of ${fields.join(', ')}.`,
+      'bad-sort',
+      `Prefix the field with "-" to reverse the order, e.g. --sort -${fields[1] ?? fields[0]}.`,
+    )
+  }
+  return {...order, sort: {field, descending}}
 }

@@ -1,13 +1,13 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {durationFlag, readFlags} from '../cli/flags.js'
+import {durationFlag, readFlags, wideFlag} from '../cli/flags.js'
 import type {DoctorResult} from '../lib/doctor/check.js'
 
 export default class Doctor extends BaseCommand<typeof Doctor> {
   static override summary =
     'Check the health of sites: reachability, JetStream, layout drift, dead-letter capture, backlogs, cross-site sources.'
-  static override description = `For each selected site (the default site, --site repeated, or --all-sites, checked concurrently, each bounded by --timeout), one row of one table: reachable, server version, JetStream and its domain, drift of the live layout against the dataverket layout (or --layout FILE), whether DV_DLQ captures both dead-letter advisories, each durable consumer on DV_CMD with its pending and redelivered counts, the pending dead letters, the oldest unacknowledged command and its age, and every stream that sources (or mirrors) another stream, with its lag and how long it has been silent.
+  static override description = `For each selected site (the default site, --site repeated, or --all-sites, checked concurrently, each bounded by --timeout), one row of one table: reachable, server version, JetStream and its domain, drift of the live layout against the dataverket layout (or --layout FILE), whether DV_DLQ captures both dead-letter advisories, each durable consumer on DV_CMD with its pending and redelivered counts (on a terminal, the busy ones as name pending/redelivered), the pending dead letters, the oldest unacknowledged command and its age, and every stream that sources (or mirrors) another stream, with its lag and how long it has been silent. On a terminal the table fits the window (--wide: every column whole); piped, every column, tab-separated, without a header row.
 
 Problems (listed below the table, and in the JSON per site): an unreachable site or one without JetStream (exit 4), layout drift, a missing or incomplete DV_DLQ, a source silent for longer than --stall-after, e.g. while the leaf-node link to the other site is cut (exit 10). Pending dead letters and consumer backlogs are reported as warnings (exit 0).`
   static override examples = [
@@ -18,6 +18,7 @@ Problems (listed below the table, and in the JSON per site): an unreachable site
   ]
   static override flags = {
     ...readFlags,
+    wide: wideFlag,
     layout: Flags.string({summary: 'Layout file to check drift against (default: the built-in dataverket layout).'}),
     'stall-after': durationFlag({
       summary: 'A cross-site source silent for longer than this is reported as stalled.',

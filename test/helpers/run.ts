@@ -29,8 +29,13 @@ function oclifConfig(): Promise<Config> {
 export interface RunOptions {
   /** Added to the env the command sees (a value of '' removes a variable). process.env is never changed. */
   env?: NodeJS.ProcessEnv
-  /** The command's standard input (never a TTY). */
+  /** The command's standard input (a TTY only with `tty`). */
   input?: string
+  /**
+   * Stdout, stderr and stdin are a terminal of this size (default 80x24), as a command run by hand sees them:
+   * tables are fitted to `columns` and have a header row. Without it they are pipes.
+   */
+  tty?: {columns?: number; rows?: number}
   /** Interrupts the command as Ctrl-C does. */
   signal?: AbortSignal
   /** Interrupts the command after this many ms (for --follow), as Ctrl-C does. */
@@ -57,7 +62,7 @@ export async function runCommand(argv: string[], options: RunOptions = {}): Prom
     ...options.env,
   }
   for (const [key, value] of Object.entries(env)) if (value === '') delete env[key]
-  const io = memoryOutput({input: options.input ?? ''})
+  const io = memoryOutput({input: options.input ?? '', ...(options.tty ? {tty: true, ...options.tty} : {})})
   options.onOutput?.(io)
   const interrupt = new AbortController()
   const onAbort = () => interrupt.abort()

@@ -15,7 +15,7 @@ import {Screen} from '../helpers/screen.js'
 
 const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 const LONG = 'rack osl1-r07 refused the server: no power budget left on the rack '.padEnd(300, '.')
-const HEADER = /^TASK\s+SERVICE\s+STATE\s+PROGRESS\s+AGE\s+SITE$/
+const HEADER = /^task\s+service\s+state\s+progress\s+age\s+site$/
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {schemasFlag} from '../../cli/flags.js'
+import {listingFlags, listOrderFrom, schemasFlag} from '../../cli/flags.js'
 import {
   exportJsonSchema,
   findSchemas,
@@ -12,11 +12,14 @@ import {
   type SchemaList,
 } from '../../lib/contract/schemas.js'
 import {notFound} from '../../lib/errors.js'
-import {renderJsonSchema, renderSchemaDetail, renderSchemaList} from '../../lib/render/contract.js'
+import {renderJsonSchema, renderSchemaDetail, renderSchemaList, SCHEMA_LISTING} from '../../lib/render/contract.js'
+import {orderList, sortFields} from '../../lib/render/listing.js'
 
 export default class ContractSchemas extends BaseCommand<typeof ContractSchemas> {
   static override summary = 'List the registered payload schemas, show one, or export them all as JSON Schema.'
-  static override description = `Without TYPE: every registered payload type and version (built-in, plus --schemas DIR). With TYPE (a message type, "<type>/v<N>", or "envelope"): its JSON Schema per version. --json-schema prints plain JSON Schema for files and other tools: the envelope and every payload, or just TYPE's latest (or named) version.`
+  static override description = `Without TYPE: every registered payload type and version (built-in, plus --schemas DIR). With TYPE (a message type, "<type>/v<N>", or "envelope"): its JSON Schema per version. --json-schema prints plain JSON Schema for files and other tools: the envelope and every payload, or just TYPE's latest (or named) version.
+
+The list (without TYPE) takes --sort and --limit, which order and cut the result (--json too); on a terminal it fits the window (--wide: every column whole); piped, every column, tab-separated, without a header row.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> maskin.server.provision.requested',
@@ -34,12 +37,14 @@ export default class ContractSchemas extends BaseCommand<typeof ContractSchemas>
   static override flags = {
     'json-schema': Flags.boolean({summary: 'Print plain JSON Schema (draft 2020-12).'}),
     schemas: schemasFlag,
+    ...listingFlags(sortFields(SCHEMA_LISTING)),
   }
 
   async run(): Promise<SchemaList | SchemaDetail | JsonSchemaExport | Record<string, unknown>> {
     const registry = await resolvePayloadRegistry({schemasDir: this.flags.schemas ?? this.env.DVCTL_SCHEMAS})
     const asJsonSchema = this.flags['json-schema']
     const type = this.args.type
+    const order = listOrderFrom(this.flags, sortFields(SCHEMA_LISTING))
 
     if (type === undefined) {
       if (asJsonSchema) {
@@ -47,7 +52,8 @@ export default class ContractSchemas extends BaseCommand<typeof ContractSchemas>
         if (!this.jsonEnabled()) renderJsonSchema(this.term, exported)
         return exported
       }
-      const list = listSchemas(registry)
+      const all = listSchemas(registry)
+      const list: SchemaList = {schemas: orderList(all.schemas, SCHEMA_LISTING, order)}
       if (!this.jsonEnabled()) await renderSchemaList(this.term, list)
       return list
     }

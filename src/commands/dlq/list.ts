@@ -1,10 +1,19 @@
 import {BaseCommand} from '../../cli/base-command.js'
-import {groupByFlag, readFlags, selectionFlags, selectionFrom, statusFlag} from '../../cli/flags.js'
+import {
+  groupByFlag,
+  listingFlags,
+  listOrderFrom,
+  readFlags,
+  selectionFlags,
+  selectionFrom,
+  statusFlag,
+} from '../../cli/flags.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import type {GroupKey} from '../../lib/dlq/group.js'
 import {listDeadLetters} from '../../lib/dlq/list.js'
 import type {DlqListResult} from '../../lib/dlq/model.js'
-import {renderDeadLetterList} from '../../lib/render/dlq.js'
+import {DEAD_LETTER_LISTING, renderDeadLetterList} from '../../lib/render/dlq.js'
+import {orderList, sortFields} from '../../lib/render/listing.js'
 import {warn} from '../../lib/render/terminal.js'
 
 export default class DlqList extends BaseCommand<typeof DlqList> {
@@ -13,12 +22,15 @@ export default class DlqList extends BaseCommand<typeof DlqList> {
 
 Status: pending (nobody acted yet), replayed, discarded, missing (the original is gone, or what is stored at its sequence is provably not the message that failed: the stream was recreated, it lies outside the consumer's filter, or the advisory points outside the layout's command streams; missing_reason says which; it cannot be replayed), or invalid (a DV_DLQ message that is not a valid advisory, listed with its problems as DV_DLQ@<seq>; never replayed). By default only pending dead letters are listed; --status all shows every one.
 
-A reference is <stream>:<seq>, or <site>/<stream>:<seq> when several sites are read (--site repeated, --all-sites). Use it with dlq show, dlq replay and dlq discard.`
+A reference is <stream>:<seq>, or <site>/<stream>:<seq> when several sites are read (--site repeated, --all-sites). Use it with dlq show, dlq replay and dlq discard.
+
+On a terminal the table fits the window: ref, age, reason, correlation (its first characters, enough to recognise it), failure and status, with consumer, deliveries, type and tenant as the width allows; --wide shows every column whole. Piped, every column, complete and tab-separated, without a header row. --sort and --limit order and cut the result itself (--json too); "total" stays the number of dead letters that match. With --group-by, the groups stay largest first and --limit keeps the largest.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --since 24h --consumer maskin',
     '<%= config.bin %> <%= command.id %> --group-by type --status all',
     '<%= config.bin %> <%= command.id %> --all-sites --json',
+    '<%= config.bin %> <%= command.id %> --sort -deliveries --limit 20',
   ]
 
   static override flags = {
@@ -26,12 +38,19 @@ A reference is <stream>:<seq>, or <site>/<stream>:<seq> when several sites are r
     ...selectionFlags,
     status: statusFlag,
     'group-by': groupByFlag,
+    ...listingFlags(sortFields(DEAD_LETTER_LISTING)),
   }
 
   async run(): Promise<DlqListResult> {
     const fan = await this.connectMany({allSites: this.flags['all-sites']})
     const groupBy = this.flags['group-by'] as GroupKey | undefined
-    const {lost, ...result} = await listDeadLetters(fan, {...selectionFrom(this.flags), ...(groupBy ? {groupBy} : {})})
+    const order = listOrderFrom(this.flags, sortFields(DEAD_LETTER_LISTING))
+    const {lost, ...all} = await listDeadLetters(fan, {...selectionFrom(this.flags), ...(groupBy ? {groupBy} : {})})
+    const result: DlqListResult = {
+      ...all,
+      dead_letters: orderList(all.dead_letters, DEAD_LETTER_LISTING, order),
+      groups: order.limit === undefined ? all.groups : all.groups.slice(0, order.limit),
+    }
     for (const message of lost) warn(`${message} (the other sites are listed)`)
     if (!this.jsonEnabled()) await renderDeadLetterList(this.term, result, groupBy)
     return this.exitWith(result, lost.length ? ExitCode.partial : ExitCode.ok)

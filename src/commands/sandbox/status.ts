@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
+import {wideFlag} from '../../cli/flags.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {renderSandbox} from '../../lib/render/sandbox.js'
 import type {SandboxResult} from '../../lib/sandbox/sandbox.js'
@@ -13,7 +14,7 @@ export default class SandboxStatus extends BaseCommand<typeof SandboxStatus> {
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --dir /tmp/dv-sandbox --json',
   ]
-  static override flags = {dir: Flags.string({summary: 'Sandbox directory.'})}
+  static override flags = {dir: Flags.string({summary: 'Sandbox directory.'}), wide: wideFlag}
 
   async run(): Promise<SandboxResult> {
     const {sandboxStatus} = await import('../../lib/sandbox/sandbox.js')

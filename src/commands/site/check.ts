@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {readFlags} from '../../cli/flags.js'
+import {readFlags, wideFlag} from '../../cli/flags.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {
   checkSite,
@@ -28,7 +28,7 @@ With --all-sites (or several --site) every site is checked concurrently, each bo
   static override args = {
     name: Args.string({description: 'Site name from the config (same as --site NAME).'}),
   }
-  static override flags = {...readFlags}
+  static override flags = {...readFlags, wide: wideFlag}
 
   async run(): Promise<SiteCheckResult | SiteChecksResult> {
     const sites = [...(this.flags.site ?? []), ...(this.args.name ? [this.args.name] : [])]

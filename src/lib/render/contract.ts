@@ -1,10 +1,11 @@
 import chalk from 'chalk'
 
 import type {Problem} from '../contract/problems.js'
-import type {JsonSchemaExport, PayloadJsonSchema, SchemaList} from '../contract/schemas.js'
+import type {JsonSchemaExport, PayloadJsonSchema, SchemaList, SchemaListEntry} from '../contract/schemas.js'
 import type {SubjectAnalysis} from '../contract/taxonomy.js'
 import type {ValidateResult} from '../contract/validate.js'
-import {out, table, type Terminal} from './terminal.js'
+import {renderListing, type Listing} from './listing.js'
+import {out, type Terminal} from './terminal.js'
 
 const mark = (valid: boolean) => (valid ? chalk.green('valid') : chalk.red('invalid'))
 
@@ -44,13 +45,18 @@ export function renderValidation(_term: Terminal, result: ValidateResult): void 
   )
 }
 
+/** `contract schemas`'s columns; the dataschema (type and version again) as the window allows. */
+export const SCHEMA_LISTING: Listing<SchemaListEntry> = [
+  {name: 'type', min: 40, cell: (s) => s.type},
+  {name: 'version', fit: 'fixed', align: 'right', cell: (s) => `v${s.version}`, sortBy: (s) => s.version},
+  {name: 'dataschema', optional: true, cell: (s) => s.dataschema},
+  {name: 'origin', fit: 'fixed', cell: (s) => s.origin},
+  {name: 'description', min: 16, cell: (s) => s.description ?? ''},
+]
+
 /** `contract schemas`: the registered payload types and versions. */
 export async function renderSchemaList(term: Terminal, list: SchemaList): Promise<void> {
-  await table(
-    term,
-    ['type', 'version', 'dataschema', 'origin', 'description'],
-    list.schemas.map((s) => [s.type, `v${s.version}`, s.dataschema, s.origin, s.description ?? '']),
-  )
+  await renderListing(term, SCHEMA_LISTING, list.schemas)
 }
 
 /** `contract schemas TYPE`: each version's heading, then its JSON Schema. */

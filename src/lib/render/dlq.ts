@@ -3,6 +3,7 @@ import chalk from 'chalk'
 import type {
   DeadLetter,
   DlqHistoryResult,
+  HistoryEntry,
   DlqListResult,
   DlqShowResult,
   FailedItem,
@@ -12,7 +13,8 @@ import type {
 import type {WorkflowResult} from '../workflow/read.js'
 import {path} from '../value.js'
 import {currentOutput} from '../context.js'
-import {err, formatTime, out, table, type Terminal} from './terminal.js'
+import {renderListing, type Listing} from './listing.js'
+import {err, formatAge, formatTime, out, table, type Terminal} from './terminal.js'
 import {field, prettyJson, safeText, sanitize} from './text.js'
 
 const statusColour: Record<DeadLetter['status'], (s: string) => string> = {
@@ -41,38 +43,67 @@ function statusNote(l: DeadLetter): string {
   return l.replay_in_progress ? ' (replay interrupted)' : ''
 }
 
+/** A time as an age (`3m`) on a TTY, under a header that says so; RFC 3339 when piped. */
+function ageCell(term: Terminal, time: string): string {
+  const at = Date.parse(time)
+  return term.stdoutTTY && !Number.isNaN(at) ? formatAge(Date.now() - at) : formatTime(term, time)
+}
+
+/** Sorting by an age: the youngest first, as the column reads (`--sort -age`: the oldest first). */
+const byAge = (time: string) => -Date.parse(time)
+
+/**
+ * `dlq list`'s columns. At 80 columns: ref, age, reason, correlation (its first 10 characters, as many as
+ * its header), failure and status; consumer, deliveries, type and tenant join them as the window allows
+ * (each whole, and only while the failure keeps 40 columns), with `--wide`, and always when piped.
+ */
+export const DEAD_LETTER_LISTING: Listing<DeadLetter> = [
+  {name: 'ref', fit: 'fixed', cell: (l) => field(l.ref)},
+  {
+    name: 'age',
+    fit: 'fixed',
+    cell: (l, term) => ageCell(term, l.dead_lettered_at),
+    sortBy: (l) => byAge(l.dead_lettered_at),
+  },
+  {name: 'consumer', optional: true, cell: (l) => field(l.consumer)},
+  {name: 'reason', fit: 'fixed', cell: (l) => field(l.reason)},
+  {
+    name: 'deliveries',
+    fit: 'fixed',
+    align: 'right',
+    optional: true,
+    cell: (l) => cell(l.deliveries),
+    sortBy: (l) => (typeof l.deliveries === 'number' ? l.deliveries : undefined),
+  },
+  {name: 'type', optional: true, cell: (l) => cell(l.type)},
+  {name: 'tenant', optional: true, cell: (l) => cell(l.tenant_id)},
+  {name: 'correlation', fit: 'id', min: 11, cell: (l) => cell(l.correlation_id)},
+  {name: 'failure', min: 40, cell: (l) => failureText(l)},
+  {name: 'status', min: 9, cell: (l) => colourOf(l.status)(field(l.status + statusNote(l)))},
+]
+
 /** `dlq list`: one row per dead letter, or the group counts with `--group-by`. */
 export async function renderDeadLetterList(term: Terminal, result: DlqListResult, groupBy?: string): Promise<void> {
+  const shown = groupBy ? result.groups.reduce((n, g) => n + g.count, 0) : result.dead_letters.length
+  const count = `${shown < result.total ? `${shown} of ` : ''}${result.total} dead letter(s)`
   if (groupBy) {
     await table(
       term,
-      [groupBy, 'count'],
+      [
+        {header: groupBy, min: 12},
+        {header: 'count', fit: 'fixed', align: 'right'},
+      ],
       result.groups.map((g) => [field(g.key), g.count]),
     )
-    if (term.stdoutTTY) err(`${result.total} dead letter(s)`)
+    if (term.stdoutTTY) err(count)
     return
   }
   if (result.dead_letters.length === 0) {
     err('No dead letters match.')
     return
   }
-  await table(
-    term,
-    ['ref', 'age', 'consumer', 'reason', 'deliveries', 'type', 'tenant', 'correlation', 'failure', 'status'],
-    result.dead_letters.map((l) => [
-      field(l.ref),
-      formatTime(term, l.dead_lettered_at),
-      field(l.consumer),
-      field(l.reason),
-      cell(l.deliveries),
-      cell(l.type),
-      cell(l.tenant_id),
-      cell(l.correlation_id),
-      failureText(l),
-      colourOf(l.status)(field(l.status + statusNote(l))),
-    ]),
-  )
-  if (term.stdoutTTY) err(`${result.total} dead letter(s)`)
+  await renderListing(term, DEAD_LETTER_LISTING, result.dead_letters)
+  if (term.stdoutTTY) err(count)
 }
 
 /** The replay plan: on stderr before the confirmation, or on stdout as the result of `--dry-run`. */
@@ -139,26 +170,32 @@ export function renderActionResult(
   if (failed.length || notAttempted.length) err('Run the same command again to finish the rest; nothing is sent twice.')
 }
 
+/** `dlq history`'s columns; the subject, new sequence and replay id only as the window allows. */
+export const HISTORY_LISTING: Listing<HistoryEntry> = [
+  {name: 'ref', fit: 'fixed', cell: (h) => field(h.ref)},
+  {name: 'when', fit: 'fixed', cell: (h, term) => formatTime(term, h.at), sortBy: (h) => Date.parse(h.at)},
+  {name: 'who', min: 8, cell: (h) => field(h.actor)},
+  {name: 'what', fit: 'fixed', cell: (h) => field(h.action)},
+  {name: 'why', min: 12, cell: (h) => cell(h.reason)},
+  {name: 'subject', optional: true, cell: (h) => cell(h.to_subject)},
+  {
+    name: 'new_seq',
+    fit: 'fixed',
+    align: 'right',
+    optional: true,
+    cell: (h) => cell(h.new_seq),
+    sortBy: (h) => (typeof h.new_seq === 'number' ? h.new_seq : undefined),
+  },
+  {name: 'replay_id', fit: 'id', optional: true, cell: (h) => cell(h.replay_id)},
+]
+
 /** `dlq history`: one row per ledger entry. */
 export async function renderHistory(term: Terminal, result: DlqHistoryResult): Promise<void> {
   if (result.history.length === 0) {
     err('No operator actions recorded.')
     return
   }
-  await table(
-    term,
-    ['ref', 'when', 'who', 'what', 'why', 'subject', 'new seq', 'replay id'],
-    result.history.map((h) => [
-      field(h.ref),
-      formatTime(term, h.at),
-      field(h.actor),
-      field(h.action),
-      cell(h.reason),
-      cell(h.to_subject),
-      cell(h.new_seq),
-      cell(h.replay_id),
-    ]),
-  )
+  await renderListing(term, HISTORY_LISTING, result.history)
 }
 
 /** `dlq show`: the dead letter, its advisory, headers, envelope, failures, history and workflow. */

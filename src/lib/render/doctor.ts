@@ -5,27 +5,29 @@ import {err, formatAge, out, table, type Terminal} from './terminal.js'
 
 const yes = (ok: boolean, text = ok ? 'yes' : 'no') => (ok ? chalk.green(text) : chalk.red(text))
 
-/** One table, one row per site; then the problems and warnings, one line each, with their hints. */
+/**
+ * One table, one row per site; then the problems and warnings, one line each, with their hints. At 80
+ * columns: site, up, jetstream, layout, capture (DV_DLQ), consumers, pending dead letters and sources; the
+ * oldest unacknowledged command and the server version as the window allows (or `--wide`, or piped).
+ */
 export async function renderDoctor(term: Terminal, result: DoctorResult): Promise<void> {
-  const sep = term.stdoutTTY ? '\n' : ', '
   await table(
     term,
     [
-      'site',
-      'reachable',
-      'version',
-      'jetstream',
-      'layout',
-      'dlq capture',
-      'consumers (pending/redelivered)',
-      'dead letters',
-      'oldest unacked',
-      'sources',
+      {header: 'site', min: 8},
+      {header: 'up', fit: 'fixed'},
+      {header: 'jetstream', min: 9},
+      {header: 'layout', min: 8},
+      {header: 'capture', fit: 'fixed'},
+      {header: 'consumers', min: 12},
+      {header: 'dlq', fit: 'fixed', align: 'right'},
+      {header: 'oldest', optional: true},
+      {header: 'sources', min: 12},
+      {header: 'version', fit: 'fixed', optional: true},
     ],
     result.sites.map((s) => [
       s.site,
       yes(s.reachable),
-      s.server_version ?? '-',
       s.reachable
         ? s.jetstream.enabled
           ? `${chalk.green('enabled')} ${s.jetstream.domain ?? '(no domain)'}`
@@ -38,11 +40,11 @@ export async function renderDoctor(term: Terminal, result: DoctorResult): Promis
             s.dlq_capture.present ? (s.dlq_capture.missing_subjects.length ? 'incomplete' : 'ok') : 'missing',
           )
         : '-',
-      consumersCell(s, sep),
+      consumersCell(s),
       s.dead_letters_pending === null
         ? '-'
         : s.dead_letters_pending
-          ? chalk.yellow(`${s.dead_letters_pending} pending`)
+          ? chalk.yellow(String(s.dead_letters_pending))
           : '0',
       s.oldest_unacked
         ? `${s.oldest_unacked.stream}:${s.oldest_unacked.seq} ${formatAge(s.oldest_unacked.age_ms)}`
@@ -50,8 +52,9 @@ export async function renderDoctor(term: Terminal, result: DoctorResult): Promis
       s.sources.length
         ? s.sources
             .map((x) => `${x.stream}<-${x.source} ${x.stalled ? chalk.red('stalled') : 'ok'} lag ${x.lag}`)
-            .join(sep)
+            .join(', ')
         : '-',
+      s.server_version ?? '-',
     ]),
   )
   for (const s of result.sites) if (s.replication.length) replication(s)
@@ -63,13 +66,13 @@ export async function renderDoctor(term: Terminal, result: DoctorResult): Promis
 }
 
 /** Consumers with a backlog or redeliveries by name; the idle ones only counted, so the row stays short. */
-function consumersCell(s: DoctorSite, sep: string): string {
+function consumersCell(s: DoctorSite): string {
   if (!s.consumers.length) return '-'
   const busy = s.consumers.filter((c) => c.pending + c.ack_pending + c.redelivered > 0)
   const idle = s.consumers.length - busy.length
   const cells = busy.map((c) => chalk.yellow(`${c.name} ${c.pending + c.ack_pending}/${c.redelivered}`))
   if (idle) cells.push(busy.length ? `${idle} more idle` : `${idle} idle (0/0)`)
-  return cells.join(sep)
+  return cells.join(', ')
 }
 
 function layoutCell(s: DoctorSite): string {

@@ -18,7 +18,15 @@ export async function renderSandbox(term: Terminal, result: SandboxResult): Prom
 async function siteTable(term: Terminal, result: SandboxResult): Promise<void> {
   await table(
     term,
-    ['site', 'url', 'js_domain', 'role', 'pid', 'running', 'store_dir'],
+    [
+      {header: 'site', min: 6},
+      {header: 'url', min: 16},
+      {header: 'js_domain', optional: true},
+      {header: 'role', fit: 'fixed'},
+      {header: 'pid', fit: 'fixed', align: 'right'},
+      {header: 'running', fit: 'fixed'},
+      {header: 'store_dir', min: 16},
+    ],
     result.sites.map((s) => [
       s.name,
       s.url,
@@ -35,7 +43,16 @@ async function siteTable(term: Terminal, result: SandboxResult): Promise<void> {
 async function nodeTable(term: Terminal, result: SandboxResult): Promise<void> {
   await table(
     term,
-    ['site', 'node', 'url', 'js_domain', 'role', 'pid', 'running', 'store_dir'],
+    [
+      {header: 'site', min: 6},
+      {header: 'node', min: 6},
+      {header: 'url', min: 16},
+      {header: 'js_domain', optional: true},
+      {header: 'role', fit: 'fixed'},
+      {header: 'pid', fit: 'fixed', align: 'right'},
+      {header: 'running', fit: 'fixed'},
+      {header: 'store_dir', min: 16},
+    ],
     result.sites.flatMap((s) =>
       s.nodes.map((n) => [
         s.name,

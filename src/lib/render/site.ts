@@ -1,15 +1,28 @@
 import chalk from 'chalk'
 
 import type {SiteConfig} from '../config/file.js'
-import type {SiteListResult, SiteShowResult} from '../config/sites.js'
+import type {SiteEntry, SiteListResult, SiteShowResult} from '../config/sites.js'
 import type {SiteCheckResult} from '../nats/site-check.js'
+import {renderListing, type Listing} from './listing.js'
 import {err, out, table, type Terminal} from './terminal.js'
 
 export async function renderSiteChecks(term: Terminal, results: SiteCheckResult[]): Promise<void> {
   const anyError = results.some((r) => !r.connected)
+  // At 80 columns: site, url, connected, jetstream, rtt and the error; version, domain and API level as the
+  // window allows.
   await table(
     term,
-    ['site', 'url', 'connected', 'server', 'jetstream', 'domain', 'api level', 'rtt', ...(anyError ? ['error'] : [])],
+    [
+      {header: 'site', min: 8},
+      {header: 'url', min: 16},
+      {header: 'connected', fit: 'fixed'},
+      {header: 'server', fit: 'fixed', optional: true},
+      {header: 'jetstream', min: 9},
+      {header: 'domain', optional: true},
+      {header: 'api_level', fit: 'fixed', optional: true},
+      {header: 'rtt', fit: 'fixed', align: 'right'},
+      ...(anyError ? [{header: 'error', min: 20}] : []),
+    ],
     results.map((r) => [
       r.site,
       r.url,
@@ -25,23 +38,22 @@ export async function renderSiteChecks(term: Terminal, results: SiteCheckResult[
   )
 }
 
+/** `site list`'s columns; `*` marks the default site. */
+export const SITE_LISTING: Listing<SiteEntry> = [
+  {name: 'default', fit: 'fixed', cell: (s) => (s.default ? '*' : ''), sortBy: (s) => (s.default ? 0 : 1)},
+  {name: 'site', min: 8, cell: (s) => s.name},
+  {name: 'servers', min: 16, cell: (s) => s.servers.join(',')},
+  {name: 'js_domain', optional: true, cell: (s) => s.js_domain ?? '-'},
+  {name: 'auth', fit: 'fixed', cell: (s) => authKind(s)},
+  {name: 'description', min: 12, cell: (s) => s.description ?? ''},
+]
+
 export async function renderSiteList(term: Terminal, result: SiteListResult): Promise<void> {
   if (result.sites.length === 0) {
     err(`No sites in ${result.config}. Add one: dvctl site add NAME --server URL (or dvctl site import).`)
     return
   }
-  await table(
-    term,
-    ['', 'site', 'servers', 'js_domain', 'auth', 'description'],
-    result.sites.map((s) => [
-      s.default ? '*' : '',
-      s.name,
-      s.servers.join(','),
-      s.js_domain ?? '-',
-      authKind(s),
-      s.description ?? '',
-    ]),
-  )
+  await renderListing(term, SITE_LISTING, result.sites)
 }
 
 /** Settings and file paths only: the contents of secret files are never read here. */

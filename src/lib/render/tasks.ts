@@ -4,8 +4,9 @@ import type {TaskRecord, TaskUpdate} from '../tasks/board.js'
 import type {TaskFilter} from '../tasks/watch.js'
 import {prop} from '../value.js'
 import {LiveScreen, statusLine, type ScreenSize} from './live.js'
+import {renderListing, type Listing} from './listing.js'
 import {layoutTable, truncate, type Column} from './table.js'
-import {formatAge, formatClock, out, table, type Terminal} from './terminal.js'
+import {formatAge, formatClock, formatTime, out, type Terminal} from './terminal.js'
 import {field} from './text.js'
 
 const BAR_WIDTH = 20
@@ -101,19 +102,17 @@ function liveTaskRows(tasks: TaskRecord[], now: number): string[][] {
   })
 }
 
-const HEAD = ['TASK', 'SERVICE', 'STATE', 'PROGRESS', 'AGE', 'SITE']
-
 /**
  * The live table's columns: the progress column (bar, percent, message or error) gives way first, cut with
  * `…`, so that every task is exactly one screen row however long its message.
  */
 const LIVE_COLUMNS: Column[] = [
-  {header: 'TASK', fit: 'id'},
-  {header: 'SERVICE'},
-  {header: 'STATE', fit: 'fixed'},
-  {header: 'PROGRESS', min: 12},
-  {header: 'AGE', fit: 'fixed'},
-  {header: 'SITE'},
+  {header: 'task', fit: 'id'},
+  {header: 'service'},
+  {header: 'state', fit: 'fixed'},
+  {header: 'progress', min: 12},
+  {header: 'age', fit: 'fixed'},
+  {header: 'site'},
 ]
 
 /** Notices kept under the live table (the latest). */
@@ -219,28 +218,46 @@ export function taskEventLine(term: Terminal, update: TaskUpdate): string {
   return cells.join('\t')
 }
 
+/** A time as an age (`3m`) on a TTY; RFC 3339 when piped. */
+function ageCell(term: Terminal, time: string): string {
+  const at = Date.parse(time)
+  return term.stdoutTTY && !Number.isNaN(at) ? formatAge(Date.now() - at) : formatTime(term, time)
+}
+
+/**
+ * `task list`'s columns. On a TTY the progress is a bar with its percent, piped the percent alone; the
+ * message is the task's error, else its last progress message. `updated` and `site` as the window allows.
+ */
+export const TASK_LISTING: Listing<TaskRecord> = [
+  {name: 'task', fit: 'id', cell: (t) => field(t.task_id)},
+  {name: 'service', min: 8, cell: (t) => field(t.service ?? '-')},
+  {name: 'state', fit: 'fixed', cell: (t, term) => (term.stdoutTTY ? colourState(t.state) : field(t.state))},
+  {
+    name: 'progress',
+    fit: 'fixed',
+    cell: (t, term) =>
+      term.stdoutTTY ? percentBar(percentOf(t)) : percentOf(t) === undefined ? '-' : `${percentOf(t)}%`,
+    sortBy: (t) => percentOf(t),
+  },
+  {name: 'message', min: 12, cell: (t) => detailOf(t) || '-'},
+  {name: 'age', fit: 'fixed', cell: (t, term) => ageCell(term, t.created_at), sortBy: (t) => -Date.parse(t.created_at)},
+  {
+    name: 'updated',
+    fit: 'fixed',
+    optional: true,
+    cell: (t, term) => ageCell(term, t.updated_at),
+    sortBy: (t) => -Date.parse(t.updated_at),
+  },
+  {name: 'site', optional: true, cell: (t) => field(t.site)},
+]
+
 /** `task list`: the latest state of each task. */
 export async function renderTaskList(term: Terminal, tasks: TaskRecord[]): Promise<void> {
   if (tasks.length === 0) {
     out('No tasks found.')
     return
   }
-  if (term.stdoutTTY) {
-    await table(term, HEAD, taskRows(tasks))
-    return
-  }
-  await table(
-    term,
-    HEAD,
-    tasks.map((t) => [
-      field(t.task_id),
-      field(t.service ?? '-'),
-      field(t.state),
-      percentOf(t) === undefined ? '-' : `${percentOf(t)}%`,
-      field(t.updated_at),
-      field(t.site),
-    ]),
-  )
+  await renderListing(term, TASK_LISTING, tasks)
 }
 
 /** The closing line of a watch: what ended and why. */

@@ -17,7 +17,9 @@ export interface Terminal {
   color: boolean
   /** Prompts allowed: stdin and stderr (where prompts go) are TTYs and `--no-input` was not given. */
   interactive: boolean
-  /** The terminal's size when stdout is one (live views fit themselves to it). */
+  /** `--wide`: tables on a TTY show every column and every cell whole instead of fitting the width. */
+  wide?: boolean
+  /** The terminal's size when stdout is one (tables and live views fit themselves to it). */
   columns?: number
   rows?: number
 }
@@ -25,7 +27,7 @@ export interface Terminal {
 export function makeTerminal(
   output: Output,
   env: NodeJS.ProcessEnv,
-  options: {json: boolean; noColor: boolean; noInput: boolean},
+  options: {json: boolean; noColor: boolean; noInput: boolean; wide?: boolean},
 ): Terminal {
   const {stdoutTTY, stdinTTY} = output
   const color = stdoutTTY && !options.json && !options.noColor && env.NO_COLOR === undefined && env.TERM !== 'dumb'
@@ -37,6 +39,7 @@ export function makeTerminal(
     stdinTTY,
     color,
     interactive: stdinTTY && output.stderrTTY && !options.noInput,
+    wide: Boolean(options.wide),
     columns: output.columns,
     rows: output.rows,
   }
@@ -61,8 +64,10 @@ export function jsonLine(value: unknown): void {
 }
 
 /**
- * A table on a TTY, sized to the window (table.ts); tab-separated lines without a header row otherwise, every
- * cell complete, the same columns every time (so `cut` and `awk` work). Cells are built by the renderers with
+ * A table on a TTY: one header line, then one line per row, sized to the window (table.ts): optional columns
+ * left out and long cells cut with `…` unless `--wide`. Otherwise (piped, redirected) tab-separated lines
+ * without a header row, every column of the table (optional ones too, `--wide` or not) and every cell
+ * complete, so `cut` and `awk` see the same columns every time. Cells are built by the renderers with
  * `field` (text.ts); a TSV cell is sanitised once more here, so that no tab, newline or control character of
  * the data can split or corrupt a line (without colour there is no styling to keep).
  */
@@ -70,7 +75,6 @@ export async function table(
   term: Terminal,
   head: readonly Column[],
   rows: Array<Array<string | number>>,
-  options: {wide?: boolean} = {},
 ): Promise<void> {
   if (!term.stdoutTTY) {
     for (const row of rows) out(row.map((cell) => sanitize(String(cell))).join('\t'))
@@ -78,7 +82,7 @@ export async function table(
   }
   const cells = rows.map((row) => row.map((cell) => String(cell)))
   const width = term.columns || 80
-  for (const line of layoutTable(head, cells, {width, wide: options.wide, header: (h) => chalk.bold(h)})) out(line)
+  for (const line of layoutTable(head, cells, {width, wide: term.wide, header: (h) => chalk.bold(h)})) out(line)
 }
 
 /** RFC 3339 when not on a TTY; relative (`3m ago`) on a TTY. */

@@ -34,7 +34,7 @@ function failedBoard(n: number): TaskBoard {
   return board
 }
 
-const headerCount = (lines: string[]) => lines.filter((l) => /^TASK\s+SERVICE\s+STATE\s+PROGRESS/.test(l)).length
+const headerCount = (lines: string[]) => lines.filter((l) => /^task\s+service\s+state\s+progress/.test(l)).length
 
 describe('fitting a frame to the window', () => {
   it('counts the screen rows a line takes, wrapping and wide characters included', () => {

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {columnWidths, displayWidth, layoutTable, truncate} from '../../../src/lib/render/table.js'
+import {columnWidths, displayWidth, layoutTable, shownColumns, truncate} from '../../../src/lib/render/table.js'
 
 const UUID = '0b5f3c2e-8d7a-4c1b-9e6f-2a4d8c1e7f90'
 const FAILURE = 'provisioning failed: '.repeat(15)
@@ -62,5 +62,49 @@ describe('table layout', () => {
       {width: 80},
     )
     expect(lines).toEqual(['NAME   N', 'a      5', 'bb    10'])
+  })
+
+  it('leaves optional columns out, from the right, until the rest fits at their minimums; wide keeps them', () => {
+    const columns = [
+      {header: 'ref', fit: 'fixed' as const},
+      {header: 'consumer', optional: true},
+      {header: 'tenant', optional: true},
+      {header: 'correlation', fit: 'id' as const, min: 11},
+      {header: 'failure', min: 30},
+    ]
+    const rows = [['DV_CMD:1', 'maskin-sandbox', 'acme', UUID, FAILURE]]
+    // ref 8 + correlation 11 + failure 30 + gaps 4 = 53; optional columns only whole: consumer 14, tenant 6.
+    expect(shownColumns(columns, rows, 77)).toEqual([0, 1, 2, 3, 4])
+    expect(shownColumns(columns, rows, 76)).toEqual([0, 1, 3, 4])
+    expect(shownColumns(columns, rows, 68)).toEqual([0, 3, 4])
+    expect(shownColumns(columns, rows, 60)).toEqual([0, 3, 4])
+    const narrow = layoutTable(columns, rows, {width: 60})
+    expect(narrow[0].split(/\s+/)).toEqual(['ref', 'correlation', 'failure'])
+    for (const line of narrow) expect(displayWidth(line)).toBeLessThanOrEqual(60)
+    expect(narrow[1]).toContain(UUID.slice(0, 10))
+    const roomy = layoutTable(columns, rows, {width: 90})
+    expect(roomy[1]).toContain('maskin-sandbox  acme')
+    const wide = layoutTable(columns, rows, {width: 60, wide: true})
+    expect(wide[0].split(/\s+/)).toEqual(['ref', 'consumer', 'tenant', 'correlation', 'failure'])
+    expect(wide[1]).toContain(UUID)
+  })
+
+  it('cuts ids to their minimum before text, so the text keeps the room', () => {
+    const widths = columnWidths([{header: 'ID', fit: 'id', min: 9}, 'TEXT'], [[UUID, FAILURE]], 60)
+    expect(widths).toEqual([9, 49])
+  })
+
+  it('goes below the minimums rather than wrap, when the fixed columns leave too little room', () => {
+    const lines = layoutTable(
+      [
+        {header: 'REF', fit: 'fixed'},
+        {header: 'CORRELATION', fit: 'id'},
+        {header: 'FAILURE', min: 30},
+      ],
+      [['x'.repeat(30), UUID, FAILURE]],
+      {width: 50},
+    )
+    for (const line of lines) expect(displayWidth(line)).toBeLessThanOrEqual(50)
+    expect(lines[1].startsWith('x'.repeat(30))).toBe(true)
   })
 })

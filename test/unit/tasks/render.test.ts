@@ -62,7 +62,7 @@ describe('LiveTaskTable', () => {
     const lines = live.frame({columns: 80, rows: 6})
     expect(lines).toHaveLength(6)
     expect(lines[0]).toMatch(/^Watching tasks of service maskin on osl1 for \d+s; 10 task\(s\): 10 started$/)
-    expect(lines[1]).toMatch(/^TASK +SERVICE +STATE +PROGRESS +AGE +SITE$/)
+    expect(lines[1]).toMatch(/^task +service +state +progress +age +site$/)
     // The three updated last, in the board's order.
     expect(lines.slice(2, 5).map((l) => l.split(/ +/)[0])).toEqual(['t7', 't8', 't9'])
     expect(lines[5]).toBe('(7 older task(s) not shown)')
