@@ -10,8 +10,10 @@ import {currentContext, currentOutput, type CliContext} from '../lib/context.js'
 import type {Output} from '../lib/render/output.js'
 import {natsUserError} from '../lib/nats/errors.js'
 import {err, makeTerminal, out, warn, type Terminal} from '../lib/render/terminal.js'
-import {jsonText} from '../lib/render/text.js'
+import {jsonText, sanitize} from '../lib/render/text.js'
+import {suggest} from '../lib/suggest.js'
 import {durationFlag} from './flags.js'
+import {knownFlagNames, parseErrors, type NonExistentFlagsError} from './parse-errors.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
@@ -210,10 +212,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 /** Maps anything thrown to a UserError; unknown errors become a bug (exit 1). */
 export function toUserError(error: Error & {oclif?: {exit?: number}; code?: string}): UserError {
   if (error instanceof UserError) return error
-  if (
-    error instanceof Errors.CLIError &&
-    (error.oclif?.exit === 2 || error.name.includes('Parse') || /flag|argument/i.test(error.message))
-  ) {
+  const {CLIParseError, NonExistentFlagsError} = parseErrors()
+  if (error instanceof NonExistentFlagsError) return unknownFlagError(error)
+  // The parser's own errors, and the plain CLIErrors it throws for a flag's value (exit 2 by default).
+  if (error instanceof CLIParseError || (error instanceof Errors.CLIError && error.oclif?.exit === ExitCode.usage)) {
     return new UserError(error.message.replace(/\n\s*See more help with --help$/, ''), {
       code: 'usage',
       exitCode: ExitCode.usage,
@@ -226,6 +228,20 @@ export function toUserError(error: Error & {oclif?: {exit?: number}; code?: stri
   const fromNats = natsUserError(error)
   if (fromNats) return fromNats
   return new UserError(`Unexpected error: ${error.message}`, {code: 'bug', exitCode: ExitCode.bug})
+}
+
+/** `--stauts`: the house usage error naming the flag, with the command's nearest flags as "did you mean". */
+function unknownFlagError(error: NonExistentFlagsError): UserError {
+  const typed = error.flags.map((flag) => sanitize(flag))
+  const first = typed[0]?.replace(/^-+/, '').replace(/=.*$/, '') ?? ''
+  const near = suggest(first, knownFlagNames(error))
+  return new UserError(`Unknown flag${typed.length === 1 ? '' : 's'} ${typed.join(', ')}.`, {
+    code: 'unknown-flag',
+    exitCode: ExitCode.usage,
+    hint: near.length
+      ? `Did you mean ${near.map((name) => `--${name}`).join(', or ')}?`
+      : 'See --help for the flags and arguments.',
+  })
 }
 
 /**
