@@ -36,6 +36,9 @@ export default class Publish extends BaseCommand<typeof Publish> {
       exclusive: ['data', 'data-file'],
     }),
     'dry-run': Flags.boolean({summary: 'Validate and print the envelope; send nothing.'}),
+    strict: Flags.boolean({
+      summary: 'Refuse a message whose type has no registered payload schema (a warning otherwise).',
+    }),
     wait: Flags.boolean({summary: 'Then watch its tasks until done: exit 0 succeeded, 8 failed/cancelled, 9 timeout.'}),
     'wait-timeout': waitTimeoutFlag('How long --wait waits for the tasks to end before exit 9 (default 5m).', {
       dependsOn: ['wait'],
