@@ -32,7 +32,8 @@ export default class Publish extends BaseCommand<typeof Publish> {
     ...envelopeFlags,
     interactive: Flags.boolean({
       char: 'i',
-      summary: "Prompt for the envelope fields and the payload, guided by the type's registered schema.",
+      summary:
+        "Prompt for the envelope fields and the payload, guided by the type's registered schema; shows the message and asks before sending.",
       exclusive: ['data', 'data-file'],
     }),
     'dry-run': Flags.boolean({summary: 'Validate and print the envelope; send nothing.'}),
@@ -80,13 +81,24 @@ export default class Publish extends BaseCommand<typeof Publish> {
     const conn = await this.connectOne()
     message = await sender.buildForSite(input, message, conn)
     if (message.problems.length > 0) return this.refuse(message)
+    if (flags.interactive) {
+      // What the answers built, shown before anything is sent, and asked about naming the site it goes to.
+      render.renderEnvelopePreview(message)
+      const {confirmOrRefuse} = await import('../lib/render/prompt.js')
+      await confirmOrRefuse(this.term, `Publish ${message.subject}`, {
+        yes: false,
+        target: {site: conn.site.name, url: conn.url},
+      })
+    }
 
     const {err} = await import('../lib/render/terminal.js')
     const {taskEventLine, failureLines} = await import('../lib/render/tasks.js')
     const {result, outcome} = await publishMessage(conn, {
       message,
       onPublished: (published) => {
-        if (!this.jsonEnabled()) render.renderPublishResult(this.term, published)
+        // --interactive showed the warnings with the message before asking; they are not said twice.
+        if (!this.jsonEnabled())
+          render.renderPublishResult(this.term, flags.interactive ? {...published, warnings: []} : published)
       },
       wait: flags.wait
         ? {

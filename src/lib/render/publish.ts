@@ -6,6 +6,7 @@ import type {BuiltMessage} from '../publish/envelope.js'
 import type {PublishResult} from '../publish/publish.js'
 import type {RequestResult} from '../publish/request.js'
 import {err, out, warn, type Terminal} from './terminal.js'
+import {sanitize} from './text.js'
 
 /** Every problem of a refused message, one per line on stderr: path, code, message. */
 export function renderProblems(problems: Problem[], heading: string): void {
@@ -33,6 +34,13 @@ export function renderPublishResult(term: Terminal, result: PublishResult): void
     err(`Published ${result.subject} to ${result.stream} seq ${result.seq} on site ${result.site}`)
   }
   out(JSON.stringify(result.envelope, null, term.stdoutTTY ? 2 : undefined))
+}
+
+/** `publish --interactive`: the message the answers built, on stderr (with its warnings) before it is confirmed. */
+export function renderEnvelopePreview(message: BuiltMessage): void {
+  renderWarnings(message.warnings)
+  err(`The message for ${sanitize(message.subject)}:`)
+  err(sanitize(JSON.stringify(message.envelope, null, 2), 'block'))
 }
 
 /** `request`: the reply on stdout, JSON pretty-printed or the raw text. */
