@@ -185,7 +185,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (this.io?.isClosed()) return this.exit(ExitCode.ok)
     if (error instanceof ResultExit) return this.exit(error.exitCode)
     if (error instanceof Errors.ExitError) throw error
-    const userError = toUserError(error)
+    const userError = this.keepSelection(toUserError(error))
     if (this.jsonEnabled()) {
       this.logJson(toErrorJson(userError))
     } else {
@@ -198,6 +198,19 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       }
     }
     return this.exit(userError.exitCode)
+  }
+
+  /**
+   * A hint that suggests another dvctl command that works on a site (`dvctl layout apply`) gets the user's own
+   * site selection (`--site osl1`, `--server URL`), so that following it acts on the same site.
+   */
+  private keepSelection(error: UserError): UserError {
+    const {site, server} = (this.flags ?? {}) as {site?: string[]; server?: string}
+    const selection = server ? `--server ${server}` : (site ?? []).map((name) => `--site ${name}`).join(' ')
+    if (!error.hint || !selection) return error
+    const hint = withSelection(error.hint, siteCommandIds(this.config.commands), selection)
+    if (hint === error.hint) return error
+    return new UserError(error.message, {code: error.code, exitCode: error.exitCode, hint, cause: error.cause})
   }
 
   protected override async finally(error: Error | undefined): Promise<unknown> {
@@ -228,6 +241,25 @@ export function toUserError(error: Error & {oclif?: {exit?: number}; code?: stri
   const fromNats = natsUserError(error)
   if (fromNats) return fromNats
   return new UserError(`Unexpected error: ${error.message}`, {code: 'bug', exitCode: ExitCode.bug})
+}
+
+/** Topics whose commands do not act on a site the user selects (the config, the sandbox, offline checks). */
+const OFFLINE_TOPICS = new Set(['site', 'sandbox', 'contract'])
+
+/** The ids (`layout apply`) of the commands that act on the selected site, longest first. */
+function siteCommandIds(commands: ReadonlyArray<{id: string}>): string[] {
+  return commands
+    .map((c) => c.id.replaceAll(':', ' '))
+    .filter((id) => !OFFLINE_TOPICS.has(id.split(' ')[0]))
+    .sort((a, b) => b.length - a.length)
+}
+
+/** `... with dvctl layout apply.` -> `... with dvctl layout apply --site osl1.` for each such command named. */
+export function withSelection(hint: string, ids: readonly string[], selection: string): string {
+  if (!ids.length) return hint
+  const escaped = ids.map((id) => id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+  const command = new RegExp(`\\bdvctl (${escaped.join('|')})(?=$|[\\s.,;:)])`, 'g')
+  return hint.replace(command, (_, id: string) => `dvctl ${id} ${selection}`)
 }
 
 /** `--stauts`: the house usage error naming the flag, with the command's nearest flags as "did you mean". */

@@ -88,6 +88,7 @@ export default class Publish extends BaseCommand<typeof Publish> {
       await confirmOrRefuse(this.term, `Publish ${message.subject}`, {
         yes: false,
         target: {site: conn.site.name, url: conn.url},
+        refusedHint: "Give the payload with --data '{...}' instead of --interactive.",
       })
     }
 
@@ -131,7 +132,7 @@ export default class Publish extends BaseCommand<typeof Publish> {
   /** A message that breaks the contract: every problem listed, nothing sent, exit 2. */
   private async refuse(message: BuiltMessage): Promise<never> {
     const {refuseMessage} = await import('../lib/render/publish.js')
-    refuseMessage(this.term, message)
+    refuseMessage(this.term, message, {dryRun: true})
     throw new ResultExit(ExitCode.usage)
   }
 }

@@ -53,11 +53,11 @@ export function renderRequestResult(result: RequestResult): void {
  * A message that breaks the contract (publish, request): every problem listed and nothing sent. With
  * `--json`, the error document of docs/architecture.md with the problems beside it.
  */
-export function refuseMessage(term: Terminal, message: BuiltMessage): void {
+export function refuseMessage(term: Terminal, message: BuiltMessage, options: {dryRun: boolean}): void {
   const n = message.problems.length
   const heading = `${message.subject}: the message breaks the contract (${n} problem${n === 1 ? '' : 's'}); nothing was sent.`
-  const hint =
-    'Fix the fields named above (dvctl contract schemas lists the payload schemas); --dry-run checks without sending.'
+  // Only `publish` has --dry-run; `request` is told nothing about it.
+  const hint = `Fix the fields named above (dvctl contract schemas lists the payload schemas)${options.dryRun ? '; --dry-run checks without sending' : ''}.`
   if (term.json) {
     const error = {
       code: 'invalid-message',
