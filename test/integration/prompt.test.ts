@@ -46,8 +46,10 @@ function ptyRun(
         answered = true
         term.write(answer)
       } else if (!answered && options.enterBefore) {
+        // Only while a field prompt ("? label") waits: an Enter typed while the command connects would
+        // otherwise be read by the confirmation that follows, as its default "no".
         quiet = setTimeout(() => {
-          if (!answered && !output.includes('(y/N)')) term.write('\r')
+          if (!answered && !output.includes('(y/N)') && /^\?\s/.test(lastLine(output))) term.write('\r')
         }, 400)
       }
     })
@@ -57,6 +59,19 @@ function ptyRun(
       resolve({exitCode, output})
     })
   })
+}
+
+/** The last line shown on the terminal, without colour or cursor sequences. */
+function lastLine(output: string): string {
+  // eslint-disable-next-line no-control-regex
+  const plain = output.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '')
+  return (
+    plain
+      .split(/\r|\n/)
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .at(-1) ?? ''
+  )
 }
 
 describe('confirmation prompts', {timeout: 60_000}, () => {
