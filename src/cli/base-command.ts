@@ -10,8 +10,10 @@ import {currentContext, currentOutput, type CliContext} from '../lib/context.js'
 import type {Output} from '../lib/render/output.js'
 import {natsUserError} from '../lib/nats/errors.js'
 import {err, makeTerminal, out, warn, type Terminal} from '../lib/render/terminal.js'
-import {jsonText} from '../lib/render/text.js'
+import {jsonText, sanitize} from '../lib/render/text.js'
+import {suggest} from '../lib/suggest.js'
 import {durationFlag} from './flags.js'
+import {knownFlagNames, parseErrors, type NonExistentFlagsError} from './parse-errors.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
@@ -185,7 +187,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (this.io?.isClosed()) return this.exit(ExitCode.ok)
     if (error instanceof ResultExit) return this.exit(error.exitCode)
     if (error instanceof Errors.ExitError) throw error
-    const userError = toUserError(error)
+    const userError = this.keepSelection(toUserError(error))
     if (this.jsonEnabled()) {
       this.logJson(toErrorJson(userError))
     } else {
@@ -200,6 +202,19 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return this.exit(userError.exitCode)
   }
 
+  /**
+   * A hint that suggests another dvctl command that works on a site (`dvctl layout apply`) gets the user's own
+   * site selection (`--site osl1`, `--server URL`), so that following it acts on the same site.
+   */
+  private keepSelection(error: UserError): UserError {
+    const {site, server} = (this.flags ?? {}) as {site?: string[]; server?: string}
+    const selection = server ? `--server ${server}` : (site ?? []).map((name) => `--site ${name}`).join(' ')
+    if (!error.hint || !selection) return error
+    const hint = withSelection(error.hint, siteCommandIds(this.config.commands), selection)
+    if (hint === error.hint) return error
+    return new UserError(error.message, {code: error.code, exitCode: error.exitCode, hint, cause: error.cause})
+  }
+
   protected override async finally(error: Error | undefined): Promise<unknown> {
     this.interrupt?.release()
     await Promise.allSettled(this.connections.map((c) => c.close()))
@@ -212,10 +227,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 /** Maps anything thrown to a UserError; unknown errors become a bug (exit 1). */
 export function toUserError(error: Error & {oclif?: {exit?: number}; code?: string}): UserError {
   if (error instanceof UserError) return error
-  if (
-    error instanceof Errors.CLIError &&
-    (error.oclif?.exit === 2 || error.name.includes('Parse') || /flag|argument/i.test(error.message))
-  ) {
+  const {CLIParseError, NonExistentFlagsError} = parseErrors()
+  if (error instanceof NonExistentFlagsError) return unknownFlagError(error)
+  // The parser's own errors, and the plain CLIErrors it throws for a flag's value (exit 2 by default).
+  if (error instanceof CLIParseError || (error instanceof Errors.CLIError && error.oclif?.exit === ExitCode.usage)) {
     return new UserError(error.message.replace(/\n\s*See more help with --help$/, ''), {
       code: 'usage',
       exitCode: ExitCode.usage,
@@ -228,6 +243,39 @@ export function toUserError(error: Error & {oclif?: {exit?: number}; code?: stri
   const fromNats = natsUserError(error)
   if (fromNats) return fromNats
   return new UserError(`Unexpected error: ${error.message}`, {code: 'bug', exitCode: ExitCode.bug})
+}
+
+/** Topics whose commands do not act on a site the user selects (the config, the sandbox, offline checks). */
+const OFFLINE_TOPICS = new Set(['site', 'sandbox', 'contract'])
+
+/** The ids (`layout apply`) of the commands that act on the selected site, longest first. */
+function siteCommandIds(commands: ReadonlyArray<{id: string}>): string[] {
+  return commands
+    .map((c) => c.id.replaceAll(':', ' '))
+    .filter((id) => !OFFLINE_TOPICS.has(id.split(' ')[0]))
+    .sort((a, b) => b.length - a.length)
+}
+
+/** `... with dvctl layout apply.` -> `... with dvctl layout apply --site osl1.` for each such command named. */
+export function withSelection(hint: string, ids: readonly string[], selection: string): string {
+  if (!ids.length) return hint
+  const escaped = ids.map((id) => id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+  const command = new RegExp(`\\bdvctl (${escaped.join('|')})(?=$|[\\s.,;:)])`, 'g')
+  return hint.replace(command, (_, id: string) => `dvctl ${id} ${selection}`)
+}
+
+/** `--stauts`: the house usage error naming the flag, with the command's nearest flags as "did you mean". */
+function unknownFlagError(error: NonExistentFlagsError): UserError {
+  const typed = error.flags.map((flag) => sanitize(flag))
+  const first = typed[0]?.replace(/^-+/, '').replace(/=.*$/, '') ?? ''
+  const near = suggest(first, knownFlagNames(error))
+  return new UserError(`Unknown flag${typed.length === 1 ? '' : 's'} ${typed.join(', ')}.`, {
+    code: 'unknown-flag',
+    exitCode: ExitCode.usage,
+    hint: near.length
+      ? `Did you mean ${near.map((name) => `--${name}`).join(', or ')}?`
+      : 'See --help for the flags and arguments.',
+  })
 }
 
 /**

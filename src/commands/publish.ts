@@ -32,10 +32,14 @@ export default class Publish extends BaseCommand<typeof Publish> {
     ...envelopeFlags,
     interactive: Flags.boolean({
       char: 'i',
-      summary: "Prompt for the envelope fields and the payload, guided by the type's registered schema.",
+      summary:
+        "Prompt for the envelope fields and the payload, guided by the type's registered schema; shows the message and asks before sending.",
       exclusive: ['data', 'data-file'],
     }),
     'dry-run': Flags.boolean({summary: 'Validate and print the envelope; send nothing.'}),
+    strict: Flags.boolean({
+      summary: 'Refuse a message whose type has no registered payload schema (a warning otherwise).',
+    }),
     wait: Flags.boolean({summary: 'Then watch its tasks until done: exit 0 succeeded, 8 failed/cancelled, 9 timeout.'}),
     'wait-timeout': waitTimeoutFlag('How long --wait waits for the tasks to end before exit 9 (default 5m).', {
       dependsOn: ['wait'],
@@ -77,13 +81,25 @@ export default class Publish extends BaseCommand<typeof Publish> {
     const conn = await this.connectOne()
     message = await sender.buildForSite(input, message, conn)
     if (message.problems.length > 0) return this.refuse(message)
+    if (flags.interactive) {
+      // What the answers built, shown before anything is sent, and asked about naming the site it goes to.
+      render.renderEnvelopePreview(message)
+      const {confirmOrRefuse} = await import('../lib/render/prompt.js')
+      await confirmOrRefuse(this.term, `Publish ${message.subject}`, {
+        yes: false,
+        target: {site: conn.site.name, url: conn.url},
+        refusedHint: "Give the payload with --data '{...}' instead of --interactive.",
+      })
+    }
 
     const {err} = await import('../lib/render/terminal.js')
     const {taskEventLine, failureLines} = await import('../lib/render/tasks.js')
     const {result, outcome} = await publishMessage(conn, {
       message,
       onPublished: (published) => {
-        if (!this.jsonEnabled()) render.renderPublishResult(this.term, published)
+        // --interactive showed the warnings with the message before asking; they are not said twice.
+        if (!this.jsonEnabled())
+          render.renderPublishResult(this.term, flags.interactive ? {...published, warnings: []} : published)
       },
       wait: flags.wait
         ? {
@@ -116,7 +132,7 @@ export default class Publish extends BaseCommand<typeof Publish> {
   /** A message that breaks the contract: every problem listed, nothing sent, exit 2. */
   private async refuse(message: BuiltMessage): Promise<never> {
     const {refuseMessage} = await import('../lib/render/publish.js')
-    refuseMessage(this.term, message)
+    refuseMessage(this.term, message, {dryRun: true})
     throw new ResultExit(ExitCode.usage)
   }
 }

@@ -51,7 +51,7 @@ export default class Request extends BaseCommand<typeof Request> {
   /** A request that breaks the contract: every problem listed, nothing sent, exit 2. */
   private async refuse(message: BuiltMessage): Promise<never> {
     const {refuseMessage} = await import('../lib/render/publish.js')
-    refuseMessage(this.term, message)
+    refuseMessage(this.term, message, {dryRun: false})
     throw new ResultExit(ExitCode.usage)
   }
 }

@@ -185,8 +185,18 @@ describe('dlq', {timeout: 180_000}, () => {
   it('refuses a second replay of the same ref without --force', async () => {
     const r = await cli('dlq', 'replay', `DV_CMD:${termSeq}`, '--yes', '--json')
     expect(r.exitCode).toBe(6)
-    expect(DlqReplayResult.parse(r.json()).skipped[0].reason).toMatch(/already replayed as seq \d+ .*--force/)
+    const refused = DlqReplayResult.parse(r.json())
+    expect(refused.skipped[0].reason).toMatch(/already replayed as seq \d+ .*--force/)
+    // Not a dry run: it was asked to send, and refused.
+    expect(refused.dry_run).toBe(false)
     expect(await copiesOf(termSeq)).toHaveLength(1)
+    // Said once: the skipped reason, then what it adds up to, without repeating the reason.
+    const human = await cli('dlq', 'replay', `DV_CMD:${termSeq}`, '--yes')
+    expect(human.exitCode).toBe(6)
+    expect(human.stderr.match(/already replayed/g)).toHaveLength(1)
+    expect(human.stderr).toContain('Error: Nothing to replay.')
+    const dry = await cli('dlq', 'replay', `DV_CMD:${termSeq}`, '--dry-run', '--json')
+    expect(DlqReplayResult.parse(dry.json()).dry_run).toBe(true)
   })
 
   it('never sends a second copy when killed between publish and ledger update and run again', async () => {

@@ -10,8 +10,16 @@ import {command, type DlqSite, eventually, publishCommand, startDlqSite, streamM
 
 const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 
-/** Runs `shell` (a command line using $DVCTL) in a pty; `answer` is typed once the prompt shows. */
-function ptyRun(shell: string, answer: string): Promise<{exitCode: number; output: string}> {
+/**
+ * Runs `shell` (a command line using $DVCTL) in a pty; `answer` is typed once the prompt shows. With
+ * `enterBefore`, every earlier prompt (publish --interactive's fields) is answered with Enter once the
+ * terminal has been quiet for a moment, taking its default.
+ */
+function ptyRun(
+  shell: string,
+  answer: string,
+  options: {enterBefore?: boolean} = {},
+): Promise<{exitCode: number; output: string}> {
   const env: Record<string, string> = {}
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v
   Object.assign(env, {
@@ -30,18 +38,40 @@ function ptyRun(shell: string, answer: string): Promise<{exitCode: number; outpu
       term.kill('SIGKILL')
       reject(new Error(`no exit; output:\n${output}`))
     }, 30_000)
+    let quiet: NodeJS.Timeout | undefined
     term.onData((d) => {
       output += d
+      clearTimeout(quiet)
       if (!answered && output.includes('(y/N)')) {
         answered = true
         term.write(answer)
+      } else if (!answered && options.enterBefore) {
+        // Only while a field prompt ("? label") waits: an Enter typed while the command connects would
+        // otherwise be read by the confirmation that follows, as its default "no".
+        quiet = setTimeout(() => {
+          if (!answered && !output.includes('(y/N)') && /^\?\s/.test(lastLine(output))) term.write('\r')
+        }, 400)
       }
     })
     term.onExit(({exitCode}) => {
+      clearTimeout(quiet)
       clearTimeout(timer)
       resolve({exitCode, output})
     })
   })
+}
+
+/** The last line shown on the terminal, without colour or cursor sequences. */
+function lastLine(output: string): string {
+  // eslint-disable-next-line no-control-regex
+  const plain = output.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '')
+  return (
+    plain
+      .split(/\r|\n/)
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .at(-1) ?? ''
+  )
 }
 
 describe('confirmation prompts', {timeout: 60_000}, () => {
@@ -79,5 +109,31 @@ describe('confirmation prompts', {timeout: 60_000}, () => {
     expect(r.output).toContain('(y/N)')
     expect(r.output).toMatch(/replayed\s+DV_CMD:1/)
     expect(await streamMessages(site.conn, STREAMS.cmd)).toBe(2)
+  })
+
+  describe('publish --interactive', () => {
+    // No schema for maskin.reboot.requested: the payload is one JSON prompt whose default is {}.
+    const publish = () => `$DVCTL publish dv.maskin.cmd.reboot --interactive --server ${site.server.url}`
+
+    it('shows the envelope it built and asks naming the site and URL; "no" sends nothing (exit 3)', async () => {
+      const before = await streamMessages(site.conn, STREAMS.cmd)
+      const r = await ptyRun(publish(), 'n\r', {enterBefore: true})
+      expect(r.exitCode, r.output).toBe(3)
+      expect(r.output).toContain('The message for dv.maskin.cmd.reboot:')
+      expect(r.output).toContain('"type": "maskin.reboot.requested"')
+      expect(r.output).toContain(
+        `Publish dv.maskin.cmd.reboot on site 127.0.0.1:${site.server.port} (${site.server.url})?`,
+      )
+      expect(r.output).toContain('Cancelled; nothing was changed.')
+      expect(await streamMessages(site.conn, STREAMS.cmd)).toBe(before)
+    })
+
+    it('"yes" publishes the message shown', async () => {
+      const before = await streamMessages(site.conn, STREAMS.cmd)
+      const r = await ptyRun(publish(), 'y\r', {enterBefore: true})
+      expect(r.exitCode, r.output).toBe(0)
+      expect(r.output).toMatch(/Published dv\.maskin\.cmd\.reboot to DV_CMD seq \d+/)
+      expect(await streamMessages(site.conn, STREAMS.cmd)).toBe(before + 1)
+    })
   })
 })

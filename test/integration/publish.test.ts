@@ -208,6 +208,43 @@ describe('publish', {timeout: 60_000}, () => {
     expect(await cmdCount()).toBe(before)
   })
 
+  it('a subject whose type has no schema is sent with a warning naming the nearest known subject', async () => {
+    const before = await cmdCount()
+    const r = await runCommand(['publish', 'dv.maskin.cmd.provison', '--data', PROVISION, '--server', server.url])
+    expect(r.exitCode).toBe(0)
+    expect(r.stderr).toContain('No payload schema is registered for type maskin.provison.requested')
+    expect(r.stderr).toContain('Did you mean dv.maskin.cmd.provision?')
+    expect(await cmdCount()).toBe(before + 1)
+  })
+
+  it('--strict refuses a subject whose type has no schema (exit 2), sending nothing', async () => {
+    const before = await cmdCount()
+    const r = await publish(['dv.maskin.cmd.provison', '--data', PROVISION, '--strict'])
+    expect(r.exitCode).toBe(2)
+    expect(r.json().error.problems).toEqual([
+      {
+        path: '$.type',
+        code: 'no-schema',
+        message: expect.stringContaining('Did you mean dv.maskin.cmd.provision?'),
+      },
+    ])
+    expect(await cmdCount()).toBe(before)
+  })
+
+  it('--strict sends a subject whose type has a schema, with no warning', async () => {
+    const r = await runCommand([
+      'publish',
+      'dv.maskin.cmd.provision',
+      '--data',
+      PROVISION,
+      '--strict',
+      '--server',
+      server.url,
+    ])
+    expect(r.exitCode).toBe(0)
+    expect(r.stderr).not.toContain('schema')
+  })
+
   it('--interactive without a terminal is a usage error naming the other ways', async () => {
     const r = await publish(['dv.maskin.cmd.provision', '--interactive'])
     expect(r.exitCode).toBe(2)

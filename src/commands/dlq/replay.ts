@@ -70,8 +70,9 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
       force: flags.force,
       ...(toSubject ? {toSubject} : {}),
     })
-    const dryRun: DlqReplayResult = {
-      dry_run: true,
+    // The result when nothing is sent: the plan of a --dry-run, or a selection with nothing left to replay.
+    const unsent: DlqReplayResult = {
+      dry_run: Boolean(flags['dry-run']),
       plan: planJson(plan),
       replayed: [],
       skipped: plan.skipped,
@@ -79,8 +80,8 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
       not_attempted: [],
     }
     if (!this.jsonEnabled()) renderReplayPlan(this.term, planView(plan), {dryRun: flags['dry-run']})
-    if (plan.items.length === 0) return this.nothingToDo(dryRun, plan, refs.length > 0)
-    if (flags['dry-run']) return dryRun
+    if (plan.items.length === 0) return this.nothingToDo(unsent, plan, refs.length > 0)
+    if (flags['dry-run']) return unsent
 
     const actor = await resolveActor()
     let edited: {data: Uint8Array; id: string} | undefined
@@ -132,8 +133,8 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
       return result
     }
     const allMissing = plan.notFound.length === plan.skipped.length
-    const first = plan.skipped[0]
-    if (!this.jsonEnabled()) err(`Error: nothing to replay: ${first ? `${first.ref}: ${first.reason}` : ''}`)
+    // The plan above said why each one is skipped; this says only what it adds up to.
+    if (!this.jsonEnabled()) err('Error: Nothing to replay.')
     return this.exitWith(result, allMissing ? ExitCode.notFound : ExitCode.refused)
   }
 

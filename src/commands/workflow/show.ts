@@ -4,6 +4,7 @@ import {BaseCommand} from '../../cli/base-command.js'
 import {durationFlag, readFlags} from '../../cli/flags.js'
 import {notFound, ResultExit, UserError} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
+import {natsHint} from '../../lib/nats/errors.js'
 import {type FanOut} from '../../lib/nats/fanout.js'
 import {warn} from '../../lib/render/terminal.js'
 import {LiveWorkflow, renderWorkflow, renderWorkflowFollow, type WorkflowView} from '../../lib/render/workflow.js'
@@ -57,14 +58,18 @@ An unreachable site is a warning (and sites[].error in JSON) while the others ar
     for (const s of result.sites) {
       if (s.missing_streams?.length) warn(`site ${s.site} has no ${s.missing_streams.join(', ')} (skipped)`)
     }
-    for (const s of failed) warn(`site ${s.site}: ${s.error}`)
+    // Each error names its site already. When it is the only failure, it is the error and is said once.
     if (failed.length === fan.connections.length) {
-      throw new UserError(failed.length === 1 ? failed[0].error! : 'No site could be read.', {
-        code: 'connection-timeout',
+      const only = failed.length === 1 ? failed[0] : undefined
+      if (!only) for (const s of failed) warn(s.error!)
+      const code = only?.code ?? 'connection-timeout'
+      throw new UserError(only ? only.error! : 'No site could be read.', {
+        code,
         exitCode: ExitCode.unavailable,
-        hint: 'The server stopped answering. Check it (dvctl site check) or raise --timeout.',
+        hint: natsHint(code) ?? 'The server stopped answering. Check it (dvctl site check) or raise --timeout.',
       })
     }
+    for (const s of failed) warn(s.error!)
     if (result.messages.length === 0 && failed.length === 0) {
       throw notFound(
         `No message with correlation_id ${this.args.correlation_id} on ${result.sites.map((s) => s.site).join(', ')}` +

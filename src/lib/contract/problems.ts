@@ -53,6 +53,7 @@ export const PROBLEM_CODES = [
   // payloads
   'schema-violation',
   'unknown-schema-version',
+  'no-schema',
   // task lifecycle
   'illegal-transition',
 ] as const

@@ -138,11 +138,13 @@ export async function checkSiteHealth(conn: SiteConnection, options: DoctorOptio
   row.server_version = identity.serverVersion
   row.jetstream = {enabled: identity.jetstream, domain: identity.jsDomain}
   if (identity.jetstreamError) {
-    const detail = describeNatsError(identity.jetstreamError).error
-    row.error = `JetStream: ${detail}`
+    const described = describeNatsError(identity.jetstreamError).error
+    // "JetStream is not available" says JetStream once, not "JetStream: JetStream is ...".
+    const detail = /^JetStream\b/.test(described) ? described : `JetStream: ${described}`
+    row.error = detail
     row.problems.push({
       code: 'jetstream-unavailable',
-      message: `Site ${conn.site.name} (${conn.url}): JetStream: ${detail}`,
+      message: `Site ${conn.site.name} (${conn.url}): ${detail}`,
       hint: "Start the server with JetStream (nats-server -js), or set the site's js_domain.",
     })
     return row

@@ -301,6 +301,11 @@ const translations: Record<NatsFailureKind, Translation> = {
   unknown: {code: 'connection-unreachable', exitCode: ExitCode.unavailable, hint: hints.unreachable},
 }
 
+/** The hint of a translated client error by its code (`jetstream-unavailable`), for a failure kept as result fields. */
+export function natsHint(code: string): string | undefined {
+  return Object.values(translations).find((t) => t.code === code)?.hint
+}
+
 /** A failure as two result fields: our wording and a stable code (per-item `error` and `code` in JSON results). */
 export function describeNatsError(error: unknown): {error: string; code: string} {
   if (error instanceof StalledError) return {error: error.detail, code: error.code}

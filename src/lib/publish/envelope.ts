@@ -2,6 +2,7 @@ import {newEnvelope, validateEnvelope, type Envelope} from '../contract/envelope
 import {problem, type Problem} from '../contract/problems.js'
 import type {PayloadRegistry} from '../contract/registry.js'
 import {isService, type Service} from '../contract/services.js'
+import {suggest} from '../suggest.js'
 import {forbiddenPublishSubject, parseSubject, type SubjectAnalysis, type SubjectFamily} from '../contract/taxonomy.js'
 
 /** The envelope fields a sender chooses (flags of `publish` and `request`); the rest is filled in. */
@@ -83,6 +84,8 @@ export interface BuildOptions {
   otherCommand: string
   /** The server's max_payload in bytes, when connected. */
   maxPayload?: number
+  /** `--strict`: a message whose type has no registered schema is refused, not only warned about. */
+  strict?: boolean
 }
 
 /**
@@ -132,7 +135,66 @@ export function buildMessage(input: EnvelopeInput, options: BuildOptions): Built
   // The subject's own problems come once, from whichever check found them first.
   const seen = new Set(problems.map((p) => `${p.path}|${p.code}|${p.message}`))
   for (const p of check.problems) if (!seen.has(`${p.path}|${p.code}|${p.message}`)) problems.push(p)
-  return {subject: input.subject, envelope, problems, warnings: check.warnings}
+  const warnings = [...check.warnings]
+  const unchecked = problems.length === 0 ? unknownType(input.subject, analysis, type, options) : undefined
+  if (unchecked) (options.strict ? problems : warnings).push(unchecked)
+  return {subject: input.subject, envelope, problems, warnings}
+}
+
+/**
+ * A type no schema is registered for (`dv.maskin.cmd.provison`, a typo of provision): its payload cannot be
+ * checked, and most often the subject is misspelt. The problem names the nearest subjects that have a schema.
+ * Task events are left out: every task verb has a payload schema, and the taxonomy reports unknown verbs.
+ */
+function unknownType(
+  subject: string,
+  analysis: SubjectAnalysis,
+  type: string,
+  options: BuildOptions,
+): Problem | undefined {
+  if (!analysis.valid || analysis.family === 'task' || type === '') return undefined
+  if (options.registry.versions(type).length > 0) return undefined
+  const near = suggest(subject, knownSubjects(options.registry, options.families))
+  const advice = near.length
+    ? ` Did you mean ${near.join(', or ')}?`
+    : ' dvctl contract schemas lists the types that have one.'
+  return problem(
+    '$.type',
+    'no-schema',
+    `No payload schema is registered for type ${type}; the payload was not checked.${advice}`,
+  )
+}
+
+/**
+ * The subjects of the families given whose default type has a registered schema: events and task events
+ * read off their type, commands and RPCs whose action words lead back to it through defaultType
+ * (`maskin.server.provision.requested` -> `dv.maskin.cmd.provision`).
+ */
+export function knownSubjects(registry: PayloadRegistry, families: readonly SubjectFamily[]): string[] {
+  const subjects = new Set<string>()
+  const add = (subject: string, type: string) => {
+    const analysis = parseSubject(subject)
+    if (!analysis.valid || !analysis.family || !families.includes(analysis.family)) return
+    if (defaultType(analysis, registry) === type) subjects.add(subject)
+  }
+  for (const {type} of registry.list()) {
+    const tokens = type.split('.')
+    const [service, ...rest] = tokens
+    if (service === 'task') {
+      add(`dv.task.evt.${rest.join('.')}`, type)
+    } else if (tokens.at(-1) === 'requested') {
+      const middle = rest.slice(0, -1)
+      // The action with the entity left out, the whole of it, or the entity last (`introspect_token`).
+      const actions = [middle.slice(1), middle, [...middle.slice(1), middle[0]]].filter((a) => a.length > 0)
+      for (const action of actions) {
+        add(`dv.${service}.cmd.${action.join('_')}`, type)
+        add(`dv.rpc.${service}.${action.join('_')}`, type)
+      }
+    } else if (rest.length === 2) {
+      add(`dv.${service}.evt.${rest.join('.')}`, type)
+    }
+  }
+  return [...subjects].sort()
 }
 
 function stripUndefined(envelope: Envelope): Record<string, unknown> {

@@ -31,11 +31,11 @@ export interface MessageSender {
 export async function messageSender(
   command: keyof typeof SENDERS,
   subject: string,
-  flags: EnvelopeFlagValues & {schemas?: string},
+  flags: EnvelopeFlagValues & {schemas?: string; strict?: boolean},
   target: SiteTarget,
 ): Promise<MessageSender> {
   const defaults = await senderDefaults({schemas: flags.schemas})
-  const options = {registry: defaults.registry, ...SENDERS[command]}
+  const options = {registry: defaults.registry, strict: flags.strict, ...SENDERS[command]}
   const datacenter = configuredDatacenterId(target)
   return {
     registry: defaults.registry,

@@ -139,7 +139,9 @@ async function jetstreamPublish(conn: SiteConnection, subject: string, envelope:
   } catch (error) {
     const {kind} = classifyNatsError(error)
     if (kind === 'no-responders' || kind === 'no-jetstream') {
-      // The subject is valid but no stream on this site stores it: JetStream answered nobody.
+      // Nobody answered: either the site has no JetStream at all (exit 4), or no stream stores the subject.
+      const unavailable = await jetstreamUnavailable(conn)
+      if (unavailable) throw connectionError(conn.site, conn.url, unavailable)
       throw new UserError(`No stream on site ${conn.site.name} stores ${subject}; nothing was stored.`, {
         code: 'no-stream',
         exitCode: ExitCode.notFound,
@@ -147,5 +149,18 @@ async function jetstreamPublish(conn: SiteConnection, subject: string, envelope:
       })
     }
     throw connectionError(conn.site, conn.url, error)
+  }
+}
+
+/** The error of asking the site's JetStream for its account, when it has no JetStream to answer; else undefined. */
+async function jetstreamUnavailable(conn: SiteConnection): Promise<unknown> {
+  try {
+    await (await conn.jsm()).getAccountInfo()
+    return undefined
+  } catch (error) {
+    // jsm() reports its failure translated already (connectionError).
+    if (error instanceof UserError) return error.code === 'jetstream-unavailable' ? error : undefined
+    const {kind} = classifyNatsError(error)
+    return kind === 'no-responders' || kind === 'no-jetstream' ? error : undefined
   }
 }

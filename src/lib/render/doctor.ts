@@ -99,6 +99,7 @@ function replication(s: DoctorSite): void {
 }
 
 function finding(label: string, s: DoctorSite, f: {message: string; hint?: string}): void {
-  out(`${label} ${s.site}: ${f.message}`)
+  // A message that names its site already ("Site osl1 (URL): ...") is not prefixed with it again.
+  out(f.message.startsWith(`Site ${s.site} `) ? `${label} ${f.message}` : `${label} ${s.site}: ${f.message}`)
   if (f.hint) out(`        ${chalk.dim(f.hint)}`)
 }

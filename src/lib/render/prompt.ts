@@ -23,7 +23,16 @@ export function targetText(target: ChangeTarget): string {
 export async function confirmOrRefuse(
   term: Terminal,
   action: string,
-  options: {yes: boolean; target: ChangeTarget; flagHint?: string; warning?: string},
+  options: {
+    yes: boolean
+    target: ChangeTarget
+    flagHint?: string
+    warning?: string
+    /** Whether the command has --dry-run (the refusal's hint names it); true unless told. */
+    dryRun?: boolean
+    /** The refusal's whole hint, for a command that has neither --yes nor --dry-run. */
+    refusedHint?: string
+  },
 ) {
   const message = `${action} ${targetText(options.target)}?${options.warning ? ` ${options.warning}` : ''}`
   if (options.yes) return
@@ -31,7 +40,8 @@ export async function confirmOrRefuse(
     throw refused(
       `${message} Confirmation needed, and there is no terminal to ask.`,
       'confirmation-required',
-      `Re-run with ${options.flagHint ?? '--yes'} to confirm, or --dry-run to see what would happen.`,
+      options.refusedHint ??
+        `Re-run with ${options.flagHint ?? '--yes'} to confirm${options.dryRun === false ? '' : ', or --dry-run to see what would happen'}.`,
     )
   }
   const {confirm} = await import('@inquirer/prompts')

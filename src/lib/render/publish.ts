@@ -6,6 +6,7 @@ import type {BuiltMessage} from '../publish/envelope.js'
 import type {PublishResult} from '../publish/publish.js'
 import type {RequestResult} from '../publish/request.js'
 import {err, out, warn, type Terminal} from './terminal.js'
+import {sanitize} from './text.js'
 
 /** Every problem of a refused message, one per line on stderr: path, code, message. */
 export function renderProblems(problems: Problem[], heading: string): void {
@@ -35,6 +36,13 @@ export function renderPublishResult(term: Terminal, result: PublishResult): void
   out(JSON.stringify(result.envelope, null, term.stdoutTTY ? 2 : undefined))
 }
 
+/** `publish --interactive`: the message the answers built, on stderr (with its warnings) before it is confirmed. */
+export function renderEnvelopePreview(message: BuiltMessage): void {
+  renderWarnings(message.warnings)
+  err(`The message for ${sanitize(message.subject)}:`)
+  err(sanitize(JSON.stringify(message.envelope, null, 2), 'block'))
+}
+
 /** `request`: the reply on stdout, JSON pretty-printed or the raw text. */
 export function renderRequestResult(result: RequestResult): void {
   renderWarnings(result.warnings)
@@ -45,11 +53,11 @@ export function renderRequestResult(result: RequestResult): void {
  * A message that breaks the contract (publish, request): every problem listed and nothing sent. With
  * `--json`, the error document of docs/architecture.md with the problems beside it.
  */
-export function refuseMessage(term: Terminal, message: BuiltMessage): void {
+export function refuseMessage(term: Terminal, message: BuiltMessage, options: {dryRun: boolean}): void {
   const n = message.problems.length
   const heading = `${message.subject}: the message breaks the contract (${n} problem${n === 1 ? '' : 's'}); nothing was sent.`
-  const hint =
-    'Fix the fields named above (dvctl contract schemas lists the payload schemas); --dry-run checks without sending.'
+  // Only `publish` has --dry-run; `request` is told nothing about it.
+  const hint = `Fix the fields named above (dvctl contract schemas lists the payload schemas)${options.dryRun ? '; --dry-run checks without sending' : ''}.`
   if (term.json) {
     const error = {
       code: 'invalid-message',

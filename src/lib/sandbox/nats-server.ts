@@ -32,6 +32,8 @@ export interface NatsServerOptions {
   binary?: string
   /** Extra lines appended to the generated config. */
   extraConfig?: string
+  /** False: a server without JetStream (core NATS only), as a site misconfigured so would be. */
+  jetstream?: boolean
 }
 
 export interface NatsServerHandle {
@@ -93,15 +95,12 @@ export function serverConfig(o: {
   leafRemotes?: LeafRemote[]
   cluster?: ClusterMembership
   extraConfig?: string
+  jetstream?: boolean
 }): string {
-  const lines = [
-    `server_name: ${quote(o.name)}`,
-    `listen: "127.0.0.1:${o.port}"`,
-    `jetstream {`,
-    `  store_dir: ${quote(o.storeDir)}`,
-    `  domain: ${quote(o.domain ?? o.name)}`,
-    `}`,
-  ]
+  const lines = [`server_name: ${quote(o.name)}`, `listen: "127.0.0.1:${o.port}"`]
+  if (o.jetstream !== false) {
+    lines.push(`jetstream {`, `  store_dir: ${quote(o.storeDir)}`, `  domain: ${quote(o.domain ?? o.name)}`, `}`)
+  }
   if (o.cluster) {
     lines.push(
       'cluster {',
@@ -147,6 +146,7 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
       leafPort,
       leafRemotes: options.leafRemotes,
       extraConfig: options.extraConfig,
+      jetstream: options.jetstream,
     }),
   )
   const binary = options.binary ?? 'nats-server'

@@ -2,7 +2,7 @@ import {z} from 'zod'
 
 import {STREAMS} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
-import {describeNatsError} from '../nats/errors.js'
+import {connectionError} from '../nats/errors.js'
 import type {SiteStatus} from '../nats/fanout.js'
 import {readStream, StreamMissing, type ScanWindow, type StoredMessage} from '../nats/reader.js'
 import {parseAdvisory, toDeadLetter, type Advisory, type WorkflowDeadLetter} from './dead-letters.js'
@@ -55,7 +55,13 @@ export const WorkflowDeadLetterSchema = z.object({
 export const WorkflowResult = z.object({
   correlation_id: z.string(),
   sites: z.array(
-    z.object({site: z.string(), error: z.string().optional(), missing_streams: z.array(z.string()).optional()}),
+    z.object({
+      site: z.string(),
+      error: z.string().optional(),
+      /** The error's stable code (`jetstream-unavailable`, `connection-timeout`), for a site reached but not read. */
+      code: z.string().optional(),
+      missing_streams: z.array(z.string()).optional(),
+    }),
   ),
   window: z.object({from: z.string().nullable(), to: z.string().nullable()}),
   messages: z.array(WorkflowMessageSchema),
@@ -129,6 +135,7 @@ export function workflowMessageOf(
 interface SiteRead {
   site: string
   error?: string
+  code?: string
   missing: string[]
   messages: WorkflowMessage[]
   advisories: Array<{advisory: Advisory; stored: StoredMessage}>
@@ -182,7 +189,12 @@ async function readSite(conn: SiteConnection, options: ReadWorkflowOptions): Pro
   settled.forEach((s, i) => {
     if (s.status === 'fulfilled') read.scanned += s.value
     else if (s.reason instanceof StreamMissing) read.missing.push(streams[i].stream)
-    else read.error ??= `${conn.site.name} (${conn.url}): ${describeNatsError(s.reason).error}`
+    else if (!read.error) {
+      // One line naming the site, in the words and with the code of every other connection error.
+      const failure = connectionError(conn.site, conn.url, s.reason)
+      read.error = failure.message
+      read.code = failure.code
+    }
   })
   return read
 }
@@ -238,7 +250,7 @@ export async function collectWorkflow(
     sites: [
       ...reads.map((r) => ({
         site: r.site,
-        ...(r.error ? {error: r.error} : {}),
+        ...(r.error ? {error: r.error, ...(r.code ? {code: r.code} : {})} : {}),
         ...(r.missing.length ? {missing_streams: r.missing} : {}),
       })),
       ...(options.unreachable ?? []).filter((s) => s.error).map((s) => ({site: s.site, error: s.error})),

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 
 import {builtinRegistry} from '../../../src/lib/contract/registry.js'
 import {parseSubject} from '../../../src/lib/contract/taxonomy.js'
-import {buildMessage, defaultSource, defaultType} from '../../../src/lib/publish/envelope.js'
+import {buildMessage, defaultSource, defaultType, knownSubjects} from '../../../src/lib/publish/envelope.js'
 import {nameUuid, pastTense} from '../../../src/lib/sandbox/workers/naming.js'
 import {supportsTermReason} from '../../../src/lib/nats/server-version.js'
 
@@ -90,5 +90,49 @@ describe('worker naming', () => {
       true,
       false,
     ])
+  })
+})
+
+describe('a type with no registered schema', () => {
+  it('the known subjects of the built-in schemas are the ones defaultType maps to them', () => {
+    const subjects = knownSubjects(registry, ['cmd', 'evt'])
+    expect(subjects).toContain('dv.maskin.cmd.provision')
+    expect(subjects).toContain('dv.nett.cmd.apply')
+    expect(subjects).toContain('dv.maskin.evt.server.provisioned')
+    expect(subjects).toContain('dv.plattform.evt.cluster.ready')
+    expect(subjects.filter((s) => s.startsWith('dv.rpc.') || s.startsWith('dv.task.'))).toEqual([])
+    for (const subject of subjects)
+      expect(registry.versions(defaultType(parseSubject(subject), registry)!)).toEqual([1])
+    expect(knownSubjects(registry, ['rpc'])).toContain('dv.rpc.identitet.introspect_token')
+  })
+
+  it('is a warning naming the nearest known subject; --strict makes it a problem', () => {
+    const input = {subject: 'dv.maskin.cmd.provison', data: {server_id: 's'}, actor: 'alice'}
+    const lax = buildMessage(input, opts)
+    expect(lax.problems).toEqual([])
+    expect(lax.warnings).toEqual([
+      {
+        path: '$.type',
+        code: 'no-schema',
+        message:
+          'No payload schema is registered for type maskin.provison.requested; the payload was not checked. Did you mean dv.maskin.cmd.provision?',
+      },
+    ])
+    const strict = buildMessage(input, {...opts, strict: true})
+    expect(strict.problems.map((p) => p.code)).toEqual(['no-schema'])
+  })
+
+  it('a registered type and task events are not warned about', () => {
+    const provision = buildMessage(
+      {subject: 'dv.maskin.cmd.provision', data: {server_id: 's', profile: 'p'}, actor: 'alice'},
+      {...opts, strict: true},
+    )
+    expect(provision.problems).toEqual([])
+    expect(provision.warnings).toEqual([])
+    const task = buildMessage(
+      {subject: 'dv.task.evt.started', subjectId: 'tsk-1', data: {task_id: 'tsk-1', state: 'started'}, actor: 'a'},
+      {...opts, strict: true},
+    )
+    expect(task.warnings.map((w) => w.code)).not.toContain('no-schema')
   })
 })
