@@ -6,22 +6,27 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {DemoResult} from '../../src/lib/demo/run.js'
 import {DlqListResult} from '../../src/lib/dlq/model.js'
-import {freePort} from '../../src/lib/sandbox/nats-server.js'
+import {STREAMS} from '../../src/lib/layout/names.js'
+import {connectSite} from '../../src/lib/nats/connection.js'
+import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 import {runCommand} from '../helpers/run.js'
 
-describe('demo when the default site is unreachable', {timeout: 120_000}, () => {
+describe('demo without a named site runs in a sandbox, never on the default site', {timeout: 120_000}, () => {
   let dir: string
+  let shared: NatsServerHandle
   let env: NodeJS.ProcessEnv
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'dvctl-demo-sandbox-'))
     const config = join(dir, 'config.yaml')
-    // The default site is a port nothing listens on: the demo falls back to a sandbox of its own.
-    await writeFile(config, `default_site: gone\nsites:\n  gone: {servers: ["nats://127.0.0.1:${await freePort()}"]}\n`)
+    // The default site is a reachable server with the layout, as a real site would be: the demo must not use it.
+    shared = await natsFixture({name: 'shared', layout: true})
+    await writeFile(config, `default_site: shared\nsites:\n  shared: {servers: ["${shared.url}"]}\n`)
     env = {DVCTL_CONFIG: config, NATS_URL: '', XDG_STATE_HOME: join(dir, 'state')}
   })
   afterAll(async () => {
     if (!dir) return
     await runCommand(['sandbox', 'down'], {env})
+    await shared?.dispose()
     await rm(dir, {recursive: true, force: true})
   })
 
@@ -48,10 +53,17 @@ describe('demo when the default site is unreachable', {timeout: 120_000}, () => 
     expect(list.dead_letters.map((d) => d.ref)).toEqual([result.dead_letter.ref])
   })
 
-  it('says why it starts the sandbox', async () => {
+  it('says it uses the sandbox, and the default site got nothing', async () => {
     const r = await runCommand(['demo', '--timeout', '2s', '--step-delay', '0'], {env})
     expect(r.exitCode).toBe(0)
-    expect(r.stderr).toMatch(/Site gone .*connection refused; starting a local sandbox instead/)
+    expect(r.stderr).toContain('starting the local sandbox')
     expect(r.stderr).toContain('osl1: layout dataverket already in place')
+    const conn = await connectSite({name: 'shared', servers: [shared.url]}, {timeoutMs: 5000})
+    try {
+      const jsm = await conn.jsm()
+      expect((await jsm.streams.info(STREAMS.cmd)).state.messages).toBe(0)
+    } finally {
+      await conn.close()
+    }
   })
 })

@@ -20,8 +20,18 @@ describe('demo on a site without the layout', {timeout: 90_000}, () => {
   })
   afterAll(async () => server?.dispose())
 
-  it('applies the layout, succeeds a provisioning, dead-letters the poison command and prints the ids', async () => {
+  it('on a named site that is not the sandbox, refuses without a terminal or --yes (exit 6), naming it, sending nothing', async () => {
     const r = await runCommand(['demo', '--server', server.url, '--json', '--step-delay', '0'])
+    expect(r.exitCode, r.stdout + r.stderr).toBe(6)
+    expect(r.json().error.message).toContain(`Run the demo on site 127.0.0.1:${server.port} (${server.url})?`)
+    expect(r.json().error.hint).toContain('--yes')
+    const plan = await runCommand(['layout', 'plan', '--server', server.url, '--json'])
+    // Nothing was done there: not even the layout was applied.
+    expect(LayoutResult.parse(plan.json()).changes.length).toBeGreaterThan(0)
+  })
+
+  it('applies the layout, succeeds a provisioning, dead-letters the poison command and prints the ids', async () => {
+    const r = await runCommand(['demo', '--server', server.url, '--yes', '--json', '--step-delay', '0'])
     expect(r.stderr).toBe('')
     expect(r.exitCode).toBe(0)
     first = DemoResult.parse(r.json())
@@ -98,7 +108,7 @@ describe('demo on a site without the layout', {timeout: 90_000}, () => {
   })
 
   it('runs again: one more succeeded workflow and one more pending dead letter, nothing replaced', async () => {
-    const r = await runCommand(['demo', '--server', server.url, '--json', '--step-delay', '0'])
+    const r = await runCommand(['demo', '--server', server.url, '--yes', '--json', '--step-delay', '0'])
     expect(r.exitCode).toBe(0)
     const second = DemoResult.parse(r.json())
     expect(second.sites[0]).toMatchObject({layout_changes: 0, layout_applied: false})
@@ -118,7 +128,7 @@ describe('demo on a site without the layout', {timeout: 90_000}, () => {
   })
 
   it('human output names what happened and what to try next', async () => {
-    const r = await runCommand(['demo', '--server', server.url, '--step-delay', '0'])
+    const r = await runCommand(['demo', '--server', server.url, '--yes', '--step-delay', '0'])
     expect(r.exitCode).toBe(0)
     expect(r.stderr).toContain('layout dataverket already in place')
     expect(r.stdout).toContain('server provisioning')
@@ -156,7 +166,9 @@ describe('demo on two sites', {timeout: 90_000}, () => {
   })
 
   it('applies a network change in both datacenters under one correlation', async () => {
-    const r = await runCommand(['demo', '--site', 'osl1', '--site', 'trd1', '--json', '--step-delay', '0'], {env})
+    const r = await runCommand(['demo', '--site', 'osl1', '--site', 'trd1', '--yes', '--json', '--step-delay', '0'], {
+      env,
+    })
     expect(r.exitCode).toBe(0)
     const result = DemoResult.parse(r.json())
     const network = result.workflows.filter((w) => w.kind === 'network-apply')

@@ -238,7 +238,7 @@ function workersTimedOut(site: string) {
   return new UserError(`Site ${site}: the demo's commands were not all handled in time`, {
     code: 'demo-timeout',
     exitCode: ExitCode.timeout,
-    hint: `Other commands may be queued before them (dvctl doctor --site ${site} shows consumer backlogs); raise --timeout.`,
+    hint: `Real workers on the same service consumers may have taken them, or other commands were queued first (dvctl doctor --site ${site} shows backlogs); run the demo in a sandbox (dvctl demo without --site/--server), or raise --wait-timeout.`,
   })
 }
 

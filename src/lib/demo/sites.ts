@@ -6,8 +6,13 @@ import type {DemoResult, DemoSite} from './run.js'
 export interface ChooseSitesOptions {
   /** The sites chosen by the global flags, environment and config (BaseCommand.siteTargets). */
   targets: SiteTarget[]
-  /** The user named the sites (`--server`, `--site`, `DV_SITE`, `NATS_URL`): never fall back to a sandbox. */
+  /** The user named the sites (`--server`, `--site`, `DV_SITE`, `NATS_URL`); otherwise the demo runs in a sandbox. */
   explicit: boolean
+  /**
+   * Agrees to run on sites where real workers may share the service consumers, or throws (refused, exit 6;
+   * cancelled, exit 3). Called only for named sites that are not the running sandbox's.
+   */
+  confirmShared: (sites: SiteConnection[]) => Promise<void>
   /** `--server URL`, repeated in the suggested commands. */
   server?: string
   /** `--sandbox`: use the local sandbox (starting it when needed) whatever else is reachable. */
@@ -23,30 +28,40 @@ export interface ChosenSites {
 }
 
 /**
- * Where the demo runs (issue 8): the sites the user gave; else the default site when it is reachable (the
- * machine's own NATS counts), widened to every sandbox site when the default is a running sandbox's hub;
- * else a local sandbox, started (or restarted) and registered in the user's config so that the suggested
- * commands find it by name. An unreachable site the user named is an error (exit 4), never replaced.
+ * Where the demo runs (issue 15): a local sandbox unless the user named sites (`--server`, `--site`,
+ * `DV_SITE`, `NATS_URL`). Its simulated workers take commands from the layout's service consumers, which real
+ * workers may share, so a named site that is not a running sandbox's is used only once `confirmShared`
+ * agrees (the command asks, or `--yes`). An unreachable site the user named is an error (exit 4), never
+ * replaced by a sandbox.
  */
 export async function chooseDemoSites(options: ChooseSitesOptions): Promise<ChosenSites> {
-  const step = options.onStep ?? (() => {})
+  if (options.sandbox || !options.explicit) return startSandbox(options)
   const {attemptSites} = await import('../nats/fanout.js')
-  if (!options.sandbox) {
-    const attempts = await attemptSites(options.targets, {timeoutMs: options.timeoutMs})
-    const failed = attempts.find((a) => a.error)
-    if (!failed) {
-      const conns = attempts.map((a) => a.conn!)
-      if (!options.explicit && conns.length === 1) {
-        const widened = await widenToSandbox(conns[0], options)
-        if (widened) return widened
-      }
-      return {sites: conns.map((conn) => ({conn, selector: selectorFor(conn.site, options.server)})), sandbox: null}
-    }
-    await Promise.allSettled(attempts.map((a) => a.conn?.close()))
-    if (options.explicit) throw failed.error
-    step(`${failed.error!.message}; starting a local sandbox instead`)
+  const attempts = await attemptSites(options.targets, {timeoutMs: options.timeoutMs})
+  const failed = attempts.find((a) => a.error)
+  const conns = attempts.flatMap((a) => (a.conn ? [a.conn] : []))
+  if (failed) {
+    await Promise.allSettled(conns.map((c) => c.close()))
+    throw failed.error
   }
-  return startSandbox(options)
+  const shared = await notSandboxSites(conns, options.env)
+  if (shared.length) {
+    try {
+      await options.confirmShared(shared)
+    } catch (error) {
+      await Promise.allSettled(conns.map((c) => c.close()))
+      throw error
+    }
+  }
+  return {sites: conns.map((conn) => ({conn, selector: selectorFor(conn.site, options.server)})), sandbox: null}
+}
+
+/** The connections that are not to a site of the running local sandbox: real workers may be there. */
+async function notSandboxSites(conns: SiteConnection[], env?: NodeJS.ProcessEnv): Promise<SiteConnection[]> {
+  const {sandboxStatus} = await import('../sandbox/sandbox.js')
+  const status = await sandboxStatus({env}).catch(() => undefined)
+  const sandboxUrls = new Set((status?.sites ?? []).filter((s) => s.running).map((s) => s.url))
+  return conns.filter((c) => !c.site.servers.some((url) => sandboxUrls.has(url)))
 }
 
 /**
@@ -74,29 +89,6 @@ async function startSandbox(options: ChooseSitesOptions): Promise<ChosenSites> {
   return {
     sites: conns.map((conn) => ({conn, selector: ['--site', conn.site.name]})),
     sandbox: {dir: sandbox.dir, config: sandbox.config, registered_in: sandbox.registered_in},
-  }
-}
-
-/** The default site is the hub of a running sandbox: run on all of its sites, so the cross-site flow is shown. */
-async function widenToSandbox(conn: SiteConnection, options: ChooseSitesOptions): Promise<ChosenSites | undefined> {
-  const {sandboxStatus} = await import('../sandbox/sandbox.js')
-  const status = await sandboxStatus({env: options.env}).catch(() => undefined)
-  if (!status || status.sites.length < 2 || !status.sites.every((s) => s.running)) return undefined
-  if (!status.sites.some((s) => conn.site.servers.includes(s.url))) return undefined
-  const others = status.sites.filter((s) => !conn.site.servers.includes(s.url))
-  const more = await connectAll(
-    others.map((s) => ({name: s.name, servers: [s.url], js_domain: s.js_domain})),
-    options.timeoutMs,
-  ).catch(() => undefined)
-  if (!more) return undefined
-  const registered = Boolean(status.registered_in)
-  const selector = (c: SiteConnection) => (registered ? ['--site', c.site.name] : ['--server', c.url])
-  return {
-    sites: [conn, ...more].map((c) => ({
-      conn: c,
-      selector: c === conn ? selectorFor(c.site, options.server) : selector(c),
-    })),
-    sandbox: {dir: status.dir, config: status.config, registered_in: status.registered_in},
   }
 }
 
