@@ -33,8 +33,10 @@ export const readFlags = {'all-sites': allSitesFlag}
 
 /** The task filters shared by `task watch` and `task list` (DESIGN.md section 7). */
 export const taskFilterFlags = {
-  correlation: Flags.string({summary: 'Only tasks of this workflow (correlation_id).'}),
-  task: Flags.string({summary: 'Only this task id.'}),
+  correlation: Flags.string({
+    summary: 'Only tasks of this workflow (correlation_id, or a unique prefix of 6+ characters).',
+  }),
+  task: Flags.string({summary: 'Only this task id (or a unique prefix of 6+ characters).'}),
   service: Flags.string({summary: 'Only tasks reported by this service (the envelope source).'}),
   tenant: Flags.string({summary: 'Only tasks of this tenant (tenant_id).'}),
   since: durationFlag({

@@ -21,7 +21,9 @@ History (--since, default 24h, or --from/--to) is merged across streams and site
 
   static override flags = {
     ...readFlags,
-    correlation: Flags.string({summary: 'Only messages of this correlation_id (a workflow).'}),
+    correlation: Flags.string({
+      summary: 'Only messages of this correlation_id (a workflow), or a unique prefix of 6+ characters.',
+    }),
     subject: Flags.string({summary: 'Only subjects matching this NATS filter (dv.maskin.>, dv.*.cmd.provision).'}),
     family: Flags.string({summary: 'Only this subject family.', options: ['cmd', 'evt', 'task', 'rpc']}),
     service: Flags.string({summary: 'Only this service (subject token, or source for task events).'}),
@@ -54,16 +56,18 @@ History (--since, default 24h, or --from/--to) is merged across streams and site
     const closed = this.io.closed()
     const fan = await this.connectMany({allSites: flags['all-sites']})
 
-    const [{tailMessages}, {renderTailEvent}] = await Promise.all([
+    const [{tailMessages}, {renderTailEvent}, {resolveIdPrefix}] = await Promise.all([
       import('../lib/workflow/tail.js'),
       import('../lib/render/tail.js'),
+      import('../lib/ids.js'),
     ])
     // The reader going away (`| head`) stops the reading at once, as Ctrl-C does, but ends with exit 0.
     const stop = AbortSignal.any([this.signal, closed])
     const failedSites = new Set<string>()
     const events = tailMessages(fan.connections, {
       filter: {
-        correlationId: flags.correlation,
+        correlationId:
+          flags.correlation && (await resolveIdPrefix(fan.connections, 'correlation', flags.correlation, window)),
         subject: flags.subject,
         family: flags.family as 'cmd' | 'evt' | 'task' | 'rpc' | undefined,
         service: flags.service,

@@ -35,8 +35,9 @@ export default class TaskList extends BaseCommand<typeof TaskList> {
     const order = listOrderFrom(flags, sortFields(TASK_LISTING))
     const fan = await this.connectMany({allSites: flags['all-sites']})
     const {listTasks} = await import('../../lib/tasks/list.js')
+    const {resolveFilterIds} = await import('../../lib/ids.js')
     const {tasks, siteErrors, lost} = await listTasks(fan.connections, {
-      filter: taskFilterFromFlags(flags),
+      filter: await resolveFilterIds(fan.connections, taskFilterFromFlags(flags)),
       sinceMs: flags.since,
       states: flags.state,
     })

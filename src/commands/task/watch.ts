@@ -34,7 +34,8 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
     const render = await import('../../lib/render/tasks.js')
     const {err, jsonLine, out, warn} = await import('../../lib/render/terminal.js')
     const {renderSiteNotice} = await import('../../lib/render/workflow.js')
-    const filter = taskFilterFromFlags(flags)
+    const {resolveFilterIds} = await import('../../lib/ids.js')
+    const filter = await resolveFilterIds(fan.connections, taskFilterFromFlags(flags))
     const live =
       this.term.stdoutTTY && !this.jsonEnabled()
         ? new render.LiveTaskTable({

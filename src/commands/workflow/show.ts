@@ -27,7 +27,10 @@ An unreachable site is a warning (and sites[].error in JSON) while the others ar
   ]
 
   static override args = {
-    correlation_id: Args.string({description: 'The workflow correlation_id.', required: true}),
+    correlation_id: Args.string({
+      description: 'The workflow correlation_id, or a unique prefix of it (6 characters or more, as tail shows).',
+      required: true,
+    }),
   }
 
   static override flags = {
@@ -46,10 +49,13 @@ An unreachable site is a warning (and sites[].error in JSON) while the others ar
   async run(): Promise<WorkflowResult | void> {
     const window = resolveWindow(this.flags)
     const fan = await this.connectMany({allSites: this.flags['all-sites']})
-    if (this.flags.follow) return this.follow(fan, window)
+    // The 8-character id tail prints (any unique prefix of 6 or more) names the workflow it starts.
+    const {resolveIdPrefix} = await import('../../lib/ids.js')
+    const correlationId = await resolveIdPrefix(fan.connections, 'correlation', this.args.correlation_id, window)
+    if (this.flags.follow) return this.follow(fan, window, correlationId)
     const {readWorkflow} = await import('../../lib/workflow/read.js')
     const result = await readWorkflow(fan.connections, {
-      correlationId: this.args.correlation_id,
+      correlationId,
       window,
       unreachable: fan.sites,
     })
@@ -72,7 +78,7 @@ An unreachable site is a warning (and sites[].error in JSON) while the others ar
     for (const s of failed) warn(s.error!)
     if (result.messages.length === 0 && failed.length === 0) {
       throw notFound(
-        `No message with correlation_id ${this.args.correlation_id} on ${result.sites.map((s) => s.site).join(', ')}` +
+        `No message with correlation_id ${correlationId} on ${result.sites.map((s) => s.site).join(', ')}` +
           (window.from ? ` since ${window.from.toISOString()}` : ''),
         'workflow-not-found',
         'Check the id, widen the window with --since (e.g. --since 7d), or read more sites with --all-sites.',
@@ -83,12 +89,12 @@ An unreachable site is a warning (and sites[].error in JSON) while the others ar
   }
 
   /** --follow: the history, then each new message, until Ctrl-C (exit 130). */
-  private async follow(fan: FanOut, window: ScanWindow): Promise<void> {
+  private async follow(fan: FanOut, window: ScanWindow, correlationId: string): Promise<void> {
     const {followWorkflow} = await import('../../lib/workflow/follow.js')
     // The reader going away (`| head`) ends the follow as Ctrl-C does, with exit 0.
     const closed = this.io.closed()
     const events = followWorkflow(fan.connections, {
-      correlationId: this.args.correlation_id,
+      correlationId,
       window,
       unreachable: fan.sites,
       signal: AbortSignal.any([this.signal, closed]),
@@ -98,7 +104,7 @@ An unreachable site is a warning (and sites[].error in JSON) while the others ar
     const live =
       this.term.stdoutTTY && !this.jsonEnabled()
         ? new LiveWorkflow(view, {
-            correlationId: this.args.correlation_id,
+            correlationId,
             sites: fan.connections.map((c) => c.site.name),
           })
         : undefined
