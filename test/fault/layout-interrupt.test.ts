@@ -127,6 +127,31 @@ describe('layout apply interrupted half-way', {timeout: 180_000}, () => {
     }
   })
 
+  it('Ctrl-C (SIGINT) stops starting changes, reports what was done and not (exit 130), and converges on a re-run', async () => {
+    const server = await natsFixture({name: 'lf3'})
+    const conn = await connectSite({name: 'lf3', servers: [server.url]}, {timeoutMs: 5000})
+    try {
+      const run = await applyInterrupted(server, conn, 'CONSUMER', () => run.child.kill('SIGINT'), ['--json'])
+      const first = await run.exited
+      expect(first.code, first.stdout).toBe(130)
+      const result = LayoutResult.parse(JSON.parse(first.stdout))
+      const key = (c: {kind: string; name: string; stream?: string}) => `${c.kind} ${c.stream ?? ''}/${c.name}`
+      // Every planned change is in exactly one list; the ones not started say why.
+      const listed = [...result.done, ...result.failed, ...result.not_attempted].map(key).sort()
+      expect(listed).toEqual(result.changes.map(key).sort())
+      expect(result.failed).toEqual([])
+      expect(result.done.filter((c) => c.kind === 'stream')).toHaveLength(STREAMS)
+      expect(result.not_attempted.length).toBeGreaterThan(0)
+      for (const n of result.not_attempted) expect(n.reason).toBe('interrupted')
+      // What the result says was done is what the server holds: the requests in flight were waited for.
+      expect(await live(conn)).toEqual({streams: STREAMS, consumers: result.done.length - STREAMS})
+      await expectConverged(server, conn)
+    } finally {
+      await conn.close()
+      await server.dispose()
+    }
+  })
+
   it('reports done, failed and not attempted (exit 68) when the server is killed, and converges when it is back', async () => {
     const server = await natsFixture({name: 'lf2'})
     const conn = await connectSite({name: 'lf2', servers: [server.url]}, {timeoutMs: 5000})

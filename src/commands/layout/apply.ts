@@ -58,8 +58,13 @@ export default class LayoutApply extends BaseCommand<typeof LayoutApply> {
       warning: danger.trim(),
     })
 
-    const result = await applyPlan(conn, declared, plan, {allowRecreate: this.flags['allow-recreate']})
+    const result = await applyPlan(conn, declared, plan, {
+      allowRecreate: this.flags['allow-recreate'],
+      signal: this.signal,
+    })
     if (!this.jsonEnabled()) renderApplied(result)
+    // Interrupted: what was done and what was not is in the result; running the apply again finishes it.
+    if (this.interrupted) return this.exitWith(result, ExitCode.interrupted)
     const partial = result.failed.length || result.not_attempted.length
     return this.exitWith(result, partial ? ExitCode.partial : ExitCode.ok)
   }

@@ -51,6 +51,11 @@ export const unapplied = (plan: LayoutPlan): LayoutResult => ({
 export interface ApplyOptions {
   /** Allow `recreate` changes, which delete the stream (and its messages) or the consumer first. */
   allowRecreate?: boolean
+  /**
+   * Ctrl-C: no change is started after it; the requests already sent finish and are reported, the rest is
+   * not attempted (reason `interrupted`), and running the apply again finishes it.
+   */
+  signal?: AbortSignal
 }
 
 /** Requests in flight at once: one round trip per object, concurrently, bounded so a lost site stops the rest. */
@@ -88,8 +93,8 @@ export async function applyPlan(
 
   /** One change, or one step of it (`last` false for the deletion half of a recreate). */
   const attempt = async (change: LayoutChange, work: () => Promise<unknown>, last = true) => {
-    if (lost) {
-      result.not_attempted.push({...object(change), reason: lost})
+    if (lost || options.signal?.aborted) {
+      result.not_attempted.push({...object(change), reason: lost ?? 'interrupted'})
       return
     }
     try {
