@@ -104,6 +104,7 @@ export default class Publish extends BaseCommand<typeof Publish> {
       wait: flags.wait
         ? {
             timeoutMs: this.waitTimeout(),
+            signal: this.signal,
             onItem: (item) => {
               if (this.jsonEnabled() || item.kind !== 'message' || !item.update) return
               err(taskEventLine(this.term, item.update))
@@ -119,8 +120,18 @@ export default class Publish extends BaseCommand<typeof Publish> {
           `Timed out after ${formatDuration(this.waitTimeout())} waiting for the tasks of correlation ${result.envelope.correlation_id}.`,
         )
       }
+      if (outcome === 'interrupted') {
+        err(`Interrupted; the message stays published (${result.stream}:${result.seq}), its tasks were not waited for.`)
+      }
     }
-    const code = outcome === 'succeeded' ? ExitCode.ok : outcome === 'failed' ? ExitCode.workFailed : ExitCode.timeout
+    const code =
+      outcome === 'succeeded'
+        ? ExitCode.ok
+        : outcome === 'failed'
+          ? ExitCode.workFailed
+          : outcome === 'interrupted'
+            ? ExitCode.interrupted
+            : ExitCode.timeout
     return this.exitWith(result, code)
   }
 

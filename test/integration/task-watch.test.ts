@@ -12,6 +12,7 @@ import {TaskListResult} from '../../src/lib/tasks/list.js'
 import {TaskMessageLine, TaskWatchLine} from '../../src/lib/tasks/watch.js'
 import {WorkflowResult} from '../../src/lib/workflow/read.js'
 import {runCli} from '../helpers/cli.js'
+import {runCommand} from '../helpers/run.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 import {waitFor} from '../helpers/wait.js'
 
@@ -155,6 +156,23 @@ describe('publish --wait, task watch and task list, with a simulated worker', {t
     const result = PublishResult.parse(r.json())
     expect(result.task).toMatchObject({state: 'timeout', tasks: [], events: []})
     expect(result.seq).toBeGreaterThan(0)
+  })
+
+  it('publish --wait: Ctrl-C ends the wait with exit 130, the message stays published and the result says so', async () => {
+    const jsm = await conn.jsm()
+    const before = (await jsm.streams.info('DV_CMD')).state.messages
+    const interrupt = new AbortController()
+    const running = runCommand(
+      ['publish', 'dv.tjeneste.cmd.deploy', '--data', '{}', '--wait', '--json', '--server', server.url],
+      {signal: interrupt.signal},
+    )
+    await waitFor(async () => (await jsm.streams.info('DV_CMD')).state.messages > before, {what: 'the command stored'})
+    interrupt.abort()
+    const r = await running
+    expect(r.exitCode, r.stdout + r.stderr).toBe(130)
+    const result = PublishResult.parse(r.json())
+    expect(result.seq).toBe(before + 1)
+    expect(result.task).toMatchObject({state: 'interrupted', tasks: []})
   })
 
   it('task watch --until-done --json prints the lifecycle as NDJSON in order, and flags an event after succeeded', async () => {

@@ -58,7 +58,12 @@ export interface PublishOptions {
   /** Called once the message is stored, before any wait (so a human sees it went out). */
   onPublished?: (result: PublishResult) => void
   /** Watch the task events of the message's correlation until every task is terminal (`--wait`). */
-  wait?: {timeoutMs: number; onItem?: (item: TaskWatchItem, board: TaskBoard) => void | Promise<void>}
+  wait?: {
+    timeoutMs: number
+    /** Ctrl-C: the wait ends (outcome `interrupted`); the message stays published. */
+    signal?: AbortSignal
+    onItem?: (item: TaskWatchItem, board: TaskBoard) => void | Promise<void>
+  }
 }
 
 export interface PublishOutcome {
@@ -99,6 +104,7 @@ export async function publishMessage(conn: SiteConnection, options: PublishOptio
     live: true,
     untilDone: true,
     timeoutMs: options.wait.timeoutMs,
+    signal: options.wait.signal,
     onItem: async (item, b) => {
       if (item.kind === 'message') events.push(item.line)
       await options.wait?.onItem?.(item, b)
@@ -107,7 +113,7 @@ export async function publishMessage(conn: SiteConnection, options: PublishOptio
   const tasks = board.tasks()
   result.task = {
     task_id: tasks.length === 1 ? tasks[0].task_id : null,
-    state: outcome === 'succeeded' || outcome === 'failed' ? outcome : 'timeout',
+    state: outcome === 'succeeded' || outcome === 'failed' || outcome === 'interrupted' ? outcome : 'timeout',
     events,
     tasks,
   }
