@@ -178,6 +178,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
    * colouriser takes seconds on a large result (10k dead letters: ~7s against ~0.5s). jsonText falls back
    * to an iterative writer for a result holding a message nested too deep for JSON.stringify.
    */
+  /** Whether `--json` output is NDJSON, one line per item (tail, task watch, workflow show --follow). */
+  protected streamsNdjson(): boolean {
+    return false
+  }
+
   public override logJson(json: unknown): void {
     out(jsonText(json, 2))
   }
@@ -189,7 +194,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (error instanceof Errors.ExitError) throw error
     const userError = this.keepSelection(toUserError(error))
     if (this.jsonEnabled()) {
-      this.logJson(toErrorJson(userError))
+      // A command that streams NDJSON ends with its error as one more line, so the stream stays parseable.
+      if (this.streamsNdjson()) out(jsonText(toErrorJson(userError)))
+      else this.logJson(toErrorJson(userError))
     } else {
       err(`Error: ${userError.message}`)
       if (userError.hint) err(`Hint: ${userError.hint}`)

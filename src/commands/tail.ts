@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {durationFlag, readFlags} from '../cli/flags.js'
 import {TYPE_PATTERN_HELP} from '../lib/contract/match.js'
-import {ResultExit, usageError} from '../lib/errors.js'
+import {ResultExit, usageError, UserError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import {resolveWindow} from '../lib/workflow/window.js'
 
@@ -18,6 +18,10 @@ History (--since, default 24h, or --from/--to) is merged across streams and site
     '<%= config.bin %> <%= command.id %> --subject "dv.maskin.>" --since 1h',
     '<%= config.bin %> <%= command.id %> --family task --type task.failed --tenant acme --since 7d --json',
   ]
+
+  protected override streamsNdjson(): boolean {
+    return true
+  }
 
   static override flags = {
     ...readFlags,
@@ -63,7 +67,8 @@ History (--since, default 24h, or --from/--to) is merged across streams and site
     ])
     // The reader going away (`| head`) stops the reading at once, as Ctrl-C does, but ends with exit 0.
     const stop = AbortSignal.any([this.signal, closed])
-    const failedSites = new Set<string>()
+    // Each site's first error, said once: as a warning when other sites are still read, else as the error.
+    const failedSites = new Map<string, {error: string; code?: string}>()
     const events = tailMessages(fan.connections, {
       filter: {
         correlationId:
@@ -81,7 +86,11 @@ History (--since, default 24h, or --from/--to) is merged across streams and site
       signal: stop,
     })
     for await (const event of events) {
-      if (event.kind === 'site-error') failedSites.add(event.site)
+      if (event.kind === 'site-error') {
+        if (failedSites.has(event.site)) continue
+        failedSites.set(event.site, event)
+        if (fan.connections.length === 1) continue
+      }
       renderTailEvent(this.term, event, {headers: flags.headers, follow: flags.follow})
       // Backpressure: no more is read than the output takes.
       await this.io.writable()
@@ -91,7 +100,16 @@ History (--since, default 24h, or --from/--to) is merged across streams and site
     // A site that could not be read (the reason is on stderr): 68 when others were, else 4.
     if (failedSites.size > 0) {
       const answered = fan.connections.some((c) => !failedSites.has(c.site.name))
-      throw new ResultExit(answered ? ExitCode.partial : ExitCode.unavailable)
+      if (answered) throw new ResultExit(ExitCode.partial)
+      const failures = [...failedSites]
+      const code = failures[0][1].code ?? 'site-unavailable'
+      const {natsHint} = await import('../lib/nats/errors.js')
+      throw new UserError(
+        failures.length === 1
+          ? `Site ${failures[0][0]}: ${failures[0][1].error}`
+          : `No site could be read: ${failures.map(([site, f]) => `${site}: ${f.error}`).join('; ')}`,
+        {code, exitCode: ExitCode.unavailable, hint: natsHint(code)},
+      )
     }
   }
 }

@@ -30,6 +30,7 @@ interface Run {
   child: ChildProcess
   lines: () => number
   stderr: () => string
+  lastLine: () => string
   firstLineAt: () => number | undefined
   exited: Promise<{code: number | null; at: number}>
 }
@@ -41,9 +42,12 @@ function run(args: string[], env: NodeJS.ProcessEnv, options: {slow?: boolean} =
   })
   let lines = 0
   let err = ''
+  let last = ''
   let first: number | undefined
   child.stdout!.on('data', (chunk: Buffer) => {
     first ??= Date.now()
+    // The end of the output (a streaming command's JSON error is its last line).
+    last = (last + chunk.toString('utf8')).slice(-4096)
     for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines++
     if (options.slow) {
       // A slow reader: about 4 MB/s, in pauses.
@@ -57,7 +61,14 @@ function run(args: string[], env: NodeJS.ProcessEnv, options: {slow?: boolean} =
   const exited = new Promise<{code: number | null; at: number}>((resolve) =>
     child.on('close', (code, signal) => resolve({code: code ?? (signal ? 128 : null), at: Date.now()})),
   )
-  return {child, lines: () => lines, stderr: () => err, firstLineAt: () => first, exited}
+  return {
+    child,
+    lines: () => lines,
+    stderr: () => err,
+    lastLine: () => last.trimEnd().split('\n').pop() ?? '',
+    firstLineAt: () => first,
+    exited,
+  }
 }
 
 /** Publishes `count` messages without waiting for each ack (core publish into the stream's subjects). */
@@ -182,7 +193,9 @@ describe('bounded reads, closed and slow output', {timeout: 600_000}, () => {
     expect(r.lines()).toBeLessThan(BIG)
     expect(code, r.stderr()).toBe(4)
     expect(afterKillMs, r.stderr()).toBeLessThan(within)
-    expect(r.stderr()).toMatch(/osl1/)
+    // With --json the error is the stream's last line, one JSON object naming the site.
+    expect(JSON.parse(r.lastLine()).error).toMatchObject({code: 'connection-timeout', exitCode: 4})
+    expect(JSON.parse(r.lastLine()).error.message).toMatch(/osl1/)
     expect(r.stderr()).not.toMatch(/\n\s+at /) // no stack
   })
 

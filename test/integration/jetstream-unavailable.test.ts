@@ -34,6 +34,11 @@ describe('a server without JetStream', {timeout: 60_000}, () => {
     expect(r.exitCode, r.stdout + r.stderr).toBe(4)
     expect(r.stderr).toContain('JetStream is not available')
     expect(r.stderr).not.toMatch(/no stream/i)
+    // Said once, as the error.
+    expect(r.stderr.match(/JetStream is not available/g)).toHaveLength(1)
+    const json = await runCommand(['tail', '--server', core.url, '--json'])
+    expect(json.exitCode).toBe(4)
+    expect(json.json().error).toMatchObject({code: 'jetstream-unavailable', exitCode: 4})
   })
 
   it('workflow show names the site once, in the error only', async () => {

@@ -18,6 +18,10 @@ export default class TaskWatch extends BaseCommand<typeof TaskWatch> {
     '<%= config.bin %> <%= command.id %> --correlation 5f0c7d3e-8a1b-4c2d-9e3f-0a1b2c3d4e5f --until-done --json',
   ]
 
+  protected override streamsNdjson(): boolean {
+    return true
+  }
+
   static override flags = {
     ...readFlags,
     ...taskFilterFlags,

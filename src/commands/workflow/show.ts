@@ -46,6 +46,10 @@ An unreachable site is a warning (and sites[].error in JSON) while the others ar
     }),
   }
 
+  protected override streamsNdjson(): boolean {
+    return Boolean(this.flags?.follow)
+  }
+
   async run(): Promise<WorkflowResult | void> {
     const window = resolveWindow(this.flags)
     const fan = await this.connectMany({allSites: this.flags['all-sites']})

@@ -70,7 +70,7 @@ export type TailEvent =
   | {kind: 'site-down'; site: string}
   | {kind: 'site-up'; site: string}
   | {kind: 'stream-missing'; site: string; stream: string}
-  | {kind: 'site-error'; site: string; error: string}
+  | {kind: 'site-error'; site: string; error: string; code?: string}
   | {kind: 'note'; message: string}
 
 /** Which stream holds each stored family (DESIGN.md section 5); rpc is request/reply, never stored. */
@@ -220,7 +220,7 @@ async function runTail(
           queue.push(event)
           break
         case 'site-error':
-          queue.push({kind: 'site-error', site: event.site, error: describeNatsError(event.error).error})
+          queue.push({kind: 'site-error', site: event.site, ...describeNatsError(event.error)})
           break
         case 'failed':
           throw event.error
