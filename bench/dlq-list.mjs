@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `dlq list` over COUNT (default 10,000) real dead letters (DESIGN.md section 10: "10k dead letters listed
+// `dlq list` over COUNT (default 10,000) real dead letters (bench/README.md: "10k dead letters listed
 // and grouped in seconds"). See dlq-fixture.mjs for how they are made (real terminated advisories, a
 // failed task event per command). Measures, on the same server:
 //   service  listDeadLetters() from dist/ in this process (advisories, 10k original gets, failure join,

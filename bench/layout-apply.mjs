@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `layout apply` of an unchanged 50-stream layout (DESIGN.md section 10): no writes, about one round trip
+// `layout apply` of an unchanged 50-stream layout (bench/README.md): no writes, about one round trip
 // per object, concurrently. A private nats-server gets the layout once; then `dvctl layout apply --yes
 // --json` runs again over the unchanged site while a monitoring connection counts every JetStream API
 // request ($JS.API.>) by kind. Reference, same run: `dvctl site check` against the same server (process

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Replay (DESIGN.md section 10): replaying COUNT (default 10,000) dead letters must run at >= 0.8x the rate
+// Replay (bench/README.md): replaying COUNT (default 10,000) dead letters must run at >= 0.8x the rate
 // of pipelined JetStream publishes with acks, in the same run, on the same server. See dlq-fixture.mjs for
 // the dead letters (real terminated advisories). Measured, alternating so that drift hits both sides:
 //   publish  the same COUNT payloads published into DV_CMD itself (the stream the copies go to: file

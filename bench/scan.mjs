@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Scanning (DESIGN.md section 10): `workflow show` over a stream of 1M messages must read at >= 0.9x the
+// Scanning (bench/README.md): `workflow show` over a stream of 1M messages must read at >= 0.9x the
 // raw ordered-consumer drain of the same client on the same stream, in the same run, with bounded memory.
 //
 // A private nats-server gets DV_CMD with MESSAGES realistic envelopes (about 330 bytes) of unrelated

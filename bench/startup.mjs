@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Start-up benchmark (DESIGN.md section 10): `dvctl --version`, `dvctl --help` and a command's work
+// Start-up benchmark (bench/README.md): `dvctl --version`, `dvctl --help` and a command's work
 // against `node -e 0` measured in the same run. Target: within 2.5x. Run `npm run build` first.
 import {spawnSync} from 'node:child_process'
 import {fileURLToPath} from 'node:url'

@@ -65,7 +65,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected flags!: BaseFlags<T>
   protected args!: BaseArgs<T>
   protected term!: Terminal
-  /** Where this command's output goes (STYLE.md): the process's streams, or a test's buffer. */
+  /** Where this command's output goes (docs/architecture.md): the process's streams, or a test's buffer. */
   protected io!: Output
   /** The environment this command reads (config path, NATS_URL, DV_SITE...): nothing reads process.env. */
   protected env!: NodeJS.ProcessEnv
@@ -174,7 +174,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   /**
-   * `--json` output is never coloured (DESIGN.md section 8), so it is plain JSON.stringify: oclif's
+   * `--json` output is never coloured (docs/architecture.md, "JSON results"), so it is plain JSON.stringify: oclif's
    * colouriser takes seconds on a large result (10k dead letters: ~7s against ~0.5s). jsonText falls back
    * to an iterative writer for a result holding a message nested too deep for JSON.stringify.
    */

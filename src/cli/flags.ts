@@ -11,7 +11,7 @@ import type {TaskFilter} from '../lib/tasks/watch.js'
 
 /**
  * The oclif flag definitions shared by several commands, and the mapping of their parsed values onto the
- * services' options. Services never see flags (STYLE.md "Thin commands"): a command maps them here.
+ * services' options. Services never see flags (docs/architecture.md, "Three layers"): a command maps them here.
  */
 
 /** A duration flag (`500ms`, `30s`, `5m`, `1h`, `14d`), parsed to milliseconds. */
@@ -31,7 +31,7 @@ export const allSitesFlag = Flags.boolean({
 
 export const readFlags = {'all-sites': allSitesFlag}
 
-/** The task filters shared by `task watch` and `task list` (DESIGN.md section 7). */
+/** The task filters shared by `task watch` and `task list` (README, "Commands"). */
 export const taskFilterFlags = {
   correlation: Flags.string({
     summary: 'Only tasks of this workflow (correlation_id, or a unique prefix of 6+ characters).',
@@ -111,7 +111,7 @@ export const schemasFlag = Flags.directory({
     'Directory of JSON Schema payload files (<type>.v<N>.json) added to the built-in ones (default: DVCTL_SCHEMAS, else the config "schemas").',
 })
 
-/** The envelope flags shared by `publish` and `request` (DESIGN.md section 7). */
+/** The envelope flags shared by `publish` and `request` (README, "Commands"). */
 export const envelopeFlags = {
   data: Flags.string({
     char: 'd',

@@ -1,7 +1,7 @@
 // Fault: `layout apply` interrupted half-way, by killing the CLI (SIGKILL, as a crash or a closed laptop)
 // and by killing the server, each at a create seen by the server, then run again: each test first checks
 // that the server really holds a partial layout; the second apply must finish the job, and a plan afterwards
-// must find nothing to change (DESIGN.md section 5: apply is idempotent). Asserted on the live streams and
+// must find nothing to change (docs/operations.md, "Layouts": apply is idempotent). Asserted on the live streams and
 // consumers of the server.
 import {spawn} from 'node:child_process'
 import {mkdtemp, rm, writeFile} from 'node:fs/promises'

@@ -3,7 +3,7 @@ import {randomUUID} from 'node:crypto'
 import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
-/** One private site with the standard layout applied (DESIGN.md section 5). */
+/** One private site with the standard layout applied (docs/operations.md, "Layouts"). */
 export interface DlqSite {
   server: NatsServerHandle
   conn: SiteConnection
@@ -23,7 +23,7 @@ export async function startDlqSite(name = 'osl1'): Promise<DlqSite> {
   }
 }
 
-/** A valid command envelope (DESIGN.md section 4). */
+/** A valid command envelope (docs/contract.md). */
 export function command(type: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     specversion: '1.0',

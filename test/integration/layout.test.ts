@@ -48,7 +48,7 @@ describe('layout apply, plan and export against a fresh nats-server', {timeout: 
     await server?.dispose()
   })
 
-  it('apply --yes creates the dataverket streams, consumers and ledger bucket of DESIGN.md section 5', async () => {
+  it('apply --yes creates the dataverket streams, consumers and ledger bucket of the standard layout (docs/operations.md, "Layouts")', async () => {
     const r = await cli(['layout', 'apply', '--yes', '--json'])
     expect(r.exitCode).toBe(0)
     const result = LayoutResult.parse(r.json())

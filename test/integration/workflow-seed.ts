@@ -9,7 +9,7 @@ import {jetstream, jetstreamManager} from '@nats-io/jetstream'
 import {SERVICES} from '../../src/lib/contract/services.js'
 import {DLQ_ADVISORY_SUBJECTS, STREAMS} from '../../src/lib/layout/names.js'
 
-/** The four standard streams (DESIGN.md section 5), created directly so these tests need nothing else. */
+/** The four standard streams (docs/operations.md, "Layouts"), created directly so these tests need nothing else. */
 export async function ensureStreams(nc: NatsConnection): Promise<void> {
   const jsm = await jetstreamManager(nc)
   const specs: Array<[string, string[]]> = [

@@ -172,7 +172,7 @@ function planView(plan: ReplayPlan) {
   }
 }
 
-/** `--to` must be a command subject of the taxonomy (DESIGN.md section 4): a replay only sends commands. */
+/** `--to` must be a command subject of the taxonomy (docs/contract.md): a replay only sends commands. */
 async function checkedSubject(subject: string): Promise<string> {
   const {replayTargetProblem} = await import('../../lib/dlq/provenance.js')
   const problem = replayTargetProblem(subject)

@@ -9,7 +9,7 @@ import {type HistoryEntry, LedgerEntry} from './model.js'
 import {formatRef, ledgerKey, refFromLedgerKey} from './ref.js'
 
 /**
- * The dead-letter ledger (DESIGN.md section 6): KV bucket `dv_dlq_ledger`, one key per dead letter
+ * The dead-letter ledger (docs/operations.md, "Replaying safely"): KV bucket `dv_dlq_ledger`, one key per dead letter
  * (`<stream>.<seq>`), whose history (64 entries) is the audit trail of what operators did.
  *
  * A replay writes the ledger before and after publishing. To keep replay close to the rate of plain

@@ -1,9 +1,9 @@
 /**
- * The one place where what the NATS client throws is recognised and translated (STYLE.md: errors are
+ * The one place where what the NATS client throws is recognised and translated (docs/architecture.md, "Errors translated once": errors are
  * translated at the edge, by type). Recognition is by class (`instanceof` the classes the client exports),
  * by JetStream API error code (`err_code`) and status, and by the `code` property Node puts on socket and
  * TLS errors (ECONNREFUSED, ERR_TLS_CERT_ALTNAME_INVALID, ...); never by the text of a message. What comes
- * out is our own wording, a stable code and an exit code (DESIGN.md section 8); a client's message never
+ * out is our own wording, a stable code and an exit code (docs/architecture.md, "JSON results"); a client's message never
  * reaches a result. The only server text kept is a JetStream API error's description when the server
  * refused a request (it names what was wrong, e.g. overlapping subjects), sanitised and bounded.
  */

@@ -39,7 +39,7 @@ export async function attemptSites(targets: SiteTarget[], options: ConnectOption
 }
 
 /**
- * Connects to every target concurrently, each bounded by the timeout (DESIGN.md section 3): the
+ * Connects to every target concurrently, each bounded by the timeout (docs/operations.md, "Sites and configuration"): the
  * reachable ones are returned with the failures beside them; only when none is reachable is it an error (exit 4).
  */
 export async function connectSites(targets: SiteTarget[], options: ConnectOptions): Promise<FanOut> {

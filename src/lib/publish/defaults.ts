@@ -2,7 +2,7 @@ import type {PayloadRegistry} from '../contract/registry.js'
 import type {SiteConnection} from '../nats/connection.js'
 import type {BuildOptions, BuiltMessage, EnvelopeInput} from './envelope.js'
 
-/** The sender's defaults from the config (DESIGN.md section 7): actor and payload schemas. */
+/** The sender's defaults from the config (README, "Commands"): actor and payload schemas. */
 export interface SenderDefaults {
   actor: string
   registry: PayloadRegistry

@@ -3,7 +3,7 @@ import {Readable} from 'node:stream'
 import {watchPipeReader} from './pipe-reader.js'
 
 /**
- * Where a command's output goes (STYLE.md "Output through one object"): the process's streams, or a buffer
+ * Where a command's output goes (docs/architecture.md, "Three layers"): the process's streams, or a buffer
  * when a test runs the command in-process. Renderers write through it (terminal.ts), never to process.stdout.
  */
 export interface Output {

@@ -9,7 +9,7 @@ import {connectionError, isStreamNotFound} from '../nats/errors.js'
 import {readStreams, type StoredMessage} from '../nats/reader.js'
 import {TaskBoard, type TaskUpdate} from './board.js'
 
-/** Which task events to show: every given field must match (DESIGN.md section 7, `task watch`). */
+/** Which task events to show: every given field must match (README, "Commands", `task watch`). */
 export interface TaskFilter {
   correlationId?: string
   /** The task id: `data.task_id`, or the envelope subject of a task event. */
@@ -30,7 +30,7 @@ export interface TaskReadOptions {
   signal?: AbortSignal
 }
 
-/** One NDJSON line of `task watch --json` (DESIGN.md section 11), with what the event did to its task. */
+/** One NDJSON line of `task watch --json` (docs/architecture.md, "JSON results"), with what the event did to its task. */
 export const TaskMessageLine = z.object({
   site: z.string(),
   stream: z.string(),
@@ -122,7 +122,7 @@ export async function* readTaskEvents(
           const conn = conns.find((c) => c.site.name === event.site)!
           const error =
             event.kind === 'stream-missing' ? noTaskStream(conn) : connectionError(conn.site, conn.url, event.error)
-          // One site alone, or every site failing, ends the watch; otherwise the others go on (DESIGN.md section 3).
+          // One site alone, or every site failing, ends the watch; otherwise the others go on (docs/operations.md, "Sites and configuration").
           if (++failedSites === conns.length) throw error
           yield {kind: 'site-error', site: event.site, error}
           break
@@ -136,7 +136,7 @@ export async function* readTaskEvents(
   }
 }
 
-/** The task events DV_TASK holds (DESIGN.md section 5). */
+/** The task events DV_TASK holds (docs/operations.md, "Layouts"). */
 const TASK_EVENTS = 'dv.task.evt.>'
 
 /**
@@ -163,7 +163,7 @@ function noTaskStream(conn: SiteConnection): UserError {
 
 function toItem(stored: StoredMessage, board: TaskBoard, filter: TaskFilter): TaskWatchItem | undefined {
   const {site, data, subject} = stored
-  // Cheap pre-filter on raw bytes before parsing JSON (DESIGN.md section 7): an id not in the body cannot match.
+  // Cheap pre-filter on raw bytes before parsing JSON (README, "Commands"): an id not in the body cannot match.
   for (const needle of [filter.correlationId, filter.taskId, filter.tenant]) {
     if (needle && Buffer.from(data.buffer, data.byteOffset, data.byteLength).indexOf(needle) < 0) {
       return undefined

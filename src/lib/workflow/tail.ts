@@ -36,7 +36,7 @@ export interface TailOptions {
   signal?: AbortSignal
 }
 
-/** `tail --json` lines (DESIGN.md section 11). */
+/** `tail --json` lines (docs/architecture.md, "JSON results"). */
 export const TailMessageLine = z.object({
   site: z.string(),
   stream: z.string().nullable(),
@@ -73,7 +73,7 @@ export type TailEvent =
   | {kind: 'site-error'; site: string; error: string; code?: string}
   | {kind: 'note'; message: string}
 
-/** Which stream holds each stored family (DESIGN.md section 5); rpc is request/reply, never stored. */
+/** Which stream holds each stored family (docs/operations.md, "Layouts"); rpc is request/reply, never stored. */
 const FAMILY_STREAM: Record<Exclude<Family, 'rpc'>, string> = {cmd: STREAMS.cmd, evt: STREAMS.evt, task: STREAMS.task}
 
 /** The families a subject filter can match, judged on its first three tokens. */
@@ -156,7 +156,7 @@ export function toTailEvent(stored: StoredMessage, filter: TailFilter): TailEven
 }
 
 /**
- * Messages of the selected streams and sites that match the filter (DESIGN.md section 7): the history in
+ * Messages of the selected streams and sites that match the filter (README, "Commands"): the history in
  * time order, merged across sites and streams with one message in memory per stream, then (with `follow`)
  * live messages in arrival order. A site that drops is reported and resumes from the last sequence seen.
  */

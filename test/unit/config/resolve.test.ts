@@ -7,7 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {resolveSites} from '../../../src/lib/config/resolve.js'
 import {UserError} from '../../../src/lib/errors.js'
 
-// One test per step of the precedence of DESIGN.md section 3:
+// One test per step of the precedence of docs/operations.md, "Sites and configuration":
 // --server > --site > DV_SITE > NATS_URL > default site in config > nats://127.0.0.1:4222 (no config file only).
 describe('resolveSites precedence', () => {
   let dir: string
