@@ -30,15 +30,7 @@ export interface CliOptions {
  */
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      NATS_URL: 'nats://127.0.0.1:1',
-      DVCTL_CONFIG: '/nonexistent/dvctl-test-config.yaml',
-      DV_SITE: '',
-      NO_COLOR: '1',
-      ...options.env,
-    }
-    for (const [key, value] of Object.entries(env)) if (value === '') delete env[key]
+    const env = testEnv(options.env)
     const child = spawn(process.execPath, [RUN, ...args], {env, stdio: ['pipe', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
@@ -64,4 +56,21 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
       })
     })
   })
+}
+
+/**
+ * A command's environment in a test: the machine's NATS on 4222 and the user's config are never used
+ * (NATS_URL points nowhere, DVCTL_CONFIG at a missing file) unless the test sets them; a value of '' unsets.
+ */
+export function testEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NATS_URL: 'nats://127.0.0.1:1',
+    DVCTL_CONFIG: '/nonexistent/dvctl-test-config.yaml',
+    DV_SITE: '',
+    NO_COLOR: '1',
+    ...extra,
+  }
+  for (const [key, value] of Object.entries(env)) if (value === '') delete env[key]
+  return env
 }

@@ -6,7 +6,7 @@ import {fileURLToPath} from 'node:url'
 import {Config} from '@oclif/core'
 import chalk from 'chalk'
 
-import type {CliResult} from './cli.js'
+import {testEnv, type CliResult} from './cli.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -53,15 +53,7 @@ export interface RunOptions {
  */
 export async function runCommand(argv: string[], options: RunOptions = {}): Promise<CliResult> {
   const [config, {withContext}, {memoryOutput}] = await Promise.all([oclifConfig(), context(), output()])
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    NATS_URL: 'nats://127.0.0.1:1',
-    DVCTL_CONFIG: '/nonexistent/dvctl-test-config.yaml',
-    DV_SITE: '',
-    NO_COLOR: '1',
-    ...options.env,
-  }
-  for (const [key, value] of Object.entries(env)) if (value === '') delete env[key]
+  const env = testEnv(options.env)
   const io = memoryOutput({input: options.input ?? '', ...(options.tty ? {tty: true, ...options.tty} : {})})
   options.onOutput?.(io)
   const interrupt = new AbortController()

@@ -2,6 +2,7 @@ import chalk from 'chalk'
 
 import type {SandboxDownResult, SandboxResult} from '../sandbox/sandbox.js'
 import {err, out, table, type Terminal} from './terminal.js'
+import type {Column} from './table.js'
 
 export async function renderSandbox(term: Terminal, result: SandboxResult): Promise<void> {
   if (result.sites.some((s) => s.nodes.length > 1)) await nodeTable(term, result)
@@ -15,18 +16,21 @@ export async function renderSandbox(term: Terminal, result: SandboxResult): Prom
   }
 }
 
+/** One server of the sandbox a row: its site, where it listens, its role and process, its store. */
+const SERVER_COLUMNS: Column[] = [
+  {header: 'site', min: 6},
+  {header: 'url', min: 16},
+  {header: 'js_domain', optional: true},
+  {header: 'role', fit: 'fixed'},
+  {header: 'pid', fit: 'fixed', align: 'right'},
+  {header: 'running', fit: 'fixed'},
+  {header: 'store_dir', min: 16},
+]
+
 async function siteTable(term: Terminal, result: SandboxResult): Promise<void> {
   await table(
     term,
-    [
-      {header: 'site', min: 6},
-      {header: 'url', min: 16},
-      {header: 'js_domain', optional: true},
-      {header: 'role', fit: 'fixed'},
-      {header: 'pid', fit: 'fixed', align: 'right'},
-      {header: 'running', fit: 'fixed'},
-      {header: 'store_dir', min: 16},
-    ],
+    SERVER_COLUMNS,
     result.sites.map((s) => [
       s.name,
       s.url,
@@ -43,16 +47,7 @@ async function siteTable(term: Terminal, result: SandboxResult): Promise<void> {
 async function nodeTable(term: Terminal, result: SandboxResult): Promise<void> {
   await table(
     term,
-    [
-      {header: 'site', min: 6},
-      {header: 'node', min: 6},
-      {header: 'url', min: 16},
-      {header: 'js_domain', optional: true},
-      {header: 'role', fit: 'fixed'},
-      {header: 'pid', fit: 'fixed', align: 'right'},
-      {header: 'running', fit: 'fixed'},
-      {header: 'store_dir', min: 16},
-    ],
+    [SERVER_COLUMNS[0], {header: 'node', min: 6}, ...SERVER_COLUMNS.slice(1)],
     result.sites.flatMap((s) =>
       s.nodes.map((n) => [
         s.name,
