@@ -79,10 +79,11 @@ describe('Ctrl-C during dlq replay --all --rate 2/s', {timeout: 120_000}, () => 
     expect(copies.length).toBeGreaterThanOrEqual(4)
     expect(copies.length).toBeLessThan(COUNT)
     // What the output says was sent is what the stream holds.
-    const summary = /(\d+) replayed, \d+ skipped, \d+ failed, (\d+) not attempted/.exec(output)
+    const summary = /(\d+) replayed, \d+ skipped, \d+ failed, (\d+) not attempted on site (\S+) \((\S+)\)/.exec(output)
     expect(summary, output).not.toBeNull()
     expect(Number(summary![1]), output).toBe(copies.length)
     expect(Number(summary![1]) + Number(summary![2]), output).toBe(COUNT)
+    expect([summary![3], summary![4]]).toEqual([`127.0.0.1:${site.server.port}`, site.server.url])
     // The ledger marks exactly those replayed.
     const cli = (...a: string[]) => runCli([...a, '--server', site.server.url])
     const listed = DlqListResult.parse((await cli('dlq', 'list', '--status', 'all', '--json')).json())

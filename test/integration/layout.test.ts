@@ -104,6 +104,9 @@ describe('layout apply, plan and export against a fresh nats-server', {timeout: 
     expect(actions(applied)).toEqual(['update stream DV_EVT'])
     expect(applied.changes.find((c) => c.name === 'DV_EVT')!.diff).toEqual([{field: 'max_age', from: '30d', to: '7d'}])
     expect((await (await conn.jsm()).streams.info(STREAMS.evt)).config.max_age).toBe(7 * NS_PER_DAY)
+    // A summary of a change names the site and its URL (this puts the built-in max_age back).
+    const again = await cli(['layout', 'apply', '--yes'])
+    expect(again.stdout).toContain(`Applied on site 127.0.0.1:${server.port} (${server.url}): 0 created, 1 updated`)
     await restoreBuiltIn()
   })
 

@@ -524,7 +524,14 @@ describe('renderers', () => {
             {items: [{ref: text, subject: text, replay_id: text, resume: true}], skipped: [{ref: text, reason: text}]},
             {dryRun: true},
           )
-          renderActionResult(text, [{ref: text, detail: text}], [{ref: text, reason: text}], [{ref: text, error: text}])
+          renderActionResult(
+            text,
+            [{ref: text, detail: text}],
+            [{ref: text, reason: text}],
+            [{ref: text, error: text}],
+            [{ref: text}],
+            {site: text, url: text},
+          )
           expectClean()
         },
       ),

@@ -71,6 +71,8 @@ export default class DlqDiscard extends BaseCommand<typeof DlqDiscard> {
         result.discarded.map((d) => ({ref: d.ref, detail: d.reason})),
         result.skipped,
         result.failed,
+        [],
+        {site: conn.site.name, url: conn.url},
       )
     }
     return this.exitWith(result, result.failed.length ? ExitCode.partial : ExitCode.ok)

@@ -115,6 +115,7 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
         result.skipped,
         result.failed,
         result.not_attempted,
+        {site: conn.site.name, url: conn.url},
       )
     }
     if (this.interrupted) {

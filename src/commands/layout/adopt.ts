@@ -31,10 +31,10 @@ export default class LayoutAdopt extends BaseCommand<typeof LayoutAdopt> {
     const {renderAdopt} = await import('../../lib/render/layout.js')
     const planned = await adoptLayout(conn, layout, {dryRun: true})
     if (this.flags['dry-run'] || !planned.adopted.length) {
-      if (!this.jsonEnabled()) renderAdopt(planned)
+      if (!this.jsonEnabled()) renderAdopt(planned, {site: conn.site.name, url: conn.url})
       return planned
     }
-    if (!this.jsonEnabled()) renderAdopt(planned)
+    if (!this.jsonEnabled()) renderAdopt(planned, {site: conn.site.name, url: conn.url})
     const {confirmOrRefuse} = await import('../../lib/render/prompt.js')
     await confirmOrRefuse(
       this.term,
@@ -46,7 +46,7 @@ export default class LayoutAdopt extends BaseCommand<typeof LayoutAdopt> {
       },
     )
     const result = await adoptLayout(conn, layout)
-    if (!this.jsonEnabled()) renderAdopt(result)
+    if (!this.jsonEnabled()) renderAdopt(result, {site: conn.site.name, url: conn.url})
     const partial = result.failed.length || result.not_attempted.length
     return this.exitWith(result, partial ? ExitCode.partial : ExitCode.ok)
   }

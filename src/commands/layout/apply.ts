@@ -62,7 +62,7 @@ export default class LayoutApply extends BaseCommand<typeof LayoutApply> {
       allowRecreate: this.flags['allow-recreate'],
       signal: this.signal,
     })
-    if (!this.jsonEnabled()) renderApplied(result)
+    if (!this.jsonEnabled()) renderApplied(result, {site: conn.site.name, url: conn.url})
     // Interrupted: what was done and what was not is in the result; running the apply again finishes it.
     if (this.interrupted) return this.exitWith(result, ExitCode.interrupted)
     const partial = result.failed.length || result.not_attempted.length

@@ -14,6 +14,7 @@ import type {WorkflowResult} from '../workflow/read.js'
 import {path} from '../value.js'
 import {currentOutput} from '../context.js'
 import {renderListing, type Listing} from './listing.js'
+import {targetText, type ChangeTarget} from './prompt.js'
 import {err, formatAge, formatTime, out, table, type Terminal} from './terminal.js'
 import {field, prettyJson, safeText, sanitize} from './text.js'
 
@@ -159,14 +160,15 @@ export function renderActionResult(
   done: Array<{ref: string; detail: string}>,
   skipped: SkippedItem[],
   failed: FailedItem[],
-  notAttempted: Array<{ref: string}> = [],
+  notAttempted: Array<{ref: string}>,
+  target: ChangeTarget,
 ): void {
   for (const d of done) out(`${field(verb)}\t${field(d.ref)}\t${field(d.detail)}`)
   for (const s of skipped) err(`${chalk.yellow('skipped')} ${field(s.ref)}: ${field(s.reason)}`)
   for (const f of failed) err(`${chalk.red('failed')} ${field(f.ref)}: ${field(f.error)}`)
   for (const n of notAttempted) err(`${chalk.red('not attempted')} ${field(n.ref)}`)
   const rest = notAttempted.length ? `, ${notAttempted.length} not attempted` : ''
-  err(`${done.length} ${field(verb)}, ${skipped.length} skipped, ${failed.length} failed${rest}`)
+  err(`${done.length} ${field(verb)}, ${skipped.length} skipped, ${failed.length} failed${rest} ${targetText(target)}`)
   if (failed.length || notAttempted.length) err('Run the same command again to finish the rest; nothing is sent twice.')
 }
 

@@ -7,6 +7,7 @@ import {type KeptReason, type LayoutChange, summarisePlan, type UnmanagedObject}
 import type {Layout} from '../layout/schema.js'
 import type {LayoutValidation} from '../layout/validate.js'
 import {err, out, type Terminal} from './terminal.js'
+import {targetText, type ChangeTarget} from './prompt.js'
 
 const marks: Record<LayoutChange['action'], string> = {
   create: chalk.green('+'),
@@ -75,12 +76,12 @@ const counts = (changes: LayoutChange[]) => {
 }
 
 /** The outcome of `apply`, after the plan was shown: what was done, or what failed and what was not attempted. */
-export function renderApplied(result: LayoutResult): void {
+export function renderApplied(result: LayoutResult, target: ChangeTarget): void {
   out()
   if (result.failed.length || result.not_attempted.length) {
     out(
       chalk.red(
-        `Applied in part on site ${result.site}: ${result.done.length} done, ${result.failed.length} failed, ` +
+        `Applied in part ${targetText(target)}: ${result.done.length} done, ${result.failed.length} failed, ` +
           `${result.not_attempted.length} not attempted.`,
       ),
     )
@@ -94,15 +95,15 @@ export function renderApplied(result: LayoutResult): void {
   const s = summarisePlan(result.changes)
   out(
     chalk.green(
-      `Applied: ${s.create} created, ${s.update} updated, ${s.recreate} recreated, ${s.delete} deleted; ${s.noop} unchanged.`,
+      `Applied ${targetText(target)}: ${s.create} created, ${s.update} updated, ${s.recreate} recreated, ${s.delete} deleted; ${s.noop} unchanged.`,
     ),
   )
 }
 
 /** `layout adopt`: what is (or would be) marked, and what is left alone and why. */
-export function renderAdopt(r: AdoptResult): void {
+export function renderAdopt(r: AdoptResult, target: ChangeTarget): void {
   const verb = r.dry_run ? 'Would mark' : 'Marked'
-  out(`Site ${chalk.bold(r.site)}, layout ${chalk.bold(r.layout)}`)
+  out(`Layout ${chalk.bold(r.layout)} ${targetText(target)}`)
   if (r.adopted.length) out(`${verb} as created for ${r.layout}: ${r.adopted.map(label).join(', ')}`)
   if (r.already.length) out(chalk.dim(`Already marked: ${r.already.map(label).join(', ')}`))
   for (const s of r.skipped) out(chalk.dim(`Left alone: ${label(s)} (${s.reason})`))
