@@ -5,6 +5,7 @@ import {DLQ_ADVISORY_SUBJECTS} from '../../src/lib/layout/names.js'
 import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
 import {freePort} from '../../src/lib/sandbox/nats-server.js'
 import {runCommand} from '../helpers/run.js'
+import {waitFor} from '../helpers/wait.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
 describe('doctor on one site', {timeout: 90_000}, () => {
@@ -117,15 +118,28 @@ describe('doctor and cross-site sources', {timeout: 90_000}, () => {
   })
 
   it('reports a stalled source (exit 10) while the other site is down', async () => {
-    const before = DoctorResult.parse((await runCommand(['doctor', '--server', leaf.url, '--json'])).json())
+    // A source just created has not heard from its origin yet (no activity time: stalled); wait until it has.
+    const before = await waitFor(
+      async () => {
+        const d = DoctorResult.parse((await runCommand(['doctor', '--server', leaf.url, '--json'])).json())
+        return d.sites[0].sources[0]?.stalled === false && d
+      },
+      {what: 'the new source active'},
+    )
     expect(before.sites[0].sources).toMatchObject([
       {stream: 'XS_OSL1_EVT', source: 'DV_EVT', api: '$JS.osl1.API', kind: 'source', stalled: false},
     ])
     expect(before.sites[0].problems).toEqual([])
 
     await hub.stop()
-    await new Promise((resolve) => setTimeout(resolve, 2500))
-    const r = await runCommand(['doctor', '--server', leaf.url, '--stall-after', '2s', '--json'])
+    // Once the source has been silent for longer than --stall-after, doctor says so.
+    const r = await waitFor(
+      async () => {
+        const d = await runCommand(['doctor', '--server', leaf.url, '--stall-after', '2s', '--json'])
+        return d.exitCode === 10 && d
+      },
+      {what: 'doctor reporting the silent source'},
+    )
     expect(r.exitCode).toBe(10)
     const [site] = DoctorResult.parse(r.json()).sites
     expect(site.sources[0]).toMatchObject({stream: 'XS_OSL1_EVT', stalled: true})
