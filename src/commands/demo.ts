@@ -15,7 +15,7 @@ export default class Demo extends BaseCommand<typeof Demo> {
 It then prints the ids and the commands to try next. Running it again adds one more of each; nothing is replaced.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
-    '<%= config.bin %> <%= command.id %> --server nats://127.0.0.1:4222 --json',
+    '<%= config.bin %> <%= command.id %> --server nats://127.0.0.1:4222 --yes --json',
     '<%= config.bin %> <%= command.id %> --sandbox',
     '<%= config.bin %> <%= command.id %> --site osl1 --site trd1',
   ]

@@ -144,7 +144,7 @@ describe('examples work as written against the demo', {timeout: 180_000}, () => 
   beforeAll(async () => {
     server = await natsFixture({name: 'osl1'})
     commands = await loadCommands()
-    const demo = await runCli(['demo', '--server', server.url, '--step-delay', '0', '--json'])
+    const demo = await runCli(['demo', '--server', server.url, '--yes', '--step-delay', '0', '--json'])
     expect(demo.exitCode).toBe(0)
   }, 90_000)
   afterAll(async () => server?.dispose())
