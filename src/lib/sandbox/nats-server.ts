@@ -57,14 +57,37 @@ export interface NatsServerHandle {
 }
 
 export async function freePort(): Promise<number> {
+  // A port the kernel hands out for `listen(0)` lies in the ephemeral range, which outgoing connections use
+  // for their local ports too: between choosing it and the server binding it, any client (another test
+  // worker's, or the server's own peers) may take it, and the server dies with "address in use". Ports below
+  // that range (Linux: 32768-60999) are never taken that way; a random one that is free now is used.
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = LOW_PORTS.from + Math.floor(Math.random() * (LOW_PORTS.to - LOW_PORTS.from))
+    if (await canListen(port)) return port
+  }
+  return listenOn(0)
+}
+
+/** Where freePort looks first: below the usual ephemeral range. */
+const LOW_PORTS = {from: 20_000, to: 32_000}
+
+async function canListen(port: number): Promise<boolean> {
+  return listenOn(port).then(
+    () => true,
+    () => false,
+  )
+}
+
+/** Listens on `port` (0: any) on loopback, closes again, and resolves with the port it had. */
+function listenOn(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer()
     srv.unref()
     srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(port, '127.0.0.1', () => {
       const address = srv.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      srv.close(() => resolve(port))
+      const bound = typeof address === 'object' && address ? address.port : 0
+      srv.close(() => resolve(bound))
     })
   })
 }
