@@ -261,7 +261,14 @@ describe('tail', {timeout: 120_000}, () => {
       await other.close()
     }
     await cli.waitFor(() => cli.stdout().length >= 15)
-    await new Promise((r) => setTimeout(r, 500)) // anything repeated would arrive now
+    // One more message after the rest: once it is printed, a repeat of an earlier one would have been too.
+    const marker = await connectTo(server.url)
+    try {
+      await send(marker, 1)
+    } finally {
+      await marker.close()
+    }
+    await cli.waitFor(() => ids(cli).length >= 16)
     expect(ids(cli)).toEqual(sent)
     expect(cli.stderr()).toMatch(/Warning: site .* disconnected/)
   })

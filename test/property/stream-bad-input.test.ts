@@ -18,6 +18,7 @@ import {WorkflowResult} from '../../src/lib/workflow/read.js'
 import {TailLine} from '../../src/lib/workflow/tail.js'
 import type {CliResult} from '../helpers/cli.js'
 import {runCommand} from '../helpers/run.js'
+import {waitFor} from '../helpers/wait.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
 const enc = new TextEncoder()
@@ -138,10 +139,13 @@ beforeAll(async () => {
     ack_policy: 'explicit' as never,
   })
   const poison = await js.consumers.get(STREAMS.cmd, 'poison')
+  const advisories = async () => (await jsm.streams.info(STREAMS.dlq)).state.messages
+  const before = await advisories()
   const first = await poison.next({expires: 5000})
   first?.term()
   poisonSeq = first?.seq ?? 0
-  await new Promise((r) => setTimeout(r, 500))
+  // The server publishes the terminated advisory just after the term: DV_DLQ holds it once it is captured.
+  await waitFor(async () => (await advisories()) > before, {what: "the poison command's advisory in DV_DLQ"})
 }, 120_000)
 
 afterAll(async () => {
