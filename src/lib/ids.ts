@@ -2,6 +2,7 @@ import {usageError} from './errors.js'
 import {STREAMS} from './layout/names.js'
 import type {SiteConnection} from './nats/connection.js'
 import {readStream, type ScanWindow} from './nats/reader.js'
+import {field} from './render/text.js'
 import {prop} from './value.js'
 import {correlationNeedle} from './workflow/read.js'
 
@@ -44,9 +45,13 @@ export async function resolveIdPrefix(
   if (found.has(typed) || found.size === 0) return typed
   if (found.size === 1) return [...found][0]
   const {label} = KINDS[kind]
-  const shown = [...found].sort().slice(0, 10)
+  // Ids come from stored messages (untrusted): shown sanitised, cut to a readable length.
+  const shown = [...found]
+    .sort()
+    .slice(0, 10)
+    .map((id) => field(id, 80))
   throw usageError(
-    `The ${label} prefix ${typed} is ambiguous: ${shown.join(', ')}${found.size > shown.length ? `, and ${found.size - shown.length} more` : ''}`,
+    `The ${label} prefix ${field(typed, 80)} is ambiguous: ${shown.join(', ')}${found.size > shown.length ? `, and ${found.size - shown.length} more` : ''}`,
     'ambiguous-id',
     `Give more of the ${label} (one of the above).`,
   )

@@ -12,6 +12,8 @@ const ONE = '5f0c7d3e-8a1b-4c2d-9e3f-0a1b2c3d4e5f'
 const TWIN_A = 'aaaaaa11-8a1b-4c2d-9e3f-0a1b2c3d4e5f'
 const TWIN_B = 'aaaaaa22-8a1b-4c2d-9e3f-0a1b2c3d4e5f'
 const TASK = 'tsk-7c1e2d3f-aaaa-bbbb'
+// An id from a stored message is untrusted: it may carry a terminal escape.
+const HOSTILE = 'cccccc\u001b[2J\u001b]0;owned\u0007'
 
 describe('ids by unique prefix', {timeout: 60_000}, () => {
   let server: NatsServerHandle
@@ -20,7 +22,7 @@ describe('ids by unique prefix', {timeout: 60_000}, () => {
     server = await natsFixture({name: 'osl1'})
     const nc = await connectTo(server.url)
     await ensureStreams(nc)
-    for (const correlation_id of [ONE, TWIN_A, TWIN_B]) {
+    for (const correlation_id of [ONE, TWIN_A, TWIN_B, HOSTILE, 'cccccc-plain']) {
       await publish(
         nc,
         'dv.maskin.cmd.provision',
@@ -87,6 +89,14 @@ describe('ids by unique prefix', {timeout: 60_000}, () => {
     const lines = tail.lines()
     expect(lines).toHaveLength(3)
     for (const l of lines) expect(l.envelope?.correlation_id ?? JSON.parse(l.raw).correlation_id).toBe(ONE)
+  })
+
+  it('candidates from stored messages are listed sanitised, never as raw escapes', async () => {
+    const r = await cli('workflow', 'show', 'cccccc')
+    expect(r.exitCode).toBe(2)
+    expect(r.stderr).toContain('cccccc-plain')
+    expect(r.stderr).not.toContain('\u001b')
+    expect(r.stderr).not.toContain('\u0007')
   })
 
   it('a prefix that matches nothing is not found (exit 5), in the command’s own words', async () => {
