@@ -1,7 +1,11 @@
 // Shared by the fault tests: read a whole stream back (the tests assert on stream contents), poll, and seed
-// dead letters.
+// dead letters, and check a replay's outcome.
+import {expect} from 'vitest'
+
+import {DlqListResult} from '../../src/lib/dlq/model.js'
 import {STREAMS} from '../../src/lib/layout/names.js'
 import type {SiteConnection} from '../../src/lib/nats/connection.js'
+import type {CliResult} from '../helpers/cli.js'
 import {waitFor} from '../helpers/wait.js'
 import {command} from '../integration/dlq-fixture.js'
 
@@ -76,4 +80,33 @@ export async function seedDeadLetters(
     what: `${count} advisories in DV_DLQ`,
   })
   return originals
+}
+
+/**
+ * After a replay of every seeded dead letter: the stream holds each original once and exactly one
+ * byte-identical copy of each (by Dv-Replay-Of), and nothing else; then the ledger agrees (all replayed).
+ */
+export async function expectEachReplayedOnce(
+  entries: StreamEntry[],
+  originals: Map<number, string>,
+  listAll: () => Promise<CliResult>,
+): Promise<void> {
+  const copies = new Map<string, StreamEntry[]>()
+  for (const e of entries) {
+    const of = e.headers['Dv-Replay-Of']
+    if (of) copies.set(of, [...(copies.get(of) ?? []), e])
+  }
+  const multiple = [...copies.entries()].filter(([, c]) => c.length > 1).map(([ref, c]) => `${ref} x${c.length}`)
+  expect(multiple).toEqual([])
+  const missing = [...originals.keys()].filter((seq) => !copies.has(`DV_CMD:${seq}`))
+  expect(missing).toEqual([])
+  expect(copies.size).toBe(originals.size)
+  for (const [seq, text] of originals) expect(copies.get(`DV_CMD:${seq}`)![0].text).toBe(text)
+  expect(entries.length).toBe(2 * originals.size)
+
+  const listed = await listAll()
+  expect(listed.exitCode, listed.stdout + listed.stderr).toBe(0)
+  const list = DlqListResult.parse(listed.json())
+  expect(list.dead_letters).toHaveLength(originals.size)
+  expect(list.dead_letters.filter((d) => d.status !== 'replayed').map((d) => d.ref)).toEqual([])
 }

@@ -6,7 +6,6 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {stringify} from 'yaml'
 
 import {AdoptResult} from '../../src/lib/layout/adopt.js'
 import {LayoutResult} from '../../src/lib/layout/apply.js'
@@ -17,6 +16,7 @@ import {LayoutValidation} from '../../src/lib/layout/validate.js'
 import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
 import {supportsMetadata} from '../../src/lib/nats/server-version.js'
 import {runCommand} from '../helpers/run.js'
+import {changeActions, streamNamesOf, writeLayoutFile} from './layout-helpers.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
 describe('layout --prune and ownership on the nats-server on PATH', {timeout: 120_000}, () => {
@@ -25,20 +25,9 @@ describe('layout --prune and ownership on the nats-server on PATH', {timeout: 12
   let dir: string
   let version: string
   const cli = (args: string[]) => runCommand([...args, '--server', server.url])
-  const actions = (r: LayoutResult) =>
-    r.changes
-      .filter((c) => c.action !== 'noop')
-      .map((c) => `${c.action} ${c.kind} ${c.stream ? `${c.stream}/` : ''}${c.name}`)
-  const writeLayout = async (name: string, layout: unknown) => {
-    const file = join(dir, name)
-    await writeFile(file, stringify(layout))
-    return file
-  }
-  const streamNames = async () => {
-    const names: string[] = []
-    for await (const s of (await conn.jsm()).streams.list()) names.push(s.config.name)
-    return names.sort()
-  }
+  const actions = changeActions
+  const writeLayout = (name: string, layout: unknown) => writeLayoutFile(dir, name, layout)
+  const streamNames = () => streamNamesOf(conn)
   const consumerNames = async (stream: string) => {
     const names: string[] = []
     for await (const c of (await conn.jsm()).consumers.list(stream)) names.push(c.name)

@@ -1,15 +1,15 @@
-import {mkdtemp, writeFile} from 'node:fs/promises'
+import {mkdtemp} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {stringify} from 'yaml'
 
 import {LayoutResult} from '../../src/lib/layout/apply.js'
 import type {LayoutInput} from '../../src/lib/layout/schema.js'
 import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
 import {serverAtLeast} from '../../src/lib/nats/server-version.js'
 import {runCommand} from '../helpers/run.js'
+import {streamNamesOf, writeLayoutFile} from './layout-helpers.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
 /**
@@ -23,16 +23,8 @@ describe('layout fields of 2.10-2.15 on a real server', {timeout: 300_000}, () =
   let dir: string
   let version: string
   const cli = (args: string[]) => runCommand([...args, '--server', server.url])
-  const writeLayout = async (name: string, layout: unknown) => {
-    const file = join(dir, name)
-    await writeFile(file, stringify(layout))
-    return file
-  }
-  const streamNames = async () => {
-    const names: string[] = []
-    for await (const s of (await conn.jsm()).streams.list()) names.push(s.config.name)
-    return names.sort()
-  }
+  const writeLayout = (name: string, layout: unknown) => writeLayoutFile(dir, name, layout)
+  const streamNames = () => streamNamesOf(conn)
   const notNoop = (r: LayoutResult) => r.changes.filter((c) => c.action !== 'noop')
 
   /** The must-show layout: compression, stream and consumer metadata, allow_msg_ttl, filter_subjects. */

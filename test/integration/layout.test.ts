@@ -12,6 +12,7 @@ import {LayoutValidation} from '../../src/lib/layout/validate.js'
 import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
 import {freePort} from '../../src/lib/sandbox/nats-server.js'
 import {runCommand} from '../helpers/run.js'
+import {changeActions, writeLayoutFile} from './layout-helpers.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
 const NS_PER_DAY = 86_400_000_000_000
@@ -22,15 +23,8 @@ describe('layout apply, plan and export against a fresh nats-server', {timeout: 
   let conn: SiteConnection
   let dir: string
   const cli = (args: string[]) => runCommand([...args, '--server', server.url])
-  const actions = (r: LayoutResult) =>
-    r.changes
-      .filter((c) => c.action !== 'noop')
-      .map((c) => `${c.action} ${c.kind} ${c.stream ? `${c.stream}/` : ''}${c.name}`)
-  const writeLayout = async (name: string, layout: unknown) => {
-    const file = join(dir, name)
-    await writeFile(file, stringify(layout))
-    return file
-  }
+  const actions = changeActions
+  const writeLayout = (name: string, layout: unknown) => writeLayoutFile(dir, name, layout)
 
   /** Puts the site back to the built-in layout in-process (not what these tests are about). */
   const restoreBuiltIn = async () => {
