@@ -9,9 +9,8 @@ import pty from '@lydell/node-pty'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {newEnvelope} from '../../src/lib/contract/envelope.js'
-import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
-import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 import {Screen} from '../helpers/screen.js'
+import {type DlqSite, startDlqSite} from './dlq-fixture.js'
 
 const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 const LONG = 'rack osl1-r07 refused the server: no power budget left on the rack '.padEnd(300, '.')
@@ -61,17 +60,12 @@ function startPty(args: string[], columns: number, rows: number) {
 }
 
 describe('live views in a pseudo-terminal', {timeout: 120_000}, () => {
-  let server: NatsServerHandle
-  let conn: SiteConnection
+  let site: DlqSite
 
   beforeAll(async () => {
-    server = await natsFixture({name: 'osl1', layout: true})
-    conn = await connectSite({name: 'osl1', servers: [server.url]}, {timeoutMs: 5000})
+    site = await startDlqSite('osl1')
   })
-  afterAll(async () => {
-    await conn?.close()
-    await server?.dispose()
-  })
+  afterAll(async () => site?.dispose())
 
   const taskEvent = async (verb: string, taskId: string, data: Record<string, unknown> = {}) => {
     const envelope = newEnvelope({
@@ -82,7 +76,7 @@ describe('live views in a pseudo-terminal', {timeout: 120_000}, () => {
       correlation_id: randomUUID(),
       data: {task_id: taskId, state: verb, ...data},
     })
-    await (await conn.js()).publish(`dv.task.evt.${verb}`, JSON.stringify(envelope), {msgID: envelope.id})
+    await (await site.conn.js()).publish(`dv.task.evt.${verb}`, JSON.stringify(envelope), {msgID: envelope.id})
   }
 
   it('task watch at 80x24, 300-character failures, 10 s and two resizes: one header in the scrollback', async () => {
@@ -91,7 +85,7 @@ describe('live views in a pseudo-terminal', {timeout: 120_000}, () => {
       await taskEvent('failed', `srv-${String(i).padStart(2, '0')}`, {
         error: {code: 'no-capacity', message: LONG, retryable: false},
       })
-    const run = startPty(['task', 'watch', '--server', server.url], 80, 24)
+    const run = startPty(['task', 'watch', '--server', site.server.url], 80, 24)
     const {screen} = run
     await run.waitFor(() => screen.lines().some((l) => HEADER.test(l)), 'the table')
     expect(screen.lines()[0]).toMatch(/^Watching tasks on 127\.0\.0\.1:\d+ for \d+s; 30 task\(s\): 30 failed/)
@@ -129,7 +123,7 @@ describe('live views in a pseudo-terminal', {timeout: 120_000}, () => {
 
   it('workflow show --follow: a status line while nothing has arrived, then the workflow, redrawn in place', async () => {
     const correlation = randomUUID()
-    const run = startPty(['workflow', 'show', correlation, '--follow', '--server', server.url], 80, 24)
+    const run = startPty(['workflow', 'show', correlation, '--follow', '--server', site.server.url], 80, 24)
     const {screen} = run
     await run.waitFor(() => /no message yet/.test(screen.lines()[0] ?? ''), 'the status line')
     expect(screen.lines()[0]).toMatch(
@@ -142,7 +136,7 @@ describe('live views in a pseudo-terminal', {timeout: 120_000}, () => {
       correlation_id: correlation,
       data: {server_id: 'srv-1', profile: 'small'},
     })
-    await (await conn.js()).publish('dv.maskin.cmd.provision', JSON.stringify(envelope), {msgID: envelope.id})
+    await (await site.conn.js()).publish('dv.maskin.cmd.provision', JSON.stringify(envelope), {msgID: envelope.id})
     await run.waitFor(() => screen.lines().some((l) => l.startsWith(`Workflow ${correlation}`)), 'the workflow')
     expect(screen.lines()[0]).toMatch(/; 1 message, running$/)
     expect(await run.interrupt()).toBe(130)
