@@ -137,7 +137,7 @@ describe('secrets never reach output', () => {
     for (const r of [...runs, ...shows, ...more]) expectNoSecret(r, r.stdout.slice(0, 40))
   }, 300_000)
 
-  it('fails to connect with wrong secrets (exit 4, connection-auth) without echoing them', async () => {
+  it('fails to connect with wrong secrets (exit 4, connection-auth) or invalid secret files (exit 2) without echoing them', async () => {
     // --timeout 20s: a wrong secret is refused at once; the bound only keeps a loaded machine (seven DEBUG=*
     // runs at once) from turning the refusal into a timeout, which is another error (connection-timeout).
     const slow = ['--timeout', '20s']
@@ -166,8 +166,13 @@ describe('secrets never reach output', () => {
       expect(r.exitCode, r.stderr).toBe(4)
       expect(r.stderr).toMatch(/: authentication failed\n/)
     }
-    // A creds file that is not one fails the login (the client parses it when it logs in): exit 4.
-    for (const r of [runs[2], runs[3], runs[6]]) expect(r.exitCode, r.stdout + r.stderr).toBe(4)
+    // A creds file that is not one is named before dialling (the client would only parse it at login and
+    // report a connection failure): exit 2, code secret-file-invalid, the file's path in the message.
+    for (const r of [runs[2], runs[3], runs[6]]) {
+      expect(r.exitCode, r.stdout + r.stderr).toBe(2)
+      expect(r.stdout + r.stderr).toMatch(/(bad\.creds|seed\.nk) is not a valid NATS credentials file/)
+    }
+    expect(runs[3].json().error.code).toBe('secret-file-invalid')
     for (const r of runs) {
       expect(r.stdout + r.stderr).not.toMatch(/This is a bug|Unexpected error/)
       expectNoSecret(r, r.stdout + r.stderr)

@@ -55,6 +55,31 @@ async function readSecret(site: SiteTarget, path: string, what: string): Promise
   }
 }
 
+/**
+ * The client parses a creds or seed file only when the server asks it to sign, and then reports an unparseable
+ * one as a connection failure. Signing once here names the file instead.
+ */
+function checkedAuthenticator<A extends (nonce?: string) => unknown>(
+  site: SiteTarget,
+  auth: A,
+  path: string,
+  what: string,
+): A {
+  try {
+    auth('dvctl-check')
+  } catch {
+    throw new UserError(`Site ${site.name}: ${what} file ${path} is not a valid NATS ${what} file`, {
+      code: 'secret-file-invalid',
+      exitCode: ExitCode.usage,
+      hint:
+        what === 'credentials'
+          ? 'A creds file holds a user JWT block and an NKEY seed block (nsc generate creds, or the account operator).'
+          : 'An nkey seed file holds one user seed starting with SU (nk -gen user).',
+    })
+  }
+  return auth
+}
+
 /** Builds client options from a site; secrets are read from their files here and nowhere else. */
 export async function connectionOptions(site: SiteTarget, options: ConnectOptions): Promise<ConnectionOptions> {
   const {credsAuthenticator, nkeyAuthenticator} = await import('@nats-io/transport-node')
@@ -69,9 +94,11 @@ export async function connectionOptions(site: SiteTarget, options: ConnectOption
     pingInterval: 10_000,
   }
   if (site.creds) {
-    opts.authenticator = credsAuthenticator(new TextEncoder().encode(await readSecret(site, site.creds, 'credentials')))
+    const creds = credsAuthenticator(new TextEncoder().encode(await readSecret(site, site.creds, 'credentials')))
+    opts.authenticator = checkedAuthenticator(site, creds, site.creds, 'credentials')
   } else if (site.nkey) {
-    opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(await readSecret(site, site.nkey, 'nkey seed')))
+    const nkey = nkeyAuthenticator(new TextEncoder().encode(await readSecret(site, site.nkey, 'nkey seed')))
+    opts.authenticator = checkedAuthenticator(site, nkey, site.nkey, 'nkey seed')
   } else if (site.token_file) {
     opts.token = await readSecret(site, site.token_file, 'token')
   }
