@@ -13,7 +13,7 @@ import {err, makeTerminal, out, warn, type Terminal} from '../lib/render/termina
 import {jsonText, sanitize} from '../lib/render/text.js'
 import {suggest} from '../lib/suggest.js'
 import {durationFlag} from './flags.js'
-import {knownFlagNames, parseErrors, type NonExistentFlagsError} from './parse-errors.js'
+import {knownFlagNames, parseErrorMessage, parseErrors, type NonExistentFlagsError} from './parse-errors.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
@@ -238,7 +238,12 @@ export function toUserError(error: Error & {oclif?: {exit?: number}; code?: stri
   if (error instanceof NonExistentFlagsError) return unknownFlagError(error)
   // The parser's own errors, and the plain CLIErrors it throws for a flag's value (exit 2 by default).
   if (error instanceof CLIParseError || (error instanceof Errors.CLIError && error.oclif?.exit === ExitCode.usage)) {
-    return new UserError(error.message.replace(/\n\s*See more help with --help$/, ''), {
+    const message =
+      error instanceof CLIParseError
+        ? parseErrorMessage(error)
+        : error.message.replace(/\n\s*See more help with --help$/, '')
+    // The parser quotes what was typed (an unexpected argument, a flag's value): shown, never obeyed.
+    return new UserError(sanitize(message, 'block'), {
       code: 'usage',
       exitCode: ExitCode.usage,
       hint: 'See --help for the flags and arguments.',
