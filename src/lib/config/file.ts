@@ -6,6 +6,7 @@ import {basename, dirname, isAbsolute, join, resolve} from 'node:path'
 import {z} from 'zod'
 
 import {currentEnv} from '../context.js'
+import {parseDuration} from '../duration.js'
 import {UserError, usageError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
 import type {SiteTarget} from './site.js'
@@ -20,6 +21,37 @@ export const TlsConfig = z.strictObject({
   insecure: z.boolean().optional(),
 })
 
+const durationText = z.string().refine(
+  (text) => {
+    try {
+      parseDuration(text)
+      return true
+    } catch {
+      return false
+    }
+  },
+  {message: 'a duration like 30s, 5m, 1h or 14d'},
+)
+const count = z.number().int().min(0)
+
+/**
+ * A site's alerting thresholds for `dvctl check` (docs/operations.md, "Alerting"): the flags of the same
+ * name override them, built-in defaults fill the rest. Counts are "above": a value greater than the
+ * threshold crosses it.
+ */
+export const SiteChecks = z.strictObject({
+  dlq_pending_warn: count.optional(),
+  dlq_pending_crit: count.optional(),
+  dlq_oldest_warn: durationText.optional(),
+  dlq_oldest_crit: durationText.optional(),
+  lag_warn: count.optional(),
+  lag_crit: count.optional(),
+  stalled_task: durationText.optional(),
+  source_lag_warn: count.optional(),
+  source_lag_crit: count.optional(),
+})
+export type SiteChecks = z.infer<typeof SiteChecks>
+
 /** One site in the config file (docs/operations.md, sites). Secrets are paths to files, never the secrets. */
 export const SiteConfig = z.strictObject({
   servers: z.array(z.string().regex(/^[a-z][a-z0-9+.-]*:\/\/\S+$/i, 'a URL like nats://host:4222')).min(1),
@@ -31,6 +63,8 @@ export const SiteConfig = z.strictObject({
   tls: TlsConfig.optional(),
   js_domain: z.string().min(1).optional(),
   description: z.string().optional(),
+  /** Alerting thresholds for `dvctl check` on this site. */
+  checks: SiteChecks.optional(),
 })
 export type SiteConfig = z.infer<typeof SiteConfig>
 
@@ -328,5 +362,6 @@ export function siteTarget(name: string, site: SiteConfig, configFile: string): 
     ...(tls ? {tls} : {}),
     ...(site.js_domain ? {js_domain: site.js_domain} : {}),
     ...(site.description ? {description: site.description} : {}),
+    ...(site.checks ? {checks: site.checks} : {}),
   }
 }

@@ -1,3 +1,4 @@
+import type {SiteChecks} from './file.js'
 import {stripUrlCredentials} from './url.js'
 
 /**
@@ -16,6 +17,8 @@ export interface SiteTarget {
   tls?: {ca?: string; cert?: string; key?: string; insecure?: boolean}
   js_domain?: string
   description?: string
+  /** Alerting thresholds for `dvctl check` (config file `checks:`), as written there. */
+  checks?: SiteChecks
   /**
    * Addressed only by URL (`--server`, NATS_URL, the default URL): `name` is made from the URL and names
    * no datacenter, so the site's datacenter_id comes from its server (nats/site-identity.ts).
