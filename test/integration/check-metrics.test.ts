@@ -10,7 +10,7 @@ import {freePort} from '../../src/lib/sandbox/nats-server.js'
 import {seedDeadLetters} from '../fault/harness.js'
 import {runCommand, startCommand} from '../helpers/run.js'
 import {waitFor} from '../helpers/wait.js'
-import {command, type DlqSite, startDlqSite} from './dlq-fixture.js'
+import {command, type DlqSite, publishCommand, startDlqSite} from './dlq-fixture.js'
 
 /** Runs a program with `input` on stdin; its exit code and output. */
 function run(cmd: string, args: string[], input = ''): Promise<{code: number; out: string}> {
@@ -198,6 +198,23 @@ describe('check and metrics serve (issue 18)', {timeout: 120_000}, () => {
     } finally {
       prometheus.kill('SIGKILL')
     }
+
+    // Incremental reads: a discarded dead letter leaves the count and a new one joins it, while it runs.
+    const scrape = async (series: string) =>
+      sample(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), series)
+    const ref = stalled.result.sites[0].snapshot.dead_letters!.recent[0].ref
+    const discard = await runCommand(['dlq', 'discard', ref, '--reason', 'test data', '--yes', '--site', 'osl1'], {env})
+    expect(discard.exitCode).toBe(0)
+    await waitFor(async () => (await scrape('dvctl_site_dead_letters_pending{site="osl1"}')) === 2, {
+      what: 'the discarded dead letter to leave the count',
+    })
+    await publishCommand(site.conn, 'dv.maskin.cmd.provision', command('maskin.server.provision.requested'))
+    const consumer = await js.consumers.get('DV_CMD', 'maskin')
+    for await (const m of await consumer.fetch({max_messages: 1, expires: 5000})) m.term()
+    await waitFor(async () => (await scrape('dvctl_site_dead_letters_pending{site="osl1"}')) === 3, {
+      what: 'the new dead letter in the count',
+    })
+    expect(await scrape('dvctl_dead_letter_advisories_read_total{site="osl1"}')).toBe(4)
     expect(await serve.stop()).toBe(0)
   })
 
