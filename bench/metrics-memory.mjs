@@ -13,6 +13,8 @@ import {createServer} from 'node:net'
 import {cpus, loadavg, totalmem} from 'node:os'
 import {fileURLToPath} from 'node:url'
 
+/* global fetch */
+
 import {deadLetterSite} from './dlq-fixture.mjs'
 
 const COUNT = Number(process.env.COUNT ?? 10_000)
@@ -91,8 +93,12 @@ for (let i = 1; i <= SCRAPES; i++) {
     for (let k = 0; k < NEW; k++)
       await site.js.publish('dv.maskin.cmd.provision', JSON.stringify({id: `bench-${i}-${k}`, type: 'x'}))
     let termed = 0
-    while (termed < NEW)
-      for await (const m of await consumer.fetch({max_messages: NEW, expires: 2000})) (m.term(), termed++)
+    while (termed < NEW) {
+      for await (const m of await consumer.fetch({max_messages: NEW, expires: 2000})) {
+        m.term()
+        termed++
+      }
+    }
     added += NEW
   }
 }
