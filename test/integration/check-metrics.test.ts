@@ -89,6 +89,9 @@ describe('check and metrics serve (issue 18)', {timeout: 120_000}, () => {
       pending: 3,
       groups: [{stream: 'DV_CMD', consumer: 'maskin', reason: 'terminated', count: 3}],
     })
+    // When the consumer last delivered (it delivered and terminated the three commands).
+    const maskin = result.sites[0].snapshot.consumers.find((c) => c.name === 'maskin')!
+    expect(maskin.last_delivery_age_ms).toBeGreaterThanOrEqual(0)
     expect((await check('--format', 'json')).json()).toMatchObject({status: 'warning'})
     const text = await check()
     expect(text.exitCode).toBe(10)
@@ -136,6 +139,11 @@ describe('check and metrics serve (issue 18)', {timeout: 120_000}, () => {
     expect(stalled.result.sites[0].findings.map((f) => f.code)).toEqual(['task-stalled'])
     expect(stalled.r.exitCode).toBe(10)
 
+    // A second site nobody listens on: it is a metric (site down, scrape errors), never a failed scrape.
+    await writeFile(
+      env.DVCTL_CONFIG!,
+      `sites:\n  osl1:\n    servers: [${site.server.url}]\n  down:\n    servers: [nats://127.0.0.1:${await freePort()}]\n`,
+    )
     const port = await freePort()
     const serve = startCommand(
       [
@@ -143,6 +151,8 @@ describe('check and metrics serve (issue 18)', {timeout: 120_000}, () => {
         'serve',
         '--site',
         'osl1',
+        '--site',
+        'down',
         '--listen',
         `127.0.0.1:${port}`,
         '--interval',
@@ -165,6 +175,9 @@ describe('check and metrics serve (issue 18)', {timeout: 120_000}, () => {
     expect(sample(scraped.text, 'dvctl_tasks{site="osl1",state="started"}')).toBe(1)
     expect(sample(scraped.text, 'dvctl_site_dead_letters_pending{site="osl1"}')).toBe(3)
     expect((await checkMetrics(scraped.text)).code).toBe(0)
+    expect(sample(scraped.text, 'dvctl_site_up{site="down"}')).toBe(0)
+    expect(sample(scraped.text, 'dvctl_scrape_errors_total{site="down"}')).toBeGreaterThanOrEqual(1)
+    expect(sample(scraped.text, 'dvctl_scrape_errors_total{site="osl1"}')).toBe(0)
     expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).text()).toBe('ok\n')
 
     // A real Prometheus scrapes it and answers the pending count over its HTTP API.

@@ -324,8 +324,8 @@ export async function readConsumerHealth(
 }
 
 /**
- * A `last_active` of consumer info as an age: a time (RFC 3339) on 2.10+, absent on 2.9 (null), and the
- * zero time when nothing happened yet (null).
+ * A `last_active` of consumer info as an age: the server sends a time (RFC 3339); absent, or the zero
+ * time, when nothing was delivered (acknowledged) yet: null.
  */
 function ageOf(lastActive: unknown, now: Date): number | null {
   if (typeof lastActive !== 'string') return null

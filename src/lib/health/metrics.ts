@@ -69,12 +69,12 @@ export function healthFamilies(sites: MetricsSite[]): MetricFamily[] {
   const cDelivery = f(
     'dvctl_consumer_last_delivery_age_seconds',
     'gauge',
-    'Since a DV_CMD consumer last delivered a command (nats-server 2.10+).',
+    'Since a DV_CMD consumer last delivered a command (absent until it did).',
   )
   const cAckAge = f(
     'dvctl_consumer_last_ack_age_seconds',
     'gauge',
-    'Since the ack floor of a DV_CMD consumer last moved (nats-server 2.10+).',
+    'Since the ack floor of a DV_CMD consumer last moved (absent until it did).',
   )
   const unacked = f(
     'dvctl_oldest_unacked_command_age_seconds',
