@@ -28,14 +28,16 @@ export async function renderCheck(term: Terminal, result: CheckResult): Promise<
       const snap = s.snapshot
       const lag = snap.consumers.length ? Math.max(...snap.consumers.map((c) => c.pending + c.ack_pending)) : null
       return [
-        s.site,
+        field(s.site),
         COLOUR[s.status](s.status.toUpperCase()),
         snap.dead_letters ? String(snap.dead_letters.pending) : '-',
         snap.dead_letters?.oldest ? formatAge(snap.dead_letters.oldest.age_ms) : '-',
         lag === null ? '-' : String(lag),
         snap.tasks ? String(snap.tasks.stalled_count) : '-',
         snap.sources.length
-          ? snap.sources.map((x) => `${x.stream}<-${x.source} lag ${x.lag}${x.stalled ? ' stalled' : ''}`).join(', ')
+          ? field(
+              snap.sources.map((x) => `${x.stream}<-${x.source} lag ${x.lag}${x.stalled ? ' stalled' : ''}`).join(', '),
+            )
           : '-',
       ]
     }),
