@@ -16,13 +16,27 @@ export type PtyRun = ReturnType<typeof startPty>
  * Starts `dvctl ARGS` under a pseudo-terminal of `columns` x `rows`. The machine's NATS and the user's config
  * are never used: NATS_URL and DV_SITE are unset and DVCTL_CONFIG points nowhere, unless `env` sets them.
  */
-export function startPty(args: string[], columns: number, rows: number, extraEnv: Record<string, string> = {}) {
+export function startPty(
+  args: string[],
+  columns: number,
+  rows: number,
+  extraEnv: Record<string, string> = {},
+  options: {after?: string} = {},
+) {
   const env: Record<string, string> = {}
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v
   Object.assign(env, {TERM: 'xterm-256color', NO_COLOR: '1', DVCTL_CONFIG: '/nonexistent/dvctl.yaml'}, extraEnv)
   delete env.DV_SITE
   delete env.NATS_URL
-  const term = pty.spawn(process.execPath, [RUN, ...args], {cols: columns, rows, env})
+  // `after`: a shell command run on the same terminal once dvctl has ended (`stty -a`: the modes it left);
+  // the exit code is still dvctl's.
+  const term = options.after
+    ? pty.spawn('/bin/sh', ['-c', `"$0" "$@"; code=$?; ${options.after}; exit $code`, process.execPath, RUN, ...args], {
+        cols: columns,
+        rows,
+        env,
+      })
+    : pty.spawn(process.execPath, [RUN, ...args], {cols: columns, rows, env})
   // The pty's driver has already turned LF into CR LF.
   const screen = new Screen(columns, rows, {onlcr: false})
   let output = ''

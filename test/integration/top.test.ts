@@ -34,11 +34,14 @@ describe('dvctl top', {timeout: 120_000}, () => {
 
   it('shows both sites and a new dead letter, opens it in the pager, and q gives the terminal back', async () => {
     // No $PAGER, no $LESS: the pager is less -R as installed.
-    const run = startPty(['top', '--all-sites', '--interval', '500ms'], 110, 32, {
-      DVCTL_CONFIG: sandbox.config,
-      PAGER: '',
-      LESS: '',
-    })
+    // `stty -a` once top has ended shows the terminal modes it left behind.
+    const run = startPty(
+      ['top', '--all-sites', '--interval', '500ms'],
+      110,
+      32,
+      {DVCTL_CONFIG: sandbox.config, PAGER: '', LESS: ''},
+      {after: 'stty -a'},
+    )
     const {screen} = run
     const text = () => screen.lines().join('\n')
     await run.waitFor(() => /Dead letters: 0 pending/.test(text()), 'the first refresh')
@@ -79,17 +82,40 @@ describe('dvctl top', {timeout: 120_000}, () => {
     expect(await run.exit()).toBe(0)
     expect(screen.onAlternateScreen).toBe(false)
     expect(screen.cursorVisible).toBe(true)
-    // Nothing of the view was left in the user's scrollback.
+    // Nothing of the view was left in the user's scrollback; the terminal is out of raw mode again.
     expect(screen.history().some((l) => /Dead letters:/.test(l))).toBe(false)
+    const modes = run.output().slice(run.output().lastIndexOf('speed'))
+    expect(modes).toMatch(/(^|\s)icanon\b/)
+    expect(modes).toMatch(/(^|\s)echo\b/)
   })
 
-  it('Ctrl-C quits with exit 0 too', async () => {
-    const run = startPty(['top', '--site', 'trd1'], 80, 24, {DVCTL_CONFIG: sandbox.config})
-    await run.waitFor(() => /Dead letters: 0 pending/.test(run.screen.lines().join('\n')), 'the first refresh')
+  it('without a pager shows the dead letter in a view of its own; Ctrl-C quits with exit 0', async () => {
+    // No $PAGER and no less on PATH.
+    const run = startPty(['top', '--site', 'osl1', '--interval', '500ms'], 100, 30, {
+      DVCTL_CONFIG: sandbox.config,
+      PAGER: '',
+      PATH: '/nonexistent',
+    })
+    const {screen} = run
+    const text = () => screen.lines().join('\n')
+    await run.waitFor(() => /Dead letters: \d+ pending/.test(text()), 'the first refresh')
+    const seq = await publishCommand(
+      osl1,
+      'dv.maskin.cmd.provision',
+      command('maskin.server.provision.requested', {datacenter_id: 'osl1'}),
+    )
+    // Newest first: the new dead letter is the first row, selected.
+    await run.waitFor(() => screen.lines().some((l) => l.startsWith(`> DV_CMD:${seq} new`)), 'the new dead letter')
+    run.type('\r')
+    await run.waitFor(() => screen.lines()[0] === `dvctl dlq show DV_CMD:${seq}`, 'the viewer')
+    expect(screen.lines()[1]).toMatch(new RegExp(`^Dead letter DV_CMD:${seq}\\s+pending`))
+    expect(text()).toMatch(/^lines 1-\d+ of \d+/m)
+    run.type('q')
+    await run.waitFor(() => /Dead letters: \d+ pending/.test(text()), 'top again')
     run.type('\u0003')
     expect(await run.exit()).toBe(0)
-    expect(run.screen.onAlternateScreen).toBe(false)
-    expect(run.screen.cursorVisible).toBe(true)
+    expect(screen.onAlternateScreen).toBe(false)
+    expect(screen.cursorVisible).toBe(true)
   })
 
   it('refuses without a terminal, pointing to check --format json', async () => {

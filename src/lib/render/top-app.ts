@@ -165,8 +165,10 @@ async function mount(
     options.signal.removeEventListener('abort', onAbort)
     instance.unmount()
     await instance.waitUntilExit().catch(() => {})
-    // Leave the keyboard to the pager (or the shell): Ink has turned raw mode off; stop reading too.
-    options.stdin.pause()
+    // React runs the unmounted app's effect clean-ups (Ink turns raw mode off there) after this resolves:
+    // let them run before the pager or the next mount, or they would turn raw mode off under the next one.
+    for (let i = 0; i < 100 && options.stdin.isRaw; i++) await new Promise((resolve) => setImmediate(resolve))
+    await new Promise((resolve) => setImmediate(resolve))
   }
 }
 
