@@ -3,7 +3,7 @@ import type {KV} from '@nats-io/kv'
 import {DLQ_LEDGER_BUCKET} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {isStreamNotFound} from '../nats/errors.js'
-import {readStream} from '../nats/reader.js'
+import {readStream, StreamMissing} from '../nats/reader.js'
 import {retryTransient} from '../nats/transient.js'
 import {type HistoryEntry, LedgerEntry} from './model.js'
 import {formatRef, ledgerKey, refFromLedgerKey} from './ref.js'
@@ -112,22 +112,8 @@ export class Ledger {
     return state
   }
 
-  private async *lastEntries(): AsyncGenerator<{key: string; value: Uint8Array; deleted: boolean; stored: number}> {
-    const prefix = `$KV.${DLQ_LEDGER_BUCKET}.`
-    const entries = readStream(
-      this.conn,
-      {stream: `KV_${DLQ_LEDGER_BUCKET}`, filterSubject: `${prefix}>`},
-      {start: 'last-per-subject', headers: true},
-    )
-    for await (const m of entries) {
-      const op = m.headers?.['KV-Operation']?.[0]
-      yield {
-        key: m.subject.slice(prefix.length),
-        value: m.data,
-        deleted: op === 'DEL' || op === 'PURGE',
-        stored: Date.parse(m.time),
-      }
-    }
+  private async *lastEntries(): AsyncGenerator<LedgerChange> {
+    yield* ledgerChanges(this.conn)
   }
 
   /** The audit trail of one dead letter, oldest first. */
@@ -181,6 +167,53 @@ export class Ledger {
   async closeJournal(name: string): Promise<void> {
     await this.kv.delete(name)
   }
+}
+
+/** One write to the ledger bucket, as stored: a key's new value, or its deletion. */
+export interface LedgerChange {
+  key: string
+  value: Uint8Array
+  deleted: boolean
+  /** When the server stored it (ms). */
+  stored: number
+  /** Its sequence in the bucket's stream: an incremental reader starts after the last one it saw. */
+  seq: number
+}
+
+/**
+ * The ledger bucket's writes: without `afterSeq`, the last entry of every key (what `Ledger.load` folds);
+ * with it, every write stored after that sequence, in order (a follower: health/snapshot.ts reads only what
+ * is new on each round). A bucket that does not exist yields nothing.
+ */
+export async function* ledgerChanges(conn: SiteConnection, afterSeq?: number): AsyncGenerator<LedgerChange> {
+  const prefix = `$KV.${DLQ_LEDGER_BUCKET}.`
+  const entries = readStream(
+    conn,
+    {stream: `KV_${DLQ_LEDGER_BUCKET}`, filterSubject: `${prefix}>`},
+    {start: afterSeq === undefined ? 'last-per-subject' : {seq: afterSeq + 1}, headers: true},
+  )
+  try {
+    for await (const m of entries) {
+      const op = m.headers?.['KV-Operation']?.[0]
+      yield {
+        key: m.subject.slice(prefix.length),
+        value: m.data,
+        deleted: op === 'DEL' || op === 'PURGE',
+        stored: Date.parse(m.time),
+        seq: m.seq,
+      }
+    }
+  } catch (error) {
+    if (error instanceof StreamMissing) return
+    throw error
+  }
+}
+
+/** The ledger entry a change carries; null for a deletion, a journal or anything that is not an entry. */
+export function ledgerEntryOf(change: LedgerChange): LedgerEntry | null {
+  if (change.deleted || !refFromLedgerKey(change.key)) return null
+  const entry = LedgerEntry.safeParse(parseJson(change.value))
+  return entry.success ? entry.data : null
 }
 
 /** A fresh journal key for one chunk of one replay run. */

@@ -67,26 +67,34 @@ export async function readAdvisories(
   return (await scanAdvisories(conn, options)).valid
 }
 
+export interface AdvisoryScanOptions extends Pick<DeadLetterSelection, 'since' | 'stream' | 'consumer' | 'refs'> {
+  keepInvalid?: boolean
+  /** Only what DV_DLQ stored after this sequence (an incremental read: health/snapshot.ts); wins over `since`. */
+  afterSeq?: number
+}
+
 /**
- * Reads DV_DLQ (from `since`): the valid advisories by ref (latest wins), and, with `keepInvalid`, every
- * message that fails the advisory checks (never with `refs`: an invalid advisory has no ref to select it by).
+ * Reads DV_DLQ (from `since`, or after `afterSeq`): the valid advisories by ref (latest wins), and, with
+ * `keepInvalid`, every message that fails the advisory checks (never with `refs`: an invalid advisory has
+ * no ref to select it by). `lastSeq`: the last DV_DLQ sequence read (`afterSeq` when nothing was new), where
+ * the next incremental read starts.
  */
 export async function scanAdvisories(
   conn: SiteConnection,
-  options: Pick<DeadLetterSelection, 'since' | 'stream' | 'consumer' | 'refs'> & {keepInvalid?: boolean},
-): Promise<{valid: Map<string, AdvisoryRecord>; invalid: InvalidRecord[]}> {
+  options: AdvisoryScanOptions,
+): Promise<{valid: Map<string, AdvisoryRecord>; invalid: InvalidRecord[]; lastSeq: number}> {
   // The site's JetStream domain tells its own advisories from another site's (docs/operations.md, layouts).
   const domain = (await conn.identity()).jsDomain
   const byRef = new Map<string, AdvisoryRecord>()
   const invalid: InvalidRecord[] = []
   const wanted = (a: {stream: string; consumer: string}) =>
     (!options.stream || a.stream === options.stream) && (!options.consumer || a.consumer === options.consumer)
+  let lastSeq = options.afterSeq ?? 0
+  const start =
+    options.afterSeq !== undefined ? {seq: options.afterSeq + 1} : options.since ? {time: options.since} : undefined
   try {
-    for await (const m of readStream(
-      conn,
-      {stream: STREAMS.dlq},
-      {start: options.since ? {time: options.since} : undefined},
-    )) {
+    for await (const m of readStream(conn, {stream: STREAMS.dlq}, {start})) {
+      lastSeq = Math.max(lastSeq, m.seq)
       const checked = checkAdvisory(m.data, m.subject)
       if (!checked.ok) {
         const bad = checked.invalid
@@ -110,7 +118,7 @@ export async function scanAdvisories(
     }
     throw error
   }
-  return {valid: byRef, invalid}
+  return {valid: byRef, invalid, lastSeq}
 }
 
 /**
@@ -128,34 +136,13 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
     scanAdvisories(conn, {...options, keepInvalid}),
     options.ledger ?? Ledger.open(conn, {create: false}).then((l) => (l ? l.load() : emptyLedgerState())),
   ])
-  const reader = new OriginalReader(conn)
-  const provenance = new Provenance(conn, reader, layoutForSite(options.layout ?? dataverketLayout(), site))
   const typeMatch = options.type ? typeMatcher(options.type) : undefined
 
-  const byStream = new Map<string, AdvisoryRecord[]>()
-  for (const record of advisories.valid.values()) {
-    const list = byStream.get(record.advisory.stream)
-    if (list) list.push(record)
-    else byStream.set(record.advisory.stream, [record])
-  }
   const letters: DeadLetter[] = []
-  for (const [stream, records] of byStream) {
-    const add = (record: AdvisoryRecord, original: OriginalMessage | null) => {
-      const letter = toDeadLetter(record, original, provenance.check(record.advisory, record.time, original))
-      if (letter) letters.push(letter)
-    }
-    // Only the layout's command streams are ever read: an advisory pointing elsewhere is not followed.
-    if (!provenance.isCommandStream(stream)) {
-      for (const record of records) add(record, null)
-      continue
-    }
-    await provenance.prepare(
-      stream,
-      records.map((r) => r.advisory.consumer),
-    )
-    const bySeq = new Map(records.map((r) => [r.advisory.stream_seq, r]))
-    await reader.each(stream, [...bySeq.keys()], FETCH_WINDOW, (seq, original) => add(bySeq.get(seq)!, original))
-  }
+  await checkOriginals(conn, advisories.valid.values(), options.layout, (record, original, missing, provenance) => {
+    const letter = toDeadLetter(record, original, missing, provenance)
+    if (letter) letters.push(letter)
+  })
   for (const record of advisories.invalid) letters.push(invalidLetter(record))
 
   /** What a dead letter takes from its advisory, valid or not; `storedAt`: when DV_DLQ stored it. */
@@ -198,6 +185,7 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
     record: AdvisoryRecord,
     found: OriginalMessage | null,
     missing: MissingReason | null,
+    provenance: Provenance,
   ): DeadLetter | undefined {
     const a = record.advisory
     // A message that is not provably the one that failed is not shown as if it were (its id, tenant, ...).
@@ -232,6 +220,48 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
   }
   await joinFailures(conn, letters)
   return letters.sort((x, y) => x.dead_lettered_at.localeCompare(y.dead_lettered_at) || x.seq - y.seq)
+}
+
+/**
+ * Fetches the original of each advisory (only from the layout's command streams) and checks that it is
+ * provably the message that failed (provenance.ts): `fn` gets the original, or null, and why it is missing
+ * (null when it is the one). `dlq list` and the health snapshot's pending count both decide "pending" here.
+ */
+export async function checkOriginals(
+  conn: SiteConnection,
+  records: Iterable<AdvisoryRecord>,
+  layout: Layout | undefined,
+  fn: (
+    record: AdvisoryRecord,
+    original: OriginalMessage | null,
+    missing: MissingReason | null,
+    provenance: Provenance,
+  ) => void,
+): Promise<Provenance> {
+  const reader = new OriginalReader(conn)
+  const provenance = new Provenance(conn, reader, layoutForSite(layout ?? dataverketLayout(), conn.site.name))
+  const byStream = new Map<string, AdvisoryRecord[]>()
+  for (const record of records) {
+    const list = byStream.get(record.advisory.stream)
+    if (list) list.push(record)
+    else byStream.set(record.advisory.stream, [record])
+  }
+  for (const [stream, list] of byStream) {
+    const add = (record: AdvisoryRecord, original: OriginalMessage | null) =>
+      fn(record, original, provenance.check(record.advisory, record.time, original), provenance)
+    // Only the layout's command streams are ever read: an advisory pointing elsewhere is not followed.
+    if (!provenance.isCommandStream(stream)) {
+      for (const record of list) add(record, null)
+      continue
+    }
+    await provenance.prepare(
+      stream,
+      list.map((r) => r.advisory.consumer),
+    )
+    const bySeq = new Map(list.map((r) => [r.advisory.stream_seq, r]))
+    await reader.each(stream, [...bySeq.keys()], FETCH_WINDOW, (seq, original) => add(bySeq.get(seq)!, original))
+  }
+  return provenance
 }
 
 /**

@@ -25,6 +25,10 @@ export const ConsumerHealth = z.object({
   ack_pending: z.number(),
   /** Messages delivered more than once and not yet acknowledged. */
   redelivered: z.number(),
+  /** Since the consumer last delivered a message; null when it never did or the server does not say. */
+  last_delivery_age_ms: z.number().nullable().optional(),
+  /** Since its ack floor last moved; null when nothing was acknowledged or the server does not say. */
+  last_ack_age_ms: z.number().nullable().optional(),
 })
 export type ConsumerHealth = z.infer<typeof ConsumerHealth>
 
@@ -272,19 +276,33 @@ async function checkConsumers(conn: SiteConnection, row: DoctorSite, streams: St
   }
 }
 
-async function readConsumers(conn: SiteConnection, row: DoctorSite, now: Date): Promise<void> {
+/** The oldest unacknowledged command of a site's service consumers (`doctor`'s oldest_unacked). */
+export type OldestUnacked = NonNullable<DoctorSite['oldest_unacked']>
+
+/**
+ * The durable consumers of DV_CMD with their backlogs and last delivery/ack ages, sorted by name, and the
+ * oldest command one of them has not acknowledged. Shared by `doctor` and the health snapshot
+ * (health/snapshot.ts: `check`, `metrics serve`, `top`). Throws what the server answers.
+ */
+export async function readConsumerHealth(
+  conn: SiteConnection,
+  now: Date,
+): Promise<{consumers: ConsumerHealth[]; oldest: OldestUnacked | null}> {
   const jsm = await conn.jsm()
-  const oldest: NonNullable<DoctorSite['oldest_unacked']>[] = []
+  const consumers: ConsumerHealth[] = []
+  const oldest: OldestUnacked[] = []
   for await (const ci of jsm.consumers.list(STREAMS.cmd)) {
     if (!ci.config.durable_name) continue
     const filter = ci.config.filter_subject ?? null
-    row.consumers.push({
+    consumers.push({
       stream: STREAMS.cmd,
       name: ci.name,
       filter_subject: filter,
       pending: ci.num_pending,
       ack_pending: ci.num_ack_pending,
       redelivered: ci.num_redelivered,
+      last_delivery_age_ms: ageOf(ci.delivered?.last_active, now),
+      last_ack_age_ms: ageOf(ci.ack_floor?.last_active, now),
     })
     if (ci.num_pending + ci.num_ack_pending === 0) continue
     // The first message after the ack floor that the consumer's filter selects: its oldest unacknowledged command.
@@ -300,9 +318,26 @@ async function readConsumers(conn: SiteConnection, row: DoctorSite, now: Date): 
       })
     }
   }
-  row.consumers.sort((a, b) => a.name.localeCompare(b.name))
+  consumers.sort((a, b) => a.name.localeCompare(b.name))
   oldest.sort((a, b) => b.age_ms - a.age_ms)
-  row.oldest_unacked = oldest[0] ?? null
+  return {consumers, oldest: oldest[0] ?? null}
+}
+
+/**
+ * A `last_active` of consumer info as an age: a time (RFC 3339) on 2.10+, absent on 2.9 (null), and the
+ * zero time when nothing happened yet (null).
+ */
+function ageOf(lastActive: unknown, now: Date): number | null {
+  if (typeof lastActive !== 'string') return null
+  const at = Date.parse(lastActive)
+  if (!Number.isFinite(at) || at <= 0) return null
+  return Math.max(0, now.getTime() - at)
+}
+
+async function readConsumers(conn: SiteConnection, row: DoctorSite, now: Date): Promise<void> {
+  const {consumers, oldest} = await readConsumerHealth(conn, now)
+  row.consumers = consumers
+  row.oldest_unacked = oldest
   const backlog = row.consumers.filter((c) => c.pending + c.ack_pending > 0)
   if (backlog.length) {
     const o = row.oldest_unacked
@@ -396,7 +431,13 @@ function replicationOf(
   }
 }
 
-function checkSources(row: DoctorSite, streams: StreamInfo[], stallAfterMs: number): void {
+/**
+ * Every stream that sources or mirrors another, with its lag and how long the link has been silent: stalled
+ * when silent for longer than `stallAfterMs`, never heard from, or in error. Shared by `doctor` and the
+ * health snapshot (health/snapshot.ts).
+ */
+export function sourceHealth(streams: StreamInfo[], stallAfterMs: number): SourceHealth[] {
+  const out: SourceHealth[] = []
   for (const s of streams) {
     const links: Array<[StreamSourceInfo, 'source' | 'mirror']> = [
       ...(s.sources ?? []).map((x) => [x, 'source'] as [StreamSourceInfo, 'source']),
@@ -407,7 +448,7 @@ function checkSources(row: DoctorSite, streams: StreamInfo[], stallAfterMs: numb
       const error = info.error ? `${info.error.description ?? ''} (${info.error.code ?? ''})`.trim() : null
       const stalled = activeMs === null || activeMs > stallAfterMs || error !== null
       const api = (info as {external?: {api?: string}}).external?.api ?? null
-      row.sources.push({
+      out.push({
         stream: s.config.name,
         source: info.name,
         api,
@@ -417,15 +458,24 @@ function checkSources(row: DoctorSite, streams: StreamInfo[], stallAfterMs: numb
         stalled,
         error,
       })
-      if (stalled) {
-        const silent =
-          activeMs === null ? 'has never received anything' : `has been silent for ${Math.round(activeMs / 1000)}s`
-        row.problems.push({
-          code: 'source-stalled',
-          message: `${kind === 'mirror' ? 'Mirror' : 'Source'} ${info.name}${api ? ` (${api})` : ''} of ${s.config.name} on ${row.site} ${silent}, ${info.lag} message(s) behind${error ? `: ${error}` : ''}`,
-          hint: 'Check the link to the other site (leaf-node connection, its server): dvctl site check --all-sites.',
-        })
-      }
+    }
+  }
+  return out
+}
+
+function checkSources(row: DoctorSite, streams: StreamInfo[], stallAfterMs: number): void {
+  for (const source of sourceHealth(streams, stallAfterMs)) {
+    row.sources.push(source)
+    const {kind, api, error, stalled} = source
+    const activeMs = source.active_ms
+    if (stalled) {
+      const silent =
+        activeMs === null ? 'has never received anything' : `has been silent for ${Math.round(activeMs / 1000)}s`
+      row.problems.push({
+        code: 'source-stalled',
+        message: `${kind === 'mirror' ? 'Mirror' : 'Source'} ${source.source}${api ? ` (${api})` : ''} of ${source.stream} on ${row.site} ${silent}, ${source.lag} message(s) behind${error ? `: ${error}` : ''}`,
+        hint: 'Check the link to the other site (leaf-node connection, its server): dvctl site check --all-sites.',
+      })
     }
   }
 }

@@ -79,6 +79,8 @@ export interface TaskBoardOptions {
    * de-duplicated across sites). By default a task is per site and task id (`task watch`, `task list`).
    */
   acrossSites?: boolean
+  /** Do not keep each task's `result` (a long-running follower that only counts states: bounded memory). */
+  withoutResults?: boolean
 }
 
 /**
@@ -133,7 +135,7 @@ export class TaskBoard {
       const error = data('error') as TaskRecord['error'] | undefined
       if (error && typeof error === 'object') task.error = error
       const result = data('result')
-      if (result !== undefined) task.result = result
+      if (result !== undefined && !this.options.withoutResults) task.result = result
     }
     this.byKey.set(key, task)
     return {
@@ -154,6 +156,17 @@ export class TaskBoard {
     return this.byKey.size
   }
 
+  /** Drops the tasks `drop` selects (a long-running follower forgets tasks whose events aged out); returns how many. */
+  forget(drop: (task: TaskRecord) => boolean): number {
+    let dropped = 0
+    for (const [key, task] of this.byKey) {
+      if (!drop(task)) continue
+      this.byKey.delete(key)
+      dropped++
+    }
+    return dropped
+  }
+
   /**
    * `empty` before any task is seen; `running` while one is not terminal; then `failed` when any failed or
    * was cancelled, else `succeeded`.
@@ -164,4 +177,15 @@ export class TaskBoard {
     if (tasks.some((t) => !isTerminalTaskState(t.state))) return 'running'
     return tasks.some((t) => t.state !== 'succeeded') ? 'failed' : 'succeeded'
   }
+}
+
+/** The states in which a task is running: started, and reporting progress. */
+export const RUNNING_TASK_STATES: readonly string[] = ['started', 'progress']
+
+/**
+ * A task is stalled when it is running (started, or reporting progress) and its last event is older than
+ * `afterMs`: it started and stopped progressing (`check --stalled-task`, `metrics serve`, `top`).
+ */
+export function isStalledTask(task: TaskRecord, now: Date, afterMs: number): boolean {
+  return RUNNING_TASK_STATES.includes(task.state) && now.getTime() - Date.parse(task.updated_at) > afterMs
 }
