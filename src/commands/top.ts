@@ -2,6 +2,8 @@ import {BaseCommand} from '../cli/base-command.js'
 import {durationFlag, readFlags} from '../cli/flags.js'
 import {ResultExit, usageError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
+import type {SiteConnection} from '../lib/nats/connection.js'
+import type {SiteStatus} from '../lib/nats/fanout.js'
 
 export default class Top extends BaseCommand<typeof Top> {
   static override summary =
@@ -25,9 +27,7 @@ It needs a terminal on stdin and stdout: otherwise (piped, in a script, with --j
       defaultHelp: async () => '2s',
     }),
     'stalled-task': durationFlag({
-      summary: 'A started task without progress for longer than this is shown as stalled.',
-      default: 10 * 60_000,
-      defaultHelp: async () => '10m',
+      summary: 'A running task without an event for longer than this is shown as stalled (default 5m).',
     }),
   }
 
@@ -41,28 +41,40 @@ It needs a terminal on stdin and stdout: otherwise (piped, in a script, with --j
     }
     if (this.flags.interval < 200) throw usageError('--interval must be at least 200ms.', 'bad-interval')
     const targets = await this.siteTargets({allSites: this.flags['all-sites']})
-    const [{attemptSites}, {collectTopSnapshots}, {openTopItem}, {runPager}] = await Promise.all([
+    const [{HealthMonitor}, {attemptSites}, {openTopItem}, {runPager}] = await Promise.all([
+      import('../lib/health/monitor.js'),
       import('../lib/nats/fanout.js'),
-      import('../lib/top/collect.js'),
       import('../lib/render/top-open.js'),
       import('../lib/render/pager.js'),
     ])
-    const attempts = await attemptSites(targets, {timeoutMs: this.flags.timeout})
-    const connections = attempts.flatMap((a) => (a.conn ? [this.adopt(a.conn)] : []))
-    const sites = attempts.map((a) => ({site: a.target.name, url: a.url, ...(a.error ? {error: a.error.message} : {})}))
-    const collector = collectTopSnapshots(attempts, {stalledTaskMs: this.flags['stalled-task']})
-    const {runTop} = await loadTopApp()
-    await runTop({
-      sites: sites.map((s) => s.site),
-      intervalMs: this.flags.interval,
-      collect: () => collector.refresh(),
-      open: (item, as, size) =>
-        openTopItem(item, as, {connections, sites, env: this.env, color: this.term.color}, size),
-      page: (text) => runPager(text, this.env),
-      signal: this.signal,
-      stdin: process.stdin,
-      stdout: process.stdout,
+    // The snapshots of check and metrics serve, round after round (a site down is dialled again each round).
+    const monitor = new HealthMonitor(targets, {
+      timeoutMs: this.flags.timeout,
+      stalledTaskMs: this.flags['stalled-task'],
     })
+    // Opening an item reads with connections of its own, made on the first open.
+    let opened: Promise<{connections: SiteConnection[]; sites: SiteStatus[]}> | undefined
+    const openConnections = () =>
+      (opened ??= attemptSites(targets, {timeoutMs: this.flags.timeout}).then((attempts) => ({
+        connections: attempts.flatMap((a) => (a.conn ? [this.adopt(a.conn)] : [])),
+        sites: attempts.map((a) => ({site: a.target.name, url: a.url, ...(a.error ? {error: a.error.message} : {})})),
+      })))
+    const {runTop} = await loadTopApp()
+    try {
+      await runTop({
+        sites: targets.map((t) => t.name),
+        intervalMs: this.flags.interval,
+        collect: async () => (await monitor.round()).map((m) => m.snapshot),
+        open: async (item, as, size) =>
+          openTopItem(item, as, {...(await openConnections()), env: this.env, color: this.term.color}, size),
+        page: (text) => runPager(text, this.env),
+        signal: this.signal,
+        stdin: process.stdin,
+        stdout: process.stdout,
+      })
+    } finally {
+      await monitor.close()
+    }
     // q and Ctrl-C (a key in raw mode) end with 0; a signal from outside as every command does.
     if (this.interrupted) throw new ResultExit(ExitCode.interrupted)
   }

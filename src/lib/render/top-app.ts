@@ -1,6 +1,7 @@
 import {Box, render, Text, useInput, type Key} from 'ink'
 import {createElement as h, useEffect, useState} from 'react'
 
+import type {SiteSnapshot} from '../health/snapshot.js'
 import {ENTER_ALTERNATE, HIDE_CURSOR, LEAVE_ALTERNATE, SHOW_CURSOR, type ScreenSize} from './live.js'
 import {
   applySnapshots,
@@ -11,7 +12,6 @@ import {
   viewerFrame,
   type TopItem,
   type TopKey,
-  type TopSiteSnapshot,
   type TopState,
 } from './top.js'
 
@@ -27,7 +27,7 @@ export interface TopOptions {
   sites: string[]
   intervalMs: number
   /** One refresh: a snapshot of every site (a failed site carries its error; never throws for one site). */
-  collect(): Promise<TopSiteSnapshot[]>
+  collect(): Promise<SiteSnapshot[]>
   /** The text of an opened item (what `dlq show` or `workflow show` prints), for a terminal of `size`. */
   open(item: TopItem, as: 'dead-letter' | 'workflow', size: ScreenSize): Promise<{title: string; text: string}>
   /** Shows text in the user's pager; false when there is none (top then scrolls it itself). */

@@ -1,5 +1,6 @@
 import chalk from 'chalk'
 
+import type {SiteSnapshot} from '../health/snapshot.js'
 import type {ScreenSize} from './live.js'
 import {layoutTable, truncate, type Column} from './table.js'
 import {formatAge} from './terminal.js'
@@ -12,59 +13,6 @@ import {field} from './text.js'
  * `field` (text.ts) before it is laid out.
  */
 
-/** A pending dead letter as top lists it. */
-export interface TopDeadLetter {
-  ref: string
-  consumer: string
-  reason: string
-  dead_lettered_at: string
-  type: string | null
-  subject: string | null
-  correlation_id: string | null
-}
-
-/** A task that started and has not progressed for longer than the stall threshold. */
-export interface TopStalledTask {
-  task_id: string
-  service: string
-  state: string
-  /** Time of its last lifecycle event. */
-  last_event_at: string
-  correlation_id: string | null
-}
-
-export interface TopConsumer {
-  stream: string
-  name: string
-  /** Not yet delivered. */
-  pending: number
-  /** Delivered, not yet acknowledged. */
-  ack_pending: number
-  /** Delivered more than once and not yet acknowledged. */
-  redelivered: number
-}
-
-export interface TopSource {
-  stream: string
-  source: string
-  lag: number
-  /** Since it last heard anything from its origin; null when never. */
-  active_ms: number | null
-  stalled: boolean
-  error: string | null
-}
-
-/** One site's data for one refresh: what the health snapshot service collects (see src/commands/top.ts). */
-export interface TopSiteSnapshot {
-  site: string
-  /** Why this refresh of the site failed (unreachable, no JetStream...); the parts below may then be empty. */
-  error?: string
-  dead_letters: {pending: number; oldest_age_ms: number | null; recent: TopDeadLetter[]}
-  consumers: TopConsumer[]
-  tasks: {by_state: Record<string, number>; stalled: TopStalledTask[]}
-  sources: TopSource[]
-}
-
 /** Something on the screen that can be opened: a dead letter (`dlq show`) or a workflow (`workflow show`). */
 export type TopItem =
   | {kind: 'dead-letter'; site: string; ref: string; correlation_id: string | null}
@@ -76,7 +24,8 @@ export interface TopState {
   current: number
   /** Index into `items(state)` of the current site. */
   selected: number
-  snapshots: Map<string, TopSiteSnapshot>
+  /** Each site's latest health snapshot (health/snapshot.ts: the same facts as check and metrics serve). */
+  snapshots: Map<string, SiteSnapshot>
   /** Refs of the dead letters seen in the first snapshot of each site: the others are new since top started. */
   seen: Map<string, Set<string>>
   refreshedAt?: number
@@ -97,10 +46,10 @@ export function newTopState(sites: string[], intervalMs: number): TopState {
 }
 
 /** A refresh's snapshots: a site's first one decides which dead letters count as already there. */
-export function applySnapshots(state: TopState, snapshots: readonly TopSiteSnapshot[], now = Date.now()): void {
+export function applySnapshots(state: TopState, snapshots: readonly SiteSnapshot[], now = Date.now()): void {
   for (const snapshot of snapshots) {
     state.snapshots.set(snapshot.site, snapshot)
-    if (!state.seen.has(snapshot.site) && !snapshot.error)
+    if (!state.seen.has(snapshot.site) && snapshot.dead_letters)
       state.seen.set(snapshot.site, new Set(snapshot.dead_letters.recent.map((d) => d.ref)))
   }
   state.refreshedAt = now
@@ -113,10 +62,11 @@ export function items(state: TopState): TopItem[] {
   const snapshot = state.snapshots.get(site)
   if (!snapshot) return []
   return [
-    ...snapshot.dead_letters.recent
+    // A dead letter's correlation_id is read from its original when its workflow is opened (top-open.ts).
+    ...(snapshot.dead_letters?.recent ?? [])
       .slice(0, TOP_DEAD_LETTERS)
-      .map((d): TopItem => ({kind: 'dead-letter', site, ref: d.ref, correlation_id: d.correlation_id})),
-    ...snapshot.tasks.stalled
+      .map((d): TopItem => ({kind: 'dead-letter', site, ref: d.ref, correlation_id: null})),
+    ...(snapshot.tasks?.stalled ?? [])
       .slice(0, TOP_STALLED_TASKS)
       .map((t): TopItem => ({kind: 'task', site, task_id: t.task_id, correlation_id: t.correlation_id})),
   ]
@@ -165,8 +115,7 @@ const DEAD_LETTER_COLUMNS: Column[] = [
   {header: 'age', fit: 'fixed', align: 'right'},
   {header: 'consumer', min: 8},
   {header: 'reason', fit: 'fixed'},
-  {header: 'type', min: 8},
-  {header: 'correlation', fit: 'id', min: 8, optional: true},
+  {header: 'dead-lettered at', fit: 'fixed', optional: true},
 ]
 const CONSUMER_COLUMNS: Column[] = [
   {header: 'stream', min: 6},
@@ -174,6 +123,8 @@ const CONSUMER_COLUMNS: Column[] = [
   {header: 'pending', fit: 'fixed', align: 'right'},
   {header: 'ack pending', fit: 'fixed', align: 'right'},
   {header: 'redelivered', fit: 'fixed', align: 'right'},
+  {header: 'last delivery', fit: 'fixed', align: 'right', optional: true},
+  {header: 'last ack', fit: 'fixed', align: 'right', optional: true},
 ]
 const TASK_COLUMNS: Column[] = [
   {header: 'task', fit: 'id', min: 10},
@@ -192,17 +143,20 @@ const SOURCE_COLUMNS: Column[] = [
 
 export const TOP_KEYS = 'tab/←→/1-9 site  ↑↓ select  enter open  w workflow  r refresh  q quit'
 
-const ageOf = (time: string, now: number) => {
-  const at = Date.parse(time)
-  return Number.isNaN(at) ? '-' : formatAge(now - at)
-}
+const agoOf = (ms: number | null | undefined) => (typeof ms === 'number' ? `${formatAge(ms)} ago` : '-')
 
 /** The tab bar: every site with its pending dead letters (or `down`), the current one highlighted. */
 function siteBar(state: TopState): string {
   return state.sites
     .map((site, i) => {
       const snapshot = state.snapshots.get(site)
-      const badge = !snapshot ? '…' : snapshot.error ? 'down' : `${snapshot.dead_letters.pending} dlq`
+      const badge = !snapshot
+        ? '…'
+        : snapshot.error
+          ? 'down'
+          : snapshot.dead_letters
+            ? `${snapshot.dead_letters.pending} dlq`
+            : '? dlq'
       const text = `${i + 1} ${field(site)} (${badge})`
       // Brackets mark the current site without colour too (NO_COLOR).
       return i === state.current ? chalk.inverse(`[${text}]`) : snapshot?.error ? chalk.red(` ${text} `) : ` ${text} `
@@ -212,6 +166,86 @@ function siteBar(state: TopState): string {
 
 function section(title: string, table: string[], empty: string): string[] {
   return ['', chalk.bold(title), ...(table.length > 1 ? table.map((l) => `  ${l}`) : [`  ${chalk.dim(empty)}`])]
+}
+
+const header = (h: string) => chalk.bold(h)
+/** A selectable row: `> ` and inverse when selected. */
+const mark = (selected: boolean, line: string) => (selected ? chalk.inverse(`> ${line}`) : `  ${line}`)
+
+/** The pending dead letters of a site, newest first, the ones new since top started marked (and yellow). */
+function deadLetterLines(
+  state: TopState,
+  snapshot: SiteSnapshot,
+  selectedItem: TopItem | undefined,
+  width: number,
+): string[] {
+  const dls = snapshot.dead_letters
+  if (!dls) return ['', chalk.bold('Dead letters: not read')]
+  const seen = state.seen.get(snapshot.site)
+  const isNew = (ref: string) => Boolean(seen && !seen.has(ref))
+  const fresh = dls.recent.filter((d) => isNew(d.ref)).length
+  const oldest = dls.oldest ? `, oldest ${formatAge(dls.oldest.age_ms)}` : ''
+  const lines = [
+    '',
+    chalk.bold(`Dead letters: ${dls.pending} pending${oldest}`) +
+      (fresh ? chalk.yellow(`, ${fresh} new since top started`) : ''),
+  ]
+  const shown = dls.recent.slice(0, TOP_DEAD_LETTERS)
+  if (shown.length === 0) return [...lines, `  ${chalk.dim('none pending')}`]
+  const table = layoutTable(
+    DEAD_LETTER_COLUMNS,
+    shown.map((d) => [
+      field(d.ref) + (isNew(d.ref) ? ' new' : ''),
+      formatAge(d.age_ms),
+      field(d.consumer),
+      field(d.reason),
+      field(d.dead_lettered_at),
+    ]),
+    {width, header},
+  )
+  lines.push(`  ${table[0]}`)
+  table.slice(1).forEach((line, i) => {
+    const d = shown[i]
+    const selected = selectedItem?.kind === 'dead-letter' && selectedItem.ref === d.ref
+    lines.push(mark(selected, isNew(d.ref) ? chalk.yellow(line) : line))
+  })
+  if (dls.pending > shown.length)
+    lines.push(chalk.dim(`  … ${dls.pending - shown.length} more: dvctl dlq list --site ${field(snapshot.site)}`))
+  return lines
+}
+
+/** Tasks by state, and the stalled ones (the longest quiet first). */
+function taskLines(snapshot: SiteSnapshot, selectedItem: TopItem | undefined, width: number): string[] {
+  const tasks = snapshot.tasks
+  if (!tasks) return ['', chalk.bold('Tasks: not read')]
+  const states = Object.entries(tasks.by_state)
+    .filter(([, n]) => n > 0)
+    .map(([s, n]) => `${n} ${field(s)}`)
+  const lines = [
+    '',
+    chalk.bold(`Tasks: ${states.length ? states.join(', ') : 'none'}`) +
+      (tasks.stalled_count
+        ? chalk.red(`; ${tasks.stalled_count} stalled (no event for ${formatAge(tasks.stalled_after_ms)})`)
+        : ''),
+  ]
+  const shown = tasks.stalled.slice(0, TOP_STALLED_TASKS)
+  if (shown.length === 0) return lines
+  const table = layoutTable(
+    TASK_COLUMNS,
+    shown.map((t) => [
+      field(t.task_id),
+      field(t.service ?? '-'),
+      field(t.state),
+      formatAge(t.idle_ms),
+      field(t.correlation_id ?? '-'),
+    ]),
+    {width, header},
+  )
+  lines.push(`  ${table[0]}`)
+  table.slice(1).forEach((line, i) => {
+    lines.push(mark(selectedItem?.kind === 'task' && selectedItem.task_id === shown[i].task_id, line))
+  })
+  return lines
 }
 
 /**
@@ -233,45 +267,12 @@ export function topFrame(state: TopState, size: ScreenSize, now = Date.now()): s
   ]
   const body: string[] = []
   const selectedItem = items(state)[state.selected]
-  const mark = (selected: boolean, line: string) => (selected ? chalk.inverse(`> ${line}`) : `  ${line}`)
   const tableWidth = width - 4
-  const header = (h: string) => chalk.bold(h)
   if (!snapshot) body.push('', chalk.dim(`Reading ${field(site)}…`))
   else {
     if (snapshot.error) body.push('', chalk.red(`Site ${field(site)}: ${field(snapshot.error)}`))
-    const seen = state.seen.get(site)
-    const dls = snapshot.dead_letters
-    const fresh = dls.recent.filter((d) => seen && !seen.has(d.ref)).length
-    const oldest = dls.oldest_age_ms === null ? '' : `, oldest ${formatAge(dls.oldest_age_ms)}`
-    const shownDls = dls.recent.slice(0, TOP_DEAD_LETTERS)
-    const dlTable = layoutTable(
-      DEAD_LETTER_COLUMNS,
-      shownDls.map((d) => [
-        field(d.ref) + (seen && !seen.has(d.ref) ? ' new' : ''),
-        ageOf(d.dead_lettered_at, now),
-        field(d.consumer),
-        field(d.reason),
-        field(d.type ?? d.subject ?? '-'),
-        field(d.correlation_id ?? '-'),
-      ]),
-      {width: tableWidth, header},
-    )
-    body.push(
-      '',
-      chalk.bold(`Dead letters: ${dls.pending} pending${oldest}`) +
-        (fresh ? chalk.yellow(`, ${fresh} new since top started`) : ''),
-    )
-    if (shownDls.length === 0) body.push(`  ${chalk.dim('none pending')}`)
-    else {
-      body.push(`  ${dlTable[0]}`)
-      dlTable.slice(1).forEach((line, i) => {
-        const d = shownDls[i]
-        const selected = selectedItem?.kind === 'dead-letter' && selectedItem.ref === d.ref
-        body.push(mark(selected, seen && !seen.has(d.ref) ? chalk.yellow(line) : line))
-      })
-      if (dls.pending > shownDls.length)
-        body.push(chalk.dim(`  … ${dls.pending - shownDls.length} more (dvctl dlq list --site ${field(site)})`))
-    }
+    for (const e of snapshot.errors) body.push(chalk.yellow(`${field(e.part)} not read: ${field(e.message)}`))
+    body.push(...deadLetterLines(state, snapshot, selectedItem, tableWidth))
 
     const consumers = layoutTable(
       CONSUMER_COLUMNS,
@@ -281,39 +282,13 @@ export function topFrame(state: TopState, size: ScreenSize, now = Date.now()): s
         String(c.pending),
         String(c.ack_pending),
         String(c.redelivered),
+        agoOf(c.last_delivery_age_ms),
+        agoOf(c.last_ack_age_ms),
       ]),
       {width: tableWidth, header},
     )
     body.push(...section('Consumers', consumers, 'no service consumer'))
-
-    const states = Object.entries(snapshot.tasks.by_state)
-      .filter(([, n]) => n > 0)
-      .map(([s, n]) => `${n} ${field(s)}`)
-    const stalled = snapshot.tasks.stalled
-    body.push(
-      '',
-      chalk.bold(`Tasks: ${states.length ? states.join(', ') : 'none'}`) +
-        (stalled.length ? chalk.red(`; ${stalled.length} stalled`) : ''),
-    )
-    const shownStalled = stalled.slice(0, TOP_STALLED_TASKS)
-    if (shownStalled.length) {
-      const taskTable = layoutTable(
-        TASK_COLUMNS,
-        shownStalled.map((t) => [
-          field(t.task_id),
-          field(t.service),
-          field(t.state),
-          ageOf(t.last_event_at, now),
-          field(t.correlation_id ?? '-'),
-        ]),
-        {width: tableWidth, header},
-      )
-      body.push(`  ${taskTable[0]}`)
-      taskTable.slice(1).forEach((line, i) => {
-        const t = shownStalled[i]
-        body.push(mark(selectedItem?.kind === 'task' && selectedItem.task_id === t.task_id, line))
-      })
-    }
+    body.push(...taskLines(snapshot, selectedItem, tableWidth))
 
     const sources = layoutTable(
       SOURCE_COLUMNS,
