@@ -162,6 +162,7 @@ function siteBar(state: TopState): string {
       return i === state.current ? chalk.inverse(`[${text}]`) : snapshot?.error ? chalk.red(` ${text} `) : ` ${text} `
     })
     .join(' ')
+    .trimEnd()
 }
 
 function section(title: string, table: string[], empty: string): string[] {
