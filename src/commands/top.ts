@@ -74,6 +74,9 @@ It needs a terminal on stdin and stdout: otherwise (piped, in a script, with --j
       })
     } finally {
       await monitor.close()
+      // A dial to a site that does not answer may still be under way (bounded by --timeout): the user asked
+      // to quit now, so it does not keep the process alive.
+      setTimeout(() => process.exit(), 500).unref()
     }
     // q and Ctrl-C (a key in raw mode) end with 0; a signal from outside as every command does.
     if (this.interrupted) throw new ResultExit(ExitCode.interrupted)

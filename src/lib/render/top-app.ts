@@ -86,7 +86,9 @@ export async function runTop(options: TopOptions): Promise<void> {
     stopped = true
     wake?.()
     stdout.write(SHOW_CURSOR + LEAVE_ALTERNATE)
-    await poller
+    // A refresh under way (a site that does not answer holds one for up to --timeout) does not hold up quitting:
+    // the caller closes the connections, which ends it.
+    void poller
   }
 }
 
