@@ -270,8 +270,9 @@ export function topFrame(state: TopState, size: ScreenSize, now = Date.now()): s
   const selectedItem = items(state)[state.selected]
   const tableWidth = width - 4
   if (!snapshot) body.push('', chalk.dim(`Reading ${field(site)}…`))
+  // The error names the site already; a site that could not be read has nothing else to show.
+  else if (snapshot.error) body.push('', chalk.red(field(snapshot.error)))
   else {
-    if (snapshot.error) body.push('', chalk.red(`Site ${field(site)}: ${field(snapshot.error)}`))
     for (const e of snapshot.errors) body.push(chalk.yellow(`${field(e.part)} not read: ${field(e.message)}`))
     body.push(...deadLetterLines(state, snapshot, selectedItem, tableWidth))
 

@@ -59,7 +59,10 @@ describe('top frame', () => {
     const state = newTopState(['osl1', 'trd1'], 2000)
     applySnapshots(
       state,
-      [snapshot('osl1', {dead_letters: null}), snapshot('trd1', {error: 'connection refused'})],
+      [
+        snapshot('osl1', {dead_letters: null}),
+        snapshot('trd1', {error: 'Site trd1 (nats://127.0.0.1:4224): connection refused'}),
+      ],
       NOW,
     )
     const lines = topFrame(state, SIZE, NOW)
@@ -69,7 +72,9 @@ describe('top frame', () => {
     expect(lines).toContain('Tasks: 2 progress, 5 succeeded')
     expect(lines.at(-1)).toMatch(/q quit$/)
     pressKey(state, {site: 1})
-    expect(topFrame(state, SIZE, NOW)).toContain('Site trd1: connection refused')
+    const down = topFrame(state, SIZE, NOW)
+    expect(down).toContain('Site trd1 (nats://127.0.0.1:4224): connection refused')
+    expect(down.some((l) => /^(Dead letters|Consumers|Tasks)/.test(l))).toBe(false)
   })
 
   it('marks the dead letters that arrived after the first snapshot as new', () => {
