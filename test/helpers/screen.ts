@@ -2,7 +2,8 @@
 // with a scrollback, so a test can count what the user is left with (issue 15: copies of a table in the
 // scrollback). It knows what dvctl's renderers write: printable characters with autowrap (and the pending
 // wrap at the right margin, as xterm does), CR, LF, BS, and the CSI sequences H, A, B, C, D, G, J, K, m and
-// the private modes ?1049 (alternate screen) and ?25 (cursor). Lines that scroll off the top of the normal
+// the private modes ?1049 (alternate screen), ?25 (cursor shown or hidden) and ?2026 (synchronized output,
+// which changes nothing on the screen). Lines that scroll off the top of the normal
 // screen go to the scrollback; the alternate screen has none. Any other escape sequence is recorded in
 // `unknown`, so a test can insist there is none.
 import {charWidth} from '../../src/lib/render/table.js'
@@ -16,6 +17,8 @@ export class Screen {
   readonly unknown: string[] = []
   /** How many times the alternate screen was entered. */
   alternateEntered = 0
+  /** Whether the cursor is shown (?25h) or hidden (?25l). */
+  cursorVisible = true
   private normal: Row[]
   private alternate: Row[]
   private alt = false
@@ -174,7 +177,8 @@ export class Screen {
         this.alt = false
         this.row = this.saved.row
         this.col = this.saved.col
-      } else if (nums[0] !== 25 && nums[0] !== 1049) this.unknown.push(raw)
+      } else if (nums[0] === 25 && (final === 'h' || final === 'l')) this.cursorVisible = final === 'h'
+      else if (nums[0] !== 2026 && nums[0] !== 1049) this.unknown.push(raw)
       this.pendingWrap = false
       return
     }

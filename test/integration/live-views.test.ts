@@ -3,61 +3,17 @@
 // on the way, must leave at most one table header in the scrollback (before: one per frame). What the
 // command wrote to the terminal is replayed onto a small terminal emulator (test/helpers/screen.ts).
 import {randomUUID} from 'node:crypto'
-import {fileURLToPath} from 'node:url'
 
-import pty from '@lydell/node-pty'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {newEnvelope} from '../../src/lib/contract/envelope.js'
-import {Screen} from '../helpers/screen.js'
+import {startPty} from '../helpers/pty.js'
 import {type DlqSite, startDlqSite} from './dlq-fixture.js'
 
-const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 const LONG = 'rack osl1-r07 refused the server: no power budget left on the rack '.padEnd(300, '.')
 const HEADER = /^task\s+service\s+state\s+progress\s+age\s+site$/
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** dvctl under a pseudo-terminal, its output replayed onto an emulated screen of the same size. */
-function startPty(args: string[], columns: number, rows: number) {
-  const env: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v
-  Object.assign(env, {TERM: 'xterm-256color', NO_COLOR: '1', DVCTL_CONFIG: '/nonexistent/dvctl.yaml'})
-  delete env.DV_SITE
-  delete env.NATS_URL
-  const term = pty.spawn(process.execPath, [RUN, ...args], {cols: columns, rows, env})
-  // The pty's driver has already turned LF into CR LF.
-  const screen = new Screen(columns, rows, {onlcr: false})
-  let output = ''
-  term.onData((d) => {
-    output += d
-    screen.write(d)
-  })
-  const exited = new Promise<number>((resolve) => term.onExit(({exitCode}) => resolve(exitCode)))
-  return {
-    screen,
-    output: () => output,
-    exited,
-    resize(c: number, r: number) {
-      term.resize(c, r)
-      screen.resize(c, r)
-    },
-    async waitFor(predicate: () => boolean, what: string, ms = 30_000) {
-      const deadline = Date.now() + ms
-      while (!predicate()) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; output:\n${output}`)
-        await sleep(50)
-      }
-    },
-    async interrupt(): Promise<number> {
-      term.kill('SIGINT')
-      const timer = setTimeout(() => term.kill('SIGKILL'), 15_000)
-      const code = await exited
-      clearTimeout(timer)
-      return code
-    },
-  }
-}
 
 describe('live views in a pseudo-terminal', {timeout: 120_000}, () => {
   let site: DlqSite

@@ -16,10 +16,10 @@ import {field} from './text.js'
  * and when the view stops its last state is printed there once, as ordinary output.
  */
 
-const ENTER_ALTERNATE = '\u001B[?1049h'
-const LEAVE_ALTERNATE = '\u001B[?1049l'
-const HIDE_CURSOR = '\u001B[?25l'
-const SHOW_CURSOR = '\u001B[?25h'
+export const ENTER_ALTERNATE = '\u001B[?1049h'
+export const LEAVE_ALTERNATE = '\u001B[?1049l'
+export const HIDE_CURSOR = '\u001B[?25l'
+export const SHOW_CURSOR = '\u001B[?25h'
 const HOME = '\u001B[H'
 const ERASE_TO_LINE_END = '\u001B[K'
 const ERASE_BELOW = '\u001B[J'
