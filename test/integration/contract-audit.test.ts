@@ -166,6 +166,22 @@ describe('dvctl contract audit', {timeout: 120_000}, () => {
     expect(ContractAuditResult.parse(json.json()).over).toEqual(['objekt', 'sentral'])
   })
 
+  it('on an 80-column terminal the table fits, keeping the rules that were broken', async () => {
+    const r = await runCommand(
+      ['contract', 'audit', '--site', 'osl1', '--service', 'sentral', '--service', 'plattform'],
+      {
+        env: {DVCTL_CONFIG: config},
+        tty: {columns: 80},
+      },
+    )
+    expect(r.exitCode, r.stderr).toBe(0)
+    const lines = r.stdout.split('\n').filter((l) => l !== '')
+    for (const line of lines) expect(line.length, line).toBeLessThanOrEqual(80)
+    expect(lines[0]).toMatch(/^service +type +seen +failing .*correlation/)
+    expect(lines[1]).toMatch(/^plattform +\* +100 +-/)
+    expect(lines).toContainEqual(expect.stringMatching(/^sentral +nett\.apply\.req\S* +200 +10% /))
+  })
+
   it('a missing stream is reported, the others audited; a bad --fail-over is a usage error', async () => {
     const r = await audit('--stream', 'DV_CMD', '--stream', 'NOPE', '--json')
     expect(r.exitCode, r.stderr).toBe(0)

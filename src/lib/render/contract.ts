@@ -75,9 +75,11 @@ export function renderJsonSchema(_term: Terminal, schema: JsonSchemaExport | Rec
   out(JSON.stringify(schema, null, 2))
 }
 
-/** A share as the audit shows it: `-` for none, else the percentage (two decimals at most). */
+/** A share as the audit shows it: `-` for none, else the percentage to one decimal (`<0.1%` below that). */
 function share(messages: number, percent: number): string {
-  return messages === 0 ? '-' : `${percent}%`
+  if (messages === 0) return '-'
+  const rounded = Math.round(percent * 10) / 10
+  return rounded === 0 ? '<0.1%' : `${rounded}%`
 }
 
 /** `osl1/DV_CMD:17`: where an offending message is stored. */
@@ -91,7 +93,13 @@ function refCell(ref: AuditRef | undefined): string {
  * --fail-over on stderr.
  */
 export async function renderAudit(term: Terminal, result: ContractAuditResult): Promise<void> {
-  const ruleColumns: ColumnSpec[] = AUDIT_RULES.map((rule) => ({header: rule, fit: 'fixed', align: 'right'}))
+  // A rule nobody broke gives way first on a narrow terminal (piped output has every column).
+  const ruleColumns: ColumnSpec[] = AUDIT_RULES.map((rule) => ({
+    header: rule,
+    fit: 'fixed',
+    align: 'right',
+    optional: result.services.every((s) => s.rules[rule].messages === 0),
+  }))
   const rows: Array<Array<string | number>> = []
   for (const service of result.services) {
     const over = service.over
