@@ -353,7 +353,7 @@ function checkAdvisory(
   }
   if (type !== undefined && !isTask && ENVELOPE_TYPE.test(type)) {
     const registry = opts.registry ?? defaultPayloadRegistry()
-    if (registry.versions(type).length === 0) {
+    if (!registry.hasType(type)) {
       note(
         '$.type',
         'no-schema',

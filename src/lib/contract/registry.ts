@@ -28,15 +28,23 @@ export interface PayloadSchema {
 
 export class PayloadRegistry {
   private readonly entries = new Map<string, PayloadSchema>()
+  private readonly typeCounts = new Map<string, number>()
 
   /** Adds a schema; one for the same type and version replaces it (a team file overrides a built-in). */
   register(entry: PayloadSchema): this {
-    this.entries.set(`${entry.type}/v${entry.version}`, entry)
+    const key = `${entry.type}/v${entry.version}`
+    if (!this.entries.has(key)) this.typeCounts.set(entry.type, (this.typeCounts.get(entry.type) ?? 0) + 1)
+    this.entries.set(key, entry)
     return this
   }
 
   get(type: string, version = 1): PayloadSchema | undefined {
     return this.entries.get(`${type}/v${version}`)
+  }
+
+  /** Whether any version of a type is registered (cheap: stream readers ask it per message). */
+  hasType(type: string): boolean {
+    return (this.typeCounts.get(type) ?? 0) > 0
   }
 
   /** The registered versions of a type, ascending. */
