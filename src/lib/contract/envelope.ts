@@ -117,6 +117,13 @@ export interface ValidateEnvelopeOptions {
   maxPayload?: number
   /** The encoded size in bytes when the caller already knows it (saves serialising again). */
   size?: number
+  /**
+   * Also report, as warnings, two rules a single message cannot always be held to (`contract audit` counts
+   * them): `missing-causation`, an event or task event without causation_id that does not open its own
+   * workflow (its correlation_id is not its id), and `no-schema`, a type with no payload schema registered,
+   * so its payload is unversioned and unchecked.
+   */
+  advisory?: boolean
 }
 
 export interface EnvelopeValidation {
@@ -296,6 +303,8 @@ export function validateEnvelope(value: unknown, opts: ValidateEnvelopeOptions =
     if (type !== undefined) checkPayload(type, version, data, opts, add, note, isTask)
   }
 
+  if (opts.advisory) checkAdvisory(env, type, isTask, opts, note)
+
   if (opts.maxPayload !== undefined) {
     const size = opts.size ?? encodedSize(value)
     if (size !== undefined && size > opts.maxPayload) {
@@ -318,6 +327,41 @@ export function validateEnvelope(value: unknown, opts: ValidateEnvelopeOptions =
 }
 
 type Add = (path: string, code: ProblemCode, message: string) => void
+
+/**
+ * The advisory rules (ValidateEnvelopeOptions.advisory). causation_id is absent only on a workflow's first
+ * message (docs/contract.md): a command may open a workflow whose correlation_id came from elsewhere (the
+ * HTTP API), but an event or a task event reports what a command or an earlier message set off, so it names
+ * its cause unless it opens a workflow of its own (correlation_id = id). Payload schemas must be versioned
+ * (ADR "Payload rules"): a type with no registered schema has neither version nor check.
+ */
+function checkAdvisory(
+  env: Record<string, unknown>,
+  type: string | undefined,
+  isTask: boolean,
+  opts: ValidateEnvelopeOptions,
+  note: Add,
+) {
+  // dv.<service>.evt.<entity>.<verb> and dv.task.evt.<verb>: the third token says "event".
+  const reports = isTask || opts.subject?.split('.')[2] === 'evt'
+  if (reports && env.causation_id === undefined && env.correlation_id !== env.id) {
+    note(
+      '$.causation_id',
+      'missing-causation',
+      `causation_id is missing on ${isTask ? 'a task event' : 'an event'} that does not open its own workflow (correlation_id is not its id).`,
+    )
+  }
+  if (type !== undefined && !isTask && ENVELOPE_TYPE.test(type)) {
+    const registry = opts.registry ?? defaultPayloadRegistry()
+    if (!registry.hasType(type)) {
+      note(
+        '$.type',
+        'no-schema',
+        `No payload schema is registered for type ${type}; the payload is unversioned and unchecked.`,
+      )
+    }
+  }
+}
 
 function checkTime(time: unknown, add: Add) {
   if (typeof time !== 'string') {

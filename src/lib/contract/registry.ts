@@ -18,19 +18,33 @@ export interface PayloadSchema {
   /** The JSON Schema document it was loaded from (exported as is, since a round trip through zod may lose detail). */
   jsonSchema?: Record<string, unknown>
   description?: string
+  /** The subject the type travels on, when the registry knows it (the built-ins: the ADR's examples). */
+  subject?: string
+  /** An RPC reply: it travels on the requester's inbox, in answer to `subject`. */
+  reply?: boolean
+  /** A payload that satisfies the schema (`contract export` shows it in a whole example message). */
+  example?: Record<string, unknown>
 }
 
 export class PayloadRegistry {
   private readonly entries = new Map<string, PayloadSchema>()
+  private readonly typeCounts = new Map<string, number>()
 
   /** Adds a schema; one for the same type and version replaces it (a team file overrides a built-in). */
   register(entry: PayloadSchema): this {
-    this.entries.set(`${entry.type}/v${entry.version}`, entry)
+    const key = `${entry.type}/v${entry.version}`
+    if (!this.entries.has(key)) this.typeCounts.set(entry.type, (this.typeCounts.get(entry.type) ?? 0) + 1)
+    this.entries.set(key, entry)
     return this
   }
 
   get(type: string, version = 1): PayloadSchema | undefined {
     return this.entries.get(`${type}/v${version}`)
+  }
+
+  /** Whether any version of a type is registered (cheap: stream readers ask it per message). */
+  hasType(type: string): boolean {
+    return (this.typeCounts.get(type) ?? 0) > 0
   }
 
   /** The registered versions of a type, ascending. */
@@ -78,6 +92,8 @@ const BUILTIN: Array<Omit<PayloadSchema, 'origin' | 'version'>> = [
   {
     type: 'maskin.server.provision.requested',
     description: 'Command on dv.maskin.cmd.provision: provision a physical server.',
+    subject: 'dv.maskin.cmd.provision',
+    example: {server_id: 'srv-osl1-0042', profile: 'gpu-large', hostname: 'osl1-r12-u07', labels: {rack: 'r12'}},
     schema: z.looseObject({
       server_id: id,
       profile: id,
@@ -89,6 +105,8 @@ const BUILTIN: Array<Omit<PayloadSchema, 'origin' | 'version'>> = [
   {
     type: 'maskin.server.provisioned',
     description: 'Event on dv.maskin.evt.server.provisioned: a server is installed and reachable.',
+    subject: 'dv.maskin.evt.server.provisioned',
+    example: {server_id: 'srv-osl1-0042', hostname: 'osl1-r12-u07', ip_addresses: ['10.0.4.17']},
     schema: z.looseObject({
       server_id: id,
       hostname: z.string().min(1).optional(),
@@ -99,6 +117,8 @@ const BUILTIN: Array<Omit<PayloadSchema, 'origin' | 'version'>> = [
   {
     type: 'nett.apply.requested',
     description: 'Command on dv.nett.cmd.apply: apply a network configuration revision.',
+    subject: 'dv.nett.cmd.apply',
+    example: {network_id: 'vpc-12', revision: 7, config_ref: 's3://configs/vpc-12/7.json'},
     schema: z.looseObject({
       network_id: id,
       revision: z.int().min(1).optional(),
@@ -108,6 +128,8 @@ const BUILTIN: Array<Omit<PayloadSchema, 'origin' | 'version'>> = [
   {
     type: 'plattform.cluster.ready',
     description: 'Event on dv.plattform.evt.cluster.ready: a cluster accepts workloads.',
+    subject: 'dv.plattform.evt.cluster.ready',
+    example: {cluster_id: 'cluster-9', kubernetes_version: '1.31.2', node_count: 3},
     schema: z.looseObject({
       cluster_id: id,
       kubernetes_version: z.string().min(1).optional(),
@@ -118,11 +140,16 @@ const BUILTIN: Array<Omit<PayloadSchema, 'origin' | 'version'>> = [
   {
     type: 'identitet.token.introspect.requested',
     description: 'RPC request on dv.rpc.identitet.introspect_token: is this token active, and whose is it?',
+    subject: 'dv.rpc.identitet.introspect_token',
+    example: {token: 'opaque-token-value', token_type_hint: 'access_token'},
     schema: z.looseObject({token: id, token_type_hint: z.enum(['access_token', 'refresh_token']).optional()}),
   },
   {
     type: 'identitet.token.introspect.replied',
     description: 'RPC reply of dv.rpc.identitet.introspect_token.',
+    subject: 'dv.rpc.identitet.introspect_token',
+    reply: true,
+    example: {active: true, subject: 'user:lars.solem', scopes: ['servers:write'], expires_at: '2026-03-14T10:30:00Z'},
     schema: z.looseObject({
       active: z.boolean(),
       subject: z.string().optional(),
@@ -134,6 +161,13 @@ const BUILTIN: Array<Omit<PayloadSchema, 'origin' | 'version'>> = [
     type: `task.${verb}`,
     description: `Task event on dv.task.evt.${verb}; the envelope subject is the task id.`,
     schema: TaskEventData,
+    subject: `dv.task.evt.${verb}`,
+    example: {
+      task_id: 'task-0001',
+      state: verb,
+      ...(verb === 'progress' ? {progress: {percent: 40, message: 'installing the image'}} : {}),
+      ...(verb === 'failed' ? {error: {code: 'no-capacity', message: 'no free VLAN', retryable: true}} : {}),
+    },
   })),
 ]
 

@@ -1,11 +1,14 @@
 import chalk from 'chalk'
 
+import {AUDIT_RULES, type AuditRef, type ContractAuditResult} from '../contract/audit.js'
 import type {Problem} from '../contract/problems.js'
 import type {JsonSchemaExport, PayloadJsonSchema, SchemaList, SchemaListEntry} from '../contract/schemas.js'
 import type {SubjectAnalysis} from '../contract/taxonomy.js'
 import type {ValidateResult} from '../contract/validate.js'
 import {renderListing, type Listing} from './listing.js'
-import {out, type Terminal} from './terminal.js'
+import type {ColumnSpec} from './table.js'
+import {err, out, table, type Terminal} from './terminal.js'
+import {field} from './text.js'
 
 const mark = (valid: boolean) => (valid ? chalk.green('valid') : chalk.red('invalid'))
 
@@ -70,4 +73,109 @@ export function renderSchemaDetail(_term: Terminal, versions: PayloadJsonSchema[
 /** A JSON Schema document (or the whole export) as is, for redirecting to a file. */
 export function renderJsonSchema(_term: Terminal, schema: JsonSchemaExport | Record<string, unknown>): void {
   out(JSON.stringify(schema, null, 2))
+}
+
+/** A share as the audit shows it: `-` for none, else the percentage to one decimal (`<0.1%` below that). */
+function share(messages: number, percent: number): string {
+  if (messages === 0) return '-'
+  const rounded = Math.round(percent * 10) / 10
+  return rounded === 0 ? '<0.1%' : `${rounded}%`
+}
+
+/** `osl1/DV_CMD:17`: where an offending message is stored. */
+function refCell(ref: AuditRef | undefined): string {
+  return ref ? `${field(ref.site)}/${field(ref.stream)}:${ref.seq}` : '-'
+}
+
+/**
+ * `contract audit`: one table of shares (per service, type `*`, then each of its types), one of the first and
+ * last offending message of each rule and type with the command that opens the first; the services over
+ * --fail-over on stderr.
+ */
+export async function renderAudit(term: Terminal, result: ContractAuditResult): Promise<void> {
+  // A rule nobody broke gives way first on a narrow terminal (piped output has every column).
+  const ruleColumns: ColumnSpec[] = AUDIT_RULES.map((rule) => ({
+    header: rule,
+    fit: 'fixed',
+    align: 'right',
+    optional: result.services.every((s) => s.rules[rule].messages === 0),
+  }))
+  const rows: Array<Array<string | number>> = []
+  for (const service of result.services) {
+    const over = service.over
+      ? chalk.red(share(service.failing, service.percent))
+      : share(service.failing, service.percent)
+    rows.push([
+      field(service.service),
+      '*',
+      service.seen,
+      over,
+      ...AUDIT_RULES.map((r) => share(service.rules[r].messages, service.rules[r].percent)),
+    ])
+    for (const t of result.types.filter((x) => x.service === service.service)) {
+      rows.push([
+        field(t.service),
+        field(t.type),
+        t.seen,
+        share(t.failing, t.percent),
+        ...AUDIT_RULES.map((r) => share(t.rules[r].messages, t.rules[r].percent)),
+      ])
+    }
+  }
+  if (rows.length === 0) {
+    err(`No messages in ${result.streams.join(', ')}${result.window.from ? ` since ${result.window.from}` : ''}.`)
+    return
+  }
+  await table(
+    term,
+    [
+      {header: 'service', min: 8},
+      {header: 'type', min: 16},
+      {header: 'seen', fit: 'fixed', align: 'right'},
+      {header: 'failing', fit: 'fixed', align: 'right'},
+      ...ruleColumns,
+    ],
+    rows,
+  )
+
+  const offending: Array<Array<string | number>> = []
+  for (const t of result.types) {
+    for (const rule of AUDIT_RULES) {
+      const r = t.rules[rule]
+      if (r.messages === 0) continue
+      offending.push([
+        field(t.service),
+        field(t.type),
+        rule,
+        r.messages,
+        Object.keys(r.codes).join(','),
+        refCell(r.first),
+        refCell(r.last),
+        r.first ? field(r.first.open) : '-',
+      ])
+    }
+  }
+  if (offending.length > 0) {
+    out()
+    if (term.stdoutTTY) out(chalk.bold('First and last offending message per rule'))
+    await table(
+      term,
+      [
+        {header: 'service', min: 8},
+        {header: 'type', min: 16},
+        {header: 'rule', fit: 'fixed'},
+        {header: 'messages', fit: 'fixed', align: 'right'},
+        {header: 'codes', min: 12, optional: true},
+        {header: 'first', fit: 'fixed'},
+        {header: 'last', fit: 'fixed'},
+        {header: 'open first with', min: 20, optional: true},
+      ],
+      offending,
+    )
+  }
+  if (result.truncated) err('More message types than the audit keeps apart: the rest are counted as (other).')
+  const limit = result.fail_over
+  for (const s of result.services.filter((x) => x.over)) {
+    err(`${field(s.service)}: ${s.percent}% of ${s.seen} messages break a rule, over --fail-over ${limit}%.`)
+  }
 }
