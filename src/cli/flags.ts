@@ -8,6 +8,13 @@ import {parseDuration} from '../lib/duration.js'
 import {usageError} from '../lib/errors.js'
 import type {ListOrder} from '../lib/render/listing.js'
 import type {TaskFilter} from '../lib/tasks/watch.js'
+import type {WorkflowFilter} from '../lib/workflow/list.js'
+import {
+  DEFAULT_MAX_WORKFLOWS,
+  DEFAULT_STALLED_AFTER_MS,
+  WORKFLOW_LIST_STATUSES,
+  type WorkflowListStatus,
+} from '../lib/workflow/state.js'
 
 /**
  * The oclif flag definitions shared by several commands, and the mapping of their parsed values onto the
@@ -178,4 +185,57 @@ export function listOrderFrom(flags: {sort?: string; limit?: number}, fields: re
     )
   }
   return {...order, sort: {field, descending}}
+}
+
+/** The window and filters shared by `workflow list` and `workflow count` (docs/operations.md, "Finding workflows"). */
+export const workflowFilterFlags = {
+  since: durationFlag({
+    summary: 'How far back to read (default 24h; 0 reads everything).',
+    defaultHelp: async () => '24h',
+  }),
+  until: Flags.string({
+    summary: 'Read up to this time: RFC 3339, or a duration back from now (e.g. 1h).',
+    helpValue: '<time|duration>',
+  }),
+  status: Flags.string({
+    summary:
+      'Only workflows in this status (repeatable). Precedence: dead-lettered > failed > stalled > running > succeeded.',
+    multiple: true,
+    options: [...WORKFLOW_LIST_STATUSES, 'dead_lettered'],
+  }),
+  tenant: Flags.string({summary: 'Only workflows of this tenant (tenant_id).'}),
+  service: Flags.string({
+    summary: 'Only workflows the service took part in (addressed in a subject, or the envelope source).',
+  }),
+  type: Flags.string({
+    summary: 'Only workflows whose root message has this type; * matches any run of characters (e.g. "maskin.*").',
+  }),
+  'stalled-after': durationFlag({
+    summary: 'A task started and silent for longer than this makes its workflow stalled.',
+    default: DEFAULT_STALLED_AFTER_MS,
+    defaultHelp: async () => '15m',
+  }),
+  'max-workflows': Flags.integer({
+    summary: 'Track at most this many workflows (memory grows with each one); later ones are reported as not counted.',
+    min: 1,
+    default: DEFAULT_MAX_WORKFLOWS,
+    helpValue: '<n>',
+  }),
+}
+
+/** The service's filter from the parsed flags (`dead_lettered` is the same status as `dead-lettered`). */
+export function workflowFilterFrom(flags: {
+  status?: string[]
+  tenant?: string
+  service?: string
+  type?: string
+}): WorkflowFilter {
+  return {
+    ...(flags.status?.length
+      ? {statuses: flags.status.map((s) => (s === 'dead_lettered' ? 'dead-lettered' : s) as WorkflowListStatus)}
+      : {}),
+    ...(flags.tenant !== undefined ? {tenant: flags.tenant} : {}),
+    ...(flags.service !== undefined ? {service: flags.service} : {}),
+    ...(flags.type !== undefined ? {type: flags.type} : {}),
+  }
 }

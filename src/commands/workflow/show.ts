@@ -2,11 +2,10 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {durationFlag, readFlags} from '../../cli/flags.js'
-import {notFound, ResultExit, UserError} from '../../lib/errors.js'
+import {siteReadOutcome} from '../../cli/site-reads.js'
+import {notFound, ResultExit} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
-import {natsHint} from '../../lib/nats/errors.js'
 import {type FanOut} from '../../lib/nats/fanout.js'
-import {warn} from '../../lib/render/terminal.js'
 import {LiveWorkflow, renderWorkflow, renderWorkflowFollow, type WorkflowView} from '../../lib/render/workflow.js'
 import type {WorkflowResult} from '../../lib/workflow/read.js'
 import type {ScanWindow} from '../../lib/nats/reader.js'
@@ -64,23 +63,8 @@ An unreachable site is a warning (and sites[].error in JSON) while the others ar
       unreachable: fan.sites,
     })
     // Sites reached but not fully read (a server that stopped answering): 68 when others were, else 4.
-    const failed = result.sites.filter((s) => s.error && fan.connections.some((c) => c.site.name === s.site))
-    for (const s of result.sites) {
-      if (s.missing_streams?.length) warn(`site ${s.site} has no ${s.missing_streams.join(', ')} (skipped)`)
-    }
-    // Each error names its site already. When it is the only failure, it is the error and is said once.
-    if (failed.length === fan.connections.length) {
-      const only = failed.length === 1 ? failed[0] : undefined
-      if (!only) for (const s of failed) warn(s.error!)
-      const code = only?.code ?? 'connection-timeout'
-      throw new UserError(only ? only.error! : 'No site could be read.', {
-        code,
-        exitCode: ExitCode.unavailable,
-        hint: natsHint(code) ?? 'The server stopped answering. Check it (dvctl site check) or raise --timeout.',
-      })
-    }
-    for (const s of failed) warn(s.error!)
-    if (result.messages.length === 0 && failed.length === 0) {
+    const code = siteReadOutcome(result.sites, fan)
+    if (result.messages.length === 0 && code === ExitCode.ok) {
       throw notFound(
         `No message with correlation_id ${correlationId} on ${result.sites.map((s) => s.site).join(', ')}` +
           (window.from ? ` since ${window.from.toISOString()}` : ''),
@@ -89,7 +73,7 @@ An unreachable site is a warning (and sites[].error in JSON) while the others ar
       )
     }
     if (!this.jsonEnabled()) renderWorkflow(this.term, result, this.flags.view as WorkflowView)
-    return this.exitWith(result, failed.length > 0 ? ExitCode.partial : ExitCode.ok)
+    return this.exitWith(result, code)
   }
 
   /** --follow: the history, then each new message, until Ctrl-C (exit 130). */

@@ -99,13 +99,17 @@ export function correlationNeedle(correlationId: string): Uint8Array {
 
 /** Parses a stored message as an envelope of `correlationId`, or null when it is not one. */
 export function toWorkflowMessage(stored: StoredMessage, correlationId: string): WorkflowMessage | null {
-  let value: unknown
+  const value = parseStored(stored)
+  return value === undefined ? null : workflowMessageOf(stored, value, correlationId)
+}
+
+/** A stored message's payload as JSON, or undefined when it is not JSON. */
+export function parseStored(stored: Pick<StoredMessage, 'data'>): unknown {
   try {
-    value = JSON.parse(Buffer.from(stored.data.buffer, stored.data.byteOffset, stored.data.byteLength).toString('utf8'))
+    return JSON.parse(Buffer.from(stored.data.buffer, stored.data.byteOffset, stored.data.byteLength).toString('utf8'))
   } catch {
-    return null
+    return undefined
   }
-  return workflowMessageOf(stored, value, correlationId)
 }
 
 /** A decoded envelope as a message of the workflow, or null when it does not belong to `correlationId`. */
@@ -132,71 +136,97 @@ export function workflowMessageOf(
   }
 }
 
-interface SiteRead {
-  site: string
-  error?: string
-  code?: string
-  missing: string[]
+interface SiteRead extends SiteDrain {
   messages: WorkflowMessage[]
   advisories: Array<{advisory: Advisory; stored: StoredMessage}>
+}
+
+/** One stream of a site to drain: its byte pre-filter, and what to do with each message that passes it. */
+export interface DrainSpec {
+  stream: string
+  needle?: Uint8Array
+  take: (stored: StoredMessage) => void
+}
+
+/** How the drain of one site's streams went: the messages scanned, streams it lacks, or its one error. */
+export interface SiteDrain {
+  site: string
+  missing: string[]
+  /** The site's error (connection, stall) in the words of every other connection error, and its code. */
+  error?: string
+  code?: string
   scanned: number
 }
 
-/** Drains the history of one stream, handing each stored message that passes the byte filter to `take`. */
-async function drain(
+/**
+ * Drains the history of several streams of one site concurrently (one ordered consumer each, through the one
+ * stream reader), handing each stored message that passes a stream's byte filter to its `take`. A missing
+ * stream is listed; a failure is the site's error (the other streams still finish). Never throws.
+ */
+export async function drainSite(
   conn: SiteConnection,
-  stream: string,
-  window: ScanWindow,
-  needle: Uint8Array | undefined,
-  batch: number | undefined,
-  take: (stored: StoredMessage) => void,
-): Promise<number> {
-  const read = readStream(
-    conn,
-    {stream, needle},
-    {start: window.from ? {time: window.from} : undefined, to: window.to, batch},
+  specs: readonly DrainSpec[],
+  options: {window: ScanWindow; batch?: number; signal?: AbortSignal},
+): Promise<SiteDrain> {
+  const drained: SiteDrain = {site: conn.site.name, missing: [], scanned: 0}
+  const {window} = options
+  const settled = await Promise.allSettled(
+    specs.map(async (spec) => {
+      const read = readStream(
+        conn,
+        {stream: spec.stream, needle: spec.needle},
+        {
+          start: window.from ? {time: window.from} : undefined,
+          to: window.to,
+          batch: options.batch,
+          signal: options.signal,
+        },
+      )
+      for await (const m of read) spec.take(m)
+      return read.scanned
+    }),
   )
-  for await (const m of read) take(m)
-  return read.scanned
+  settled.forEach((s, i) => {
+    if (s.status === 'fulfilled') drained.scanned += s.value
+    else if (s.reason instanceof StreamMissing) drained.missing.push(specs[i].stream)
+    else if (!drained.error) {
+      // One line naming the site, in the words and with the code of every other connection error.
+      const failure = connectionError(conn.site, conn.url, s.reason)
+      drained.error = failure.message
+      drained.code = failure.code
+    }
+  })
+  return drained
 }
 
 async function readSite(conn: SiteConnection, options: ReadWorkflowOptions): Promise<SiteRead> {
-  const read: SiteRead = {site: conn.site.name, missing: [], messages: [], advisories: [], scanned: 0}
+  const messages: WorkflowMessage[] = []
+  const advisories: SiteRead['advisories'] = []
   const needle = correlationNeedle(options.correlationId)
-  const streams = [
-    ...WORKFLOW_STREAMS.map((stream) => ({
-      stream,
-      needle,
-      take: (stored: StoredMessage) => {
-        const m = toWorkflowMessage(stored, options.correlationId)
-        if (m) read.messages.push(m)
+  const drained = await drainSite(
+    conn,
+    [
+      ...WORKFLOW_STREAMS.map((stream) => ({
+        stream,
+        needle,
+        take: (stored: StoredMessage) => {
+          const m = toWorkflowMessage(stored, options.correlationId)
+          if (m) messages.push(m)
+        },
+      })),
+      {
+        // Advisories name no correlation, only (stream, seq): they are matched once the messages are known.
+        stream: STREAMS.dlq,
+        take: (stored: StoredMessage) => {
+          const advisory = parseAdvisory(stored.data)
+          if (advisory && (WORKFLOW_STREAMS as readonly string[]).includes(advisory.stream))
+            advisories.push({advisory, stored})
+        },
       },
-    })),
-    {
-      // Advisories name no correlation, only (stream, seq): they are matched once the messages are known.
-      stream: STREAMS.dlq,
-      needle: undefined,
-      take: (stored: StoredMessage) => {
-        const advisory = parseAdvisory(stored.data)
-        if (advisory && (WORKFLOW_STREAMS as readonly string[]).includes(advisory.stream))
-          read.advisories.push({advisory, stored})
-      },
-    },
-  ]
-  const settled = await Promise.allSettled(
-    streams.map((s) => drain(conn, s.stream, options.window, s.needle, options.batch, s.take)),
+    ],
+    {window: options.window, batch: options.batch},
   )
-  settled.forEach((s, i) => {
-    if (s.status === 'fulfilled') read.scanned += s.value
-    else if (s.reason instanceof StreamMissing) read.missing.push(streams[i].stream)
-    else if (!read.error) {
-      // One line naming the site, in the words and with the code of every other connection error.
-      const failure = connectionError(conn.site, conn.url, s.reason)
-      read.error = failure.message
-      read.code = failure.code
-    }
-  })
-  return read
+  return {...drained, messages, advisories}
 }
 
 /** Everything read from the sites, before assembly: every copy of every message, and the dead letters. */

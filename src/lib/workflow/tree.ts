@@ -1,4 +1,5 @@
-import {TaskBoard, taskEventVerb} from '../tasks/board.js'
+import {taskEventVerb} from '../tasks/board.js'
+import {WorkflowFold, type TaskState} from './state.js'
 
 /**
  * The causation tree of a workflow (ADR "Ordering model": use correlation and causation IDs for workflow
@@ -191,15 +192,7 @@ export function walkTree(
   }
 }
 
-export type WorkflowStatus = 'running' | 'succeeded' | 'failed' | 'dead-lettered'
-
-export interface TaskState {
-  task_id: string
-  site: string
-  state: string
-  /** id of the message that set the state. */
-  id: string
-}
+export {deriveStatus, type TaskState, type WorkflowStatus} from './state.js'
 
 /**
  * The lifecycle verb of a task event (the last token of `dv.task.evt.<verb>`, as `task watch` reads it),
@@ -217,32 +210,12 @@ export function isFailure(m: Pick<WorkflowMessage, 'subject'>): boolean {
 
 /**
  * The latest state of each task of the workflow, in the order the tasks appeared: the messages folded in
- * time order through the same TaskBoard as `task watch` and `task list`, so all three agree (an event
- * that breaks the lifecycle, such as `started` after `progress`, leaves the state as it was). `site` and
- * `id` are those of the event that set the state.
+ * time order through the one workflow reducer (state.ts), whose task board is the one `task watch` and
+ * `task list` use, so all of them agree (an event that breaks the lifecycle, such as `started` after
+ * `progress`, leaves the state as it was). `site` and `id` are those of the event that set the state.
  */
 export function taskStates(messages: readonly WorkflowMessage[]): TaskState[] {
-  const board = new TaskBoard({acrossSites: true})
-  const setBy = new Map<string, Pick<TaskState, 'site' | 'id'>>()
-  for (const m of [...messages].sort(byTime)) {
-    if (!taskVerb(m)) continue
-    const update = board.apply({site: m.site, subject: m.subject, time: m.time, envelope: m.envelope})
-    if (!update) continue
-    if (!update.illegal || !setBy.has(update.task.task_id)) setBy.set(update.task.task_id, {site: m.site, id: m.id})
-  }
-  return board.tasks().map((t) => {
-    const {site, id} = setBy.get(t.task_id)!
-    return {task_id: t.task_id, site, state: t.state, id}
-  })
-}
-
-/**
- * dead-lettered when any message of it was dead-lettered; failed when a task failed or was cancelled;
- * succeeded when it has tasks and all of them succeeded; running otherwise.
- */
-export function deriveStatus(tasks: readonly TaskState[], deadLetterCount: number): WorkflowStatus {
-  if (deadLetterCount > 0) return 'dead-lettered'
-  if (tasks.some((t) => t.state === 'failed' || t.state === 'cancelled')) return 'failed'
-  if (tasks.length > 0 && tasks.every((t) => t.state === 'succeeded')) return 'succeeded'
-  return 'running'
+  const fold = new WorkflowFold()
+  for (const m of [...messages].sort(byTime)) fold.apply(m)
+  return fold.tasks()
 }

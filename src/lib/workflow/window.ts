@@ -1,3 +1,4 @@
+import {parseDuration} from '../duration.js'
 import {usageError} from '../errors.js'
 import type {ScanWindow} from '../nats/reader.js'
 
@@ -33,4 +34,23 @@ export function resolveWindow(
   }
   const since = flags.since ?? DEFAULT_SINCE_MS
   return since === 0 ? {} : {from: new Date(now - since)}
+}
+
+/**
+ * `--since` (a duration back from now, default 24h; 0: from the streams' start) and `--until` (an RFC 3339
+ * time, or a duration back from now): the window `workflow list` and `workflow count` read.
+ */
+export function resolveSinceUntil(flags: {since?: number; until?: string}, now: number = Date.now()): ScanWindow {
+  const since = flags.since ?? DEFAULT_SINCE_MS
+  const from = since === 0 ? undefined : new Date(now - since)
+  let to: Date | undefined
+  if (flags.until !== undefined) {
+    to = /^\d{4}-\d{2}-\d{2}/.test(flags.until)
+      ? parseTime(flags.until, '--until')
+      : new Date(now - parseDuration(flags.until, '--until'))
+  }
+  if (from && to && from > to) {
+    throw usageError('--until is before --since.', 'bad-time', 'Give an --until later than the start of --since.')
+  }
+  return {...(from ? {from} : {}), ...(to ? {to} : {})}
 }
