@@ -254,6 +254,33 @@ describe('workflow list and count over 1,000 workflows on two sites', {timeout: 
     expect(bad.exitCode).toBe(2)
   })
 
+  it('fits the table to a terminal: a header, the columns that matter, one line per workflow', async () => {
+    const r = await runCommand(
+      ['workflow', 'list', '--all-sites', '--stalled-after', '1h', '--status', 'stalled', '--status', 'dead_lettered'],
+      {
+        env: {DVCTL_CONFIG: config},
+        tty: {columns: 80},
+      },
+    )
+    expect(r.exitCode, r.stderr).toBe(0)
+    const lines = r.stdout.trimEnd().split('\n')
+    expect(lines).toHaveLength(3)
+    expect(lines[0]).toMatch(/^correlation\s+status\s+root\s+.*first\s+last\s+.*tasks\s+dead/)
+    for (const line of lines) expect(line.length).toBeLessThanOrEqual(80)
+    expect(lines.find((l) => l.includes('stalled'))).toMatch(/1 started/)
+    expect(lines.find((l) => l.includes('dead-lettered'))).toMatch(/1 created\s+1$/)
+    expect(r.stderr).toContain('2 workflow(s); 1000 in the window')
+    const count = await runCommand(['workflow', 'count', '--all-sites', '--group-by', 'tenant'], {
+      env: {DVCTL_CONFIG: config},
+      tty: {columns: 80},
+    })
+    expect(count.stdout.trimEnd().split('\n')).toEqual([
+      expect.stringMatching(/^tenant\s+count$/),
+      expect.stringMatching(/^acme\s+500$/),
+      expect.stringMatching(/^globex\s+500$/),
+    ])
+  })
+
   it('reads the sites it can reach and warns about the other', async () => {
     const half = join(dir, 'half.yaml')
     await writeFile(

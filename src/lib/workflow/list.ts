@@ -7,7 +7,15 @@ import type {SiteStatus} from '../nats/fanout.js'
 import type {ScanWindow, StoredMessage} from '../nats/reader.js'
 import {taskEventVerb} from '../tasks/board.js'
 import {parseAdvisory, toDeadLetter, type Advisory} from './dead-letters.js'
-import {drainSite, parseStored, WORKFLOW_STREAMS, workflowMessageOf, WorkflowResult} from './read.js'
+import {
+  causationOf,
+  drainSite,
+  messageTime,
+  parseStored,
+  WORKFLOW_STREAMS,
+  workflowEnvelope,
+  WorkflowResult,
+} from './read.js'
 import {
   DEFAULT_MAX_WORKFLOWS,
   DEFAULT_STALLED_AFTER_MS,
@@ -161,6 +169,8 @@ function slimTaskEnvelope(envelope: Record<string, unknown>): Record<string, unk
   }
 }
 
+const NO_DATA = new Uint8Array(0)
+
 /** Advisories of one site by the message they name: stream, then sequence. */
 type Targets = Map<string, Map<number, Array<{advisory: Advisory; stored: StoredMessage}>>>
 
@@ -191,9 +201,11 @@ async function scan(connections: readonly SiteConnection[], options: ScanWorkflo
             if (!advisory || !(WORKFLOW_STREAMS as readonly string[]).includes(advisory.stream)) return
             let bySeq = targets.get(advisory.stream)
             if (!bySeq) targets.set(advisory.stream, (bySeq = new Map()))
+            // Where the advisory is stored, without its bytes (which may share a buffer with many others).
+            const where = {...stored, data: NO_DATA}
             const list = bySeq.get(advisory.stream_seq)
-            if (list) list.push({advisory, stored})
-            else bySeq.set(advisory.stream_seq, [{advisory, stored}])
+            if (list) list.push({advisory, stored: where})
+            else bySeq.set(advisory.stream_seq, [{advisory, stored: where}])
             advisories++
           },
         },
@@ -203,13 +215,11 @@ async function scan(connections: readonly SiteConnection[], options: ScanWorkflo
     if (dlq.error) return dlq
     const domain = advisories ? ((await conn.identity()).jsDomain ?? undefined) : undefined
     const take = (stored: StoredMessage) => {
-      const value = parseStored(stored)
-      const correlation = (value as {correlation_id?: unknown} | null | undefined)?.correlation_id
-      if (typeof correlation !== 'string' || !correlation || correlation.length > MAX_TEXT) return
-      const m = workflowMessageOf(stored, value, correlation)
-      if (!m) return
+      const envelope = workflowEnvelope(parseStored(stored))
+      const correlation = envelope?.correlation_id
+      if (!envelope || !correlation || correlation.length > MAX_TEXT) return
       let t = byCorrelation.get(correlation)
-      const at = Date.parse(m.time)
+      const at = messageTime(envelope, stored.time)
       if (!t) {
         if (byCorrelation.size >= max) {
           untracked++
@@ -223,33 +233,42 @@ async function scan(connections: readonly SiteConnection[], options: ScanWorkflo
           services: [],
           sites: [],
           messages: 0,
-          fold: new WorkflowFold(),
+          fold: new WorkflowFold({setters: false}),
         }
         byCorrelation.set(correlation, t)
       }
       t.messages++
       if (at < t.first) t.first = at
       if (at > t.last) t.last = at
-      if (!t.sites.includes(m.site)) t.sites.push(m.site)
-      const source = text(m.envelope.source)
-      const service = subjectService(m.subject)
+      if (!t.sites.includes(stored.site)) t.sites.push(stored.site)
+      const source = text(envelope.source)
+      const service = subjectService(stored.subject)
       addService(t.services, service)
       addService(t.services, source)
-      t.tenant ??= text(m.envelope.tenant_id)
-      if (m.causation_id === null && (!t.root || at < t.root.at)) {
+      t.tenant ??= text(envelope.tenant_id)
+      if (causationOf(envelope) === null && (!t.root || at < t.root.at)) {
         t.root = {
-          id: m.id.slice(0, MAX_TEXT),
-          type: text(m.type),
-          subject: m.subject,
-          site: m.site,
+          id: envelope.id.slice(0, MAX_TEXT),
+          type: text(envelope.type),
+          subject: stored.subject,
+          site: stored.site,
           service: service ?? source,
           at,
         }
       }
-      if (taskEventVerb(m.subject)) t.fold.apply({...m, envelope: slimTaskEnvelope(m.envelope)})
+      if (taskEventVerb(stored.subject)) {
+        const time = new Date(at).toISOString()
+        t.fold.apply({
+          site: stored.site,
+          subject: stored.subject,
+          time,
+          id: envelope.id,
+          envelope: slimTaskEnvelope(envelope),
+        })
+      }
       const hits = advisories ? targets.get(stored.stream)?.get(stored.seq) : undefined
       for (const {advisory, stored: where} of hits ?? []) {
-        if (toDeadLetter(advisory, where, m.id, domain, multiSite)) t.fold.deadLetters++
+        if (toDeadLetter(advisory, where, envelope.id, domain, multiSite)) t.fold.deadLetters++
       }
     }
     const read = await drainSite(

@@ -112,25 +112,43 @@ export function parseStored(stored: Pick<StoredMessage, 'data'>): unknown {
   }
 }
 
+/** An envelope as a workflow reads it: a JSON object with a string `id` and `correlation_id`; else null. */
+export type WorkflowEnvelope = Record<string, unknown> & {id: string; correlation_id: string}
+
+export function workflowEnvelope(value: unknown): WorkflowEnvelope | null {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return null
+  const envelope = value as Record<string, unknown>
+  if (typeof envelope.correlation_id !== 'string' || typeof envelope.id !== 'string') return null
+  return envelope as WorkflowEnvelope
+}
+
+/** When a message happened (ms): the envelope's `time` when valid, else when the stream stored it. */
+export function messageTime(envelope: Record<string, unknown>, storedTime: string): number {
+  const time = typeof envelope.time === 'string' ? Date.parse(envelope.time) : NaN
+  return Number.isNaN(time) ? Date.parse(storedTime) : time
+}
+
+/** The message that caused this one (`causation_id`), or null for a workflow start. */
+export function causationOf(envelope: Record<string, unknown>): string | null {
+  return typeof envelope.causation_id === 'string' && envelope.causation_id ? envelope.causation_id : null
+}
+
 /** A decoded envelope as a message of the workflow, or null when it does not belong to `correlationId`. */
 export function workflowMessageOf(
   where: Omit<StoredMessage, 'data' | 'headers'>,
   value: unknown,
   correlationId: string,
 ): WorkflowMessage | null {
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return null
-  const envelope = value as Record<string, unknown>
-  if (envelope.correlation_id !== correlationId || typeof envelope.id !== 'string') return null
-  const time =
-    typeof envelope.time === 'string' && !Number.isNaN(Date.parse(envelope.time)) ? envelope.time : where.time
+  const envelope = workflowEnvelope(value)
+  if (!envelope || envelope.correlation_id !== correlationId) return null
   return {
     site: where.site,
     stream: where.stream,
     seq: where.seq,
     subject: where.subject,
-    time: new Date(time).toISOString(),
+    time: new Date(messageTime(envelope, where.time)).toISOString(),
     id: envelope.id,
-    causation_id: typeof envelope.causation_id === 'string' && envelope.causation_id ? envelope.causation_id : null,
+    causation_id: causationOf(envelope),
     type: typeof envelope.type === 'string' ? envelope.type : null,
     envelope,
   }

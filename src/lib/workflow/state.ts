@@ -21,8 +21,11 @@ export type WorkflowListStatus = (typeof WORKFLOW_LIST_STATUSES)[number]
 export const GROUP_BY_KEYS = ['status', 'service', 'tenant'] as const
 export type WorkflowGroupKey = (typeof GROUP_BY_KEYS)[number]
 
-/** Workflows tracked at most by default (`--max-workflows`): about 0.5 KiB each (bench/README.md). */
-export const DEFAULT_MAX_WORKFLOWS = 500_000
+/**
+ * Workflows tracked at most by default (`--max-workflows`): each takes about 1.3 KiB while the window is read,
+ * about 3 KiB in `workflow list`, whose result holds every one (bench/README.md, "workflow-list").
+ */
+export const DEFAULT_MAX_WORKFLOWS = 250_000
 
 /** How long a started task may go without an event before its workflow is stalled (`--stalled-after`). */
 export const DEFAULT_STALLED_AFTER_MS = 15 * 60_000
@@ -44,6 +47,9 @@ export interface FoldMessage {
   id: string
   envelope: TaskEventInput['envelope']
 }
+
+/** One task per task id, whichever site reported it (one options object for every fold's board). */
+const ACROSS_SITES = {acrossSites: true} as const
 
 /** Task states that have begun work and have not ended: the ones that can stall. */
 const WORKING = new Set(['started', 'progress'])
@@ -69,12 +75,18 @@ export class WorkflowFold {
   /** Per task: the site and id of the event that set its state. */
   private setBy: Map<string, Pick<TaskState, 'site' | 'id'>> | undefined
 
+  /**
+   * `setters: false` does not remember which event set each task's state (`tasks()` then gives the latest
+   * event's site and an empty id): for `workflow list`, which keeps many folds and shows only the states.
+   */
+  constructor(private readonly options: {setters?: boolean} = {}) {}
+
   /** Applies one message; anything but a task event (`dv.task.evt.<verb>`) leaves the state as it is. */
   apply(m: FoldMessage): void {
     if (!taskEventVerb(m.subject)) return
-    this.board ??= new TaskBoard({acrossSites: true})
+    this.board ??= new TaskBoard(ACROSS_SITES)
     const update = this.board.apply({site: m.site, subject: m.subject, time: m.time, envelope: m.envelope})
-    if (!update) return
+    if (!update || this.options.setters === false) return
     this.setBy ??= new Map()
     // An event that breaks the lifecycle does not change the state, nor who set it.
     if (!update.illegal || !this.setBy.has(update.task.task_id))
@@ -85,7 +97,7 @@ export class WorkflowFold {
   tasks(): TaskState[] {
     if (!this.board) return []
     return this.board.tasks().map((t) => {
-      const {site, id} = this.setBy!.get(t.task_id)!
+      const {site, id} = this.setBy?.get(t.task_id) ?? {site: t.site, id: ''}
       return {task_id: t.task_id, site, state: t.state, id}
     })
   }
