@@ -156,17 +156,15 @@ function addService(list: string[], service: string | null): void {
   if (service && list.length < MAX_SERVICES && !list.includes(service)) list.push(service)
 }
 
-/** The envelope fields the task board reads, without the payload's progress, error or result (kept small). */
+/**
+ * What the task board needs of a task event to know its task and state: the task id (`data.task_id`, else the
+ * envelope subject). Progress, error, result, source, tenant and correlation are left out: the board would keep
+ * them in every task's record, and the summary has them already.
+ */
 function slimTaskEnvelope(envelope: Record<string, unknown>): Record<string, unknown> {
   const data = envelope.data
   const taskId = data && typeof data === 'object' ? (data as Record<string, unknown>).task_id : undefined
-  return {
-    source: envelope.source,
-    subject: envelope.subject,
-    correlation_id: envelope.correlation_id,
-    tenant_id: envelope.tenant_id,
-    data: {task_id: taskId},
-  }
+  return {subject: envelope.subject, data: {task_id: taskId}}
 }
 
 const NO_DATA = new Uint8Array(0)
