@@ -320,6 +320,8 @@ describe('hostile input and terminal escapes', {timeout: 240_000}, () => {
       ['workflow show', () => ['workflow', 'show', escCorr]],
       ['workflow show --view timeline', () => ['workflow', 'show', escCorr, '--view', 'timeline']],
       ['task list', () => ['task', 'list', '--correlation', escCorr]],
+      ['workflow list --wide', () => ['workflow', 'list', '--since', '1h', '--wide']],
+      ['workflow count --group-by tenant', () => ['workflow', 'count', '--since', '1h', '--group-by', 'tenant']],
     ]
     for (const [name, args] of commands) {
       it(`${name} under a pseudo-terminal with NO_COLOR prints no ESC, BEL, C1 or stray CR`, async () => {

@@ -21,6 +21,8 @@ describe('a server without JetStream', {timeout: 60_000}, () => {
     ['layout plan', ['layout', 'plan']],
     ['task list', ['task', 'list']],
     ['workflow show', ['workflow', 'show', 'corr-1']],
+    ['workflow list', ['workflow', 'list']],
+    ['workflow count', ['workflow', 'count', '--group-by', 'status']],
     ['publish', ['publish', 'dv.maskin.cmd.provision', '--data', '{"server_id":"s","profile":"p"}']],
   ])('%s exits 4 with jetstream-unavailable', async (_, argv) => {
     const r = await run(...argv)

@@ -126,6 +126,8 @@ interface Tracked {
   last: number
   root: (NonNullable<WorkflowSummary['root']> & {at: number}) | undefined
   tenant: string | null
+  /** When the message the tenant was taken from happened. */
+  tenantAt: number
   services: string[]
   sites: string[]
   messages: number
@@ -228,6 +230,7 @@ async function scan(connections: readonly SiteConnection[], options: ScanWorkflo
           last: at,
           root: undefined,
           tenant: null,
+          tenantAt: at,
           services: [],
           sites: [],
           messages: 0,
@@ -243,7 +246,12 @@ async function scan(connections: readonly SiteConnection[], options: ScanWorkflo
       const service = subjectService(stored.subject)
       addService(t.services, service)
       addService(t.services, source)
-      t.tenant ??= text(envelope.tenant_id)
+      // The tenant of the earliest message that names one (the root, as a rule), whatever order the streams arrive in.
+      const tenant = text(envelope.tenant_id)
+      if (tenant !== null && (t.tenant === null || at < t.tenantAt)) {
+        t.tenant = tenant
+        t.tenantAt = at
+      }
       if (causationOf(envelope) === null && (!t.root || at < t.root.at)) {
         t.root = {
           id: envelope.id.slice(0, MAX_TEXT),
@@ -316,7 +324,7 @@ function summary(correlation: string, t: Tracked, status: WorkflowListStatus, st
     status,
     root,
     tenant_id: t.tenant,
-    services: t.services,
+    services: [...t.services].sort(),
     first: new Date(t.first).toISOString(),
     last: new Date(t.last).toISOString(),
     sites: [...t.sites].sort(),
