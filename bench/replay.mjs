@@ -1,86 +1,106 @@
 #!/usr/bin/env node
-// Replay (bench/README.md): replaying COUNT (default 10,000) dead letters must run at >= 0.8x the rate
-// of pipelined JetStream publishes with acks, in the same run, on the same server. See dlq-fixture.mjs for
-// the dead letters (real terminated advisories). Measured, alternating so that drift hits both sides:
-//   publish  the same COUNT payloads published into DV_CMD itself (the stream the copies go to: file
-//            storage, 2m duplicate window, its consumer), Nats-Msg-Id set, PUBLISH_WINDOW acks in
-//            flight: the reference
-//   replay   runReplay() from dist/ (what `dlq replay --all --yes` runs after planning): per chunk of 1000 a
-//            journal write (ledger before), the originals read, the copies published pipelined, each
-//            dead letter's ledger key written after its ack, the journal closed
-// and once the real CLI end to end, `dvctl dlq replay --all --status all --force --yes --json` (process
-// start-up, listing and planning included; --force makes a new generation of copies). Exit 1 when the
-// replay rate is below 0.8x the publish rate. Run `npm run build` first.
+// Replay (bench/README.md): `dvctl dlq replay --all --yes` of COUNT (default 10,000) dead letters, measured as a
+// whole process, must reach 0.8x of a reference process measured in the same run. See dlq-fixture.mjs for the
+// dead letters (real terminated advisories). ROUNDS (default 3) rounds, each on a fresh site (COUNT pending
+// dead letters, an empty ledger), each side once per round in alternating order, every one a fresh process
+// timed from spawn to exit (start-up, connect, reads and writes all included):
+//   reference  bench/_replay-reference.mjs: reads the same COUNT originals (one ordered consumer) and publishes
+//              them to their subjects, Nats-Msg-Id set, 256 acks in flight; no ledger
+//   dvctl      `dvctl dlq replay --all --yes --json`: lists the pending dead letters, checks each original
+//              against its advisory, plans, writes the ledger (a journal per chunk, before and after) and
+//              publishes the copies pipelined
+// The ratio is the reference's median wall time over dvctl's. Peak RSS via /usr/bin/time when present.
+// Exit 1 when the ratio is below 0.8. Run `npm run build` first.
 import {spawnSync} from 'node:child_process'
-import {loadavg} from 'node:os'
+import {existsSync, readFileSync, rmSync} from 'node:fs'
+import {loadavg, tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {deadLetterSite, pipelined} from './dlq-fixture.mjs'
-import {connectSite} from '../dist/lib/nats/connection.js'
-import {planReplay, runReplay} from '../dist/lib/dlq/replay.js'
+import {deadLetterSite} from './dlq-fixture.mjs'
 
 const COUNT = Number(process.env.COUNT ?? 10_000)
-const PUBLISH_WINDOW = 256
+const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const TARGET = 0.8
 const bin = fileURLToPath(new URL('../bin/run.js', import.meta.url))
+const referenceScript = fileURLToPath(new URL('./_replay-reference.mjs', import.meta.url))
+const timeFile = join(tmpdir(), `dvctl-bench-replay-time-${process.pid}`)
+const useTime = existsSync('/usr/bin/time')
 
-const site = await deadLetterSite(COUNT)
-let failed = false
-try {
-  // The reference publishes the very payloads that will be replayed.
-  const payloads = []
-  for (let seq = 1; seq <= COUNT; seq++) payloads.push((await site.jsm.streams.getMessage('DV_CMD', {seq})).data)
-
-  let round = 0
-  async function publishRate() {
-    round++
-    const t = performance.now()
-    await pipelined(COUNT, PUBLISH_WINDOW, (i) =>
-      site.js.publish(`dv.sentral.cmd.bench_ref`, payloads[i], {msgID: `ref-${round}-${i}`}),
-    )
-    return COUNT / ((performance.now() - t) / 1000)
-  }
-
-  const conn = await connectSite({name: 'bench', servers: [site.server.url]}, {timeoutMs: 30_000})
-  const before = await publishRate()
-  let t = performance.now()
-  const plan = await planReplay(conn, {all: {}, force: false})
-  const planS = (performance.now() - t) / 1000
-  if (plan.items.length !== COUNT) throw new Error(`planned ${plan.items.length}, expected ${COUNT}`)
-  t = performance.now()
-  const result = await runReplay(conn, plan, {actor: 'bench', reason: 'benchmark'})
-  const replayS = (performance.now() - t) / 1000
-  if (result.replayed.length !== COUNT)
-    throw new Error(`replayed ${result.replayed.length}: ${JSON.stringify(result.failed[0])}`)
-  const after = await publishRate()
-  await conn.close()
-
-  const publish = (before + after) / 2
-  const replay = COUNT / replayS
-  const ratio = replay / publish
-  console.log(`publish (reference): ${Math.round(before)}/s before, ${Math.round(after)}/s after`)
-  console.log(`replay: plan ${planS.toFixed(2)}s, ${COUNT} copies in ${replayS.toFixed(2)}s = ${Math.round(replay)}/s`)
-
-  const cliStart = performance.now()
+/** Runs one process to its exit: wall seconds, peak RSS (MiB) and its parsed JSON output. */
+function timed(argv) {
+  const t = performance.now()
   const r = spawnSync(
-    process.execPath,
-    [bin, 'dlq', 'replay', '--all', '--status', 'all', '--force', '--yes', '--json', '--server', site.server.url],
+    useTime ? '/usr/bin/time' : argv[0],
+    useTime ? ['-o', timeFile, '-f', '%M', ...argv] : argv.slice(1),
     {
       encoding: 'utf8',
       maxBuffer: 1 << 30,
       env: {...process.env, NO_COLOR: '1', DVCTL_CONFIG: '/nonexistent/dvctl.yaml'},
     },
   )
-  const cliS = (performance.now() - cliStart) / 1000
-  if (r.status !== 0) throw new Error(`dvctl dlq replay exited ${r.status}: ${r.stderr}`)
-  const cli = JSON.parse(r.stdout)
-  console.log(
-    `cli: dvctl dlq replay --all --force --yes: ${cli.replayed.length} copies in ${cliS.toFixed(2)}s end to end ` +
-      `(${Math.round(cli.replayed.length / cliS)}/s); load average ${loadavg()[0].toFixed(1)}`,
-  )
-  failed = ratio < TARGET
-  console.log(`${failed ? 'FAIL' : 'ok'}: replay at ${ratio.toFixed(2)}x pipelined publishes (target >= ${TARGET}x)`)
-} finally {
-  await site.dispose()
+  const s = (performance.now() - t) / 1000
+  if (r.status !== 0) throw new Error(`${argv.slice(1).join(' ')} exited ${r.status}: ${r.stderr}`)
+  const rss = useTime ? Number(readFileSync(timeFile, 'utf8').trim().split(/\s+/).pop()) / 1024 : NaN
+  rmSync(timeFile, {force: true})
+  return {s, rss, json: JSON.parse(r.stdout)}
 }
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+let failed = false
+const refs = []
+const runs = []
+for (let round = 1; round <= ROUNDS; round++) {
+  // A fresh site each round: COUNT pending dead letters, an empty ledger, the copies' first generation.
+  const t0 = performance.now()
+  const site = await deadLetterSite(COUNT)
+  const setupS = (performance.now() - t0) / 1000
+  try {
+    const reference = () => {
+      const r = timed([process.execPath, referenceScript, site.server.url, String(COUNT), String(round)])
+      if (r.json.published !== COUNT) throw new Error(`reference published ${r.json.published}`)
+      return r
+    }
+    const dvctl = () => {
+      const r = timed([process.execPath, bin, 'dlq', 'replay', '--all', '--yes', '--json', '--server', site.server.url])
+      if (r.json.replayed.length !== COUNT || r.json.replayed.some((x) => x.duplicate))
+        throw new Error(`dvctl replayed ${r.json.replayed.length}: ${JSON.stringify(r.json.failed[0])}`)
+      return r
+    }
+    // Alternating which goes first, so that a growing DV_CMD or drift in the load hits both sides.
+    let ref, run
+    if (round % 2) {
+      ref = reference()
+      run = dvctl()
+    } else {
+      run = dvctl()
+      ref = reference()
+    }
+    refs.push(ref)
+    runs.push(run)
+    console.log(
+      `round ${round} (setup ${setupS.toFixed(1)}s): reference ${ref.s.toFixed(2)}s (RSS ${ref.rss.toFixed(0)} MiB)  ` +
+        `dvctl ${run.s.toFixed(2)}s (RSS ${run.rss.toFixed(0)} MiB)  ratio ${(ref.s / run.s).toFixed(2)}  ` +
+        `load ${loadavg()[0].toFixed(1)}`,
+    )
+  } finally {
+    await site.dispose()
+  }
+}
+const refS = median(refs.map((r) => r.s))
+const runS = median(runs.map((r) => r.s))
+const ratio = refS / runS
+console.log(
+  `reference process (median of ${ROUNDS}): ${refS.toFixed(2)}s = ${Math.round(COUNT / refS)}/s, ` +
+    `peak RSS ${Math.max(...refs.map((r) => r.rss)).toFixed(0)} MiB`,
+)
+console.log(
+  `dvctl dlq replay --all --yes (median of ${ROUNDS}): ${runS.toFixed(2)}s = ${Math.round(COUNT / runS)}/s, ` +
+    `peak RSS ${Math.max(...runs.map((r) => r.rss)).toFixed(0)} MiB`,
+)
+failed = ratio < TARGET
+console.log(
+  `${failed ? 'FAIL' : 'ok'}: dvctl replay at ${ratio.toFixed(2)}x the reference process (target >= ${TARGET}x)`,
+)
 process.exit(failed ? 1 : 0)

@@ -69,6 +69,8 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
       ...(refs.length ? {refs} : {all: selectionFrom(flags)}),
       force: flags.force,
       ...(toSubject ? {toSubject} : {}),
+      // Sent at once, without a confirmation in between: the originals read for the plan are sent as read.
+      keepOriginals: flags.yes && !flags.edit,
     })
     // The result when nothing is sent: the plan of a --dry-run, or a selection with nothing left to replay.
     const unsent: DlqReplayResult = {

@@ -4,20 +4,24 @@ import {DLQ_LEDGER_BUCKET} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {isStreamNotFound} from '../nats/errors.js'
 import {readStream, StreamMissing} from '../nats/reader.js'
-import {retryTransient} from '../nats/transient.js'
 import {type HistoryEntry, LedgerEntry} from './model.js'
 import {formatRef, ledgerKey, refFromLedgerKey} from './ref.js'
 
 /**
- * The dead-letter ledger (docs/operations.md, "Replaying safely"): KV bucket `dv_dlq_ledger`, one key per dead letter
- * (`<stream>.<seq>`), whose history (64 entries) is the audit trail of what operators did.
+ * The dead-letter ledger (docs/operations.md, "Replaying safely"; the format is in docs/architecture.md, "The
+ * dead-letter ledger"): KV bucket `dv_dlq_ledger`. Two kinds of key:
  *
- * A replay writes the ledger before and after publishing. To keep replay close to the rate of plain
- * pipelined publishes, the "before" record is written once per chunk of dead letters as a replay journal
- * (`_replays.<run>.<chunk>`, listing each ref with its replay id); then each dead letter's own key gets its
- * `replayed` entry after its publish is acknowledged; the journal is deleted when the chunk is done. A
- * journal still present names replays that were started and not confirmed: a re-run reuses their replay
- * ids (the Nats-Msg-Id), so JetStream de-duplicates what was already sent.
+ * - `<stream>.<seq>`, one per dead letter, written by `dlq discard` (and by replays of dvctl before issue 17):
+ *   its history (64 entries) is that dead letter's own part of the audit trail;
+ * - `_replays.<run>.<chunk>`, one per chunk of a replay run (a replay journal): written once before any
+ *   copy of the chunk is sent (`replaying`: each dead letter with the replay id its copy carries) and once
+ *   after (`replayed`: the same items, each acknowledged one with the sequence its copy got). An item
+ *   without a sequence in a journal's last value was started and not confirmed; a re-run reuses its replay
+ *   id (the Nats-Msg-Id), so JetStream de-duplicates what was already sent.
+ *
+ * So a bulk replay costs two ledger writes per chunk instead of one per dead letter, and each dead letter's
+ * state (last action, generation, replay in progress) and audit trail are derived from both kinds of key,
+ * ordered by the bucket's revision (its stream sequence).
  */
 export const JOURNAL_PREFIX = '_replays'
 
@@ -29,12 +33,22 @@ export interface JournalItem {
   to_subject: string
   /** Stream the replay is published into, searched for the replay id when resuming after the duplicate window. */
   stream?: string
+  /** Set in the `replayed` record: the sequence the acknowledged copy got. Absent: not confirmed. */
+  new_seq?: number
+  /** `--edit`: the id of the new envelope that was sent. */
+  new_id?: string | null
+  /** The acknowledged copy was a JetStream duplicate of one stored by an earlier, interrupted run. */
+  duplicate?: boolean
 }
 
 export interface ReplayJournal {
-  action: 'replaying'
+  /** `replaying`: written before the chunk is sent; `replayed`: after, with each confirmed item's `new_seq`. */
+  action: 'replaying' | 'replayed'
   actor: string
+  /** When the chunk was started (the `replaying` record); a resume searches for copies stored since. */
   at: string
+  /** When the chunk was finished (the `replayed` record). */
+  done_at?: string
   reason: string | null
   items: JournalItem[]
 }
@@ -60,6 +74,15 @@ export const emptyLedgerState = (): LedgerState => ({
   inFlight: new Map(),
 })
 
+/** One stored ledger value: its key, its revision (the bucket's stream sequence) and when it was stored. */
+interface StoredValue {
+  key: string
+  value: Uint8Array
+  deleted: boolean
+  stored: number
+  revision: number
+}
+
 export class Ledger {
   private constructor(
     readonly kv: KV,
@@ -82,41 +105,86 @@ export class Ledger {
   }
 
   /**
-   * Reads the last entry of every key once (an ordered consumer, deliver last per subject), so a listing
-   * costs one message per dead letter acted on, however long the history: last entry per dead letter,
-   * generations, open journals.
+   * Reads the last value of every key once (an ordered consumer, deliver last per subject), so a listing
+   * costs one message per dead letter acted on by hand and one per replay chunk, however long the history:
+   * last action per dead letter (the latest by revision, from its own key or a journal), generations, and
+   * the replays started and not confirmed.
    */
   async load(): Promise<LedgerState> {
     const state = emptyLedgerState()
-    const journals = new Map<string, ReplayJournal & {stored: number}>()
-    for await (const e of this.lastEntries()) {
+    const revisionOf = new Map<string, number>()
+    /** Replay ids whose copy is confirmed, per key: a journal item among them is not in flight. */
+    const confirmed = new Map<string, Set<string>>()
+    const open: Array<{item: JournalItem; journal: string; at: string; stored: number; revision: number}> = []
+    const consider = (key: string, entry: LedgerEntry, stored: number, revision: number) => {
+      bump(state.generation, key, entry.generation ?? 0)
+      if (entry.action === 'replayed' && entry.replay_id) addTo(confirmed, key, entry.replay_id)
+      if ((revisionOf.get(key) ?? -1) > revision) return
+      revisionOf.set(key, revision)
+      state.last.set(key, entry)
+      state.stored.set(key, stored)
+    }
+    for await (const e of this.lastValues(`${PREFIX}>`)) {
       if (e.key.startsWith(`${JOURNAL_PREFIX}.`)) {
-        const journal = e.deleted ? undefined : parseJson<ReplayJournal>(e.value)
-        if (Array.isArray(journal?.items)) journals.set(e.key, {...journal, stored: e.stored})
+        const journal = e.deleted ? undefined : parseJournal(e.value)
+        if (!journal) continue
+        for (const item of journal.items) {
+          const entry = journalEntry(journal, item)
+          if (entry) consider(item.key, entry, e.stored, e.revision)
+          else {
+            bump(state.generation, item.key, item.generation)
+            open.push({item, journal: e.key, at: journal.at, stored: e.stored, revision: e.revision})
+          }
+        }
         continue
       }
       if (e.deleted || !refFromLedgerKey(e.key)) continue
       const entry = LedgerEntry.safeParse(parseJson(e.value))
-      if (!entry.success) continue
-      state.last.set(e.key, entry.data)
-      state.stored.set(e.key, e.stored)
-      bump(state.generation, e.key, entry.data.generation ?? 0)
+      if (entry.success) consider(e.key, entry.data, e.stored, e.revision)
     }
-    for (const [name, journal] of journals) {
-      for (const item of journal.items) {
-        bump(state.generation, item.key, item.generation)
-        if (state.last.get(item.key)?.replay_id === item.replay_id) continue
-        state.inFlight.set(item.key, {...item, journal: name, at: journal.at, stored: journal.stored})
-      }
+    // The latest unconfirmed start of each key wins (a resumed replay is written again by its re-run).
+    open.sort((a, b) => a.revision - b.revision)
+    for (const {item, journal, at, stored} of open) {
+      if (confirmed.get(item.key)?.has(item.replay_id)) continue
+      state.inFlight.set(item.key, {...item, journal, at, stored})
     }
     return state
   }
 
-  private async *lastEntries(): AsyncGenerator<LedgerChange> {
-    yield* ledgerChanges(this.conn)
+  /** The last value of each key matching `filter` (a subject in the bucket's stream). */
+  private async *lastValues(filter: string): AsyncGenerator<StoredValue> {
+    const entries = readStream(
+      this.conn,
+      {stream: `KV_${DLQ_LEDGER_BUCKET}`, filterSubject: filter},
+      {start: 'last-per-subject', headers: true},
+    )
+    for await (const m of entries) {
+      const op = m.headers?.['KV-Operation']?.[0]
+      yield {
+        key: m.subject.slice(PREFIX.length),
+        value: m.data,
+        deleted: op === 'DEL' || op === 'PURGE',
+        stored: Date.parse(m.time),
+        revision: m.seq,
+      }
+    }
   }
 
-  /** The audit trail of one dead letter, oldest first. */
+  /** The confirmed replays of the journals, as audit-trail entries (`only`: of one key). */
+  private async journalHistory(only?: string): Promise<Array<{key: string; entry: LedgerEntry; revision: number}>> {
+    const out: Array<{key: string; entry: LedgerEntry; revision: number}> = []
+    for await (const e of this.lastValues(`${PREFIX}${JOURNAL_PREFIX}.>`)) {
+      const journal = e.deleted ? undefined : parseJournal(e.value)
+      for (const item of journal?.items ?? []) {
+        if (only !== undefined && item.key !== only) continue
+        const entry = journalEntry(journal!, item)
+        if (entry) out.push({key: item.key, entry, revision: e.revision})
+      }
+    }
+    return out
+  }
+
+  /** The audit trail of one dead letter, oldest first: its own key's history and the journals' records of it. */
   async history(key: string, ref: string): Promise<HistoryEntry[]> {
     const out: HistoryEntry[] = []
     const iter = await this.kv.history({key})
@@ -125,21 +193,29 @@ export class Ledger {
       const entry = LedgerEntry.safeParse(parseJson(e.value))
       if (entry.success) out.push({...entry.data, ref, revision: e.revision})
     }
-    return out
+    for (const j of await this.journalHistory(key)) out.push({...j.entry, ref, revision: j.revision})
+    return out.sort((a, b) => a.revision - b.revision)
   }
 
-  /** Every dead letter's audit trail (`dlq history` without a ref), oldest first. */
+  /** Every dead letter's audit trail (`dlq history` without a ref), in revision order. */
   async allHistory(qualify?: string): Promise<HistoryEntry[]> {
     const out: HistoryEntry[] = []
+    const qualified = (key: string) => {
+      const ref = refFromLedgerKey(key)
+      return ref ? formatRef({...ref, site: qualify}, Boolean(qualify)) : undefined
+    }
     const iter = await this.kv.history()
     for await (const e of iter) {
-      const ref = refFromLedgerKey(e.key)
+      const ref = qualified(e.key)
       if (!ref || e.operation !== 'PUT') continue
       const entry = LedgerEntry.safeParse(parseJson(e.value))
-      if (entry.success)
-        out.push({...entry.data, ref: formatRef({...ref, site: qualify}, Boolean(qualify)), revision: e.revision})
+      if (entry.success) out.push({...entry.data, ref, revision: e.revision})
     }
-    return out
+    for (const j of await this.journalHistory()) {
+      const ref = qualified(j.key)
+      if (ref) out.push({...j.entry, ref, revision: j.revision})
+    }
+    return out.sort((a, b) => a.revision - b.revision)
   }
 
   async record(ref: {stream: string; seq: number}, entry: LedgerEntry): Promise<number> {
@@ -147,25 +223,11 @@ export class Ledger {
   }
 
   /**
-   * Writes an entry pipelined, for replays of many dead letters: the put is a JetStream publish to
-   * `$KV.<bucket>.<key>` whose acknowledgement the caller awaits later, all of a chunk's together before
-   * its journal is closed. Fire-and-forget with the journal write as a barrier is not enough on a cluster:
-   * entries sent to a stream leader that dies are lost while the barrier lands on the new leader.
-   * `writeId` (Nats-Msg-Id) makes a write repeated after a lost acknowledgement a no-op.
+   * Writes a replay journal (its `replaying` or its `replayed` record); repeating the same write is safe
+   * (the key's last value is what counts), so it is retried through a leader election.
    */
-  async recordPipelined(ref: {stream: string; seq: number}, entry: LedgerEntry, writeId: string): Promise<void> {
-    const js = await this.conn.js()
-    await retryTransient(() =>
-      js.publish(`$KV.${DLQ_LEDGER_BUCKET}.${ledgerKey(ref)}`, JSON.stringify(entry), {msgID: writeId}),
-    )
-  }
-
-  async openJournal(name: string, journal: ReplayJournal): Promise<void> {
+  async writeJournal(name: string, journal: ReplayJournal): Promise<void> {
     await this.kv.put(name, JSON.stringify(journal))
-  }
-
-  async closeJournal(name: string): Promise<void> {
-    await this.kv.delete(name)
   }
 }
 
@@ -219,6 +281,58 @@ export function ledgerEntryOf(change: LedgerChange): LedgerEntry | null {
 /** A fresh journal key for one chunk of one replay run. */
 export function journalKey(run: string, chunk: number): string {
   return `${JOURNAL_PREFIX}.${run}.${chunk}`
+}
+
+const PREFIX = `$KV.${DLQ_LEDGER_BUCKET}.`
+
+/**
+ * A journal item's confirmed replay as a ledger entry (what `dlq history` shows and a listing's
+ * `last_action` is), or undefined while it is not confirmed.
+ */
+function journalEntry(journal: ReplayJournal, item: JournalItem): LedgerEntry | undefined {
+  if (journal.action !== 'replayed' || typeof item.new_seq !== 'number') return undefined
+  return {
+    action: 'replayed',
+    actor: journal.actor,
+    at: journal.done_at ?? journal.at,
+    reason: journal.reason,
+    replay_id: item.replay_id,
+    generation: item.generation,
+    new_seq: item.new_seq,
+    to_subject: item.to_subject,
+    new_id: item.new_id ?? null,
+  }
+}
+
+/** A journal as stored, or undefined when it is not one (the bucket is writable by others: untrusted). */
+function parseJournal(value: Uint8Array): ReplayJournal | undefined {
+  const j = parseJson<ReplayJournal>(value)
+  if (!j || typeof j !== 'object' || !Array.isArray(j.items)) return undefined
+  if (typeof j.actor !== 'string' || typeof j.at !== 'string') return undefined
+  const items = j.items.filter(
+    (i): i is JournalItem =>
+      Boolean(i) &&
+      typeof i.key === 'string' &&
+      typeof i.ref === 'string' &&
+      typeof i.replay_id === 'string' &&
+      typeof i.generation === 'number' &&
+      typeof i.to_subject === 'string' &&
+      (i.new_seq === undefined || typeof i.new_seq === 'number'),
+  )
+  return {
+    action: j.action === 'replayed' ? 'replayed' : 'replaying',
+    actor: j.actor,
+    at: j.at,
+    ...(typeof j.done_at === 'string' ? {done_at: j.done_at} : {}),
+    reason: typeof j.reason === 'string' ? j.reason : null,
+    items,
+  }
+}
+
+function addTo(map: Map<string, Set<string>>, key: string, value: string): void {
+  const set = map.get(key)
+  if (set) set.add(value)
+  else map.set(key, new Set([value]))
 }
 
 function bump(map: Map<string, number>, key: string, generation: number): void {

@@ -38,6 +38,10 @@ export interface ReadOptions extends DeadLetterSelection {
   ledger?: LedgerState
   /** The layout whose command streams and consumer filters are trusted (default: the standard layout). */
   layout?: Layout
+  /** Join the worker's failure events (default true; a replay does not show them and skips the read). */
+  failures?: boolean
+  /** Called with each original that is provably the message that failed (a replay keeps them to send). */
+  onOriginal?: (key: string, original: OriginalMessage) => void
 }
 
 export interface AdvisoryRecord {
@@ -190,6 +194,7 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
     const a = record.advisory
     // A message that is not provably the one that failed is not shown as if it were (its id, tenant, ...).
     const original = missing ? null : found
+    if (original) options.onOriginal?.(ledgerKey({stream: a.stream, seq: a.stream_seq}), original)
     const summary = summarizeEnvelope(original ? parseEnvelope(original.data) : null)
     if (typeMatch && !typeMatch(summary.type)) return undefined
     if (options.tenant && summary.tenant_id !== options.tenant) return undefined
@@ -218,7 +223,7 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
     }
     return status === 'all' || letter.status === status ? letter : undefined
   }
-  await joinFailures(conn, letters)
+  if (options.failures !== false) await joinFailures(conn, letters)
   return letters.sort((x, y) => x.dead_lettered_at.localeCompare(y.dead_lettered_at) || x.seq - y.seq)
 }
 

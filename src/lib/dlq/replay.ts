@@ -5,6 +5,7 @@ import type {MsgHdrs} from '@nats-io/transport-node'
 import {usageError} from '../errors.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {classifyNatsError, describeNatsError, type NatsFailureKind} from '../nats/errors.js'
+import {AckedPublisher} from '../nats/publisher.js'
 import {retryTransient} from '../nats/transient.js'
 import {readStream} from '../nats/reader.js'
 import {emptyLedgerState, journalKey, Ledger, type LedgerState, type ReplayJournal} from './ledger.js'
@@ -16,6 +17,8 @@ import {mapPool} from './pool.js'
 import {formatRef, ledgerKey, parseRef, type DeadLetterRef} from './ref.js'
 import {readDeadLetters, type DeadLetterSelection} from './read.js'
 
+type ReplayedItemResult = DlqReplayResult['replayed'][number]
+
 /** Headers of a replayed copy (docs/operations.md, dead letters); Nats-Msg-Id is the replay id. */
 export const REPLAY_HEADERS = {
   of: 'Dv-Replay-Of',
@@ -25,8 +28,12 @@ export const REPLAY_HEADERS = {
 
 /** Publishes in flight at once: enough to keep the server busy, bounded so memory stays flat. */
 const PUBLISH_WINDOW = 256
-/** Dead letters per replay journal (one ledger write before a whole chunk is published). */
+/** Dead letters per replay journal at most (one ledger write before a chunk is sent, one after). */
 const JOURNAL_CHUNK = 1000
+/** A journal's value stays well under the server's max payload (1 MiB by default). */
+const JOURNAL_BYTES = 256 * 1024
+/** Originals kept from planning for the run at most (bytes of data); beyond it they are read again per chunk. */
+const KEPT_ORIGINAL_BYTES = 64 * 1024 * 1024
 
 export interface ReplaySelection {
   /** Explicit references (`dlq replay REF...`). */
@@ -38,6 +45,13 @@ export interface ReplaySelection {
 export interface ReplayPlanOptions extends ReplaySelection {
   force: boolean
   toSubject?: string
+  /**
+   * Keep the originals read while planning for the run (when it follows at once, `--yes`): each is the very
+   * message checked against its advisory, so sending its bytes is what a second read would have checked.
+   * Without it (a confirmation may take minutes) the run reads each original again and sends it only if it
+   * is still the same message.
+   */
+  keepOriginals?: boolean
 }
 
 export interface ReplayPlan {
@@ -46,6 +60,11 @@ export interface ReplayPlan {
   /** Explicit refs with no dead letter behind them. */
   notFound: string[]
   ledger: LedgerState
+  /**
+   * The originals read while planning, by ledger key (checked against their advisories then), kept up to
+   * KEPT_ORIGINAL_BYTES so a replay does not read them twice; the run reads the rest chunk by chunk.
+   */
+  originals?: Map<string, OriginalMessage>
 }
 
 /** Which dead letters a replay would send, where, with which replay id; and which it skips and why. */
@@ -53,14 +72,22 @@ export async function planReplay(conn: SiteConnection, options: ReplayPlanOption
   const ledgerHandle = await Ledger.open(conn, {create: false})
   const ledger = ledgerHandle ? await ledgerHandle.load() : emptyLedgerState()
   const refs = options.refs?.map((r) => localRef(conn, r))
+  const originals = new Map<string, OriginalMessage>()
+  let kept = 0
   const letters = await readDeadLetters(conn, {
+    failures: false,
+    onOriginal: (key, original) => {
+      if (!options.keepOriginals || kept + original.data.length > KEPT_ORIGINAL_BYTES) return
+      kept += original.data.length
+      originals.set(key, original)
+    },
     ...(options.all ?? {}),
     status: refs ? 'all' : (options.all?.status ?? 'pending'),
     ...(refs ? {refs: new Set(refs.map((r) => formatRef(r)))} : {}),
     qualified: false,
     ledger,
   })
-  const plan: ReplayPlan = {items: [], skipped: [], notFound: [], ledger}
+  const plan: ReplayPlan = {items: [], skipped: [], notFound: [], ledger, originals}
   if (refs) {
     const found = new Set(letters.map((l) => l.ref))
     for (const r of refs) if (!found.has(formatRef(r))) plan.notFound.push(formatRef(r))
@@ -71,6 +98,9 @@ export async function planReplay(conn: SiteConnection, options: ReplayPlanOption
     else plan.skipped.push({ref: letter.ref, reason: decision.skip})
   }
   for (const ref of plan.notFound) plan.skipped.push({ref, reason: 'no such dead letter (no advisory in DV_DLQ)'})
+  // Only the planned items' originals are worth keeping.
+  const planned = new Set(plan.items.map((i) => i.key))
+  for (const key of originals.keys()) if (!planned.has(key)) originals.delete(key)
   return plan
 }
 
@@ -82,18 +112,20 @@ export interface ReplayRunOptions {
   /** `--edit`: the envelope to send instead of the original, for the one planned item. */
   edited?: {data: Uint8Array; id: string}
   onProgress?: (done: number, total: number) => void
-  /** Called after a copy is acknowledged and before the ledger records it (tests simulate a crash here). */
+  /** Called after a copy is acknowledged and before its chunk's ledger record (tests simulate a crash here). */
   onPublished?: (item: ReplayItem, seq: number) => void
   signal?: AbortSignal
 }
 
 /**
  * Sends the planned copies (docs/operations.md, dead letters): byte-identical data, the original's own headers plus
- * Dv-Replay-Of/-Id/-Replayed-By, Nats-Msg-Id = replay id. Per chunk: the journal is written and acknowledged
- * (before), the copies are published pipelined, each acknowledged copy is recorded on its dead letter's key
- * (after), and the journal is closed, which confirms those records. A run interrupted anywhere is finished by running it again: the same replay ids
- * make JetStream drop copies already stored (within the stream's duplicate window), and after that window
- * the target stream is searched for the replay id before anything is sent.
+ * Dv-Replay-Of/-Id/-Replayed-By, Nats-Msg-Id = replay id. Per chunk (ledger.ts, docs/architecture.md): the
+ * journal's `replaying` record is written and acknowledged (before), the copies are published pipelined
+ * (PUBLISH_WINDOW acks in flight, `--rate` honoured), and the journal's `replayed` record names each
+ * acknowledged copy with its sequence (after): two ledger writes per chunk, not one per dead letter. A run
+ * interrupted anywhere is finished by running it again: the same replay ids make JetStream drop copies
+ * already stored (within the stream's duplicate window), and after that window the target stream is
+ * searched for the replay id before anything is sent.
  *
  * A run that loses its site (the connection drops, or a publish times out or finds no responder) stops at
  * once: what was acknowledged is `replayed`, what was sent and not acknowledged is `failed` (it may have
@@ -115,9 +147,11 @@ export async function runReplay(
   }
   if (plan.items.length === 0) return result
   const loss = new SiteLoss(conn)
+  const publisher = await AckedPublisher.open(conn.nc, conn.timeoutMs)
   try {
-    await sendAll(conn, plan, options, result, loss)
+    await sendAll(conn, plan, options, result, loss, publisher)
   } finally {
+    publisher.close()
     loss.stop()
   }
   return result
@@ -129,16 +163,15 @@ async function sendAll(
   options: ReplayRunOptions,
   result: DlqReplayResult,
   loss: SiteLoss,
+  publisher: AckedPublisher,
 ): Promise<void> {
   const stopped = () => loss.reason !== undefined || options.signal?.aborted === true
   const notAttempted = (items: ReplayItem[]) => {
     for (const planned of planJson({items})) result.not_attempted.push(planned)
   }
   let ledger: Ledger
-  let js: Awaited<ReturnType<SiteConnection['js']>>
   try {
     ledger = (await loss.race(Ledger.open(conn, {create: true})))!
-    js = await conn.js()
   } catch (error) {
     loss.markIfSiteLevel(error)
     if (!loss.reason) throw error
@@ -150,30 +183,29 @@ async function sendAll(
   const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
   const pace = pacer(options.ratePerSecond, options.signal)
   const total = plan.items.length
+  const chunks = journalChunks(plan.items, conn.nc.info?.max_payload)
   let done = 0
 
-  const chunkAt = (start: number) => plan.items.slice(start, start + JOURNAL_CHUNK)
   // The next chunk's originals are read while this chunk is published (two chunks in memory at most).
-  let nextOriginals = readChunkOriginals(reader, chunkAt(0))
+  const known = plan.originals ?? new Map<string, OriginalMessage>()
+  const readOriginals = (items: ReplayItem[] | undefined) =>
+    items ? readChunkOriginals(reader, items, known) : Promise.resolve(new Map<string, OriginalMessage>())
+  let nextOriginals = readOriginals(chunks[0])
   nextOriginals.catch(() => {})
-  for (let start = 0, chunk = 0; start < total; start += JOURNAL_CHUNK, chunk++) {
-    const items = chunkAt(start)
+  for (let chunk = 0; chunk < chunks.length; chunk++) {
+    const items = chunks[chunk]
     if (stopped()) {
       notAttempted(items)
       continue
     }
     const originalsRead = nextOriginals
-    nextOriginals =
-      start + JOURNAL_CHUNK < total
-        ? readChunkOriginals(reader, chunkAt(start + JOURNAL_CHUNK))
-        : Promise.resolve(new Map())
+    nextOriginals = readOriginals(chunks[chunk + 1])
     nextOriginals.catch(() => {})
     const journal = journalKey(run, chunk)
-    const at = new Date().toISOString()
-    const journalValue: ReplayJournal = {
+    const started: ReplayJournal = {
       action: 'replaying',
       actor: options.actor,
-      at,
+      at: new Date().toISOString(),
       reason: options.reason,
       items: items.map((i) => ({
         key: i.key,
@@ -186,7 +218,7 @@ async function sendAll(
     let originals: Map<string, OriginalMessage>
     try {
       // Journal writes repeat safely (same key, same value), so a leader election in between is waited out.
-      await loss.race(retryTransient(() => ledger.openJournal(journal, journalValue)))
+      await loss.race(retryTransient(() => ledger.writeJournal(journal, started)))
       originals = await loss.race(originalsRead)
     } catch (error) {
       // Nothing of this chunk was published; should the journal have been stored, a re-run resumes its
@@ -196,9 +228,11 @@ async function sendAll(
       notAttempted(items)
       continue
     }
-    let chunkFailed = false
-    const records: Array<Promise<void>> = []
-    await mapPool(items, PUBLISH_WINDOW, async (item) => {
+    // What became of each item: confirmed (its copy acknowledged), uncertain (it may have been stored), or
+    // neither (never sent: it leaves the journal, and a re-run plans it afresh with the same replay id).
+    const confirmed = new Map<number, ReplayedItemResult>()
+    const uncertain = new Set<number>()
+    await mapPool(items, PUBLISH_WINDOW, async (item, index) => {
       if (stopped()) {
         notAttempted([item])
         return
@@ -216,36 +250,15 @@ async function sendAll(
           new_id: options.edited?.id ?? null,
         }
         result.replayed.push(replayed)
-        const entry = {
-          action: 'replayed' as const,
-          actor: options.actor,
-          at: new Date().toISOString(),
-          reason: options.reason,
-          replay_id: item.replay_id,
-          generation: item.generation,
-          new_seq: sent.seq,
-          to_subject: item.subject,
-          new_id: options.edited?.id ?? null,
-        }
-        records.push(
-          ledger.recordPipelined(item.letter, entry, `${item.replay_id}.ledger`).catch((error: unknown) => {
-            // The copy is stored; its record is not. The journal stays open, so a re-run records it
-            // (the same replay id finds the stored copy) instead of sending another.
-            chunkFailed = true
-            result.replayed.splice(result.replayed.indexOf(replayed), 1)
-            result.failed.push({
-              ref: item.letter.ref,
-              error: `copy stored (seq ${sent.seq}), ledger not written: ${describe(error)}; run again to record it`,
-            })
-          }),
-        )
+        confirmed.set(index, replayed)
       } catch (error) {
+        // A resumed item stays in flight whatever happened: its earlier run may have stored a copy.
+        if (attempt.published || item.resume) uncertain.add(index)
         // Stopped before its publish (waiting for its turn under --rate, or looking for an earlier copy).
         if (error instanceof NotSent || (error instanceof SiteLost && !attempt.published)) {
           notAttempted([item])
           return
         }
-        chunkFailed = true
         const siteLevel = loss.markIfSiteLevel(error)
         result.failed.push({
           ref: item.letter.ref,
@@ -256,16 +269,45 @@ async function sendAll(
       }
       options.onProgress?.(++done, total)
     })
-    if (loss.disconnected) continue
-    // Every ledger entry of the chunk is acknowledged before its journal closes (see recordPipelined).
-    // A chunk with failures keeps its journal: a re-run resumes those items with the same replay ids.
+    // The chunk's `replayed` record: every acknowledged copy with its sequence, every uncertain item still
+    // in flight. A dropped connection gets no record (it would only wait for its timeout): the journal's
+    // `replaying` record stays, and a re-run finishes its items with the same replay ids.
+    if (loss.disconnected || (confirmed.size === 0 && uncertain.size === items.length)) continue
+    const finished: ReplayJournal = {
+      ...started,
+      action: 'replayed',
+      done_at: new Date().toISOString(),
+      items: started.items.flatMap((item, index) => {
+        const copy = confirmed.get(index)
+        if (copy) {
+          return [
+            {
+              ...item,
+              new_seq: copy.new_seq,
+              ...(copy.duplicate ? {duplicate: true} : {}),
+              ...(copy.new_id ? {new_id: copy.new_id} : {}),
+            },
+          ]
+        }
+        return uncertain.has(index) ? [item] : []
+      }),
+    }
     try {
-      await loss.race(Promise.all(records))
-      if (!chunkFailed && !stopped()) await loss.race(retryTransient(() => ledger.closeJournal(journal)))
-      else await loss.race(retryTransient(() => ledger.openJournal(journal, journalValue)))
+      await loss.raceDisconnect(
+        retryTransient(() => ledger.writeJournal(journal, finished), {giveUpIf: () => loss.disconnected}),
+      )
     } catch (error) {
+      if (loss.disconnected) continue
       loss.markIfSiteLevel(error)
-      if (!loss.reason) throw error
+      // The copies are stored; their record is not. The journal's `replaying` record stays, so a re-run
+      // records them (the same replay ids find the stored copies) instead of sending others.
+      for (const copy of confirmed.values()) {
+        result.replayed.splice(result.replayed.indexOf(copy), 1)
+        result.failed.push({
+          ref: copy.ref,
+          error: `copy stored (seq ${copy.new_seq}), ledger not written: ${describe(error)}; run the same command again to record it (no second copy is sent)`,
+        })
+      }
     }
   }
 
@@ -302,7 +344,7 @@ async function sendAll(
     attempt.published = true
     // Safe to repeat: the replay id is the Nats-Msg-Id, so a copy stored before its ack was lost (the
     // stream's leader died) comes back as a duplicate rather than a second copy.
-    const ack = await retryTransient(() => js.publish(item.subject, data, {msgID: item.replay_id, headers: h}), {
+    const ack = await retryTransient(() => publisher.publish(item.subject, data, {msgID: item.replay_id, headers: h}), {
       signal: options.signal,
     })
     return {seq: ack.seq, duplicate: ack.duplicate}
@@ -349,6 +391,11 @@ class SiteLoss {
   disconnected = false
   private signal!: (reason: string) => void
   private readonly lost = new Promise<string>((resolve) => (this.signal = resolve))
+  private drop!: (reason: string) => void
+  private readonly dropped = new Promise<string>((resolve) => (this.drop = resolve))
+  // One rejection each, shared by every race (not one per published item).
+  private readonly lostError = rejectWith(this.lost)
+  private readonly droppedError = rejectWith(this.dropped)
   private readonly status: AsyncIterable<{type: string}> & {stop?: () => void}
 
   constructor(private readonly conn: SiteConnection) {
@@ -359,12 +406,14 @@ class SiteLoss {
         if (s.type === 'disconnect' || s.type === 'close') {
           this.disconnected = true
           this.mark(`lost the connection to site ${conn.site.name}`)
+          this.drop(`lost the connection to site ${conn.site.name}`)
         }
       }
     })().catch(() => {})
     void conn.nc.closed().then(() => {
       this.disconnected = true
       this.mark(`the connection to site ${conn.site.name} closed`)
+      this.drop(`the connection to site ${conn.site.name} closed`)
     })
   }
 
@@ -386,12 +435,13 @@ class SiteLoss {
   /** `promise`, unless the site is lost first (then it rejects at once instead of waiting for a timeout). */
   race<T>(promise: Promise<T>): Promise<T> {
     promise.catch(() => {})
-    return Promise.race([
-      promise,
-      this.lost.then((reason) => {
-        throw new SiteLost(reason)
-      }),
-    ])
+    return Promise.race([promise, this.lostError])
+  }
+
+  /** `promise`, unless the connection drops first (a failed publish alone does not stop a ledger write). */
+  raceDisconnect<T>(promise: Promise<T>): Promise<T> {
+    promise.catch(() => {})
+    return Promise.race([promise, this.droppedError])
   }
 
   stop(): void {
@@ -399,15 +449,59 @@ class SiteLoss {
   }
 }
 
+/**
+ * The plan cut into journal chunks: JOURNAL_CHUNK items at most, and few enough that the journal (with each
+ * item's sequence added when it is finished) stays within JOURNAL_BYTES and half the server's max payload.
+ */
+export function journalChunks(items: ReplayItem[], maxPayload?: number): ReplayItem[][] {
+  const limit = Math.min(JOURNAL_BYTES, maxPayload ? maxPayload / 2 : JOURNAL_BYTES)
+  const chunks: ReplayItem[][] = []
+  let chunk: ReplayItem[] = []
+  let bytes = 512
+  for (const item of items) {
+    // An item as the journal stores it, with room for new_seq, new_id and duplicate.
+    const size = 160 + item.key.length + item.letter.ref.length + item.replay_id.length + item.subject.length
+    if (chunk.length > 0 && (chunk.length >= JOURNAL_CHUNK || bytes + size > limit)) {
+      chunks.push(chunk)
+      chunk = []
+      bytes = 512
+    }
+    chunk.push(item)
+    bytes += size
+  }
+  if (chunk.length > 0) chunks.push(chunk)
+  return chunks
+}
+
+/** A promise that rejects (SiteLost) when `reason` resolves; never an unhandled rejection. */
+function rejectWith(reason: Promise<string>): Promise<never> {
+  const p = reason.then((why): never => {
+    throw new SiteLost(why)
+  })
+  p.catch(() => {})
+  return p
+}
+
 /** The originals of one chunk (at most JOURNAL_CHUNK in memory), read by range when they are dense. */
-async function readChunkOriginals(reader: OriginalReader, items: ReplayItem[]): Promise<Map<string, OriginalMessage>> {
+async function readChunkOriginals(
+  reader: OriginalReader,
+  items: ReplayItem[],
+  known: Map<string, OriginalMessage>,
+): Promise<Map<string, OriginalMessage>> {
+  const originals = new Map<string, OriginalMessage>()
   const byStream = new Map<string, number[]>()
   for (const i of items) {
+    const original = known.get(i.key)
+    if (original) {
+      originals.set(i.key, original)
+      // Sent once: the plan's copy is not needed after this chunk.
+      known.delete(i.key)
+      continue
+    }
     const seqs = byStream.get(i.letter.stream)
     if (seqs) seqs.push(i.letter.seq)
     else byStream.set(i.letter.stream, [i.letter.seq])
   }
-  const originals = new Map<string, OriginalMessage>()
   for (const [stream, seqs] of byStream) {
     await reader.each(stream, seqs, PUBLISH_WINDOW, (seq, original) => {
       if (original) originals.set(ledgerKey({stream, seq}), original)
