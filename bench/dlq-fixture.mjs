@@ -26,12 +26,17 @@ export async function pipelined(count, window, publishOne) {
   )
 }
 
-export async function deadLetterSite(count, name = 'bench') {
+export async function deadLetterSite(count, name = 'bench', {allowDirect = false} = {}) {
   const server = await startNatsServer({name})
   const nc = await connect({servers: server.url})
   const jsm = await jetstreamManager(nc)
   const js = jetstream(nc)
-  await jsm.streams.add({name: 'DV_CMD', subjects: ['dv.*.cmd.>'], duplicate_window: 120e9})
+  await jsm.streams.add({
+    name: 'DV_CMD',
+    subjects: ['dv.*.cmd.>'],
+    duplicate_window: 120e9,
+    ...(allowDirect ? {allow_direct: true} : {}),
+  })
   await jsm.streams.add({name: 'DV_TASK', subjects: ['dv.task.evt.>']})
   await jsm.streams.add({name: 'DV_DLQ', subjects: DLQ_SUBJECTS})
   await new Kvm(js).create('dv_dlq_ledger', {history: 64})

@@ -27,12 +27,12 @@ const referenceScript = fileURLToPath(new URL('./_replay-reference.mjs', import.
 const timeFile = join(tmpdir(), `dvctl-bench-replay-time-${process.pid}`)
 const useTime = existsSync('/usr/bin/time')
 
-/** Runs one process to its exit: wall seconds, peak RSS (MiB) and its parsed JSON output. */
+/** Runs one process to its exit: wall seconds, CPU seconds (user + sys), peak RSS (MiB) and its parsed JSON output. */
 function timed(argv) {
   const t = performance.now()
   const r = spawnSync(
     useTime ? '/usr/bin/time' : argv[0],
-    useTime ? ['-o', timeFile, '-f', '%M', ...argv] : argv.slice(1),
+    useTime ? ['-o', timeFile, '-f', '%U %S %M', ...argv] : argv.slice(1),
     {
       encoding: 'utf8',
       maxBuffer: 1 << 30,
@@ -41,9 +41,9 @@ function timed(argv) {
   )
   const s = (performance.now() - t) / 1000
   if (r.status !== 0) throw new Error(`${argv.slice(1).join(' ')} exited ${r.status}: ${r.stderr}`)
-  const rss = useTime ? Number(readFileSync(timeFile, 'utf8').trim().split(/\s+/).pop()) / 1024 : NaN
+  const [user, sys, rss] = useTime ? readFileSync(timeFile, 'utf8').trim().split(/\s+/).slice(-3).map(Number) : []
   rmSync(timeFile, {force: true})
-  return {s, rss, json: JSON.parse(r.stdout)}
+  return {s, cpu: user + sys, rss: rss / 1024, json: JSON.parse(r.stdout)}
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
@@ -80,8 +80,8 @@ for (let round = 1; round <= ROUNDS; round++) {
     refs.push(ref)
     runs.push(run)
     console.log(
-      `round ${round} (setup ${setupS.toFixed(1)}s): reference ${ref.s.toFixed(2)}s (RSS ${ref.rss.toFixed(0)} MiB)  ` +
-        `dvctl ${run.s.toFixed(2)}s (RSS ${run.rss.toFixed(0)} MiB)  ratio ${(ref.s / run.s).toFixed(2)}  ` +
+      `round ${round} (setup ${setupS.toFixed(1)}s): reference ${ref.s.toFixed(2)}s (cpu ${ref.cpu.toFixed(2)}s, RSS ${ref.rss.toFixed(0)} MiB)  ` +
+        `dvctl ${run.s.toFixed(2)}s (cpu ${run.cpu.toFixed(2)}s, RSS ${run.rss.toFixed(0)} MiB)  ratio ${(ref.s / run.s).toFixed(2)}  ` +
         `load ${loadavg()[0].toFixed(1)}`,
     )
   } finally {

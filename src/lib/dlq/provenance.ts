@@ -192,6 +192,17 @@ function isoOf(ms: number): string {
  * once more right before each publish.
  */
 export function replayTargetProblem(subject: string): string | undefined {
+  // A bulk replay asks this twice per dead letter, for a handful of distinct subjects.
+  if (targetChecks.has(subject)) return targetChecks.get(subject)
+  const problem = checkReplayTarget(subject)
+  if (targetChecks.size >= 1024) targetChecks.clear()
+  targetChecks.set(subject, problem)
+  return problem
+}
+
+const targetChecks = new Map<string, string | undefined>()
+
+function checkReplayTarget(subject: string): string | undefined {
   const upper = subject.toUpperCase()
   const reserved = FORBIDDEN_PUBLISH_PREFIXES.find((p) => upper.startsWith(p.toUpperCase()))
   if (reserved) return `${JSON.stringify(subject)} is in the reserved ${reserved.slice(0, -1)} namespace`

@@ -40,6 +40,11 @@ export interface ReadOptions extends DeadLetterSelection {
   layout?: Layout
   /** Join the worker's failure events (default true; a replay does not show them and skips the read). */
   failures?: boolean
+  /**
+   * Parse each original's envelope for its id, type, correlation and tenant (default true). A replay shows
+   * none of them and parses only what a --type or --tenant filter needs.
+   */
+  summaries?: boolean
   /** Called with each original that is provably the message that failed (a replay keeps them to send). */
   onOriginal?: (key: string, original: OriginalMessage) => void
 }
@@ -195,7 +200,8 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
     // A message that is not provably the one that failed is not shown as if it were (its id, tenant, ...).
     const original = missing ? null : found
     if (original) options.onOriginal?.(ledgerKey({stream: a.stream, seq: a.stream_seq}), original)
-    const summary = summarizeEnvelope(original ? parseEnvelope(original.data) : null)
+    const parse = original && (options.summaries !== false || typeMatch || options.tenant)
+    const summary = summarizeEnvelope(parse ? parseEnvelope(original.data) : null)
     if (typeMatch && !typeMatch(summary.type)) return undefined
     if (options.tenant && summary.tenant_id !== options.tenant) return undefined
     const key = ledgerKey({stream: a.stream, seq: a.stream_seq})

@@ -76,6 +76,7 @@ export async function planReplay(conn: SiteConnection, options: ReplayPlanOption
   let kept = 0
   const letters = await readDeadLetters(conn, {
     failures: false,
+    summaries: false,
     onOriginal: (key, original) => {
       if (!options.keepOriginals || kept + original.data.length > KEPT_ORIGINAL_BYTES) return
       kept += original.data.length
