@@ -76,7 +76,8 @@ export async function planReplay(conn: SiteConnection, options: ReplayPlanOption
   let kept = 0
   const letters = await readDeadLetters(conn, {
     failures: false,
-    summaries: false,
+    // A bulk replay shows nothing of the envelopes; named refs keep them (--edit takes the id as causation).
+    summaries: Boolean(refs),
     onOriginal: (key, original) => {
       if (!options.keepOriginals || kept + original.data.length > KEPT_ORIGINAL_BYTES) return
       kept += original.data.length
