@@ -75,7 +75,7 @@ export const emptyLedgerState = (): LedgerState => ({
 })
 
 /** One stored ledger value: its key, its revision (the bucket's stream sequence) and when it was stored. */
-interface StoredValue {
+export interface StoredValue {
   key: string
   value: Uint8Array
   deleted: boolean
@@ -111,44 +111,9 @@ export class Ledger {
    * the replays started and not confirmed.
    */
   async load(): Promise<LedgerState> {
-    const state = emptyLedgerState()
-    const revisionOf = new Map<string, number>()
-    /** Replay ids whose copy is confirmed, per key: a journal item among them is not in flight. */
-    const confirmed = new Map<string, Set<string>>()
-    const open: Array<{item: JournalItem; journal: string; at: string; stored: number; revision: number}> = []
-    const consider = (key: string, entry: LedgerEntry, stored: number, revision: number) => {
-      bump(state.generation, key, entry.generation ?? 0)
-      if (entry.action === 'replayed' && entry.replay_id) addTo(confirmed, key, entry.replay_id)
-      if ((revisionOf.get(key) ?? -1) > revision) return
-      revisionOf.set(key, revision)
-      state.last.set(key, entry)
-      state.stored.set(key, stored)
-    }
-    for await (const e of this.lastValues(`${PREFIX}>`)) {
-      if (e.key.startsWith(`${JOURNAL_PREFIX}.`)) {
-        const journal = e.deleted ? undefined : parseJournal(e.value)
-        if (!journal) continue
-        for (const item of journal.items) {
-          const entry = journalEntry(journal, item)
-          if (entry) consider(item.key, entry, e.stored, e.revision)
-          else {
-            bump(state.generation, item.key, item.generation)
-            open.push({item, journal: e.key, at: journal.at, stored: e.stored, revision: e.revision})
-          }
-        }
-        continue
-      }
-      if (e.deleted || !refFromLedgerKey(e.key)) continue
-      const entry = LedgerEntry.safeParse(parseJson(e.value))
-      if (entry.success) consider(e.key, entry.data, e.stored, e.revision)
-    }
-    // The latest unconfirmed start of each key wins (a resumed replay is written again by its re-run).
-    open.sort((a, b) => a.revision - b.revision)
-    for (const {item, journal, at, stored} of open) {
-      if (confirmed.get(item.key)?.has(item.replay_id)) continue
-      state.inFlight.set(item.key, {...item, journal, at, stored})
-    }
-    return state
+    const values: StoredValue[] = []
+    for await (const e of this.lastValues(`${PREFIX}>`)) values.push(e)
+    return foldLedger(values)
   }
 
   /** The last value of each key matching `filter` (a subject in the bucket's stream). */
@@ -175,9 +140,10 @@ export class Ledger {
     const out: Array<{key: string; entry: LedgerEntry; revision: number}> = []
     for await (const e of this.lastValues(`${PREFIX}${JOURNAL_PREFIX}.>`)) {
       const journal = e.deleted ? undefined : parseJournal(e.value)
-      for (const item of journal?.items ?? []) {
+      if (!journal) continue
+      for (const item of journal.items) {
         if (only !== undefined && item.key !== only) continue
-        const entry = journalEntry(journal!, item)
+        const entry = journalEntry(journal, item)
         if (entry) out.push({key: item.key, entry, revision: e.revision})
       }
     }
@@ -284,6 +250,52 @@ export function journalKey(run: string, chunk: number): string {
 }
 
 const PREFIX = `$KV.${DLQ_LEDGER_BUCKET}.`
+
+/**
+ * The ledger's state from the last value of each key (docs/architecture.md, "The dead-letter ledger"): each
+ * dead letter's latest action by revision, from its own key or a journal's confirmed item; the highest
+ * generation; and the journal items no record confirms (replays in progress).
+ */
+export function foldLedger(values: Iterable<StoredValue>): LedgerState {
+  const state = emptyLedgerState()
+  const revisionOf = new Map<string, number>()
+  /** Replay ids whose copy is confirmed, per key: a journal item among them is not in flight. */
+  const confirmed = new Map<string, Set<string>>()
+  const open: Array<{item: JournalItem; journal: string; at: string; stored: number; revision: number}> = []
+  const consider = (key: string, entry: LedgerEntry, stored: number, revision: number) => {
+    bump(state.generation, key, entry.generation ?? 0)
+    if (entry.action === 'replayed' && entry.replay_id) addTo(confirmed, key, entry.replay_id)
+    if ((revisionOf.get(key) ?? -1) > revision) return
+    revisionOf.set(key, revision)
+    state.last.set(key, entry)
+    state.stored.set(key, stored)
+  }
+  for (const e of values) {
+    if (e.key.startsWith(`${JOURNAL_PREFIX}.`)) {
+      const journal = e.deleted ? undefined : parseJournal(e.value)
+      if (!journal) continue
+      for (const item of journal.items) {
+        const entry = journalEntry(journal, item)
+        if (entry) consider(item.key, entry, e.stored, e.revision)
+        else {
+          bump(state.generation, item.key, item.generation)
+          open.push({item, journal: e.key, at: journal.at, stored: e.stored, revision: e.revision})
+        }
+      }
+      continue
+    }
+    if (e.deleted || !refFromLedgerKey(e.key)) continue
+    const entry = LedgerEntry.safeParse(parseJson(e.value))
+    if (entry.success) consider(e.key, entry.data, e.stored, e.revision)
+  }
+  // The latest unconfirmed start of each key wins (a resumed replay is written again by its re-run).
+  open.sort((a, b) => a.revision - b.revision)
+  for (const {item, journal, at, stored} of open) {
+    if (confirmed.get(item.key)?.has(item.replay_id)) continue
+    state.inFlight.set(item.key, {...item, journal, at, stored})
+  }
+  return state
+}
 
 /**
  * A journal item's confirmed replay as a ledger entry (what `dlq history` shows and a listing's
