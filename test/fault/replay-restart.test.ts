@@ -1,6 +1,6 @@
 // Fault: the server is killed (SIGKILL) in the middle of a `dlq replay --all --yes` of 1,000 dead letters,
-// at the point that matters: copies are stored and acknowledged while their chunk's replay journal is still
-// open (the ledger's per-letter entries trail the acks; the journal closes only when the chunk is done).
+// at the point that matters: copies are stored and acknowledged while their chunk's replay journal still
+// holds only its `replaying` record (the `replayed` record, with each copy's sequence, follows the chunk).
 // With the server back, ONE re-run must finish: the copies stored before the crash but not recorded come
 // back as JetStream duplicates of the same replay ids (Nats-Msg-Id), the rest are sent once. Every dead
 // letter ends up replayed exactly once in DV_CMD, and the ledger says replayed for all of them. Asserted on
