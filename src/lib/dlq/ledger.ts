@@ -74,15 +74,6 @@ export const emptyLedgerState = (): LedgerState => ({
   inFlight: new Map(),
 })
 
-/** One stored ledger value: its key, its revision (the bucket's stream sequence) and when it was stored. */
-export interface StoredValue {
-  key: string
-  value: Uint8Array
-  deleted: boolean
-  stored: number
-  revision: number
-}
-
 export class Ledger {
   private constructor(
     readonly kv: KV,
@@ -111,40 +102,21 @@ export class Ledger {
    * the replays started and not confirmed.
    */
   async load(): Promise<LedgerState> {
-    const values: StoredValue[] = []
-    for await (const e of this.lastValues(`${PREFIX}>`)) values.push(e)
+    const values: LedgerChange[] = []
+    for await (const e of ledgerChanges(this.conn)) values.push(e)
     return foldLedger(values)
-  }
-
-  /** The last value of each key matching `filter` (a subject in the bucket's stream). */
-  private async *lastValues(filter: string): AsyncGenerator<StoredValue> {
-    const entries = readStream(
-      this.conn,
-      {stream: `KV_${DLQ_LEDGER_BUCKET}`, filterSubject: filter},
-      {start: 'last-per-subject', headers: true},
-    )
-    for await (const m of entries) {
-      const op = m.headers?.['KV-Operation']?.[0]
-      yield {
-        key: m.subject.slice(PREFIX.length),
-        value: m.data,
-        deleted: op === 'DEL' || op === 'PURGE',
-        stored: Date.parse(m.time),
-        revision: m.seq,
-      }
-    }
   }
 
   /** The confirmed replays of the journals, as audit-trail entries (`only`: of one key). */
   private async journalHistory(only?: string): Promise<Array<{key: string; entry: LedgerEntry; revision: number}>> {
     const out: Array<{key: string; entry: LedgerEntry; revision: number}> = []
-    for await (const e of this.lastValues(`${PREFIX}${JOURNAL_PREFIX}.>`)) {
+    for await (const e of ledgerChanges(this.conn, undefined, `${JOURNAL_PREFIX}.>`)) {
       const journal = e.deleted ? undefined : parseJournal(e.value)
       if (!journal) continue
       for (const item of journal.items) {
         if (only !== undefined && item.key !== only) continue
         const entry = journalEntry(journal, item)
-        if (entry) out.push({key: item.key, entry, revision: e.revision})
+        if (entry) out.push({key: item.key, entry, revision: e.seq})
       }
     }
     return out
@@ -211,13 +183,17 @@ export interface LedgerChange {
 /**
  * The ledger bucket's writes: without `afterSeq`, the last entry of every key (what `Ledger.load` folds);
  * with it, every write stored after that sequence, in order (a follower: health/snapshot.ts reads only what
- * is new on each round). A bucket that does not exist yields nothing.
+ * is new on each round). `keys`: a KV key filter (default every key). A bucket that does not exist yields nothing.
  */
-export async function* ledgerChanges(conn: SiteConnection, afterSeq?: number): AsyncGenerator<LedgerChange> {
+export async function* ledgerChanges(
+  conn: SiteConnection,
+  afterSeq?: number,
+  keys = '>',
+): AsyncGenerator<LedgerChange> {
   const prefix = `$KV.${DLQ_LEDGER_BUCKET}.`
   const entries = readStream(
     conn,
-    {stream: `KV_${DLQ_LEDGER_BUCKET}`, filterSubject: `${prefix}>`},
+    {stream: `KV_${DLQ_LEDGER_BUCKET}`, filterSubject: `${prefix}${keys}`},
     {start: afterSeq === undefined ? 'last-per-subject' : {seq: afterSeq + 1}, headers: true},
   )
   try {
@@ -237,6 +213,24 @@ export async function* ledgerChanges(conn: SiteConnection, afterSeq?: number): A
   }
 }
 
+/**
+ * The dead letters' entries a change carries: a dead letter's own key's entry, or each confirmed item of a
+ * replay journal's `replayed` record (docs/architecture.md, "The dead-letter ledger"); none for a deletion,
+ * a journal's `replaying` record or anything that is not an entry.
+ */
+export function ledgerEntriesOf(change: LedgerChange): Array<{key: string; entry: LedgerEntry}> {
+  if (change.key.startsWith(`${JOURNAL_PREFIX}.`)) {
+    const journal = change.deleted ? undefined : parseJournal(change.value)
+    if (!journal) return []
+    return journal.items.flatMap((item) => {
+      const entry = journalEntry(journal, item)
+      return entry ? [{key: item.key, entry}] : []
+    })
+  }
+  const entry = ledgerEntryOf(change)
+  return entry ? [{key: change.key, entry}] : []
+}
+
 /** The ledger entry a change carries; null for a deletion, a journal or anything that is not an entry. */
 export function ledgerEntryOf(change: LedgerChange): LedgerEntry | null {
   if (change.deleted || !refFromLedgerKey(change.key)) return null
@@ -249,14 +243,12 @@ export function journalKey(run: string, chunk: number): string {
   return `${JOURNAL_PREFIX}.${run}.${chunk}`
 }
 
-const PREFIX = `$KV.${DLQ_LEDGER_BUCKET}.`
-
 /**
  * The ledger's state from the last value of each key (docs/architecture.md, "The dead-letter ledger"): each
  * dead letter's latest action by revision, from its own key or a journal's confirmed item; the highest
  * generation; and the journal items no record confirms (replays in progress).
  */
-export function foldLedger(values: Iterable<StoredValue>): LedgerState {
+export function foldLedger(values: Iterable<LedgerChange>): LedgerState {
   const state = emptyLedgerState()
   const revisionOf = new Map<string, number>()
   /** Replay ids whose copy is confirmed, per key: a journal item among them is not in flight. */
@@ -276,17 +268,17 @@ export function foldLedger(values: Iterable<StoredValue>): LedgerState {
       if (!journal) continue
       for (const item of journal.items) {
         const entry = journalEntry(journal, item)
-        if (entry) consider(item.key, entry, e.stored, e.revision)
+        if (entry) consider(item.key, entry, e.stored, e.seq)
         else {
           bump(state.generation, item.key, item.generation)
-          open.push({item, journal: e.key, at: journal.at, stored: e.stored, revision: e.revision})
+          open.push({item, journal: e.key, at: journal.at, stored: e.stored, revision: e.seq})
         }
       }
       continue
     }
     if (e.deleted || !refFromLedgerKey(e.key)) continue
     const entry = LedgerEntry.safeParse(parseJson(e.value))
-    if (entry.success) consider(e.key, entry.data, e.stored, e.revision)
+    if (entry.success) consider(e.key, entry.data, e.stored, e.seq)
   }
   // The latest unconfirmed start of each key wins (a resumed replay is written again by its re-run).
   open.sort((a, b) => a.revision - b.revision)

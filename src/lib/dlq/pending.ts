@@ -3,7 +3,7 @@ import type {Layout} from '../layout/schema.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {isStreamNotFound} from '../nats/errors.js'
 import {notFound} from '../errors.js'
-import {ledgerChanges, ledgerEntryOf} from './ledger.js'
+import {ledgerChanges, ledgerEntriesOf} from './ledger.js'
 import type {DeadLetterReason} from './model.js'
 import {CLUSTER_CLOCK_SKEW_MS} from './provenance.js'
 import {checkOriginals, scanAdvisories} from './read.js'
@@ -180,14 +180,18 @@ export class PendingDeadLetters {
     const skew = this.conn.nc.info?.cluster ? CLUSTER_CLOCK_SKEW_MS : 0
     for await (const change of ledgerChanges(this.conn, this.lastLedgerSeq)) {
       this.lastLedgerSeq = Math.max(this.lastLedgerSeq ?? 0, change.seq)
-      const t = this.letters.get(change.key)
-      if (!t) continue
-      const entry = ledgerEntryOf(change)
       // A record of an earlier incarnation of the stream (same key, another message) does not apply.
-      const created = Date.parse(this.created.get(t.stream) ?? '')
-      if (Number.isFinite(created) && change.stored + skew < created) continue
-      if (change.deleted) t.resolved = false
-      else if (entry) t.resolved = entry.action === 'replayed' || entry.action === 'discarded'
+      const current = (t: Tracked) => {
+        const created = Date.parse(this.created.get(t.stream) ?? '')
+        return !(Number.isFinite(created) && change.stored + skew < created)
+      }
+      const own = this.letters.get(change.key)
+      if (own && change.deleted && current(own)) own.resolved = false
+      // A dead letter's own entry, or each replay a journal confirms (one change names up to 1,000).
+      for (const {key, entry} of ledgerEntriesOf(change)) {
+        const t = this.letters.get(key)
+        if (t && current(t)) t.resolved = entry.action === 'replayed' || entry.action === 'discarded'
+      }
     }
     this.lastLedgerSeq ??= 0
   }

@@ -1,18 +1,18 @@
 import {describe, expect, it} from 'vitest'
 
-import {foldLedger, type ReplayJournal, type StoredValue} from '../../../src/lib/dlq/ledger.js'
+import {foldLedger, type LedgerChange, ledgerEntriesOf, type ReplayJournal} from '../../../src/lib/dlq/ledger.js'
 import type {LedgerEntry} from '../../../src/lib/dlq/model.js'
 import type {ReplayItem} from '../../../src/lib/dlq/plan.js'
 import {journalChunks} from '../../../src/lib/dlq/replay.js'
 
 const enc = new TextEncoder()
 let revision = 0
-const value = (key: string, v: unknown, deleted = false): StoredValue => ({
+const value = (key: string, v: unknown, deleted = false): LedgerChange => ({
   key,
   value: enc.encode(typeof v === 'string' ? v : JSON.stringify(v)),
   deleted,
   stored: Date.parse('2026-01-01T00:00:00Z') + revision,
-  revision: ++revision,
+  seq: ++revision,
 })
 
 const item = (seq: number, generation = 1, newSeq?: number) => ({
@@ -101,6 +101,16 @@ describe('the ledger folded from its journals and per-letter keys', () => {
     ])
     expect([...state.last.keys()]).toEqual(['DV_CMD.9'])
     expect(state.inFlight.size).toBe(0)
+  })
+})
+
+describe('ledgerEntriesOf (what an incremental follower of the bucket takes from one write)', () => {
+  it("a dead letter's own entry, each confirmed item of a journal, nothing from a journal's start or a deletion", () => {
+    expect(ledgerEntriesOf(value('DV_CMD.3', discard))).toEqual([{key: 'DV_CMD.3', entry: discard}])
+    expect(ledgerEntriesOf(value('_replays.r1.0', journal('replaying', [item(1), item(2)])))).toEqual([])
+    const done = ledgerEntriesOf(value('_replays.r1.0', journal('replayed', [item(1, 1, 41), item(2)])))
+    expect(done.map((d) => [d.key, d.entry.action, d.entry.new_seq])).toEqual([['DV_CMD.1', 'replayed', 41]])
+    expect(ledgerEntriesOf(value('DV_CMD.3', '', true))).toEqual([])
   })
 })
 
