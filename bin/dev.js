@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Development entry: runs the compiled commands like bin/run.js but with oclif's development flag,
-// which shows full stacks for bugs. Run `npm run build` (or `tsc -w -p tsconfig.build.json`) first.
+// which shows full stacks for bugs. Run `npm run build` first: the commands come from the bundle in dist/.
 const argv = process.argv.slice(2)
 if (
   argv.includes('--json') ||

@@ -27,9 +27,10 @@ if (argv.length === 1 && argv[0] === '--version') {
     `${pkg.oclif?.bin ?? pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`,
   )
 } else {
-  // A reader that goes away (`| head -1`) ends the command with exit 0, not an EPIPE stack (issue 13).
-  const {guardOutput} = await import('../dist/lib/render/output.js')
-  guardOutput()
-  const {execute} = await import('@oclif/core')
-  await execute({dir: import.meta.url})
+  // oclif checks Node's version against the `engines` of its own package.json, which the bundle does not have
+  // (npm checks dvctl's own `engines` at install); skipping it spares loading semver at every start.
+  process.env.OCLIF_DISABLE_ENGINE_WARNING = '1'
+  // oclif and every dependency come from the bundle in dist/ (scripts/build.mjs), not from node_modules.
+  const {run} = await import('../dist/main.js')
+  await run(import.meta.url)
 }

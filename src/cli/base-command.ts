@@ -1,6 +1,5 @@
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 
-import {resolveSites} from '../lib/config/resolve.js'
 import type {SiteTarget} from '../lib/config/site.js'
 import {ResultExit, UserError, toErrorJson} from '../lib/errors.js'
 import {ExitCode, type ExitCodeValue} from '../lib/exit-codes.js'
@@ -8,11 +7,10 @@ import type {SiteConnection} from '../lib/nats/connection.js'
 import type {FanOut} from '../lib/nats/fanout.js'
 import {currentContext, currentOutput, type CliContext} from '../lib/context.js'
 import type {Output} from '../lib/render/output.js'
-import {natsUserError} from '../lib/nats/errors.js'
 import {err, makeTerminal, out, warn, type Terminal} from '../lib/render/terminal.js'
 import {jsonText, sanitize} from '../lib/render/text.js'
 import {suggest} from '../lib/suggest.js'
-import {durationFlag} from './flags.js'
+import {constantHelp, durationFlag} from './flags.js'
 import {knownFlagNames, parseErrorMessage, parseErrors, type NonExistentFlagsError} from './parse-errors.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
@@ -56,7 +54,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       summary:
         'Time allowed to connect, for each server request, and for a read to hear from its server; waits have --wait-timeout.',
       default: 5000,
-      defaultHelp: async () => '5s',
+      defaultHelp: constantHelp('5s'),
     }),
     'no-color': Flags.boolean({helpGroup: 'GLOBAL', summary: 'Plain output without colour (also NO_COLOR).'}),
     'no-input': Flags.boolean({helpGroup: 'GLOBAL', summary: 'Never prompt; a needed confirmation is refused.'}),
@@ -118,6 +116,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected async siteTargets(options: SiteChoice = {}): Promise<SiteTarget[]> {
     const {server, creds} = this.flags
     const site = options.sites ?? this.flags.site
+    // The config (YAML, its schema) is read only by commands that pick a site, not by --help or offline ones.
+    const {resolveSites} = await import('../lib/config/resolve.js')
     return resolveSites(
       {
         server,
@@ -192,7 +192,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (this.io?.isClosed()) return this.exit(ExitCode.ok)
     if (error instanceof ResultExit) return this.exit(error.exitCode)
     if (error instanceof Errors.ExitError) throw error
-    const userError = this.keepSelection(toUserError(error))
+    const userError = this.keepSelection(await toUserError(error))
     if (this.jsonEnabled()) {
       // A command that streams NDJSON ends with its error as one more line, so the stream stays parseable.
       if (this.streamsNdjson()) out(jsonText(toErrorJson(userError)))
@@ -231,8 +231,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 }
 
-/** Maps anything thrown to a UserError; unknown errors become a bug (exit 1). */
-export function toUserError(error: Error & {oclif?: {exit?: number}; code?: string}): UserError {
+/**
+ * Maps anything thrown to a UserError; unknown errors become a bug (exit 1). The NATS translation is imported
+ * here, when it is needed: it loads the NATS client, which a command that never connects does not need.
+ */
+export async function toUserError(error: Error & {oclif?: {exit?: number}; code?: string}): Promise<UserError> {
   if (error instanceof UserError) return error
   const {CLIParseError, NonExistentFlagsError} = parseErrors()
   if (error instanceof NonExistentFlagsError) return unknownFlagError(error)
@@ -252,6 +255,7 @@ export function toUserError(error: Error & {oclif?: {exit?: number}; code?: stri
   if (error.code === 'SIGINT' || error.name === 'AbortError') {
     return new UserError('Interrupted.', {code: 'interrupted', exitCode: ExitCode.interrupted})
   }
+  const {natsUserError} = await import('../lib/nats/errors.js')
   const fromNats = natsUserError(error)
   if (fromNats) return fromNats
   return new UserError(`Unexpected error: ${error.message}`, {code: 'bug', exitCode: ExitCode.bug})

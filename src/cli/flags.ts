@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {TYPE_PATTERN_HELP} from '../lib/contract/match.js'
 import {GROUP_KEYS} from '../lib/dlq/group.js'
-import {DEAD_LETTER_STATUSES} from '../lib/dlq/model.js'
+import {DEAD_LETTER_STATUSES} from '../lib/dlq/statuses.js'
 import type {DeadLetterSelection} from '../lib/dlq/read.js'
 import {parseDuration} from '../lib/duration.js'
 import {usageError} from '../lib/errors.js'
@@ -20,6 +20,16 @@ import {
  * The oclif flag definitions shared by several commands, and the mapping of their parsed values onto the
  * services' options. Services never see flags (docs/architecture.md, "Three layers"): a command maps them here.
  */
+
+/**
+ * A flag's default as --help shows it ('5s' for a default of 5000 ms), when it is the same every time. oclif
+ * takes any function given as `defaultHelp` for help that changes, and loads the command's module on every
+ * --help to run it; scripts/manifest.mjs marks flags with this help as static in oclif.manifest.json, so
+ * --help reads the text from the manifest instead.
+ */
+export function constantHelp(text: string): (() => Promise<string>) & {constantHelp: string} {
+  return Object.assign(async () => text, {constantHelp: text})
+}
 
 /** A duration flag (`500ms`, `30s`, `5m`, `1h`, `14d`), parsed to milliseconds. */
 export const durationFlag = Flags.custom<number>({
@@ -49,7 +59,7 @@ export const taskFilterFlags = {
   since: durationFlag({
     summary: 'How far back the history goes.',
     default: 24 * 3_600_000,
-    defaultHelp: async () => '24h',
+    defaultHelp: constantHelp('24h'),
   }),
 }
 

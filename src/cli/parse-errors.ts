@@ -1,7 +1,6 @@
-import {createRequire} from 'node:module'
-import {dirname, join} from 'node:path'
-
 import type {Errors} from '@oclif/core'
+
+import * as oclifParserErrors from './oclif-parser-errors.js'
 
 /** What the parser puts on its errors: the command's flag definitions (CLIParseErrorOptions.parse). */
 export type CLIParseError = Errors.CLIError & {
@@ -17,21 +16,9 @@ interface ParseErrorClasses {
   NonExistentFlagsError: abstract new (...args: never[]) => NonExistentFlagsError
 }
 
-let loaded: ParseErrorClasses | undefined
-
-/**
- * oclif's parser error classes. @oclif/core does not export them (its package `exports` has no
- * `./lib/parser/errors`), so the file is required by its path next to the package's entry point: the
- * package is CommonJS, so this is the same module instance that the parser throws from, and `instanceof`
- * holds.
- */
+/** oclif's parser error classes (src/cli/oclif-parser-errors.ts says where they come from). */
 export function parseErrors(): ParseErrorClasses {
-  if (!loaded) {
-    const require = createRequire(import.meta.url)
-    const core = require.resolve('@oclif/core')
-    loaded = require(join(dirname(core), 'parser', 'errors.js')) as ParseErrorClasses
-  }
-  return loaded
+  return oclifParserErrors as unknown as ParseErrorClasses
 }
 
 /** The flags the failing command accepts (long names and aliases, without `--`), hidden ones left out. */

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {durationFlag, readFlags, wideFlag} from '../cli/flags.js'
+import {constantHelp, durationFlag, readFlags, wideFlag} from '../cli/flags.js'
 import type {DoctorResult} from '../lib/doctor/check.js'
 
 export default class Doctor extends BaseCommand<typeof Doctor> {
@@ -23,7 +23,7 @@ Problems (listed below the table, and in the JSON per site): an unreachable site
     'stall-after': durationFlag({
       summary: 'A cross-site source silent for longer than this is reported as stalled.',
       default: 5000,
-      defaultHelp: async () => '5s',
+      defaultHelp: constantHelp('5s'),
     }),
   }
 

@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {JsonSchemaExport, SchemaDetail, SchemaList} from '../../src/lib/contract/schemas.js'
-import {SubjectAnalysis} from '../../src/lib/contract/taxonomy.js'
+import {SubjectAnalysis} from '../../src/lib/contract/subject-schema.js'
 import {ValidateResult} from '../../src/lib/contract/validate.js'
 import {runCommand} from '../helpers/run.js'
 import {provisionCommand, VALID_EXAMPLES} from '../unit/contract/fixtures.js'

@@ -2,15 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {listingFlags, listOrderFrom, schemasFlag} from '../../cli/flags.js'
-import {
-  exportJsonSchema,
-  findSchemas,
-  listSchemas,
-  resolvePayloadRegistry,
-  type JsonSchemaExport,
-  type SchemaDetail,
-  type SchemaList,
-} from '../../lib/contract/schemas.js'
+import type {JsonSchemaExport, SchemaDetail, SchemaList} from '../../lib/contract/schemas.js'
 import {notFound} from '../../lib/errors.js'
 import {renderJsonSchema, renderSchemaDetail, renderSchemaList, SCHEMA_LISTING} from '../../lib/render/contract.js'
 import {orderList, sortFields} from '../../lib/render/listing.js'
@@ -41,6 +33,8 @@ The list (without TYPE) takes --sort and --limit, which order and cut the result
   }
 
   async run(): Promise<SchemaList | SchemaDetail | JsonSchemaExport | Record<string, unknown>> {
+    const {exportJsonSchema, findSchemas, listSchemas, resolvePayloadRegistry} =
+      await import('../../lib/contract/schemas.js')
     const registry = await resolvePayloadRegistry({schemasDir: this.flags.schemas ?? this.env.DVCTL_SCHEMAS})
     const asJsonSchema = this.flags['json-schema']
     const type = this.args.type

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {schemasFlag} from '../../cli/flags.js'
-import {readDocumentSource, validateDocuments, type ValidateResult} from '../../lib/contract/validate.js'
+import type {ValidateResult} from '../../lib/contract/validate.js'
 import {usageError} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {renderValidation} from '../../lib/render/contract.js'
@@ -41,7 +41,10 @@ export default class ContractValidate extends BaseCommand<typeof ContractValidat
         'dvctl contract validate messages.ndjson',
       )
     }
-    const {resolvePayloadRegistry} = await import('../../lib/contract/schemas.js')
+    const [{resolvePayloadRegistry}, {readDocumentSource, validateDocuments}] = await Promise.all([
+      import('../../lib/contract/schemas.js'),
+      import('../../lib/contract/validate.js'),
+    ])
     const registry = await resolvePayloadRegistry({schemasDir: this.flags.schemas ?? this.env.DVCTL_SCHEMAS})
     const input = await readDocumentSource(file, this.io.stdin)
     const result = validateDocuments(input, {strict: this.flags.strict, subject: this.flags.subject, registry})

@@ -6,7 +6,6 @@ import {siteOfRefs} from '../../lib/dlq/ref.js'
 import {usageError} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {resolveActor} from '../../lib/dlq/actor.js'
-import {planDiscard, runDiscard} from '../../lib/dlq/discard.js'
 import type {DlqDiscardResult} from '../../lib/dlq/model.js'
 import {renderActionResult} from '../../lib/render/dlq.js'
 import {confirmOrRefuse} from '../../lib/render/prompt.js'
@@ -43,6 +42,7 @@ export default class DlqDiscard extends BaseCommand<typeof DlqDiscard> {
       throw usageError('Nothing selected.', 'nothing-selected', 'Give references (dvctl dlq list shows them) or --all.')
     if (!flags.reason.trim()) throw usageError('--reason must say why.', 'reason-required')
     const conn = await this.connectOne({impliedSite: siteOfRefs(refs)})
+    const {planDiscard, runDiscard} = await import('../../lib/dlq/discard.js')
     const plan = await planDiscard(conn, {...(refs.length ? {refs} : {all: selectionFrom(flags)}), force: flags.force})
     const preview: DlqDiscardResult = {
       dry_run: true,

@@ -3,7 +3,6 @@ import {Args} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {listingFlags, listOrderFrom} from '../../cli/flags.js'
 import {siteOfRefs} from '../../lib/dlq/ref.js'
-import {readHistory} from '../../lib/dlq/history.js'
 import type {DlqHistoryResult} from '../../lib/dlq/model.js'
 import {HISTORY_LISTING, renderHistory} from '../../lib/render/dlq.js'
 import {orderList, sortFields} from '../../lib/render/listing.js'
@@ -27,6 +26,7 @@ export default class DlqHistory extends BaseCommand<typeof DlqHistory> {
   async run(): Promise<DlqHistoryResult> {
     const order = listOrderFrom(this.flags, sortFields(HISTORY_LISTING))
     const conn = await this.connectOne({impliedSite: siteOfRefs(this.args.ref ? [this.args.ref] : [])})
+    const {readHistory} = await import('../../lib/dlq/history.js')
     const read = await readHistory(conn, {...(this.args.ref ? {ref: this.args.ref} : {})})
     const result: DlqHistoryResult = {...read, history: orderList(read.history, HISTORY_LISTING, order)}
     if (!this.jsonEnabled()) await renderHistory(this.term, result)

@@ -10,7 +10,6 @@ import {
 } from '../../cli/flags.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import type {GroupKey} from '../../lib/dlq/group.js'
-import {listDeadLetters} from '../../lib/dlq/list.js'
 import type {DlqListResult} from '../../lib/dlq/model.js'
 import {DEAD_LETTER_LISTING, renderDeadLetterList} from '../../lib/render/dlq.js'
 import {orderList, sortFields} from '../../lib/render/listing.js'
@@ -45,6 +44,7 @@ On a terminal the table fits the window: ref, age, reason, correlation (its firs
     const fan = await this.connectMany({allSites: this.flags['all-sites']})
     const groupBy = this.flags['group-by'] as GroupKey | undefined
     const order = listOrderFrom(this.flags, sortFields(DEAD_LETTER_LISTING))
+    const {listDeadLetters} = await import('../../lib/dlq/list.js')
     const {lost, ...all} = await listDeadLetters(fan, {...selectionFrom(this.flags), ...(groupBy ? {groupBy} : {})})
     const result: DlqListResult = {
       ...all,

@@ -7,7 +7,7 @@ import {usageError} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {resolveActor} from '../../lib/dlq/actor.js'
 import type {DlqReplayResult} from '../../lib/dlq/model.js'
-import {planJson, planReplay, readOriginalData, runReplay, type ReplayPlan} from '../../lib/dlq/replay.js'
+import type {ReplayPlan} from '../../lib/dlq/replay.js'
 import {batchProgress, renderActionResult, renderReplayPlan} from '../../lib/render/dlq.js'
 import {editText} from '../../lib/render/editor.js'
 import {confirmOrRefuse} from '../../lib/render/prompt.js'
@@ -65,6 +65,7 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
     const rate = flags.rate ? parseRate(flags.rate) : undefined
 
     const conn = await this.connectOne({impliedSite: siteOfRefs(refs)})
+    const {planJson, planReplay, runReplay} = await import('../../lib/dlq/replay.js')
     const plan = await planReplay(conn, {
       ...(refs.length ? {refs} : {all: selectionFrom(flags)}),
       force: flags.force,
@@ -147,7 +148,10 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
     actor: string,
   ) {
     const item = plan.items[0]
-    const {editableText, prepareEdited} = await import('../../lib/dlq/edit.js')
+    const [{editableText, prepareEdited}, {readOriginalData}] = await Promise.all([
+      import('../../lib/dlq/edit.js'),
+      import('../../lib/dlq/replay.js'),
+    ])
     const original = await readOriginalData(conn, item)
     if (!original) throw usageError(`${item.letter.ref}: the original message is gone; there is nothing to edit.`)
     const text = await editText(editableText(original), `${item.letter.stream}-${item.letter.seq}.json`, this.env)

@@ -3,7 +3,6 @@ import {Args} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {siteOfRefs} from '../../lib/dlq/ref.js'
 import type {DlqShowResult} from '../../lib/dlq/model.js'
-import {showDeadLetter} from '../../lib/dlq/show.js'
 import {renderDeadLetterShow} from '../../lib/render/dlq.js'
 
 export default class DlqShow extends BaseCommand<typeof DlqShow> {
@@ -21,6 +20,7 @@ export default class DlqShow extends BaseCommand<typeof DlqShow> {
 
   async run(): Promise<DlqShowResult> {
     const conn = await this.connectOne({impliedSite: siteOfRefs([this.args.ref])})
+    const {showDeadLetter} = await import('../../lib/dlq/show.js')
     const {workflowResult, ...result} = await showDeadLetter(conn, {ref: this.args.ref})
     if (!this.jsonEnabled()) await renderDeadLetterShow(this.term, result, workflowResult)
     return result

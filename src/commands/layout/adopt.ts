@@ -3,8 +3,6 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import type {AdoptResult} from '../../lib/layout/adopt.js'
-import {loadLayout} from '../../lib/layout/load.js'
-import {requireLayoutName} from '../../lib/layout/ownership.js'
 
 export default class LayoutAdopt extends BaseCommand<typeof LayoutAdopt> {
   static override summary = "Mark a site's existing streams, consumers and KV buckets as created for a layout."
@@ -24,6 +22,10 @@ export default class LayoutAdopt extends BaseCommand<typeof LayoutAdopt> {
   }
 
   async run(): Promise<AdoptResult> {
+    const [{loadLayout}, {requireLayoutName}] = await Promise.all([
+      import('../../lib/layout/load.js'),
+      import('../../lib/layout/ownership.js'),
+    ])
     const layout = await loadLayout(this.args.file)
     requireLayoutName(layout, 'layout adopt')
     const conn = await this.connectOne()

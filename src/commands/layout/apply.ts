@@ -3,9 +3,6 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import type {LayoutResult} from '../../lib/layout/apply.js'
-import {loadLayout} from '../../lib/layout/load.js'
-import {requireLayoutName} from '../../lib/layout/ownership.js'
-import {hasChanges, summarisePlan} from '../../lib/layout/plan.js'
 
 export default class LayoutApply extends BaseCommand<typeof LayoutApply> {
   static override summary = 'Create and update streams, consumers and KV buckets on a site to match a layout.'
@@ -32,6 +29,11 @@ export default class LayoutApply extends BaseCommand<typeof LayoutApply> {
   }
 
   async run(): Promise<LayoutResult> {
+    const [{loadLayout}, {requireLayoutName}, {hasChanges, summarisePlan}] = await Promise.all([
+      import('../../lib/layout/load.js'),
+      import('../../lib/layout/ownership.js'),
+      import('../../lib/layout/plan.js'),
+    ])
     const layout = await loadLayout(this.args.file)
     if (this.flags.prune) requireLayoutName(layout, '--prune')
     const conn = await this.connectOne()

@@ -3,9 +3,6 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import type {LayoutResult} from '../../lib/layout/apply.js'
-import {loadLayout} from '../../lib/layout/load.js'
-import {requireLayoutName} from '../../lib/layout/ownership.js'
-import {hasChanges} from '../../lib/layout/plan.js'
 
 export default class LayoutPlan extends BaseCommand<typeof LayoutPlan> {
   static override summary = 'Show what `layout apply` would change on a site, without changing anything.'
@@ -28,6 +25,11 @@ export default class LayoutPlan extends BaseCommand<typeof LayoutPlan> {
   }
 
   async run(): Promise<LayoutResult> {
+    const [{loadLayout}, {requireLayoutName}, {hasChanges}] = await Promise.all([
+      import('../../lib/layout/load.js'),
+      import('../../lib/layout/ownership.js'),
+      import('../../lib/layout/plan.js'),
+    ])
     const layout = await loadLayout(this.args.file)
     if (this.flags.prune) requireLayoutName(layout, '--prune')
     const conn = await this.connectOne()

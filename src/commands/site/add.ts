@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import type {SiteConfig} from '../../lib/config/file.js'
-import {addSite, type SiteChangeResult} from '../../lib/config/sites.js'
+import type {SiteChangeResult} from '../../lib/config/sites.js'
 import {usageError} from '../../lib/errors.js'
 import {out} from '../../lib/render/terminal.js'
 
@@ -73,6 +73,7 @@ The first site added becomes the default. The file is changed under a lock (conc
         'See dvctl site add --help.',
       )
     }
+    const {addSite} = await import('../../lib/config/sites.js')
     const result = await addSite({
       name: this.args.name,
       site: checked.data,

@@ -3,13 +3,7 @@ import {Args} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {readFlags, wideFlag} from '../../cli/flags.js'
 import {ExitCode} from '../../lib/exit-codes.js'
-import {
-  checkSite,
-  unreachableSite,
-  versionMismatch,
-  type SiteCheckResult,
-  type SiteChecksResult,
-} from '../../lib/nats/site-check.js'
+import type {SiteCheckResult, SiteChecksResult} from '../../lib/nats/site-check.js'
 import {renderSiteChecks} from '../../lib/render/site.js'
 import {warn} from '../../lib/render/terminal.js'
 
@@ -33,6 +27,7 @@ With --all-sites (or several --site) every site is checked concurrently, each bo
   async run(): Promise<SiteCheckResult | SiteChecksResult> {
     const sites = [...(this.flags.site ?? []), ...(this.args.name ? [this.args.name] : [])]
     const allSites = Boolean(this.flags['all-sites'])
+    const {checkSite, unreachableSite, versionMismatch} = await import('../../lib/nats/site-check.js')
     if (!allSites && sites.length <= 1) {
       const conn = await this.connectOne({sites})
       const result = await checkSite(conn)

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {importNatsContexts, type SiteImportResult} from '../../lib/config/nats-context.js'
+import type {SiteImportResult} from '../../lib/config/nats-context.js'
 import {out, warn} from '../../lib/render/terminal.js'
 
 export default class SiteImport extends BaseCommand<typeof SiteImport> {
@@ -26,6 +26,7 @@ A context holding a secret inline (password, token, or credentials in its url) i
   }
 
   async run(): Promise<SiteImportResult> {
+    const {importNatsContexts} = await import('../../lib/config/nats-context.js')
     const result = await importNatsContexts({
       context: this.args.context,
       as: this.flags.as,

@@ -1,6 +1,6 @@
 import {BaseCommand} from '../../cli/base-command.js'
 import {listingFlags, listOrderFrom} from '../../cli/flags.js'
-import {listSites, type SiteListResult} from '../../lib/config/sites.js'
+import type {SiteListResult} from '../../lib/config/sites.js'
 import {orderList, sortFields} from '../../lib/render/listing.js'
 import {renderSiteList, SITE_LISTING} from '../../lib/render/site.js'
 
@@ -14,6 +14,7 @@ export default class SiteList extends BaseCommand<typeof SiteList> {
 
   async run(): Promise<SiteListResult> {
     const order = listOrderFrom(this.flags, sortFields(SITE_LISTING))
+    const {listSites} = await import('../../lib/config/sites.js')
     const all = await listSites()
     const result: SiteListResult = {...all, sites: orderList(all.sites, SITE_LISTING, order)}
     if (!this.jsonEnabled()) await renderSiteList(this.term, result)

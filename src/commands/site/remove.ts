@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {removeSite, type SiteChangeResult} from '../../lib/config/sites.js'
+import type {SiteChangeResult} from '../../lib/config/sites.js'
 import {out, warn} from '../../lib/render/terminal.js'
 
 export default class SiteRemove extends BaseCommand<typeof SiteRemove> {
@@ -13,6 +13,7 @@ export default class SiteRemove extends BaseCommand<typeof SiteRemove> {
   static override args = {name: Args.string({description: 'Site name.', required: true})}
 
   async run(): Promise<SiteChangeResult> {
+    const {removeSite} = await import('../../lib/config/sites.js')
     const result = await removeSite({name: this.args.name})
     if (!this.jsonEnabled()) out(`Removed site ${result.site} from ${result.config}`)
     if (result.was_default) {

@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {showSite, type SiteShowResult} from '../../lib/config/sites.js'
+import type {SiteShowResult} from '../../lib/config/sites.js'
 import {renderSiteShow} from '../../lib/render/site.js'
 
 export default class SiteShow extends BaseCommand<typeof SiteShow> {
@@ -14,6 +14,7 @@ export default class SiteShow extends BaseCommand<typeof SiteShow> {
   static override args = {name: Args.string({description: 'Site name.', required: true})}
 
   async run(): Promise<SiteShowResult> {
+    const {showSite} = await import('../../lib/config/sites.js')
     const result = await showSite({name: this.args.name})
     if (!this.jsonEnabled()) renderSiteShow(result)
     return result

@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {useSite, type SiteChangeResult} from '../../lib/config/sites.js'
+import type {SiteChangeResult} from '../../lib/config/sites.js'
 import {out} from '../../lib/render/terminal.js'
 
 export default class SiteUse extends BaseCommand<typeof SiteUse> {
@@ -11,6 +11,7 @@ export default class SiteUse extends BaseCommand<typeof SiteUse> {
   static override args = {name: Args.string({description: 'Site name.', required: true})}
 
   async run(): Promise<SiteChangeResult> {
+    const {useSite} = await import('../../lib/config/sites.js')
     const result = await useSite({name: this.args.name})
     if (!this.jsonEnabled()) out(`Default site is now ${result.site} (${result.config})`)
     return result

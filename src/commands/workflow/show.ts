@@ -6,7 +6,7 @@ import {siteReadOutcome} from '../../cli/site-reads.js'
 import {notFound, ResultExit} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {type FanOut} from '../../lib/nats/fanout.js'
-import {LiveWorkflow, renderWorkflow, renderWorkflowFollow, type WorkflowView} from '../../lib/render/workflow.js'
+import type {WorkflowView} from '../../lib/render/workflow.js'
 import type {WorkflowResult} from '../../lib/workflow/read.js'
 import type {ScanWindow} from '../../lib/nats/reader.js'
 import {resolveWindow} from '../../lib/workflow/window.js'
@@ -56,7 +56,10 @@ An unreachable site is a warning (and sites[].error in JSON) while the others ar
     const {resolveIdPrefix} = await import('../../lib/ids.js')
     const correlationId = await resolveIdPrefix(fan.connections, 'correlation', this.args.correlation_id, window)
     if (this.flags.follow) return this.follow(fan, window, correlationId)
-    const {readWorkflow} = await import('../../lib/workflow/read.js')
+    const [{readWorkflow}, {renderWorkflow}] = await Promise.all([
+      import('../../lib/workflow/read.js'),
+      import('../../lib/render/workflow.js'),
+    ])
     const result = await readWorkflow(fan.connections, {
       correlationId,
       window,
@@ -78,7 +81,10 @@ An unreachable site is a warning (and sites[].error in JSON) while the others ar
 
   /** --follow: the history, then each new message, until Ctrl-C (exit 130). */
   private async follow(fan: FanOut, window: ScanWindow, correlationId: string): Promise<void> {
-    const {followWorkflow} = await import('../../lib/workflow/follow.js')
+    const [{followWorkflow}, {LiveWorkflow, renderWorkflowFollow}] = await Promise.all([
+      import('../../lib/workflow/follow.js'),
+      import('../../lib/render/workflow.js'),
+    ])
     // The reader going away (`| head`) ends the follow as Ctrl-C does, with exit 0.
     const closed = this.io.closed()
     const events = followWorkflow(fan.connections, {

@@ -1,5 +1,3 @@
-import {z} from 'zod'
-
 /**
  * One thing wrong with a subject, envelope or payload (docs/contract.md: "problems carry a JSON path,
  * a stable code and a message"). Services report problems as values; they never throw for bad input.
@@ -59,9 +57,6 @@ export const PROBLEM_CODES = [
 ] as const
 
 export type ProblemCode = (typeof PROBLEM_CODES)[number]
-
-/** The JSON shape of a problem in every command result. */
-export const ProblemSchema = z.object({path: z.string(), code: z.string(), message: z.string()})
 
 export function problem(path: string, code: ProblemCode, message: string): Problem {
   return {path, code, message}

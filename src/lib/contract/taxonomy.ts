@@ -1,7 +1,6 @@
-import {z} from 'zod'
-
-import {problem, ProblemSchema, type Problem, type ProblemCode} from './problems.js'
+import {problem, type Problem, type ProblemCode} from './problems.js'
 import {isService, isTaskVerb, RESERVED, SERVICES, TASK_VERBS} from './services.js'
+import type {SubjectAnalysis} from './subject-schema.js'
 
 /**
  * The subject taxonomy of the ADR ("Subject taxonomy"), made precise in docs/contract.md:
@@ -35,21 +34,8 @@ export const MESSAGE_TYPE_SOURCE = `${TOKEN_SOURCE}(?:\\.${TOKEN_SOURCE})+`
 export const TOKEN = new RegExp(`^${TOKEN_SOURCE}$`)
 export const MESSAGE_TYPE = new RegExp(`^${MESSAGE_TYPE_SOURCE}$`)
 
-export const SubjectAnalysis = z.object({
-  subject: z.string(),
-  valid: z.boolean(),
-  family: z.enum(SUBJECT_FAMILIES).nullable(),
-  service: z.string().nullable(),
-  action: z.string().optional(),
-  entity: z.string().optional(),
-  verb: z.string().optional(),
-  operation: z.string().optional(),
-  /** True when the subject holds `*` or `>` (only allowed with allowWildcards). */
-  filter: z.boolean().optional(),
-  problems: z.array(ProblemSchema),
-  warnings: z.array(ProblemSchema),
-})
-export type SubjectAnalysis = z.infer<typeof SubjectAnalysis>
+/** What parseSubject says about a subject (its zod schema, for tests and docs, is in subject-schema.ts). */
+export type {SubjectAnalysis} from './subject-schema.js'
 
 export interface ParseSubjectOptions {
   /** Unknown task verbs become errors instead of warnings (`--strict`). */

@@ -5,7 +5,8 @@ import {z} from 'zod'
 
 import {usageError} from '../errors.js'
 import {validateEnvelope, type ValidateEnvelopeOptions} from './envelope.js'
-import {problem, ProblemSchema, type Problem} from './problems.js'
+import {ProblemSchema} from './problem-schema.js'
+import {problem, type Problem} from './problems.js'
 import {readAll} from '../stdin.js'
 
 /** One checked message of `contract validate` (docs/architecture.md, JSON results). */

@@ -1,6 +1,7 @@
 import {z} from 'zod'
 
-import {ProblemSchema} from '../contract/problems.js'
+import {ProblemSchema} from '../contract/problem-schema.js'
+import {DEAD_LETTER_STATUSES} from './statuses.js'
 
 /**
  * The JSON results of `dvctl dlq ...` (docs/architecture.md, JSON results). Field names are the contract; tests parse the
@@ -31,9 +32,9 @@ export type LedgerEntry = z.infer<typeof LedgerEntry>
  * (`missing_reason` says which); `invalid`: the advisory itself fails its checks (`problems`). Neither is
  * ever replayed.
  */
-export const DeadLetterStatus = z.enum(['pending', 'replayed', 'discarded', 'missing', 'invalid'])
+export const DeadLetterStatus = z.enum(DEAD_LETTER_STATUSES)
 export type DeadLetterStatus = z.infer<typeof DeadLetterStatus>
-export const DEAD_LETTER_STATUSES = DeadLetterStatus.options
+export {DEAD_LETTER_STATUSES}
 
 /** Why the server gave up on a command: `max_deliver` reached, or a worker terminated it. */
 export const DeadLetterReason = z.enum(['max_deliveries', 'terminated'])

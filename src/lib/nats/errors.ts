@@ -7,10 +7,8 @@
  * reaches a result. The only server text kept is a JetStream API error's description when the server
  * refused a request (it names what was wrong, e.g. overlapping subjects), sanitised and bounded.
  */
-import {createRequire} from 'node:module'
-
-import type * as Transport from '@nats-io/transport-node'
-import type * as JetStreamInternal from '@nats-io/jetstream/internal'
+import {errors as coreErrors} from '@nats-io/transport-node'
+import * as JetStreamInternal from '@nats-io/jetstream/internal'
 
 import type {SiteTarget} from '../config/site.js'
 import {formatDuration} from '../duration.js'
@@ -86,24 +84,13 @@ const TLS_CODES = new Set([
   'HOSTNAME_MISMATCH',
 ])
 
-const require = createRequire(import.meta.url)
-interface ClientErrors {
-  core: typeof Transport.errors
-  js: typeof JetStreamInternal
-}
-let loaded: ClientErrors | undefined
-
 /**
- * The client's error classes. Loaded on first use, not at start-up: a command that never meets NATS does
- * not load the client (and an error from the client means it is loaded already). Both packages are
- * CommonJS, so this is the same module instance an `import` gets.
+ * The client's error classes. This module loads the NATS client: nothing on the start-up path imports it
+ * statically (BaseCommand imports it when it translates an error, and an error from the client means the
+ * client is loaded already), so a command that never meets NATS does not load the client.
  */
-function client(): ClientErrors {
-  loaded ??= {
-    core: (require('@nats-io/transport-node') as typeof Transport).errors,
-    js: require('@nats-io/jetstream/internal') as typeof JetStreamInternal,
-  }
-  return loaded
+function client(): {core: typeof coreErrors; js: typeof JetStreamInternal} {
+  return {core: coreErrors, js: JetStreamInternal}
 }
 
 /**

@@ -1,6 +1,6 @@
 import {z} from 'zod'
 
-import {ProblemSchema} from '../contract/problems.js'
+import {ProblemSchema} from '../contract/problem-schema.js'
 import {UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
 import type {SiteConnection} from '../nats/connection.js'

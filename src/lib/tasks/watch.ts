@@ -1,7 +1,7 @@
 import {z} from 'zod'
 
 import {decodeMessage, type Envelope} from '../contract/envelope.js'
-import {ProblemSchema} from '../contract/problems.js'
+import {ProblemSchema} from '../contract/problem-schema.js'
 import {notFound, type UserError} from '../errors.js'
 import {STREAMS} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'

@@ -1,7 +1,8 @@
 import {z} from 'zod'
 
 import {decodeMessage} from '../contract/envelope.js'
-import {ProblemSchema, type Problem} from '../contract/problems.js'
+import {ProblemSchema} from '../contract/problem-schema.js'
+import type {Problem} from '../contract/problems.js'
 import {isService} from '../contract/services.js'
 import {subjectMatches, typeMatcher} from '../contract/match.js'
 import {STREAMS} from '../layout/names.js'

@@ -1,11 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
-import {
-  forbiddenPublishSubject,
-  isSubjectFilterInTaxonomy,
-  parseSubject,
-  SubjectAnalysis,
-} from '../../../src/lib/contract/taxonomy.js'
+import {SubjectAnalysis} from '../../../src/lib/contract/subject-schema.js'
+import {forbiddenPublishSubject, isSubjectFilterInTaxonomy, parseSubject} from '../../../src/lib/contract/taxonomy.js'
 
 describe('parseSubject: the ADR examples', () => {
   it.each([
