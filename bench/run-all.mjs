@@ -24,8 +24,8 @@ console.log(
 const nats = spawnSync('nats-server', ['--version'], {encoding: 'utf8'})
 console.log(`${(nats.stdout || nats.stderr || 'nats-server: not found').trim()}\n`)
 
-const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], {cwd: root, stdio: 'inherit'})
-if (build.status !== 0) console.log('(build reported type errors; benchmarking what was emitted)\n')
+const build = spawnSync('npm', ['run', 'build'], {cwd: root, stdio: 'inherit'})
+if (build.status !== 0) throw new Error('npm run build failed')
 
 const failed = []
 for (const script of scripts) {
