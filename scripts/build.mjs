@@ -12,8 +12,8 @@
 //   dist/help.js                      package.json oclif.helpClass (src/help.ts)
 //   dist/hooks/command-not-found.js   package.json oclif.hooks
 //   dist/lib/debug-output.js          loaded by bin/run.js under DEBUG/NODE_DEBUG
-//   dist/lib/context.js, dist/lib/render/output.js, dist/cli/base-command.js   what tests run commands with
-//                                     in-process (test/helpers/run.ts, test/integration/exit-codes.test.ts)
+//   dist/lib/context.js, dist/lib/render/output.js, dist/cli/base-command.js and a few services: what tests
+//                                     and bench scripts import from dist/ by path (test/helpers/run.ts, bench/*.mjs)
 import {existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {dirname, join, relative, sep} from 'node:path'
@@ -125,9 +125,20 @@ const result = await build({
     help: 'src/help.ts',
     'hooks/command-not-found': 'src/hooks/command-not-found.ts',
     'lib/debug-output': 'src/lib/debug-output.ts',
-    'lib/context': 'src/lib/context.ts',
-    'lib/render/output': 'src/lib/render/output.ts',
-    'cli/base-command': 'src/cli/base-command.ts',
+    // Modules that tests and bench scripts import from dist/ by path (each is a file of its own only because of them).
+    ...Object.fromEntries(
+      [
+        'cli/base-command',
+        'lib/context',
+        'lib/render/output',
+        'lib/contract/services',
+        'lib/dlq/list',
+        'lib/dlq/replay',
+        'lib/nats/connection',
+        'lib/sandbox/nats-server',
+        'lib/workflow/read',
+      ].map((path) => [path, `src/${path}.ts`]),
+    ),
   },
   outdir: 'dist',
   bundle: true,
