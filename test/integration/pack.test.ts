@@ -71,9 +71,10 @@ describe('npm pack, npm install -g of the tarball, run from the install', {timeo
     )
     expect(install.code, install.stderr).toBe(0)
     dvctl = join(prefix, 'bin', 'dvctl')
-    // What the user's shell has: the installed dvctl, Node, nats-server; a config and state of its own.
+    // What the user's shell has: the installed dvctl, nats-server (the tests' one before any other), Node; a config
+    // and state of its own.
     env = {
-      PATH: [join(prefix, 'bin'), nodeDir, natsServerDir()].join(delimiter),
+      PATH: [join(prefix, 'bin'), natsServerDir(), nodeDir].join(delimiter),
       HOME: home,
       XDG_STATE_HOME: join(dir, 'state'),
       XDG_CACHE_HOME: join(dir, 'cache'),
