@@ -155,7 +155,8 @@ const result = await build({
   keepNames: true,
   // oclif loads TypeScript (and ts-node or tsx) only to run a plugin from its sources; src/main.ts turns that
   // off (settings.enableAutoTranspile), so they are never bundled and never loaded.
-  external: ['typescript', 'ts-node', 'tsx', 'tsx/*'],
+  // ink connects to React's devtools only under DEV=true, when that package is installed beside it.
+  external: ['typescript', 'ts-node', 'tsx', 'tsx/*', 'react-devtools-core'],
   legalComments: 'none',
   metafile: true,
   logLevel: 'warning',

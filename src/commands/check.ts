@@ -100,7 +100,7 @@ export default class Check extends BaseCommand<typeof Check> {
   protected override async catch(error: Error & {exitCode?: number}): Promise<unknown> {
     if (this.formatArg() !== 'nagios' || error instanceof ResultExit) return super.catch(error)
     const {toUserError} = await import('../cli/base-command.js')
-    const userError: UserError = toUserError(error)
+    const userError: UserError = await toUserError(error)
     this.io.write(`DVCTL UNKNOWN - ${plainLine(userError.message)}\n`)
     return this.exit(3)
   }

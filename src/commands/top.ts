@@ -1,5 +1,5 @@
 import {BaseCommand} from '../cli/base-command.js'
-import {durationFlag, readFlags} from '../cli/flags.js'
+import {constantHelp, durationFlag, readFlags} from '../cli/flags.js'
 import {ResultExit, usageError} from '../lib/errors.js'
 import {ExitCode} from '../lib/exit-codes.js'
 import type {SiteConnection} from '../lib/nats/connection.js'
@@ -24,7 +24,7 @@ It needs a terminal on stdin and stdout: otherwise (piped, in a script, with --j
     interval: durationFlag({
       summary: 'How often every site is read again.',
       default: 2000,
-      defaultHelp: async () => '2s',
+      defaultHelp: constantHelp('2s'),
     }),
     'stalled-task': durationFlag({
       summary: 'A running task without an event for longer than this is shown as stalled (default 5m).',

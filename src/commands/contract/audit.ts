@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {durationFlag, readFlags, schemasFlag, wideFlag} from '../../cli/flags.js'
+import {constantHelp, durationFlag, readFlags, schemasFlag, wideFlag} from '../../cli/flags.js'
 import type {ContractAuditResult} from '../../lib/contract/audit.js'
 import {ResultExit, usageError, UserError} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
@@ -40,7 +40,7 @@ With --fail-over PERCENT it exits 10 when any service has more than that share o
     since: durationFlag({
       summary: 'How far back to read (0: the whole streams).',
       default: 24 * 3_600_000,
-      defaultHelp: async () => '24h',
+      defaultHelp: constantHelp('24h'),
     }),
     stream: Flags.string({
       summary: 'Read this stream instead of DV_CMD, DV_EVT and DV_TASK (repeatable).',

@@ -2,7 +2,8 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {schemasFlag} from '../../cli/flags.js'
-import {EXPORT_FORMATS, type ContractExportFiles, type ExportFormat} from '../../lib/contract/export.js'
+import type {ContractExportFiles} from '../../lib/contract/export.js'
+import {EXPORT_FORMATS, type ExportFormat} from '../../lib/contract/export-formats.js'
 
 export default class ContractExport extends BaseCommand<typeof ContractExport> {
   static override summary = 'Publish the contract as an AsyncAPI 3.0 document or a JSON Schema bundle.'

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {durationFlag, readFlags} from '../../cli/flags.js'
+import {constantHelp, durationFlag, readFlags} from '../../cli/flags.js'
 import {usageError} from '../../lib/errors.js'
 
 /** `dvctl metrics serve --json`: printed once it stops. */
@@ -29,12 +29,12 @@ Per site: pending dead letters by stream, consumer and reason and the age of the
     interval: durationFlag({
       summary: 'How often each site is read.',
       default: 15_000,
-      defaultHelp: async () => '15s',
+      defaultHelp: constantHelp('15s'),
     }),
     'stalled-task': durationFlag({
       summary: 'A running task with no event for longer than this counts as stalled.',
       default: 300_000,
-      defaultHelp: async () => '5m',
+      defaultHelp: constantHelp('5m'),
     }),
   }
 

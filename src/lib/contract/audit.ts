@@ -5,6 +5,7 @@ import type {SiteConnection} from '../nats/connection.js'
 import {connectionError} from '../nats/errors.js'
 import type {SiteStatus} from '../nats/fanout.js'
 import {readStream, StreamMissing, type ScanWindow, type StoredMessage} from '../nats/reader.js'
+import {AUDIT_RULES, type AuditRule} from './audit-rules.js'
 import {decodeMessage} from './envelope.js'
 import type {ProblemCode} from './problems.js'
 import type {PayloadRegistry} from './registry.js'
@@ -17,30 +18,7 @@ import {TOKEN} from './taxonomy.js'
  * them. Memory holds counters and two references per rule and group, never messages.
  */
 
-/** The rules an audit reports, in the order of its table. */
-export const AUDIT_RULES = [
-  'subject',
-  'envelope',
-  'time',
-  'correlation',
-  'causation',
-  'schema',
-  'payload',
-  'size',
-] as const
-export type AuditRule = (typeof AUDIT_RULES)[number]
-
-/** What each rule means, for help texts and docs. */
-export const AUDIT_RULE_HELP: Record<AuditRule, string> = {
-  subject: 'the subject breaks the taxonomy',
-  envelope: 'a required envelope field is missing or malformed (or the body is not a JSON object)',
-  time: 'time is not RFC 3339 in UTC',
-  correlation: 'correlation_id is missing or empty',
-  causation: 'an event or task event without causation_id that does not open its own workflow',
-  schema: 'no payload schema is registered for the type (unversioned), or not the version dataschema names',
-  payload: 'the payload breaks its registered schema',
-  size: 'oversize (over the smallest max_payload of the sites read) or binary data (not UTF-8, embedded base64)',
-}
+export {AUDIT_RULE_HELP, AUDIT_RULES, type AuditRule} from './audit-rules.js'
 
 /** Which rule each of the validator's codes breaks; codes not listed (illegal-transition) are not counted. */
 const RULE_OF: Partial<Record<ProblemCode, AuditRule>> = {

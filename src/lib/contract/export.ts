@@ -23,8 +23,9 @@ import {parseSubject, type SubjectFamily} from './taxonomy.js'
  *   payload (chosen by type and dataschema), the schemas in its `$defs`.
  */
 
-export const EXPORT_FORMATS = ['asyncapi', 'json-schema'] as const
-export type ExportFormat = (typeof EXPORT_FORMATS)[number]
+import {EXPORT_FORMATS, type ExportFormat} from './export-formats.js'
+
+export {EXPORT_FORMATS, type ExportFormat} from './export-formats.js'
 
 /** `contract export --out DIR --json`: what was written. */
 export const ContractExportFiles = z.object({

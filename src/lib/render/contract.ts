@@ -1,6 +1,7 @@
 import chalk from 'chalk'
 
-import {AUDIT_RULES, type AuditRef, type ContractAuditResult} from '../contract/audit.js'
+import type {AuditRef, ContractAuditResult} from '../contract/audit.js'
+import {AUDIT_RULES} from '../contract/audit-rules.js'
 import type {Problem} from '../contract/problems.js'
 import type {JsonSchemaExport, PayloadJsonSchema, SchemaList, SchemaListEntry} from '../contract/schemas.js'
 import type {SubjectAnalysis} from '../contract/taxonomy.js'
