@@ -131,6 +131,7 @@ const result = await build({
         'cli/base-command',
         'lib/context',
         'lib/render/output',
+        'lib/contract/audit',
         'lib/contract/services',
         'lib/dlq/list',
         'lib/dlq/replay',
