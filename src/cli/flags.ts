@@ -14,7 +14,7 @@ import {
   DEFAULT_STALLED_AFTER_MS,
   WORKFLOW_LIST_STATUSES,
   type WorkflowListStatus,
-} from '../lib/workflow/state.js'
+} from '../lib/workflow/list-options.js'
 
 /**
  * The oclif flag definitions shared by several commands, and the mapping of their parsed values onto the
@@ -201,7 +201,7 @@ export function listOrderFrom(flags: {sort?: string; limit?: number}, fields: re
 export const workflowFilterFlags = {
   since: durationFlag({
     summary: 'How far back to read (default 24h; 0 reads everything).',
-    defaultHelp: async () => '24h',
+    defaultHelp: constantHelp('24h'),
   }),
   until: Flags.string({
     summary: 'Read up to this time: RFC 3339, or a duration back from now (e.g. 1h).',
@@ -223,7 +223,7 @@ export const workflowFilterFlags = {
   'stalled-after': durationFlag({
     summary: 'A task started and silent for longer than this makes its workflow stalled.',
     default: DEFAULT_STALLED_AFTER_MS,
-    defaultHelp: async () => '15m',
+    defaultHelp: constantHelp('15m'),
   }),
   'max-workflows': Flags.integer({
     summary: 'Track at most this many workflows (memory grows with each one); later ones are reported as not counted.',

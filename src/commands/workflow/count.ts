@@ -2,13 +2,12 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {readFlags, wideFlag, workflowFilterFlags, workflowFilterFrom} from '../../cli/flags.js'
-import {siteReadOutcome} from '../../cli/site-reads.js'
 import {ResultExit} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {warn} from '../../lib/render/terminal.js'
 import {truncationWarning} from '../../lib/render/workflow-list.js'
 import type {WorkflowCountResult} from '../../lib/workflow/list.js'
-import {GROUP_BY_KEYS, type WorkflowGroupKey} from '../../lib/workflow/state.js'
+import {GROUP_BY_KEYS, type WorkflowGroupKey} from '../../lib/workflow/list-options.js'
 import {resolveSinceUntil} from '../../lib/workflow/window.js'
 
 export default class WorkflowCount extends BaseCommand<typeof WorkflowCount> {
@@ -44,6 +43,7 @@ export default class WorkflowCount extends BaseCommand<typeof WorkflowCount> {
       ...(flags['group-by'] ? {groupBy: flags['group-by'] as WorkflowGroupKey} : {}),
     })
     if (this.interrupted) throw new ResultExit(ExitCode.interrupted)
+    const {siteReadOutcome} = await import('../../cli/site-reads.js')
     const code = siteReadOutcome(result.sites, fan)
     const truncated = truncationWarning(result)
     if (truncated) warn(truncated)

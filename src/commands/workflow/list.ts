@@ -1,6 +1,5 @@
 import {BaseCommand} from '../../cli/base-command.js'
 import {listingFlags, listOrderFrom, readFlags, workflowFilterFlags, workflowFilterFrom} from '../../cli/flags.js'
-import {siteReadOutcome} from '../../cli/site-reads.js'
 import {ResultExit} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {orderList, sortFields} from '../../lib/render/listing.js'
@@ -46,6 +45,7 @@ On a terminal the table fits the window (--wide: every column whole); piped, eve
       signal: this.signal,
     })
     if (this.interrupted) throw new ResultExit(ExitCode.interrupted)
+    const {siteReadOutcome} = await import('../../cli/site-reads.js')
     const code = siteReadOutcome(all.sites, fan)
     const truncated = truncationWarning(all)
     if (truncated) warn(truncated)

@@ -2,7 +2,6 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {durationFlag, readFlags} from '../../cli/flags.js'
-import {siteReadOutcome} from '../../cli/site-reads.js'
 import {notFound, ResultExit} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {type FanOut} from '../../lib/nats/fanout.js'
@@ -66,6 +65,7 @@ An unreachable site is a warning (and sites[].error in JSON) while the others ar
       unreachable: fan.sites,
     })
     // Sites reached but not fully read (a server that stopped answering): 68 when others were, else 4.
+    const {siteReadOutcome} = await import('../../cli/site-reads.js')
     const code = siteReadOutcome(result.sites, fan)
     if (result.messages.length === 0 && code === ExitCode.ok) {
       throw notFound(
