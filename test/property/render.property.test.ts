@@ -494,6 +494,8 @@ describe('renderers', () => {
             groups: [{key: text, count: 2}],
             sites: [],
             total: 2,
+            archived: 0,
+            warnings: [],
           }
           await renderDeadLetterList(term, list)
           if (!term.stdoutTTY) {

@@ -52,6 +52,7 @@ On a terminal the table fits the window: ref, age, reason, correlation (its firs
       groups: order.limit === undefined ? all.groups : all.groups.slice(0, order.limit),
     }
     for (const message of lost) warn(`${message} (the other sites are listed)`)
+    for (const message of all.warnings) warn(message)
     if (!this.jsonEnabled()) await renderDeadLetterList(this.term, result, groupBy)
     return this.exitWith(result, lost.length ? ExitCode.partial : ExitCode.ok)
   }

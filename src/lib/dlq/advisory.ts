@@ -73,7 +73,7 @@ export function checkAdvisory(data: Uint8Array, subject?: string): AdvisoryCheck
       stream: shownName(a.stream),
       consumer: shownName(a.consumer),
       stream_seq: typeof a.stream_seq === 'number' && Number.isSafeInteger(a.stream_seq) ? a.stream_seq : 0,
-      deliveries: isPositive(a.deliveries) ? a.deliveries : null,
+      deliveries: isCount(a.deliveries) ? a.deliveries : null,
       timestamp: typeof a.timestamp === 'string' && isTimestamp(a.timestamp) ? a.timestamp : null,
       domain: typeof a.domain === 'string' ? a.domain.slice(0, SHOWN_NAME) : null,
       problems,
@@ -110,8 +110,9 @@ export function checkAdvisory(data: Uint8Array, subject?: string): AdvisoryCheck
     bad('$.stream_seq', 'bad-stream-seq', `stream_seq ${shown(a.stream_seq)} is not a sequence (an integer from 1)`)
   if (!optional(a.consumer_seq, isPositive))
     bad('$.consumer_seq', 'bad-consumer-seq', `consumer_seq ${shown(a.consumer_seq)} is not a sequence`)
-  if (!optional(a.deliveries, isPositive))
-    bad('$.deliveries', 'bad-deliveries', `deliveries ${shown(a.deliveries)} is not a positive integer`)
+  // 0 is what the server reports for a message it gave up without delivering it (dropped pending messages).
+  if (!optional(a.deliveries, isCount))
+    bad('$.deliveries', 'bad-deliveries', `deliveries ${shown(a.deliveries)} is not a count (an integer from 0)`)
   if (!optional(a.timestamp, (v) => typeof v === 'string' && isTimestamp(v)))
     bad('$.timestamp', 'bad-timestamp', `timestamp ${shown(a.timestamp)} is not an RFC 3339 time`)
   if (!optional(a.reason, (v) => typeof v === 'string'))
@@ -136,7 +137,7 @@ export function checkAdvisory(data: Uint8Array, subject?: string): AdvisoryCheck
       consumer: a.consumer as string,
       stream_seq: a.stream_seq as number,
       consumer_seq: isPositive(a.consumer_seq) ? a.consumer_seq : null,
-      deliveries: isPositive(a.deliveries) ? a.deliveries : null,
+      deliveries: isCount(a.deliveries) ? a.deliveries : null,
       timestamp: typeof a.timestamp === 'string' ? a.timestamp : null,
       term_reason: typeof a.reason === 'string' && a.reason ? a.reason : null,
       domain: typeof a.domain === 'string' && a.domain ? a.domain : null,
@@ -177,6 +178,10 @@ function reasonOfSubject(subject: string): DeadLetterReason | undefined {
 
 function isPositive(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 1
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 }
 
 function optional(v: unknown, check: (v: unknown) => boolean): boolean {

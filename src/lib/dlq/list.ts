@@ -3,7 +3,7 @@ import {ExitCode} from '../exit-codes.js'
 import type {FanOut} from '../nats/fanout.js'
 import {groupDeadLetters, type GroupKey} from './group.js'
 import type {DeadLetter, DlqListResult} from './model.js'
-import {readDeadLetters, type DeadLetterSelection} from './read.js'
+import {type ArchiveReport, readDeadLetters, type DeadLetterSelection} from './read.js'
 
 export interface ListOptions extends DeadLetterSelection {
   groupBy?: GroupKey
@@ -12,11 +12,13 @@ export interface ListOptions extends DeadLetterSelection {
 /**
  * `dlq list`: the dead letters of every reachable site, read concurrently; refs are site-qualified when
  * more than one site is selected (docs/operations.md, dead letters). Unreachable sites are listed in `sites`.
+ * Every original read that the site's dead-letter archive has no copy of yet is archived on the way (read.ts).
  */
 export async function listDeadLetters(fan: FanOut, options: ListOptions): Promise<DlqListResult & {lost: string[]}> {
   const qualified = fan.sites.length > 1
+  const archive: ArchiveReport = {archived: 0, warnings: []}
   const settled = await Promise.allSettled(
-    fan.connections.map((conn) => readDeadLetters(conn, {...options, qualified})),
+    fan.connections.map((conn) => readDeadLetters(conn, {...options, qualified, archive})),
   )
   // A site whose server stopped answering mid-read is reported; the others are listed (exit 68).
   const lost = new Map<string, string>()
@@ -35,6 +37,8 @@ export async function listDeadLetters(fan: FanOut, options: ListOptions): Promis
     groups: options.groupBy ? groupDeadLetters(deadLetters, options.groupBy) : [],
     sites: fan.sites.map((s) => (lost.has(s.site) ? {...s, error: lost.get(s.site)} : s)),
     total: deadLetters.length,
+    archived: archive.archived,
+    warnings: archive.warnings,
     lost: [...lost.values()],
   }
 }

@@ -66,6 +66,11 @@ export const DeadLetter = z.object({
   consumer: z.string(),
   reason: DeadLetterReason,
   deliveries: z.number().nullable(),
+  /**
+   * The advisory reports 0 deliveries: the server gave the message up without any worker ever receiving
+   * it (it dropped pending messages), so it is no worker's failure.
+   */
+  never_delivered: z.boolean(),
   dead_lettered_at: z.string(),
   subject: z.string().nullable(),
   type: z.string().nullable(),
@@ -76,6 +81,11 @@ export const DeadLetter = z.object({
   failure: Failure.nullable(),
   /** When the original was stored (null when it is gone). */
   original_time: z.string().nullable(),
+  /**
+   * Where the original was read: its own stream, or the dead-letter archive (DV_DLQ_ARCHIVE) once the
+   * stream no longer has it; null when it is gone from both.
+   */
+  original_source: z.enum(['stream', 'archive']).nullable(),
   /** The term reason a worker gave (servers 2.10.4+), else null. */
   term_reason: z.string().nullable(),
   /** The last ledger entry, if an operator acted on it. */
@@ -100,6 +110,10 @@ export const DlqListResult = z.object({
   groups: z.array(DeadLetterGroup),
   sites: z.array(SiteReadStatus),
   total: z.number(),
+  /** Originals this listing copied into the dead-letter archive (those read and not archived yet). */
+  archived: z.number(),
+  /** What the listing could not do, in words (e.g. a site without the archive). */
+  warnings: z.array(z.string()),
 })
 export type DlqListResult = z.infer<typeof DlqListResult>
 

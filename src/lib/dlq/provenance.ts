@@ -6,7 +6,7 @@ import {isNotFound} from '../nats/errors.js'
 import type {SiteLayout} from '../layout/schema.js'
 import type {DeadLetterAdvisory} from './advisory.js'
 import type {MissingReasonCode} from './model.js'
-import type {OriginalMessage, OriginalReader} from './original.js'
+import type {ArchivedOriginal, OriginalMessage, OriginalReader} from './original.js'
 
 /**
  * Whether the message now stored at an advisory's `<stream>:<seq>` is provably the one that failed
@@ -117,7 +117,7 @@ export class Provenance {
    * DV_DLQ stored the advisory. `prepare` must have been awaited for the stream and consumer.
    */
   check(advisory: DeadLetterAdvisory, storedAt: string, original: OriginalMessage | null): MissingReason | null {
-    const {stream, consumer} = advisory
+    const {stream} = advisory
     if (!this.commands.has(stream)) {
       return {
         code: 'not-a-command-stream',
@@ -135,10 +135,55 @@ export class Provenance {
         message: `${stream} was created at ${info.created}, after the advisory (${isoOf(at - this.skewMs)}): the stream was recreated and seq ${advisory.stream_seq} is now another message`,
       }
     }
+    return this.checkMessage(advisory, at, original, `the message now at ${stream}:${advisory.stream_seq}`)
+  }
+
+  /**
+   * Null when an archived copy (archive.ts) is provably the message the advisory is about, else why not.
+   * `advisoryAt` is where DV_DLQ stores the advisory. A copy archived for this very advisory was checked
+   * against the stream when it was archived; any other copy must come from the incarnation of the stream
+   * that held the dead message: one created before the advisory, and, while the stream there now already
+   * existed at the advisory, that one. Then the same time and filter checks as for a message in the stream.
+   */
+  checkArchived(
+    advisory: DeadLetterAdvisory,
+    storedAt: string,
+    advisoryAt: {stream: string; seq: number},
+    archived: ArchivedOriginal,
+  ): MissingReason | null {
+    const {stream} = advisory
+    if (!this.commands.has(stream)) return this.check(advisory, storedAt, null)
+    const what = `the archived copy of ${stream}:${advisory.stream_seq}`
+    if (archived.stream !== stream || archived.seq !== advisory.stream_seq) {
+      return {code: 'gone', message: 'the original message is gone (deleted or aged out)'}
+    }
+    const at = advisoryTime(advisory, storedAt) + this.skewMs
+    const sameAdvisory = archived.advisory?.stream === advisoryAt.stream && archived.advisory.seq === advisoryAt.seq
+    if (!sameAdvisory) {
+      const created = Date.parse(archived.stream_created ?? '')
+      const live = Date.parse(this.streams.get(stream)?.created ?? '')
+      if (!Number.isFinite(created) || created > at || (Number.isFinite(live) && live <= at && live !== created)) {
+        return {
+          code: 'stream-recreated',
+          message: `the original is gone, and ${what} comes from another incarnation of ${stream} (created ${archived.stream_created ?? 'at an unknown time'}) than the one the advisory (${isoOf(at - this.skewMs)}) is about`,
+        }
+      }
+    }
+    return this.checkMessage(advisory, at, archived, what)
+  }
+
+  /** The checks of a candidate message itself: stored before the advisory, within the consumer's filter. */
+  private checkMessage(
+    advisory: DeadLetterAdvisory,
+    at: number,
+    original: OriginalMessage,
+    what: string,
+  ): MissingReason | null {
+    const {stream, consumer} = advisory
     if (Date.parse(original.time) > at) {
       return {
         code: 'stored-after-advisory',
-        message: `the message now at ${stream}:${advisory.stream_seq} was stored at ${original.time}, after the advisory (${isoOf(at - this.skewMs)}): it is not the message that failed`,
+        message: `${what} was stored at ${original.time}, after the advisory (${isoOf(at - this.skewMs)}): it is not the message that failed`,
       }
     }
     const facts = this.consumers.get(key(stream, consumer))
@@ -153,7 +198,7 @@ export class Provenance {
     if (filters.length && !filters.some((f) => subjectMatches(f, original.subject))) {
       return {
         code: 'outside-consumer-filter',
-        message: `the message now at ${stream}:${advisory.stream_seq} (${original.subject}) is outside consumer ${consumer}'s filter ${filters.join(', ')}: it is not the message that failed`,
+        message: `${what} (${original.subject}) is outside consumer ${consumer}'s filter ${filters.join(', ')}: it is not the message that failed`,
       }
     }
     return null

@@ -1,16 +1,25 @@
 import {typeMatcher} from '../contract/match.js'
 import {notFound} from '../errors.js'
 import {dataverketLayout} from '../layout/dataverket.js'
-import {STREAMS} from '../layout/names.js'
+import {DLQ_ARCHIVE_STREAM, STREAMS} from '../layout/names.js'
 import {layoutForSite} from '../layout/resolve.js'
 import type {Layout} from '../layout/schema.js'
 import type {SiteConnection} from '../nats/connection.js'
+import {describeNatsError} from '../nats/errors.js'
 import {readStream, StreamMissing} from '../nats/reader.js'
+import {writeArchiveCopy} from './archive.js'
+import {mapPool} from './pool.js'
 import {belongsToSite, checkAdvisory, type DeadLetterAdvisory, type InvalidAdvisory} from './advisory.js'
 import {failureOfTermReason, failuresFor, readFailures} from './failures.js'
 import {emptyLedgerState, Ledger, type LedgerState} from './ledger.js'
 import type {DeadLetter, DeadLetterStatus} from './model.js'
-import {type OriginalMessage, OriginalReader, parseEnvelope, summarizeEnvelope} from './original.js'
+import {
+  type ArchivedOriginal,
+  type OriginalMessage,
+  OriginalReader,
+  parseEnvelope,
+  summarizeEnvelope,
+} from './original.js'
 import {type MissingReason, missingProblem, Provenance} from './provenance.js'
 import {formatRef, ledgerKey} from './ref.js'
 
@@ -47,6 +56,17 @@ export interface ReadOptions extends DeadLetterSelection {
   summaries?: boolean
   /** Called with each original that is provably the message that failed (a replay keeps them to send). */
   onOriginal?: (key: string, original: OriginalMessage) => void
+  /**
+   * `dlq list`: copy the originals read from their stream into the dead-letter archive when it has no
+   * copy of them yet (archive.ts); what was done is added to this report.
+   */
+  archive?: ArchiveReport
+}
+
+/** What a listing's archiving did on one site. */
+export interface ArchiveReport {
+  archived: number
+  warnings: string[]
 }
 
 export interface AdvisoryRecord {
@@ -148,7 +168,14 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
   const typeMatch = options.type ? typeMatcher(options.type) : undefined
 
   const letters: DeadLetter[] = []
+  /** Originals read from their stream, by stream: candidates for the archive (`options.archive`). */
+  const readFromStream = new Map<string, Array<{record: AdvisoryRecord; original: OriginalMessage}>>()
   await checkOriginals(conn, advisories.valid.values(), options.layout, (record, original, missing, provenance) => {
+    if (original && !missing && original.source !== 'archive') {
+      const read = readFromStream.get(original.stream)
+      if (read) read.push({record, original})
+      else readFromStream.set(original.stream, [{record, original}])
+    }
     const letter = toDeadLetter(record, original, missing, provenance)
     if (letter) letters.push(letter)
   })
@@ -163,6 +190,7 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
       consumer: a.consumer,
       reason: a.reason,
       deliveries: a.deliveries,
+      never_delivered: a.deliveries === 0,
       dead_lettered_at: a.timestamp ?? storedAt,
     }
   }
@@ -181,6 +209,7 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
       status: 'invalid',
       failure: null,
       original_time: null,
+      original_source: null,
       term_reason: null,
       last_action: null,
       replay_in_progress: false,
@@ -205,8 +234,13 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
     if (typeMatch && !typeMatch(summary.type)) return undefined
     if (options.tenant && summary.tenant_id !== options.tenant) return undefined
     const key = ledgerKey({stream: a.stream, seq: a.stream_seq})
-    // A ledger record of an earlier incarnation of the stream (same key, another message) does not apply.
-    const current = (stored: number | undefined) => !original || provenance.sameIncarnation(a.stream, stored)
+    // A ledger record of an earlier incarnation of the stream (same key, another message) does not apply;
+    // an archived original says itself which incarnation held it.
+    const current = (stored: number | undefined) =>
+      !original ||
+      (original.source === 'archive'
+        ? storedSince(stored, (original as ArchivedOriginal).stream_created)
+        : provenance.sameIncarnation(a.stream, stored))
     const last = current(ledger.stored.get(key)) ? (ledger.last.get(key) ?? null) : null
     const inFlight = ledger.inFlight.get(key)
     const letter: DeadLetter = {
@@ -220,6 +254,7 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
       status: statusOf(original !== null, last?.action),
       failure: a.term_reason ? failureOfTermReason(a.term_reason) : null,
       original_time: original?.time ?? null,
+      original_source: original ? (original.source ?? 'stream') : null,
       term_reason: a.term_reason,
       last_action: last,
       replay_in_progress: inFlight !== undefined && current(inFlight.stored),
@@ -228,6 +263,11 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
       problems: missing ? [missingProblem(missing)] : [],
     }
     return status === 'all' || letter.status === status ? letter : undefined
+  }
+  if (options.archive) {
+    const stored = await archiveRead(conn, new OriginalReader(conn), readFromStream, ledger, options.archive)
+    // A listing still lists when its copies could not be written; it says so.
+    options.archive.archived += stored
   }
   if (options.failures !== false) await joinFailures(conn, letters)
   return letters.sort((x, y) => x.dead_lettered_at.localeCompare(y.dead_lettered_at) || x.seq - y.seq)
@@ -258,11 +298,9 @@ export async function checkOriginals(
     else byStream.set(record.advisory.stream, [record])
   }
   for (const [stream, list] of byStream) {
-    const add = (record: AdvisoryRecord, original: OriginalMessage | null) =>
-      fn(record, original, provenance.check(record.advisory, record.time, original), provenance)
     // Only the layout's command streams are ever read: an advisory pointing elsewhere is not followed.
     if (!provenance.isCommandStream(stream)) {
-      for (const record of list) add(record, null)
+      for (const record of list) fn(record, null, provenance.check(record.advisory, record.time, null), provenance)
       continue
     }
     await provenance.prepare(
@@ -270,9 +308,30 @@ export async function checkOriginals(
       list.map((r) => r.advisory.consumer),
     )
     const bySeq = new Map(list.map((r) => [r.advisory.stream_seq, r]))
-    await reader.each(stream, [...bySeq.keys()], FETCH_WINDOW, (seq, original) => add(bySeq.get(seq)!, original))
+    // What the stream no longer has (or has another message at) is looked for in the dead-letter archive.
+    const notInStream = new Map<number, {record: AdvisoryRecord; missing: MissingReason}>()
+    await reader.each(stream, [...bySeq.keys()], FETCH_WINDOW, (seq, original) => {
+      const record = bySeq.get(seq)!
+      const missing = provenance.check(record.advisory, record.time, original)
+      if (missing) notInStream.set(seq, {record, missing})
+      else fn(record, original, null, provenance)
+    })
+    await reader.eachArchived(stream, [...notInStream.keys()], FETCH_WINDOW, (seq, archived) => {
+      const {record, missing} = notInStream.get(seq)!
+      const problem = archived
+        ? provenance.checkArchived(record.advisory, record.time, {stream: record.stream, seq: record.seq}, archived)
+        : missing
+      if (archived && !problem) fn(record, archived, null, provenance)
+      else fn(record, null, missing, provenance)
+    })
   }
   return provenance
+}
+
+/** A ledger record stored (ms) since the stream incarnation created at `created` (true when unknown). */
+function storedSince(stored: number | undefined, created: string | null): boolean {
+  const at = Date.parse(created ?? '')
+  return stored === undefined || !Number.isFinite(at) || stored >= at
 }
 
 /**
@@ -281,7 +340,8 @@ export async function checkOriginals(
  * failure events is the fallback for servers that cannot carry one (2.9) and for workers that gave none.
  */
 export async function joinFailures(conn: SiteConnection, all: DeadLetter[]): Promise<void> {
-  const letters = all.filter((l) => l.term_reason === null)
+  // A message no worker received has no worker failure to join.
+  const letters = all.filter((l) => l.term_reason === null && !l.never_delivered)
   const ids = new Set<string>()
   const correlations = new Set<string>()
   let from: number | undefined
@@ -297,6 +357,55 @@ export async function joinFailures(conn: SiteConnection, all: DeadLetter[]): Pro
     const events = failuresFor(index, l)
     if (events.length) l.failure = events[events.length - 1].failure
   }
+}
+
+/** Archive writes in flight at once during a listing. */
+const ARCHIVE_WINDOW = 256
+
+/**
+ * `dlq list` keeps what it read: each original read from its stream that the archive has no copy of yet
+ * is copied there (archive.ts), so a site without `dlq capture` still keeps every dead letter anyone
+ * listed. Which ones have a copy is one stream-info request per command stream; only the missing ones are
+ * written, pipelined. Returns how many were written; a site without the archive is a warning.
+ */
+async function archiveRead(
+  conn: SiteConnection,
+  reader: OriginalReader,
+  readFromStream: Map<string, Array<{record: AdvisoryRecord; original: OriginalMessage}>>,
+  ledger: LedgerState,
+  report: ArchiveReport,
+): Promise<number> {
+  let written = 0
+  for (const [stream, read] of readFromStream) {
+    // Asked even when nothing is to be archived: a site without the archive is said, every time.
+    const [have, info] = await Promise.all([reader.archivedSeqs(stream), reader.info(stream)])
+    if (have === null) {
+      report.warnings.push(
+        `Site ${conn.site.name} has no ${DLQ_ARCHIVE_STREAM} stream: dead letters' originals are not archived and are lost once ${stream} drops them (dvctl layout apply creates it).`,
+      )
+      return written
+    }
+    const missing = read.filter((r) => !have.has(r.original.seq))
+    if (!info || missing.length === 0) continue
+    try {
+      await mapPool(missing, ARCHIVE_WINDOW, async ({record, original}) => {
+        const action = ledger.last.get(ledgerKey({stream, seq: original.seq}))?.action
+        await writeArchiveCopy(conn, {
+          original,
+          streamCreated: info.created,
+          advisory: {...record.advisory, stream: record.stream, seq: record.seq},
+          state: action === 'replayed' || action === 'discarded' ? 'handled' : 'pending',
+          by: 'list',
+        })
+        written++
+      })
+    } catch (error) {
+      report.warnings.push(
+        `Site ${conn.site.name}: ${missing.length - written} original(s) could not be archived: ${describeNatsError(error).error}`,
+      )
+    }
+  }
+  return written
 }
 
 /** Ledger action first; a gone original makes a not-yet-handled dead letter `missing` (issue item 6). */

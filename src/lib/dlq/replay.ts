@@ -323,7 +323,7 @@ async function sendAll(
       if (seq !== undefined) return {seq, duplicate: true}
     }
     const original = originals.get(item.key)
-    if (!original) throw new ItemRefused('the original message is gone (deleted or aged out)')
+    if (!original) throw new ItemRefused('the original message is gone (deleted or aged out, and not archived)')
     // The stream may have changed since the plan was made (recreated, the message deleted): only the
     // message that was checked against its advisory is sent.
     if (original.subject !== item.letter.subject || original.time !== item.letter.original_time) {
@@ -491,7 +491,7 @@ async function readChunkOriginals(
   known: Map<string, OriginalMessage>,
 ): Promise<Map<string, OriginalMessage>> {
   const originals = new Map<string, OriginalMessage>()
-  const byStream = new Map<string, number[]>()
+  const byStream = new Map<string, {stream: number[]; archive: number[]}>()
   for (const i of items) {
     const original = known.get(i.key)
     if (original) {
@@ -500,14 +500,17 @@ async function readChunkOriginals(
       known.delete(i.key)
       continue
     }
-    const seqs = byStream.get(i.letter.stream)
-    if (seqs) seqs.push(i.letter.seq)
-    else byStream.set(i.letter.stream, [i.letter.seq])
+    let seqs = byStream.get(i.letter.stream)
+    if (!seqs) byStream.set(i.letter.stream, (seqs = {stream: [], archive: []}))
+    // From the dead-letter archive when the plan found it there (its stream dropped it).
+    ;(i.letter.original_source === 'archive' ? seqs.archive : seqs.stream).push(i.letter.seq)
   }
   for (const [stream, seqs] of byStream) {
-    await reader.each(stream, seqs, PUBLISH_WINDOW, (seq, original) => {
+    const keep = (seq: number, original: OriginalMessage | null) => {
       if (original) originals.set(ledgerKey({stream, seq}), original)
-    })
+    }
+    await reader.each(stream, seqs.stream, PUBLISH_WINDOW, keep)
+    await reader.eachArchived(stream, seqs.archive, PUBLISH_WINDOW, keep)
   }
   return originals
 }
@@ -580,8 +583,6 @@ function describe(error: unknown): string {
 
 /** The original bytes of a planned item (for `--edit`). */
 export async function readOriginalData(conn: SiteConnection, item: ReplayItem): Promise<Uint8Array | null> {
-  const original = await new OriginalReader(conn).get(item.letter.stream, item.letter.seq)
-  // The same message that was checked against its advisory when planning, or nothing.
-  if (!original || original.subject !== item.letter.subject || original.time !== item.letter.original_time) return null
-  return original.data
+  // The same message that was checked against its advisory when planning (from its stream or the archive), or nothing.
+  return (await new OriginalReader(conn).forLetter(item.letter))?.data ?? null
 }

@@ -38,7 +38,7 @@ export async function showDeadLetter(conn: SiteConnection, options: {ref: string
     jsm.streams.getMessage(letter.advisory.stream, {seq: letter.advisory.seq}).catch(() => null),
     // Only an original that is provably the message that failed is shown as it (read.ts, provenance.ts).
     letter.missing_reason === null && letter.status !== 'invalid'
-      ? new OriginalReader(conn).get(letter.stream, letter.seq)
+      ? new OriginalReader(conn).forLetter(letter)
       : Promise.resolve(null),
     Ledger.open(conn, {create: false}),
   ])

@@ -5,7 +5,9 @@ import type {SiteTarget} from '../config/site.js'
 import {filterCovers} from '../contract/match.js'
 import type {UserError} from '../errors.js'
 import {ExitCode, type ExitCodeValue} from '../exit-codes.js'
-import {DLQ_ADVISORY_SUBJECTS, STREAMS} from '../layout/names.js'
+import {type CaptureHeartbeat, isFresh, readHeartbeats} from '../dlq/capture.js'
+import {formatDuration} from '../duration.js'
+import {DLQ_ADVISORY_SUBJECTS, DLQ_ARCHIVE_STREAM, STREAMS} from '../layout/names.js'
 import {hasChanges} from '../layout/plan.js'
 import type {Layout} from '../layout/schema.js'
 import type {SiteConnection} from '../nats/connection.js'
@@ -89,6 +91,19 @@ export const DoctorSite = z.object({
     .nullable(),
   /** DV_DLQ stores both dead-letter advisories (docs/operations.md, dead letters). */
   dlq_capture: z.object({present: z.boolean(), missing_subjects: z.array(z.string())}).nullable(),
+  /**
+   * Whether dead letters' originals are kept (docs/operations.md, "Keeping dead letters' originals"): the
+   * archive stream, the freshest `dlq capture` heartbeat, and whether originals are at risk (DV_CMD keeps
+   * commands for less time than DV_DLQ keeps dead letters, and no capture is running).
+   */
+  dlq_archive: z
+    .object({
+      present: z.boolean(),
+      capture_running: z.boolean(),
+      last_heartbeat: z.string().nullable(),
+      originals_at_risk: z.boolean(),
+    })
+    .nullable(),
   consumers: z.array(ConsumerHealth),
   dead_letters_pending: z.number().nullable(),
   oldest_unacked: z
@@ -168,6 +183,7 @@ export async function checkSiteHealth(conn: SiteConnection, options: DoctorOptio
     checkLayout(conn, row, options.layout),
     checkConsumers(conn, row, streams, now),
     checkDeadLetters(conn, row, streams),
+    checkOriginalsKept(conn, row, streams, now),
     checkReplication(conn, row, streams),
   ])
   checkSources(row, streams, options.stallAfterMs ?? DEFAULT_STALL_AFTER_MS)
@@ -190,6 +206,7 @@ function emptySite(site: string, url: string): DoctorSite {
     jetstream: {enabled: false, domain: null},
     layout: null,
     dlq_capture: null,
+    dlq_archive: null,
     consumers: [],
     dead_letters_pending: null,
     oldest_unacked: null,
@@ -262,6 +279,44 @@ async function checkDeadLetters(conn: SiteConnection, row: DoctorSite, streams: 
       message: `Dead letters could not be read: ${describeNatsError(error).error}`,
     })
   }
+}
+
+/**
+ * A dead letter outlives its original when DV_CMD drops commands before DV_DLQ drops advisories (max_age;
+ * 0 is unlimited): unless `dlq capture` copies each original into the archive, such a dead letter can
+ * still be listed but never replayed. That is a problem (exit 10) while no capture heartbeat is fresh.
+ */
+async function checkOriginalsKept(conn: SiteConnection, row: DoctorSite, streams: StreamInfo[], now: Date) {
+  const cmd = streams.find((s) => s.config.name === STREAMS.cmd)
+  const dlq = streams.find((s) => s.config.name === STREAMS.dlq)
+  if (!cmd || !dlq) return
+  const cmdAge = (cmd.config.max_age ?? 0) / 1e6
+  const dlqAge = (dlq.config.max_age ?? 0) / 1e6
+  const shorter = cmdAge > 0 && (dlqAge === 0 || cmdAge < dlqAge)
+  let beats: CaptureHeartbeat[] | null = null
+  try {
+    beats = await readHeartbeats(conn)
+  } catch (error) {
+    row.warnings.push({
+      code: 'capture-heartbeat-unreadable',
+      message: `The dlq capture heartbeats could not be read: ${describeNatsError(error).error}`,
+    })
+  }
+  const running = (beats ?? []).some((b) => isFresh(b, now.getTime()))
+  const last = beats?.[0] ?? null
+  row.dlq_archive = {
+    present: streams.some((s) => s.config.name === DLQ_ARCHIVE_STREAM),
+    capture_running: running,
+    last_heartbeat: last?.at ?? null,
+    originals_at_risk: shorter && !running,
+  }
+  if (!shorter || running) return
+  const heard = last ? `its last heartbeat was at ${last.at} (${last.state})` : 'none has ever run there'
+  row.problems.push({
+    code: 'dlq-originals-at-risk',
+    message: `${STREAMS.cmd} on ${row.site} keeps commands for ${formatDuration(cmdAge)} and ${STREAMS.dlq} keeps dead letters for ${dlqAge ? formatDuration(dlqAge) : 'ever'}, but no dlq capture is running (${heard}): older dead letters lose their originals and can no longer be replayed`,
+    hint: `Run dvctl dlq capture on the site (docs/operations.md shows a systemd unit), or let ${STREAMS.cmd} keep commands at least as long as ${STREAMS.dlq}.`,
+  })
 }
 
 async function checkConsumers(conn: SiteConnection, row: DoctorSite, streams: StreamInfo[], now: Date): Promise<void> {

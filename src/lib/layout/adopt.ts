@@ -5,6 +5,7 @@ import {mapPool} from '../dlq/pool.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {describeNatsError, isSiteLost} from '../nats/errors.js'
 import {KV_STREAM_PREFIX} from './fields.js'
+import {forServer} from './apply.js'
 import {readLiveLayout} from './live.js'
 import {neverPruned, ownerOf, requireLayoutName, withMark} from './ownership.js'
 import {LiveObject} from './plan.js'
@@ -45,7 +46,7 @@ export async function adoptLayout(
 ): Promise<AdoptResult> {
   const name = requireLayoutName(layout, 'layout adopt')
   const [site, live] = await Promise.all([conn.identity().then(layoutSiteKey), readLiveLayout(conn)])
-  const declared = layoutForSite(layout, site)
+  const declared = layoutForSite(forServer(layout, live.serverVersion), site)
   const result: AdoptResult = {
     site,
     layout: name,

@@ -6,7 +6,7 @@ import {parseDuration} from '../duration.js'
 import {refused, UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
 import type {SiteConnection} from '../nats/connection.js'
-import {dataverketLayout} from './dataverket.js'
+import {builtInOptions, dataverketLayout} from './dataverket.js'
 import {CONSUMER_FIELDS, KV_FIELDS, KV_STREAM_PREFIX, specToServer, STREAM_FIELDS} from './fields.js'
 import {readLiveLayout} from './live.js'
 import {mapPool} from '../dlq/pool.js'
@@ -254,6 +254,12 @@ export function recreateRefused(recreates: LayoutChange[]) {
   )
 }
 
+/** The built-in layout made for the site's server version (dataverket.ts); a layout file as it is. */
+export function forServer(layout: Layout, serverVersion: string): Layout {
+  const options = builtInOptions(layout)
+  return options ? dataverketLayout({...options, serverVersion}) : layout
+}
+
 /** Plans a layout (the built-in `dataverket` one by default) against a site. */
 export async function planSite(
   conn: SiteConnection,
@@ -261,7 +267,7 @@ export async function planSite(
   options: {prune?: boolean} = {},
 ): Promise<{declared: SiteLayout; plan: LayoutPlan}> {
   const [site, live] = await Promise.all([conn.identity().then(layoutSiteKey), readLiveLayout(conn)])
-  const declared = layoutForSite(layout, site)
+  const declared = layoutForSite(forServer(layout, live.serverVersion), site)
   // Before any plan is shown or applied: an older server would drop these fields without an error.
   const unsupported = unsupportedFields(declared, live.serverVersion)
   if (unsupported.length) throw unsupportedLayout(site, live.serverVersion, unsupported)

@@ -21,10 +21,27 @@ export const DLQ_ADVISORY_SUBJECTS = [
 ] as const
 
 /**
- * The stream `dlq capture` copies dead letters' originals into (issue 16). The name is reserved here so
- * that `--prune` never proposes it, whichever layout created it.
+ * The dead-letter archive (docs/contract.md, "The dead-letter archive"): `dlq capture` (and every `dlq list`)
+ * copies each dead letter's original command into it, so that the dead letter can still be shown and
+ * replayed after DV_CMD has dropped the original. The name is reserved here so that `--prune` never
+ * proposes it, whichever layout created it.
  */
 export const DLQ_ARCHIVE_STREAM = 'DV_DLQ_ARCHIVE'
+
+/**
+ * Subjects of the archive: `dvarchive.<stream>.<seq>`, one message per dead letter. Deliberately outside
+ * the `dv.` taxonomy: an archived copy is not a command, and no `dv.>` consumer or mirror may take it for one.
+ */
+export const DLQ_ARCHIVE_PREFIX = 'dvarchive'
+
+/** The durable consumer on DV_DLQ through which `dlq capture` sees every advisory once. */
+export const DLQ_CAPTURE_CONSUMER = 'dlq_capture'
+
+/**
+ * KV bucket for the running state of dead-letter processes: `capture.<instance>` holds each `dlq capture`
+ * process's heartbeat (history 1: only the latest matters).
+ */
+export const DLQ_RUNTIME_BUCKET = 'dv_dlq_runtime'
 
 /** The dead-letter audit trail (the ledger and the archive): never deleted by `layout apply --prune`. */
 export function isAuditRecord(kind: 'stream' | 'consumer' | 'kv', name: string): boolean {

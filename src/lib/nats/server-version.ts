@@ -18,3 +18,6 @@ export const supportsTermReason = (version: string | undefined): boolean => serv
 
 /** Stream and consumer `metadata` exist from nats-server 2.10.0; 2.9 rejects the field. */
 export const supportsMetadata = (version: string | undefined): boolean => serverAtLeast(version, '2.10.0')
+
+/** Per-message TTL (the `Nats-TTL` header, stream `allow_msg_ttl`) exists from nats-server 2.11.0. */
+export const supportsMessageTtl = (version: string | undefined): boolean => serverAtLeast(version, '2.11.0')

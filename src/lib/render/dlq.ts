@@ -10,12 +10,14 @@ import type {
   PlannedReplay,
   SkippedItem,
 } from '../dlq/model.js'
+import {DLQ_ARCHIVE_STREAM} from '../layout/names.js'
+import type {CaptureEvent, CaptureSummary} from '../dlq/capture.js'
 import type {WorkflowResult} from '../workflow/read.js'
 import {path} from '../value.js'
 import {currentOutput} from '../context.js'
 import {renderListing, type Listing} from './listing.js'
 import {targetText, type ChangeTarget} from './prompt.js'
-import {err, formatAge, formatTime, out, table, type Terminal} from './terminal.js'
+import {err, formatAge, formatTime, jsonLine, out, table, type Terminal, warn} from './terminal.js'
 import {field, prettyJson, safeText, sanitize} from './text.js'
 
 const statusColour: Record<DeadLetter['status'], (s: string) => string> = {
@@ -29,7 +31,11 @@ const statusColour: Record<DeadLetter['status'], (s: string) => string> = {
 /** A status the colour table does not know (a newer reader's) is shown in red rather than crashing. */
 const colourOf = (status: string) => statusColour[status as DeadLetter['status']] ?? chalk.red
 
+/** A message no worker received (the advisory reports 0 deliveries) is never shown as a worker's failure. */
+const NEVER_DELIVERED = 'never delivered: the server gave it up before any worker received it'
+
 function failureText(l: DeadLetter): string {
+  if (l.never_delivered) return NEVER_DELIVERED
   if (!l.failure) return '-'
   return l.failure.message ? `${field(l.failure.code)}: ${field(l.failure.message)}` : field(l.failure.code)
 }
@@ -214,8 +220,13 @@ export async function renderDeadLetterShow(
   const deliveries =
     typeof l.deliveries === 'number' ? ` after ${l.deliveries} deliver${l.deliveries === 1 ? 'y' : 'ies'}` : ''
   out(`  reason       ${field(l.reason)}${deliveries}, consumer ${field(l.consumer)}`)
+  if (l.never_delivered) out(chalk.yellow(`  ${NEVER_DELIVERED} (not a worker failure)`))
   out(`  when         ${formatTime(term, l.dead_lettered_at)}`)
-  out(`  subject      ${l.subject === null || l.subject === undefined ? '(original gone)' : field(l.subject)}`)
+  const archived =
+    l.original_source === 'archive' ? `  (from ${DLQ_ARCHIVE_STREAM}: ${field(l.stream)} no longer has it)` : ''
+  out(
+    `  subject      ${l.subject === null || l.subject === undefined ? '(original gone)' : field(l.subject)}${archived}`,
+  )
   out(`  type         ${cell(l.type)}`)
   out(`  id           ${cell(l.id)}`)
   out(`  correlation  ${cell(l.correlation_id)}`)
@@ -276,4 +287,41 @@ function indent(text: string): string {
     .split('\n')
     .map((line) => `  ${line}`)
     .join('\n')
+}
+
+/**
+ * `dlq capture`: one line per dead letter on stdout (with --json one JSON object per line, the last
+ * `{kind: "stopped", ...}` with the counts); its start, warnings and retries on stderr.
+ */
+export function renderCaptureEvent(term: Terminal, event: CaptureEvent | ({kind: 'stopped'} & CaptureSummary)): void {
+  if (term.json) {
+    if (event.kind === 'warning') warn(event.message)
+    else jsonLine(event)
+    return
+  }
+  switch (event.kind) {
+    case 'started': {
+      err(
+        `Capturing dead letters of ${field(event.site)} into ${DLQ_ARCHIVE_STREAM} (instance ${field(event.instance)}); handled copies ${event.ttl ? `expire after ${field(event.ttl)}` : 'are kept'}.`,
+      )
+      if (event.ttl_unavailable) warn(`--handled-ttl has no effect: ${event.ttl_unavailable}`)
+      return
+    }
+    case 'archived':
+      return out(`archived\t${field(event.ref)}\t${event.state}\tarchive seq ${event.archive_seq}`)
+    case 'already-archived':
+      return out(`already archived\t${field(event.ref)}`)
+    case 'gone':
+      return out(`gone\t${field(event.ref)}\t${field(event.reason)}`)
+    case 'expiring':
+      return out(`expiring\t${field(event.ref)}\tarchive seq ${event.archive_seq}`)
+    case 'failed':
+      return err(`${chalk.red('failed')} ${field(event.ref)}: ${field(event.error)} (offered again shortly)`)
+    case 'warning':
+      return warn(event.message)
+    case 'stopped':
+      return err(
+        `Stopped: ${event.archived} archived, ${event.already_archived} already archived, ${event.gone} gone before capture, ${event.failed} failed, ${event.expiring} set to expire.`,
+      )
+  }
 }

@@ -9,7 +9,6 @@ import {SITE_NAME, saveConfig, updateConfig, type DvctlConfig} from '../config/f
 import {refused, usageError, UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
 import {dataverketLayout} from '../layout/dataverket.js'
-import type {Layout} from '../layout/schema.js'
 import {
   findNatsServer,
   freePort,
@@ -395,7 +394,7 @@ async function applyLayouts(state: SandboxState, timeoutMs: number): Promise<voi
   await Promise.all(
     state.sites.map(async (s) => {
       const replicas = clusterSizeOf(s)
-      const layout = replicas > 1 ? withReplicas(dataverketLayout(), replicas) : undefined
+      const layout = replicas > 1 ? dataverketLayout({replicas}) : undefined
       const conn = await connectSite(
         {name: s.name, servers: nodesOf(s).map((n) => n.url), js_domain: s.name},
         {timeoutMs},
@@ -422,15 +421,6 @@ async function applyLayouts(state: SandboxState, timeoutMs: number): Promise<voi
       }
     }),
   )
-}
-
-/** The standard layout with every stream and bucket at `replicas`; consumers inherit their stream's. */
-function withReplicas(layout: Layout, replicas: number): Layout {
-  return {
-    ...layout,
-    streams: Object.fromEntries(Object.entries(layout.streams).map(([name, spec]) => [name, {...spec, replicas}])),
-    kv: Object.fromEntries(Object.entries(layout.kv).map(([name, spec]) => [name, {...spec, replicas}])),
-  }
 }
 
 async function describe(dir: string, state: SandboxState): Promise<SandboxResult> {

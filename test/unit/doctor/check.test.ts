@@ -11,6 +11,7 @@ describe('doctorExitCode', () => {
     jetstream: {enabled: true, domain: 's'},
     layout: null,
     dlq_capture: null,
+    dlq_archive: null,
     consumers: [],
     dead_letters_pending: 0,
     oldest_unacked: null,

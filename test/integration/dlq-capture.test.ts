@@ -1,0 +1,243 @@
+// Issue 16, part 1: dead letters keep their originals. `dlq capture` copies each dead letter's original
+// into DV_DLQ_ARCHIVE before it acknowledges the advisory; once DV_CMD has aged the original out, `dlq show`
+// still shows it in full and `dlq replay` sends a byte-identical copy; a restarted capture does not copy
+// twice; `dlq list` archives what it read; `doctor` reports a site whose originals are at risk.
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {DoctorResult} from '../../src/lib/doctor/check.js'
+import {archiveSubject} from '../../src/lib/dlq/archive.js'
+import {DlqListResult, DlqReplayResult, DlqShowResult} from '../../src/lib/dlq/model.js'
+import {readAdvisories} from '../../src/lib/dlq/read.js'
+import {DLQ_ARCHIVE_STREAM, DLQ_CAPTURE_CONSUMER, STREAMS} from '../../src/lib/layout/names.js'
+import {supportsMessageTtl} from '../../src/lib/nats/server-version.js'
+import {createWorkerConsumer} from '../../src/lib/sandbox/workers/consumer.js'
+import {startWorker, type Worker} from '../../src/lib/sandbox/workers/worker.js'
+import {runCommand} from '../helpers/run.js'
+import {waitFor} from '../helpers/wait.js'
+import {command, type DlqSite, startDlqSite} from './dlq-fixture.js'
+
+describe('dlq capture and the dead-letter archive', {timeout: 120_000}, () => {
+  let site: DlqSite
+  let worker: Worker
+  let consumer: string
+  const cli = (...args: string[]) => runCommand([...args, '--server', site.server.url])
+  const jsm = () => site.conn.jsm()
+
+  /** Publishes a command with extra headers; the worker terminates it: a dead letter. */
+  async function deadLetter(extraHeader: string): Promise<{seq: number; data: Uint8Array}> {
+    const {headers} = await import('@nats-io/transport-node')
+    const envelope = command('maskin.server.provision.requested')
+    const data = new TextEncoder().encode(JSON.stringify(envelope))
+    const h = headers()
+    h.set('X-Trace', extraHeader)
+    const ack = await (
+      await site.conn.js()
+    ).publish('dv.maskin.cmd.provision', data, {
+      msgID: String(envelope.id),
+      headers: h,
+    })
+    // Read without `dlq list`, which would archive it.
+    const ref = `DV_CMD:${ack.seq}`
+    await waitFor(async () => ((await readAdvisories(site.conn, {refs: new Set([ref])})).get(ref) ? true : undefined), {
+      what: `the advisory of ${ref}`,
+    })
+    return {seq: ack.seq, data}
+  }
+
+  async function archived(seq: number) {
+    return (await jsm()).streams
+      .getMessage(DLQ_ARCHIVE_STREAM, {last_by_subj: archiveSubject('DV_CMD', seq)})
+      .catch(() => null)
+  }
+
+  /** Runs `dlq capture` in this process until `stop` is aborted; resolves with its exit code and NDJSON events. */
+  function startCapture(...args: string[]) {
+    const stop = new AbortController()
+    const done = runCommand(['dlq', 'capture', '--json', '--heartbeat', '1s', ...args, '--server', site.server.url], {
+      signal: stop.signal,
+    })
+    return {
+      stop: async () => {
+        stop.abort()
+        return done
+      },
+    }
+  }
+
+  beforeAll(async () => {
+    site = await startDlqSite()
+    consumer = await createWorkerConsumer(site.conn, {service: 'maskin', maxDeliver: 2, ackWaitMs: 1000})
+    worker = await startWorker(site.conn, {
+      service: 'maskin',
+      consumer,
+      progressSteps: 0,
+      behaviour: {fail: {code: 'quota-exceeded', message: 'no quota left'}},
+    })
+  })
+  afterAll(async () => {
+    await worker?.stop()
+    await site?.dispose()
+  })
+
+  it('without a capture process, doctor reports the originals at risk (exit 10)', async () => {
+    const r = await cli('doctor', '--json')
+    expect(r.exitCode).toBe(10)
+    const [row] = DoctorResult.parse(r.json()).sites
+    expect(row.problems.map((p) => p.code)).toEqual(['dlq-originals-at-risk'])
+    expect(row.problems[0].message).toMatch(/DV_CMD .* keeps commands for 14d .* DV_DLQ keeps dead letters for 30d/)
+    expect(row.dlq_archive).toEqual({
+      present: true,
+      capture_running: false,
+      last_heartbeat: null,
+      originals_at_risk: true,
+    })
+  })
+
+  it('dlq list archives the originals it read, once', async () => {
+    const {seq, data} = await deadLetter('listed')
+    expect(await archived(seq)).toBeNull()
+    const first = DlqListResult.parse((await cli('dlq', 'list', '--json')).json())
+    expect(first.archived).toBe(1)
+    // What is stored is the original, byte for byte, with its headers.
+    const copy = (await archived(seq))!
+    expect(Buffer.from(copy.data).equals(Buffer.from(data))).toBe(true)
+    expect(copy.header?.get('Dv-Archive-By')).toBe('list')
+    expect(JSON.parse(copy.header!.get('Dv-Archive-Headers'))).toMatchObject({'X-Trace': ['listed']})
+    const again = DlqListResult.parse((await cli('dlq', 'list', '--status', 'all', '--json')).json())
+    expect(again.archived).toBe(0)
+    expect((await (await jsm()).streams.info(DLQ_ARCHIVE_STREAM)).state.last_seq).toBe(copy.seq)
+  })
+
+  it('labels an advisory of 0 deliveries as never delivered, not as a worker failure', async () => {
+    // A nett command: no nett worker runs, so only the advisory below makes it a dead letter.
+    const envelope = command('nett.apply.requested')
+    const js = await site.conn.js()
+    const ack = await js.publish('dv.nett.cmd.apply', JSON.stringify(envelope), {msgID: String(envelope.id)})
+    // What nats-server sends when it drops pending messages: MAX_DELIVERIES with deliveries 0.
+    const advisory = {
+      type: 'io.nats.jetstream.advisory.v1.max_deliver',
+      id: 'x',
+      timestamp: new Date().toISOString(),
+      stream: STREAMS.cmd,
+      consumer: 'nett',
+      stream_seq: ack.seq,
+      deliveries: 0,
+    }
+    await js.publish(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${STREAMS.cmd}.nett`, JSON.stringify(advisory))
+    const letter = await waitFor(
+      async () => {
+        const list = DlqListResult.parse((await cli('dlq', 'list', '--json')).json())
+        return list.dead_letters.find((l) => l.seq === ack.seq)
+      },
+      {what: 'the never-delivered dead letter'},
+    )
+    expect(letter).toMatchObject({status: 'pending', deliveries: 0, never_delivered: true, failure: null})
+    const text = await cli('dlq', 'list', '--wide')
+    expect(text.stdout).toMatch(new RegExp(`DV_CMD:${ack.seq}\\b.*never delivered`))
+    const show = await cli('dlq', 'show', `DV_CMD:${ack.seq}`)
+    expect(show.stdout).toContain('not a worker failure')
+    await cli('dlq', 'discard', `DV_CMD:${ack.seq}`, '--reason', 'test', '--yes')
+  })
+
+  it('capture archives before it acknowledges; an aged-out original is shown and replayed byte for byte', async () => {
+    const capture = startCapture('--handled-ttl', '1h')
+    const {seq, data} = await deadLetter('captured')
+    const copy = await waitFor(async () => (await archived(seq)) ?? undefined, {what: 'the archived copy'})
+    expect(Buffer.from(copy.data).equals(Buffer.from(data))).toBe(true)
+    expect(copy.header?.get('Dv-Archive-By')).toBe('capture')
+
+    // A capture heartbeat is fresh: doctor no longer reports the originals at risk.
+    await waitFor(
+      async () => {
+        const d = DoctorResult.parse((await cli('doctor', '--json')).json())
+        return d.sites[0].dlq_archive?.capture_running ? d : undefined
+      },
+      {what: 'a fresh capture heartbeat'},
+    )
+    const healthy = await cli('doctor', '--json')
+    expect(DoctorResult.parse(healthy.json()).sites[0].problems).toEqual([])
+
+    // DV_CMD's max age cut to a few seconds: the original ages out of DV_CMD.
+    const m = await jsm()
+    const config = (await m.streams.info(STREAMS.cmd)).config
+    await m.streams.update(STREAMS.cmd, {...config, max_age: 2_000_000_000, duplicate_window: 1_000_000_000})
+    await waitFor(
+      async () => ((await m.streams.getMessage(STREAMS.cmd, {seq}).catch(() => null)) === null ? true : undefined),
+      {what: 'the original aging out of DV_CMD', timeoutMs: 30_000},
+    )
+    await m.streams.update(STREAMS.cmd, config)
+    await worker.stop()
+
+    const show = DlqShowResult.parse((await cli('dlq', 'show', `DV_CMD:${seq}`, '--json')).json())
+    expect(show.dead_letter).toMatchObject({
+      status: 'pending',
+      original_source: 'archive',
+      subject: 'dv.maskin.cmd.provision',
+    })
+    expect(show.envelope).toEqual(JSON.parse(new TextDecoder().decode(data)))
+    expect(show.headers['X-Trace']).toEqual(['captured'])
+    const text = await cli('dlq', 'show', `DV_CMD:${seq}`)
+    expect(text.stdout).toContain(`from ${DLQ_ARCHIVE_STREAM}`)
+
+    const replay = await cli('dlq', 'replay', `DV_CMD:${seq}`, '--yes', '--reason', 'fixed', '--json')
+    expect(replay.exitCode, replay.stderr).toBe(0)
+    const [sent] = DlqReplayResult.parse(replay.json()).replayed
+    const replayed = (await m.streams.getMessage(STREAMS.cmd, {seq: sent.new_seq}))!
+    expect(Buffer.from(replayed.data).equals(Buffer.from(data))).toBe(true)
+    expect(replayed.header?.get('X-Trace')).toBe('captured')
+    expect(replayed.header?.get('Dv-Replay-Of')).toBe(`DV_CMD:${seq}`)
+
+    // Handled: on 2.11+ its copy is written again with a per-message TTL; a 2.9 server has none.
+    const version = (await site.conn.identity()).serverVersion ?? ''
+    if (supportsMessageTtl(version)) {
+      const handled = await waitFor(
+        async () => {
+          const c = await archived(seq)
+          return c?.header?.get('Dv-Archive-State') === 'handled' ? c : undefined
+        },
+        {what: 'the handled copy'},
+      )
+      expect(handled.header?.get('Nats-TTL')).toBe('3600s')
+      expect(Buffer.from(handled.data).equals(Buffer.from(data))).toBe(true)
+    }
+    const result = await capture.stop()
+    expect(result.exitCode, result.stderr).toBe(0)
+    const events = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as {kind: string; ttl_unavailable?: string})
+    expect(events[0].kind).toBe('started')
+    if (!supportsMessageTtl(version)) expect(events[0].ttl_unavailable).toMatch(/no per-message TTL/)
+    expect(events.at(-1)?.kind).toBe('stopped')
+  })
+
+  it('a capture restarted from the first advisory copies nothing twice', async () => {
+    const m = await jsm()
+    const before = (await m.streams.info(DLQ_ARCHIVE_STREAM)).state
+    // The consumer recreated by the layout: every advisory is delivered again, as after a crash before the acks.
+    await m.consumers.delete(STREAMS.dlq, DLQ_CAPTURE_CONSUMER)
+    expect((await cli('layout', 'apply', '--yes')).exitCode).toBe(0)
+    const r = await cli('dlq', 'capture', '--once', '--json')
+    expect(r.exitCode, r.stderr).toBe(0)
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as {kind: string; archived?: number})
+    expect(events.filter((e) => e.kind === 'archived')).toEqual([])
+    expect(events.filter((e) => e.kind === 'already-archived').length).toBeGreaterThanOrEqual(2)
+    const after = (await m.streams.info(DLQ_ARCHIVE_STREAM)).state
+    expect({last: after.last_seq, messages: after.messages}).toEqual({last: before.last_seq, messages: before.messages})
+  })
+
+  it('without the archive, capture names what is missing (exit 5) and list warns', async () => {
+    const m = await jsm()
+    await m.streams.delete(DLQ_ARCHIVE_STREAM)
+    const r = await cli('dlq', 'capture', '--once')
+    expect(r.exitCode).toBe(5)
+    expect(r.stderr).toContain(`stream ${DLQ_ARCHIVE_STREAM}`)
+    expect(r.stderr).toContain('dvctl layout apply')
+    const list = await cli('dlq', 'list', '--status', 'all')
+    expect(list.exitCode).toBe(0)
+    expect(list.stderr).toContain(`no ${DLQ_ARCHIVE_STREAM} stream`)
+  })
+})
