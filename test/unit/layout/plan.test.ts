@@ -76,6 +76,28 @@ function appliedDataverket(serverVersion = '2.9.10'): LiveLayout {
           subjects: ['$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>', '$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.>'],
           max_age: 30 * DAY,
         }),
+        consumers: {
+          dlq_capture: {
+            durable_name: 'dlq_capture',
+            name: 'dlq_capture',
+            description: 'dvctl dlq capture: copies each dead letter into DV_DLQ_ARCHIVE',
+            deliver_policy: 'all',
+            ack_policy: 'explicit',
+            ack_wait: 30 * S,
+            max_deliver: -1,
+            replay_policy: 'instant',
+            max_waiting: 512,
+            max_ack_pending: 1000,
+            num_replicas: 0,
+          } as ConsumerConfig,
+        },
+      },
+      DV_DLQ_ARCHIVE: {
+        config: liveStream('DV_DLQ_ARCHIVE', {
+          description: "Dead letters' original commands, copied by dvctl dlq capture",
+          subjects: ['dvarchive.>'],
+          max_msgs_per_subject: 1,
+        }),
         consumers: {},
       },
     },
@@ -83,6 +105,13 @@ function appliedDataverket(serverVersion = '2.9.10'): LiveLayout {
       dv_dlq_ledger: liveStream('KV_dv_dlq_ledger', {
         subjects: ['$KV.dv_dlq_ledger.>'],
         max_msgs_per_subject: 64,
+        discard: 'new',
+        allow_direct: true,
+        allow_rollup_hdrs: true,
+      }),
+      dv_dlq_runtime: liveStream('KV_dv_dlq_runtime', {
+        subjects: ['$KV.dv_dlq_runtime.>'],
+        max_msgs_per_subject: 1,
         discard: 'new',
         allow_direct: true,
         allow_rollup_hdrs: true,
@@ -97,7 +126,7 @@ const changed = (plan: ReturnType<typeof planLayout>) => plan.changes.filter((c)
 describe('planLayout', () => {
   it('creates everything on an empty server, consumers with their stream', () => {
     const plan = planLayout(declared(), {serverVersion: '2.9.10', streams: {}, kv: {}})
-    expect(summarisePlan(plan.changes)).toEqual({create: 12, update: 0, recreate: 0, delete: 0, noop: 0})
+    expect(summarisePlan(plan.changes)).toEqual({create: 15, update: 0, recreate: 0, delete: 0, noop: 0})
     const maskin = plan.changes.find((c) => c.kind === 'consumer' && c.name === 'maskin')
     expect(maskin).toMatchObject({stream: 'DV_CMD', action: 'create'})
     expect(maskin!.diff).toContainEqual({field: 'backoff', from: null, to: ['1s', '5s', '30s', '2m']})
@@ -143,7 +172,7 @@ describe('planLayout', () => {
       diff: [{field: 'storage', from: 'file', to: 'memory', forces_recreate: true}],
       owner: null,
     })
-    const consumers = plan.changes.filter((c) => c.kind === 'consumer')
+    const consumers = plan.changes.filter((c) => c.kind === 'consumer' && c.stream === 'DV_CMD')
     expect(consumers).toHaveLength(7)
     expect(consumers.every((c) => c.action === 'recreate' && c.reason === 'its stream is recreated')).toBe(true)
   })
@@ -216,6 +245,7 @@ describe('planLayout', () => {
       live.streams.DV_DLQ_ARCHIVE = {config: liveStream('DV_DLQ_ARCHIVE', owned('dataverket')), consumers: {}}
       const withoutLedger = dataverketLayout()
       withoutLedger.kv = {}
+      delete withoutLedger.streams.DV_DLQ_ARCHIVE
 
       const plan = planLayout(declared(withoutLedger), live, {prune: true})
       expect(changed(plan).map((c) => `${c.action} ${c.kind} ${c.name}`)).toEqual(['delete stream OLD'])
@@ -228,6 +258,7 @@ describe('planLayout', () => {
         ['DV_DLQ_ARCHIVE', 'audit-trail', 'dataverket'],
         ['ORDERS', 'not-owned', null],
         ['dv_dlq_ledger', 'audit-trail', 'dataverket'],
+        ['dv_dlq_runtime', 'not-owned', null],
       ])
       // A layout without a name owns nothing.
       const unnamed = {...declared(withoutLedger), name: undefined}

@@ -102,6 +102,31 @@ function applied215(): LiveLayout {
           subjects: ['$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>', '$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.>'],
           max_age: 30 * DAY,
         }),
+        consumers: {
+          dlq_capture: {
+            durable_name: 'dlq_capture',
+            name: 'dlq_capture',
+            description: 'dvctl dlq capture: copies each dead letter into DV_DLQ_ARCHIVE',
+            deliver_policy: 'all',
+            ack_policy: 'explicit',
+            ack_wait: 30 * S,
+            max_deliver: -1,
+            replay_policy: 'instant',
+            max_waiting: 512,
+            max_ack_pending: 1000,
+            num_replicas: 0,
+            metadata: {'_nats.req.level': '0'},
+          } as ConsumerConfig,
+        },
+      },
+      // On 2.11+ the archive allows per-message TTL (dataverket.ts).
+      DV_DLQ_ARCHIVE: {
+        config: stream215('DV_DLQ_ARCHIVE', {
+          description: "Dead letters' original commands, copied by dvctl dlq capture",
+          subjects: ['dvarchive.>'],
+          max_msgs_per_subject: 1,
+          allow_msg_ttl: true,
+        }),
         consumers: {},
       },
     },
@@ -109,6 +134,13 @@ function applied215(): LiveLayout {
       dv_dlq_ledger: stream215('KV_dv_dlq_ledger', {
         subjects: ['$KV.dv_dlq_ledger.>'],
         max_msgs_per_subject: 64,
+        discard: 'new',
+        allow_direct: true,
+        allow_rollup_hdrs: true,
+      }),
+      dv_dlq_runtime: stream215('KV_dv_dlq_runtime', {
+        subjects: ['$KV.dv_dlq_runtime.>'],
+        max_msgs_per_subject: 1,
         discard: 'new',
         allow_direct: true,
         allow_rollup_hdrs: true,
@@ -187,9 +219,11 @@ const NOW = Date.parse('2026-12-02T12:00:00Z')
 
 describe('planLayout on nats-server 2.15.2', () => {
   it('plans nothing right after the dataverket layout was applied', () => {
-    const plan = planLayout(layoutForSite(dataverketLayout(), 'osl1'), applied215(), {now: NOW})
+    const plan = planLayout(layoutForSite(dataverketLayout({serverVersion: '2.15.2'}), 'osl1'), applied215(), {
+      now: NOW,
+    })
     expect(changed(plan)).toEqual([])
-    expect(plan.changes).toHaveLength(12)
+    expect(plan.changes).toHaveLength(15)
     expect(plan.unmanaged).toEqual([])
   })
 
