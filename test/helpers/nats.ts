@@ -50,7 +50,7 @@ export interface SandboxFixture {
  * servers, leaf-node isolation rules, dataverket layout) in a temporary directory.
  */
 export async function sandboxFixture(
-  options: {sites?: string[]; layout?: boolean; cluster?: number} = {},
+  options: {sites?: string[]; layout?: boolean; cluster?: number; capture?: boolean} = {},
 ): Promise<SandboxFixture> {
   const {mkdtemp, rm} = await import('node:fs/promises')
   const {tmpdir} = await import('node:os')
@@ -68,6 +68,8 @@ export async function sandboxFixture(
       dir,
       layout: options.layout,
       cluster: options.cluster,
+      // A background `dlq capture` per site only where a test asks for it: each is a node process.
+      capture: options.capture ?? false,
       // A cluster's first layout waits for its leader elections: give each request room on a loaded machine.
       ...(options.cluster ? {timeoutMs: 15_000} : {}),
       env: {...process.env, DVCTL_CONFIG: join(root, 'unused.yaml')},

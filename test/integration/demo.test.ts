@@ -35,7 +35,7 @@ describe('demo on a site without the layout', {timeout: 90_000}, () => {
     expect(r.stderr).toBe('')
     expect(r.exitCode).toBe(0)
     first = DemoResult.parse(r.json())
-    expect(first.sites).toEqual([{site: expect.any(String), url: server.url, layout_changes: 12, layout_applied: true}])
+    expect(first.sites).toEqual([{site: expect.any(String), url: server.url, layout_changes: 15, layout_applied: true}])
     expect(first.workflows.map((w) => [w.kind, w.outcome])).toEqual([
       ['provisioning', 'succeeded'],
       ['poison', 'failed'],
@@ -45,6 +45,8 @@ describe('demo on a site without the layout', {timeout: 90_000}, () => {
       consumer: 'plattform',
       reason: 'terminated',
       error: {code: 'unsupported-version'},
+      // The demo's own dlq capture copied the original into the dead-letter archive.
+      archived: true,
     })
 
     const plan = await runCommand(['layout', 'plan', '--server', server.url, '--json', '--fail-on-drift'])
@@ -90,6 +92,13 @@ describe('demo on a site without the layout', {timeout: 90_000}, () => {
     for (const next of first.next) {
       expect(next.command).toBe(['dvctl', ...next.argv].join(' '))
       const r = await runCommand(next.argv, {timeoutMs: 30_000})
+      // The demo's capture stopped with it: doctor rightly says no capture runs on this site (exit 10).
+      if (next.argv[0] === 'doctor') {
+        expect(r.exitCode).toBe(10)
+        const json = await runCommand([...next.argv, '--json'])
+        expect(DoctorResult.parse(json.json()).sites[0].problems.map((p) => p.code)).toEqual(['dlq-originals-at-risk'])
+        continue
+      }
       expect({command: next.command, exitCode: r.exitCode, stderr: r.exitCode ? r.stderr : ''}).toEqual({
         command: next.command,
         exitCode: 0,
@@ -98,10 +107,12 @@ describe('demo on a site without the layout', {timeout: 90_000}, () => {
     }
   })
 
-  it('doctor reports the pending dead letter and no drift', async () => {
+  it('doctor reports the pending dead letter and no drift, and that no capture runs once the demo ended', async () => {
     const r = await runCommand(['doctor', '--server', server.url, '--json'])
-    expect(r.exitCode).toBe(0)
+    expect(r.exitCode).toBe(10)
     const [site] = DoctorResult.parse(r.json()).sites
+    expect(site.problems.map((p) => p.code)).toEqual(['dlq-originals-at-risk'])
+    expect(site.dlq_archive).toMatchObject({present: true, capture_running: false, last_heartbeat: expect.any(String)})
     expect(site.layout).toMatchObject({name: 'dataverket', drift: false})
     expect(site.dead_letters_pending).toBe(1)
     expect(site.warnings.map((w) => w.code)).toContain('dead-letters-pending')

@@ -11,6 +11,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {runCli} from '../helpers/cli.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
+import {runCommand} from '../helpers/run.js'
+import {waitFor} from '../helpers/wait.js'
 
 const COMMANDS_DIR = fileURLToPath(new URL('../../src/commands', import.meta.url))
 
@@ -141,13 +143,28 @@ describe('shell completion', () => {
 describe('examples work as written against the demo', {timeout: 180_000}, () => {
   let server: NatsServerHandle
   let commands: CommandEntry[]
+  // A site as it should run: with dlq capture (else doctor rightly reports its dead letters' originals at risk).
+  const capture = new AbortController()
+  let captured: Promise<unknown> = Promise.resolve()
   beforeAll(async () => {
     server = await natsFixture({name: 'osl1'})
     commands = await loadCommands()
     const demo = await runCli(['demo', '--server', server.url, '--yes', '--step-delay', '0', '--json'])
     expect(demo.exitCode).toBe(0)
+    captured = runCommand(['dlq', 'capture', '--server', server.url], {signal: capture.signal})
+    await waitFor(
+      async () => {
+        const r = await runCommand(['doctor', '--server', server.url, '--json'])
+        return r.exitCode === 0 ? true : undefined
+      },
+      {what: 'doctor healthy with a capture running'},
+    )
   }, 90_000)
-  afterAll(async () => server?.dispose())
+  afterAll(async () => {
+    capture.abort()
+    await captured
+    await server?.dispose()
+  })
 
   it('every read-only example without placeholders exits 0 on the default site', async () => {
     // Examples that need files, other sites, placeholder ids, a terminal or that change things are left out.

@@ -255,7 +255,7 @@ describe('sandbox up --sites osl1,trd1', {timeout: 120_000}, () => {
     const r = await runCommand(['sandbox', 'down', '--dir', dir, '--json'], {env: env()})
     expect(r.exitCode).toBe(0)
     const down = SandboxDownResult.parse(r.json())
-    expect(down.stopped.map((s) => s.name).sort()).toEqual(['osl1', 'trd1'])
+    expect(down.stopped.map((s) => s.name).sort()).toEqual(['capture:osl1', 'capture:trd1', 'osl1', 'trd1'])
     expect(down.removed).toBe(true)
     for (const s of up.sites) {
       expect(await isOurNatsServer(s.pid, join(dir, s.name, 'nats-server.conf'))).toBe(false)

@@ -21,6 +21,8 @@ export default class DlqList extends BaseCommand<typeof DlqList> {
 
 Status: pending (nobody acted yet), replayed, discarded, missing (the original is gone, or what is stored at its sequence is provably not the message that failed: the stream was recreated, it lies outside the consumer's filter, or the advisory points outside the layout's command streams; missing_reason says which; it cannot be replayed), or invalid (a DV_DLQ message that is not a valid advisory, listed with its problems as DV_DLQ@<seq>; never replayed). By default only pending dead letters are listed; --status all shows every one.
 
+An original that DV_CMD no longer has is read from the dead-letter archive DV_DLQ_ARCHIVE (original_source "archive"; see dlq capture). Every listing also copies the originals it read into the archive when it has no copy of them yet ("archived" in the JSON counts them); a site without the archive is a warning. An advisory that reports 0 deliveries is a message no worker received: its failure says "never delivered" (never_delivered in the JSON).
+
 A reference is <stream>:<seq>, or <site>/<stream>:<seq> when several sites are read (--site repeated, --all-sites). Use it with dlq show, dlq replay and dlq discard.
 
 On a terminal the table fits the window: ref, age, reason, correlation (its first characters, enough to recognise it), failure and status, with consumer, deliveries, type and tenant as the width allows; --wide shows every column whole. Piped, every column, complete and tab-separated, without a header row. --sort and --limit order and cut the result itself (--json too); "total" stays the number of dead letters that match. With --group-by, the groups stay largest first and --limit keeps the largest.`

@@ -15,7 +15,7 @@ import {err} from '../../lib/render/terminal.js'
 
 export default class DlqReplay extends BaseCommand<typeof DlqReplay> {
   static override summary = 'Replay dead letters on purpose: send a byte-identical copy of each original command.'
-  static override description = `Select dead letters by reference, or with --all and the filters of dlq list (default: pending ones). The plan (what is sent where) is shown first, then a confirmation is asked; --yes answers it, and without a terminal and without --yes nothing is sent (exit 6). --dry-run only shows the plan.
+  static override description = `Select dead letters by reference, or with --all and the filters of dlq list (default: pending ones). The plan (what is sent where) is shown first, then a confirmation is asked; --yes answers it, and without a terminal and without --yes nothing is sent (exit 6). --dry-run only shows the plan. An original that DV_CMD no longer has is sent from the dead-letter archive (see dlq capture), still byte-identical.
 
 Each copy has the original's data byte for byte, its headers, plus Dv-Replay-Of (<stream>:<seq>), Dv-Replay-Id and Dv-Replayed-By, and Nats-Msg-Id = the replay id. It goes to the original subject, or to --to SUBJECT; either must be a command subject of the taxonomy (dv.<service>.cmd.<action>), never a server namespace ($JS., $KV., $SYS., $O., _INBOX.). The ledger (KV bucket dv_dlq_ledger) records the replay before anything is sent and again, with the new sequence, after the server acknowledged it: once per chunk of up to 1,000 dead letters, in a journal naming each.
 

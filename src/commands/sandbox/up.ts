@@ -11,6 +11,8 @@ export default class SandboxUp extends BaseCommand<typeof SandboxUp> {
 
 With --cluster 3 each site is a three-node JetStream cluster (routes on free loopback ports, one store per node), still its own domain; every node of a leaf site dials the hub's nodes, the layout is applied with three replicas, and the site's config lists all three URLs so that dvctl reconnects to a surviving node.
 
+Each site also gets a background dvctl dlq capture process (unless --no-capture or --no-layout), so that dead letters keep their originals; its pid and log (<dir>/<site>/capture.log) are shown by sandbox status, and sandbox down stops it.
+
 The sites are written to <dir>/config.yaml (use it with DVCTL_CONFIG=...), or also into your own config with --register. Running up again restarts any server of the sandbox that is not running.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -23,7 +25,8 @@ The sites are written to <dir>/config.yaml (use it with DVCTL_CONFIG=...), or al
     dir: Flags.string({summary: 'Sandbox directory (state, config, logs, JetStream stores).'}),
     'nats-server': Flags.string({summary: 'Path to the nats-server binary (default: nats-server on PATH).'}),
     register: Flags.boolean({summary: 'Also add the sites to your dvctl config (removed again by sandbox down).'}),
-    'no-layout': Flags.boolean({summary: 'Do not apply the dataverket layout.'}),
+    'no-layout': Flags.boolean({summary: 'Do not apply the dataverket layout (and run no dlq capture).'}),
+    'no-capture': Flags.boolean({summary: 'Do not run dvctl dlq capture for each site in the background.'}),
     cluster: Flags.integer({
       summary: 'Nodes per site: 3 runs each site as a JetStream cluster with R3 streams.',
       min: 1,
@@ -41,6 +44,7 @@ The sites are written to <dir>/config.yaml (use it with DVCTL_CONFIG=...), or al
       binary: this.flags['nats-server'],
       register: this.flags.register,
       layout: !this.flags['no-layout'],
+      capture: !this.flags['no-capture'],
       timeoutMs: this.flags.timeout,
       cluster: this.flags.cluster,
     })

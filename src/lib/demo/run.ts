@@ -4,7 +4,7 @@ import type {PayloadRegistry} from '../contract/registry.js'
 import {UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
 import {hasChanges, summarisePlan} from '../layout/plan.js'
-import {STREAMS} from '../layout/names.js'
+import {DLQ_ARCHIVE_STREAM, STREAMS} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
 import type {Worker, WorkerCommand, WorkerOutcome} from '../sandbox/workers/index.js'
 import {demoScenario, isPoison, POISON_ERROR, type DemoCommand} from './scenario.js'
@@ -50,6 +50,8 @@ export const DemoResult = z.object({
     consumer: z.string(),
     reason: z.string(),
     error: z.object({code: z.string(), message: z.string()}),
+    /** Its original was copied into the dead-letter archive by the demo's `dlq capture`. */
+    archived: z.boolean(),
   }),
   next: z.array(NextCommand),
 })
@@ -91,6 +93,12 @@ export async function runDemo(options: RunDemoOptions): Promise<DemoResult> {
   const commands = demoScenario({datacenters, actor: options.actor})
   const handled = new HandledCommands()
   const workers: Worker[] = []
+  // `dlq capture` runs in this process while the demo does, so the dead letter keeps its original.
+  const stopCapture = new AbortController()
+  const {runCapture} = await import('../dlq/capture.js')
+  const captures = options.sites.map(({conn}) => runCapture(conn, {signal: stopCapture.signal}))
+  for (const c of captures) c.catch(() => {})
+  step('dlq capture running: dead letters are copied into the dead-letter archive')
   try {
     const {startWorker} = await import('../sandbox/workers/index.js')
     for (const {conn} of options.sites) {
@@ -135,6 +143,8 @@ export async function runDemo(options: RunDemoOptions): Promise<DemoResult> {
     const poisonSite = options.sites.find((s) => s.conn.site.name === poison.site)!
     const advisory = await waitForDeadLetter(poisonSite.conn, poison.seq, deadline)
     step(`${poison.site}: ${STREAMS.cmd}:${poison.seq} was dead-lettered (${advisory.reason})`)
+    const archived = await waitForArchive(poisonSite.conn, poison.seq, deadline)
+    if (archived) step(`${poison.site}: ${STREAMS.cmd}:${poison.seq} archived in ${DLQ_ARCHIVE_STREAM}`)
     return {
       sites,
       sandbox: options.sandbox ?? null,
@@ -147,11 +157,24 @@ export async function runDemo(options: RunDemoOptions): Promise<DemoResult> {
         consumer: advisory.consumer,
         reason: advisory.reason,
         error: POISON_ERROR,
+        archived,
       },
       next: nextCommands(options.sites, workflows, `${STREAMS.cmd}:${poison.seq}`),
     }
   } finally {
-    await Promise.allSettled(workers.map((w) => w.stop()))
+    stopCapture.abort()
+    await Promise.allSettled([...workers.map((w) => w.stop()), ...captures])
+  }
+}
+
+/** Waits (until the deadline) for the capture to archive the dead letter; false when it did not in time. */
+async function waitForArchive(conn: SiteConnection, seq: number, deadline: number): Promise<boolean> {
+  const {OriginalReader} = await import('../dlq/original.js')
+  const reader = new OriginalReader(conn)
+  for (;;) {
+    if (await reader.archived(STREAMS.cmd, seq)) return true
+    if (Date.now() > deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, 200))
   }
 }
 

@@ -43,7 +43,13 @@ export const DLQ_CAPTURE_CONSUMER = 'dlq_capture'
  */
 export const DLQ_RUNTIME_BUCKET = 'dv_dlq_runtime'
 
-/** The dead-letter audit trail (the ledger and the archive): never deleted by `layout apply --prune`. */
+/**
+ * The dead-letter audit trail (the ledger, the archive, and the runtime bucket a running capture process
+ * writes to): never deleted by `layout apply --prune`.
+ */
 export function isAuditRecord(kind: 'stream' | 'consumer' | 'kv', name: string): boolean {
-  return (kind === 'kv' && name === DLQ_LEDGER_BUCKET) || (kind === 'stream' && name === DLQ_ARCHIVE_STREAM)
+  return (
+    (kind === 'kv' && (name === DLQ_LEDGER_BUCKET || name === DLQ_RUNTIME_BUCKET)) ||
+    (kind === 'stream' && name === DLQ_ARCHIVE_STREAM)
+  )
 }

@@ -7,6 +7,12 @@ import type {Column} from './table.js'
 export async function renderSandbox(term: Terminal, result: SandboxResult): Promise<void> {
   if (result.sites.some((s) => s.nodes.length > 1)) await nodeTable(term, result)
   else await siteTable(term, result)
+  for (const s of result.sites) {
+    if (!s.capture) continue
+    err(
+      `${s.name}: dlq capture ${s.capture.running ? chalk.green('running') : chalk.red('not running')} (pid ${s.capture.pid}, log ${s.capture.log_file})`,
+    )
+  }
   if (result.started && result.started.length === 0) err(`The sandbox in ${result.dir} was already running.`)
   if (result.registered_in) {
     err(`Sites registered in ${result.registered_in}; try: dvctl site check --all-sites`)

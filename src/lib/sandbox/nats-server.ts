@@ -420,6 +420,24 @@ export async function stopDetached(server: DetachedServer, graceMs = 5000): Prom
   return true
 }
 
+/** True when `pid` is a live (not zombie) process whose command line holds each of `marks`. */
+export async function isOurProcess(pid: number, marks: string[]): Promise<boolean> {
+  if (!pid || !processAlive(pid)) return false
+  const args = await processArgs(pid)
+  return args !== undefined && marks.every((m) => args.includes(m))
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`, for a process of ours (isOurProcess); false when it was not running. */
+export async function stopProcess(pid: number, marks: string[], graceMs = 5000): Promise<boolean> {
+  if (!(await isOurProcess(pid, marks))) return false
+  process.kill(pid, 'SIGTERM')
+  if (!(await waitGone(pid, graceMs))) {
+    process.kill(pid, 'SIGKILL')
+    await waitGone(pid, 2000)
+  }
+  return true
+}
+
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)

@@ -9,6 +9,7 @@ import {SITE_NAME, saveConfig, updateConfig, type DvctlConfig} from '../config/f
 import {refused, usageError, UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
 import {dataverketLayout} from '../layout/dataverket.js'
+import {isCaptureRunning, startCaptureProcess, stopCaptureProcess} from './capture-process.js'
 import {
   findNatsServer,
   freePort,
@@ -60,6 +61,8 @@ export const SandboxSite = z.object({
   /** Every URL of the site, as written to the sandbox config. */
   servers: z.array(z.string()),
   nodes: z.array(SandboxNode),
+  /** The site's `dvctl dlq capture` process (docs/operations.md); null when the sandbox runs none. */
+  capture: z.object({pid: z.number(), running: z.boolean(), log_file: z.string()}).nullable(),
 })
 export type SandboxSite = z.infer<typeof SandboxSite>
 
@@ -113,6 +116,8 @@ const SandboxState = z.object({
       node_name: z.string().optional(),
       /** The other members of a clustered site (absent for a single node). */
       peers: z.array(StateNode).optional(),
+      /** The site's `dlq capture` process, once started. */
+      capture: z.object({pid: z.number(), log_file: z.string()}).optional(),
     }),
   ),
 })
@@ -149,6 +154,8 @@ export interface SandboxUpOptions {
   timeoutMs?: number
   /** Nodes per site: 1 (a single server, the default) or 3 (a JetStream cluster with R3 streams). */
   cluster?: number
+  /** Run `dvctl dlq capture` for each site in the background (default true; needs the layout). */
+  capture?: boolean
   env?: NodeJS.ProcessEnv
 }
 
@@ -211,6 +218,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxResul
 
   const config = join(dir, CONFIG_FILE)
   await saveConfig(config, sandboxConfig(state))
+  if (options.layout !== false && options.capture !== false) await startCaptures(state, dir, config, env, warnings)
   if (options.register) {
     const saved = await updateConfig({env}, (user) => {
       for (const [name, site] of Object.entries(sandboxConfig(state).sites)) {
@@ -256,6 +264,12 @@ export async function sandboxDown(options: {
   const state = await readState(dir)
   const result: SandboxDownResult = {dir, stopped: [], not_running: [], removed: false, unregistered_from: null}
   if (!state) return result
+  // The capture processes first: they finish the advisory in hand while their servers still answer.
+  for (const site of state.sites) {
+    if (!site.capture) continue
+    const stopped = await stopCaptureProcess(site.name, site.capture)
+    ;(stopped ? result.stopped : result.not_running).push({name: `capture:${site.name}`, pid: site.capture.pid})
+  }
   // Stop the leaves before the hub, so that no leaf logs a reconnect storm on the way down.
   for (const site of [...state.sites].reverse()) {
     for (const node of nodesOf(site)) {
@@ -447,10 +461,30 @@ async function describe(dir: string, state: SandboxState): Promise<SandboxResult
         log_file: s.log_file,
         servers: nodes.map((n) => n.url),
         nodes,
+        capture: s.capture ? {...s.capture, running: await isCaptureRunning(s.name, s.capture)} : null,
       }
     }),
   )
   return {sites, config: join(dir, CONFIG_FILE), dir, registered_in: state.registered_in}
+}
+
+/** Starts each site's `dlq capture` that is not running; one that does not start is a warning. */
+async function startCaptures(
+  state: SandboxState,
+  dir: string,
+  config: string,
+  env: NodeJS.ProcessEnv,
+  warnings: string[],
+): Promise<void> {
+  await Promise.all(
+    state.sites.map(async (s) => {
+      if (await isCaptureRunning(s.name, s.capture)) return
+      const started = await startCaptureProcess({site: s.name, config, logFile: join(s.dir, 'capture.log'), env})
+      s.capture = started.process
+      if (started.error) warnings.push(started.error)
+    }),
+  )
+  await writeState(dir, state)
 }
 
 async function anyRunning(state: SandboxState): Promise<boolean> {

@@ -258,7 +258,7 @@ describe('planLayout', () => {
         ['DV_DLQ_ARCHIVE', 'audit-trail', 'dataverket'],
         ['ORDERS', 'not-owned', null],
         ['dv_dlq_ledger', 'audit-trail', 'dataverket'],
-        ['dv_dlq_runtime', 'not-owned', null],
+        ['dv_dlq_runtime', 'audit-trail', null],
       ])
       // A layout without a name owns nothing.
       const unnamed = {...declared(withoutLedger), name: undefined}
