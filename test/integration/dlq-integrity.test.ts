@@ -5,7 +5,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {DlqListResult, DlqReplayResult} from '../../src/lib/dlq/model.js'
 import {planReplay, runReplay} from '../../src/lib/dlq/replay.js'
-import {DLQ_LEDGER_BUCKET, STREAMS} from '../../src/lib/layout/names.js'
+import {DLQ_ARCHIVE_STREAM, DLQ_LEDGER_BUCKET, STREAMS} from '../../src/lib/layout/names.js'
 import {runCommand} from '../helpers/run.js'
 import {command, type DlqSite, eventually, publishCommand, startDlqSite, streamMessages} from './dlq-fixture.js'
 
@@ -50,6 +50,8 @@ describe('dlq after DV_CMD is recreated', {timeout: 300_000}, () => {
     for (let i = 0; i < 3; i++) await publishCommand(site.conn, 'dv.maskin.cmd.provision', command('maskin.x.y'))
     oldRefs = (await terminate(site, 3)).map((seq) => `DV_CMD:${seq}`)
     await eventually(async () => ((await list()).dead_letters.length === 3 ? true : undefined))
+    // Without copies in the dead-letter archive (that listing made them; dlq-capture.test.ts covers them).
+    await (await site.conn.jsm()).streams.purge(DLQ_ARCHIVE_STREAM)
     // The operator deletes DV_CMD and applies the layout again; new commands reuse sequences 1, 2, 3.
     await (await site.conn.jsm()).streams.delete(STREAMS.cmd)
     const applied = await cli('layout', 'apply', '--yes')

@@ -13,7 +13,8 @@ import {
   DlqReplayResult,
   DlqShowResult,
 } from '../../src/lib/dlq/model.js'
-import {STREAMS} from '../../src/lib/layout/names.js'
+import {archiveSubject} from '../../src/lib/dlq/archive.js'
+import {DLQ_ARCHIVE_STREAM, STREAMS} from '../../src/lib/layout/names.js'
 import {createWorkerConsumer} from '../../src/lib/sandbox/workers/consumer.js'
 import {startWorker, type Worker} from '../../src/lib/sandbox/workers/worker.js'
 import {runCommand} from '../helpers/run.js'
@@ -74,8 +75,11 @@ describe('dlq', {timeout: 180_000}, () => {
     )
     goneSeq = await publishCommand(site.conn, 'dv.maskin.cmd.wipe', command('maskin.server.wipe.requested'))
     await eventually(async () => ((await list()).dead_letters.length === 4 ? true : undefined))
-    // The original of one dead letter is gone (deleted here; aged out in real life).
-    await (await site.conn.jsm()).streams.deleteMessage(STREAMS.cmd, goneSeq)
+    // The original of one dead letter is gone (deleted here; aged out in real life), and has no archived
+    // copy (the listing above made one; dlq-capture.test.ts covers the archive).
+    const jsm = await site.conn.jsm()
+    await jsm.streams.deleteMessage(STREAMS.cmd, goneSeq)
+    await jsm.streams.purge(DLQ_ARCHIVE_STREAM, {filter: archiveSubject(STREAMS.cmd, goneSeq)})
   })
   afterAll(async () => {
     await worker?.stop()
