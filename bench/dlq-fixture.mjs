@@ -39,6 +39,8 @@ export async function deadLetterSite(count, name = 'bench', {allowDirect = false
   })
   await jsm.streams.add({name: 'DV_TASK', subjects: ['dv.task.evt.>']})
   await jsm.streams.add({name: 'DV_DLQ', subjects: DLQ_SUBJECTS})
+  // The dead-letter archive as the standard layout declares it: the first `dlq list` fills it.
+  await jsm.streams.add({name: 'DV_DLQ_ARCHIVE', subjects: ['dvarchive.>'], max_msgs_per_subject: 1})
   await new Kvm(js).create('dv_dlq_ledger', {history: 64})
   await jsm.consumers.add('DV_CMD', {durable_name: 'worker', ack_policy: AckPolicy.Explicit, max_deliver: 5})
 
