@@ -187,6 +187,20 @@ describe('dlq capture and the dead-letter archive', {timeout: 120_000}, () => {
     expect(replayed.header?.get('X-Trace')).toBe('captured')
     expect(replayed.header?.get('Dv-Replay-Of')).toBe(`DV_CMD:${seq}`)
 
+    // --edit starts from the archived original too.
+    const edited = await runCommand(
+      ['dlq', 'replay', `DV_CMD:${seq}`, '--edit', '--force', '--yes', '--json', '--server', site.server.url],
+      {env: {EDITOR: 'sed -i s/web-1/web-2/', VISUAL: ''}},
+    )
+    expect(edited.exitCode, edited.stderr).toBe(0)
+    const [editedSent] = DlqReplayResult.parse(edited.json()).replayed
+    const editedCopy = (await m.streams.getMessage(STREAMS.cmd, {seq: editedSent.new_seq}))!
+    const original = JSON.parse(new TextDecoder().decode(data)) as Record<string, unknown>
+    expect(editedCopy.json<Record<string, unknown>>()).toMatchObject({
+      causation_id: original.id,
+      data: {hostname: 'web-2'},
+    })
+
     // Handled: on 2.11+ its copy is written again with a per-message TTL; a 2.9 server has none.
     const version = (await site.conn.identity()).serverVersion ?? ''
     if (supportsMessageTtl(version)) {

@@ -8,8 +8,8 @@ const yes = (ok: boolean, text = ok ? 'yes' : 'no') => (ok ? chalk.green(text) :
 /**
  * One table, one row per site; then the problems and warnings, one line each, with their hints. At 80
  * columns: site, up, jetstream, layout, capture (DV_DLQ), consumers, pending dead letters and sources; the
- * archive (is a `dlq capture` running), the oldest unacknowledged command and the server version as the
- * window allows (or `--wide`, or piped).
+ * oldest unacknowledged command and the server version as the window allows (or `--wide`, or piped).
+ * Whether a `dlq capture` runs shows as a problem line when the originals are at risk (dlq_archive in JSON).
  */
 export async function renderDoctor(term: Terminal, result: DoctorResult): Promise<void> {
   await table(
@@ -20,7 +20,6 @@ export async function renderDoctor(term: Terminal, result: DoctorResult): Promis
       {header: 'jetstream', min: 9},
       {header: 'layout', min: 8},
       {header: 'capture', fit: 'fixed'},
-      {header: 'archive', fit: 'fixed', optional: true},
       {header: 'consumers', min: 12},
       {header: 'dlq', fit: 'fixed', align: 'right'},
       {header: 'oldest', optional: true},
@@ -42,7 +41,6 @@ export async function renderDoctor(term: Terminal, result: DoctorResult): Promis
             s.dlq_capture.present ? (s.dlq_capture.missing_subjects.length ? 'incomplete' : 'ok') : 'missing',
           )
         : '-',
-      archiveCell(s),
       consumersCell(s),
       s.dead_letters_pending === null
         ? '-'
@@ -66,14 +64,6 @@ export async function renderDoctor(term: Terminal, result: DoctorResult): Promis
     for (const w of s.warnings) finding(chalk.yellow('warning'), s, w)
   }
   err(result.healthy ? chalk.green('All sites healthy.') : chalk.red('Problems found.'))
-}
-
-/** Whether dead letters' originals are kept: a capture process runs, or they are at risk. */
-function archiveCell(s: DoctorSite): string {
-  const a = s.dlq_archive
-  if (!a) return '-'
-  if (a.capture_running) return chalk.green('capturing')
-  return a.originals_at_risk ? chalk.red('at risk') : 'no capture'
 }
 
 /** Consumers with a backlog or redeliveries by name; the idle ones only counted, so the row stays short. */
