@@ -171,11 +171,11 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
   /** Originals read from their stream, by stream: candidates for the archive (`options.archive`). */
   const readFromStream = new Map<string, Array<{record: AdvisoryRecord; original: OriginalMessage}>>()
   await checkOriginals(conn, advisories.valid.values(), options.layout, (record, original, missing, provenance) => {
-    if (original && !missing && original.source !== 'archive') {
-      const read = readFromStream.get(original.stream)
-      if (read) read.push({record, original})
-      else readFromStream.set(original.stream, [{record, original}])
-    }
+    // Every command stream read is listed, so that a site without the archive is said even when nothing
+    // is left to archive.
+    const stream = record.advisory.stream
+    if (provenance.isCommandStream(stream) && !readFromStream.has(stream)) readFromStream.set(stream, [])
+    if (original && !missing && original.source !== 'archive') readFromStream.get(stream)?.push({record, original})
     const letter = toDeadLetter(record, original, missing, provenance)
     if (letter) letters.push(letter)
   })
