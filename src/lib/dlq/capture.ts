@@ -15,7 +15,7 @@ import {
 } from '../layout/names.js'
 import {layoutForSite} from '../layout/resolve.js'
 import type {SiteConnection} from '../nats/connection.js'
-import {describeNatsError, isNotFound, isStreamNotFound, isTransient} from '../nats/errors.js'
+import {describeNatsError, isNotFound, isStreamNotFound} from '../nats/errors.js'
 import {belongsToSite, checkAdvisory} from './advisory.js'
 import {type ArchivedOriginal, archiveSupport, type ArchiveSupport, writeArchiveCopy} from './archive.js'
 import {LedgerEntry} from './model.js'
@@ -181,26 +181,26 @@ export async function runCapture(conn: SiteConnection, options: CaptureOptions):
   const domain = (await conn.identity()).jsDomain
   try {
     while (!options.signal.aborted) {
-      let batch
+      let n = 0
       try {
-        batch = await consumer.fetch({max_messages: BATCH, expires: PULL_WAIT_MS})
+        const batch = await consumer.fetch({max_messages: BATCH, expires: PULL_WAIT_MS})
+        const onAbort = () => batch.stop()
+        options.signal.addEventListener('abort', onAbort, {once: true})
+        try {
+          for await (const m of batch) {
+            n++
+            await handle(m)
+          }
+        } finally {
+          options.signal.removeEventListener('abort', onAbort)
+        }
       } catch (error) {
-        // A leader election or a reconnect passes; anything else (the consumer deleted) ends the process.
-        if (!isTransient(error)) throw error
+        // The stream or the consumer deleted: nothing to capture from, say so (exit 5). Anything else (a
+        // reconnect to another node, a leader election, a timeout) passes: pull again shortly.
+        if (isNotFound(error) || isStreamNotFound(error)) throw error
         emit({kind: 'warning', message: `pulling advisories: ${describeNatsError(error).error}; trying again`})
         await new Promise((r) => setTimeout(r, RETRY_MS))
         continue
-      }
-      const onAbort = () => batch.stop()
-      options.signal.addEventListener('abort', onAbort, {once: true})
-      let n = 0
-      try {
-        for await (const m of batch) {
-          n++
-          await handle(m)
-        }
-      } finally {
-        options.signal.removeEventListener('abort', onAbort)
       }
       if (options.once && n === 0) break
     }
