@@ -18,6 +18,7 @@ import type {SiteConnection} from '../nats/connection.js'
 import {describeNatsError, isNotFound, isStreamNotFound} from '../nats/errors.js'
 import {belongsToSite, checkAdvisory} from './advisory.js'
 import {type ArchivedOriginal, archiveSupport, type ArchiveSupport, writeArchiveCopy} from './archive.js'
+import {ledgerEntriesOf} from './ledger.js'
 import {LedgerEntry} from './model.js'
 import {OriginalReader} from './original.js'
 import {Provenance} from './provenance.js'
@@ -354,29 +355,40 @@ async function followLedger(
     return () => {}
   }
   const watch = await kv.watch({key: '>', ignoreDeletes: true})
+  const expire = async (ref: {stream: string; seq: number}, ledgerWrittenMs: number) => {
+    try {
+      const archived = await facts.current().reader.archived(ref.stream, ref.seq)
+      // Only a pending copy of the same incarnation (archived before the ledger entry was written).
+      if (!archived || archived.state !== 'pending' || !archivedBefore(archived, ledgerWrittenMs)) return
+      const stored = await writeArchiveCopy(conn, {
+        original: archived,
+        streamCreated: archived.stream_created ?? '',
+        advisory: archived.advisory,
+        state: 'handled',
+        by: 'capture',
+        ttlMs,
+      })
+      summary.expiring++
+      emit({kind: 'expiring', ref: `${ref.stream}:${ref.seq}`, archive_seq: stored.seq})
+    } catch (error) {
+      emit({kind: 'warning', message: `${ref.stream}:${ref.seq}: TTL not set: ${describeNatsError(error).error}`})
+    }
+  }
   void (async () => {
     for await (const e of watch) {
       if (signal.aborted) break
-      const ref = refFromLedgerKey(e.key)
-      if (!ref || e.operation !== 'PUT') continue
-      const entry = LedgerEntry.safeParse(parseJson(e.value))
-      if (!entry.success || (entry.data.action !== 'replayed' && entry.data.action !== 'discarded')) continue
-      try {
-        const archived = await facts.current().reader.archived(ref.stream, ref.seq)
-        // Only a pending copy of the same incarnation (archived before the ledger entry was written).
-        if (!archived || archived.state !== 'pending' || !archivedBefore(archived, e.created.getTime())) continue
-        const stored = await writeArchiveCopy(conn, {
-          original: archived,
-          streamCreated: archived.stream_created ?? '',
-          advisory: archived.advisory,
-          state: 'handled',
-          by: 'capture',
-          ttlMs,
-        })
-        summary.expiring++
-        emit({kind: 'expiring', ref: `${ref.stream}:${ref.seq}`, archive_seq: stored.seq})
-      } catch (error) {
-        emit({kind: 'warning', message: `${ref.stream}:${ref.seq}: TTL not set: ${describeNatsError(error).error}`})
+      // A dead letter's own entry, or each confirmed item of a replay journal (ledger.ts).
+      const change = {
+        key: e.key,
+        value: e.value,
+        deleted: e.operation !== 'PUT',
+        stored: e.created.getTime(),
+        seq: e.revision,
+      }
+      for (const {key, entry} of ledgerEntriesOf(change)) {
+        if (entry.action !== 'replayed' && entry.action !== 'discarded') continue
+        const ref = refFromLedgerKey(key)
+        if (ref) await expire(ref, change.stored)
       }
     }
   })().catch(() => {})
