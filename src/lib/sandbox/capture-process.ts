@@ -1,5 +1,7 @@
 import {spawn} from 'node:child_process'
+import {existsSync} from 'node:fs'
 import {open, stat} from 'node:fs/promises'
+import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {isOurProcess, stopProcess, waitForLog} from './nats-server.js'
@@ -10,8 +12,18 @@ import {isOurProcess, stopProcess, waitForLog} from './nats-server.js'
  * the sandbox's own config. Recorded in the sandbox state so that `status` and `down` find it again.
  */
 
-/** dvctl's own entry point, for running dvctl itself as a background process. */
-const RUN_JS = fileURLToPath(new URL('../../../bin/run.js', import.meta.url))
+/**
+ * dvctl's own entry point, for running dvctl itself as a background process: `bin/run.js` of the package this
+ * module belongs to, found upwards from it (src/lib/sandbox/ in the repository, dist/ or dist/chunks/ built).
+ */
+const RUN_JS = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'bin', 'run.js'))) return join(dir, 'bin', 'run.js')
+    dir = dirname(dir)
+  }
+  return fileURLToPath(new URL('../../../bin/run.js', import.meta.url))
+})()
 
 export interface CaptureProcess {
   pid: number
