@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {durationFlag} from '../../cli/flags.js'
+import {constantHelp, durationFlag} from '../../cli/flags.js'
 
 export default class DlqCapture extends BaseCommand<typeof DlqCapture> {
   static override summary = "Keep every dead letter's original: copy it into DV_DLQ_ARCHIVE as it is dead-lettered."
@@ -26,7 +26,7 @@ It needs the standard layout (DV_DLQ with its dlq_capture consumer, DV_DLQ_ARCHI
     heartbeat: durationFlag({
       summary: 'How often the heartbeat is written to KV dv_dlq_runtime.',
       default: 5000,
-      defaultHelp: async () => '5s',
+      defaultHelp: constantHelp('5s'),
     }),
     once: Flags.boolean({summary: 'Archive what DV_DLQ holds now, then exit (instead of running until stopped).'}),
   }
