@@ -1,4 +1,5 @@
 import {hostname} from 'node:os'
+import {setTimeout as delay} from 'node:timers/promises'
 
 import type {JsMsg} from '@nats-io/jetstream'
 import type {KV} from '@nats-io/kv'
@@ -200,7 +201,8 @@ export async function runCapture(conn: SiteConnection, options: CaptureOptions):
         // reconnect to another node, a leader election, a timeout) passes: pull again shortly.
         if (isNotFound(error) || isStreamNotFound(error)) throw error
         emit({kind: 'warning', message: `pulling advisories: ${describeNatsError(error).error}; trying again`})
-        await new Promise((r) => setTimeout(r, RETRY_MS))
+        // A stop (SIGTERM) ends the wait at once.
+        await delay(RETRY_MS, undefined, {signal: options.signal}).catch(() => {})
         continue
       }
       if (options.once && n === 0) break
