@@ -1,9 +1,10 @@
 import {Flags} from '@oclif/core'
 
 import {TYPE_PATTERN_HELP} from '../lib/contract/match.js'
-import {GROUP_KEYS} from '../lib/dlq/group.js'
+import {GROUP_KEYS, parseGroupKey} from '../lib/dlq/group.js'
 import {DEAD_LETTER_STATUSES} from '../lib/dlq/statuses.js'
 import type {DeadLetterSelection} from '../lib/dlq/read.js'
+import type {LetterFilter} from '../lib/dlq/select.js'
 import {parseDuration} from '../lib/duration.js'
 import {usageError} from '../lib/errors.js'
 import type {ListOrder} from '../lib/render/listing.js'
@@ -96,9 +97,55 @@ export const statusFlag = Flags.string({
 })
 
 export const groupByFlag = Flags.string({
-  summary: 'Count dead letters per type, consumer, service, reason or error instead of listing them.',
+  summary:
+    'Count dead letters per failure group (error, reason, type, service, consumer or tenant) instead of listing them; each group has a stable key.',
   options: [...GROUP_KEYS],
 })
+
+/**
+ * The failure-group filters of `dlq replay`, `dlq discard` and `dlq list` (select.ts); on replay and discard
+ * any filter selects like --all. `--failure-reason`, not `--reason`: replay and discard already take
+ * `--reason` for why the operator acts (recorded in the ledger).
+ */
+export const groupFilterFlags = {
+  group: Flags.string({
+    summary: 'Only this failure group: a key from dlq list --group-by (e.g. error:quota-exceeded).',
+    helpValue: 'KEY',
+  }),
+  error: Flags.string({
+    summary: "Only dead letters whose failure has this code (the worker's error code).",
+    helpValue: 'CODE',
+  }),
+  'failure-reason': Flags.string({
+    summary: 'Only dead letters whose reason, term reason or failure message contains this text (any case).',
+    helpValue: 'TEXT',
+  }),
+  service: Flags.string({summary: 'Only commands addressed to this service (dv.<service>.cmd.*).'}),
+  correlation: Flags.string({summary: 'Only this workflow (correlation_id, or a prefix of 6+ characters).'}),
+  until: durationFlag({summary: 'Only dead letters from before this long ago (e.g. 1h); with --since, a window.'}),
+}
+
+/** The parsed failure-group filters as the selection's filter (select.ts). */
+export function groupFilterFrom(flags: {
+  group?: string
+  error?: string
+  'failure-reason'?: string
+  service?: string
+  correlation?: string
+  until?: number
+}): LetterFilter {
+  if (flags.correlation !== undefined && flags.correlation.length < 6)
+    throw usageError('--correlation needs the whole id or a prefix of 6+ characters.', 'bad-correlation')
+  if (flags.group !== undefined) parseGroupKey(flags.group)
+  return {
+    ...(flags.group ? {group: flags.group} : {}),
+    ...(flags.error ? {error: flags.error} : {}),
+    ...(flags['failure-reason'] ? {failureReason: flags['failure-reason']} : {}),
+    ...(flags.service ? {service: flags.service} : {}),
+    ...(flags.correlation ? {correlation: flags.correlation} : {}),
+    ...(flags.until !== undefined ? {until: new Date(Date.now() - flags.until)} : {}),
+  }
+}
 
 /** Turns the parsed selection flags into the service's selection. */
 export function selectionFrom(flags: {
@@ -248,4 +295,31 @@ export function workflowFilterFrom(flags: {
     ...(flags.service !== undefined ? {service: flags.service} : {}),
     ...(flags.type !== undefined ? {type: flags.type} : {}),
   }
+}
+
+/**
+ * What a dlq action (replay, discard, hold, release) acts on: named references, or every dead letter the
+ * filters select (`--all`, `--group KEY` or any filter; default status pending). Never both.
+ */
+export function dlqTargets(
+  refs: string[],
+  flags: Parameters<typeof selectionFrom>[0] &
+    Parameters<typeof groupFilterFrom>[0] & {all?: boolean; since?: number; stream?: string; consumer?: string},
+): {refs: string[]; filter: LetterFilter} | {all: DeadLetterSelection; filter: LetterFilter} {
+  const filter = groupFilterFrom(flags)
+  const {status: _status, ...narrowing} = selectionFrom(flags)
+  const filtered = Object.keys(narrowing).length > 0 || Object.keys(filter).length > 0
+  if (refs.length && (flags.all || filtered))
+    throw usageError(
+      'Give dead-letter references, or select with --all, --group or filters; not both.',
+      'refs-and-filters',
+    )
+  if (refs.length) return {refs, filter: {}}
+  if (!flags.all && !filtered)
+    throw usageError(
+      'Nothing selected.',
+      'nothing-selected',
+      'Give references (dvctl dlq list shows them), --group KEY (dvctl dlq list --group-by error) or a filter; replay and discard also take --all.',
+    )
+  return {all: selectionFrom(flags), filter}
 }

@@ -1,7 +1,7 @@
 import {startNatsServer, type NatsServerHandle, type NatsServerOptions} from '../../src/lib/sandbox/nats-server.js'
 
 export interface NatsFixtureOptions extends Partial<NatsServerOptions> {
-  /** Apply the built-in `dataverket` layout (DV_CMD, DV_EVT, DV_TASK, DV_DLQ, consumers, dv_dlq_ledger). */
+  /** Apply the built-in `dataverket` layout (DV_CMD, DV_EVT, DV_TASK, DV_DLQ, consumers, dv_dlq_ledger, dv_dlq_triage). */
   layout?: boolean
 }
 

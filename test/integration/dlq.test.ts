@@ -115,16 +115,17 @@ describe('dlq', {timeout: 180_000}, () => {
 
   it('counts dead letters per type and per reason with --group-by', async () => {
     const result = await list('--group-by', 'type', '--status', 'all')
-    expect(result.groups).toEqual(
-      [
-        {key: 'maskin.server.decommission.requested', count: 1},
-        {key: 'maskin.server.provision.requested', count: 1},
-        {key: 'maskin.server.reboot.requested', count: 1},
-        {key: '(unknown)', count: 1},
-      ].sort((a, b) => a.key.localeCompare(b.key)),
-    )
+    expect(result.groups.map((g) => [g.key, g.count]).sort()).toEqual([
+      ['type:_', 1],
+      ['type:maskin.server.decommission.requested', 1],
+      ['type:maskin.server.provision.requested', 1],
+      ['type:maskin.server.reboot.requested', 1],
+    ])
     const text = await cli('dlq', 'list', '--group-by', 'reason', '--status', 'all')
-    expect(text.stdout.trim().split('\n').sort()).toEqual(['max_deliveries\t1', 'terminated\t3'])
+    expect(text.stdout.trim().split('\n').sort()).toEqual([
+      'reason:max_deliveries\t1\tmax_deliveries',
+      'reason:terminated\t3\tterminated',
+    ])
   })
 
   it('shows a dead letter whose original is gone as missing, and refuses to replay it', async () => {

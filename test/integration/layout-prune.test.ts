@@ -10,7 +10,13 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {AdoptResult} from '../../src/lib/layout/adopt.js'
 import {LayoutResult} from '../../src/lib/layout/apply.js'
 import {dataverketLayout} from '../../src/lib/layout/dataverket.js'
-import {DLQ_ARCHIVE_STREAM, DLQ_LEDGER_BUCKET, DLQ_RUNTIME_BUCKET, STREAMS} from '../../src/lib/layout/names.js'
+import {
+  DLQ_ARCHIVE_STREAM,
+  DLQ_LEDGER_BUCKET,
+  DLQ_RUNTIME_BUCKET,
+  DLQ_TRIAGE_BUCKET,
+  STREAMS,
+} from '../../src/lib/layout/names.js'
 import {ownerOf} from '../../src/lib/layout/ownership.js'
 import {LayoutValidation} from '../../src/lib/layout/validate.js'
 import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
@@ -50,7 +56,7 @@ describe('layout --prune and ownership on the nats-server on PATH', {timeout: 12
     const applied = await cli(['layout', 'apply', '--yes', '--json'])
     expect(applied.exitCode, applied.stderr).toBe(0)
     const result = LayoutResult.parse(applied.json())
-    expect(result.done).toHaveLength(15)
+    expect(result.done).toHaveLength(16)
     expect(result.failed).toEqual([])
 
     const jsm = await conn.jsm()
@@ -113,6 +119,7 @@ describe('layout --prune and ownership on the nats-server on PATH', {timeout: 12
       'stream ORDERS not-owned',
       `kv ${DLQ_LEDGER_BUCKET} audit-trail`,
       `kv ${DLQ_RUNTIME_BUCKET} audit-trail`,
+      `kv ${DLQ_TRIAGE_BUCKET} audit-trail`,
     ])
 
     const human = await cli(['layout', 'plan', '--prune'])
@@ -136,6 +143,7 @@ describe('layout --prune and ownership on the nats-server on PATH', {timeout: 12
         'EVT_COPY',
         `KV_${DLQ_LEDGER_BUCKET}`,
         `KV_${DLQ_RUNTIME_BUCKET}`,
+        `KV_${DLQ_TRIAGE_BUCKET}`,
         'ORDERS',
       ].sort(),
     )
@@ -254,7 +262,7 @@ describe(
       const after: string[] = []
       for await (const s of (await conn.jsm()).streams.list()) after.push(`${s.config.name}:${s.state.consumer_count}`)
       expect(after.sort()).toEqual(before.sort())
-      expect(after).toHaveLength(8)
+      expect(after).toHaveLength(9)
     })
   },
 )

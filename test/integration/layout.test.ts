@@ -48,7 +48,7 @@ describe('layout apply, plan and export against a fresh nats-server', {timeout: 
     const result = LayoutResult.parse(r.json())
     expect(result).toMatchObject({site: 'osl1', layout: 'dataverket', applied: true, failed: []})
     expect(result.changes.every((c) => c.action === 'create')).toBe(true)
-    expect(result.changes).toHaveLength(15)
+    expect(result.changes).toHaveLength(16)
 
     const jsm = await conn.jsm()
     const cmd = (await jsm.streams.info(STREAMS.cmd)).config
@@ -79,7 +79,7 @@ describe('layout apply, plan and export against a fresh nats-server', {timeout: 
     expect(actions(LayoutResult.parse(again.json()))).toEqual([])
     const plan = await cli(['layout', 'plan', '--fail-on-drift'])
     expect(plan.exitCode).toBe(0)
-    expect(plan.stdout).toContain('No changes. Site osl1 matches the layout (15 objects).')
+    expect(plan.stdout).toContain('No changes. Site osl1 matches the layout (16 objects).')
   })
 
   it('plans and applies a changed max_age as an update', async () => {
@@ -90,7 +90,7 @@ describe('layout apply, plan and export against a fresh nats-server', {timeout: 
     expect(human.exitCode).toBe(10)
     expect(human.stdout).toContain('~ stream DV_EVT')
     expect(human.stdout).toContain('max_age: "30d" -> "7d"')
-    expect(human.stdout).toContain('Plan: 0 to create, 1 to update, 0 to recreate, 0 to delete; 14 unchanged.')
+    expect(human.stdout).toContain('Plan: 0 to create, 1 to update, 0 to recreate, 0 to delete; 15 unchanged.')
 
     const apply = await cli(['layout', 'apply', file, '--yes', '--json'])
     expect(apply.exitCode).toBe(0)
@@ -181,7 +181,7 @@ describe('layout apply, plan and export against a fresh nats-server', {timeout: 
     const plan = await cli(['layout', 'plan', file, '--fail-on-drift', '--json'])
     expect(plan.exitCode).toBe(0)
     const result = LayoutResult.parse(plan.json())
-    expect(result.changes).toHaveLength(15)
+    expect(result.changes).toHaveLength(16)
     expect(actions(result)).toEqual([])
     expect(result.unmanaged).toEqual([])
   })

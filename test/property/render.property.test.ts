@@ -491,7 +491,7 @@ describe('renderers', () => {
           const letter = deadLetterOf(text, value)
           const list: DlqListResult = {
             dead_letters: [letter, {...letter, status: 'made-up-status'} as unknown as DeadLetter],
-            groups: [{key: text, count: 2}],
+            groups: [{key: text, by: 'error', value: text, count: 2}],
             sites: [],
             total: 2,
             archived: 0,

@@ -1,6 +1,8 @@
 import {BaseCommand} from '../../cli/base-command.js'
 import {
   groupByFlag,
+  groupFilterFlags,
+  groupFilterFrom,
   listingFlags,
   listOrderFrom,
   readFlags,
@@ -25,11 +27,15 @@ An original that DV_CMD no longer has is read from the dead-letter archive DV_DL
 
 A reference is <stream>:<seq>, or <site>/<stream>:<seq> when several sites are read (--site repeated, --all-sites). Use it with dlq show, dlq replay and dlq discard.
 
-On a terminal the table fits the window: ref, age, reason, correlation (its first characters, enough to recognise it), failure and status, with consumer, deliveries, type and tenant as the width allows; --wide shows every column whole. Piped, every column, complete and tab-separated, without a header row. --sort and --limit order and cut the result itself (--json too); "total" stays the number of dead letters that match. With --group-by, the groups stay largest first and --limit keeps the largest.`
+On a terminal the table fits the window: ref, age, reason, correlation (its first characters, enough to recognise it), failure and status, with consumer, deliveries, type and tenant as the width allows; --wide shows every column whole. Piped, every column, complete and tab-separated, without a header row. --sort and --limit order and cut the result itself (--json too); "total" stays the number of dead letters that match. With --group-by, the groups stay largest first and --limit keeps the largest.
+
+Failure groups: --group-by error|reason|type|service|consumer|tenant counts the dead letters per group, each with a stable key: <by>:<value> when the value is plain (error:quota-exceeded, service:maskin), <by>:_ when the dead letters have no such value (no failure known), else <by>:= and 10 hex digits of the value's SHA-256 (a value with spaces or over 48 characters). The same value always gives the same key; dlq replay --group KEY, dlq discard --group KEY and dlq hold --group KEY act on that group, and --group KEY here lists it.`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --since 24h --consumer maskin',
     '<%= config.bin %> <%= command.id %> --group-by type --status all',
+    '<%= config.bin %> <%= command.id %> --group-by error',
+    '<%= config.bin %> <%= command.id %> --group error:quota-exceeded',
     '<%= config.bin %> <%= command.id %> --all-sites --json',
     '<%= config.bin %> <%= command.id %> --sort -deliveries --limit 20',
   ]
@@ -37,6 +43,7 @@ On a terminal the table fits the window: ref, age, reason, correlation (its firs
   static override flags = {
     ...readFlags,
     ...selectionFlags,
+    ...groupFilterFlags,
     status: statusFlag,
     'group-by': groupByFlag,
     ...listingFlags(sortFields(DEAD_LETTER_LISTING)),
@@ -47,7 +54,12 @@ On a terminal the table fits the window: ref, age, reason, correlation (its firs
     const groupBy = this.flags['group-by'] as GroupKey | undefined
     const order = listOrderFrom(this.flags, sortFields(DEAD_LETTER_LISTING))
     const {listDeadLetters} = await import('../../lib/dlq/list.js')
-    const {lost, ...all} = await listDeadLetters(fan, {...selectionFrom(this.flags), ...(groupBy ? {groupBy} : {})})
+    const filter = groupFilterFrom(this.flags)
+    const {lost, ...all} = await listDeadLetters(fan, {
+      ...selectionFrom(this.flags),
+      filter,
+      ...(groupBy ? {groupBy} : {}),
+    })
     const result: DlqListResult = {
       ...all,
       dead_letters: orderList(all.dead_letters, DEAD_LETTER_LISTING, order),

@@ -1,21 +1,21 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {selectionFlags, selectionFrom, statusFlag} from '../../cli/flags.js'
+import {dlqTargets, groupFilterFlags, selectionFlags, statusFlag} from '../../cli/flags.js'
 import {siteOfRefs} from '../../lib/dlq/ref.js'
 import {usageError} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {resolveActor} from '../../lib/dlq/actor.js'
 import type {DlqReplayResult} from '../../lib/dlq/model.js'
 import type {ReplayPlan} from '../../lib/dlq/replay.js'
-import {batchProgress, renderActionResult, renderReplayPlan} from '../../lib/render/dlq.js'
+import {batchProgress, renderActionResult, renderPlanSelection, renderReplayPlan} from '../../lib/render/dlq.js'
 import {editText} from '../../lib/render/editor.js'
 import {confirmOrRefuse} from '../../lib/render/prompt.js'
 import {err} from '../../lib/render/terminal.js'
 
 export default class DlqReplay extends BaseCommand<typeof DlqReplay> {
   static override summary = 'Replay dead letters on purpose: send a byte-identical copy of each original command.'
-  static override description = `Select dead letters by reference, or with --all and the filters of dlq list (default: pending ones). The plan (what is sent where) is shown first, then a confirmation is asked; --yes answers it, and without a terminal and without --yes nothing is sent (exit 6). --dry-run only shows the plan. An original that DV_CMD no longer has is sent from the dead-letter archive (see dlq capture), still byte-identical.
+  static override description = `Select dead letters by reference, or by filter: --all, a failure group (--group KEY, a key from dlq list --group-by), or any filter (--error CODE, --failure-reason TEXT, --service, --correlation, --since, --until and the filters of dlq list), which selects like --all (default: pending ones). Held dead letters (dlq hold) are skipped, with who holds them and why; release them first. The plan says how many dead letters, in which failure groups, would be replayed. The plan (what is sent where) is shown first, then a confirmation is asked; --yes answers it, and without a terminal and without --yes nothing is sent (exit 6). --dry-run only shows the plan. An original that DV_CMD no longer has is sent from the dead-letter archive (see dlq capture), still byte-identical.
 
 Each copy has the original's data byte for byte, its headers, plus Dv-Replay-Of (<stream>:<seq>), Dv-Replay-Id and Dv-Replayed-By, and Nats-Msg-Id = the replay id. It goes to the original subject, or to --to SUBJECT; either must be a command subject of the taxonomy (dv.<service>.cmd.<action>), never a server namespace ($JS., $KV., $SYS., $O., _INBOX.). The ledger (KV bucket dv_dlq_ledger) records the replay before anything is sent and again, with the new sequence, after the server acknowledged it: once per chunk of up to 1,000 dead letters, in a journal naming each.
 
@@ -30,6 +30,8 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
     '<%= config.bin %> <%= command.id %> DV_CMD:42 --dry-run',
     '<%= config.bin %> <%= command.id %> DV_CMD:42 --yes --reason "quota raised for tenant acme"',
     '<%= config.bin %> <%= command.id %> --all --consumer maskin --since 1h --rate 50/s --yes',
+    '<%= config.bin %> <%= command.id %> --error quota-exceeded --dry-run',
+    '<%= config.bin %> <%= command.id %> --group error:quota-exceeded --yes --reason "quota raised"',
     '<%= config.bin %> <%= command.id %> DV_CMD:42 --to dv.maskin.cmd.provision_v2 --yes',
     '<%= config.bin %> <%= command.id %> DV_CMD:42 --edit',
   ]
@@ -42,6 +44,7 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
   static override flags = {
     all: Flags.boolean({summary: 'Replay every dead letter the filters select (default: pending ones).'}),
     ...selectionFlags,
+    ...groupFilterFlags,
     status: statusFlag,
     yes: Flags.boolean({char: 'y', summary: 'Answer the confirmation: send without asking.'}),
     'dry-run': Flags.boolean({summary: 'Show what would be sent where; send nothing.'}),
@@ -57,22 +60,25 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
   async run(): Promise<DlqReplayResult> {
     const refs = (await this.parse(DlqReplay)).argv as string[]
     const flags = this.flags
-    if (refs.length && flags.all) throw usageError('Give dead-letter references or --all, not both.')
-    if (!refs.length && !flags.all)
-      throw usageError('Nothing selected.', 'nothing-selected', 'Give references (dvctl dlq list shows them) or --all.')
+    const targets = dlqTargets(refs, flags)
     if (flags.edit && refs.length !== 1) throw usageError('--edit works on exactly one reference.')
     const toSubject = flags.to ? await checkedSubject(flags.to) : undefined
     const rate = flags.rate ? parseRate(flags.rate) : undefined
 
     const conn = await this.connectOne({impliedSite: siteOfRefs(refs)})
     const {planJson, planReplay, runReplay} = await import('../../lib/dlq/replay.js')
+    const {selectorFor} = await import('../../lib/dlq/select.js')
+    // Filters narrow the selection; held dead letters are skipped with who holds them and why.
+    const selector = await selectorFor(conn, targets.filter)
     const plan = await planReplay(conn, {
-      ...(refs.length ? {refs} : {all: selectionFrom(flags)}),
+      ...('refs' in targets ? {refs: targets.refs} : {all: targets.all}),
       force: flags.force,
       ...(toSubject ? {toSubject} : {}),
       // Sent at once, without a confirmation in between: the originals read for the plan are sent as read.
       keepOriginals: flags.yes && !flags.edit,
+      screen: selector.screen,
     })
+    const selection = selector.summary(plan.items.map((i) => i.letter))
     // The result when nothing is sent: the plan of a --dry-run, or a selection with nothing left to replay.
     const unsent: DlqReplayResult = {
       dry_run: Boolean(flags['dry-run']),
@@ -81,8 +87,12 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
       skipped: plan.skipped,
       failed: [],
       not_attempted: [],
+      selection,
     }
-    if (!this.jsonEnabled()) renderReplayPlan(this.term, planView(plan), {dryRun: flags['dry-run']})
+    if (!this.jsonEnabled()) {
+      renderPlanSelection(selection, flags['dry-run'] ? 'Would replay' : 'Replaying')
+      renderReplayPlan(this.term, planView(plan), {dryRun: flags['dry-run']})
+    }
     if (plan.items.length === 0) return this.nothingToDo(unsent, plan, refs.length > 0)
     if (flags['dry-run']) return unsent
 
@@ -97,14 +107,17 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
     const bar = batchProgress(this.term, 'replaying')
     let result: DlqReplayResult
     try {
-      result = await runReplay(conn, plan, {
-        actor,
-        reason: flags.reason ?? null,
-        ...(rate ? {ratePerSecond: rate} : {}),
-        ...(edited ? {edited} : {}),
-        onProgress: (done, total) => bar.update(done, total),
-        signal: this.signal,
-      })
+      result = {
+        ...(await runReplay(conn, plan, {
+          actor,
+          reason: flags.reason ?? null,
+          ...(rate ? {ratePerSecond: rate} : {}),
+          ...(edited ? {edited} : {}),
+          onProgress: (done, total) => bar.update(done, total),
+          signal: this.signal,
+        })),
+        selection,
+      }
     } finally {
       bar.end()
     }

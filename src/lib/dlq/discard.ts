@@ -6,6 +6,7 @@ import type {DeadLetter, DlqDiscardResult, SkippedItem} from './model.js'
 import {mapPool} from './pool.js'
 import {formatRef, parseRef} from './ref.js'
 import {readDeadLetters, type DeadLetterSelection} from './read.js'
+import type {Screen} from './select.js'
 
 export interface DiscardPlan {
   letters: DeadLetter[]
@@ -16,7 +17,7 @@ export interface DiscardPlan {
 /** Which dead letters a discard marks as handled, and which it skips (already replayed or discarded). */
 export async function planDiscard(
   conn: SiteConnection,
-  options: {refs?: string[]; all?: DeadLetterSelection; force: boolean},
+  options: {refs?: string[]; all?: DeadLetterSelection; force: boolean; screen?: Screen},
 ): Promise<DiscardPlan> {
   const refs = options.refs?.map((text) => {
     const ref = parseRef(text)
@@ -44,7 +45,11 @@ export async function planDiscard(
   }
   for (const l of letters) {
     const last = l.last_action
-    if (l.status === 'invalid') {
+    const screened = options.screen?.(l)
+    if (screened === 'drop') continue
+    if (screened !== undefined) {
+      plan.skipped.push({ref: l.ref, reason: screened})
+    } else if (l.status === 'invalid') {
       plan.skipped.push({ref: l.ref, reason: 'not a valid dead-letter advisory: there is no dead letter to discard'})
     } else if (!options.force && (last?.action === 'replayed' || last?.action === 'discarded')) {
       plan.skipped.push({

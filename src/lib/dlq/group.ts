@@ -1,6 +1,9 @@
+import {createHash} from 'node:crypto'
+
+import {usageError} from '../errors.js'
 import type {DeadLetter} from './model.js'
 
-export const GROUP_KEYS = ['type', 'consumer', 'service', 'reason', 'error'] as const
+export const GROUP_KEYS = ['error', 'reason', 'type', 'service', 'consumer', 'tenant'] as const
 export type GroupKey = (typeof GROUP_KEYS)[number]
 
 /** The service a dead command was addressed to: `dv.<service>.cmd.<action>`, else its consumer. */
@@ -9,29 +12,76 @@ export function serviceOf(letter: Pick<DeadLetter, 'subject' | 'consumer'>): str
   return tokens[0] === 'dv' && tokens.length >= 3 ? tokens[1] : letter.consumer || 'unknown'
 }
 
-export function groupKeyOf(letter: DeadLetter, by: GroupKey): string {
+/** The value a dead letter is grouped by; null when it has none (no failure known, no envelope). */
+export function groupValueOf(letter: DeadLetter, by: GroupKey): string | null {
   switch (by) {
     case 'type':
-      return letter.type ?? '(unknown)'
+      return letter.type
     case 'consumer':
-      return letter.consumer || '(unknown)'
+      return letter.consumer || null
     case 'service':
       return serviceOf(letter)
     case 'reason':
       return letter.reason
     case 'error':
-      return letter.failure?.code ?? '(no failure event)'
+      return letter.failure?.code ?? null
+    case 'tenant':
+      return letter.tenant_id
   }
 }
 
-/** Counts per key, largest first, then by key. */
-export function groupDeadLetters(letters: Iterable<DeadLetter>, by: GroupKey): Array<{key: string; count: number}> {
-  const counts = new Map<string, number>()
-  for (const l of letters) {
-    const key = groupKeyOf(l, by)
-    counts.set(key, (counts.get(key) ?? 0) + 1)
+/** A group value short and plain enough to be its own key (and typed on a command line unquoted). */
+const PLAIN_VALUE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,47}$/
+
+/**
+ * The stable key of a failure group (docs/operations.md, failure groups): `<by>:<value>` when the value
+ * is plain (`error:quota-exceeded`, `type:maskin.server.provision.requested`), `<by>:_` when the dead
+ * letter has no such value (no failure known, no envelope), else `<by>:=` and the first 10 hex digits of
+ * the value's SHA-256 (a value with spaces, slashes or over 48 characters, as the bus sent it). The same
+ * value always gives the same key, on any site and in any listing, so a key read from `dlq list
+ * --group-by` selects the same dead letters in `dlq replay --group` later.
+ */
+export function groupKeyFor(by: GroupKey, value: string | null): string {
+  if (value === null || value === '') return `${by}:_`
+  if (PLAIN_VALUE.test(value)) return `${by}:${value}`
+  return `${by}:=${createHash('sha256').update(value).digest('hex').slice(0, 10)}`
+}
+
+export function groupKeyOf(letter: DeadLetter, by: GroupKey): string {
+  return groupKeyFor(by, groupValueOf(letter, by))
+}
+
+/** `--group KEY`: which grouping the key belongs to (its prefix); a usage error when it names none. */
+export function parseGroupKey(key: string): {by: GroupKey; key: string} {
+  const by = key.slice(0, key.indexOf(':')) as GroupKey
+  if (!key.includes(':') || !GROUP_KEYS.includes(by) || key.length === by.length + 1) {
+    throw usageError(
+      `Invalid group key "${key}"`,
+      'bad-group-key',
+      `A group key is <by>:<value> with <by> one of ${GROUP_KEYS.join(', ')} (dvctl dlq list --group-by error shows them).`,
+    )
   }
-  return [...counts]
-    .map(([key, count]) => ({key, count}))
-    .sort((a, b) => b.count - a.count || a.key.localeCompare(b.key))
+  return {by, key}
+}
+
+export interface DeadLetterGroup {
+  /** Stable key (groupKeyFor). */
+  key: string
+  by: GroupKey
+  /** The value the letters share (null: they have none). */
+  value: string | null
+  count: number
+}
+
+/** Counts per group, largest first, then by key. */
+export function groupDeadLetters(letters: Iterable<DeadLetter>, by: GroupKey): DeadLetterGroup[] {
+  const groups = new Map<string, DeadLetterGroup>()
+  for (const l of letters) {
+    const value = groupValueOf(l, by)
+    const key = groupKeyFor(by, value)
+    const group = groups.get(key)
+    if (group) group.count++
+    else groups.set(key, {key, by, value, count: 1})
+  }
+  return [...groups.values()].sort((a, b) => b.count - a.count || a.key.localeCompare(b.key))
 }

@@ -4,9 +4,12 @@ import type {FanOut} from '../nats/fanout.js'
 import {groupDeadLetters, type GroupKey} from './group.js'
 import type {DeadLetter, DlqListResult} from './model.js'
 import {type ArchiveReport, readDeadLetters, type DeadLetterSelection} from './read.js'
+import {letterMatcher, type LetterFilter} from './select.js'
 
 export interface ListOptions extends DeadLetterSelection {
   groupBy?: GroupKey
+  /** The failure-group filters (select.ts), applied to what is read. */
+  filter?: LetterFilter
 }
 
 /**
@@ -29,7 +32,8 @@ export async function listDeadLetters(fan: FanOut, options: ListOptions): Promis
       lost.set(fan.connections[i].site.name, s.reason.message)
     else throw s.reason
   })
-  const deadLetters: DeadLetter[] = perSite.flat()
+  const matches = options.filter ? letterMatcher(options.filter) : () => true
+  const deadLetters: DeadLetter[] = perSite.flat().filter(matches)
   if (perSite.length > 1) deadLetters.sort((x, y) => x.dead_lettered_at.localeCompare(y.dead_lettered_at))
   if (perSite.length === 0) throw (settled.find((s) => s.status === 'rejected') as PromiseRejectedResult).reason
   return {

@@ -101,7 +101,13 @@ export const DeadLetter = z.object({
 })
 export type DeadLetter = z.infer<typeof DeadLetter>
 
-export const DeadLetterGroup = z.object({key: z.string(), count: z.number()})
+/** A failure group of `dlq list --group-by` (dlq/group.ts): its stable key, what it groups by, the shared value. */
+export const DeadLetterGroup = z.object({
+  key: z.string(),
+  by: z.string(),
+  value: z.string().nullable(),
+  count: z.number(),
+})
 
 export const SiteReadStatus = z.object({site: z.string(), url: z.string(), error: z.string().optional()})
 
@@ -141,6 +147,8 @@ export const DlqShowResult = z.object({
   headers: z.record(z.string(), z.array(z.string())),
   failure_events: z.array(StoredMessageJson),
   history: z.array(HistoryEntry),
+  /** Held (by whom, why) and the operators' notes (dlq hold, dlq note); null when nobody triaged it. */
+  triage: z.lazy(() => TriageRecord).nullable(),
   /**
    * The workflow around it: `workflow show`'s result for its correlation (source `workflow`), or `none`
    * (no correlation id, or the workflow could not be read: `error`).
@@ -153,6 +161,49 @@ export const DlqShowResult = z.object({
   }),
 })
 export type DlqShowResult = z.infer<typeof DlqShowResult>
+
+// ---- triage (dlq/triage.ts) and plan selections (dlq/select.ts) ----
+
+export const TriageHold = z.object({owner: z.string(), at: z.string(), note: z.string()})
+export type TriageHold = z.infer<typeof TriageHold>
+
+export const TriageNote = z.object({
+  /** `note`: a note; `hold`/`release`: the note given with a hold or a release. */
+  kind: z.enum(['note', 'hold', 'release']),
+  actor: z.string(),
+  at: z.string(),
+  text: z.string(),
+})
+export type TriageNote = z.infer<typeof TriageNote>
+
+export const TriageRecord = z.object({
+  /** Held (by whom, since when, why), or null. */
+  held: TriageHold.nullable(),
+  notes: z.array(TriageNote),
+  /**
+   * When the dead letter's original was stored: a record of an earlier incarnation of the stream (the same
+   * `<stream>.<seq>`, another message) does not apply to the dead letter there now.
+   */
+  original_time: z.string().nullable(),
+})
+export type TriageRecord = z.infer<typeof TriageRecord>
+
+export const HeldItem = TriageHold.extend({ref: z.string()})
+export type HeldItem = z.infer<typeof HeldItem>
+
+/** What a plan touches (in the JSON result and above the confirmation): how many, which groups, what is held. */
+export const PlanSelection = z.object({
+  /** Dead letters the action would touch. */
+  letters: z.number(),
+  /** Their failure groups (by the --group's grouping, else by error with a failure filter, else by service), largest first. */
+  groups: z.array(z.object({key: z.string(), count: z.number()})),
+  /** Selected dead letters left alone because they are held, with who holds them and why. */
+  held: z.array(HeldItem),
+})
+export type PlanSelection = z.infer<typeof PlanSelection>
+
+export const TriageAction = z.enum(['hold', 'release', 'note'])
+export type TriageAction = z.infer<typeof TriageAction>
 
 export const ReplayedItem = z.object({
   ref: z.string(),
@@ -180,6 +231,8 @@ export const DlqReplayResult = z.object({
   failed: z.array(FailedItem),
   /** Planned and never started: the run stopped (site lost, interrupted); a re-run sends them. */
   not_attempted: z.array(PlannedReplay),
+  /** How many dead letters the plan touches, their failure groups and the held ones left alone (select.ts). */
+  selection: PlanSelection.optional(),
 })
 export type DlqReplayResult = z.infer<typeof DlqReplayResult>
 
@@ -189,5 +242,31 @@ export const DlqDiscardResult = z.object({
   discarded: z.array(DiscardedItem),
   skipped: z.array(SkippedItem),
   failed: z.array(FailedItem),
+  selection: PlanSelection.optional(),
 })
 export type DlqDiscardResult = z.infer<typeof DlqDiscardResult>
+
+export const TriageChange = z.object({
+  ref: z.string(),
+  action: TriageAction,
+  actor: z.string(),
+  at: z.string(),
+  /** The note written (empty for a release without one). */
+  note: z.string(),
+  /** Held after the change. */
+  held: TriageHold.nullable(),
+  /** The key's revision in the bucket after the write. */
+  revision: z.number(),
+  /** Compare-and-set rounds lost to other writers before this one landed. */
+  retries: z.number(),
+})
+export type TriageChange = z.infer<typeof TriageChange>
+
+/** The JSON result of `dlq hold`, `dlq release` and `dlq note`. */
+export const DlqTriageResult = z.object({
+  action: TriageAction,
+  changed: z.array(TriageChange),
+  skipped: z.array(SkippedItem),
+  failed: z.array(FailedItem),
+})
+export type DlqTriageResult = z.infer<typeof DlqTriageResult>

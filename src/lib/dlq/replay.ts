@@ -16,6 +16,7 @@ import {replayTargetProblem} from './provenance.js'
 import {mapPool} from './pool.js'
 import {formatRef, ledgerKey, parseRef, type DeadLetterRef} from './ref.js'
 import {readDeadLetters, type DeadLetterSelection} from './read.js'
+import type {Screen} from './select.js'
 
 type ReplayedItemResult = DlqReplayResult['replayed'][number]
 
@@ -52,6 +53,8 @@ export interface ReplayPlanOptions extends ReplaySelection {
    * is still the same message.
    */
   keepOriginals?: boolean
+  /** Filters and holds (select.ts): `drop` leaves a dead letter out, a string skips it with that reason. */
+  screen?: Screen
 }
 
 export interface ReplayPlan {
@@ -75,9 +78,10 @@ export async function planReplay(conn: SiteConnection, options: ReplayPlanOption
   const originals = new Map<string, OriginalMessage>()
   let kept = 0
   const letters = await readDeadLetters(conn, {
-    failures: false,
+    // A bulk replay needs the failures and envelopes only for filters on them (select.ts).
+    failures: options.screen?.needsFailures === true,
     // A bulk replay shows nothing of the envelopes; named refs keep them (--edit takes the id as causation).
-    summaries: Boolean(refs),
+    summaries: Boolean(refs) || options.screen?.needsSummaries === true,
     onOriginal: (key, original) => {
       if (!options.keepOriginals || kept + original.data.length > KEPT_ORIGINAL_BYTES) return
       kept += original.data.length
@@ -95,6 +99,12 @@ export async function planReplay(conn: SiteConnection, options: ReplayPlanOption
     for (const r of refs) if (!found.has(formatRef(r))) plan.notFound.push(formatRef(r))
   }
   for (const letter of letters) {
+    const screened = options.screen?.(letter)
+    if (screened === 'drop') continue
+    if (screened !== undefined) {
+      plan.skipped.push({ref: letter.ref, reason: screened})
+      continue
+    }
     const decision = decideReplay(letter, ledger, options)
     if ('item' in decision) plan.items.push(decision.item)
     else plan.skipped.push({ref: letter.ref, reason: decision.skip})

@@ -42,6 +42,8 @@ export async function showDeadLetter(conn: SiteConnection, options: {ref: string
       : Promise.resolve(null),
     Ledger.open(conn, {create: false}),
   ])
+  const {loadTriage, triageOf} = await import('./triage.js')
+  const triage = triageOf(letter, await loadTriage(conn))
   const envelope = original ? parseEnvelope(original.data) : null
 
   const failureEvents = letter.original_time
@@ -86,6 +88,7 @@ export async function showDeadLetter(conn: SiteConnection, options: {ref: string
       envelope: e.envelope,
     })),
     history: ledger ? await ledger.history(ledgerKey(ref), local) : [],
+    triage,
     workflow,
     ...(workflowResult ? {workflowResult} : {}),
   }

@@ -7,6 +7,7 @@ import {
   DLQ_CAPTURE_CONSUMER,
   DLQ_LEDGER_BUCKET,
   DLQ_RUNTIME_BUCKET,
+  DLQ_TRIAGE_BUCKET,
   STREAMS,
 } from './names.js'
 import type {ConsumerSpec, Layout} from './schema.js'
@@ -115,6 +116,7 @@ function standardLayout(options: DataverketOptions): Layout {
     kv: {
       [DLQ_LEDGER_BUCKET]: {history: 64},
       [DLQ_RUNTIME_BUCKET]: {history: 1},
+      [DLQ_TRIAGE_BUCKET]: {history: 16},
     },
     sites: {},
   }

@@ -14,6 +14,12 @@ export type StandardStream = (typeof STREAMS)[keyof typeof STREAMS]
 /** KV bucket recording what operators did to each dead letter; its history is the audit trail. */
 export const DLQ_LEDGER_BUCKET = 'dv_dlq_ledger'
 
+/**
+ * KV bucket of the dead letters' triage (issue 16, part 6): which are held, by whom and why, and the
+ * operators' notes, one key per dead letter (`<stream>.<seq>`), written by compare-and-set (dlq/triage.ts).
+ */
+export const DLQ_TRIAGE_BUCKET = 'dv_dlq_triage'
+
 /** Advisory subjects captured by DV_DLQ: the dead-letter path. */
 export const DLQ_ADVISORY_SUBJECTS = [
   '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>',
@@ -44,12 +50,12 @@ export const DLQ_CAPTURE_CONSUMER = 'dlq_capture'
 export const DLQ_RUNTIME_BUCKET = 'dv_dlq_runtime'
 
 /**
- * The dead-letter audit trail (the ledger, the archive, and the runtime bucket a running capture process
- * writes to): never deleted by `layout apply --prune`.
+ * The dead-letter audit trail (the ledger, the triage notes, the archive, and the runtime bucket a running
+ * capture process writes to): never deleted by `layout apply --prune`.
  */
 export function isAuditRecord(kind: 'stream' | 'consumer' | 'kv', name: string): boolean {
   return (
-    (kind === 'kv' && (name === DLQ_LEDGER_BUCKET || name === DLQ_RUNTIME_BUCKET)) ||
+    (kind === 'kv' && (name === DLQ_LEDGER_BUCKET || name === DLQ_RUNTIME_BUCKET || name === DLQ_TRIAGE_BUCKET)) ||
     (kind === 'stream' && name === DLQ_ARCHIVE_STREAM)
   )
 }

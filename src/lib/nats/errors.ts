@@ -217,6 +217,16 @@ function classifyApiError(error: JetStreamInternal.JetStreamApiError): NatsFailu
 
 export const isStreamNotFound = (error: unknown): boolean => classifyNatsError(error).kind === 'stream-not-found'
 
+/**
+ * A compare-and-set write lost: the key (a KV `update`/`create` with a revision, a publish with
+ * Nats-Expected-Last-Subject-Sequence) changed since it was read. The writer re-reads and decides again.
+ */
+export function isWrongLastSequence(error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  const {js} = client()
+  return error instanceof js.JetStreamApiError && error.code === js.JetStreamApiCodes.StreamWrongLastSequence
+}
+
 /** The stream, the consumer or the message does not exist. */
 export function isNotFound(error: unknown): boolean {
   const {kind} = classifyNatsError(error)

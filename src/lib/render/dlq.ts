@@ -12,6 +12,7 @@ import type {
 } from '../dlq/model.js'
 import {DLQ_ARCHIVE_STREAM} from '../layout/names.js'
 import type {CaptureEvent, CaptureSummary} from '../dlq/capture.js'
+import type {DlqTriageResult, PlanSelection} from '../dlq/model.js'
 import type {WorkflowResult} from '../workflow/read.js'
 import {path} from '../value.js'
 import {currentOutput} from '../context.js'
@@ -97,10 +98,11 @@ export async function renderDeadLetterList(term: Terminal, result: DlqListResult
     await table(
       term,
       [
-        {header: groupBy, min: 12},
+        {header: 'group', min: 12},
         {header: 'count', fit: 'fixed', align: 'right'},
+        {header: groupBy, min: 12},
       ],
-      result.groups.map((g) => [field(g.key), g.count]),
+      result.groups.map((g) => [field(g.key), g.count, cell(g.value)]),
     )
     if (term.stdoutTTY) err(count)
     return
@@ -275,6 +277,16 @@ export async function renderDeadLetterShow(
       `  ${formatTime(term, h.at)}  ${field(h.actor)}  ${field(h.action)}${sent}${h.reason ? `  "${field(h.reason)}"` : ''}`,
     )
   }
+  section('Triage')
+  const triage = result.triage
+  if (!triage || (!triage.held && triage.notes.length === 0)) out('  (no hold, no notes)')
+  if (triage?.held)
+    out(
+      `  ${chalk.yellow('held')} by ${field(triage.held.owner)} since ${formatTime(term, triage.held.at)}: ${field(triage.held.note)}`,
+    )
+  for (const n of triage?.notes ?? []) {
+    out(`  ${formatTime(term, n.at)}  ${field(n.actor)}  ${field(n.kind)}${n.text ? `  "${field(n.text)}"` : ''}`)
+  }
   section('Workflow')
   if (workflow) {
     const {renderWorkflowTree} = await import('./workflow.js')
@@ -324,4 +336,26 @@ export function renderCaptureEvent(term: Terminal, event: CaptureEvent | ({kind:
         `Stopped: ${event.archived} archived, ${event.already_archived} already archived, ${event.gone} gone before capture, ${event.failed} failed, ${event.expiring} set to expire.`,
       )
   }
+}
+
+/** Above a replay or discard plan: how many dead letters it touches and their failure groups (stderr). */
+export function renderPlanSelection(selection: PlanSelection, verb: string): void {
+  if (selection.letters === 0 && selection.held.length === 0) return
+  const groups = selection.groups.map((g) => `${field(g.key)} (${g.count})`).join(', ')
+  err(`${verb} ${selection.letters} dead letter(s)${groups ? ` in ${groups}` : ''}`)
+  if (selection.held.length)
+    err(`${selection.held.length} held dead letter(s) left alone (dlq release to include them)`)
+}
+
+/** `dlq hold`, `dlq release`, `dlq note`: one line per dead letter changed, then what was skipped. */
+export function renderTriageResult(result: DlqTriageResult, target: ChangeTarget): void {
+  const verb = {hold: 'held', release: 'released', note: 'noted'}[result.action]
+  renderActionResult(
+    verb,
+    result.changed.map((c) => ({ref: c.ref, detail: c.note ? `${c.actor}: ${c.note}` : c.actor})),
+    result.skipped,
+    result.failed,
+    [],
+    target,
+  )
 }

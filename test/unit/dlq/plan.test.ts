@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
-import {groupDeadLetters, serviceOf} from '../../../src/lib/dlq/group.js'
+import {groupDeadLetters, groupKeyFor, parseGroupKey, serviceOf} from '../../../src/lib/dlq/group.js'
+import {letterMatcher} from '../../../src/lib/dlq/select.js'
 import {emptyLedgerState} from '../../../src/lib/dlq/ledger.js'
 import type {DeadLetter, LedgerEntry} from '../../../src/lib/dlq/model.js'
 import {decideReplay, replayIdFor} from '../../../src/lib/dlq/plan.js'
@@ -161,22 +162,55 @@ describe('status, filters and groups', () => {
       letter({seq: 6, reason: 'max_deliveries', failure: {code: 'timeout', message: ''}}),
       letter({seq: 7, subject: 'dv.nett.cmd.apply', type: 'nett.apply.requested', consumer: 'nett'}),
     ]
-    expect(groupDeadLetters(letters, 'type')).toEqual([
-      {key: 'maskin.server.provision.requested', count: 2},
-      {key: 'nett.apply.requested', count: 1},
+    const keys = (by: Parameters<typeof groupDeadLetters>[1]) =>
+      groupDeadLetters(letters, by).map((g) => [g.key, g.value, g.count])
+    expect(keys('type')).toEqual([
+      ['type:maskin.server.provision.requested', 'maskin.server.provision.requested', 2],
+      ['type:nett.apply.requested', 'nett.apply.requested', 1],
     ])
-    expect(groupDeadLetters(letters, 'service')).toEqual([
-      {key: 'maskin', count: 2},
-      {key: 'nett', count: 1},
+    expect(keys('service')).toEqual([
+      ['service:maskin', 'maskin', 2],
+      ['service:nett', 'nett', 1],
     ])
-    expect(groupDeadLetters(letters, 'reason')).toEqual([
-      {key: 'terminated', count: 2},
-      {key: 'max_deliveries', count: 1},
+    expect(keys('reason')).toEqual([
+      ['reason:terminated', 'terminated', 2],
+      ['reason:max_deliveries', 'max_deliveries', 1],
     ])
-    expect(groupDeadLetters(letters, 'error')).toEqual([
-      {key: '(no failure event)', count: 2},
-      {key: 'timeout', count: 1},
+    // No failure known: the `_` key; the value is null.
+    expect(keys('error')).toEqual([
+      ['error:_', null, 2],
+      ['error:timeout', 'timeout', 1],
     ])
+    expect(keys('consumer')[0]).toEqual(['consumer:maskin', 'maskin', 2])
+    expect(keys('tenant')[0][0]).toMatch(/^tenant:/)
     expect(serviceOf({subject: null, consumer: 'objekt'})).toBe('objekt')
+  })
+
+  it('keys a group stably: plain values as they are, others by a short hash', () => {
+    expect(groupKeyFor('error', 'quota-exceeded')).toBe('error:quota-exceeded')
+    expect(groupKeyFor('error', null)).toBe('error:_')
+    const odd = groupKeyFor('error', 'Quota exceeded for tenant acme')
+    expect(odd).toMatch(/^error:=[0-9a-f]{10}$/)
+    expect(groupKeyFor('error', 'Quota exceeded for tenant acme')).toBe(odd)
+    expect(groupKeyFor('error', 'x'.repeat(49))).toMatch(/^error:=/)
+    expect(parseGroupKey('error:quota-exceeded')).toEqual({by: 'error', key: 'error:quota-exceeded'})
+    for (const bad of ['quota-exceeded', 'colour:red', 'error:']) expect(() => parseGroupKey(bad)).toThrow(/group key/)
+  })
+
+  it('filters by error, failure text, service, correlation and end time', () => {
+    const a = letter({failure: {code: 'timeout', message: 'Upstream slow'}, correlation_id: 'abcdef-1234'})
+    const match = (filter: Parameters<typeof letterMatcher>[0]) => letterMatcher(filter)(a)
+    expect(match({error: 'timeout'})).toBe(true)
+    expect(match({error: 'quota'})).toBe(false)
+    expect(match({failureReason: 'upstream'})).toBe(true)
+    expect(match({failureReason: 'terminated'})).toBe(a.reason === 'terminated')
+    expect(match({service: 'maskin'})).toBe(true)
+    expect(match({service: 'nett'})).toBe(false)
+    expect(match({correlation: 'abcdef'})).toBe(true)
+    expect(match({correlation: 'abcdeg'})).toBe(false)
+    expect(match({group: 'error:timeout'})).toBe(true)
+    expect(match({group: 'error:_'})).toBe(false)
+    expect(match({until: new Date(Date.parse(a.dead_lettered_at) + 1)})).toBe(true)
+    expect(match({until: new Date(Date.parse(a.dead_lettered_at))})).toBe(false)
   })
 })

@@ -49,6 +49,7 @@ describe('objects never pruned', () => {
     ['stream', 'KV_bucket', undefined, 'server-owned'],
     ['stream', 'OBJ_store', undefined, 'server-owned'],
     ['kv', 'dv_dlq_ledger', undefined, 'audit-trail'],
+    ['kv', 'dv_dlq_triage', undefined, 'audit-trail'],
     ['stream', 'DV_DLQ_ARCHIVE', undefined, 'audit-trail'],
     ['consumer', 'maskin', undefined, undefined],
     ['stream', 'ORDERS', undefined, undefined],

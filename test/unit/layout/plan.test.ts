@@ -116,6 +116,13 @@ function appliedDataverket(serverVersion = '2.9.10'): LiveLayout {
         allow_direct: true,
         allow_rollup_hdrs: true,
       }),
+      dv_dlq_triage: liveStream('KV_dv_dlq_triage', {
+        subjects: ['$KV.dv_dlq_triage.>'],
+        max_msgs_per_subject: 16,
+        discard: 'new',
+        allow_direct: true,
+        allow_rollup_hdrs: true,
+      }),
     },
   }
 }
@@ -126,7 +133,7 @@ const changed = (plan: ReturnType<typeof planLayout>) => plan.changes.filter((c)
 describe('planLayout', () => {
   it('creates everything on an empty server, consumers with their stream', () => {
     const plan = planLayout(declared(), {serverVersion: '2.9.10', streams: {}, kv: {}})
-    expect(summarisePlan(plan.changes)).toEqual({create: 15, update: 0, recreate: 0, delete: 0, noop: 0})
+    expect(summarisePlan(plan.changes)).toEqual({create: 16, update: 0, recreate: 0, delete: 0, noop: 0})
     const maskin = plan.changes.find((c) => c.kind === 'consumer' && c.name === 'maskin')
     expect(maskin).toMatchObject({stream: 'DV_CMD', action: 'create'})
     expect(maskin!.diff).toContainEqual({field: 'backoff', from: null, to: ['1s', '5s', '30s', '2m']})
@@ -242,6 +249,7 @@ describe('planLayout', () => {
       live.streams.DV_CMD.consumers.JS_MIRROR_abc_1 = liveConsumer('JS_MIRROR_abc_1', owned('dataverket'))
       live.streams.DV_CMD.consumers.adhoc = liveConsumer('adhoc')
       Object.assign(live.kv.dv_dlq_ledger, owned('dataverket'))
+      Object.assign(live.kv.dv_dlq_triage, owned('dataverket'))
       live.streams.DV_DLQ_ARCHIVE = {config: liveStream('DV_DLQ_ARCHIVE', owned('dataverket')), consumers: {}}
       const withoutLedger = dataverketLayout()
       withoutLedger.kv = {}
@@ -259,6 +267,7 @@ describe('planLayout', () => {
         ['ORDERS', 'not-owned', null],
         ['dv_dlq_ledger', 'audit-trail', 'dataverket'],
         ['dv_dlq_runtime', 'audit-trail', null],
+        ['dv_dlq_triage', 'audit-trail', 'dataverket'],
       ])
       // A layout without a name owns nothing.
       const unnamed = {...declared(withoutLedger), name: undefined}

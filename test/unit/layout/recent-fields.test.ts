@@ -145,6 +145,13 @@ function applied215(): LiveLayout {
         allow_direct: true,
         allow_rollup_hdrs: true,
       }),
+      dv_dlq_triage: stream215('KV_dv_dlq_triage', {
+        subjects: ['$KV.dv_dlq_triage.>'],
+        max_msgs_per_subject: 16,
+        discard: 'new',
+        allow_direct: true,
+        allow_rollup_hdrs: true,
+      }),
     },
   }
 }
@@ -223,7 +230,7 @@ describe('planLayout on nats-server 2.15.2', () => {
       now: NOW,
     })
     expect(changed(plan)).toEqual([])
-    expect(plan.changes).toHaveLength(15)
+    expect(plan.changes).toHaveLength(16)
     expect(plan.unmanaged).toEqual([])
   })
 
