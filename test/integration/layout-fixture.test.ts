@@ -1,6 +1,12 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {DLQ_LEDGER_BUCKET, DLQ_TRIAGE_BUCKET, STREAMS} from '../../src/lib/layout/names.js'
+import {
+  DLQ_ARCHIVE_STREAM,
+  DLQ_LEDGER_BUCKET,
+  DLQ_RUNTIME_BUCKET,
+  DLQ_TRIAGE_BUCKET,
+  STREAMS,
+} from '../../src/lib/layout/names.js'
 import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
@@ -21,7 +27,13 @@ describe('natsFixture({layout: true})', () => {
     const names: string[] = []
     for await (const s of jsm.streams.list()) names.push(s.config.name)
     expect(names.sort()).toEqual(
-      [...Object.values(STREAMS), `KV_${DLQ_LEDGER_BUCKET}`, `KV_${DLQ_TRIAGE_BUCKET}`].sort(),
+      [
+        ...Object.values(STREAMS),
+        DLQ_ARCHIVE_STREAM,
+        `KV_${DLQ_LEDGER_BUCKET}`,
+        `KV_${DLQ_RUNTIME_BUCKET}`,
+        `KV_${DLQ_TRIAGE_BUCKET}`,
+      ].sort(),
     )
     const maskin = await jsm.consumers.info(STREAMS.cmd, 'maskin')
     expect(maskin.config.filter_subject).toBe('dv.maskin.cmd.>')

@@ -75,11 +75,11 @@ describe('layout fields of 2.10-2.15 on a real server', {timeout: 300_000}, () =
     const plan = await cli(['layout', 'plan', '--fail-on-drift', '--json'])
     expect(plan.exitCode).toBe(0)
     const planned = LayoutResult.parse(plan.json())
-    expect(planned.changes).toHaveLength(13)
+    expect(planned.changes).toHaveLength(16)
     expect(notNoop(planned)).toEqual([])
     const pruned = await cli(['layout', 'plan', '--prune', '--fail-on-drift'])
     expect(pruned.exitCode).toBe(0)
-    expect(pruned.stdout).toContain('No changes. Site osl1 matches the layout (13 objects).')
+    expect(pruned.stdout).toContain('No changes. Site osl1 matches the layout (16 objects).')
   })
 
   it('applies compression, metadata, allow_msg_ttl and filter_subjects where the server honours them, else refuses with exit 2 and creates nothing', async () => {
