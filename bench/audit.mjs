@@ -98,7 +98,9 @@ async function main() {
     console.log(`DV_CMD: ${MESSAGES} messages, seeded in ${((Date.now() - t0) / 1000).toFixed(1)}s`)
 
     const run = (mode) => {
-      const r = spawnSync(process.execPath, [here, mode, server.url], {encoding: 'utf8'})
+      // PROFILE=<dir>: a CPU profile of each measured child (node --cpu-prof), to see where the time goes.
+      const prof = process.env.PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.PROFILE] : []
+      const r = spawnSync(process.execPath, [...prof, here, mode, server.url], {encoding: 'utf8'})
       if (r.status !== 0) throw new Error(`${mode} failed: ${r.stderr}${r.stdout}`)
       return JSON.parse(r.stdout.trim().split('\n').pop())
     }

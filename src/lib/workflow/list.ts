@@ -120,18 +120,77 @@ export interface ScanWorkflowsOptions {
   signal?: AbortSignal
 }
 
-/** What is kept of one correlation while the window is read. */
-interface Tracked {
-  first: number
-  last: number
-  root: (NonNullable<WorkflowSummary['root']> & {at: number}) | undefined
-  tenant: string | null
+/**
+ * What is kept of one correlation while the window is read: numbers and references to interned strings (see
+ * `Interner`), so that 200,000 workflows stay small. One class, so every record has the same shape.
+ */
+class Tracked {
+  messages = 0
+  /** When the root (the earliest message without causation_id) happened; NaN before one is seen. */
+  rootAt = Number.NaN
+  rootId = ''
+  rootType: string | null = null
+  rootSubject = ''
+  rootSite = ''
+  rootService: string | null = null
+  tenant: string | null = null
   /** When the message the tenant was taken from happened. */
   tenantAt: number
-  services: string[]
-  sites: string[]
-  messages: number
-  fold: WorkflowFold
+  /** Shared, never changed in place: a new list replaces it (`Interner.withItem`). */
+  services: readonly string[] = NONE
+  sites: readonly string[] = NONE
+  readonly fold = new WorkflowFold()
+
+  constructor(
+    public first: number,
+    public last: number,
+  ) {
+    this.tenantAt = first
+  }
+}
+
+const NONE: readonly string[] = Object.freeze([])
+
+/** Distinct strings (and lists of them) kept per scan; beyond this, new ones are kept as they come. */
+const MAX_INTERNED = 10_000
+
+/**
+ * One copy of each repeated string (type, subject, site, service, tenant) and of each list of them (the
+ * services and sites of a workflow), so every workflow refers to the same few: the network's copies are
+ * dropped with their message. Bounded: a window of endless distinct names only stops sharing them.
+ */
+class Interner {
+  private readonly strings = new Map<string, string>()
+  private readonly lists = new Map<string, readonly string[]>()
+  private readonly services = new Map<string, string | null>()
+
+  text(value: string): string {
+    const known = this.strings.get(value)
+    if (known !== undefined) return known
+    if (this.strings.size < MAX_INTERNED) this.strings.set(value, value)
+    return value
+  }
+
+  /** The service a subject addresses (`subjectService`), worked out once per distinct subject. */
+  service(subject: string): string | null {
+    const known = this.services.get(subject)
+    if (known !== undefined) return known
+    const service = subjectService(subject)
+    const kept = service === null ? null : this.text(service)
+    if (this.services.size < MAX_INTERNED) this.services.set(subject, kept)
+    return kept
+  }
+
+  /** `list` with `item` added (at most `max` items); `list` itself when it has it already. */
+  withItem(list: readonly string[], item: string, max: number): readonly string[] {
+    if (list.length >= max || list.includes(item)) return list
+    const key = list.length ? `${list.join('\u0000')}\u0000${item}` : item
+    const known = this.lists.get(key)
+    if (known) return known
+    const next = Object.freeze([...list, item])
+    if (this.lists.size < MAX_INTERNED) this.lists.set(key, next)
+    return next
+  }
 }
 
 interface Scan {
@@ -154,21 +213,6 @@ function subjectService(subject: string): string | null {
   return service && service !== 'task' && service !== 'rpc' ? service.slice(0, MAX_TEXT) : null
 }
 
-function addService(list: string[], service: string | null): void {
-  if (service && list.length < MAX_SERVICES && !list.includes(service)) list.push(service)
-}
-
-/**
- * What the task board needs of a task event to know its task and state: the task id (`data.task_id`, else the
- * envelope subject). Progress, error, result, source, tenant and correlation are left out: the board would keep
- * them in every task's record, and the summary has them already.
- */
-function slimTaskEnvelope(envelope: Record<string, unknown>): Record<string, unknown> {
-  const data = envelope.data
-  const taskId = data && typeof data === 'object' ? (data as Record<string, unknown>).task_id : undefined
-  return {subject: envelope.subject, data: {task_id: taskId}}
-}
-
 const NO_DATA = new Uint8Array(0)
 
 /** Advisories of one site by the message they name: stream, then sequence. */
@@ -186,6 +230,7 @@ async function scan(connections: readonly SiteConnection[], options: ScanWorkflo
   const byCorrelation = new Map<string, Tracked>()
   const multiSite = connections.length + (options.unreachable?.filter((s) => s.error).length ?? 0) > 1
   let untracked = 0
+  const names = new Interner()
   const drain = {window: options.window, batch: options.batch, signal: options.signal}
 
   const readSite = async (conn: SiteConnection) => {
@@ -225,52 +270,45 @@ async function scan(connections: readonly SiteConnection[], options: ScanWorkflo
           untracked++
           return
         }
-        t = {
-          first: at,
-          last: at,
-          root: undefined,
-          tenant: null,
-          tenantAt: at,
-          services: [],
-          sites: [],
-          messages: 0,
-          fold: new WorkflowFold({setters: false}),
-        }
+        t = new Tracked(at, at)
         byCorrelation.set(correlation, t)
       }
       t.messages++
       if (at < t.first) t.first = at
       if (at > t.last) t.last = at
-      if (!t.sites.includes(stored.site)) t.sites.push(stored.site)
+      const site = names.text(stored.site)
+      t.sites = names.withItem(t.sites, site, Infinity)
       const source = text(envelope.source)
-      const service = subjectService(stored.subject)
-      addService(t.services, service)
-      addService(t.services, source)
+      const service = names.service(stored.subject)
+      if (service !== null) t.services = names.withItem(t.services, service, MAX_SERVICES)
+      if (source !== null) t.services = names.withItem(t.services, names.text(source), MAX_SERVICES)
       // The tenant of the earliest message that names one (the root, as a rule), whatever order the streams arrive in.
       const tenant = text(envelope.tenant_id)
       if (tenant !== null && (t.tenant === null || at < t.tenantAt)) {
-        t.tenant = tenant
+        t.tenant = names.text(tenant)
         t.tenantAt = at
       }
-      if (causationOf(envelope) === null && (!t.root || at < t.root.at)) {
-        t.root = {
-          id: envelope.id.slice(0, MAX_TEXT),
-          type: text(envelope.type),
-          subject: stored.subject,
-          site: stored.site,
-          service: service ?? source,
-          at,
-        }
+      if (causationOf(envelope) === null && (Number.isNaN(t.rootAt) || at < t.rootAt)) {
+        const type = text(envelope.type)
+        t.rootAt = at
+        t.rootId = envelope.id.slice(0, MAX_TEXT)
+        t.rootType = type === null ? null : names.text(type)
+        t.rootSubject = names.text(stored.subject)
+        t.rootSite = site
+        t.rootService = service ?? (source === null ? null : names.text(source))
       }
-      if (taskEventVerb(stored.subject)) {
-        const time = new Date(at).toISOString()
-        t.fold.apply({
-          site: stored.site,
-          subject: stored.subject,
-          time,
-          id: envelope.id,
-          envelope: slimTaskEnvelope(envelope),
-        })
+      const verb = taskEventVerb(stored.subject)
+      if (verb !== null) {
+        // The task: data.task_id, else the envelope subject (TaskBoard's taskIdOf), on a parsed JSON object.
+        const data = envelope.data
+        const dataTask = data && typeof data === 'object' ? (data as Record<string, unknown>).task_id : undefined
+        const taskId =
+          typeof dataTask === 'string' && dataTask
+            ? dataTask
+            : typeof envelope.subject === 'string' && envelope.subject
+              ? envelope.subject
+              : null
+        if (taskId !== null) t.fold.applyTask(taskId, verb, at)
       }
       const hits = advisories ? targets.get(stored.stream)?.get(stored.seq) : undefined
       for (const {advisory, stored: where} of hits ?? []) {
@@ -312,13 +350,13 @@ function matcher(filter: WorkflowFilter): (t: Tracked, status: WorkflowListStatu
     (!statuses || statuses.has(status)) &&
     (filter.tenant === undefined || t.tenant === filter.tenant) &&
     (filter.service === undefined || t.services.includes(filter.service)) &&
-    (!type || type(t.root?.type))
+    (!type || type(Number.isNaN(t.rootAt) ? undefined : t.rootType))
 }
 
 function summary(correlation: string, t: Tracked, status: WorkflowListStatus, stalledBefore: number): WorkflowSummary {
-  const root = t.root
-    ? {id: t.root.id, type: t.root.type, subject: t.root.subject, site: t.root.site, service: t.root.service}
-    : null
+  const root = Number.isNaN(t.rootAt)
+    ? null
+    : {id: t.rootId, type: t.rootType, subject: t.rootSubject, site: t.rootSite, service: t.rootService}
   return {
     correlation_id: correlation,
     status,
@@ -368,7 +406,7 @@ function groupKey(t: Tracked, status: WorkflowListStatus, by: WorkflowGroupKey):
     case 'status':
       return status
     case 'service':
-      return t.root?.service ?? '(no root)'
+      return (Number.isNaN(t.rootAt) ? null : t.rootService) ?? '(no root)'
     case 'tenant':
       return t.tenant ?? '(none)'
   }

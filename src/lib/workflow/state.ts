@@ -1,10 +1,13 @@
+import {applyTaskEvent, type TaskState as LifecycleState} from '../contract/lifecycle.js'
+import {TASK_VERBS} from '../contract/services.js'
 import {TaskBoard, taskEventVerb, type TaskEventInput} from '../tasks/board.js'
 
 /**
  * The state of one workflow, folded message by message: the one reducer behind `workflow show` (which folds a
  * correlation's messages in time order) and `workflow list`/`workflow count` (which fold every correlation of
  * a window as its messages are read, keeping only this state, not the messages). Task events go through the
- * same TaskBoard as `task watch` and `task list`, so every command agrees on a task's state.
+ * same TaskBoard as `task watch` and `task list`, or (`applyTask`, for list and count) through the same
+ * lifecycle decision (`applyTaskEvent`) into a compact record, so every command agrees on a task's state.
  */
 
 export type WorkflowStatus = 'running' | 'succeeded' | 'failed' | 'dead-lettered'
@@ -64,6 +67,11 @@ export class WorkflowFold {
   private board: TaskBoard | undefined
   /** Per task: the site and id of the event that set its state. */
   private setBy: Map<string, Pick<TaskState, 'site' | 'id'>> | undefined
+  /**
+   * `applyTask` (workflow list): per task, in the order the tasks appeared, its id, state and when its last
+   * event happened (ms), flat; the states are the lifecycle's own strings, so a workflow costs a few words.
+   */
+  private compact: Array<string | number> | undefined
 
   /**
    * `setters: false` does not remember which event set each task's state (`tasks()` then gives the latest
@@ -83,8 +91,49 @@ export class WorkflowFold {
       this.setBy.set(update.task.task_id, {site: m.site, id: m.id})
   }
 
+  /**
+   * Applies one task event given as its task id (`data.task_id`, else the envelope subject), lifecycle verb
+   * (the subject's last token) and time (ms): the same lifecycle decision as the TaskBoard (an illegal event
+   * moves the task's time but never its state), keeping only the id, state and time of each task. For
+   * `workflow list`, which folds every workflow of a window at once; a fold uses either this or `apply`.
+   */
+  applyTask(taskId: string, verb: string, at: number): void {
+    const tasks = (this.compact ??= [])
+    let i = 0
+    while (i < tasks.length && tasks[i] !== taskId) i += 3
+    const known = i < tasks.length ? (tasks[i + 1] as string) : undefined
+    const transition = applyTaskEvent(
+      known === undefined || known === 'unknown' ? undefined : (known as LifecycleState),
+      verb,
+    )
+    if (known === undefined) tasks.push(taskId, 'unknown', at)
+    tasks[i + 2] = at
+    if (!transition.illegal && transition.state !== undefined) {
+      // The lifecycle's own string, not the subject's copy of it.
+      tasks[i + 1] = TASK_VERBS.find((v) => v === transition.state) ?? transition.state
+    }
+  }
+
+  /** Each task's state (board or compact), in the order the tasks appeared. */
+  private states(): string[] {
+    if (this.compact) {
+      const out: string[] = []
+      for (let i = 1; i < this.compact.length; i += 3) out.push(this.compact[i] as string)
+      return out
+    }
+    return this.board?.tasks().map((t) => t.state) ?? []
+  }
+
   /** The latest state of each task, in the order the tasks appeared. */
   tasks(): TaskState[] {
+    if (this.compact) {
+      // The compact fold keeps no sites nor ids (workflow list shows only the states).
+      const out: TaskState[] = []
+      for (let i = 0; i < this.compact.length; i += 3) {
+        out.push({task_id: this.compact[i] as string, site: '', state: this.compact[i + 1] as string, id: ''})
+      }
+      return out
+    }
     if (!this.board) return []
     return this.board.tasks().map((t) => {
       const {site, id} = this.setBy?.get(t.task_id) ?? {site: t.site, id: ''}
@@ -95,12 +144,15 @@ export class WorkflowFold {
   /** How many tasks are in each state. */
   taskCounts(): Record<string, number> {
     const counts: Record<string, number> = {}
-    for (const t of this.board?.tasks() ?? []) counts[t.state] = (counts[t.state] ?? 0) + 1
+    for (const state of this.states()) counts[state] = (counts[state] ?? 0) + 1
     return counts
   }
 
   status(): WorkflowStatus {
-    return deriveStatus(this.board?.tasks() ?? [], this.deadLetters)
+    return deriveStatus(
+      this.states().map((state) => ({state})),
+      this.deadLetters,
+    )
   }
 
   /**
@@ -108,6 +160,15 @@ export class WorkflowFold {
    * `before` (ms since the epoch); undefined when no task stalled.
    */
   stalledSince(before: number): string | undefined {
+    if (this.compact) {
+      let oldest: number | undefined
+      for (let i = 0; i < this.compact.length; i += 3) {
+        if (!WORKING.has(this.compact[i + 1] as string)) continue
+        const at = this.compact[i + 2] as number
+        if (at < before && (oldest === undefined || at < oldest)) oldest = at
+      }
+      return oldest === undefined ? undefined : new Date(oldest).toISOString()
+    }
     let oldest: string | undefined
     for (const t of this.board?.tasks() ?? []) {
       if (!WORKING.has(t.state)) continue

@@ -61,4 +61,48 @@ describe('the workflow reducer (show, list and count)', () => {
     expect(f.tasks()).toEqual([{task_id: 't1', site: 'osl1', state: 'succeeded', id: ''}])
     expect(f.status()).toBe('succeeded')
   })
+
+  it('applyTask (workflow list) reaches the same states, counts, statuses and stalls as the task board', () => {
+    // Legal steps, a duplicate, a backwards step, an event after a terminal state, an unknown verb, and a
+    // task whose only event has an unknown verb.
+    const sequences: Array<Array<[number, string, string]>> = [
+      [
+        [0, 't1', 'created'],
+        [1, 't1', 'started'],
+        [5, 't1', 'progress'],
+      ],
+      [
+        [0, 't1', 'started'],
+        [1, 't1', 'created'],
+        [2, 't2', 'failed'],
+        [3, 't2', 'started'],
+      ],
+      [
+        [0, 't1', 'succeeded'],
+        [4, 't1', 'succeeded'],
+        [6, 't1', 'progress'],
+        [7, 't3', 'paused'],
+      ],
+      [
+        [0, 't1', 'paused'],
+        [2, 't1', 'started'],
+        [3, 't2', 'queued'],
+        [9, 't2', 'cancelled'],
+      ],
+    ]
+    for (const steps of sequences) {
+      const board = fold(...steps.map(([at, task, verb], i) => event(String(i), at, task, verb)))
+      const compact = new WorkflowFold()
+      for (const [at, task, verb] of steps) compact.applyTask(task, verb, T0 + at * 60_000)
+      compact.deadLetters = board.deadLetters
+      expect(compact.taskCounts()).toEqual(board.taskCounts())
+      expect(compact.tasks().map((t) => [t.task_id, t.state])).toEqual(board.tasks().map((t) => [t.task_id, t.state]))
+      expect(compact.status()).toBe(board.status())
+      for (const minute of [0, 2, 6, 10, 60]) {
+        const before = T0 + minute * 60_000
+        expect(compact.stalledSince(before)).toBe(board.stalledSince(before))
+        expect(compact.listStatus(before)).toBe(board.listStatus(before))
+      }
+    }
+  })
 })
