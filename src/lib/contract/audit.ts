@@ -192,8 +192,9 @@ export class AuditTally {
   scanned = 0
   audited = 0
   truncated = false
-  private readonly groups = new Map<string, GroupTally>()
-  private readonly knownServices = new Set<string>()
+  /** By service, then type (two lookups of strings the message already has, no key built per message). */
+  private readonly groups = new Map<string, Map<string, GroupTally>>()
+  private groupCount = 0
   private readonly services: ReadonlySet<string> | undefined
 
   constructor(private readonly options: AuditTallyOptions = {}) {
@@ -248,9 +249,9 @@ export class AuditTally {
     sites: ContractAuditResult['sites']
     failOver?: number
   }): ContractAuditResult {
-    const groups = [...this.groups.values()].sort(
-      (a, b) => compareText(a.service, b.service) || compareText(a.type, b.type),
-    )
+    const groups = [...this.groups.values()]
+      .flatMap((byType) => [...byType.values()])
+      .sort((a, b) => compareText(a.service, b.service) || compareText(a.type, b.type))
     const types: AuditTypeRow[] = groups.map((g) => ({
       service: g.service,
       type: g.type,
@@ -307,22 +308,25 @@ export class AuditTally {
   }
 
   private group(service: string, type: string): GroupTally {
-    let key = `${service}\u0000${type}`
-    let group = this.groups.get(key)
+    let byType = this.groups.get(service)
+    let group = byType?.get(type)
     if (group) return group
-    if (this.groups.size >= MAX_GROUPS) {
+    if (this.groupCount >= MAX_GROUPS) {
       // A bus with endless distinct types or sources (or a hostile one) cannot grow the audit without bound:
       // a known service's new types are counted as its `(other)`, a new service's under `(other)` too.
       this.truncated = true
-      if (!this.knownServices.has(service)) service = OTHER
+      if (!byType) {
+        service = OTHER
+        byType = this.groups.get(service)
+      }
       type = OTHER
-      key = `${service}\u0000${type}`
-      group = this.groups.get(key)
+      group = byType?.get(type)
       if (group) return group
     }
     group = {service, type, seen: 0, failing: 0, rules: AUDIT_RULES.map(() => ({messages: 0, codes: new Map()}))}
-    this.groups.set(key, group)
-    this.knownServices.add(service)
+    if (!byType) this.groups.set(service, (byType = new Map()))
+    byType.set(type, group)
+    this.groupCount++
     return group
   }
 }

@@ -136,7 +136,12 @@ export interface EnvelopeValidation {
  * Checks a parsed message against every envelope and payload rule of docs/contract.md. Never throws:
  * each violation is a problem with a JSON path and a stable code; suspicious but allowed things are warnings.
  */
-export function validateEnvelope(value: unknown, opts: ValidateEnvelopeOptions = {}): EnvelopeValidation {
+export function validateEnvelope(
+  value: unknown,
+  opts: ValidateEnvelopeOptions = {},
+  /** opts.size, given apart so that a stream reader need not copy its options per message. */
+  size: number | undefined = opts.size,
+): EnvelopeValidation {
   const problems: Problem[] = []
   const warnings: Problem[] = []
   const add = (path: string, code: ProblemCode, message: string) => problems.push(problem(path, code, message))
@@ -219,7 +224,11 @@ export function validateEnvelope(value: unknown, opts: ValidateEnvelopeOptions =
       )
     } else {
       type = env.type as string
-      const [head, ...rest] = type.split('.')
+      // Its first two tokens (a well-formed type has at least two), without splitting the whole type.
+      const dot = type.indexOf('.')
+      const head = type.slice(0, dot)
+      const next = type.indexOf('.', dot + 1)
+      const second = type.slice(dot + 1, next < 0 ? undefined : next)
       isTask = head === 'task'
       if (!ENVELOPE_TYPE.test(type)) {
         add(
@@ -231,8 +240,8 @@ export function validateEnvelope(value: unknown, opts: ValidateEnvelopeOptions =
               ? `type must start with a service (${SERVICES.join(', ')}) or "task"; got "${type}".`
               : `type is "<service>.<entity>.<...>", at least three tokens; got "${type}".`,
         )
-      } else if (isTask && !isTaskVerb(rest[0])) {
-        const message = `"${rest[0]}" is not one of the task verbs (${TASK_VERBS.join(', ')}).`
+      } else if (isTask && !isTaskVerb(second)) {
+        const message = `"${second}" is not one of the task verbs (${TASK_VERBS.join(', ')}).`
         if (opts.strict) add('$.type', 'unknown-task-verb', message)
         else note('$.type', 'unknown-task-verb', message)
       }
@@ -258,11 +267,11 @@ export function validateEnvelope(value: unknown, opts: ValidateEnvelopeOptions =
 
   // The NATS subject, when known: its own validity, then its family and service against the envelope.
   if (opts.subject !== undefined) {
-    const analysis = parseSubject(opts.subject, {strict: opts.strict})
-    problems.push(...analysis.problems)
-    warnings.push(...analysis.warnings)
+    const analysis = subjectAnalysis(opts.subject, opts.strict === true)
+    if (analysis.problems.length) problems.push(...analysis.problems)
+    if (analysis.warnings.length) warnings.push(...analysis.warnings)
     if (analysis.valid && type !== undefined) {
-      const head = type.split('.')[0]
+      const head = type.slice(0, type.indexOf('.'))
       if (analysis.family === 'task') {
         if (!isTask) {
           add(
@@ -298,7 +307,7 @@ export function validateEnvelope(value: unknown, opts: ValidateEnvelopeOptions =
   if (dataIsObject) {
     // A message no bigger than the limit cannot hold a string longer than it (JSON escapes and UTF-8 only
     // add bytes), so stream readers skip the walk for ordinary messages.
-    if (opts.size === undefined || opts.size > OPAQUE_BINARY_LIMIT) findOpaqueBinary(data, add)
+    if (size === undefined || size > OPAQUE_BINARY_LIMIT) findOpaqueBinary(data, add)
     if (isTask) checkTaskEvent(env, type!, data as Record<string, unknown>, add)
     if (type !== undefined) checkPayload(type, version, data, opts, add, note, isTask)
   }
@@ -306,12 +315,12 @@ export function validateEnvelope(value: unknown, opts: ValidateEnvelopeOptions =
   if (opts.advisory) checkAdvisory(env, type, isTask, opts, note)
 
   if (opts.maxPayload !== undefined) {
-    const size = opts.size ?? encodedSize(value)
-    if (size !== undefined && size > opts.maxPayload) {
+    const bytes = size ?? encodedSize(value)
+    if (bytes !== undefined && bytes > opts.maxPayload) {
       add(
         '$',
         'too-large',
-        `The message is ${size} bytes; the server accepts at most ${opts.maxPayload} (max_payload). Store large artifacts elsewhere and send a reference.`,
+        `The message is ${bytes} bytes; the server accepts at most ${opts.maxPayload} (max_payload). Store large artifacts elsewhere and send a reference.`,
       )
     }
   }
@@ -328,6 +337,26 @@ export function validateEnvelope(value: unknown, opts: ValidateEnvelopeOptions =
 
 type Add = (path: string, code: ProblemCode, message: string) => void
 
+/** Clean subjects (no problems, no warnings) analysed so far, by strictness and subject; bounded. */
+const cleanSubjects = new Map<string, ReturnType<typeof parseSubject>>()
+const MAX_CLEAN_SUBJECTS = 10_000
+
+/**
+ * parseSubject, remembered for subjects it finds clean: a stream holds a few subjects many times over, and the
+ * analysis is a pure function of the subject and strictness. Only clean analyses are kept, so no Problem object
+ * is ever shared between two results; a subject with findings is analysed afresh each time.
+ */
+function subjectAnalysis(subject: string, strict: boolean): ReturnType<typeof parseSubject> {
+  const key = strict ? `s${subject}` : `l${subject}`
+  const known = cleanSubjects.get(key)
+  if (known) return known
+  const analysis = parseSubject(subject, {strict})
+  if (analysis.valid && analysis.problems.length === 0 && analysis.warnings.length === 0) {
+    if (cleanSubjects.size < MAX_CLEAN_SUBJECTS) cleanSubjects.set(key, Object.freeze(analysis))
+  }
+  return analysis
+}
+
 /**
  * The advisory rules (ValidateEnvelopeOptions.advisory). causation_id is absent only on a workflow's first
  * message (docs/contract.md): a command may open a workflow whose correlation_id came from elsewhere (the
@@ -343,7 +372,7 @@ function checkAdvisory(
   note: Add,
 ) {
   // dv.<service>.evt.<entity>.<verb> and dv.task.evt.<verb>: the third token says "event".
-  const reports = isTask || opts.subject?.split('.')[2] === 'evt'
+  const reports = isTask || (opts.subject !== undefined && thirdToken(opts.subject) === 'evt')
   if (reports && env.causation_id === undefined && env.correlation_id !== env.id) {
     note(
       '$.causation_id',
@@ -361,6 +390,15 @@ function checkAdvisory(
       )
     }
   }
+}
+
+/** `subject.split('.')[2]`, without the array. */
+function thirdToken(subject: string): string | undefined {
+  const first = subject.indexOf('.')
+  const second = first < 0 ? -1 : subject.indexOf('.', first + 1)
+  if (second < 0) return undefined
+  const third = subject.indexOf('.', second + 1)
+  return subject.slice(second + 1, third < 0 ? undefined : third)
 }
 
 function checkTime(time: unknown, add: Add) {
@@ -565,7 +603,7 @@ export function decodeMessage(bytes: Uint8Array, opts: Omit<ValidateEnvelopeOpti
     const message = text.trim() === '' ? 'The message body is empty.' : `The message body is not JSON: ${why}.`
     return {ok: false, problems: [problem('$', 'not-json', message)], warnings: [], raw: text}
   }
-  const check = validateEnvelope(value, {...opts, size: bytes.byteLength})
+  const check = validateEnvelope(value, opts, bytes.byteLength)
   if (check.valid) return {ok: true, envelope: value as Envelope, warnings: check.warnings}
   return {ok: false, problems: check.problems, warnings: check.warnings, raw: text, value}
 }

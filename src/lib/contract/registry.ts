@@ -28,30 +28,30 @@ export interface PayloadSchema {
 
 export class PayloadRegistry {
   private readonly entries = new Map<string, PayloadSchema>()
-  private readonly typeCounts = new Map<string, number>()
+  /** The same entries by type, then version: what readers ask per message, without building a key. */
+  private readonly byType = new Map<string, Map<number, PayloadSchema>>()
 
   /** Adds a schema; one for the same type and version replaces it (a team file overrides a built-in). */
   register(entry: PayloadSchema): this {
-    const key = `${entry.type}/v${entry.version}`
-    if (!this.entries.has(key)) this.typeCounts.set(entry.type, (this.typeCounts.get(entry.type) ?? 0) + 1)
-    this.entries.set(key, entry)
+    this.entries.set(`${entry.type}/v${entry.version}`, entry)
+    let versions = this.byType.get(entry.type)
+    if (!versions) this.byType.set(entry.type, (versions = new Map()))
+    versions.set(entry.version, entry)
     return this
   }
 
   get(type: string, version = 1): PayloadSchema | undefined {
-    return this.entries.get(`${type}/v${version}`)
+    return this.byType.get(type)?.get(version)
   }
 
   /** Whether any version of a type is registered (cheap: stream readers ask it per message). */
   hasType(type: string): boolean {
-    return (this.typeCounts.get(type) ?? 0) > 0
+    return this.byType.has(type)
   }
 
   /** The registered versions of a type, ascending. */
   versions(type: string): number[] {
-    return this.list()
-      .filter((e) => e.type === type)
-      .map((e) => e.version)
+    return [...(this.byType.get(type)?.keys() ?? [])].sort((a, b) => a - b)
   }
 
   /** Every schema, by type then version. */
