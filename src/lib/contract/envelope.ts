@@ -8,7 +8,7 @@ import {TaskEventData} from './lifecycle.js'
 import {problem, type Problem, type ProblemCode} from './problems.js'
 import {DATASCHEMA, defaultPayloadRegistry, parseDataschema, type PayloadRegistry} from './registry.js'
 import {isService, isTaskVerb, SERVICES, TASK_VERBS} from './services.js'
-import {MESSAGE_TYPE, parseSubject, TOKEN_SOURCE} from './taxonomy.js'
+import {MESSAGE_TYPE, parseSubject, TOKEN_SOURCE, type SubjectAnalysis} from './taxonomy.js'
 
 /**
  * The standard message envelope (ADR "Standard message envelope", docs/contract.md): one rule set.
@@ -337,8 +337,8 @@ export function validateEnvelope(
 
 type Add = (path: string, code: ProblemCode, message: string) => void
 
-/** Clean subjects (no problems, no warnings) analysed so far, by strictness and subject; bounded. */
-const cleanSubjects = new Map<string, ReturnType<typeof parseSubject>>()
+/** Clean subjects (no problems, no warnings) analysed so far, lenient and strict, by subject; bounded. */
+const cleanSubjects = [new Map<string, SubjectAnalysis>(), new Map<string, SubjectAnalysis>()] as const
 const MAX_CLEAN_SUBJECTS = 10_000
 
 /**
@@ -346,13 +346,13 @@ const MAX_CLEAN_SUBJECTS = 10_000
  * analysis is a pure function of the subject and strictness. Only clean analyses are kept, so no Problem object
  * is ever shared between two results; a subject with findings is analysed afresh each time.
  */
-function subjectAnalysis(subject: string, strict: boolean): ReturnType<typeof parseSubject> {
-  const key = strict ? `s${subject}` : `l${subject}`
-  const known = cleanSubjects.get(key)
-  if (known) return known
+function subjectAnalysis(subject: string, strict: boolean): SubjectAnalysis {
+  const known = cleanSubjects[strict ? 1 : 0]
+  const clean = known.get(subject)
+  if (clean) return clean
   const analysis = parseSubject(subject, {strict})
   if (analysis.valid && analysis.problems.length === 0 && analysis.warnings.length === 0) {
-    if (cleanSubjects.size < MAX_CLEAN_SUBJECTS) cleanSubjects.set(key, Object.freeze(analysis))
+    if (known.size < MAX_CLEAN_SUBJECTS) known.set(subject, Object.freeze(analysis))
   }
   return analysis
 }
