@@ -63,6 +63,8 @@ const RULE_OF: Partial<Record<ProblemCode, AuditRule>> = {
  */
 const COUNTED_WARNINGS = new Set<string>(['missing-causation', 'no-schema', 'unknown-schema-version'])
 
+const isCounted = (warning: {code: string}) => COUNTED_WARNINGS.has(warning.code)
+
 /** The streams an audit reads by default: where commands, events and task events are stored. */
 export const AUDIT_STREAMS = [STREAMS.cmd, STREAMS.evt, STREAMS.task] as const
 
@@ -218,6 +220,8 @@ export class AuditTally {
     const type = typeof env?.type === 'string' && env.type !== '' ? clipName(env.type) : '(none)'
     const group = this.group(service, type)
     group.seen++
+    // Most messages keep every rule: nothing to sort.
+    if (decoded.ok && !decoded.warnings.some(isCounted)) return
 
     // Each rule once per message, with every code that broke it.
     let broken: Map<AuditRule, Set<string>> | undefined
