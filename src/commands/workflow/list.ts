@@ -14,7 +14,7 @@ export default class WorkflowList extends BaseCommand<typeof WorkflowList> {
 
 Status, in precedence order (a workflow is in the first that applies): dead-lettered (a message of it was dead-lettered), failed (a task failed or was cancelled), stalled (a task started and has had no event for longer than --stalled-after, counted back from --until or now), running, succeeded (it has tasks and all of them succeeded). --status dead_lettered is accepted for dead-lettered.
 
---tenant matches the workflow's tenant_id, --service any service it touched (a subject's service or an envelope source), --type the root's type. Memory grows with the number of distinct workflows in the window (about 2 KiB each), not with the number of messages; --max-workflows caps it, and a warning (and "truncated" in JSON) says how many messages of later workflows were not counted.
+--tenant matches the workflow's tenant_id, --service any service it touched (a subject's service or an envelope source), --type the root's type. Memory grows with the number of distinct workflows in the window (about 1 KiB each), not with the number of messages; --max-workflows caps it, and a warning (and "truncated" in JSON) says how many messages of later workflows were not counted.
 
 On a terminal the table fits the window (--wide: every column whole); piped, every column, tab-separated, without a header row. --sort and --limit order and cut the result (--json too); "total" stays the number of workflows that match. An unreachable site is a warning (exit 68) while the others are read.`
   static override examples = [

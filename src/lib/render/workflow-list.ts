@@ -52,7 +52,7 @@ export function truncationWarning(result: Pick<WorkflowListResult, 'truncated'>)
   return (
     `stopped tracking new workflows at ${t.max_workflows.toLocaleString('en-US')} (--max-workflows): ` +
     `${t.untracked_messages.toLocaleString('en-US')} message(s) of later workflows were not counted. ` +
-    'Narrow --since/--until, or raise --max-workflows (each workflow takes about 2 KiB of memory).'
+    'Narrow --since/--until, or raise --max-workflows (each workflow takes about 1 KiB of memory).'
   )
 }
 

@@ -16,8 +16,8 @@ export const GROUP_BY_KEYS = ['status', 'service', 'tenant'] as const
 export type WorkflowGroupKey = (typeof GROUP_BY_KEYS)[number]
 
 /**
- * Workflows tracked at most by default (`--max-workflows`): each takes about 1.5 KiB of RSS while the window is
- * read, about 2 KiB in `workflow list`, whose result holds every one (bench/README.md, "workflow-list").
+ * Workflows tracked at most by default (`--max-workflows`): each takes about 0.8 KiB of RSS while the window is
+ * read, about 1.25 KiB in `workflow list`, whose result holds every one (bench/README.md, "workflow-list").
  */
 export const DEFAULT_MAX_WORKFLOWS = 250_000
 
