@@ -2,23 +2,16 @@ import {UserError} from '../lib/errors.js'
 import {ExitCode, type ExitCodeValue} from '../lib/exit-codes.js'
 import {natsHint} from '../lib/nats/errors.js'
 import type {FanOut} from '../lib/nats/fanout.js'
+import type {SiteReport} from '../lib/nats/site-report.js'
 import {warn} from '../lib/render/terminal.js'
-
-/** A site as a reading service reports it (`sites[]` of `workflow show`, `workflow list`, `workflow count`). */
-export interface SiteRead {
-  site: string
-  error?: string
-  code?: string
-  missing_streams?: string[]
-}
 
 /**
  * What the sites of a read add up to: missing streams and sites reached but not fully read (a server that
  * stopped answering) are warnings, and the exit code is 68 when other sites were read; when none was, the
  * one error (or "No site could be read") is thrown with exit 4. Sites never reached were warned about when
- * connecting.
+ * connecting. `skipped` says what the other sites' results still are (`skipped; the other sites were audited`).
  */
-export function siteReadOutcome(sites: readonly SiteRead[], fan: FanOut): ExitCodeValue {
+export function siteReadOutcome(sites: readonly SiteReport[], fan: FanOut, skipped?: string): ExitCodeValue {
   const failed = sites.filter((s) => s.error && fan.connections.some((c) => c.site.name === s.site))
   for (const s of sites) {
     if (s.missing_streams?.length) warn(`site ${s.site} has no ${s.missing_streams.join(', ')} (skipped)`)
@@ -34,6 +27,6 @@ export function siteReadOutcome(sites: readonly SiteRead[], fan: FanOut): ExitCo
       hint: natsHint(code) ?? 'The server stopped answering. Check it (dvctl site check) or raise --timeout.',
     })
   }
-  for (const s of failed) warn(s.error!)
+  for (const s of failed) warn(skipped ? `${s.error!} (${skipped})` : s.error!)
   return failed.length > 0 ? ExitCode.partial : ExitCode.ok
 }

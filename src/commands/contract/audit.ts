@@ -3,9 +3,8 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {constantHelp, durationFlag, readFlags, schemasFlag, wideFlag} from '../../cli/flags.js'
 import type {ContractAuditResult} from '../../lib/contract/audit.js'
-import {ResultExit, usageError, UserError} from '../../lib/errors.js'
+import {ResultExit, usageError} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
-import {warn} from '../../lib/render/terminal.js'
 import {resolveWindow} from '../../lib/workflow/window.js'
 
 /** `--fail-over 5` or `5%`: a share of messages, 0 to 100. */
@@ -76,28 +75,14 @@ With --fail-over PERCENT it exits 10 when any service has more than that share o
       signal: this.signal,
     })
     if (this.interrupted) throw new ResultExit(ExitCode.interrupted)
-    const failed = result.sites.filter((s) => s.error && fan.connections.some((c) => c.site.name === s.site))
-    for (const s of result.sites) {
-      if (s.missing_streams?.length) warn(`site ${s.site} has no ${s.missing_streams.join(', ')} (skipped)`)
-    }
-    if (failed.length === fan.connections.length) {
-      const only = failed.length === 1 ? failed[0] : undefined
-      if (!only) for (const s of failed) warn(s.error!)
-      const code = only?.code ?? 'connection-timeout'
-      const {natsHint} = await import('../../lib/nats/errors.js')
-      throw new UserError(only ? only.error! : 'No site could be read.', {
-        code,
-        exitCode: ExitCode.unavailable,
-        hint: natsHint(code) ?? 'The server stopped answering. Check it (dvctl site check) or raise --timeout.',
-      })
-    }
-    for (const s of failed) warn(`${s.error!} (skipped; the other sites were audited)`)
+    const {siteReadOutcome} = await import('../../cli/site-reads.js')
+    const sites = siteReadOutcome(result.sites, fan, 'skipped; the other sites were audited')
     if (!this.jsonEnabled()) {
       const {renderAudit} = await import('../../lib/render/contract.js')
       await renderAudit(this.term, result)
     }
     // Over --fail-over is the finding a CI job waits for (exit 10, as drift is); else a lost site is 68.
-    const code = result.over.length > 0 ? ExitCode.drift : failed.length > 0 ? ExitCode.partial : ExitCode.ok
+    const code = result.over.length > 0 ? ExitCode.drift : sites
     return this.exitWith(result, code)
   }
 }

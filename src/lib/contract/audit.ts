@@ -5,6 +5,7 @@ import type {SiteConnection} from '../nats/connection.js'
 import {connectionError} from '../nats/errors.js'
 import type {SiteStatus} from '../nats/fanout.js'
 import {readStream, StreamMissing, type ScanWindow, type StoredMessage} from '../nats/reader.js'
+import {SiteReport, siteReports, type SiteDrainOutcome} from '../nats/site-report.js'
 import {AUDIT_RULES, type AuditRule} from './audit-rules.js'
 import {decodeMessage} from './envelope.js'
 import type {ProblemCode} from './problems.js'
@@ -130,14 +131,7 @@ export type AuditServiceRow = z.infer<typeof AuditServiceRow>
 export const ContractAuditResult = z.object({
   window: z.object({from: z.string().nullable(), to: z.string().nullable()}),
   streams: z.array(z.string()),
-  sites: z.array(
-    z.object({
-      site: z.string(),
-      error: z.string().optional(),
-      code: z.string().optional(),
-      missing_streams: z.array(z.string()).optional(),
-    }),
-  ),
+  sites: z.array(SiteReport),
   /** The smallest max_payload of the sites read: the size rule's limit (null when no site said). */
   max_payload: z.number().int().nullable(),
   fail_over: z.number().nullable(),
@@ -432,8 +426,8 @@ export async function auditContract(
   })
   const sites = await Promise.all(
     connections.map(async (conn) => {
-      const site: ContractAuditResult['sites'][number] = {site: conn.site.name}
       const missing: string[] = []
+      const site: SiteDrainOutcome = {site: conn.site.name, missing}
       const settled = await Promise.allSettled(
         streams.map(async (stream) => {
           const read = readStream(
@@ -458,10 +452,13 @@ export async function auditContract(
           site.code = failure.code
         }
       })
-      if (missing.length) site.missing_streams = missing
       return site
     }),
   )
-  const unreachable = (options.unreachable ?? []).filter((s) => s.error).map((s) => ({site: s.site, error: s.error}))
-  return tally.result({window: options.window, streams, sites: [...sites, ...unreachable], failOver: options.failOver})
+  return tally.result({
+    window: options.window,
+    streams,
+    sites: siteReports(sites, options.unreachable),
+    failOver: options.failOver,
+  })
 }

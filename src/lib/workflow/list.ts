@@ -5,6 +5,7 @@ import {STREAMS} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
 import type {SiteStatus} from '../nats/fanout.js'
 import type {ScanWindow, StoredMessage} from '../nats/reader.js'
+import {siteReports} from '../nats/site-report.js'
 import {taskEventVerb} from '../tasks/board.js'
 import {parseAdvisory, toDeadLetter, type Advisory} from './dead-letters.js'
 import {
@@ -326,14 +327,7 @@ async function scan(connections: readonly SiteConnection[], options: ScanWorkflo
   const reads = await Promise.all(connections.map(readSite))
   return {
     byCorrelation,
-    sites: [
-      ...reads.map((r) => ({
-        site: r.site,
-        ...(r.error ? {error: r.error, ...(r.code ? {code: r.code} : {})} : {}),
-        ...(r.missing.length ? {missing_streams: r.missing} : {}),
-      })),
-      ...(options.unreachable ?? []).filter((s) => s.error).map((s) => ({site: s.site, error: s.error})),
-    ],
+    sites: siteReports(reads, options.unreachable),
     window: {from: options.window.from?.toISOString() ?? null, to: options.window.to?.toISOString() ?? null},
     stalledAfterMs,
     stalledBefore: end - stalledAfterMs,

@@ -5,6 +5,7 @@ import type {SiteConnection} from '../nats/connection.js'
 import {connectionError} from '../nats/errors.js'
 import type {SiteStatus} from '../nats/fanout.js'
 import {readStream, StreamMissing, type ScanWindow, type StoredMessage} from '../nats/reader.js'
+import {SiteReport, siteReports} from '../nats/site-report.js'
 import {parseAdvisory, toDeadLetter, type Advisory, type WorkflowDeadLetter} from './dead-letters.js'
 import {
   buildCausationTree,
@@ -54,15 +55,7 @@ export const WorkflowDeadLetterSchema = z.object({
 /** `workflow show --json` (docs/architecture.md, JSON results); fields beyond the documented ones are additions. */
 export const WorkflowResult = z.object({
   correlation_id: z.string(),
-  sites: z.array(
-    z.object({
-      site: z.string(),
-      error: z.string().optional(),
-      /** The error's stable code (`jetstream-unavailable`, `connection-timeout`), for a site reached but not read. */
-      code: z.string().optional(),
-      missing_streams: z.array(z.string()).optional(),
-    }),
-  ),
+  sites: z.array(SiteReport),
   window: z.object({from: z.string().nullable(), to: z.string().nullable()}),
   messages: z.array(WorkflowMessageSchema),
   roots: z.array(z.string()),
@@ -295,14 +288,7 @@ export async function collectWorkflow(
   })
   return {
     correlationId: options.correlationId,
-    sites: [
-      ...reads.map((r) => ({
-        site: r.site,
-        ...(r.error ? {error: r.error, ...(r.code ? {code: r.code} : {})} : {}),
-        ...(r.missing.length ? {missing_streams: r.missing} : {}),
-      })),
-      ...(options.unreachable ?? []).filter((s) => s.error).map((s) => ({site: s.site, error: s.error})),
-    ],
+    sites: siteReports(reads, options.unreachable),
     window: options.window,
     messages: reads.flatMap((r) => r.messages),
     deadLetters,
