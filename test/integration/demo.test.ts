@@ -35,7 +35,7 @@ describe('demo on a site without the layout', {timeout: 90_000}, () => {
     expect(r.stderr).toBe('')
     expect(r.exitCode).toBe(0)
     first = DemoResult.parse(r.json())
-    expect(first.sites).toEqual([{site: expect.any(String), url: server.url, layout_changes: 15, layout_applied: true}])
+    expect(first.sites).toEqual([{site: expect.any(String), url: server.url, layout_changes: 16, layout_applied: true}])
     expect(first.workflows.map((w) => [w.kind, w.outcome])).toEqual([
       ['provisioning', 'succeeded'],
       ['poison', 'failed'],
