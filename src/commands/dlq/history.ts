@@ -10,7 +10,7 @@ import {orderList, sortFields} from '../../lib/render/listing.js'
 export default class DlqHistory extends BaseCommand<typeof DlqHistory> {
   static override summary = 'Show what operators did to dead letters: who, when, what, why, and the new sequence.'
   static override description =
-    "Reads the ledger (KV bucket dv_dlq_ledger: each dead letter's discards, 64 entries of history, and the journals of replay runs): every replay and discard, with actor, time, reason, replay id, target subject and the sequence of the copy sent. Without REF: every dead letter, in time order. --sort and --limit order and cut the result (--json too); on a terminal the table fits the window (--wide: every column whole); piped, every column, tab-separated, without a header row."
+    "Reads the ledger (KV bucket dv_dlq_ledger: each dead letter's discards, 64 entries of history, and the journals of replay runs): every replay and discard, with actor, time, reason, replay id, target subject and the sequence of the copy sent, and each replay's outcome (pending, succeeded, failed or dead_lettered, with the error given). Without REF: every dead letter, in time order. --sort and --limit order and cut the result (--json too); on a terminal the table fits the window (--wide: every column whole); piped, every column, tab-separated, without a header row."
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> DV_CMD:42 --json',

@@ -21,7 +21,7 @@ Each copy has the original's data byte for byte, its headers, plus Dv-Replay-Of 
 
 Interrupted (Ctrl-C, crash, lost connection)? Run the same command again: the replay ids are reused, so JetStream drops a copy it already stored within the stream's duplicate window (2m on DV_CMD); after that window dvctl searches the target subject for the replay id before sending, so a re-run still sends no second copy.
 
-A dead letter already replayed is refused unless --force (which sends a new copy with a new replay id). Only a dead letter whose original is provably the message that failed is replayed: one whose original is gone, whose stream was recreated since, whose message lies outside its consumer's filter, or that points outside the layout's command streams is missing (with the reason), and an advisory that fails its checks is invalid; neither is ever sent.
+A dead letter already replayed is refused unless --force (which sends a new copy with a new replay id); so is one whose last replay failed with the same error code as the dead letter's own (replay_failed in dlq list; the refusal says how it failed). One whose replay failed with another error may be replayed again without --force. Only a dead letter whose original is provably the message that failed is replayed: one whose original is gone, whose stream was recreated since, whose message lies outside its consumer's filter, or that points outside the layout's command streams is missing (with the reason), and an advisory that fails its checks is invalid; neither is ever sent.
 
 --edit opens the envelope in $VISUAL/$EDITOR and sends the edited one as a new message: new id, causation_id = the original's id, actor = you; it must pass the contract checks.
 

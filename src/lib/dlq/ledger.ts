@@ -305,6 +305,7 @@ function journalEntry(journal: ReplayJournal, item: JournalItem): LedgerEntry | 
     new_seq: item.new_seq,
     to_subject: item.to_subject,
     new_id: item.new_id ?? null,
+    started_at: journal.at,
   }
 }
 

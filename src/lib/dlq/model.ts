@@ -24,8 +24,26 @@ export const LedgerEntry = z.object({
   to_subject: z.string().nullable(),
   /** `--edit`: the id of the new envelope that was sent. */
   new_id: z.string().nullable().optional(),
+  /** A journal's replay: when its chunk was started (its copy is stored after it; `at` is when it was confirmed). */
+  started_at: z.string().optional(),
 })
 export type LedgerEntry = z.infer<typeof LedgerEntry>
+
+/**
+ * What followed one replayed copy (dlq/outcome.ts): `pending` (nothing yet), `succeeded` / `failed` (a
+ * task event caused by the copy), `dead_lettered` (the copy itself became a dead letter); `error`: the
+ * failure given, when known.
+ */
+export const ReplayOutcome = z.object({
+  replay_id: z.string(),
+  /** The copy's sequence in its stream. */
+  seq: z.number(),
+  at: z.string(),
+  actor: z.string(),
+  outcome: z.enum(['pending', 'succeeded', 'failed', 'dead_lettered']),
+  error: z.object({code: z.string(), message: z.string()}).nullable(),
+})
+export type ReplayOutcome = z.infer<typeof ReplayOutcome>
 
 /**
  * `missing`: the original is gone, or what is stored at its sequence is provably not the message that failed
@@ -92,6 +110,8 @@ export const DeadLetter = z.object({
   last_action: LedgerEntry.nullable(),
   /** A replay was started and not confirmed (interrupted); running it again finishes it without a second copy. */
   replay_in_progress: z.boolean(),
+  /** What followed its last replay (status `replay_failed` when it failed or was dead-lettered again); else null. */
+  last_replay: ReplayOutcome.nullable(),
   /** Where the advisory is stored. */
   advisory: z.object({stream: z.string(), seq: z.number()}),
   /** Why the dead letter is `missing`; else null. */
@@ -123,7 +143,13 @@ export const DlqListResult = z.object({
 })
 export type DlqListResult = z.infer<typeof DlqListResult>
 
-export const HistoryEntry = LedgerEntry.extend({ref: z.string(), revision: z.number()})
+export const HistoryEntry = LedgerEntry.extend({
+  ref: z.string(),
+  revision: z.number(),
+  /** A confirmed replay's outcome (dlq/outcome.ts) and the failure given, when known. */
+  outcome: ReplayOutcome.shape.outcome.optional(),
+  error: ReplayOutcome.shape.error.optional(),
+})
 export type HistoryEntry = z.infer<typeof HistoryEntry>
 
 export const DlqHistoryResult = z.object({history: z.array(HistoryEntry)})
@@ -147,6 +173,8 @@ export const DlqShowResult = z.object({
   headers: z.record(z.string(), z.array(z.string())),
   failure_events: z.array(StoredMessageJson),
   history: z.array(HistoryEntry),
+  /** Each confirmed replay, oldest first, with what followed its copy. */
+  replays: z.array(ReplayOutcome),
   /** Held (by whom, why) and the operators' notes (dlq hold, dlq note); null when nobody triaged it. */
   triage: z.lazy(() => TriageRecord).nullable(),
   /**

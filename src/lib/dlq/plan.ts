@@ -65,7 +65,16 @@ export function decideReplay(
     }
   }
   const last = letter.last_action
-  if (last?.action === 'replayed' && !options.force) {
+  const failedAgain = letter.last_replay && repeatedFailure(letter)
+  if (failedAgain && !options.force) {
+    const r = letter.last_replay!
+    return {
+      skip: `its last replay (seq ${r.seq}, by ${r.actor} at ${r.at}) ${failedAgain}; replaying it again is likely to fail the same way: use --force to send it anyway`,
+    }
+  }
+  // A replay that failed with another error than the dead letter's own may be tried again (the cause changed).
+  const retryable = letter.status === 'replay_failed' && !failedAgain
+  if (last?.action === 'replayed' && !options.force && !retryable) {
     const seq = last.new_seq ? ` as seq ${last.new_seq}` : ''
     return {skip: `already replayed${seq} by ${last.actor} at ${last.at}; use --force to send it again`}
   }
@@ -74,4 +83,18 @@ export function decideReplay(
   }
   const generation = (ledger.generation.get(key) ?? 0) + 1
   return {item: {letter, key, subject, replay_id: replayIdFor(letter, generation), generation, resume: null}}
+}
+
+/**
+ * How a dead letter's last replay failed the same way as the dead letter itself (the same error code, or
+ * no error code known to tell them apart), in words; undefined when it did not fail, or failed otherwise.
+ */
+export function repeatedFailure(letter: DeadLetter): string | undefined {
+  const r = letter.last_replay
+  if (!r || (r.outcome !== 'failed' && r.outcome !== 'dead_lettered')) return undefined
+  const how = r.outcome === 'failed' ? 'failed' : 'was dead-lettered again'
+  const code = r.error?.code
+  if (code === undefined) return `${how} (no error code given)`
+  if (letter.failure && letter.failure.code !== code) return undefined
+  return `${how} with the same error ${code}${r.error?.message ? ` (${r.error.message})` : ''}`
 }

@@ -21,6 +21,7 @@ import {
   summarizeEnvelope,
 } from './original.js'
 import {type MissingReason, missingProblem, Provenance} from './provenance.js'
+import {replayRecordOf, type ReplayRecord, resolveOutcomes} from './outcome.js'
 import {formatRef, ledgerKey} from './ref.js'
 
 /** Originals fetched concurrently: enough to hide round trips, bounded so memory stays flat. */
@@ -213,6 +214,7 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
       term_reason: null,
       last_action: null,
       replay_in_progress: false,
+      last_replay: null,
       advisory: {stream: record.stream, seq: record.seq},
       missing_reason: null,
       problems: a.problems,
@@ -258,11 +260,14 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
       term_reason: a.term_reason,
       last_action: last,
       replay_in_progress: inFlight !== undefined && current(inFlight.stored),
+      last_replay: null,
       advisory: {stream: record.stream, seq: record.seq},
       missing_reason: missing?.code ?? null,
       problems: missing ? [missingProblem(missing)] : [],
     }
-    return status === 'all' || letter.status === status ? letter : undefined
+    // A replayed letter may turn out `replay_failed` once its replay's outcome is known (below).
+    const candidate = letter.status === 'replayed' && status === 'replay_failed'
+    return status === 'all' || letter.status === status || candidate ? letter : undefined
   }
   if (options.archive) {
     const stored = await archiveRead(conn, new OriginalReader(conn), readFromStream, ledger, options.archive)
@@ -270,7 +275,9 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
     options.archive.archived += stored
   }
   if (options.failures !== false) await joinFailures(conn, letters)
-  return letters.sort((x, y) => x.dead_lettered_at.localeCompare(y.dead_lettered_at) || x.seq - y.seq)
+  await joinLastReplays(conn, letters)
+  const kept = status === 'all' ? letters : letters.filter((l) => l.status === status)
+  return kept.sort((x, y) => x.dead_lettered_at.localeCompare(y.dead_lettered_at) || x.seq - y.seq)
 }
 
 /**
@@ -406,6 +413,28 @@ async function archiveRead(
     }
   }
   return written
+}
+
+/**
+ * The outcome of each replayed letter's last replay (dlq/outcome.ts): only letters whose last action is a
+ * confirmed replay are resolved, in two bounded reads for all of them; one that failed or was dead-lettered
+ * again is `replay_failed`.
+ */
+async function joinLastReplays(conn: SiteConnection, letters: DeadLetter[]): Promise<void> {
+  const records = new Map<DeadLetter, ReplayRecord>()
+  for (const letter of letters) {
+    if (letter.status !== 'replayed' || !letter.last_action) continue
+    const record = replayRecordOf(ledgerKey(letter), letter.last_action, letter.id)
+    if (record) records.set(letter, record)
+  }
+  if (records.size === 0) return
+  const outcomes = await resolveOutcomes(conn, [...records.values()])
+  for (const [letter, r] of records) {
+    const o = outcomes.get(r.replay_id)
+    if (!o) continue
+    letter.last_replay = {replay_id: r.replay_id, seq: r.seq, at: r.at, actor: r.actor, ...o}
+    if (o.outcome === 'failed' || o.outcome === 'dead_lettered') letter.status = 'replay_failed'
+  }
 }
 
 /** Ledger action first; a gone original makes a not-yet-handled dead letter `missing` (issue item 6). */

@@ -79,7 +79,8 @@ export async function planReplay(conn: SiteConnection, options: ReplayPlanOption
   let kept = 0
   const letters = await readDeadLetters(conn, {
     // A bulk replay needs the failures and envelopes only for filters on them (select.ts).
-    failures: options.screen?.needsFailures === true,
+    // Named refs and replay_failed letters need the failure: a replay that failed the same way is refused.
+    failures: options.screen?.needsFailures === true || Boolean(refs) || options.all?.status === 'replay_failed',
     // A bulk replay shows nothing of the envelopes; named refs keep them (--edit takes the id as causation).
     summaries: Boolean(refs) || options.screen?.needsSummaries === true,
     onOriginal: (key, original) => {

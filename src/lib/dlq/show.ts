@@ -6,6 +6,7 @@ import {failuresFor, readFailures} from './failures.js'
 import {Ledger} from './ledger.js'
 import type {DlqShowResult} from './model.js'
 import {OriginalReader, parseEnvelope} from './original.js'
+import {withOutcomes} from './outcome.js'
 import {formatRef, ledgerKey, parseRef} from './ref.js'
 import {readDeadLetters} from './read.js'
 
@@ -73,6 +74,9 @@ export async function showDeadLetter(conn: SiteConnection, options: {ref: string
     }
   }
 
+  const history = ledger ? await ledger.history(ledgerKey(ref), local) : []
+  const replays = await withOutcomes(conn, history, () => letter.id)
+
   return {
     dead_letter: letter,
     advisory: advisoryMsg ? (parseEnvelope(advisoryMsg.data) ?? null) : null,
@@ -87,7 +91,8 @@ export async function showDeadLetter(conn: SiteConnection, options: {ref: string
       time: e.message.time,
       envelope: e.envelope,
     })),
-    history: ledger ? await ledger.history(ledgerKey(ref), local) : [],
+    history,
+    replays,
     triage,
     workflow,
     ...(workflowResult ? {workflowResult} : {}),

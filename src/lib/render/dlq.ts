@@ -24,6 +24,7 @@ import {field, prettyJson, safeText, sanitize} from './text.js'
 const statusColour: Record<DeadLetter['status'], (s: string) => string> = {
   pending: chalk.yellow,
   replayed: chalk.green,
+  replay_failed: chalk.red,
   discarded: chalk.gray,
   missing: chalk.red,
   invalid: chalk.magenta,
@@ -31,6 +32,14 @@ const statusColour: Record<DeadLetter['status'], (s: string) => string> = {
 
 /** A status the colour table does not know (a newer reader's) is shown in red rather than crashing. */
 const colourOf = (status: string) => statusColour[status as DeadLetter['status']] ?? chalk.red
+
+/** A replay's outcome (dlq/outcome.ts) with its error code, coloured: red when it failed again. */
+function outcomeText(outcome: HistoryEntry['outcome'], error: HistoryEntry['error'], width = 40): string {
+  if (!outcome) return '-'
+  const text = error && outcome !== 'succeeded' ? `${outcome} ${field(error.code, width)}` : outcome
+  if (outcome === 'failed' || outcome === 'dead_lettered') return chalk.red(text)
+  return outcome === 'succeeded' ? chalk.green(text) : text
+}
 
 /** A message no worker received (the advisory reports 0 deliveries) is never shown as a worker's failure. */
 const NEVER_DELIVERED = 'never delivered: the server gave it up before any worker received it'
@@ -187,6 +196,7 @@ export const HISTORY_LISTING: Listing<HistoryEntry> = [
   {name: 'who', min: 8, cell: (h) => field(h.actor)},
   {name: 'what', fit: 'fixed', cell: (h) => field(h.action)},
   {name: 'why', min: 12, cell: (h) => cell(h.reason)},
+  {name: 'outcome', fit: 'fixed', cell: (h) => outcomeText(h.outcome, h.error)},
   {name: 'subject', optional: true, cell: (h) => cell(h.to_subject)},
   {
     name: 'new_seq',
@@ -275,6 +285,13 @@ export async function renderDeadLetterShow(
     const sent = h.new_seq ? ` -> ${field(h.to_subject)} seq ${field(h.new_seq)}` : ''
     out(
       `  ${formatTime(term, h.at)}  ${field(h.actor)}  ${field(h.action)}${sent}${h.reason ? `  "${field(h.reason)}"` : ''}`,
+    )
+  }
+  section('Replays')
+  if (result.replays.length === 0) out('  (not replayed)')
+  for (const r of result.replays) {
+    out(
+      `  ${formatTime(term, r.at)}  ${field(r.actor)}  seq ${field(r.seq)}  ${outcomeText(r.outcome, r.error, 200)}  ${field(r.replay_id)}`,
     )
   }
   section('Triage')

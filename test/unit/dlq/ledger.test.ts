@@ -63,6 +63,7 @@ describe('the ledger folded from its journals and per-letter keys', () => {
       new_seq: 41,
       to_subject: 'dv.maskin.cmd.provision',
       new_id: null,
+      started_at: '2026-01-02T00:00:00Z',
     })
     expect([...done.inFlight.keys()]).toEqual(['DV_CMD.2'])
     expect(done.inFlight.get('DV_CMD.2')).toMatchObject({replay_id: 'dvr-DV_CMD-2-g1', journal: '_replays.r1.0'})

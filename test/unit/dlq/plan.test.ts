@@ -30,6 +30,7 @@ function letter(over: Partial<DeadLetter> = {}): DeadLetter {
     term_reason: null,
     last_action: null,
     replay_in_progress: false,
+    last_replay: null,
     advisory: {stream: 'DV_DLQ', seq: 1},
     missing_reason: null,
     problems: [],
@@ -68,6 +69,34 @@ describe('decideReplay', () => {
     const refused = decideReplay(l, ledger, {force: false})
     expect(refused).toEqual({skip: expect.stringMatching(/already replayed as seq 99 by ops .*--force/)})
     expect(decideReplay(l, ledger, {force: true})).toMatchObject({item: {replay_id: 'dvr-DV_CMD-5-g2', generation: 2}})
+  })
+
+  it('refuses a replay that failed again with the same error code unless --force; another error may be retried', () => {
+    const ledger = emptyLedgerState()
+    ledger.generation.set('DV_CMD.5', 1)
+    const failedAgain = (code: string) =>
+      letter({
+        status: 'replay_failed',
+        last_action: replayed,
+        failure: {code: 'quota-exceeded', message: 'no quota'},
+        last_replay: {
+          replay_id: 'dvr-DV_CMD-5-g1',
+          seq: 99,
+          at: replayed.at,
+          actor: 'ops',
+          outcome: 'failed',
+          error: {code, message: 'still no quota'},
+        },
+      })
+    expect(decideReplay(failedAgain('quota-exceeded'), ledger, {force: false})).toEqual({
+      skip: expect.stringMatching(/last replay \(seq 99.*failed with the same error quota-exceeded.*--force/),
+    })
+    expect(decideReplay(failedAgain('quota-exceeded'), ledger, {force: true})).toMatchObject({
+      item: {replay_id: 'dvr-DV_CMD-5-g2', generation: 2},
+    })
+    expect(decideReplay(failedAgain('disk-full'), ledger, {force: false})).toMatchObject({
+      item: {replay_id: 'dvr-DV_CMD-5-g2', generation: 2},
+    })
   })
 
   it('finishes an interrupted replay with its own replay id, even with --force', () => {
