@@ -41,6 +41,15 @@ describe('check and metrics serve (issue 18)', {timeout: 120_000}, () => {
   const check = (...args: string[]) => runCommand(['check', '--site', 'osl1', ...args], {env})
 
   beforeAll(async () => {
+    // Said once, up front, rather than as a spawn error in each test that lints or scrapes.
+    for (const tool of ['promtool', 'prometheus']) {
+      const found = await run(tool, ['--version']).catch(() => undefined)
+      if (found?.code !== 0) {
+        throw new Error(
+          `${tool} is not on PATH: these tests need Debian's prometheus package (apt-get install prometheus)`,
+        )
+      }
+    }
     site = await startDlqSite('osl1')
     dir = await mkdtemp(join(tmpdir(), 'dvctl-check-'))
     const config = join(dir, 'config.yaml')
