@@ -517,6 +517,14 @@ describe('renderers', () => {
               {site: text, stream: text, seq: 2, subject: text, time: text, envelope: value},
             ],
             history: history.history,
+            replays: [
+              {replay_id: text, seq: 1, at: text, actor: text, outcome: 'failed', error: {code: text, message: text}},
+              {replay_id: text, seq: 2, at: text, actor: text, outcome: text, error: null},
+            ],
+            triage: {
+              held: {owner: text, at: text, note: text},
+              notes: [{at: text, actor: text, kind: text, text}],
+            },
             workflow: {source: 'workflow', correlation_id: text, messages: [], error: text},
           } as unknown as DlqShowResult
           await renderDeadLetterShow(term, show, workflow)

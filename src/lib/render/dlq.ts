@@ -36,7 +36,7 @@ const colourOf = (status: string) => statusColour[status as DeadLetter['status']
 /** A replay's outcome (dlq/outcome.ts) with its error code, coloured: red when it failed again. */
 function outcomeText(outcome: HistoryEntry['outcome'], error: HistoryEntry['error'], width = 40): string {
   if (!outcome) return '-'
-  const text = error && outcome !== 'succeeded' ? `${outcome} ${field(error.code, width)}` : outcome
+  const text = error && outcome !== 'succeeded' ? `${field(outcome)} ${field(error.code, width)}` : field(outcome)
   if (outcome === 'failed' || outcome === 'dead_lettered') return chalk.red(text)
   return outcome === 'succeeded' ? chalk.green(text) : text
 }
