@@ -25,6 +25,8 @@ A dead letter already replayed is refused unless --force (which sends a new copy
 
 --edit opens the envelope in $VISUAL/$EDITOR and sends the edited one as a new message: new id, causation_id = the original's id, actor = you; it must pass the contract checks.
 
+A run that sends anything is a job (dlq jobs: its state, counts and heartbeat in the KV bucket dv_dlq_runtime; --json gives its id as job.id). dlq jobs cancel ID, from any terminal, stops it after the messages in flight: it exits 3 with what it sent, and the same command again sends the rest, each once.
+
 Partial failure exits 68 and lists what was replayed, what failed and what was not attempted (JSON: not_attempted). A replay that loses its site stops at once; run it again to finish the rest, each exactly once.`
   static override examples = [
     '<%= config.bin %> <%= command.id %> DV_CMD:42 --dry-run',
@@ -66,7 +68,7 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
     const rate = flags.rate ? parseRate(flags.rate) : undefined
 
     const conn = await this.connectOne({impliedSite: siteOfRefs(refs)})
-    const {planJson, planReplay, runReplay} = await import('../../lib/dlq/replay.js')
+    const {newRunId, planJson, planReplay, runReplay} = await import('../../lib/dlq/replay.js')
     const {selectorFor} = await import('../../lib/dlq/select.js')
     // Filters narrow the selection; held dead letters are skipped with who holds them and why.
     const selector = await selectorFor(conn, targets.filter)
@@ -105,22 +107,42 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
     })
 
     const bar = batchProgress(this.term, 'replaying')
-    let result: DlqReplayResult
+    // The run is a job (dlq jobs): its state, counts and heartbeat in KV, cancellable from another process.
+    const {JobTracker} = await import('../../lib/dlq/jobs.js')
+    const job = await JobTracker.start(conn, {
+      id: newRunId(),
+      total: plan.items.length,
+      actor,
+      reason: flags.reason ?? null,
+    })
+    let result: DlqReplayResult | undefined
     try {
       result = {
         ...(await runReplay(conn, plan, {
           actor,
           reason: flags.reason ?? null,
+          run: job.id,
           ...(rate ? {ratePerSecond: rate} : {}),
           ...(edited ? {edited} : {}),
-          onProgress: (done, total) => bar.update(done, total),
-          signal: this.signal,
+          onProgress: (done, total, failed) => {
+            bar.update(done, total)
+            job.progress(done - failed, failed)
+          },
+          signal: AbortSignal.any([this.signal, job.cancelled]),
         })),
         selection,
       }
     } finally {
       bar.end()
+      await job.finish({
+        done: result?.replayed.length ?? 0,
+        failed: result?.failed.length ?? 0,
+        ok: result !== undefined && result.failed.length === 0 && result.not_attempted.length === 0,
+        interrupted: this.interrupted,
+      })
     }
+    const cancelled = job.cancelled.aborted && !this.interrupted
+    result.job = {id: job.id, state: job.state}
     if (!this.jsonEnabled()) {
       renderActionResult(
         'replayed',
@@ -133,6 +155,14 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
         result.not_attempted,
         {site: conn.site.name, url: conn.url},
       )
+    }
+    if (cancelled) {
+      if (!this.jsonEnabled()) {
+        err(
+          `Cancelled (dlq jobs cancel ${job.id}): ${result.replayed.length} sent; run the same command again to send the rest.`,
+        )
+      }
+      return this.exitWith(result, ExitCode.cancelled)
     }
     if (this.interrupted) {
       // The result says what was sent and what was not; the summary above already says how to finish.

@@ -261,6 +261,8 @@ export const DlqReplayResult = z.object({
   not_attempted: z.array(PlannedReplay),
   /** How many dead letters the plan touches, their failure groups and the held ones left alone (select.ts). */
   selection: PlanSelection.optional(),
+  /** The replay job of a run that sent anything (`dlq jobs ID`): its id is the run id of its ledger journals. */
+  job: z.object({id: z.string(), state: z.string()}).optional(),
 })
 export type DlqReplayResult = z.infer<typeof DlqReplayResult>
 
@@ -298,3 +300,18 @@ export const DlqTriageResult = z.object({
   failed: z.array(FailedItem),
 })
 export type DlqTriageResult = z.infer<typeof DlqTriageResult>
+
+export const ReplayJobState = z.enum(['running', 'completed', 'cancelling', 'cancelled', 'failed', 'interrupted'])
+export const ReplayJob = z.object({
+  id: z.string(),
+  state: ReplayJobState,
+  done: z.number(),
+  total: z.number(),
+  failed: z.number(),
+  actor: z.string(),
+  reason: z.string().nullable(),
+  started_at: z.string(),
+  updated_at: z.string(),
+})
+export const DlqJobsResult = z.object({jobs: z.array(ReplayJob)})
+export type DlqJobsResult = z.infer<typeof DlqJobsResult>

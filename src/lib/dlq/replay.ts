@@ -124,7 +124,10 @@ export interface ReplayRunOptions {
   ratePerSecond?: number
   /** `--edit`: the envelope to send instead of the original, for the one planned item. */
   edited?: {data: Uint8Array; id: string}
-  onProgress?: (done: number, total: number) => void
+  /** Called after each item, sent or failed: items done, planned, and failed so far. */
+  onProgress?: (done: number, total: number, failed: number) => void
+  /** The run id (the journals' `_replays.<run>.<chunk>` and the job's `job.<run>`); a fresh one when unset. */
+  run?: string
   /** Called after a copy is acknowledged and before its chunk's ledger record (tests simulate a crash here). */
   onPublished?: (item: ReplayItem, seq: number) => void
   signal?: AbortSignal
@@ -193,7 +196,7 @@ async function sendAll(
   }
   const {headers} = await import('@nats-io/transport-node')
   const reader = new OriginalReader(conn)
-  const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
+  const run = options.run ?? newRunId()
   const pace = pacer(options.ratePerSecond, options.signal)
   const total = plan.items.length
   const chunks = journalChunks(plan.items, conn.nc.info?.max_payload)
@@ -280,7 +283,7 @@ async function sendAll(
             : describe(error),
         })
       }
-      options.onProgress?.(++done, total)
+      options.onProgress?.(++done, total, result.failed.length)
     })
     // The chunk's `replayed` record: every acknowledged copy with its sequence, every uncertain item still
     // in flight. A dropped connection gets no record (it would only wait for its timeout): the journal's
@@ -524,6 +527,11 @@ async function readChunkOriginals(
     await reader.eachArchived(stream, seqs.archive, PUBLISH_WINDOW, keep)
   }
   return originals
+}
+
+/** A replay run's id: its journals (`_replays.<run>.<chunk>`) and its job (`job.<run>`) carry it. */
+export function newRunId(): string {
+  return `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
 }
 
 /** The plan as the JSON result shows it (and as `--dry-run` returns it). */
