@@ -88,3 +88,39 @@ describe('dlq replay as a job', {timeout: 120_000}, () => {
     await expectEachReplayedOnce(entries, originals, () => cli('dlq', 'list', '--status', 'all', '--json'))
   })
 })
+
+describe('dlq replay --canary', {timeout: 120_000}, () => {
+  let site: DlqSite
+  let originals: Map<number, string>
+  const cli = (...args: string[]) => runCli([...args, '--server', site.server.url])
+
+  beforeAll(async () => {
+    site = await startDlqSite('osl1')
+    originals = await seedDeadLetters(site.conn, 5)
+  }, 60_000)
+
+  afterAll(async () => site?.dispose())
+
+  it('against a worker that still fails: exits 8 after sending exactly 2, naming both', async () => {
+    // The worker still fails: it terminates every command it gets (a new advisory in DV_DLQ per copy).
+    const js = await site.conn.js()
+    const consumer = await js.consumers.get(STREAMS.cmd, 'maskin')
+    const stop = new AbortController()
+    const worker = (async () => {
+      while (!stop.signal.aborted) {
+        for await (const m of await consumer.fetch({max_messages: 10, expires: 1000})) m.term()
+      }
+    })()
+    const run = await cli('dlq', 'replay', '--all', '--canary', '2', '--canary-wait', '30s', '--yes', '--json')
+    stop.abort()
+    await worker
+    expect(run.exitCode, run.stderr).toBe(8)
+    const result = DlqReplayResult.parse(run.json())
+    expect(result.replayed).toHaveLength(2)
+    expect(result.not_attempted).toHaveLength(originals.size - 2)
+    expect(result.canary?.sent).toBe(2)
+    expect(result.canary?.failed.map((f) => f.ref).sort()).toEqual(result.replayed.map((r) => r.ref).sort())
+    const copies = (await readStream(site.conn, STREAMS.cmd)).filter((e) => e.headers['Dv-Replay-Of'])
+    expect(copies).toHaveLength(2)
+  })
+})

@@ -263,6 +263,8 @@ export const DlqReplayResult = z.object({
   selection: PlanSelection.optional(),
   /** The replay job of a run that sent anything (`dlq jobs ID`): its id is the run id of its ledger journals. */
   job: z.object({id: z.string(), state: z.string()}).optional(),
+  /** `--canary N`: how many were sent first, and which of them failed again (then nothing else was sent). */
+  canary: z.object({sent: z.number(), failed: z.array(FailedItem)}).optional(),
 })
 export type DlqReplayResult = z.infer<typeof DlqReplayResult>
 

@@ -126,6 +126,11 @@ export interface ReplayRunOptions {
   edited?: {data: Uint8Array; id: string}
   /** Called after each item, sent or failed: items done, planned, and failed so far. */
   onProgress?: (done: number, total: number, failed: number) => void
+  /**
+   * `--canary N`: the first `count` items form the first chunk; once it is sent and recorded, `check` waits for
+   * their copies' outcomes and the run goes on only if none failed again (else the rest is not attempted).
+   */
+  canary?: {count: number; check: (copies: ReplayedItemResult[]) => Promise<Array<{ref: string; error: string}>>}
   /** The run id (the journals' `_replays.<run>.<chunk>` and the job's `job.<run>`); a fresh one when unset. */
   run?: string
   /** Called after a copy is acknowledged and before its chunk's ledger record (tests simulate a crash here). */
@@ -181,7 +186,8 @@ async function sendAll(
   loss: SiteLoss,
   publisher: AckedPublisher,
 ): Promise<void> {
-  const stopped = () => loss.reason !== undefined || options.signal?.aborted === true
+  let canaryFailed = false
+  const stopped = () => loss.reason !== undefined || options.signal?.aborted === true || canaryFailed
   const notAttempted = (items: ReplayItem[]) => {
     for (const planned of planJson({items})) result.not_attempted.push(planned)
   }
@@ -199,7 +205,14 @@ async function sendAll(
   const run = options.run ?? newRunId()
   const pace = pacer(options.ratePerSecond, options.signal)
   const total = plan.items.length
-  const chunks = journalChunks(plan.items, conn.nc.info?.max_payload)
+  const canary = options.canary && options.canary.count < plan.items.length ? options.canary : undefined
+  const chunks = canary
+    ? [
+        ...journalChunks(plan.items.slice(0, canary.count), conn.nc.info?.max_payload),
+        ...journalChunks(plan.items.slice(canary.count), conn.nc.info?.max_payload),
+      ]
+    : journalChunks(plan.items, conn.nc.info?.max_payload)
+  const canaryChunks = canary ? journalChunks(plan.items.slice(0, canary.count), conn.nc.info?.max_payload).length : 0
   let done = 0
 
   // The next chunk's originals are read while this chunk is published (two chunks in memory at most).
@@ -210,6 +223,13 @@ async function sendAll(
   nextOriginals.catch(() => {})
   for (let chunk = 0; chunk < chunks.length; chunk++) {
     const items = chunks[chunk]
+    // The canary's chunks are the first ones: once they are sent, their copies' outcomes decide the rest. A
+    // canary copy that could not be sent counts as failed too (nothing says the rest would fare better).
+    if (canary && chunk === canaryChunks && !stopped()) {
+      const failures = [...result.failed, ...(await canary.check(result.replayed.slice()))]
+      result.canary = {sent: result.replayed.length, failed: failures}
+      if (failures.length > 0) canaryFailed = true
+    }
     if (stopped()) {
       notAttempted(items)
       continue
