@@ -124,3 +124,40 @@ describe('dlq replay --canary', {timeout: 120_000}, () => {
     expect(copies).toHaveLength(2)
   })
 })
+
+describe('dlq replay --halt-after', {timeout: 120_000}, () => {
+  let site: DlqSite
+  const COUNT_HALT = 30
+  const cli = (...args: string[]) => runCli([...args, '--server', site.server.url])
+
+  beforeAll(async () => {
+    site = await startDlqSite('osl1')
+    await seedDeadLetters(site.conn, COUNT_HALT)
+  }, 60_000)
+
+  afterAll(async () => site?.dispose())
+
+  it('stops a long replay once 3 of its copies have failed again (exit 8)', async () => {
+    const js = await site.conn.js()
+    const consumer = await js.consumers.get(STREAMS.cmd, 'maskin')
+    const stop = new AbortController()
+    const worker = (async () => {
+      while (!stop.signal.aborted) {
+        for await (const m of await consumer.fetch({max_messages: 10, expires: 1000})) m.term()
+      }
+    })()
+    const run = await cli('dlq', 'replay', '--all', '--rate', '10/s', '--halt-after', '3', '--yes', '--json')
+    stop.abort()
+    await worker
+    expect(run.exitCode, run.stderr).toBe(8)
+    const result = DlqReplayResult.parse(run.json())
+    expect(result.halt?.halted).toBe(true)
+    expect(result.halt!.failed.length).toBeGreaterThanOrEqual(3)
+    const sent = new Set(result.replayed.map((r) => r.ref))
+    expect(result.halt!.failed.filter((f) => !sent.has(f.ref))).toEqual([])
+    expect(result.replayed.length).toBeLessThan(COUNT_HALT)
+    expect(result.replayed.length + result.not_attempted.length).toBe(COUNT_HALT)
+    const copies = (await readStream(site.conn, STREAMS.cmd)).filter((e) => e.headers['Dv-Replay-Of'])
+    expect(copies).toHaveLength(result.replayed.length)
+  })
+})

@@ -28,7 +28,7 @@ A dead letter already replayed is refused unless --force (which sends a new copy
 
 A run that sends anything is a job (dlq jobs: its state, counts and heartbeat in the KV bucket dv_dlq_runtime; --json gives its id as job.id). dlq jobs cancel ID, from any terminal, stops it after the messages in flight: it exits 3 with what it sent, and the same command again sends the rest, each once.
 
---canary N sends the first N dead letters of the plan, then waits up to --canary-wait (30s) for their outcomes: a copy has failed again when a new dead-letter advisory for the copy appears in DV_DLQ. Only if none failed (and all N were sent) are the rest sent; otherwise nothing more is sent, the failures are named, and the command exits 8. (A copy's success is not yet read from its task events: the wait ends early only when all N failed.)
+--canary N sends the first N dead letters of the plan, then waits up to --canary-wait (30s) for their outcomes: a copy has failed again when a new dead-letter advisory for the copy appears in DV_DLQ. Only if none failed (and all N were sent) are the rest sent; otherwise nothing more is sent, the failures are named, and the command exits 8. (A copy's success is not yet read from its task events: the wait ends early only when all N failed.) --halt-after K follows DV_DLQ while the replay runs and stops it (after the messages in flight, exit 8, the failures named; JSON: halt) once K of its copies have been dead-lettered again.
 
 Partial failure exits 68 and lists what was replayed, what failed and what was not attempted (JSON: not_attempted). A replay that loses its site stops at once; run it again to finish the rest, each exactly once.`
   static override examples = [
@@ -65,6 +65,11 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
       summary: 'Send this many first and wait for their outcomes; go on only if none failed again (else exit 8).',
       min: 1,
       helpValue: 'N',
+    }),
+    'halt-after': Flags.integer({
+      summary: 'Stop the replay (exit 8) once this many of its copies have been dead-lettered again.',
+      min: 1,
+      helpValue: 'K',
     }),
     'canary-wait': durationFlag({
       summary: 'How long --canary waits for its copies to fail again before it sends the rest.',
@@ -129,6 +134,9 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
       actor,
       reason: flags.reason ?? null,
     })
+    const {HaltWatch} = await import('../../lib/dlq/canary.js')
+    const halt = flags['halt-after'] ? new HaltWatch(conn, flags['halt-after'], Date.now()) : undefined
+    halt?.start()
     let result: DlqReplayResult | undefined
     try {
       result = {
@@ -142,13 +150,17 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
             bar.update(done, total)
             job.progress(done - failed, failed)
           },
-          signal: AbortSignal.any([this.signal, job.cancelled]),
+          signal: AbortSignal.any([this.signal, job.cancelled, ...(halt ? [halt.halt.signal] : [])]),
+          ...(halt
+            ? {onPublished: (item, seq) => halt.sent({ref: item.letter.ref, subject: item.subject, new_seq: seq})}
+            : {}),
           ...(flags.canary ? {canary: await this.canary(conn, flags.canary, flags['canary-wait'])} : {}),
         })),
         selection,
       }
     } finally {
       bar.end()
+      await halt?.stop()
       await job.finish({
         done: result?.replayed.length ?? 0,
         failed: result?.failed.length ?? 0,
@@ -156,7 +168,9 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
         interrupted: this.interrupted,
       })
     }
-    const cancelled = job.cancelled.aborted && !this.interrupted
+    const halted = halt?.halt.signal.aborted === true && !this.interrupted
+    if (halt) result.halt = {after: flags['halt-after']!, halted, failed: halt.failures}
+    const cancelled = job.cancelled.aborted && !this.interrupted && !halted
     result.job = {id: job.id, state: job.state}
     if (!this.jsonEnabled()) {
       renderActionResult(
@@ -178,6 +192,15 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
         )
       }
       return this.exitWith(result, ExitCode.cancelled)
+    }
+    if (halted) {
+      if (!this.jsonEnabled()) {
+        err(
+          `Halted: ${halt!.failures.length} replayed copies failed again (--halt-after ${flags['halt-after']}); nothing more was sent.`,
+        )
+        for (const f of halt!.failures) err(`  ${field(f.ref)}: ${field(f.error)}`)
+      }
+      return this.exitWith(result, ExitCode.workFailed)
     }
     if (result.canary && result.canary.failed.length > 0) {
       if (!this.jsonEnabled()) {

@@ -56,3 +56,67 @@ export async function canaryFailures(
   }
   return [...failed.values()]
 }
+
+/**
+ * `dlq replay --halt-after K`: follows DV_DLQ (from where it last read, every `intervalMs`) while a replay runs,
+ * and aborts `halt` once K of the copies sent so far have been dead-lettered again.
+ */
+export class HaltWatch {
+  readonly halt = new AbortController()
+  readonly failures: CanaryFailure[] = []
+  private readonly copies = new Map<string, CanaryCopy>()
+  private readonly streams = new Map<string, Promise<string | undefined>>()
+  private nextSeq?: number
+  private timer?: NodeJS.Timeout
+  private busy = false
+
+  constructor(
+    private readonly conn: SiteConnection,
+    private readonly limit: number,
+    private readonly since: number,
+    private readonly intervalMs = 1000,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.poll().catch(() => {}), this.intervalMs)
+    this.timer.unref()
+  }
+
+  /** A copy acknowledged by the server (its stream sequence). */
+  sent(copy: CanaryCopy): void {
+    if (!this.streams.has(copy.subject)) {
+      this.streams.set(
+        copy.subject,
+        this.conn.jsm().then((jsm) => jsm.streams.find(copy.subject).catch(() => undefined)),
+      )
+    }
+    void this.streams.get(copy.subject)!.then((stream) => this.copies.set(`${stream}:${copy.new_seq}`, copy))
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer)
+    if (!this.halt.signal.aborted) await this.poll().catch(() => {})
+  }
+
+  private async poll(): Promise<void> {
+    if (this.busy || this.halt.signal.aborted) return
+    this.busy = true
+    try {
+      const start = this.nextSeq !== undefined ? {seq: this.nextSeq} : {time: new Date(this.since - 1000)}
+      for await (const m of readStream(this.conn, {stream: STREAMS.dlq}, {start})) {
+        this.nextSeq = m.seq + 1
+        const a = parseAdvisory(m.data, m.subject)
+        const copy = a ? this.copies.get(`${a.stream}:${a.stream_seq}`) : undefined
+        if (!a || !copy || this.failures.some((f) => f.ref === copy.ref)) continue
+        const why = a.term_reason ? `: ${a.term_reason}` : ''
+        this.failures.push({
+          ref: copy.ref,
+          error: `its copy (${a.stream}:${a.stream_seq}) was dead-lettered again (${a.reason}${why})`,
+        })
+      }
+      if (this.failures.length >= this.limit) this.halt.abort()
+    } finally {
+      this.busy = false
+    }
+  }
+}

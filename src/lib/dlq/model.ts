@@ -265,6 +265,8 @@ export const DlqReplayResult = z.object({
   job: z.object({id: z.string(), state: z.string()}).optional(),
   /** `--canary N`: how many were sent first, and which of them failed again (then nothing else was sent). */
   canary: z.object({sent: z.number(), failed: z.array(FailedItem)}).optional(),
+  /** `--halt-after K`: the copies that failed again while the run went on; `halted` when K were reached. */
+  halt: z.object({after: z.number(), halted: z.boolean(), failed: z.array(FailedItem)}).optional(),
 })
 export type DlqReplayResult = z.infer<typeof DlqReplayResult>
 
