@@ -70,6 +70,13 @@ describe('dlq replay as a job', {timeout: 120_000}, () => {
     expect(shown.exitCode, shown.stderr).toBe(0)
     const [job] = DlqJobsResult.parse(shown.json()).jobs
     expect(job).toMatchObject({id: running.id, state: 'cancelled', done: sent.replayed.length, total: COUNT, failed: 0})
+    // Piped, the table is tab-separated lines; --watch prints each job as it changes (here: once).
+    const text = await cli('dlq', 'jobs', running.id)
+    expect(text.stdout.split('\t').slice(0, 3)).toEqual([running.id, 'cancelled', String(sent.replayed.length)])
+    const watched = await runCli(['dlq', 'jobs', running.id, '--watch', '--json', '--server', site.server.url], {
+      killAfterMs: 1500,
+    })
+    expect(watched.lines()[0].jobs[0]).toMatchObject({id: running.id, state: 'cancelled'})
     // A job that has ended cannot be cancelled again.
     expect((await cli('dlq', 'jobs', 'cancel', running.id)).exitCode).toBe(6)
     expect((await cli('dlq', 'jobs', 'nosuchjob', '--json')).exitCode).toBe(5)
