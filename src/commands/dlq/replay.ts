@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {dlqTargets, groupFilterFlags, selectionFlags, statusFlag} from '../../cli/flags.js'
+import {constantHelp, dlqTargets, durationFlag, groupFilterFlags, selectionFlags, statusFlag} from '../../cli/flags.js'
 import {siteOfRefs} from '../../lib/dlq/ref.js'
 import {usageError} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
@@ -12,6 +12,7 @@ import {batchProgress, renderActionResult, renderPlanSelection, renderReplayPlan
 import {editText} from '../../lib/render/editor.js'
 import {confirmOrRefuse} from '../../lib/render/prompt.js'
 import {err} from '../../lib/render/terminal.js'
+import {field} from '../../lib/render/text.js'
 
 export default class DlqReplay extends BaseCommand<typeof DlqReplay> {
   static override summary = 'Replay dead letters on purpose: send a byte-identical copy of each original command.'
@@ -25,6 +26,10 @@ A dead letter already replayed is refused unless --force (which sends a new copy
 
 --edit opens the envelope in $VISUAL/$EDITOR and sends the edited one as a new message: new id, causation_id = the original's id, actor = you; it must pass the contract checks.
 
+A run that sends anything is a job (dlq jobs: its state, counts and heartbeat in the KV bucket dv_dlq_runtime; --json gives its id as job.id). dlq jobs cancel ID, from any terminal, stops it after the messages in flight: it exits 3 with what it sent, and the same command again sends the rest, each once.
+
+--canary N sends the first N dead letters of the plan, then waits up to --canary-wait (30s) for their outcomes: a copy has failed again when a new dead-letter advisory for the copy appears in DV_DLQ. Only if none failed (and all N were sent) are the rest sent; otherwise nothing more is sent, the failures are named, and the command exits 8. (A copy's success is not yet read from its task events: the wait ends early only when all N failed.) --halt-after K follows DV_DLQ while the replay runs and stops it (after the messages in flight, exit 8, the failures named; JSON: halt) once K of its copies have been dead-lettered again.
+
 Partial failure exits 68 and lists what was replayed, what failed and what was not attempted (JSON: not_attempted). A replay that loses its site stops at once; run it again to finish the rest, each exactly once.`
   static override examples = [
     '<%= config.bin %> <%= command.id %> DV_CMD:42 --dry-run',
@@ -34,6 +39,7 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
     '<%= config.bin %> <%= command.id %> --group error:quota-exceeded --yes --reason "quota raised"',
     '<%= config.bin %> <%= command.id %> DV_CMD:42 --to dv.maskin.cmd.provision_v2 --yes',
     '<%= config.bin %> <%= command.id %> DV_CMD:42 --edit',
+    '<%= config.bin %> <%= command.id %> --error quota-exceeded --canary 5 --canary-wait 1m --yes',
   ]
 
   static override strict = false
@@ -55,6 +61,21 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
     edit: Flags.boolean({summary: 'Edit the envelope in $EDITOR first and send it as a new message (one ref).'}),
     force: Flags.boolean({summary: 'Replay even dead letters already replayed or discarded (a new copy).'}),
     reason: Flags.string({summary: 'Why: recorded in the ledger with the replay.'}),
+    canary: Flags.integer({
+      summary: 'Send this many first and wait for their outcomes; go on only if none failed again (else exit 8).',
+      min: 1,
+      helpValue: 'N',
+    }),
+    'halt-after': Flags.integer({
+      summary: 'Stop the replay (exit 8) once this many of its copies have been dead-lettered again.',
+      min: 1,
+      helpValue: 'K',
+    }),
+    'canary-wait': durationFlag({
+      summary: 'How long --canary waits for its copies to fail again before it sends the rest.',
+      default: 30_000,
+      defaultHelp: constantHelp('30s'),
+    }),
   }
 
   async run(): Promise<DlqReplayResult> {
@@ -66,7 +87,7 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
     const rate = flags.rate ? parseRate(flags.rate) : undefined
 
     const conn = await this.connectOne({impliedSite: siteOfRefs(refs)})
-    const {planJson, planReplay, runReplay} = await import('../../lib/dlq/replay.js')
+    const {newRunId, planJson, planReplay, runReplay} = await import('../../lib/dlq/replay.js')
     const {selectorFor} = await import('../../lib/dlq/select.js')
     // Filters narrow the selection; held dead letters are skipped with who holds them and why.
     const selector = await selectorFor(conn, targets.filter)
@@ -105,22 +126,52 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
     })
 
     const bar = batchProgress(this.term, 'replaying')
-    let result: DlqReplayResult
+    // The run is a job (dlq jobs): its state, counts and heartbeat in KV, cancellable from another process.
+    const {JobTracker} = await import('../../lib/dlq/jobs.js')
+    const job = await JobTracker.start(conn, {
+      id: newRunId(),
+      total: plan.items.length,
+      actor,
+      reason: flags.reason ?? null,
+    })
+    const {HaltWatch} = await import('../../lib/dlq/canary.js')
+    const halt = flags['halt-after'] ? new HaltWatch(conn, flags['halt-after'], Date.now()) : undefined
+    halt?.start()
+    let result: DlqReplayResult | undefined
     try {
       result = {
         ...(await runReplay(conn, plan, {
           actor,
           reason: flags.reason ?? null,
+          run: job.id,
           ...(rate ? {ratePerSecond: rate} : {}),
           ...(edited ? {edited} : {}),
-          onProgress: (done, total) => bar.update(done, total),
-          signal: this.signal,
+          onProgress: (done, total, failed) => {
+            bar.update(done, total)
+            job.progress(done - failed, failed)
+          },
+          signal: AbortSignal.any([this.signal, job.cancelled, ...(halt ? [halt.halt.signal] : [])]),
+          ...(halt
+            ? {onPublished: (item, seq) => halt.sent({ref: item.letter.ref, subject: item.subject, new_seq: seq})}
+            : {}),
+          ...(flags.canary ? {canary: await this.canary(conn, flags.canary, flags['canary-wait'])} : {}),
         })),
         selection,
       }
     } finally {
       bar.end()
+      await halt?.stop()
+      await job.finish({
+        done: result?.replayed.length ?? 0,
+        failed: result?.failed.length ?? 0,
+        ok: result !== undefined && result.failed.length === 0 && result.not_attempted.length === 0,
+        interrupted: this.interrupted,
+      })
     }
+    const halted = halt?.halt.signal.aborted === true && !this.interrupted
+    if (halt) result.halt = {after: flags['halt-after']!, halted, failed: halt.failures}
+    const cancelled = job.cancelled.aborted && !this.interrupted && !halted
+    result.job = {id: job.id, state: job.state}
     if (!this.jsonEnabled()) {
       renderActionResult(
         'replayed',
@@ -133,6 +184,32 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
         result.not_attempted,
         {site: conn.site.name, url: conn.url},
       )
+    }
+    if (cancelled) {
+      if (!this.jsonEnabled()) {
+        err(
+          `Cancelled (dlq jobs cancel ${job.id}): ${result.replayed.length} sent; run the same command again to send the rest.`,
+        )
+      }
+      return this.exitWith(result, ExitCode.cancelled)
+    }
+    if (halted) {
+      if (!this.jsonEnabled()) {
+        err(
+          `Halted: ${halt!.failures.length} replayed copies failed again (--halt-after ${flags['halt-after']}); nothing more was sent.`,
+        )
+        for (const f of halt!.failures) err(`  ${field(f.ref)}: ${field(f.error)}`)
+      }
+      return this.exitWith(result, ExitCode.workFailed)
+    }
+    if (result.canary && result.canary.failed.length > 0) {
+      if (!this.jsonEnabled()) {
+        err(
+          `Canary failed: ${result.canary.failed.length} of ${result.canary.sent} sent failed again; nothing else was sent.`,
+        )
+        for (const f of result.canary.failed) err(`  ${field(f.ref)}: ${field(f.error)}`)
+      }
+      return this.exitWith(result, ExitCode.workFailed)
     }
     if (this.interrupted) {
       // The result says what was sent and what was not; the summary above already says how to finish.
@@ -153,6 +230,23 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
     // The plan above said why each one is skipped; this says only what it adds up to.
     if (!this.jsonEnabled()) err('Error: Nothing to replay.')
     return this.exitWith(result, allMissing ? ExitCode.notFound : ExitCode.refused)
+  }
+
+  /** `--canary N`: the outcome check run after the first N copies (a local one: dlq/canary.ts). */
+  private async canary(
+    conn: Awaited<ReturnType<BaseCommand<typeof DlqReplay>['connectOne']>>,
+    count: number,
+    waitMs: number,
+  ) {
+    const {canaryFailures} = await import('../../lib/dlq/canary.js')
+    const since = Date.now()
+    if (!this.jsonEnabled())
+      err(`Canary: sending ${count} first, then waiting up to ${Math.round(waitMs / 1000)}s for their outcomes.`)
+    return {
+      count,
+      check: (copies: DlqReplayResult['replayed']) =>
+        canaryFailures(conn, copies, {since, waitMs, signal: this.signal}),
+    }
   }
 
   private async edit(

@@ -261,6 +261,12 @@ export const DlqReplayResult = z.object({
   not_attempted: z.array(PlannedReplay),
   /** How many dead letters the plan touches, their failure groups and the held ones left alone (select.ts). */
   selection: PlanSelection.optional(),
+  /** The replay job of a run that sent anything (`dlq jobs ID`): its id is the run id of its ledger journals. */
+  job: z.object({id: z.string(), state: z.string()}).optional(),
+  /** `--canary N`: how many were sent first, and which of them failed again (then nothing else was sent). */
+  canary: z.object({sent: z.number(), failed: z.array(FailedItem)}).optional(),
+  /** `--halt-after K`: the copies that failed again while the run went on; `halted` when K were reached. */
+  halt: z.object({after: z.number(), halted: z.boolean(), failed: z.array(FailedItem)}).optional(),
 })
 export type DlqReplayResult = z.infer<typeof DlqReplayResult>
 
@@ -298,3 +304,18 @@ export const DlqTriageResult = z.object({
   failed: z.array(FailedItem),
 })
 export type DlqTriageResult = z.infer<typeof DlqTriageResult>
+
+export const ReplayJobState = z.enum(['running', 'completed', 'cancelling', 'cancelled', 'failed', 'interrupted'])
+export const ReplayJob = z.object({
+  id: z.string(),
+  state: ReplayJobState,
+  done: z.number(),
+  total: z.number(),
+  failed: z.number(),
+  actor: z.string(),
+  reason: z.string().nullable(),
+  started_at: z.string(),
+  updated_at: z.string(),
+})
+export const DlqJobsResult = z.object({jobs: z.array(ReplayJob)})
+export type DlqJobsResult = z.infer<typeof DlqJobsResult>

@@ -124,7 +124,15 @@ export interface ReplayRunOptions {
   ratePerSecond?: number
   /** `--edit`: the envelope to send instead of the original, for the one planned item. */
   edited?: {data: Uint8Array; id: string}
-  onProgress?: (done: number, total: number) => void
+  /** Called after each item, sent or failed: items done, planned, and failed so far. */
+  onProgress?: (done: number, total: number, failed: number) => void
+  /**
+   * `--canary N`: the first `count` items form the first chunk; once it is sent and recorded, `check` waits for
+   * their copies' outcomes and the run goes on only if none failed again (else the rest is not attempted).
+   */
+  canary?: {count: number; check: (copies: ReplayedItemResult[]) => Promise<Array<{ref: string; error: string}>>}
+  /** The run id (the journals' `_replays.<run>.<chunk>` and the job's `job.<run>`); a fresh one when unset. */
+  run?: string
   /** Called after a copy is acknowledged and before its chunk's ledger record (tests simulate a crash here). */
   onPublished?: (item: ReplayItem, seq: number) => void
   signal?: AbortSignal
@@ -178,7 +186,8 @@ async function sendAll(
   loss: SiteLoss,
   publisher: AckedPublisher,
 ): Promise<void> {
-  const stopped = () => loss.reason !== undefined || options.signal?.aborted === true
+  let canaryFailed = false
+  const stopped = () => loss.reason !== undefined || options.signal?.aborted === true || canaryFailed
   const notAttempted = (items: ReplayItem[]) => {
     for (const planned of planJson({items})) result.not_attempted.push(planned)
   }
@@ -193,10 +202,17 @@ async function sendAll(
   }
   const {headers} = await import('@nats-io/transport-node')
   const reader = new OriginalReader(conn)
-  const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
+  const run = options.run ?? newRunId()
   const pace = pacer(options.ratePerSecond, options.signal)
   const total = plan.items.length
-  const chunks = journalChunks(plan.items, conn.nc.info?.max_payload)
+  const canary = options.canary && options.canary.count < plan.items.length ? options.canary : undefined
+  const chunks = canary
+    ? [
+        ...journalChunks(plan.items.slice(0, canary.count), conn.nc.info?.max_payload),
+        ...journalChunks(plan.items.slice(canary.count), conn.nc.info?.max_payload),
+      ]
+    : journalChunks(plan.items, conn.nc.info?.max_payload)
+  const canaryChunks = canary ? journalChunks(plan.items.slice(0, canary.count), conn.nc.info?.max_payload).length : 0
   let done = 0
 
   // The next chunk's originals are read while this chunk is published (two chunks in memory at most).
@@ -207,6 +223,13 @@ async function sendAll(
   nextOriginals.catch(() => {})
   for (let chunk = 0; chunk < chunks.length; chunk++) {
     const items = chunks[chunk]
+    // The canary's chunks are the first ones: once they are sent, their copies' outcomes decide the rest. A
+    // canary copy that could not be sent counts as failed too (nothing says the rest would fare better).
+    if (canary && chunk === canaryChunks && !stopped()) {
+      const failures = [...result.failed, ...(await canary.check(result.replayed.slice()))]
+      result.canary = {sent: result.replayed.length, failed: failures}
+      if (failures.length > 0) canaryFailed = true
+    }
     if (stopped()) {
       notAttempted(items)
       continue
@@ -280,7 +303,7 @@ async function sendAll(
             : describe(error),
         })
       }
-      options.onProgress?.(++done, total)
+      options.onProgress?.(++done, total, result.failed.length)
     })
     // The chunk's `replayed` record: every acknowledged copy with its sequence, every uncertain item still
     // in flight. A dropped connection gets no record (it would only wait for its timeout): the journal's
@@ -524,6 +547,11 @@ async function readChunkOriginals(
     await reader.eachArchived(stream, seqs.archive, PUBLISH_WINDOW, keep)
   }
   return originals
+}
+
+/** A replay run's id: its journals (`_replays.<run>.<chunk>`) and its job (`job.<run>`) carry it. */
+export function newRunId(): string {
+  return `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
 }
 
 /** The plan as the JSON result shows it (and as `--dry-run` returns it). */

@@ -1,0 +1,170 @@
+// Replay as a job (issue 16, part 4): a paced replay is a job in KV dv_dlq_runtime that another process sees
+// (`dlq jobs --json`) and cancels (`dlq jobs cancel`); the replay stops after its in-flight messages and exits
+// 3 with what it sent; the same command again sends the rest, and every dead letter has exactly one copy.
+// Also: two processes replaying the same dead letter at once leave one copy, not two.
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {DlqJobsResult, DlqReplayResult} from '../../src/lib/dlq/model.js'
+import {STREAMS} from '../../src/lib/layout/names.js'
+import {expectEachReplayedOnce, readStream, seedDeadLetters} from '../fault/harness.js'
+import {runCli} from '../helpers/cli.js'
+import {waitFor} from '../helpers/wait.js'
+import {type DlqSite, startDlqSite} from './dlq-fixture.js'
+
+const COUNT = 100
+
+describe('dlq replay as a job', {timeout: 120_000}, () => {
+  let site: DlqSite
+  let originals: Map<number, string>
+  const cli = (...args: string[]) => runCli([...args, '--server', site.server.url])
+
+  beforeAll(async () => {
+    site = await startDlqSite('osl1')
+    // One dead letter for the two racing processes, a hundred for the job.
+    originals = await seedDeadLetters(site.conn, COUNT + 1)
+  }, 60_000)
+
+  afterAll(async () => site?.dispose())
+
+  it('two processes replaying the same dead letter at once leave one copy', async () => {
+    const seq = Math.min(...originals.keys())
+    const ref = `DV_CMD:${seq}`
+    const [a, b] = await Promise.all([
+      cli('dlq', 'replay', ref, '--yes', '--json'),
+      cli('dlq', 'replay', ref, '--yes', '--json'),
+    ])
+    // Each process either sent it (the second one's copy dropped as a duplicate) or found it replayed (6).
+    for (const r of [a, b]) expect([0, 6], r.stdout + r.stderr).toContain(r.exitCode)
+    const copies = (await readStream(site.conn, STREAMS.cmd)).filter((e) => e.headers['Dv-Replay-Of'] === ref)
+    expect(copies).toHaveLength(1)
+    expect(copies[0].text).toBe(originals.get(seq))
+  })
+
+  it('is running in dlq jobs from another process, cancelled by dlq jobs cancel, resumed by running it again', async () => {
+    const replay = cli('dlq', 'replay', '--all', '--rate', '20/s', '--yes', '--json', '--reason', 'job test')
+    const running = await waitFor(
+      async () => {
+        const r = await cli('dlq', 'jobs', '--json')
+        expect(r.exitCode, r.stderr).toBe(0)
+        const jobs = DlqJobsResult.parse(r.json()).jobs
+        return jobs.find((j) => j.state === 'running' && j.total === COUNT && j.done > 0)
+      },
+      {timeoutMs: 30_000, what: 'a running job of 100 in dlq jobs'},
+    )
+    expect(running.reason).toBe('job test')
+    expect(running.failed).toBe(0)
+
+    const cancel = await cli('dlq', 'jobs', 'cancel', running.id, '--json')
+    expect(cancel.exitCode, cancel.stderr).toBe(0)
+    expect(DlqJobsResult.parse(cancel.json()).jobs[0].state).toBe('cancelling')
+
+    const first = await replay
+    expect(first.exitCode, first.stderr).toBe(3)
+    const sent = DlqReplayResult.parse(first.json())
+    expect(sent.job).toEqual({id: running.id, state: 'cancelled'})
+    expect(sent.replayed.length).toBeGreaterThan(0)
+    expect(sent.replayed.length).toBeLessThan(COUNT)
+    expect(sent.replayed.length + sent.not_attempted.length).toBe(COUNT)
+
+    const shown = await cli('dlq', 'jobs', running.id, '--json')
+    expect(shown.exitCode, shown.stderr).toBe(0)
+    const [job] = DlqJobsResult.parse(shown.json()).jobs
+    expect(job).toMatchObject({id: running.id, state: 'cancelled', done: sent.replayed.length, total: COUNT, failed: 0})
+    // Piped, the table is tab-separated lines; --watch prints each job as it changes (here: once).
+    const text = await cli('dlq', 'jobs', running.id)
+    expect(text.stdout.split('\t').slice(0, 3)).toEqual([running.id, 'cancelled', String(sent.replayed.length)])
+    const watched = await runCli(['dlq', 'jobs', running.id, '--watch', '--json', '--server', site.server.url], {
+      killAfterMs: 1500,
+    })
+    expect(watched.lines()[0].jobs[0]).toMatchObject({id: running.id, state: 'cancelled'})
+    // A job that has ended cannot be cancelled again.
+    expect((await cli('dlq', 'jobs', 'cancel', running.id)).exitCode).toBe(6)
+    expect((await cli('dlq', 'jobs', 'nosuchjob', '--json')).exitCode).toBe(5)
+
+    // The same selection again: only the rest, and a completed job of its own.
+    const second = await cli('dlq', 'replay', '--all', '--yes', '--json')
+    expect(second.exitCode, second.stderr).toBe(0)
+    const rest = DlqReplayResult.parse(second.json())
+    expect(rest.replayed).toHaveLength(COUNT - sent.replayed.length)
+    const sentFirst = new Set(sent.replayed.map((r) => r.ref))
+    expect(rest.replayed.filter((r) => sentFirst.has(r.ref))).toEqual([])
+    const after = DlqJobsResult.parse((await cli('dlq', 'jobs', rest.job!.id, '--json')).json()).jobs[0]
+    expect(after).toMatchObject({state: 'completed', done: rest.replayed.length, total: rest.replayed.length})
+
+    const entries = await readStream(site.conn, STREAMS.cmd)
+    await expectEachReplayedOnce(entries, originals, () => cli('dlq', 'list', '--status', 'all', '--json'))
+  })
+})
+
+describe('dlq replay --canary', {timeout: 120_000}, () => {
+  let site: DlqSite
+  let originals: Map<number, string>
+  const cli = (...args: string[]) => runCli([...args, '--server', site.server.url])
+
+  beforeAll(async () => {
+    site = await startDlqSite('osl1')
+    originals = await seedDeadLetters(site.conn, 5)
+  }, 60_000)
+
+  afterAll(async () => site?.dispose())
+
+  it('against a worker that still fails: exits 8 after sending exactly 2, naming both', async () => {
+    // The worker still fails: it terminates every command it gets (a new advisory in DV_DLQ per copy).
+    const js = await site.conn.js()
+    const consumer = await js.consumers.get(STREAMS.cmd, 'maskin')
+    const stop = new AbortController()
+    const worker = (async () => {
+      while (!stop.signal.aborted) {
+        for await (const m of await consumer.fetch({max_messages: 10, expires: 1000})) m.term()
+      }
+    })()
+    const run = await cli('dlq', 'replay', '--all', '--canary', '2', '--canary-wait', '30s', '--yes', '--json')
+    stop.abort()
+    await worker
+    expect(run.exitCode, run.stderr).toBe(8)
+    const result = DlqReplayResult.parse(run.json())
+    expect(result.replayed).toHaveLength(2)
+    expect(result.not_attempted).toHaveLength(originals.size - 2)
+    expect(result.canary?.sent).toBe(2)
+    expect(result.canary?.failed.map((f) => f.ref).sort()).toEqual(result.replayed.map((r) => r.ref).sort())
+    const copies = (await readStream(site.conn, STREAMS.cmd)).filter((e) => e.headers['Dv-Replay-Of'])
+    expect(copies).toHaveLength(2)
+  })
+})
+
+describe('dlq replay --halt-after', {timeout: 120_000}, () => {
+  let site: DlqSite
+  const COUNT_HALT = 30
+  const cli = (...args: string[]) => runCli([...args, '--server', site.server.url])
+
+  beforeAll(async () => {
+    site = await startDlqSite('osl1')
+    await seedDeadLetters(site.conn, COUNT_HALT)
+  }, 60_000)
+
+  afterAll(async () => site?.dispose())
+
+  it('stops a long replay once 3 of its copies have failed again (exit 8)', async () => {
+    const js = await site.conn.js()
+    const consumer = await js.consumers.get(STREAMS.cmd, 'maskin')
+    const stop = new AbortController()
+    const worker = (async () => {
+      while (!stop.signal.aborted) {
+        for await (const m of await consumer.fetch({max_messages: 10, expires: 1000})) m.term()
+      }
+    })()
+    const run = await cli('dlq', 'replay', '--all', '--rate', '10/s', '--halt-after', '3', '--yes', '--json')
+    stop.abort()
+    await worker
+    expect(run.exitCode, run.stderr).toBe(8)
+    const result = DlqReplayResult.parse(run.json())
+    expect(result.halt?.halted).toBe(true)
+    expect(result.halt!.failed.length).toBeGreaterThanOrEqual(3)
+    const sent = new Set(result.replayed.map((r) => r.ref))
+    expect(result.halt!.failed.filter((f) => !sent.has(f.ref))).toEqual([])
+    expect(result.replayed.length).toBeLessThan(COUNT_HALT)
+    expect(result.replayed.length + result.not_attempted.length).toBe(COUNT_HALT)
+    const copies = (await readStream(site.conn, STREAMS.cmd)).filter((e) => e.headers['Dv-Replay-Of'])
+    expect(copies).toHaveLength(result.replayed.length)
+  })
+})
