@@ -186,14 +186,15 @@ describe('examples work as written against the demo', {timeout: 180_000}, () => 
       .map((text) => ({text, words: shellWords(text)}))
       .filter((e): e is {text: string; words: string[]} => e.words !== undefined)
     expect(runnable.length).toBeGreaterThanOrEqual(10)
-    const results: Array<{text: string; exitCode: number}> = []
+    const results: Array<{text: string; exitCode: number; stderr: string}> = []
     for (let i = 0; i < runnable.length; i += 4) {
       const batch = runnable.slice(i, i + 4)
       results.push(
         ...(await Promise.all(
           batch.map(async ({text, words}) => {
             const r = await runCli(words.slice(1), {env: {NATS_URL: server.url}, timeoutMs: 60_000})
-            return {text, exitCode: r.exitCode}
+            // The error is kept so a failure says why, not only which example.
+            return {text, exitCode: r.exitCode, stderr: r.exitCode === 0 ? '' : r.stderr}
           }),
         )),
       )
