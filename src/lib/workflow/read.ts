@@ -181,32 +181,40 @@ export async function drainSite(
 ): Promise<SiteDrain> {
   const drained: SiteDrain = {site: conn.site.name, missing: [], scanned: 0}
   const {window} = options
+  // The first stream of the site that fails (its server stopped answering) ends the site's other reads: they
+  // would each wait out their own --timeout, or first work through what they had buffered, before failing too.
+  const siteFailed = new AbortController()
+  const signal = options.signal ? AbortSignal.any([options.signal, siteFailed.signal]) : siteFailed.signal
+  let failed: unknown
   const settled = await Promise.allSettled(
     specs.map(async (spec) => {
       const read = readStream(
         conn,
         {stream: spec.stream, needle: spec.needle},
-        {
-          start: window.from ? {time: window.from} : undefined,
-          to: window.to,
-          batch: options.batch,
-          signal: options.signal,
-        },
+        {start: window.from ? {time: window.from} : undefined, to: window.to, batch: options.batch, signal},
       )
-      for await (const m of read) spec.take(m)
+      try {
+        for await (const m of read) spec.take(m)
+      } catch (error) {
+        if (!(error instanceof StreamMissing) && failed === undefined) {
+          failed = error
+          siteFailed.abort()
+        }
+        throw error
+      }
       return read.scanned
     }),
   )
   settled.forEach((s, i) => {
     if (s.status === 'fulfilled') drained.scanned += s.value
     else if (s.reason instanceof StreamMissing) drained.missing.push(specs[i].stream)
-    else if (!drained.error) {
-      // One line naming the site, in the words and with the code of every other connection error.
-      const failure = connectionError(conn.site, conn.url, s.reason)
-      drained.error = failure.message
-      drained.code = failure.code
-    }
   })
+  if (failed !== undefined) {
+    // One line naming the site, in the words and with the code of every other connection error.
+    const failure = connectionError(conn.site, conn.url, failed)
+    drained.error = failure.message
+    drained.code = failure.code
+  }
   return drained
 }
 
