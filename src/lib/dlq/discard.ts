@@ -1,10 +1,9 @@
-import {usageError} from '../errors.js'
 import {describeNatsError} from '../nats/errors.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {Ledger, emptyLedgerState} from './ledger.js'
 import type {DeadLetter, DlqDiscardResult, SkippedItem} from './model.js'
 import {mapPool} from './pool.js'
-import {formatRef, parseRef} from './ref.js'
+import {formatRef, localRef} from './ref.js'
 import {readDeadLetters, type DeadLetterSelection} from './read.js'
 import type {Screen} from './select.js'
 
@@ -19,16 +18,7 @@ export async function planDiscard(
   conn: SiteConnection,
   options: {refs?: string[]; all?: DeadLetterSelection; force: boolean; screen?: Screen},
 ): Promise<DiscardPlan> {
-  const refs = options.refs?.map((text) => {
-    const ref = parseRef(text)
-    if (ref.site && ref.site !== conn.site.name)
-      throw usageError(
-        `${text} belongs to site ${ref.site}, not ${conn.site.name}.`,
-        'wrong-site',
-        `Run it with --site ${ref.site}.`,
-      )
-    return formatRef(ref)
-  })
+  const refs = options.refs?.map((text) => formatRef(localRef(conn.site.name, text)))
   const handle = await Ledger.open(conn, {create: false})
   const ledger = handle ? await handle.load() : emptyLedgerState()
   const letters = await readDeadLetters(conn, {

@@ -22,6 +22,19 @@ export function parseRef(text: string): DeadLetterRef {
   return {...(m[1] ? {site: m[1]} : {}), stream: m[2], seq}
 }
 
+/** A reference given on the command line, refused when it is qualified with another site than `site`. */
+export function localRef(site: string, text: string): DeadLetterRef {
+  const ref = parseRef(text)
+  if (ref.site && ref.site !== site) {
+    throw usageError(
+      `${text} belongs to site ${ref.site}, but this command is connected to ${site}.`,
+      'wrong-site',
+      `Run it with --site ${ref.site}.`,
+    )
+  }
+  return ref
+}
+
 /** `<stream>:<seq>`, site-qualified when `qualified` (several sites are read). */
 export function formatRef(ref: DeadLetterRef, qualified = false): string {
   const local = `${ref.stream}:${ref.seq}`

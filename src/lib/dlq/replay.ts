@@ -2,7 +2,6 @@ import {setTimeout as delay} from 'node:timers/promises'
 
 import type {MsgHdrs} from '@nats-io/transport-node'
 
-import {usageError} from '../errors.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {classifyNatsError, describeNatsError, type NatsFailureKind} from '../nats/errors.js'
 import {AckedPublisher} from '../nats/publisher.js'
@@ -14,7 +13,7 @@ import {type OriginalMessage, OriginalReader} from './original.js'
 import {decideReplay, type ReplayItem} from './plan.js'
 import {replayTargetProblem} from './provenance.js'
 import {mapPool} from './pool.js'
-import {formatRef, ledgerKey, parseRef, type DeadLetterRef} from './ref.js'
+import {formatRef, ledgerKey, localRef} from './ref.js'
 import {readDeadLetters, type DeadLetterSelection} from './read.js'
 import type {Screen} from './select.js'
 
@@ -74,7 +73,7 @@ export interface ReplayPlan {
 export async function planReplay(conn: SiteConnection, options: ReplayPlanOptions): Promise<ReplayPlan> {
   const ledgerHandle = await Ledger.open(conn, {create: false})
   const ledger = ledgerHandle ? await ledgerHandle.load() : emptyLedgerState()
-  const refs = options.refs?.map((r) => localRef(conn, r))
+  const refs = options.refs?.map((r) => localRef(conn.site.name, r))
   const originals = new Map<string, OriginalMessage>()
   let kept = 0
   const letters = await readDeadLetters(conn, {
@@ -581,19 +580,6 @@ async function findStoredReplay(conn: SiteConnection, item: ReplayItem): Promise
     if (m.headers?.[REPLAY_HEADERS.id]?.includes(item.replay_id)) return m.seq
   }
   return undefined
-}
-
-/** A ref given on the command line, checked against the connected site when it is site-qualified. */
-function localRef(conn: SiteConnection, text: string): DeadLetterRef {
-  const ref = parseRef(text)
-  if (ref.site && ref.site !== conn.site.name) {
-    throw usageError(
-      `${text} belongs to site ${ref.site}, but this command is connected to ${conn.site.name}.`,
-      'wrong-site',
-      `Run it with --site ${ref.site}.`,
-    )
-  }
-  return ref
 }
 
 /**

@@ -1,8 +1,7 @@
 import {groupDeadLetters, groupKeyOf, parseGroupKey, serviceOf, type GroupKey} from './group.js'
 import type {DeadLetter, HeldItem, PlanSelection} from './model.js'
 import {readDeadLetters, type DeadLetterSelection} from './read.js'
-import {formatRef, parseRef} from './ref.js'
-import {usageError} from '../errors.js'
+import {formatRef, localRef} from './ref.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {heldReason, holdOf, loadTriage, type TriageState} from './triage.js'
 
@@ -134,16 +133,7 @@ export async function readTargets(
   targets: {refs: string[]; filter: LetterFilter} | {all: DeadLetterSelection; filter: LetterFilter},
 ): Promise<{letters: DeadLetter[]; notFound: string[]}> {
   if ('refs' in targets) {
-    const refs = targets.refs.map((text) => {
-      const ref = parseRef(text)
-      if (ref.site && ref.site !== conn.site.name)
-        throw usageError(
-          `${text} belongs to site ${ref.site}, not ${conn.site.name}.`,
-          'wrong-site',
-          `Run it with --site ${ref.site}.`,
-        )
-      return formatRef(ref)
-    })
+    const refs = targets.refs.map((text) => formatRef(localRef(conn.site.name, text)))
     const letters = (await readDeadLetters(conn, {refs: new Set(refs), status: 'all', qualified: false})).filter(
       (l) => l.status !== 'invalid',
     )
