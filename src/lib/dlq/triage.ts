@@ -72,9 +72,12 @@ export async function loadTriage(conn: SiteConnection): Promise<TriageState> {
     for await (const m of entries) {
       const op = m.headers?.['KV-Operation']?.[0]
       const key = m.subject.slice(prefix.length)
-      if (op === 'DEL' || op === 'PURGE' || !refFromLedgerKey(key)) continue
-      const record = parseRecord(m.data)
+      if (!refFromLedgerKey(key)) continue
+      // In stream order: a later value (or deletion) of a key replaces an earlier one. (A read whose
+      // consumer sits on a replica still catching up hands out an older value before the current one.)
+      const record = op === 'DEL' || op === 'PURGE' ? undefined : parseRecord(m.data)
       if (record) state.set(key, record)
+      else state.delete(key)
     }
   } catch (error) {
     if (error instanceof StreamMissing) return state

@@ -1,4 +1,11 @@
-import type {Consumer, ConsumerMessages, JsMsg, OrderedConsumerOptions, StreamInfo} from '@nats-io/jetstream'
+import type {
+  Consumer,
+  ConsumerMessages,
+  JsMsg,
+  MsgRequest,
+  OrderedConsumerOptions,
+  StreamInfo,
+} from '@nats-io/jetstream'
 import type {QueuedIterator} from '@nats-io/transport-node'
 
 import {formatDuration} from '../duration.js'
@@ -95,6 +102,8 @@ export const CAUGHT_UP: unique symbol = Symbol('caught-up')
 
 /** After this long waiting for the rest of the history, ask whether it was deleted meanwhile. */
 const DRAINED_CHECK_MS = 1000
+/** How many later-superseded messages a last-per-subject read steps over when confirming its end. */
+const END_CHECK_STEPS = 64
 /** Live: a consumer whose heartbeats stopped this many times while the reader waited on it is replaced. */
 const SILENT_HEARTBEATS = 2
 
@@ -123,6 +132,10 @@ export class StreamReader {
   private stalled = false
   private replacing = false
   private drainedCheck = false
+  /** The stream has more than one replica: its consumer's server may be a replica still catching up. */
+  private replicated = false
+  /** When the watchdog may ask again whether the history is complete (after an unconfirmed end). */
+  private recheckAt = 0
   /** Where the last message received came from (which consumer, its delivery count). */
   private lastDelivery: {consumer: string; deliverySequence: number} | undefined
   /** Set when the read stalled: `next` throws it. */
@@ -172,6 +185,7 @@ export class StreamReader {
       throw error
     }
     this.endSeq = info.state.last_seq
+    this.replicated = (info.config.num_replicas ?? 1) > 1
     const start = this.options.start
     let consumerOptions: Partial<OrderedConsumerOptions>
     if (start === 'last-per-subject') {
@@ -190,7 +204,7 @@ export class StreamReader {
     if (this.closed) return
     await this.createConsumer(consumerOptions)
     const pending = (await this.consumer!.info(true)).num_pending
-    if (pending === 0 || this.endSeq < this.firstSeq) this.markCaughtUp()
+    if (this.endSeq < this.firstSeq || (pending === 0 && (await this.endConfirmed()))) this.markCaughtUp()
     if (this.caughtUp && !this.follow) {
       await this.consumer!.delete().catch(() => {})
       this.consumer = undefined
@@ -264,7 +278,9 @@ export class StreamReader {
           }
           continue
         }
-        if (!this.caughtUp && (seq >= this.endSeq || msg.info.pending === 0)) this.markCaughtUp()
+        if (!this.caughtUp && (seq >= this.endSeq || (msg.info.pending === 0 && (await this.endConfirmed())))) {
+          this.markCaughtUp()
+        }
       }
       const stored = this.accept(msg)
       if (stored) {
@@ -307,7 +323,7 @@ export class StreamReader {
       void this.close()
       return
     }
-    if (!this.caughtUp && !this.drainedCheck && waited >= DRAINED_CHECK_MS) {
+    if (!this.caughtUp && !this.drainedCheck && waited >= DRAINED_CHECK_MS && Date.now() >= this.recheckAt) {
       this.drainedCheck = true
       void this.checkDrained()
     }
@@ -328,10 +344,46 @@ export class StreamReader {
       ? info.name === last.consumer && info.delivered.consumer_seq <= last.deliverySequence
       : info.delivered.consumer_seq === 0
     if (info.num_pending === 0 && seenAll) {
+      if (!(await this.endConfirmed())) {
+        // A replica still catching up: its messages arrive as it does; asked again a little later.
+        this.recheckAt = Date.now() + DRAINED_CHECK_MS
+        this.drainedCheck = false
+        return
+      }
+      if (this.caughtUp || this.closed) return
       this.markCaughtUp()
       // Ends the wait: a bounded read is then over; a live one goes on with a new consumer.
       if (this.follow) this.replacing = true
       this.messages?.stop()
+    }
+  }
+
+  /**
+   * The consumer's server says nothing is left before the stream's end as it was when the read opened. On
+   * a single-replica stream that server holds the stream, and it is right. A replicated stream's read
+   * consumer has one replica, placed on any of the stream's servers, and one that is still catching up (a
+   * restarted node) would end the history early: a dead-letter ledger read there misses the newest replay
+   * journals. The stream leader (STREAM.MSG.GET is answered only by it) tells whether a matching message
+   * is left between the last one handed out and that end; deleted ones are not. A last-per-subject read
+   * steps over messages superseded by one stored since it opened. Unconfirmed (or no answer): not yet.
+   */
+  private async endConfirmed(): Promise<boolean> {
+    let from = Math.max(this.firstSeq, this.lastSeq + 1)
+    if (!this.replicated || from > this.endSeq) return true
+    try {
+      const jsm = await this.conn.jsm()
+      const filter = this.spec.filterSubject ?? '>'
+      for (let step = 0; step < END_CHECK_STEPS; step++) {
+        const next = await jsm.streams.getMessage(this.spec.stream, {seq: from, next_by_subj: filter} as MsgRequest)
+        if (!next || next.seq > this.endSeq) return true
+        if (this.options.start !== 'last-per-subject') return false
+        const last = await jsm.streams.getMessage(this.spec.stream, {last_by_subj: next.subject})
+        if (last && last.seq === next.seq) return false
+        from = next.seq + 1
+      }
+      return false
+    } catch {
+      return false
     }
   }
 
