@@ -134,6 +134,14 @@ export class StreamReader {
   private drainedCheck = false
   /** The stream has more than one replica: its consumer's server may be a replica still catching up. */
   private replicated = false
+  /**
+   * The leader said history is left that the consumer's server had not handed out: it is catching up. Its
+   * messages keep coming, so the leader is asked again only after a silence (the drained check), not at
+   * every message.
+   */
+  private lagging = false
+  /** A last-per-subject read's confirmation got this far (messages superseded within the history). */
+  private checkedTo = 0
   /** When the watchdog may ask again whether the history is complete (after an unconfirmed end). */
   private recheckAt = 0
   /** Where the last message received came from (which consumer, its delivery count). */
@@ -278,7 +286,10 @@ export class StreamReader {
           }
           continue
         }
-        if (!this.caughtUp && (seq >= this.endSeq || (msg.info.pending === 0 && (await this.endConfirmed())))) {
+        if (
+          !this.caughtUp &&
+          (seq >= this.endSeq || (msg.info.pending === 0 && !this.lagging && (await this.endConfirmed())))
+        ) {
           this.markCaughtUp()
         }
       }
@@ -365,26 +376,34 @@ export class StreamReader {
    * restarted node) would end the history early: a dead-letter ledger read there misses the newest replay
    * journals. The stream leader (STREAM.MSG.GET is answered only by it) tells whether a matching message
    * is left between the last one handed out and that end; deleted ones are not. A last-per-subject read
-   * steps over messages superseded by one stored since it opened. Unconfirmed (or no answer): not yet.
+   * steps over messages superseded within the history (a few per question; it goes on from there the next
+   * time). Unconfirmed, or no answer: not yet, and the server is taken to be catching up.
    */
   private async endConfirmed(): Promise<boolean> {
-    let from = Math.max(this.firstSeq, this.lastSeq + 1)
-    if (!this.replicated || from > this.endSeq) return true
+    if (!this.replicated) return true
+    let from = Math.max(this.firstSeq, this.lastSeq + 1, this.checkedTo + 1)
+    this.lagging = true
     try {
       const jsm = await this.conn.jsm()
       const filter = this.spec.filterSubject ?? '>'
-      for (let step = 0; step < END_CHECK_STEPS; step++) {
+      for (let step = 0; ; step++) {
+        if (from > this.endSeq) break
+        // Not confirmed yet; the next question goes on from here.
+        if (step === END_CHECK_STEPS) return false
         const next = await jsm.streams.getMessage(this.spec.stream, {seq: from, next_by_subj: filter} as MsgRequest)
-        if (!next || next.seq > this.endSeq) return true
+        if (!next || next.seq > this.endSeq) break
         if (this.options.start !== 'last-per-subject') return false
         const last = await jsm.streams.getMessage(this.spec.stream, {last_by_subj: next.subject})
-        if (last && last.seq === next.seq) return false
+        // Its subject's value at the history's end is this one (or one stored since, which the read may not get).
+        if (!last || last.seq === next.seq || last.seq > this.endSeq) return false
+        this.checkedTo = next.seq
         from = next.seq + 1
       }
-      return false
     } catch {
       return false
     }
+    this.lagging = false
+    return true
   }
 
   private async createConsumer(options: Partial<OrderedConsumerOptions>): Promise<void> {
