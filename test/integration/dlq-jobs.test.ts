@@ -8,6 +8,7 @@ import {DlqJobsResult, DlqReplayResult} from '../../src/lib/dlq/model.js'
 import {STREAMS} from '../../src/lib/layout/names.js'
 import {expectEachReplayedOnce, readStream, seedDeadLetters} from '../fault/harness.js'
 import {runCli} from '../helpers/cli.js'
+import {startCli} from '../helpers/live-cli.js'
 import {waitFor} from '../helpers/wait.js'
 import {type DlqSite, startDlqSite} from './dlq-fixture.js'
 
@@ -73,10 +74,11 @@ describe('dlq replay as a job', {timeout: 120_000}, () => {
     // Piped, the table is tab-separated lines; --watch prints each job as it changes (here: once).
     const text = await cli('dlq', 'jobs', running.id)
     expect(text.stdout.split('\t').slice(0, 3)).toEqual([running.id, 'cancelled', String(sent.replayed.length)])
-    const watched = await runCli(['dlq', 'jobs', running.id, '--watch', '--json', '--server', site.server.url], {
-      killAfterMs: 1500,
-    })
-    expect(watched.lines()[0].jobs[0]).toMatchObject({id: running.id, state: 'cancelled'})
+    // Stopped once it printed (a fixed time would be too short on a loaded machine); Ctrl-C ends it (130).
+    const watched = startCli(['dlq', 'jobs', running.id, '--watch', '--json', '--server', site.server.url])
+    await watched.waitFor(() => watched.stdout().length > 0, 60_000, 'the watched job')
+    expect(await watched.stop()).toBe(130)
+    expect(JSON.parse(watched.stdout()[0]).jobs[0]).toMatchObject({id: running.id, state: 'cancelled'})
     // A job that has ended cannot be cancelled again.
     expect((await cli('dlq', 'jobs', 'cancel', running.id)).exitCode).toBe(6)
     expect((await cli('dlq', 'jobs', 'nosuchjob', '--json')).exitCode).toBe(5)

@@ -2,12 +2,14 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import type {DlqJobsResult} from '../../lib/dlq/model.js'
+import {ResultExit} from '../../lib/errors.js'
+import {ExitCode} from '../../lib/exit-codes.js'
 
 export default class DlqJobs extends BaseCommand<typeof DlqJobs> {
   static override summary = 'Show replay jobs: state, progress, who started them and why (from any terminal).'
   static override description = `Every dlq replay run that sends anything is a job, kept in the KV bucket dv_dlq_runtime (key job.<id>; the id is the run id of its ledger journals) with its state, counts (sent, total, failed), actor, reason, start and last update, and a heartbeat. States: running, completed, cancelling (dlq jobs cancel asked it to stop), cancelled, failed (some letters were not sent) and interrupted (running, but its heartbeat is more than 15s old: the process is gone; run the same replay again to finish it, nothing is sent twice).
 
---watch redraws the table every second on a terminal until Ctrl-C; piped, it prints a line per job whenever one changes (--json: one {jobs} object per change).`
+--watch redraws the table every second on a terminal until Ctrl-C (exit 130, as every live view); piped, it prints a line per job whenever one changes (--json: one {jobs} object per change).`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --watch',
@@ -62,5 +64,6 @@ export default class DlqJobs extends BaseCommand<typeof DlqJobs> {
     } finally {
       live?.stop()
     }
+    if (this.interrupted) throw new ResultExit(ExitCode.interrupted)
   }
 }
