@@ -34,6 +34,9 @@ function ptyRun(
     const term = pty.spawn('/bin/sh', ['-c', shell], {cols: 120, rows: 30, env})
     let output = ''
     let answered = false
+    let enters = 0
+    // What was typed when: shown after the output, so a failure says where each key went.
+    const keys: string[] = []
     const timer = setTimeout(() => {
       term.kill('SIGKILL')
       reject(new Error(`no exit; output:\n${output}`))
@@ -44,27 +47,36 @@ function ptyRun(
       clearTimeout(quiet)
       if (!answered && output.includes('(y/N)')) {
         answered = true
+        keys.push(`${JSON.stringify(answer)} at output ${output.length}`)
         term.write(answer)
       } else if (!answered && options.enterBefore) {
-        // Only while a field prompt ("? label") waits: an Enter typed while the command connects would
-        // otherwise be read by the confirmation that follows, as its default "no".
+        // Only while a field prompt ("? label") waits, and once per prompt (one Enter per prompt finished
+        // with a "✔"): an Enter typed while the command connects, or a second one while a slow machine has
+        // not yet finished the prompt just answered, would be read by the confirmation that follows, as its
+        // default "no".
         quiet = setTimeout(() => {
-          if (!answered && !output.includes('(y/N)') && /^\?\s/.test(lastLine(output))) term.write('\r')
+          const finished = output.split('✔').length - 1
+          if (answered || output.includes('(y/N)') || !/^\?\s/.test(lastLine(output)) || enters > finished) return
+          enters++
+          keys.push(`Enter after ${finished} finished prompts, at output ${output.length}`)
+          term.write('\r')
         }, 400)
       }
     })
     term.onExit(({exitCode}) => {
       clearTimeout(quiet)
       clearTimeout(timer)
-      resolve({exitCode, output})
+      resolve({exitCode, output: `${output}\n[typed: ${keys.join('; ')}]`})
     })
   })
 }
 
 /** The last line shown on the terminal, without colour or cursor sequences. */
 function lastLine(output: string): string {
+  // A prompt redraws its line by moving to column 1 (ESC [G) and clearing it (ESC [2K): what follows is
+  // the line as shown ("✔ label" once answered, not "? label").
   // eslint-disable-next-line no-control-regex
-  const plain = output.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '')
+  const plain = output.replace(/\u001b\[G/g, '\r').replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '')
   return (
     plain
       .split(/\r|\n/)
