@@ -3,6 +3,9 @@
 // 3 with what it sent; the same command again sends the rest, and every dead letter has exactly one copy.
 // Also: two processes replaying the same dead letter at once leave one copy, not two.
 import {randomUUID} from 'node:crypto'
+import {fileURLToPath} from 'node:url'
+
+import {Kvm} from '@nats-io/kv'
 
 import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 
@@ -262,3 +265,62 @@ describe(
     })
   },
 )
+
+describe('finished replay jobs expire', {timeout: 120_000}, () => {
+  let site: DlqSite
+  let seqs: number[]
+  const skewed = fileURLToPath(new URL('../helpers/skewed-clock.mjs', import.meta.url))
+  /** A CLI run whose clock is past the jobs' retention: what it reads was stored 8 days before its "now". */
+  const later = {NODE_OPTIONS: `--import ${skewed}`, DV_TEST_CLOCK_SKEW_MS: String(8 * 24 * 3600 * 1000)}
+  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli([...args, '--server', site.server.url], {env})
+  const jobIds = async (env: NodeJS.ProcessEnv = {}) => {
+    const r = await cli(['dlq', 'jobs', '--json'], env)
+    expect(r.exitCode, r.stderr).toBe(0)
+    return DlqJobsResult.parse(r.json()).jobs.map((j) => j.id)
+  }
+
+  beforeAll(async () => {
+    site = await startDlqSite('osl1')
+    seqs = [...(await seedDeadLetters(site.conn, 3)).keys()].sort((a, b) => a - b)
+  }, 60_000)
+  afterAll(async () => site?.dispose())
+
+  it('are purged after the retention, when jobs are listed and when a job starts; a running one never is', async () => {
+    const kv = await new Kvm(await site.conn.js()).open('dv_dlq_runtime')
+    // A job whose process still runs (its record says running; stale, it is shown interrupted): never purged.
+    const now = new Date().toISOString()
+    const running = {
+      id: 'stillrunning',
+      state: 'running',
+      done: 1,
+      total: 10,
+      failed: 0,
+      actor: 'bob',
+      reason: null,
+      started_at: now,
+      updated_at: now,
+      heartbeat_at: now,
+    }
+    await kv.put('job.stillrunning', JSON.stringify(running))
+    const replay = async (seq: number, env: NodeJS.ProcessEnv = {}) => {
+      const r = await cli(['dlq', 'replay', `DV_CMD:${seq}`, '--yes', '--json'], env)
+      expect(r.exitCode, r.stderr).toBe(0)
+      return DlqReplayResult.parse(r.json()).job!.id
+    }
+
+    // Listing: a completed job past the retention is gone, from the listing and from the bucket.
+    const first = await replay(seqs[0])
+    expect((await jobIds()).sort()).toEqual([first, 'stillrunning'].sort())
+    expect(await jobIds(later)).toEqual(['stillrunning'])
+    expect(await kv.get(`job.${first}`)).toBeNull()
+    expect(await jobIds()).toEqual(['stillrunning'])
+
+    // A job starting: the finished ones past the retention go.
+    const second = await replay(seqs[1])
+    expect(await kv.get(`job.${second}`)).not.toBeNull()
+    const third = await replay(seqs[2], later)
+    expect(await kv.get(`job.${second}`)).toBeNull()
+    expect((await jobIds()).sort()).toEqual([third, 'stillrunning'].sort())
+    expect((await kv.get('job.stillrunning'))?.json()).toMatchObject({state: 'running'})
+  })
+})
