@@ -68,12 +68,13 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
       helpValue: 'N',
     }),
     'halt-after': Flags.integer({
-      summary: 'Stop the replay (exit 8) once this many of its copies have failed again (task failed or dead-lettered).',
+      summary:
+        'Stop the replay (exit 8) once this many of its copies have failed again (task failed or dead-lettered).',
       min: 1,
       helpValue: 'K',
     }),
     'canary-wait': durationFlag({
-      summary: 'How long --canary waits for its copies\' outcomes before it sends the rest.',
+      summary: "How long --canary waits for its copies' outcomes before it sends the rest.",
       default: 30_000,
       defaultHelp: constantHelp('30s'),
     }),
@@ -153,9 +154,7 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
             job.progress(done - failed, failed)
           },
           signal: AbortSignal.any([this.signal, job.cancelled, ...(halt ? [halt.halt.signal] : [])]),
-          ...(halt
-            ? {onPublished: (_item, _seq, copy) => halt.sent(copy)}
-            : {}),
+          ...(halt ? {onPublished: (_item, _seq, copy) => halt.sent(copy)} : {}),
           ...(flags.canary ? {canary: await this.canary(conn, flags.canary, flags['canary-wait'])} : {}),
         })),
         selection,
