@@ -259,23 +259,25 @@ describe('dlq capture and the dead-letter archive', {timeout: 120_000}, () => {
 
 /**
  * One rule for "is this dead letter handled?" (outcome.ts isHandled): a letter whose last replay failed again
- * (`replay_failed`) is pending. Its archived copy, marked handled (with a TTL) when it was replayed, is written
- * again as pending without a TTL once capture sees the replay fail (2.11+; a 2.9 server has no TTL at all and
- * capture sets none), and the health snapshot counts it as pending.
+ * (`replay_failed`) is pending. Its archived copy, marked handled with a TTL while its replay had no outcome yet
+ * (2.11+), is written again as pending without a TTL once capture sees the replay fail; a 2.9 server has no TTL
+ * at all and capture sets none. The health snapshot counts the letter as pending.
  */
 describe('a dead letter whose replay failed again is still pending', {timeout: 120_000}, () => {
   let site: DlqSite
-  let worker: Worker
-
-  beforeAll(async () => {
-    site = await startDlqSite()
-    const consumer = await createWorkerConsumer(site.conn, {service: 'maskin', maxDeliver: 1, ackWaitMs: 1000})
-    worker = await startWorker(site.conn, {
+  let consumer: string
+  let worker: Worker | undefined
+  const failing = () =>
+    startWorker(site.conn, {
       service: 'maskin',
       consumer,
       progressSteps: 0,
       behaviour: {fail: {code: 'quota-exceeded', message: 'no quota left'}},
     })
+
+  beforeAll(async () => {
+    site = await startDlqSite()
+    consumer = await createWorkerConsumer(site.conn, {service: 'maskin', maxDeliver: 1, ackWaitMs: 1000})
   })
   afterAll(async () => {
     await worker?.stop()
@@ -292,14 +294,31 @@ describe('a dead letter whose replay failed again is still pending', {timeout: 1
     const jsm = await site.conn.jsm()
     const archived = (seq: number) =>
       jsm.streams.getMessage(DLQ_ARCHIVE_STREAM, {last_by_subj: archiveSubject('DV_CMD', seq)}).catch(() => null)
+    worker = await failing()
     const envelope = command('maskin.server.provision.requested')
     const ack = await (await site.conn.js()).publish('dv.maskin.cmd.provision', JSON.stringify(envelope))
     const ref = `DV_CMD:${ack.seq}`
     await waitFor(async () => (await archived(ack.seq)) ?? undefined, {what: 'the archived copy'})
+    await worker.stop()
 
+    // Replayed while no worker takes the copy: handled (outcome pending), with the TTL on 2.11+.
     const replay = await cli('dlq', 'replay', ref, '--yes', '--json')
     expect(replay.exitCode, replay.stderr).toBe(0)
     const [sent] = DlqReplayResult.parse(replay.json()).replayed
+    const version = (await site.conn.identity()).serverVersion ?? ''
+    if (supportsMessageTtl(version)) {
+      const handled = await waitFor(
+        async () => {
+          const c = await archived(ack.seq)
+          return c?.header?.get('Dv-Archive-State') === 'handled' ? c : undefined
+        },
+        {what: 'the copy marked handled'},
+      )
+      expect(handled.header?.get('Nats-TTL')).toBe('3600s')
+    }
+
+    // The worker fails the copy as well: the letter is replay_failed, so pending again.
+    worker = await failing()
     await waitFor(
       async () => {
         const list = DlqListResult.parse((await cli('dlq', 'list', '--status', 'replay_failed', '--json')).json())
@@ -307,10 +326,7 @@ describe('a dead letter whose replay failed again is still pending', {timeout: 1
       },
       {what: `${ref} replay_failed`},
     )
-
-    const version = (await site.conn.identity()).serverVersion ?? ''
     if (supportsMessageTtl(version)) {
-      // Written handled with a TTL when it was replayed, then pending again once the replay failed.
       await waitFor(
         async () => {
           const c = await archived(ack.seq)

@@ -370,8 +370,11 @@ async function followLedger(
     return () => {}
   }
   const watch = await kv.watch({key: '>', ignoreDeletes: true})
-  /** The last replay of each dead letter whose outcome is not known yet, by ledger key. */
-  const replays = new Map<string, {ref: {stream: string; seq: number}; record: ReplayRecord; stored: number}>()
+  /** The last replay of each dead letter whose outcome is not known yet, by ledger key; `written`: the state set. */
+  const replays = new Map<
+    string,
+    {ref: {stream: string; seq: number}; record: ReplayRecord; stored: number; written?: 'handled' | 'pending'}
+  >()
 
   /** Writes the copy again in `state` (with the TTL when handled), unless it is in that state already. */
   const rewrite = async (
@@ -412,7 +415,10 @@ async function followLedger(
       const outcome = outcomes.get(r.record.replay_id)?.outcome ?? 'pending'
       if (replays.get(key) !== r) continue
       if (outcome !== 'pending') replays.delete(key)
-      if (!isHandled('replayed', outcome)) await rewrite(r.ref, 'pending', r.stored, r.record.replay_id)
+      const state = isHandled('replayed', outcome) ? 'handled' : 'pending'
+      if (r.written === state) continue
+      await rewrite(r.ref, state, r.stored, r.record.replay_id)
+      r.written = state
     }
   }
   let checking = false
@@ -441,9 +447,13 @@ async function followLedger(
         if (!ref) continue
         replays.delete(key)
         if (!isHandled(entry.action)) continue
-        // Handled while its replay has no outcome; followed until it has one.
-        await rewrite(ref, 'handled', change.stored, entry.replay_id ?? undefined)
-        if (entry.action !== 'replayed') continue
+        if (entry.action !== 'replayed') {
+          await rewrite(ref, 'handled', change.stored)
+          continue
+        }
+        // A replay: its copy follows the replay's outcome (checkOutcomes, within OUTCOME_CHECK_MS), handled
+        // while the replay has not failed again. Nothing is written before the outcome is asked for, so a
+        // restart does not mark the copy of an old failed replay handled, even for a moment.
         const archived = await facts
           .current()
           .reader.archived(ref.stream, ref.seq)
