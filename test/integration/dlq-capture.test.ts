@@ -7,6 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {DoctorResult} from '../../src/lib/doctor/check.js'
 import {archiveSubject} from '../../src/lib/dlq/archive.js'
 import {DlqListResult, DlqReplayResult, DlqShowResult} from '../../src/lib/dlq/model.js'
+import {PendingDeadLetters} from '../../src/lib/dlq/pending.js'
 import {readAdvisories} from '../../src/lib/dlq/read.js'
 import {DLQ_ARCHIVE_STREAM, DLQ_CAPTURE_CONSUMER, STREAMS} from '../../src/lib/layout/names.js'
 import {supportsMessageTtl} from '../../src/lib/nats/server-version.js'
@@ -253,5 +254,108 @@ describe('dlq capture and the dead-letter archive', {timeout: 120_000}, () => {
     const list = await cli('dlq', 'list', '--status', 'all')
     expect(list.exitCode).toBe(0)
     expect(list.stderr).toContain(`no ${DLQ_ARCHIVE_STREAM} stream`)
+  })
+})
+
+/**
+ * One rule for "is this dead letter handled?" (outcome.ts isHandled): a letter whose last replay failed again
+ * (`replay_failed`) is pending. Its archived copy, marked handled with a TTL while its replay had no outcome yet
+ * (2.11+), is written again as pending without a TTL once capture sees the replay fail; a 2.9 server has no TTL
+ * at all and capture sets none. The health snapshot counts the letter as pending.
+ */
+describe('a dead letter whose replay failed again is still pending', {timeout: 120_000}, () => {
+  let site: DlqSite
+  let consumer: string
+  let worker: Worker | undefined
+  const failing = () =>
+    startWorker(site.conn, {
+      service: 'maskin',
+      consumer,
+      progressSteps: 0,
+      behaviour: {fail: {code: 'quota-exceeded', message: 'no quota left'}},
+    })
+
+  beforeAll(async () => {
+    site = await startDlqSite()
+    consumer = await createWorkerConsumer(site.conn, {service: 'maskin', maxDeliver: 1, ackWaitMs: 1000})
+  })
+  afterAll(async () => {
+    await worker?.stop()
+    await site?.dispose()
+  })
+
+  it('keeps its archived copy without a TTL and counts it as pending', async () => {
+    const cli = (...args: string[]) => runCommand([...args, '--server', site.server.url])
+    const stop = new AbortController()
+    const capture = runCommand(
+      ['dlq', 'capture', '--json', '--heartbeat', '1s', '--handled-ttl', '1h', '--server', site.server.url],
+      {signal: stop.signal},
+    )
+    const jsm = await site.conn.jsm()
+    const archived = (seq: number) =>
+      jsm.streams.getMessage(DLQ_ARCHIVE_STREAM, {last_by_subj: archiveSubject('DV_CMD', seq)}).catch(() => null)
+    worker = await failing()
+    const envelope = command('maskin.server.provision.requested')
+    const ack = await (await site.conn.js()).publish('dv.maskin.cmd.provision', JSON.stringify(envelope))
+    const ref = `DV_CMD:${ack.seq}`
+    await waitFor(async () => (await archived(ack.seq)) ?? undefined, {what: 'the archived copy'})
+    await worker.stop()
+
+    // Replayed while no worker takes the copy: handled (outcome pending), with the TTL on 2.11+.
+    const replay = await cli('dlq', 'replay', ref, '--yes', '--json')
+    expect(replay.exitCode, replay.stderr).toBe(0)
+    const [sent] = DlqReplayResult.parse(replay.json()).replayed
+    const version = (await site.conn.identity()).serverVersion ?? ''
+    if (supportsMessageTtl(version)) {
+      const handled = await waitFor(
+        async () => {
+          const c = await archived(ack.seq)
+          return c?.header?.get('Dv-Archive-State') === 'handled' ? c : undefined
+        },
+        {what: 'the copy marked handled'},
+      )
+      expect(handled.header?.get('Nats-TTL')).toBe('3600s')
+    }
+
+    // The worker fails the copy as well: the letter is replay_failed, so pending again.
+    worker = await failing()
+    await waitFor(
+      async () => {
+        const list = DlqListResult.parse((await cli('dlq', 'list', '--status', 'replay_failed', '--json')).json())
+        return list.dead_letters.some((l) => l.ref === ref) ? true : undefined
+      },
+      {what: `${ref} replay_failed`},
+    )
+    if (supportsMessageTtl(version)) {
+      await waitFor(
+        async () => {
+          const c = await archived(ack.seq)
+          return c?.header?.get('Nats-Msg-Id')?.endsWith(`.pending.${sent.replay_id}`) ? true : undefined
+        },
+        {what: 'the copy written again as pending', timeoutMs: 20_000},
+      )
+    }
+    const copy = (await archived(ack.seq))!
+    expect(copy.header?.get('Dv-Archive-State')).toBe('pending')
+    expect(copy.header?.get('Nats-TTL') ?? '').toBe('')
+
+    const tracker = new PendingDeadLetters(site.conn)
+    await tracker.refresh()
+    expect(tracker.summary(new Date()).recent.map((l) => l.ref)).toContain(ref)
+
+    stop.abort()
+    const result = await capture
+    expect(result.exitCode, result.stderr).toBe(0)
+    const events = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as {kind: string; ref?: string; ttl_unavailable?: string | null})
+    if (supportsMessageTtl(version)) {
+      expect(events.filter((e) => e.ref === ref).map((e) => e.kind)).toEqual(['archived', 'expiring', 'kept'])
+    } else {
+      // No per-message TTL: none is attempted, and the copy simply stays.
+      expect(events[0].ttl_unavailable).toMatch(/no per-message TTL/)
+      expect(events.filter((e) => e.kind === 'expiring' || e.kind === 'kept')).toEqual([])
+    }
   })
 })

@@ -2,7 +2,14 @@
 // (`dlq jobs --json`) and cancels (`dlq jobs cancel`); the replay stops after its in-flight messages and exits
 // 3 with what it sent; the same command again sends the rest, and every dead letter has exactly one copy.
 // Also: two processes replaying the same dead letter at once leave one copy, not two.
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {randomUUID} from 'node:crypto'
+import {fileURLToPath} from 'node:url'
+
+import {Kvm} from '@nats-io/kv'
+
+import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+
+import {newEnvelope} from '../../src/lib/contract/envelope.js'
 
 import {DlqJobsResult, DlqReplayResult} from '../../src/lib/dlq/model.js'
 import {STREAMS} from '../../src/lib/layout/names.js'
@@ -168,5 +175,154 @@ describe('dlq replay --halt-after', {timeout: 120_000}, () => {
     expect(result.replayed.length + result.not_attempted.length).toBe(COUNT_HALT)
     const copies = (await readStream(site.conn, STREAMS.cmd)).filter((e) => e.headers['Dv-Replay-Of'])
     expect(copies).toHaveLength(result.replayed.length)
+  })
+})
+
+/**
+ * A worker that still fails without dead-lettering anything: it reports the task `failed` (a dv.task.evt.failed
+ * event caused by the command's id, as the contract asks) and acknowledges the command. The copy's outcome is
+ * `failed` (dlq/outcome.ts), which --canary and --halt-after count as failed again.
+ */
+function taskFailingWorker(site: DlqSite): {stop: () => Promise<void>} {
+  const stop = new AbortController()
+  const loop = (async () => {
+    const js = await site.conn.js()
+    const consumer = await js.consumers.get(STREAMS.cmd, 'maskin')
+    while (!stop.signal.aborted) {
+      for await (const m of await consumer.fetch({max_messages: 10, expires: 1000})) {
+        const cmd = JSON.parse(new TextDecoder().decode(m.data)) as {id: string; correlation_id: string}
+        const taskId = `tsk-${randomUUID().slice(0, 8)}`
+        const event = newEnvelope({
+          type: 'task.failed',
+          source: 'maskin',
+          subject: taskId,
+          tenant_id: 'acme',
+          actor: 'user:test',
+          correlation_id: cmd.correlation_id,
+          causation_id: cmd.id,
+          data: {
+            task_id: taskId,
+            state: 'failed',
+            error: {code: 'quota-exceeded', message: 'no quota', retryable: false},
+          },
+        })
+        await js.publish('dv.task.evt.failed', JSON.stringify(event))
+        m.ack()
+      }
+    }
+  })()
+  return {
+    async stop() {
+      stop.abort()
+      await loop
+    },
+  }
+}
+
+describe(
+  'dlq replay --canary and --halt-after against a task that fails (no new dead letter)',
+  {timeout: 120_000},
+  () => {
+    let site: DlqSite
+    const cli = (...args: string[]) => runCli([...args, '--server', site.server.url])
+
+    beforeEach(async () => {
+      site = await startDlqSite('osl1')
+    })
+    afterEach(async () => site?.dispose())
+
+    it('--canary 2 exits 8 after sending exactly 2, naming the failed tasks', async () => {
+      const originals = await seedDeadLetters(site.conn, 5)
+      const worker = taskFailingWorker(site)
+      const run = await cli('dlq', 'replay', '--all', '--canary', '2', '--canary-wait', '20s', '--yes', '--json')
+      await worker.stop()
+      expect(run.exitCode, run.stderr).toBe(8)
+      const result = DlqReplayResult.parse(run.json())
+      expect(result.replayed).toHaveLength(2)
+      expect(result.not_attempted).toHaveLength(originals.size - 2)
+      expect(result.canary?.sent).toBe(2)
+      expect(result.canary?.failed.map((f) => f.ref).sort()).toEqual(result.replayed.map((r) => r.ref).sort())
+      for (const f of result.canary!.failed) expect(f.error).toMatch(/task failed \(quota-exceeded: no quota\)/)
+      const copies = (await readStream(site.conn, STREAMS.cmd)).filter((e) => e.headers['Dv-Replay-Of'])
+      expect(copies).toHaveLength(2)
+      // No copy was dead-lettered: the failed task events alone stopped it.
+      expect((await readStream(site.conn, STREAMS.dlq)).length).toBe(originals.size)
+    })
+
+    it('--halt-after 3 stops a long replay once 3 tasks of its copies failed (exit 8)', async () => {
+      const count = 30
+      await seedDeadLetters(site.conn, count)
+      const worker = taskFailingWorker(site)
+      const run = await cli('dlq', 'replay', '--all', '--rate', '10/s', '--halt-after', '3', '--yes', '--json')
+      await worker.stop()
+      expect(run.exitCode, run.stderr).toBe(8)
+      const result = DlqReplayResult.parse(run.json())
+      expect(result.halt?.halted).toBe(true)
+      expect(result.halt!.failed.length).toBeGreaterThanOrEqual(3)
+      const sent = new Set(result.replayed.map((r) => r.ref))
+      expect(result.halt!.failed.filter((f) => !sent.has(f.ref))).toEqual([])
+      expect(result.replayed.length).toBeLessThan(count)
+      expect(result.replayed.length + result.not_attempted.length).toBe(count)
+      expect((await readStream(site.conn, STREAMS.dlq)).length).toBe(count)
+    })
+  },
+)
+
+describe('finished replay jobs expire', {timeout: 120_000}, () => {
+  let site: DlqSite
+  let seqs: number[]
+  const skewed = fileURLToPath(new URL('../helpers/skewed-clock.mjs', import.meta.url))
+  /** A CLI run whose clock is past the jobs' retention: what it reads was stored 8 days before its "now". */
+  const later = {NODE_OPTIONS: `--import ${skewed}`, DV_TEST_CLOCK_SKEW_MS: String(8 * 24 * 3600 * 1000)}
+  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli([...args, '--server', site.server.url], {env})
+  const jobIds = async (env: NodeJS.ProcessEnv = {}) => {
+    const r = await cli(['dlq', 'jobs', '--json'], env)
+    expect(r.exitCode, r.stderr).toBe(0)
+    return DlqJobsResult.parse(r.json()).jobs.map((j) => j.id)
+  }
+
+  beforeAll(async () => {
+    site = await startDlqSite('osl1')
+    seqs = [...(await seedDeadLetters(site.conn, 3)).keys()].sort((a, b) => a - b)
+  }, 60_000)
+  afterAll(async () => site?.dispose())
+
+  it('are purged after the retention, when jobs are listed and when a job starts; a running one never is', async () => {
+    const kv = await new Kvm(await site.conn.js()).open('dv_dlq_runtime')
+    // A job whose process still runs (its record says running; stale, it is shown interrupted): never purged.
+    const now = new Date().toISOString()
+    const running = {
+      id: 'stillrunning',
+      state: 'running',
+      done: 1,
+      total: 10,
+      failed: 0,
+      actor: 'bob',
+      reason: null,
+      started_at: now,
+      updated_at: now,
+      heartbeat_at: now,
+    }
+    await kv.put('job.stillrunning', JSON.stringify(running))
+    const replay = async (seq: number, env: NodeJS.ProcessEnv = {}) => {
+      const r = await cli(['dlq', 'replay', `DV_CMD:${seq}`, '--yes', '--json'], env)
+      expect(r.exitCode, r.stderr).toBe(0)
+      return DlqReplayResult.parse(r.json()).job!.id
+    }
+
+    // Listing: a completed job past the retention is gone, from the listing and from the bucket.
+    const first = await replay(seqs[0])
+    expect((await jobIds()).sort()).toEqual([first, 'stillrunning'].sort())
+    expect(await jobIds(later)).toEqual(['stillrunning'])
+    expect(await kv.get(`job.${first}`)).toBeNull()
+    expect(await jobIds()).toEqual(['stillrunning'])
+
+    // A job starting: the finished ones past the retention go.
+    const second = await replay(seqs[1])
+    expect(await kv.get(`job.${second}`)).not.toBeNull()
+    const third = await replay(seqs[2], later)
+    expect(await kv.get(`job.${second}`)).toBeNull()
+    expect((await jobIds()).sort()).toEqual([third, 'stillrunning'].sort())
+    expect((await kv.get('job.stillrunning'))?.json()).toMatchObject({state: 'running'})
   })
 })

@@ -1,6 +1,9 @@
 import {mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {Kvm} from '@nats-io/kv'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
@@ -13,6 +16,7 @@ import {
 } from '../../src/lib/dlq/model.js'
 import {createWorkerConsumer} from '../../src/lib/sandbox/workers/consumer.js'
 import {startWorker, type Worker} from '../../src/lib/sandbox/workers/worker.js'
+import {runCli} from '../helpers/cli.js'
 import {runCommand} from '../helpers/run.js'
 import {command, type DlqSite, eventually, publishCommand, startDlqSite} from './dlq-fixture.js'
 
@@ -100,5 +104,68 @@ describe('dlq replay outcomes', {timeout: 120_000}, () => {
     })
     expect(replays.map((r) => r.outcome)).toEqual([failed.outcome, 'succeeded'])
     expect(await letterOf()).toMatchObject({status: 'replayed', last_replay: {outcome: 'succeeded'}})
+  })
+})
+
+/**
+ * A replay's outcome follows the server's clock, not the replaying client's: a replay run by a client whose
+ * clock is an hour ahead still gets the failure of its copy (the task event is stored by the server before the
+ * client's idea of when the replay started), and the recorded start is the server's.
+ */
+describe('dlq replay outcomes with a skewed client clock', {timeout: 120_000}, () => {
+  let site: DlqSite
+  let worker: Worker
+  let seq: number
+  const skewed = fileURLToPath(new URL('../helpers/skewed-clock.mjs', import.meta.url))
+
+  beforeAll(async () => {
+    site = await startDlqSite()
+    const consumer = await createWorkerConsumer(site.conn, {service: 'maskin', maxDeliver: 1, ackWaitMs: 1000})
+    worker = await startWorker(site.conn, {
+      service: 'maskin',
+      consumer,
+      progressSteps: 0,
+      behaviour: {fail: {code: 'quota-exceeded', message: 'no quota left'}},
+    })
+    seq = await publishCommand(site.conn, 'dv.maskin.cmd.provision', command('maskin.server.provision.requested'))
+    const cli = (args: string[]) => runCommand([...args, '--server', site.server.url])
+    await eventually(async () => {
+      const list = DlqListResult.parse((await cli(['dlq', 'list', '--json'])).json())
+      return list.dead_letters.find((l) => l.seq === seq && l.failure) ? true : undefined
+    })
+  })
+  afterAll(async () => {
+    await worker?.stop()
+    await site?.dispose()
+  })
+
+  it('joins the copy to its failed task from the server time of the replay, not the client clock', async () => {
+    const replay = await runCli(['dlq', 'replay', `DV_CMD:${seq}`, '--yes', '--json', '--server', site.server.url], {
+      env: {NODE_OPTIONS: `--import ${skewed}`, DV_TEST_CLOCK_SKEW_MS: String(3_600_000)},
+    })
+    expect(replay.exitCode, replay.stderr).toBe(0)
+    const copySeq = DlqReplayResult.parse(replay.json()).replayed[0].new_seq
+
+    const show = async () =>
+      DlqShowResult.parse(
+        (await runCommand(['dlq', 'show', `DV_CMD:${seq}`, '--json', '--server', site.server.url])).json(),
+      )
+    const replayed = await eventually(async () => {
+      const r = (await show()).replays
+      return r.length === 1 && r[0].outcome !== 'pending' ? r[0] : undefined
+    })
+    expect(replayed).toMatchObject({seq: copySeq, error: {code: 'quota-exceeded'}})
+    expect(['failed', 'dead_lettered']).toContain(replayed.outcome)
+
+    // The recorded start is when the server stored the chunk's `replaying` journal record.
+    const history = DlqHistoryResult.parse(
+      (await runCommand(['dlq', 'history', `DV_CMD:${seq}`, '--json', '--server', site.server.url])).json(),
+    ).history
+    const entry = history.find((h) => h.action === 'replayed')!
+    const kv = await new Kvm(await site.conn.js()).open('dv_dlq_ledger')
+    const journals: Array<{created: Date; value: {action: string}}> = []
+    for await (const e of await kv.history({key: '_replays.>'})) journals.push({created: e.created, value: e.json()})
+    const started = journals.find((j) => j.value.action === 'replaying')!
+    expect(entry.started_at).toBe(started.created.toISOString())
   })
 })

@@ -9,7 +9,7 @@ export default class DlqCapture extends BaseCommand<typeof DlqCapture> {
 
 It writes a heartbeat (every --heartbeat) to the KV bucket dv_dlq_runtime; doctor reports a site whose DV_CMD keeps commands for less time than DV_DLQ keeps dead letters while no capture heartbeat is fresh.
 
---handled-ttl: on nats-server 2.11+ (the archive allows per-message TTL), the copy of a dead letter that was replayed or discarded expires this long after it was handled; a pending dead letter's copy never expires. On older servers copies are kept until deleted, and capture says so.
+--handled-ttl: on nats-server 2.11+ (the archive allows per-message TTL), the copy of a dead letter that was replayed or discarded expires this long after it was handled; a pending dead letter's copy never expires, nor does the copy of one whose last replay failed or was dead-lettered again (replay_failed): capture follows each replay's outcome and, once it fails, writes the copy again without a TTL. On older servers copies are kept until deleted, and capture says so.
 
 It needs the standard layout (DV_DLQ with its dlq_capture consumer, DV_DLQ_ARCHIVE, dv_dlq_runtime; dvctl layout apply). It runs until SIGINT or SIGTERM (exit 0, after the advisory in hand), or with --once until every advisory there is has been handled. One line per dead letter on stdout (--json: one JSON object per line), warnings on stderr. See docs/operations.md for a systemd unit and a container command.`
   static override examples = [

@@ -7,7 +7,7 @@ import {ExitCode} from '../../lib/exit-codes.js'
 
 export default class DlqJobs extends BaseCommand<typeof DlqJobs> {
   static override summary = 'Show replay jobs: state, progress, who started them and why (from any terminal).'
-  static override description = `Every dlq replay run that sends anything is a job, kept in the KV bucket dv_dlq_runtime (key job.<id>; the id is the run id of its ledger journals) with its state, counts (sent, total, failed), actor, reason, start and last update, and a heartbeat. States: running, completed, cancelling (dlq jobs cancel asked it to stop), cancelled, failed (some letters were not sent) and interrupted (running, but its heartbeat is more than 15s old: the process is gone; run the same replay again to finish it, nothing is sent twice).
+  static override description = `Every dlq replay run that sends anything is a job, kept in the KV bucket dv_dlq_runtime (key job.<id>; the id is the run id of its ledger journals) with its state, counts (sent, total, failed), actor, reason, start and last update, and a heartbeat. States: running, completed, cancelling (dlq jobs cancel asked it to stop), cancelled, failed (some letters were not sent) and interrupted (running, but its heartbeat is more than 15s old: the process is gone; run the same replay again to finish it, nothing is sent twice). A finished job (completed, cancelled, failed) is kept for 7 days after its last update; listing the jobs or starting a replay job removes older ones. A running job is never removed.
 
 --watch redraws the table every second on a terminal until Ctrl-C (exit 130, as every live view); piped, it prints a line per job whenever one changes (--json: one {jobs} object per change).`
   static override examples = [

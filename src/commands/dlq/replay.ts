@@ -6,6 +6,7 @@ import {siteOfRefs} from '../../lib/dlq/ref.js'
 import {usageError} from '../../lib/errors.js'
 import {ExitCode} from '../../lib/exit-codes.js'
 import {resolveActor} from '../../lib/dlq/actor.js'
+import type {CanaryCopy} from '../../lib/dlq/canary.js'
 import type {DlqReplayResult} from '../../lib/dlq/model.js'
 import type {ReplayPlan} from '../../lib/dlq/replay.js'
 import {batchProgress, renderActionResult, renderPlanSelection, renderReplayPlan} from '../../lib/render/dlq.js'
@@ -28,7 +29,7 @@ A dead letter already replayed is refused unless --force (which sends a new copy
 
 A run that sends anything is a job (dlq jobs: its state, counts and heartbeat in the KV bucket dv_dlq_runtime; --json gives its id as job.id). dlq jobs cancel ID, from any terminal, stops it after the messages in flight: it exits 3 with what it sent, and the same command again sends the rest, each once.
 
---canary N sends the first N dead letters of the plan, then waits up to --canary-wait (30s) for their outcomes: a copy has failed again when a new dead-letter advisory for the copy appears in DV_DLQ. Only if none failed (and all N were sent) are the rest sent; otherwise nothing more is sent, the failures are named, and the command exits 8. (A copy's success is not yet read from its task events: the wait ends early only when all N failed.) --halt-after K follows DV_DLQ while the replay runs and stops it (after the messages in flight, exit 8, the failures named; JSON: halt) once K of its copies have been dead-lettered again.
+--canary N sends the first N dead letters of the plan, then waits up to --canary-wait (30s) for their outcomes, as dlq show reports them: a copy has failed again when its task failed (a dv.task.evt.failed event caused by the copy) or the copy was dead-lettered again. Only if none failed (and all N were sent) are the rest sent; otherwise nothing more is sent, the failures are named, and the command exits 8. The wait ends early once each of the N has an outcome. --halt-after K follows the outcomes of the copies while the replay runs and stops it (after the messages in flight, exit 8, the failures named; JSON: halt) once K of them have failed again.
 
 Partial failure exits 68 and lists what was replayed, what failed and what was not attempted (JSON: not_attempted). A replay that loses its site stops at once; run it again to finish the rest, each exactly once.`
   static override examples = [
@@ -67,12 +68,13 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
       helpValue: 'N',
     }),
     'halt-after': Flags.integer({
-      summary: 'Stop the replay (exit 8) once this many of its copies have been dead-lettered again.',
+      summary:
+        'Stop the replay (exit 8) once this many of its copies have failed again (task failed or dead-lettered).',
       min: 1,
       helpValue: 'K',
     }),
     'canary-wait': durationFlag({
-      summary: 'How long --canary waits for its copies to fail again before it sends the rest.',
+      summary: "How long --canary waits for its copies' outcomes before it sends the rest.",
       default: 30_000,
       defaultHelp: constantHelp('30s'),
     }),
@@ -98,6 +100,7 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
       // Sent at once, without a confirmation in between: the originals read for the plan are sent as read.
       keepOriginals: flags.yes && !flags.edit,
       screen: selector.screen,
+      copyIds: Boolean(flags.canary || flags['halt-after']),
     })
     const selection = selector.summary(plan.items.map((i) => i.letter))
     // The result when nothing is sent: the plan of a --dry-run, or a selection with nothing left to replay.
@@ -135,7 +138,7 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
       reason: flags.reason ?? null,
     })
     const {HaltWatch} = await import('../../lib/dlq/canary.js')
-    const halt = flags['halt-after'] ? new HaltWatch(conn, flags['halt-after'], Date.now()) : undefined
+    const halt = flags['halt-after'] ? new HaltWatch(conn, flags['halt-after']) : undefined
     halt?.start()
     let result: DlqReplayResult | undefined
     try {
@@ -151,9 +154,7 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
             job.progress(done - failed, failed)
           },
           signal: AbortSignal.any([this.signal, job.cancelled, ...(halt ? [halt.halt.signal] : [])]),
-          ...(halt
-            ? {onPublished: (item, seq) => halt.sent({ref: item.letter.ref, subject: item.subject, new_seq: seq})}
-            : {}),
+          ...(halt ? {onPublished: (_item, _seq, copy) => halt.sent(copy)} : {}),
           ...(flags.canary ? {canary: await this.canary(conn, flags.canary, flags['canary-wait'])} : {}),
         })),
         selection,
@@ -232,20 +233,18 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
     return this.exitWith(result, allMissing ? ExitCode.notFound : ExitCode.refused)
   }
 
-  /** `--canary N`: the outcome check run after the first N copies (a local one: dlq/canary.ts). */
+  /** `--canary N`: the outcome check run after the first N copies (dlq/canary.ts, with outcome.ts's join). */
   private async canary(
     conn: Awaited<ReturnType<BaseCommand<typeof DlqReplay>['connectOne']>>,
     count: number,
     waitMs: number,
   ) {
     const {canaryFailures} = await import('../../lib/dlq/canary.js')
-    const since = Date.now()
     if (!this.jsonEnabled())
       err(`Canary: sending ${count} first, then waiting up to ${Math.round(waitMs / 1000)}s for their outcomes.`)
     return {
       count,
-      check: (copies: DlqReplayResult['replayed']) =>
-        canaryFailures(conn, copies, {since, waitMs, signal: this.signal}),
+      check: (copies: CanaryCopy[]) => canaryFailures(conn, copies, {waitMs, signal: this.signal}),
     }
   }
 

@@ -22,8 +22,9 @@ import type {OriginalMessage} from './original.js'
  * - `Dv-Archive-State`: `pending` (kept until the archive stream is deleted) or `handled` (replayed or
  *   discarded; on nats-server 2.11+ it may carry a `Nats-TTL`);
  * - `Dv-Archive-By`, `Dv-Archive-At`: who wrote the copy (`capture`, `list`) and when;
- * - `Nats-Msg-Id`: `dvarchive.<stream>.<seq>.<stored ms>[.handled]`, so that two writers of the same copy
- *   within the duplicate window store it once.
+ * - `Nats-Msg-Id`: `dvarchive.<stream>.<seq>.<stored ms>[.handled]`, or with `.<state>.<replay id>` when a
+ *   replay's outcome decided the state, so that two writers of the same copy within the duplicate window store
+ *   it once.
  */
 export const ARCHIVE_HEADERS = {
   ref: 'Dv-Archive-Ref',
@@ -141,6 +142,12 @@ export interface ArchiveCopy {
   by: 'capture' | 'list'
   /** With `state: handled` on a server and archive that allow it: the copy expires after this long. */
   ttlMs?: number
+  /**
+   * The replay whose outcome decided the state (capture.ts follows replays): part of the Nats-Msg-Id, so a copy
+   * marked pending again after a failed replay (or handled again after a later one) is not dropped as a
+   * duplicate of the earlier write of that state.
+   */
+  replayId?: string
 }
 
 /** The archive message for a copy: same data, the original's facts in `Dv-Archive-*` headers (above). */
@@ -172,7 +179,7 @@ export async function archiveMessage(copy: ArchiveCopy): Promise<{subject: strin
   return {
     subject: archiveSubject(original.stream, original.seq),
     headers: h,
-    msgID: `${archiveSubject(original.stream, original.seq)}.${stored}${copy.state === 'handled' ? '.handled' : ''}`,
+    msgID: `${archiveSubject(original.stream, original.seq)}.${stored}${copy.replayId ? `.${copy.state}.${copy.replayId}` : copy.state === 'handled' ? '.handled' : ''}`,
   }
 }
 

@@ -1,13 +1,9 @@
-import {STREAMS} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
-import {readStream} from '../nats/reader.js'
-import {parseAdvisory} from './advisory.js'
+import {type ReplayRecord, type ResolvedOutcome, resolveOutcomes} from './outcome.js'
 
-/** A replayed copy whose outcome a canary waits for: where it was stored. */
-export interface CanaryCopy {
+/** A replayed copy whose outcome a canary or `--halt-after` waits for: its replay record and its dead letter. */
+export interface CanaryCopy extends ReplayRecord {
   ref: string
-  subject: string
-  new_seq: number
 }
 
 export interface CanaryFailure {
@@ -16,64 +12,51 @@ export interface CanaryFailure {
 }
 
 /**
- * A small, local outcome check for `dlq replay --canary` (until the shared replay outcomes of issue 16, part 3,
- * are on main): a copy has failed again when DV_DLQ holds a new dead-letter advisory for the copy's own stream
- * sequence. Polls DV_DLQ from `since` until every copy has failed or `waitMs` has passed; returns the failures.
+ * A copy that failed again, in words: its outcome (outcome.ts decides it: a `failed` task event caused by
+ * the copy, or a new dead letter of the copy) is `failed` or `dead_lettered`. Null for any other outcome.
+ */
+function failedAgain(copy: CanaryCopy, o: ResolvedOutcome | undefined): CanaryFailure | null {
+  if (o?.outcome !== 'failed' && o?.outcome !== 'dead_lettered') return null
+  const how = o.outcome === 'failed' ? 'its task failed' : 'it was dead-lettered again'
+  const why = o.error ? ` (${o.error.code}: ${o.error.message})` : ''
+  return {ref: copy.ref, error: `its copy (${copy.to_subject} seq ${copy.seq}): ${how}${why}`}
+}
+
+/**
+ * `dlq replay --canary`: waits until every copy has an outcome (outcome.ts) or `waitMs` has passed, asking
+ * again every `intervalMs`; returns the copies that failed again.
  */
 export async function canaryFailures(
   conn: SiteConnection,
   copies: readonly CanaryCopy[],
-  options: {since: number; waitMs: number; signal?: AbortSignal},
+  options: {waitMs: number; signal?: AbortSignal; intervalMs?: number},
 ): Promise<CanaryFailure[]> {
-  if (copies.length === 0) return []
-  const jsm = await conn.jsm()
-  const streams = new Map<string, string | undefined>()
-  for (const c of copies) {
-    if (!streams.has(c.subject)) streams.set(c.subject, await jsm.streams.find(c.subject).catch(() => undefined))
-  }
-  const bySeq = new Map<string, CanaryCopy>()
-  for (const c of copies) bySeq.set(`${streams.get(c.subject)}:${c.new_seq}`, c)
-  const failed = new Map<string, CanaryFailure>()
   const until = Date.now() + options.waitMs
   for (;;) {
-    const advisories = readStream(
-      conn,
-      {stream: STREAMS.dlq},
-      {start: {time: new Date(options.since - 1000)}, ...(options.signal ? {signal: options.signal} : {})},
-    )
-    for await (const m of advisories) {
-      const a = parseAdvisory(m.data, m.subject)
-      const copy = a ? bySeq.get(`${a.stream}:${a.stream_seq}`) : undefined
-      if (!a || !copy || failed.has(copy.ref)) continue
-      const why = a.term_reason ? `: ${a.term_reason}` : ''
-      failed.set(copy.ref, {
-        ref: copy.ref,
-        error: `its copy (${a.stream}:${a.stream_seq}) was dead-lettered again (${a.reason}${why})`,
-      })
+    const outcomes = await resolveOutcomes(conn, copies)
+    const undecided = copies.some((c) => (outcomes.get(c.replay_id)?.outcome ?? 'pending') === 'pending')
+    if (!undecided || Date.now() >= until || options.signal?.aborted) {
+      return copies.flatMap((c) => failedAgain(c, outcomes.get(c.replay_id)) ?? [])
     }
-    if (failed.size === copies.length || Date.now() >= until || options.signal?.aborted) break
-    await new Promise((r) => setTimeout(r, 500))
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 500))
   }
-  return [...failed.values()]
 }
 
 /**
- * `dlq replay --halt-after K`: follows DV_DLQ (from where it last read, every `intervalMs`) while a replay runs,
- * and aborts `halt` once K of the copies sent so far have been dead-lettered again.
+ * `dlq replay --halt-after K`: while a replay runs, asks every `intervalMs` for the outcomes (outcome.ts) of
+ * the copies sent so far whose outcome is still pending, and aborts `halt` once K of them have failed again.
+ * A copy with an outcome is not asked about again, so each round reads from the oldest undecided copy on.
  */
 export class HaltWatch {
   readonly halt = new AbortController()
   readonly failures: CanaryFailure[] = []
-  private readonly copies = new Map<string, CanaryCopy>()
-  private readonly streams = new Map<string, Promise<string | undefined>>()
-  private nextSeq?: number
+  private readonly pending = new Map<string, CanaryCopy>()
   private timer?: NodeJS.Timeout
   private busy = false
 
   constructor(
     private readonly conn: SiteConnection,
     private readonly limit: number,
-    private readonly since: number,
     private readonly intervalMs = 1000,
   ) {}
 
@@ -82,15 +65,9 @@ export class HaltWatch {
     this.timer.unref()
   }
 
-  /** A copy acknowledged by the server (its stream sequence). */
+  /** A copy acknowledged by the server. */
   sent(copy: CanaryCopy): void {
-    if (!this.streams.has(copy.subject)) {
-      this.streams.set(
-        copy.subject,
-        this.conn.jsm().then((jsm) => jsm.streams.find(copy.subject).catch(() => undefined)),
-      )
-    }
-    void this.streams.get(copy.subject)!.then((stream) => this.copies.set(`${stream}:${copy.new_seq}`, copy))
+    this.pending.set(copy.replay_id, copy)
   }
 
   async stop(): Promise<void> {
@@ -99,20 +76,17 @@ export class HaltWatch {
   }
 
   private async poll(): Promise<void> {
-    if (this.busy || this.halt.signal.aborted) return
+    if (this.busy || this.halt.signal.aborted || this.pending.size === 0) return
     this.busy = true
     try {
-      const start = this.nextSeq !== undefined ? {seq: this.nextSeq} : {time: new Date(this.since - 1000)}
-      for await (const m of readStream(this.conn, {stream: STREAMS.dlq}, {start})) {
-        this.nextSeq = m.seq + 1
-        const a = parseAdvisory(m.data, m.subject)
-        const copy = a ? this.copies.get(`${a.stream}:${a.stream_seq}`) : undefined
-        if (!a || !copy || this.failures.some((f) => f.ref === copy.ref)) continue
-        const why = a.term_reason ? `: ${a.term_reason}` : ''
-        this.failures.push({
-          ref: copy.ref,
-          error: `its copy (${a.stream}:${a.stream_seq}) was dead-lettered again (${a.reason}${why})`,
-        })
+      const copies = [...this.pending.values()]
+      const outcomes = await resolveOutcomes(this.conn, copies)
+      for (const copy of copies) {
+        const o = outcomes.get(copy.replay_id)
+        if (!o || o.outcome === 'pending') continue
+        this.pending.delete(copy.replay_id)
+        const failure = failedAgain(copy, o)
+        if (failure) this.failures.push(failure)
       }
       if (this.failures.length >= this.limit) this.halt.abort()
     } finally {

@@ -21,7 +21,8 @@ import {belongsToSite, checkAdvisory} from './advisory.js'
 import {type ArchivedOriginal, archiveSupport, type ArchiveSupport, writeArchiveCopy} from './archive.js'
 import {ledgerEntriesOf} from './ledger.js'
 import {LedgerEntry} from './model.js'
-import {OriginalReader} from './original.js'
+import {OriginalReader, parseEnvelope} from './original.js'
+import {isHandled, replayRecordOf, type ReplayRecord, resolveOutcomes} from './outcome.js'
 import {Provenance} from './provenance.js'
 import {ledgerKey, refFromLedgerKey} from './ref.js'
 
@@ -91,6 +92,8 @@ export type CaptureEvent =
   | {kind: 'already-archived'; ref: string}
   | {kind: 'gone'; ref: string; reason: string}
   | {kind: 'expiring'; ref: string; archive_seq: number}
+  /** A handled copy written again as pending (no TTL): its dead letter's last replay failed again. */
+  | {kind: 'kept'; ref: string; archive_seq: number}
   | {kind: 'failed'; ref: string; error: string}
   | {kind: 'warning'; message: string}
 
@@ -251,7 +254,7 @@ export async function runCapture(conn: SiteConnection, options: CaptureOptions):
         await m.ackAck()
         return
       }
-      const handled = await isHandled(facts.ledger(), ref, a.stream, a.stream_seq)
+      const handled = isHandled(await ownAction(facts.ledger(), a.stream, a.stream_seq))
       const stored = await writeArchiveCopy(conn, {
         original,
         streamCreated: info.created,
@@ -325,19 +328,29 @@ class Facts {
   }
 }
 
-/** Whether the ledger says the dead letter was replayed or discarded. */
-async function isHandled(ledger: Promise<KV | null>, ref: string, stream: string, seq: number): Promise<boolean> {
+/**
+ * The last action the dead letter's own ledger key records (a discard; replays are in journals, which the
+ * follower below reads with their outcomes).
+ */
+async function ownAction(ledger: Promise<KV | null>, stream: string, seq: number): Promise<string | undefined> {
   const kv = await ledger
-  if (!kv) return false
+  if (!kv) return undefined
   const e = await kv.get(ledgerKey({stream, seq}))
-  if (!e || e.operation !== 'PUT') return false
+  if (!e || e.operation !== 'PUT') return undefined
   const entry = LedgerEntry.safeParse(parseJson(e.value))
-  return entry.success && (entry.data.action === 'replayed' || entry.data.action === 'discarded')
+  return entry.success ? entry.data.action : undefined
 }
 
+/** How often the outcomes of the replays followed are asked for (outcome.ts). */
+const OUTCOME_CHECK_MS = 5000
+
 /**
- * With a TTL for handled copies: follows the ledger (its last entries first, then every new one), and
- * writes the copy of each dead letter that was replayed or discarded again, marked handled, with the TTL.
+ * With a TTL for handled copies: follows the ledger (its last entries first, then every new one) and the
+ * outcomes of its replays, and keeps each dead letter's archive copy in step with the rule of outcome.ts
+ * (`isHandled`): the copy of a dead letter discarded, or replayed with a last replay that has not failed
+ * again, is written again marked handled, with the TTL; once that replay fails or is dead-lettered again
+ * (`replay_failed`), the copy is written again marked pending, without a TTL, so it never expires. A replay
+ * is followed until its outcome is known (memory: one record per replay without an outcome yet).
  * Returns how to stop following.
  */
 async function followLedger(
@@ -357,25 +370,67 @@ async function followLedger(
     return () => {}
   }
   const watch = await kv.watch({key: '>', ignoreDeletes: true})
-  const expire = async (ref: {stream: string; seq: number}, ledgerWrittenMs: number) => {
+  /** The last replay of each dead letter whose outcome is not known yet, by ledger key; `written`: the state set. */
+  const replays = new Map<
+    string,
+    {ref: {stream: string; seq: number}; record: ReplayRecord; stored: number; written?: 'handled' | 'pending'}
+  >()
+
+  /** Writes the copy again in `state` (with the TTL when handled), unless it is in that state already. */
+  const rewrite = async (
+    ref: {stream: string; seq: number},
+    state: 'handled' | 'pending',
+    ledgerWrittenMs: number,
+    replayId?: string,
+  ) => {
     try {
       const archived = await facts.current().reader.archived(ref.stream, ref.seq)
-      // Only a pending copy of the same incarnation (archived before the ledger entry was written).
-      if (!archived || archived.state !== 'pending' || !archivedBefore(archived, ledgerWrittenMs)) return
+      // Only a copy of the same incarnation (archived before the ledger entry was written).
+      if (!archived || archived.state === state || !archivedBefore(archived, ledgerWrittenMs)) return
       const stored = await writeArchiveCopy(conn, {
         original: archived,
         streamCreated: archived.stream_created ?? '',
         advisory: archived.advisory,
-        state: 'handled',
+        state,
         by: 'capture',
-        ttlMs,
+        ...(state === 'handled' ? {ttlMs} : {}),
+        ...(replayId ? {replayId} : {}),
       })
-      summary.expiring++
-      emit({kind: 'expiring', ref: `${ref.stream}:${ref.seq}`, archive_seq: stored.seq})
+      if (state === 'handled') summary.expiring++
+      emit({kind: state === 'handled' ? 'expiring' : 'kept', ref: `${ref.stream}:${ref.seq}`, archive_seq: stored.seq})
     } catch (error) {
-      emit({kind: 'warning', message: `${ref.stream}:${ref.seq}: TTL not set: ${describeNatsError(error).error}`})
+      emit({kind: 'warning', message: `${ref.stream}:${ref.seq}: TTL not changed: ${describeNatsError(error).error}`})
     }
   }
+
+  /** Asks for the outcomes of the replays followed and writes each copy as the rule says. */
+  const checkOutcomes = async () => {
+    if (replays.size === 0) return
+    const followed = [...replays.entries()]
+    const outcomes = await resolveOutcomes(
+      conn,
+      followed.map(([, r]) => r.record),
+    )
+    for (const [key, r] of followed) {
+      const outcome = outcomes.get(r.record.replay_id)?.outcome ?? 'pending'
+      if (replays.get(key) !== r) continue
+      if (outcome !== 'pending') replays.delete(key)
+      const state = isHandled('replayed', outcome) ? 'handled' : 'pending'
+      if (r.written === state) continue
+      await rewrite(r.ref, state, r.stored, r.record.replay_id)
+      r.written = state
+    }
+  }
+  let checking = false
+  const timer = setInterval(() => {
+    if (checking) return
+    checking = true
+    void checkOutcomes()
+      .catch((error) => emit({kind: 'warning', message: `replay outcomes: ${describeNatsError(error).error}`}))
+      .finally(() => (checking = false))
+  }, OUTCOME_CHECK_MS)
+  timer.unref()
+
   void (async () => {
     for await (const e of watch) {
       if (signal.aborted) break
@@ -388,13 +443,31 @@ async function followLedger(
         seq: e.revision,
       }
       for (const {key, entry} of ledgerEntriesOf(change)) {
-        if (entry.action !== 'replayed' && entry.action !== 'discarded') continue
         const ref = refFromLedgerKey(key)
-        if (ref) await expire(ref, change.stored)
+        if (!ref) continue
+        replays.delete(key)
+        if (!isHandled(entry.action)) continue
+        if (entry.action !== 'replayed') {
+          await rewrite(ref, 'handled', change.stored)
+          continue
+        }
+        // A replay: its copy follows the replay's outcome (checkOutcomes, within OUTCOME_CHECK_MS), handled
+        // while the replay has not failed again. Nothing is written before the outcome is asked for, so a
+        // restart does not mark the copy of an old failed replay handled, even for a moment.
+        const archived = await facts
+          .current()
+          .reader.archived(ref.stream, ref.seq)
+          .catch(() => null)
+        const id = archived ? parseEnvelope(archived.data)?.id : undefined
+        const record = replayRecordOf(key, entry, typeof id === 'string' ? id : null)
+        if (record) replays.set(key, {ref, record, stored: change.stored})
       }
     }
   })().catch(() => {})
-  return () => watch.stop()
+  return () => {
+    clearInterval(timer)
+    watch.stop()
+  }
 }
 
 /** The copy's stream incarnation existed when the ledger entry was written. */

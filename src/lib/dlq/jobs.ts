@@ -17,6 +17,12 @@ export const JOB_HEARTBEAT_MS = 1000
 /** A running job whose heartbeat is older than this is `interrupted` (its process is gone). */
 export const JOB_STALE_MS = 15_000
 
+/**
+ * A finished job (completed, cancelled, failed) is kept this long after its last write, by the server's time of
+ * that write, then purged: when a job starts and when jobs are listed. A running or cancelling one never is.
+ */
+export const JOB_RETENTION_MS = 7 * 24 * 60 * 60 * 1000
+
 /** How long the final write may take at most (a replay that lost its site ends without waiting for it). */
 const FINISH_WAIT_MS = 2000
 
@@ -115,7 +121,7 @@ async function openRuntime(conn: SiteConnection, create: boolean): Promise<KV | 
   }
 }
 
-/** Every replay job of a site (newest first), or the one with `id`. */
+/** Every replay job of a site (newest first), or the one with `id`; finished jobs past their retention are purged. */
 export async function readJobs(conn: SiteConnection, id?: string): Promise<Job[]> {
   const kv = await openRuntime(conn, false)
   if (!kv) return []
@@ -124,12 +130,38 @@ export async function readJobs(conn: SiteConnection, id?: string): Promise<Job[]
   else for await (const k of await kv.keys(`${JOB_PREFIX}.*`)) names.push(k)
   const now = Date.now()
   const jobs: Job[] = []
+  const expired: string[] = []
   for (const k of names) {
     const e = await kv.get(k)
     const job = e && e.operation === 'PUT' ? parseJob(e.value) : undefined
-    if (job) jobs.push(shownJob(job, now))
+    if (!job) continue
+    if (isExpired(job, e!.created, now)) expired.push(k)
+    else jobs.push(shownJob(job, now))
   }
+  await purgeJobs(conn, expired)
   return jobs.sort((a, b) => b.started_at.localeCompare(a.started_at) || a.id.localeCompare(b.id))
+}
+
+/** A finished job whose last write the server stored more than JOB_RETENTION_MS ago. */
+function isExpired(job: StoredJob, stored: Date, now: number): boolean {
+  const finished = job.state === 'completed' || job.state === 'cancelled' || job.state === 'failed'
+  return finished && now - stored.getTime() > JOB_RETENTION_MS
+}
+
+/**
+ * Removes expired jobs from the bucket's stream altogether (a filtered purge: a KV purge would leave a marker per
+ * job, which would pile up instead). Best effort: a reader not allowed to purge still lists the jobs.
+ */
+async function purgeJobs(conn: SiteConnection, keys: string[]): Promise<void> {
+  if (keys.length === 0) return
+  try {
+    const jsm = await conn.jsm()
+    for (const k of keys) {
+      await jsm.streams.purge(`KV_${DLQ_RUNTIME_BUCKET}`, {filter: `$KV.${DLQ_RUNTIME_BUCKET}.${k}`, keep: 0})
+    }
+  } catch {
+    // Not allowed, or the site is going: the next listing or job tries again.
+  }
 }
 
 /**
@@ -219,6 +251,8 @@ export class JobTracker {
       heartbeat_at: now,
     })
     tracker.revision = await kv.create(jobKey(init.id), encode(tracker.job))
+    // Reading the jobs purges those past their retention (a job that cannot be read is no reason to stop).
+    await readJobs(conn).catch(() => {})
     await tracker.watch()
     tracker.timer = setInterval(() => void tracker.write({}).catch(() => {}), JOB_HEARTBEAT_MS)
     tracker.timer.unref()

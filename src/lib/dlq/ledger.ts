@@ -47,6 +47,11 @@ export interface ReplayJournal {
   actor: string
   /** When the chunk was started (the `replaying` record); a resume searches for copies stored since. */
   at: string
+  /**
+   * In the `replayed` record: when the server stored the `replaying` record, before any copy of the chunk.
+   * Replay outcomes are joined from it (outcome.ts), never from the replaying client's clock (`at`).
+   */
+  stored_at?: string
   /** When the chunk was finished (the `replayed` record). */
   done_at?: string
   reason: string | null
@@ -164,8 +169,13 @@ export class Ledger {
    * Writes a replay journal (its `replaying` or its `replayed` record); repeating the same write is safe
    * (the key's last value is what counts), so it is retried through a leader election.
    */
-  async writeJournal(name: string, journal: ReplayJournal): Promise<void> {
-    await this.kv.put(name, JSON.stringify(journal))
+  async writeJournal(name: string, journal: ReplayJournal): Promise<number> {
+    return this.kv.put(name, JSON.stringify(journal))
+  }
+
+  /** When the server stored a journal record (its revision): the time replay outcomes are joined from. */
+  async storedAt(name: string, revision: number): Promise<string | undefined> {
+    return (await this.kv.get(name, {revision}))?.created.toISOString()
   }
 }
 
@@ -305,7 +315,8 @@ function journalEntry(journal: ReplayJournal, item: JournalItem): LedgerEntry | 
     new_seq: item.new_seq,
     to_subject: item.to_subject,
     new_id: item.new_id ?? null,
-    started_at: journal.at,
+    // The server's time; a journal written before it was recorded has only the client's.
+    started_at: journal.stored_at ?? journal.at,
   }
 }
 
@@ -328,6 +339,7 @@ function parseJournal(value: Uint8Array): ReplayJournal | undefined {
     action: j.action === 'replayed' ? 'replayed' : 'replaying',
     actor: j.actor,
     at: j.at,
+    ...(typeof j.stored_at === 'string' && Number.isFinite(Date.parse(j.stored_at)) ? {stored_at: j.stored_at} : {}),
     ...(typeof j.done_at === 'string' ? {done_at: j.done_at} : {}),
     reason: typeof j.reason === 'string' ? j.reason : null,
     items,

@@ -24,7 +24,10 @@ export const LedgerEntry = z.object({
   to_subject: z.string().nullable(),
   /** `--edit`: the id of the new envelope that was sent. */
   new_id: z.string().nullable().optional(),
-  /** A journal's replay: when its chunk was started (its copy is stored after it; `at` is when it was confirmed). */
+  /**
+   * A journal's replay: when the server stored its chunk's `replaying` record (its copy is stored after it;
+   * `at` is when it was confirmed). Journals written before dvctl recorded the server's time have the client's.
+   */
   started_at: z.string().optional(),
 })
 export type LedgerEntry = z.infer<typeof LedgerEntry>

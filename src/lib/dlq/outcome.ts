@@ -30,6 +30,18 @@ export interface ResolvedOutcome {
   error: Failure | null
 }
 
+/**
+ * Whether a dead letter is handled (docs/operations.md, "What a replay did"): discarded, or replayed with a last
+ * replay that did not fail again. A letter whose last replay's outcome is `failed` or `dead_lettered` (status
+ * `replay_failed`) still needs someone: it is pending. `lastReplay`: that outcome, when known (a replay without
+ * one yet counts as handled until it fails). The one rule for the archive (a handled letter's copy may expire,
+ * capture.ts; the state a listing archives it with, read.ts) and the pending count (pending.ts).
+ */
+export function isHandled(action: string | undefined, lastReplay?: ReplayOutcome['outcome']): boolean {
+  if (action === 'discarded') return true
+  return action === 'replayed' && lastReplay !== 'failed' && lastReplay !== 'dead_lettered'
+}
+
 /** A confirmed replay ledger entry as a record to resolve; null for anything else. */
 export function replayRecordOf(key: string, entry: LedgerEntry, originalId: string | null): ReplayRecord | null {
   if (entry.action !== 'replayed' || !entry.replay_id || typeof entry.new_seq !== 'number' || !entry.to_subject)

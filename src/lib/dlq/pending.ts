@@ -4,7 +4,9 @@ import type {SiteConnection} from '../nats/connection.js'
 import {isStreamNotFound} from '../nats/errors.js'
 import {notFound} from '../errors.js'
 import {ledgerChanges, ledgerEntriesOf} from './ledger.js'
-import type {DeadLetterReason} from './model.js'
+import type {DeadLetterReason, ReplayOutcome} from './model.js'
+import {parseEnvelope} from './original.js'
+import {isHandled, replayRecordOf, type ReplayRecord, resolveOutcomes} from './outcome.js'
 import {CLUSTER_CLOCK_SKEW_MS} from './provenance.js'
 import {checkOriginals, scanAdvisories} from './read.js'
 import {formatRef, ledgerKey} from './ref.js'
@@ -55,8 +57,13 @@ interface Tracked {
   advisorySeq: number
   /** The original is gone or is provably not the message that failed (provenance.ts): `missing`, not pending. */
   missing: boolean
-  /** The ledger's last action is replayed or discarded. */
-  resolved: boolean
+  /** The envelope id of the original (a byte-identical replayed copy carries it): the outcome join needs it. */
+  id: string | null
+  /** The ledger's last action on it (for the current incarnation of its stream). */
+  action?: string
+  /** When that action is a replay: the replay, and its outcome once one is known (outcome.ts). */
+  replay?: ReplayRecord
+  outcome?: ReplayOutcome['outcome']
 }
 
 /**
@@ -65,8 +72,10 @@ interface Tracked {
  * status of a dead letter is decided as `dlq list` decides it:
  * - a new advisory's original is fetched and checked once (read.ts `checkOriginals`, provenance.ts): not
  *   provably the message that failed means `missing`;
- * - the ledger's last action `replayed` or `discarded` (recorded for the current incarnation of the stream)
- *   resolves it;
+ * - a handled dead letter (outcome.ts `isHandled`: discarded, or replayed with a last replay that has not
+ *   failed again; the ledger recorded for the current incarnation of the stream) is not pending; one whose
+ *   last replay failed or was dead-lettered again (`replay_failed`) is. The outcomes of replays without one
+ *   yet are asked for on each refresh (from the oldest such replay on);
  * - afterwards, an original whose sequence fell below its stream's first sequence (aged out, purged), or
  *   whose stream was deleted or recreated, is `missing`. A single message deleted from the middle of a
  *   stream is not noticed until the tracker starts again (`dlq list` reads every original each time).
@@ -94,13 +103,14 @@ export class PendingDeadLetters {
     // Streams before the ledger: a ledger record is judged against the stream incarnation it is about.
     await this.checkStreams()
     await this.followLedger()
+    await this.followOutcomes()
   }
 
   summary(now: Date): PendingSummary {
     const groups = new Map<string, PendingGroup>()
     const pending: PendingLetter[] = []
     for (const t of this.letters.values()) {
-      if (t.missing || t.resolved) continue
+      if (t.missing || isHandled(t.action, t.outcome)) continue
       const age = Math.max(0, now.getTime() - t.deadLetteredAt)
       pending.push({
         ref: formatRef({stream: t.stream, seq: t.seq}, false),
@@ -158,10 +168,12 @@ export class PendingDeadLetters {
     this.read += scan.lastSeq - (this.lastDlqSeq ?? 0)
     this.lastDlqSeq = scan.lastSeq
     if (scan.valid.size === 0) return
-    await checkOriginals(this.conn, scan.valid.values(), this.layout, (record, _original, missing) => {
+    await checkOriginals(this.conn, scan.valid.values(), this.layout, (record, original, missing) => {
       const a = record.advisory
       const key = ledgerKey({stream: a.stream, seq: a.stream_seq})
       const at = Date.parse(a.timestamp ?? record.time)
+      const before = this.letters.get(key)
+      const id = original ? parseEnvelope(original.data)?.id : undefined
       this.letters.set(key, {
         stream: a.stream,
         seq: a.stream_seq,
@@ -170,8 +182,9 @@ export class PendingDeadLetters {
         deadLetteredAt: Number.isFinite(at) ? at : Date.parse(record.time),
         advisorySeq: record.seq,
         missing: missing !== null,
+        id: typeof id === 'string' ? id : null,
         // A dead letter replayed and then dead-lettered again keeps its ledger status, as in `dlq list`.
-        resolved: this.letters.get(key)?.resolved ?? false,
+        ...(before ? {action: before.action, replay: before.replay, outcome: before.outcome} : {}),
       })
     })
   }
@@ -186,14 +199,27 @@ export class PendingDeadLetters {
         return !(Number.isFinite(created) && change.stored + skew < created)
       }
       const own = this.letters.get(change.key)
-      if (own && change.deleted && current(own)) own.resolved = false
+      if (own && change.deleted && current(own)) setAction(own, undefined)
       // A dead letter's own entry, or each replay a journal confirms (one change names up to 1,000).
       for (const {key, entry} of ledgerEntriesOf(change)) {
         const t = this.letters.get(key)
-        if (t && current(t)) t.resolved = entry.action === 'replayed' || entry.action === 'discarded'
+        if (t && current(t)) setAction(t, entry.action, replayRecordOf(key, entry, t.id) ?? undefined)
       }
     }
     this.lastLedgerSeq ??= 0
+  }
+
+  /** The outcomes of the tracked replays that have none yet (outcome.ts), in two bounded reads for all. */
+  private async followOutcomes(): Promise<void> {
+    const open = [...this.letters.values()].filter(
+      (t) => !t.missing && t.replay && (t.outcome === undefined || t.outcome === 'pending'),
+    )
+    if (open.length === 0) return
+    const outcomes = await resolveOutcomes(
+      this.conn,
+      open.map((t) => t.replay!),
+    )
+    for (const t of open) t.outcome = outcomes.get(t.replay!.replay_id)?.outcome ?? 'pending'
   }
 
   /** Originals that aged out or whose stream went away since they were checked are `missing` now. */
@@ -223,4 +249,11 @@ export class PendingDeadLetters {
     this.letters.clear()
     this.lastDlqSeq = undefined
   }
+}
+
+/** A new last action of a tracked dead letter: a replay's outcome is asked for afresh. */
+function setAction(t: Tracked, action: string | undefined, replay?: ReplayRecord): void {
+  t.action = action
+  t.replay = action === 'replayed' ? replay : undefined
+  t.outcome = undefined
 }

@@ -12,7 +12,7 @@ import {mapPool} from './pool.js'
 import {belongsToSite, checkAdvisory, type DeadLetterAdvisory, type InvalidAdvisory} from './advisory.js'
 import {failureOfTermReason, failuresFor, readFailures} from './failures.js'
 import {emptyLedgerState, Ledger, type LedgerState} from './ledger.js'
-import type {DeadLetter, DeadLetterStatus} from './model.js'
+import type {DeadLetter, DeadLetterStatus, ReplayOutcome} from './model.js'
 import {
   type ArchivedOriginal,
   type OriginalMessage,
@@ -21,7 +21,7 @@ import {
   summarizeEnvelope,
 } from './original.js'
 import {type MissingReason, missingProblem, Provenance} from './provenance.js'
-import {replayRecordOf, type ReplayRecord, resolveOutcomes} from './outcome.js'
+import {isHandled, replayRecordOf, type ReplayRecord, resolveOutcomes} from './outcome.js'
 import {formatRef, ledgerKey} from './ref.js'
 
 /** Originals fetched concurrently: enough to hide round trips, bounded so memory stays flat. */
@@ -269,13 +269,15 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
     const candidate = letter.status === 'replayed' && status === 'replay_failed'
     return status === 'all' || letter.status === status || candidate ? letter : undefined
   }
+  if (options.failures !== false) await joinFailures(conn, letters)
+  await joinLastReplays(conn, letters)
   if (options.archive) {
-    const stored = await archiveRead(conn, new OriginalReader(conn), readFromStream, ledger, options.archive)
+    // After the replays' outcomes: a letter whose last replay failed is archived as pending.
+    const outcomes = new Map(letters.flatMap((l) => (l.last_replay ? [[ledgerKey(l), l.last_replay.outcome]] : [])))
+    const stored = await archiveRead(conn, new OriginalReader(conn), readFromStream, ledger, outcomes, options.archive)
     // A listing still lists when its copies could not be written; it says so.
     options.archive.archived += stored
   }
-  if (options.failures !== false) await joinFailures(conn, letters)
-  await joinLastReplays(conn, letters)
   const kept = status === 'all' ? letters : letters.filter((l) => l.status === status)
   return kept.sort((x, y) => x.dead_lettered_at.localeCompare(y.dead_lettered_at) || x.seq - y.seq)
 }
@@ -380,6 +382,7 @@ async function archiveRead(
   reader: OriginalReader,
   readFromStream: Map<string, Array<{record: AdvisoryRecord; original: OriginalMessage}>>,
   ledger: LedgerState,
+  outcomes: Map<string, ReplayOutcome['outcome']>,
   report: ArchiveReport,
 ): Promise<number> {
   let written = 0
@@ -396,12 +399,12 @@ async function archiveRead(
     if (!info || missing.length === 0) continue
     try {
       await mapPool(missing, ARCHIVE_WINDOW, async ({record, original}) => {
-        const action = ledger.last.get(ledgerKey({stream, seq: original.seq}))?.action
+        const key = ledgerKey({stream, seq: original.seq})
         await writeArchiveCopy(conn, {
           original,
           streamCreated: info.created,
           advisory: {...record.advisory, stream: record.stream, seq: record.seq},
-          state: action === 'replayed' || action === 'discarded' ? 'handled' : 'pending',
+          state: isHandled(ledger.last.get(key)?.action, outcomes.get(key)) ? 'handled' : 'pending',
           by: 'list',
         })
         written++

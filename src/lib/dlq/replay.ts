@@ -9,6 +9,7 @@ import {retryTransient} from '../nats/transient.js'
 import {readStream} from '../nats/reader.js'
 import {emptyLedgerState, journalKey, Ledger, type LedgerState, type ReplayJournal} from './ledger.js'
 import type {DlqReplayResult, SkippedItem} from './model.js'
+import type {CanaryCopy} from './canary.js'
 import {type OriginalMessage, OriginalReader} from './original.js'
 import {decideReplay, type ReplayItem} from './plan.js'
 import {replayTargetProblem} from './provenance.js'
@@ -54,6 +55,11 @@ export interface ReplayPlanOptions extends ReplaySelection {
   keepOriginals?: boolean
   /** Filters and holds (select.ts): `drop` leaves a dead letter out, a string skips it with that reason. */
   screen?: Screen
+  /**
+   * Read each planned dead letter's envelope id (a bulk plan otherwise does not): `--canary` and `--halt-after`
+   * follow their copies' outcomes, which are joined by the id a copy carries (outcome.ts).
+   */
+  copyIds?: boolean
 }
 
 export interface ReplayPlan {
@@ -81,7 +87,7 @@ export async function planReplay(conn: SiteConnection, options: ReplayPlanOption
     // Named refs and replay_failed letters need the failure: a replay that failed the same way is refused.
     failures: options.screen?.needsFailures === true || Boolean(refs) || options.all?.status === 'replay_failed',
     // A bulk replay shows nothing of the envelopes; named refs keep them (--edit takes the id as causation).
-    summaries: Boolean(refs) || options.screen?.needsSummaries === true,
+    summaries: Boolean(refs) || options.screen?.needsSummaries === true || options.copyIds === true,
     onOriginal: (key, original) => {
       if (!options.keepOriginals || kept + original.data.length > KEPT_ORIGINAL_BYTES) return
       kept += original.data.length
@@ -129,11 +135,14 @@ export interface ReplayRunOptions {
    * `--canary N`: the first `count` items form the first chunk; once it is sent and recorded, `check` waits for
    * their copies' outcomes and the run goes on only if none failed again (else the rest is not attempted).
    */
-  canary?: {count: number; check: (copies: ReplayedItemResult[]) => Promise<Array<{ref: string; error: string}>>}
+  canary?: {count: number; check: (copies: CanaryCopy[]) => Promise<Array<{ref: string; error: string}>>}
   /** The run id (the journals' `_replays.<run>.<chunk>` and the job's `job.<run>`); a fresh one when unset. */
   run?: string
-  /** Called after a copy is acknowledged and before its chunk's ledger record (tests simulate a crash here). */
-  onPublished?: (item: ReplayItem, seq: number) => void
+  /**
+   * Called after a copy is acknowledged and before its chunk's ledger record (tests simulate a crash here), with
+   * the copy as outcome.ts follows it (`--halt-after`).
+   */
+  onPublished?: (item: ReplayItem, seq: number, copy: CanaryCopy) => void
   signal?: AbortSignal
 }
 
@@ -213,6 +222,8 @@ async function sendAll(
     : journalChunks(plan.items, conn.nc.info?.max_payload)
   const canaryChunks = canary ? journalChunks(plan.items.slice(0, canary.count), conn.nc.info?.max_payload).length : 0
   let done = 0
+  /** Each acknowledged copy as outcome.ts follows it, by replay id (the canary's are checked). */
+  const copies = new Map<string, CanaryCopy>()
 
   // The next chunk's originals are read while this chunk is published (two chunks in memory at most).
   const known = plan.originals ?? new Map<string, OriginalMessage>()
@@ -225,7 +236,8 @@ async function sendAll(
     // The canary's chunks are the first ones: once they are sent, their copies' outcomes decide the rest. A
     // canary copy that could not be sent counts as failed too (nothing says the rest would fare better).
     if (canary && chunk === canaryChunks && !stopped()) {
-      const failures = [...result.failed, ...(await canary.check(result.replayed.slice()))]
+      const sent = result.replayed.flatMap((r) => copies.get(r.replay_id) ?? [])
+      const failures = [...result.failed, ...(await canary.check(sent))]
       result.canary = {sent: result.replayed.length, failed: failures}
       if (failures.length > 0) canaryFailed = true
     }
@@ -251,9 +263,13 @@ async function sendAll(
       })),
     }
     let originals: Map<string, OriginalMessage>
+    /** When the server stored the `replaying` record: every copy of the chunk is stored after it. */
+    let storedAt: string
     try {
       // Journal writes repeat safely (same key, same value), so a leader election in between is waited out.
-      await loss.race(retryTransient(() => ledger.writeJournal(journal, started)))
+      const revision = await loss.race(retryTransient(() => ledger.writeJournal(journal, started)))
+      // (Always found: the record was just written under a key of its own.)
+      storedAt = (await loss.race(retryTransient(() => ledger.storedAt(journal, revision)))) ?? started.at
       originals = await loss.race(originalsRead)
     } catch (error) {
       // Nothing of this chunk was published; should the journal have been stored, a re-run resumes its
@@ -275,7 +291,19 @@ async function sendAll(
       const attempt = {published: false}
       try {
         const sent = await loss.race(sendOne(item, originals, attempt))
-        options.onPublished?.(item, sent.seq)
+        const copy: CanaryCopy = {
+          ref: item.letter.ref,
+          key: item.key,
+          replay_id: item.replay_id,
+          seq: sent.seq,
+          to_subject: item.subject,
+          started_at: storedAt,
+          at: storedAt,
+          actor: options.actor,
+          copy_id: options.edited?.id ?? item.letter.id,
+        }
+        copies.set(item.replay_id, copy)
+        options.onPublished?.(item, sent.seq, copy)
         const replayed = {
           ref: item.letter.ref,
           subject: item.subject,
@@ -311,6 +339,7 @@ async function sendAll(
     const finished: ReplayJournal = {
       ...started,
       action: 'replayed',
+      stored_at: storedAt,
       done_at: new Date().toISOString(),
       items: started.items.flatMap((item, index) => {
         const copy = confirmed.get(index)

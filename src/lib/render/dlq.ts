@@ -344,6 +344,8 @@ export function renderCaptureEvent(term: Terminal, event: CaptureEvent | ({kind:
       return out(`gone\t${field(event.ref)}\t${field(event.reason)}`)
     case 'expiring':
       return out(`expiring\t${field(event.ref)}\tarchive seq ${event.archive_seq}`)
+    case 'kept':
+      return out(`kept\t${field(event.ref)}\tarchive seq ${event.archive_seq}\t(its replay failed again: pending)`)
     case 'failed':
       return err(`${chalk.red('failed')} ${field(event.ref)}: ${field(event.error)} (offered again shortly)`)
     case 'warning':
