@@ -109,6 +109,9 @@ const SILENT_HEARTBEATS = 2
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** When the stream stored a message (ms): msg.time without the Date (the client's own millis of its nanoseconds). */
+const storedMillis = (msg: JsMsg): number => Math.floor(msg.info.timestampNanos / 1_000_000)
+
 /**
  * One stream of one site. `open()`, then `next()` until it returns undefined: matching messages of the
  * history, CAUGHT_UP once, then (with `follow`) live messages. `close()` stops it and deletes its consumer.
@@ -119,6 +122,9 @@ export class StreamReader {
   /** When the stream stored the message `next` returned last, in ns: the merge order (StoredMessage.time has ms). */
   storedNanos = 0
   private heldNanos = 0
+  /** The last stored time formatted (storedTime), and its ms. */
+  private lastTimeMs = Number.NaN
+  private lastTime = ''
   private lastSeq = 0
   /** The stream's last sequence when the read opened: where the history ends. */
   private endSeq = 0
@@ -269,7 +275,7 @@ export class StreamReader {
       this.lastSeq = seq
       // A bounded read hands out nothing stored after it opened, even once caught up.
       if (!this.caughtUp || !this.follow) {
-        if (seq > this.endSeq || (this.to !== undefined && msg.time.getTime() > this.to)) {
+        if (seq > this.endSeq || (this.to !== undefined && storedMillis(msg) > this.to)) {
           // Stored after the read opened (or after the window): not history.
           this.markCaughtUp()
           if (this.follow) {
@@ -448,6 +454,18 @@ export class StreamReader {
     )
   }
 
+  /**
+   * The RFC 3339 form of a stored time (ms), as msg.time.toISOString() gives it: the last one is kept, since a
+   * stream stores many messages in the same millisecond and a scan would otherwise format each of them.
+   */
+  private storedTime(ms: number): string {
+    if (ms !== this.lastTimeMs) {
+      this.lastTimeMs = ms
+      this.lastTime = new Date(ms).toISOString()
+    }
+    return this.lastTime
+  }
+
   /** Opens a new consumer after the last sequence handed out; retried until it works or the reader closes. */
   private async replace(): Promise<void> {
     const old = this.consumer
@@ -504,7 +522,7 @@ export class StreamReader {
       stream: this.spec.stream,
       seq: msg.seq,
       subject: msg.subject,
-      time: msg.time.toISOString(),
+      time: this.storedTime(storedMillis(msg)),
       data,
     }
     if (this.options.headers && msg.headers) {
