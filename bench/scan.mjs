@@ -121,7 +121,7 @@ async function main() {
       const t = process.hrtime.bigint()
       const r = spawnSync(
         useTime ? '/usr/bin/time' : argv[0],
-        useTime ? ['-o', timeFile, '-f', '%M', ...argv] : argv.slice(1),
+        useTime ? ['-o', timeFile, '-f', '%U %S %M', ...argv] : argv.slice(1),
         {
           encoding: 'utf8',
           env,
@@ -130,8 +130,9 @@ async function main() {
       )
       const s = Number(process.hrtime.bigint() - t) / 1e9
       if (r.status !== 0) throw new Error(`${argv.slice(1, 4).join(' ')} exited ${r.status}: ${r.stderr}`)
-      const rss = useTime ? Number(readFileSync(timeFile, 'utf8').trim().split(/\s+/).pop()) / 1024 : NaN
-      return {s, rss, stdout: r.stdout}
+      // CPU seconds (user + sys): on a shared machine the wall clock mostly measures waiting for a core.
+      const [user, sys, kb] = useTime ? readFileSync(timeFile, 'utf8').trim().split(/\s+/).slice(-3).map(Number) : []
+      return {s, cpu: useTime ? user + sys : NaN, rss: useTime ? kb / 1024 : NaN, stdout: r.stdout}
     }
     const raw = []
     const shown = []
@@ -169,8 +170,8 @@ async function main() {
       }
       const [a, b] = [raw.at(-1), shown.at(-1)]
       console.log(
-        `round ${round}: raw process ${a.s.toFixed(2)}s (RSS ${a.rss.toFixed(0)} MiB)  ` +
-          `dvctl workflow show ${b.s.toFixed(2)}s (RSS ${b.rss.toFixed(0)} MiB)  ratio ${(a.s / b.s).toFixed(3)}  ` +
+        `round ${round}: raw process ${a.s.toFixed(2)}s (CPU ${a.cpu.toFixed(2)}s, RSS ${a.rss.toFixed(0)} MiB)  ` +
+          `dvctl workflow show ${b.s.toFixed(2)}s (CPU ${b.cpu.toFixed(2)}s, RSS ${b.rss.toFixed(0)} MiB)  ratio ${(a.s / b.s).toFixed(3)}  ` +
           `load ${loadavg()[0].toFixed(1)}`,
       )
     }
@@ -183,6 +184,11 @@ async function main() {
     )
     console.log(
       `dvctl workflow show (median): ${showS.toFixed(2)}s = ${Math.round(MESSAGES / showS)} msg/s, peak RSS ${Math.max(...shown.map((r) => r.rss)).toFixed(0)} MiB`,
+    )
+    const rawCpu = median(raw.map((r) => r.cpu))
+    const showCpu = median(shown.map((r) => r.cpu))
+    console.log(
+      `CPU (median): raw ${rawCpu.toFixed(2)}s, dvctl ${showCpu.toFixed(2)}s, ratio ${(rawCpu / showCpu).toFixed(3)}`,
     )
     console.log(
       `${ratio >= 0.9 ? 'ok' : 'FAIL'}: workflow show at ${ratio.toFixed(3)}x the raw drain process (target >= 0.9)`,

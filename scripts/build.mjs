@@ -137,6 +137,7 @@ const result = await build({
         'lib/dlq/replay',
         'lib/nats/connection',
         'lib/sandbox/nats-server',
+        'lib/workflow/list',
         'lib/workflow/read',
       ].map((path) => [path, `src/${path}.ts`]),
     ),

@@ -4,7 +4,7 @@ import {STREAMS} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {connectionError} from '../nats/errors.js'
 import type {SiteStatus} from '../nats/fanout.js'
-import {readStream, StreamMissing, type ScanWindow, type StoredMessage} from '../nats/reader.js'
+import {drainStream, StreamMissing, type ScanWindow, type StoredMessage} from '../nats/reader.js'
 import {SiteReport, siteReports, type SiteDrainOutcome} from '../nats/site-report.js'
 import {AUDIT_RULES, type AuditRule} from './audit-rules.js'
 import {decodeMessage} from './envelope.js'
@@ -430,7 +430,7 @@ export async function auditContract(
       const site: SiteDrainOutcome = {site: conn.site.name, missing}
       const settled = await Promise.allSettled(
         streams.map(async (stream) => {
-          const read = readStream(
+          await drainStream(
             conn,
             {stream},
             {
@@ -439,8 +439,8 @@ export async function auditContract(
               batch: options.batch,
               signal: options.signal,
             },
+            (m) => tally.add(m),
           )
-          for await (const m of read) tally.add(m)
         }),
       )
       settled.forEach((s, i) => {

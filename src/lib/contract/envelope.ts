@@ -133,6 +133,25 @@ export interface EnvelopeValidation {
 }
 
 /**
+ * The problems and warnings of one check. Methods, not closures made per call: the bundle keeps function names
+ * (esbuild keepNames), which costs a property definition for every closure created, i.e. per message read.
+ */
+class Findings {
+  readonly problems: Problem[] = []
+  readonly warnings: Problem[] = []
+
+  /** A broken rule. */
+  add(path: string, code: ProblemCode, message: string): void {
+    this.problems.push(problem(path, code, message))
+  }
+
+  /** Suspicious but allowed. */
+  note(path: string, code: ProblemCode, message: string): void {
+    this.warnings.push(problem(path, code, message))
+  }
+}
+
+/**
  * Checks a parsed message against every envelope and payload rule of docs/contract.md. Never throws:
  * each violation is a problem with a JSON path and a stable code; suspicious but allowed things are warnings.
  */
@@ -142,40 +161,37 @@ export function validateEnvelope(
   /** opts.size, given apart so that a stream reader need not copy its options per message. */
   size: number | undefined = opts.size,
 ): EnvelopeValidation {
-  const problems: Problem[] = []
-  const warnings: Problem[] = []
-  const add = (path: string, code: ProblemCode, message: string) => problems.push(problem(path, code, message))
-  const note = (path: string, code: ProblemCode, message: string) => warnings.push(problem(path, code, message))
+  const found = new Findings()
 
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    add('$', 'not-object', `A message must be a JSON object (the envelope); got ${describe(value)}.`)
-    return {valid: false, problems, warnings}
+    found.add('$', 'not-object', `A message must be a JSON object (the envelope); got ${describe(value)}.`)
+    return {valid: false, problems: found.problems, warnings: found.warnings}
   }
   const env = value as Record<string, unknown>
 
   for (const field of REQUIRED) {
     if (env[field] !== undefined) continue
     if (field === 'correlation_id') {
-      add(
+      found.add(
         '$.correlation_id',
         'missing-correlation',
         'correlation_id is missing; workflow correlation is mandatory (ADR "Reliability model").',
       )
     } else {
-      add(`$.${field}`, 'missing-field', `Required envelope field "${field}" is missing.`)
+      found.add(`$.${field}`, 'missing-field', `Required envelope field "${field}" is missing.`)
     }
   }
 
   if (env.specversion !== undefined && env.specversion !== '1.0') {
-    add('$.specversion', 'bad-specversion', `specversion must be "1.0"; got ${describe(env.specversion)}.`)
+    found.add('$.specversion', 'bad-specversion', `specversion must be "1.0"; got ${describe(env.specversion)}.`)
   }
   for (const field of ['id', 'actor'] as const) {
     if (env[field] !== undefined && !isNonEmptyString(env[field])) {
-      add(`$.${field}`, 'bad-field', `${field} must be a non-empty string; got ${describe(env[field])}.`)
+      found.add(`$.${field}`, 'bad-field', `${field} must be a non-empty string; got ${describe(env[field])}.`)
     }
   }
   if (env.correlation_id !== undefined && !isNonEmptyString(env.correlation_id)) {
-    add(
+    found.add(
       '$.correlation_id',
       'missing-correlation',
       `correlation_id must be a non-empty string; got ${describe(env.correlation_id)}.`,
@@ -183,16 +199,20 @@ export function validateEnvelope(
   }
   for (const field of OPTIONAL_IDS) {
     if (env[field] !== undefined && !isNonEmptyString(env[field])) {
-      add(`$.${field}`, 'bad-field', `${field} must be a non-empty string when present; got ${describe(env[field])}.`)
+      found.add(
+        `$.${field}`,
+        'bad-field',
+        `${field} must be a non-empty string when present; got ${describe(env[field])}.`,
+      )
     }
   }
   if (isNonEmptyString(env.causation_id) && env.causation_id === env.id) {
-    add('$.causation_id', 'bad-field', 'causation_id equals the message id; a message cannot cause itself.')
+    found.add('$.causation_id', 'bad-field', 'causation_id equals the message id; a message cannot cause itself.')
   }
 
   if (env.source !== undefined) {
     if (typeof env.source !== 'string' || !isService(env.source)) {
-      add(
+      found.add(
         '$.source',
         'unknown-source',
         `source must be a Dataverket service (${SERVICES.join(', ')}); got ${describe(env.source)}.`,
@@ -200,10 +220,10 @@ export function validateEnvelope(
     }
   }
 
-  if (env.time !== undefined) checkTime(env.time, add)
+  if (env.time !== undefined) checkTime(env.time, found)
 
   if (env.datacontenttype !== undefined && env.datacontenttype !== 'application/json') {
-    add(
+    found.add(
       '$.datacontenttype',
       'bad-datacontenttype',
       `datacontenttype must be "application/json" when present; got ${describe(env.datacontenttype)}.`,
@@ -217,7 +237,7 @@ export function validateEnvelope(
     // ENVELOPE_TYPE decides; the rest only says why and what the later checks may read.
     const wellFormed = typeof env.type === 'string' && MESSAGE_TYPE.test(env.type)
     if (!wellFormed) {
-      add(
+      found.add(
         '$.type',
         'bad-type',
         `type must be dot-separated lower-case tokens such as "maskin.server.provisioned"; got ${describe(env.type)}.`,
@@ -231,7 +251,7 @@ export function validateEnvelope(
       const second = type.slice(dot + 1, next < 0 ? undefined : next)
       isTask = head === 'task'
       if (!ENVELOPE_TYPE.test(type)) {
-        add(
+        found.add(
           '$.type',
           'bad-type',
           isTask
@@ -242,8 +262,8 @@ export function validateEnvelope(
         )
       } else if (isTask && !isTaskVerb(second)) {
         const message = `"${second}" is not one of the task verbs (${TASK_VERBS.join(', ')}).`
-        if (opts.strict) add('$.type', 'unknown-task-verb', message)
-        else note('$.type', 'unknown-task-verb', message)
+        if (opts.strict) found.add('$.type', 'unknown-task-verb', message)
+        else found.note('$.type', 'unknown-task-verb', message)
       }
     }
   }
@@ -253,13 +273,17 @@ export function validateEnvelope(
   if (env.dataschema !== undefined) {
     const parsed = typeof env.dataschema === 'string' ? parseDataschema(env.dataschema) : undefined
     if (!parsed) {
-      add(
+      found.add(
         '$.dataschema',
         'bad-dataschema',
         `dataschema must be "<type>/v<N>" (for example "maskin.server.provisioned/v2"); got ${describe(env.dataschema)}.`,
       )
     } else if (type !== undefined && parsed.type !== type) {
-      add('$.dataschema', 'bad-dataschema', `dataschema names type "${parsed.type}" but the message type is "${type}".`)
+      found.add(
+        '$.dataschema',
+        'bad-dataschema',
+        `dataschema names type "${parsed.type}" but the message type is "${type}".`,
+      )
     } else {
       version = parsed.version
     }
@@ -268,28 +292,32 @@ export function validateEnvelope(
   // The NATS subject, when known: its own validity, then its family and service against the envelope.
   if (opts.subject !== undefined) {
     const analysis = subjectAnalysis(opts.subject, opts.strict === true)
-    if (analysis.problems.length) problems.push(...analysis.problems)
-    if (analysis.warnings.length) warnings.push(...analysis.warnings)
+    if (analysis.problems.length) found.problems.push(...analysis.problems)
+    if (analysis.warnings.length) found.warnings.push(...analysis.warnings)
     if (analysis.valid && type !== undefined) {
       const head = type.slice(0, type.indexOf('.'))
       if (analysis.family === 'task') {
         if (!isTask) {
-          add(
+          found.add(
             '$.type',
             'type-mismatch',
             `Messages on ${opts.subject} are task events; their type is "task.<verb>", not "${type}".`,
           )
         } else if (analysis.verb !== undefined && type !== `task.${analysis.verb}`) {
-          add(
+          found.add(
             '$.type',
             'type-mismatch',
             `type "${type}" does not match the subject's verb; expected "task.${analysis.verb}".`,
           )
         }
       } else if (isTask) {
-        add('$.type', 'type-mismatch', `Task events ("${type}") belong on dv.task.evt.<verb>, not on ${opts.subject}.`)
+        found.add(
+          '$.type',
+          'type-mismatch',
+          `Task events ("${type}") belong on dv.task.evt.<verb>, not on ${opts.subject}.`,
+        )
       } else if (analysis.service !== null && head !== analysis.service) {
-        note(
+        found.note(
           '$.type',
           'type-mismatch',
           `type "${type}" starts with "${head}" but the subject belongs to service "${analysis.service}".`,
@@ -302,22 +330,22 @@ export function validateEnvelope(
   const data = env.data
   const dataIsObject = typeof data === 'object' && data !== null && !Array.isArray(data)
   if (data !== undefined && !dataIsObject) {
-    add('$.data', 'data-not-object', `data must be a JSON object (ADR "Payload rules"); got ${describe(data)}.`)
+    found.add('$.data', 'data-not-object', `data must be a JSON object (ADR "Payload rules"); got ${describe(data)}.`)
   }
   if (dataIsObject) {
     // A message no bigger than the limit cannot hold a string longer than it (JSON escapes and UTF-8 only
     // add bytes), so stream readers skip the walk for ordinary messages.
-    if (size === undefined || size > OPAQUE_BINARY_LIMIT) findOpaqueBinary(data, add)
-    if (isTask) checkTaskEvent(env, type!, data as Record<string, unknown>, add)
-    if (type !== undefined) checkPayload(type, version, data, opts, add, note, isTask)
+    if (size === undefined || size > OPAQUE_BINARY_LIMIT) findOpaqueBinary(data, found)
+    if (isTask) checkTaskEvent(env, type!, data as Record<string, unknown>, found)
+    if (type !== undefined) checkPayload(type, version, data, opts, found, isTask)
   }
 
-  if (opts.advisory) checkAdvisory(env, type, isTask, opts, note)
+  if (opts.advisory) checkAdvisory(env, type, isTask, opts, found)
 
   if (opts.maxPayload !== undefined) {
     const bytes = size ?? encodedSize(value)
     if (bytes !== undefined && bytes > opts.maxPayload) {
-      add(
+      found.add(
         '$',
         'too-large',
         `The message is ${bytes} bytes; the server accepts at most ${opts.maxPayload} (max_payload). Store large artifacts elsewhere and send a reference.`,
@@ -328,14 +356,12 @@ export function validateEnvelope(
   if (opts.strict) {
     for (const key of Object.keys(env)) {
       if (!ENVELOPE_FIELDS.has(key))
-        note(jsonPath(['$'], key), 'unknown-field', `"${key}" is not an envelope field; consumers ignore it.`)
+        found.note(jsonPath(['$'], key), 'unknown-field', `"${key}" is not an envelope field; consumers ignore it.`)
     }
   }
 
-  return {valid: problems.length === 0, problems, warnings}
+  return {valid: found.problems.length === 0, problems: found.problems, warnings: found.warnings}
 }
-
-type Add = (path: string, code: ProblemCode, message: string) => void
 
 /** Clean subjects (no problems, no warnings) analysed so far, lenient and strict, by subject; bounded. */
 const cleanSubjects = [new Map<string, SubjectAnalysis>(), new Map<string, SubjectAnalysis>()] as const
@@ -369,12 +395,12 @@ function checkAdvisory(
   type: string | undefined,
   isTask: boolean,
   opts: ValidateEnvelopeOptions,
-  note: Add,
+  found: Findings,
 ) {
   // dv.<service>.evt.<entity>.<verb> and dv.task.evt.<verb>: the third token says "event".
   const reports = isTask || (opts.subject !== undefined && thirdToken(opts.subject) === 'evt')
   if (reports && env.causation_id === undefined && env.correlation_id !== env.id) {
-    note(
+    found.note(
       '$.causation_id',
       'missing-causation',
       `causation_id is missing on ${isTask ? 'a task event' : 'an event'} that does not open its own workflow (correlation_id is not its id).`,
@@ -383,7 +409,7 @@ function checkAdvisory(
   if (type !== undefined && !isTask && ENVELOPE_TYPE.test(type)) {
     const registry = opts.registry ?? defaultPayloadRegistry()
     if (!registry.hasType(type)) {
-      note(
+      found.note(
         '$.type',
         'no-schema',
         `No payload schema is registered for type ${type}; the payload is unversioned and unchecked.`,
@@ -401,28 +427,32 @@ function thirdToken(subject: string): string | undefined {
   return subject.slice(second + 1, third < 0 ? undefined : third)
 }
 
-function checkTime(time: unknown, add: Add) {
+function checkTime(time: unknown, found: Findings) {
   if (typeof time !== 'string') {
-    add('$.time', 'bad-time', `time must be an RFC 3339 string in UTC; got ${describe(time)}.`)
+    found.add('$.time', 'bad-time', `time must be an RFC 3339 string in UTC; got ${describe(time)}.`)
     return
   }
   // ENVELOPE_TIME decides; the shapes only say why.
   if (ENVELOPE_TIME.test(time)) return
   if (RFC3339_UTC_SHAPE.test(time)) {
-    add('$.time', 'bad-time', `time "${time}" is not a real date and time.`)
+    found.add('$.time', 'bad-time', `time "${time}" is not a real date and time.`)
     return
   }
   const why = RFC3339_ANY.test(time)
     ? 'it is not in UTC (use "Z" or "+00:00")'
     : 'it is not RFC 3339 (like 2026-03-14T09:30:00Z)'
-  add('$.time', 'bad-time', `time "${time}" is invalid: ${why}.`)
+  found.add('$.time', 'bad-time', `time "${time}" is invalid: ${why}.`)
 }
 
-function checkTaskEvent(env: Record<string, unknown>, type: string, data: Record<string, unknown>, add: Add) {
+function checkTaskEvent(env: Record<string, unknown>, type: string, data: Record<string, unknown>, found: Findings) {
   if (env.subject === undefined) {
-    add('$.subject', 'missing-field', 'Task events carry the task id as the envelope subject; "subject" is missing.')
+    found.add(
+      '$.subject',
+      'missing-field',
+      'Task events carry the task id as the envelope subject; "subject" is missing.',
+    )
   } else if (typeof data.task_id === 'string' && typeof env.subject === 'string' && data.task_id !== env.subject) {
-    add(
+    found.add(
       '$.data.task_id',
       'task-subject-mismatch',
       `data.task_id "${data.task_id}" differs from the envelope subject "${env.subject}" (the task id).`,
@@ -430,7 +460,7 @@ function checkTaskEvent(env: Record<string, unknown>, type: string, data: Record
   }
   const verb = type.split('.')[1]
   if (typeof data.state === 'string' && verb !== undefined && data.state !== verb) {
-    add('$.data.state', 'type-mismatch', `data.state "${data.state}" differs from the type's verb "${verb}".`)
+    found.add('$.data.state', 'type-mismatch', `data.state "${data.state}" differs from the type's verb "${verb}".`)
   }
 }
 
@@ -439,8 +469,7 @@ function checkPayload(
   version: number,
   data: object,
   opts: ValidateEnvelopeOptions,
-  add: Add,
-  note: Add,
+  found: Findings,
   isTask: boolean,
 ) {
   const registry = opts.registry ?? defaultPayloadRegistry()
@@ -449,7 +478,7 @@ function checkPayload(
   if (!schema) {
     const known = registry.versions(type)
     if (known.length > 0) {
-      note(
+      found.note(
         '$.dataschema',
         'unknown-schema-version',
         `No schema for ${type}/v${version} (known: ${known.map((v) => `v${v}`).join(', ')}); the payload was not checked.`,
@@ -464,7 +493,7 @@ function checkPayload(
   try {
     result = schema.safeParse(data)
   } catch (error) {
-    add(
+    found.add(
       '$.data',
       'schema-violation',
       `The payload could not be checked against ${type}/v${version}: ${(error as Error).message}.`,
@@ -473,7 +502,11 @@ function checkPayload(
   }
   if (!result.success) {
     for (const issue of result.error.issues) {
-      add(jsonPath(['$', 'data'], ...issue.path), 'schema-violation', `${issue.message} (schema ${type}/v${version}).`)
+      found.add(
+        jsonPath(['$', 'data'], ...issue.path),
+        'schema-violation',
+        `${issue.message} (schema ${type}/v${version}).`,
+      )
     }
   }
   if (opts.strict) {
@@ -481,7 +514,7 @@ function checkPayload(
     if (shape) {
       for (const key of Object.keys(data)) {
         if (!(key in shape))
-          note(
+          found.note(
             jsonPath(['$', 'data'], key),
             'unknown-field',
             `"${key}" is not in schema ${type}/v${version}; consumers ignore it.`,
@@ -500,7 +533,7 @@ function objectShape(schema: z.ZodType): Record<string, unknown> | undefined {
  * Walks data without recursion (a hostile message may nest deeply) looking for long strings that decode as
  * base64: the ADR forbids embedding opaque binary blobs.
  */
-function findOpaqueBinary(data: object, add: Add) {
+function findOpaqueBinary(data: object, found: Findings) {
   // Each node links to its parent so that a path is only built for a finding (copying paths would be
   // quadratic in the depth).
   interface Node {
@@ -517,7 +550,7 @@ function findOpaqueBinary(data: object, add: Add) {
       if (value.length > OPAQUE_BINARY_LIMIT && looksLikeBase64(value)) {
         const keys: Array<string | number> = []
         for (let n: Node | undefined = node; n; n = n.parent) keys.push(n.key)
-        add(
+        found.add(
           jsonPath('$', keys.reverse()),
           'opaque-binary',
           `A ${value.length}-character base64 string: opaque binary must not be embedded in payloads; store it elsewhere and reference it by URI or object id.`,

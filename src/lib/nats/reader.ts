@@ -109,6 +109,9 @@ const SILENT_HEARTBEATS = 2
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** When the stream stored a message (ms): msg.time without the Date (the client's own millis of its nanoseconds). */
+const storedMillis = (msg: JsMsg): number => Math.floor(msg.info.timestampNanos / 1_000_000)
+
 /**
  * One stream of one site. `open()`, then `next()` until it returns undefined: matching messages of the
  * history, CAUGHT_UP once, then (with `follow`) live messages. `close()` stops it and deletes its consumer.
@@ -119,6 +122,9 @@ export class StreamReader {
   /** When the stream stored the message `next` returned last, in ns: the merge order (StoredMessage.time has ms). */
   storedNanos = 0
   private heldNanos = 0
+  /** The last stored time formatted (storedTime), and its ms. */
+  private lastTimeMs = Number.NaN
+  private lastTime = ''
   private lastSeq = 0
   /** The stream's last sequence when the read opened: where the history ends. */
   private endSeq = 0
@@ -277,7 +283,7 @@ export class StreamReader {
       this.lastSeq = seq
       // A bounded read hands out nothing stored after it opened, even once caught up.
       if (!this.caughtUp || !this.follow) {
-        if (seq > this.endSeq || (this.to !== undefined && msg.time.getTime() > this.to)) {
+        if (seq > this.endSeq || (this.to !== undefined && storedMillis(msg) > this.to)) {
           // Stored after the read opened (or after the window): not history.
           this.markCaughtUp()
           if (this.follow) {
@@ -467,6 +473,18 @@ export class StreamReader {
     )
   }
 
+  /**
+   * The RFC 3339 form of a stored time (ms), as msg.time.toISOString() gives it: the last one is kept, since a
+   * stream stores many messages in the same millisecond and a scan would otherwise format each of them.
+   */
+  private storedTime(ms: number): string {
+    if (ms !== this.lastTimeMs) {
+      this.lastTimeMs = ms
+      this.lastTime = new Date(ms).toISOString()
+    }
+    return this.lastTime
+  }
+
   /** Opens a new consumer after the last sequence handed out; retried until it works or the reader closes. */
   private async replace(): Promise<void> {
     const old = this.consumer
@@ -523,7 +541,7 @@ export class StreamReader {
       stream: this.spec.stream,
       seq: msg.seq,
       subject: msg.subject,
-      time: msg.time.toISOString(),
+      time: this.storedTime(storedMillis(msg)),
       data,
     }
     if (this.options.headers && msg.headers) {
@@ -551,16 +569,52 @@ export function readStream(
       return reader.scanned
     },
     async *[Symbol.asyncIterator]() {
-      const onAbort = () => void reader.close()
-      options.signal?.addEventListener('abort', onAbort, {once: true})
+      const end = openBounded(reader, options.signal)
       try {
-        if (options.signal?.aborted) return
-        await reader.open()
+        if (!(await end.opened)) return
         for (let m = await reader.next(); m !== undefined; m = await reader.next()) if (m !== CAUGHT_UP) yield m
       } finally {
-        options.signal?.removeEventListener('abort', onAbort)
-        await reader.close()
+        await end.close()
       }
+    },
+  }
+}
+
+/**
+ * readStream for a caller that only consumes: each matching message is handed to `take` as the reader returns
+ * it, without a generator step (and its promises) per message between the reader and the caller, which a
+ * scan of a million messages pays a million times. Resolves to the messages read (matched or not); throws
+ * as readStream does, and when `take` throws (the consumer is closed either way).
+ */
+export async function drainStream(
+  conn: SiteConnection,
+  spec: StreamSpec,
+  options: Omit<ReadOptions, 'follow'>,
+  take: (message: StoredMessage) => void,
+): Promise<number> {
+  const reader = new StreamReader(conn, spec, {...options, follow: false})
+  const end = openBounded(reader, options.signal)
+  try {
+    if (!(await end.opened)) return reader.scanned
+    for (let m = await reader.next(); m !== undefined; m = await reader.next()) if (m !== CAUGHT_UP) take(m)
+    return reader.scanned
+  } finally {
+    await end.close()
+  }
+}
+
+/** Opens a bounded read that `signal` stops (false when it was stopped already); `close` ends it either way. */
+function openBounded(
+  reader: StreamReader,
+  signal: AbortSignal | undefined,
+): {opened: Promise<boolean>; close: () => Promise<void>} {
+  const onAbort = () => void reader.close()
+  signal?.addEventListener('abort', onAbort, {once: true})
+  return {
+    opened: signal?.aborted ? Promise.resolve(false) : reader.open().then(() => true),
+    close: async () => {
+      signal?.removeEventListener('abort', onAbort)
+      await reader.close()
     },
   }
 }

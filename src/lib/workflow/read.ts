@@ -4,7 +4,7 @@ import {STREAMS} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {connectionError} from '../nats/errors.js'
 import type {SiteStatus} from '../nats/fanout.js'
-import {readStream, StreamMissing, type ScanWindow, type StoredMessage} from '../nats/reader.js'
+import {drainStream, StreamMissing, type ScanWindow, type StoredMessage} from '../nats/reader.js'
 import {SiteReport, siteReports} from '../nats/site-report.js'
 import {parseAdvisory, toDeadLetter, type Advisory, type WorkflowDeadLetter} from './dead-letters.js'
 import {
@@ -188,13 +188,13 @@ export async function drainSite(
   let failed: unknown
   const settled = await Promise.allSettled(
     specs.map(async (spec) => {
-      const read = readStream(
-        conn,
-        {stream: spec.stream, needle: spec.needle},
-        {start: window.from ? {time: window.from} : undefined, to: window.to, batch: options.batch, signal},
-      )
       try {
-        for await (const m of read) spec.take(m)
+        return await drainStream(
+          conn,
+          {stream: spec.stream, needle: spec.needle},
+          {start: window.from ? {time: window.from} : undefined, to: window.to, batch: options.batch, signal},
+          spec.take,
+        )
       } catch (error) {
         if (!(error instanceof StreamMissing) && failed === undefined) {
           failed = error
@@ -202,7 +202,6 @@ export async function drainSite(
         }
         throw error
       }
-      return read.scanned
     }),
   )
   settled.forEach((s, i) => {
