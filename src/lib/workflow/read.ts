@@ -278,10 +278,12 @@ export async function collectWorkflow(
   const reads = await Promise.all(connections.map((conn) => readSite(conn, options)))
   const multiSite = connections.length + (options.unreachable?.filter((s) => s.error).length ?? 0) > 1
   const deadLetters: WorkflowDeadLetter[] = []
-  // Each site's JetStream domain, asked only of sites that had advisories (they answered).
+  // Each site's JetStream domain, asked only of sites whose read had advisories and ended well: a site that
+  // stopped answering mid-read would hold the command for another --timeout (its advisories are then kept
+  // whatever their domain).
   const domains = await Promise.all(
     reads.map(async (read, i) =>
-      read.advisories.length ? ((await connections[i].identity()).jsDomain ?? undefined) : undefined,
+      read.advisories.length && !read.error ? ((await connections[i].identity()).jsDomain ?? undefined) : undefined,
     ),
   )
   reads.forEach((read, i) => {
