@@ -104,6 +104,8 @@ export const CAUGHT_UP: unique symbol = Symbol('caught-up')
 const DRAINED_CHECK_MS = 1000
 /** How many later-superseded messages a last-per-subject read steps over when confirming its end. */
 const END_CHECK_STEPS = 64
+/** How many times a read replaces a consumer whose replica lags behind the leader and has fallen silent. */
+const LAG_REPLACEMENTS = 3
 /** Live: a consumer whose heartbeats stopped this many times while the reader waited on it is replaced. */
 const SILENT_HEARTBEATS = 2
 
@@ -148,6 +150,7 @@ export class StreamReader {
   private lagging = false
   /** A last-per-subject read's confirmation got this far (messages superseded within the history). */
   private checkedTo = 0
+  private lagReplacements = 0
   /** When the watchdog may ask again whether the history is complete (after an unconfirmed end). */
   private recheckAt = 0
   /** Where the last message received came from (which consumer, its delivery count). */
@@ -354,7 +357,13 @@ export class StreamReader {
     const consumer = this.consumer
     if (!consumer) return
     const info = await consumer.info().catch(() => undefined)
-    if (!info || this.caughtUp || this.closed || this.waitingSince === undefined) return
+    if (this.caughtUp || this.closed || this.waitingSince === undefined) return
+    if (!info) {
+      // No answer this time (a leader election, a replica restarting): asked again a little later.
+      this.recheckAt = Date.now() + DRAINED_CHECK_MS
+      this.drainedCheck = false
+      return
+    }
     // Everything this consumer sent was received (a purge moves its stream position, not its own count).
     const last = this.lastDelivery
     const seenAll = last
@@ -362,9 +371,15 @@ export class StreamReader {
       : info.delivered.consumer_seq === 0
     if (info.num_pending === 0 && seenAll) {
       if (!(await this.endConfirmed())) {
-        // A replica still catching up: its messages arrive as it does; asked again a little later.
+        // A replica still catching up: its messages arrive as it does; asked again a little later. It sent
+        // all it has and fell silent, though: a new consumer may be placed on a replica that is current.
         this.recheckAt = Date.now() + DRAINED_CHECK_MS
         this.drainedCheck = false
+        if (this.lagReplacements < LAG_REPLACEMENTS && !this.caughtUp && !this.closed && !this.replacing) {
+          this.lagReplacements++
+          this.replacing = true
+          this.messages?.stop()
+        }
         return
       }
       if (this.caughtUp || this.closed) return
