@@ -30,6 +30,8 @@ export interface SiteConnection {
   abandon(): void
   /** The link to the server is down (the client is reconnecting) or closed. */
   linkDown(): boolean
+  /** How many times the link came back after being down. */
+  reconnects(): number
   close(): Promise<void>
 }
 
@@ -224,6 +226,9 @@ export async function connectSite(site: SiteTarget, options: ConnectOptions): Pr
     linkDown() {
       return link.down || nc.isClosed()
     },
+    reconnects() {
+      return link.reconnects
+    },
     async close() {
       if (nc.isClosed()) return
       // A lost server has nothing to drain to: waiting for it would only delay the exit.
@@ -235,14 +240,17 @@ export async function connectSite(site: SiteTarget, options: ConnectOptions): Pr
   return conn
 }
 
-/** Whether the connection is currently down (between a disconnect and the reconnect). */
-function watchLink(nc: NatsConnection): {down: boolean; abandoned: boolean} {
-  const link = {down: false, abandoned: false}
+/** Whether the connection is currently down (between a disconnect and the reconnect), and how often it came back. */
+function watchLink(nc: NatsConnection): {down: boolean; abandoned: boolean; reconnects: number} {
+  const link = {down: false, abandoned: false, reconnects: 0}
   void (async () => {
     // Ends when the connection closes.
     for await (const s of nc.status()) {
       if (s.type === 'disconnect') link.down = true
-      else if (s.type === 'reconnect') link.down = false
+      else if (s.type === 'reconnect') {
+        link.down = false
+        link.reconnects++
+      }
     }
   })().catch(() => {})
   return link

@@ -151,6 +151,8 @@ export class StreamReader {
   /** A last-per-subject read's confirmation got this far (messages superseded within the history). */
   private checkedTo = 0
   private lagReplacements = 0
+  /** The connection's reconnect count when the consumer was made (live reads replace it after a reconnect). */
+  private reconnectsSeen = 0
   /** When the watchdog may ask again whether the history is complete (after an unconfirmed end). */
   private recheckAt = 0
   /** Where the last message received came from (which consumer, its delivery count). */
@@ -335,6 +337,15 @@ export class StreamReader {
   private tick(): void {
     const since = this.waitingSince
     if (since === undefined || this.closed) return
+    if (this.follow && this.conn.reconnects() !== this.reconnectsSeen && !this.replacing) {
+      // The link came back (maybe to another server of the cluster): the consumer may have lived on the
+      // server that went away. The client then only asks after it, and on a 2.9 cluster waits for ever
+      // (the info request of a consumer on a dead peer times out rather than failing). A new one is made.
+      this.reconnectsSeen = this.conn.reconnects()
+      this.replacing = true
+      this.messages?.stop()
+      return
+    }
     const waited = Date.now() - since
     if (this.stallMs !== undefined && waited >= this.stallMs) {
       this.failure = this.stall()
@@ -428,6 +439,7 @@ export class StreamReader {
   }
 
   private async createConsumer(options: Partial<OrderedConsumerOptions>): Promise<void> {
+    this.reconnectsSeen = this.conn.reconnects()
     const js = await this.conn.js()
     const filter = this.spec.filterSubject ? {filter_subjects: this.spec.filterSubject} : {}
     try {
