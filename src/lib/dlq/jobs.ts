@@ -4,6 +4,7 @@ import {DLQ_RUNTIME_BUCKET} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {isStreamNotFound} from '../nats/errors.js'
 import {notFound, refused} from '../errors.js'
+import type {ReplayJob} from './model.js'
 
 /**
  * Replay jobs (docs/architecture.md, "Replay jobs"): each `dlq replay` run that sends anything keeps its
@@ -26,8 +27,9 @@ export const JOB_RETENTION_MS = 7 * 24 * 60 * 60 * 1000
 /** How long the final write may take at most (a replay that lost its site ends without waiting for it). */
 const FINISH_WAIT_MS = 2000
 
-export type StoredJobState = 'running' | 'completed' | 'cancelling' | 'cancelled' | 'failed'
-export type JobState = StoredJobState | 'interrupted'
+/** A job as `dlq jobs --json` shows it (model.ts); `interrupted` is derived from a stale heartbeat, never stored. */
+export type Job = ReplayJob
+export type StoredJobState = Exclude<Job['state'], 'interrupted'>
 
 export interface StoredJob {
   id: string
@@ -42,18 +44,6 @@ export interface StoredJob {
   heartbeat_at: string
   /** Who asked for the cancel (`cancelling`, `cancelled`). */
   cancelled_by?: string
-}
-
-export interface Job {
-  id: string
-  state: JobState
-  done: number
-  total: number
-  failed: number
-  actor: string
-  reason: string | null
-  started_at: string
-  updated_at: string
 }
 
 const jobKey = (id: string) => `${JOB_PREFIX}.${id}`

@@ -320,5 +320,6 @@ export const ReplayJob = z.object({
   started_at: z.string(),
   updated_at: z.string(),
 })
+export type ReplayJob = z.infer<typeof ReplayJob>
 export const DlqJobsResult = z.object({jobs: z.array(ReplayJob)})
 export type DlqJobsResult = z.infer<typeof DlqJobsResult>
