@@ -342,9 +342,7 @@ export class StreamReader {
       // server that went away. The client then only asks after it, and on a 2.9 cluster waits for ever
       // (the info request of a consumer on a dead peer times out rather than failing). A new one is made.
       this.reconnectsSeen = this.conn.reconnects()
-      this.replacing = true
-      this.messages?.stop()
-      return
+      return this.replaceConsumer()
     }
     const waited = Date.now() - since
     if (this.stallMs !== undefined && waited >= this.stallMs) {
@@ -369,12 +367,8 @@ export class StreamReader {
     if (!consumer) return
     const info = await consumer.info().catch(() => undefined)
     if (this.caughtUp || this.closed || this.waitingSince === undefined) return
-    if (!info) {
-      // No answer this time (a leader election, a replica restarting): asked again a little later.
-      this.recheckAt = Date.now() + DRAINED_CHECK_MS
-      this.drainedCheck = false
-      return
-    }
+    // No answer this time (a leader election, a replica restarting): asked again a little later.
+    if (!info) return this.checkAgainLater()
     // Everything this consumer sent was received (a purge moves its stream position, not its own count).
     const last = this.lastDelivery
     const seenAll = last
@@ -384,12 +378,10 @@ export class StreamReader {
       if (!(await this.endConfirmed())) {
         // A replica still catching up: its messages arrive as it does; asked again a little later. It sent
         // all it has and fell silent, though: a new consumer may be placed on a replica that is current.
-        this.recheckAt = Date.now() + DRAINED_CHECK_MS
-        this.drainedCheck = false
+        this.checkAgainLater()
         if (this.lagReplacements < LAG_REPLACEMENTS && !this.caughtUp && !this.closed && !this.replacing) {
           this.lagReplacements++
-          this.replacing = true
-          this.messages?.stop()
+          this.replaceConsumer()
         }
         return
       }
@@ -399,6 +391,18 @@ export class StreamReader {
       if (this.follow) this.replacing = true
       this.messages?.stop()
     }
+  }
+
+  /** Ends the wait on the current consumer: `next` then opens a new one after the last sequence handed out. */
+  private replaceConsumer(): void {
+    this.replacing = true
+    this.messages?.stop()
+  }
+
+  /** The drained check is asked again once the reader has waited another DRAINED_CHECK_MS. */
+  private checkAgainLater(): void {
+    this.recheckAt = Date.now() + DRAINED_CHECK_MS
+    this.drainedCheck = false
   }
 
   /**
