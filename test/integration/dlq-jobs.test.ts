@@ -119,17 +119,9 @@ describe('dlq replay --canary', {timeout: 120_000}, () => {
 
   it('against a worker that still fails: exits 8 after sending exactly 2, naming both', async () => {
     // The worker still fails: it terminates every command it gets (a new advisory in DV_DLQ per copy).
-    const js = await site.conn.js()
-    const consumer = await js.consumers.get(STREAMS.cmd, 'maskin')
-    const stop = new AbortController()
-    const worker = (async () => {
-      while (!stop.signal.aborted) {
-        for await (const m of await consumer.fetch({max_messages: 10, expires: 1000})) m.term()
-      }
-    })()
+    const worker = failingWorker(site, 'terminate')
     const run = await cli('dlq', 'replay', '--all', '--canary', '2', '--canary-wait', '30s', '--yes', '--json')
-    stop.abort()
-    await worker
+    await worker.stop()
     expect(run.exitCode, run.stderr).toBe(8)
     const result = DlqReplayResult.parse(run.json())
     expect(result.replayed).toHaveLength(2)
@@ -154,17 +146,9 @@ describe('dlq replay --halt-after', {timeout: 120_000}, () => {
   afterAll(async () => site?.dispose())
 
   it('stops a long replay once 3 of its copies have failed again (exit 8)', async () => {
-    const js = await site.conn.js()
-    const consumer = await js.consumers.get(STREAMS.cmd, 'maskin')
-    const stop = new AbortController()
-    const worker = (async () => {
-      while (!stop.signal.aborted) {
-        for await (const m of await consumer.fetch({max_messages: 10, expires: 1000})) m.term()
-      }
-    })()
+    const worker = failingWorker(site, 'terminate')
     const run = await cli('dlq', 'replay', '--all', '--rate', '10/s', '--halt-after', '3', '--yes', '--json')
-    stop.abort()
-    await worker
+    await worker.stop()
     expect(run.exitCode, run.stderr).toBe(8)
     const result = DlqReplayResult.parse(run.json())
     expect(result.halt?.halted).toBe(true)
@@ -179,17 +163,22 @@ describe('dlq replay --halt-after', {timeout: 120_000}, () => {
 })
 
 /**
- * A worker that still fails without dead-lettering anything: it reports the task `failed` (a dv.task.evt.failed
- * event caused by the command's id, as the contract asks) and acknowledges the command. The copy's outcome is
- * `failed` (dlq/outcome.ts), which --canary and --halt-after count as failed again.
+ * A maskin worker that still fails every command it gets, until stopped. `terminate`: it terminates the command
+ * (a new dead-letter advisory in DV_DLQ per copy). `task-failed`: it dead-letters nothing, but reports the task
+ * `failed` (a dv.task.evt.failed event caused by the command's id, as the contract asks) and acknowledges the
+ * command. Either way the copy's outcome (dlq/outcome.ts) is one that --canary and --halt-after count as failed again.
  */
-function taskFailingWorker(site: DlqSite): {stop: () => Promise<void>} {
+function failingWorker(site: DlqSite, how: 'terminate' | 'task-failed'): {stop: () => Promise<void>} {
   const stop = new AbortController()
   const loop = (async () => {
     const js = await site.conn.js()
     const consumer = await js.consumers.get(STREAMS.cmd, 'maskin')
     while (!stop.signal.aborted) {
       for await (const m of await consumer.fetch({max_messages: 10, expires: 1000})) {
+        if (how === 'terminate') {
+          m.term()
+          continue
+        }
         const cmd = JSON.parse(new TextDecoder().decode(m.data)) as {id: string; correlation_id: string}
         const taskId = `tsk-${randomUUID().slice(0, 8)}`
         const event = newEnvelope({
@@ -233,7 +222,7 @@ describe(
 
     it('--canary 2 exits 8 after sending exactly 2, naming the failed tasks', async () => {
       const originals = await seedDeadLetters(site.conn, 5)
-      const worker = taskFailingWorker(site)
+      const worker = failingWorker(site, 'task-failed')
       const run = await cli('dlq', 'replay', '--all', '--canary', '2', '--canary-wait', '20s', '--yes', '--json')
       await worker.stop()
       expect(run.exitCode, run.stderr).toBe(8)
@@ -252,7 +241,7 @@ describe(
     it('--halt-after 3 stops a long replay once 3 tasks of its copies failed (exit 8)', async () => {
       const count = 30
       await seedDeadLetters(site.conn, count)
-      const worker = taskFailingWorker(site)
+      const worker = failingWorker(site, 'task-failed')
       const run = await cli('dlq', 'replay', '--all', '--rate', '10/s', '--halt-after', '3', '--yes', '--json')
       await worker.stop()
       expect(run.exitCode, run.stderr).toBe(8)
