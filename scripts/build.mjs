@@ -6,14 +6,17 @@
 //
 // Entry points, each at the path the rest of the repository names:
 //   dist/main.js                      what bin/run.js starts (oclif's execute, the output guard)
-//   dist/commands.js                  oclif's explicit command strategy (package.json oclif.commands): every
-//                                     command class under its id, generated from src/commands/**, plus the help
-//                                     and autocomplete commands of the two bundled oclif plugins
+//   dist/commands.js                  oclif's explicit command strategy (package.json oclif.commands): the
+//                                     command classes under their ids, generated from src/commands/**, plus the
+//                                     help and autocomplete commands of the two bundled oclif plugins; each
+//                                     command is a chunk of its own, loaded when the command line names it
 //   dist/help.js                      package.json oclif.helpClass (src/help.ts)
 //   dist/hooks/command-not-found.js   package.json oclif.hooks
 //   dist/lib/debug-output.js          loaded by bin/run.js under DEBUG/NODE_DEBUG
 //   dist/lib/context.js, dist/lib/render/output.js, dist/cli/base-command.js and a few services: what tests
 //                                     and bench scripts import from dist/ by path (test/helpers/run.ts, bench/*.mjs)
+import {spawnSync} from 'node:child_process'
+import {createHash} from 'node:crypto'
 import {existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {dirname, join, relative, sep} from 'node:path'
@@ -50,7 +53,11 @@ function commandFiles(dir) {
     })
 }
 
-/** The explicit strategy's module: `export const COMMANDS = {'dlq:list': DlqList, ...}` (ids as oclif's pattern strategy names them). */
+/**
+ * The explicit strategy's module: `export const COMMANDS = {'dlq:list': DlqList, ...}` (ids as oclif's pattern
+ * strategy names them). Each command is a dynamic import, a chunk of its own: a start loads only the commands its
+ * command line can name (src/cli/command-line.ts), oclif's manifest generator and in-process tests all of them.
+ */
 function commandsModule() {
   const entries = [
     ...commandFiles(COMMANDS_DIR).map((file) => [
@@ -59,9 +66,15 @@ function commandsModule() {
     ]),
     ...Object.entries(PLUGIN_COMMANDS),
   ]
-  const imports = entries.map(([, file], i) => `import C${i} from ${JSON.stringify(file)}`)
-  const map = entries.map(([id], i) => `  ${JSON.stringify(id)}: C${i},`)
-  return `${imports.join('\n')}\nexport const COMMANDS = {\n${map.join('\n')}\n}\n`
+  const loaders = entries.map(([id, file]) => `  ${JSON.stringify(id)}: () => import(${JSON.stringify(file)}),`)
+  return `import {commandsToLoad} from ${JSON.stringify(join(root, 'src', 'cli', 'command-line.ts'))}
+const LOADERS = {
+${loaders.join('\n')}
+}
+export const COMMANDS = Object.fromEntries(
+  await Promise.all(commandsToLoad(Object.keys(LOADERS)).map(async (id) => [id, (await LOADERS[id]()).default])),
+)
+`
 }
 
 /** Whether a resolved file is CommonJS (`.cjs`, or `.js` in a package without "type": "module"). */
@@ -73,52 +86,182 @@ function isCommonJs(file) {
   return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).type !== 'module'
 }
 
-const bundled = {
-  name: 'dvctl-bundle',
+/** `await import('yaml')` of a CommonJS package: Node gives the module's named exports, esbuild's split chunk
+ * only `default`. Such imports go through a module that names every export of the package. */
+function cjsNamedExports(b) {
+  b.onResolve({filter: /^[^./]/}, async (args) => {
+    if (args.kind !== 'dynamic-import' || args.path.startsWith('node:') || args.namespace === 'dvctl-cjs') return
+    const resolved = await b.resolve(args.path, {kind: 'import-statement', resolveDir: args.resolveDir})
+    if (resolved.errors.length || resolved.external || !isCommonJs(resolved.path)) return
+    return {path: resolved.path, namespace: 'dvctl-cjs'}
+  })
+  b.onLoad({filter: /.*/, namespace: 'dvctl-cjs'}, (args) => {
+    const names = Object.keys(require(args.path)).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n))
+    return {
+      contents: `const m = require(${JSON.stringify(args.path)})\nexport const {${names.join(', ')}} = m\nexport default m\n`,
+      resolveDir: dirname(args.path),
+      loader: 'js',
+    }
+  })
+}
+
+/** What oclif's CommonJS bundle leaves out or rewrites (bench/README.md, start-up). */
+const oclifTrimmed = {
+  name: 'dvctl-oclif',
   setup(b) {
-    // `await import('yaml')` of a CommonJS package: Node gives the module's named exports, esbuild's split
-    // chunk only `default`. Such imports go through a module that names every export of the package.
-    b.onResolve({filter: /^[^./]/}, async (args) => {
-      if (args.kind !== 'dynamic-import' || args.path.startsWith('node:') || args.namespace === 'dvctl-cjs') return
-      const resolved = await b.resolve(args.path, {kind: 'import-statement', resolveDir: args.resolveDir})
-      if (resolved.errors.length || resolved.external || !isCommonJs(resolved.path)) return
-      return {path: resolved.path, namespace: 'dvctl-cjs'}
-    })
-    b.onLoad({filter: /.*/, namespace: 'dvctl-cjs'}, (args) => {
-      const names = Object.keys(require(args.path)).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n))
-      return {
-        contents: `const m = require(${JSON.stringify(args.path)})\nexport const {${names.join(', ')}} = m\nexport default m\n`,
-        resolveDir: dirname(args.path),
-        loader: 'js',
-      }
-    })
-    b.onResolve({filter: /^dvctl:commands$/}, () => ({path: 'commands', namespace: 'dvctl'}))
-    b.onLoad({filter: /.*/, namespace: 'dvctl'}, () => ({contents: commandsModule(), resolveDir: root, loader: 'js'}))
     // oclif loads plugins by glob patterns (minimatch) and finds commands by globbing a directory (tinyglobby);
-    // dvctl has no plugins to load and names its commands explicitly, so neither runs. Left out of the bundle,
+    // dvctl has no plugins to load and names its commands explicitly, so neither runs. oclif checks Node's version
+    // (semver) only when OCLIF_DISABLE_ENGINE_WARNING is unset, and bin/run.js sets it. Left out of the bundle,
     // they cost nothing at start-up; were oclif to call one, it says so instead of guessing.
-    b.onResolve({filter: /^(minimatch|tinyglobby)$/}, (args) =>
+    b.onResolve({filter: /^(minimatch|tinyglobby|semver)$/}, (args) =>
       /[\\/]@oclif[\\/]core[\\/]/.test(args.importer) ? {path: args.path, namespace: 'dvctl-unused'} : undefined,
     )
     b.onLoad({filter: /.*/, namespace: 'dvctl-unused'}, (args) => ({
       contents: `const unused = () => { throw new Error('${args.path} is not in the dvctl bundle') }
-export const minimatch = unused
-export const glob = unused
-export const globSync = unused
+module.exports = {minimatch: unused, glob: unused, globSync: unused, satisfies: unused}
 `,
       loader: 'js',
     }))
-    // src/cli/oclif-parser-errors.ts finds oclif's parser errors next to @oclif/core in node_modules; in the
-    // bundle they are the bundled module itself, so `instanceof` meets the classes the parser throws.
-    b.onResolve({filter: /\/oclif-parser-errors\.js$/}, () => ({
-      path: packageFile('@oclif/core', 'lib/parser/errors.js'),
-    }))
+    // Spots in oclif and its dependencies that cost more at start-up than they do, rewritten as the bundle is
+    // built; the build fails if a text changes, so an upgrade is looked at again:
+    // - Config.load asks wsl-utils whether this is WSL; that module imports child_process, fs/promises and
+    //   PowerShell helpers. Its `isWsl` is is-wsl's, which is asked directly.
+    // - Plugin.load sorts the command ids with localeCompare, whose first call builds ICU's collator (about
+    //   10 ms). Command ids are ASCII words joined by ':', which code-point order sorts the same way.
+    // - Help text is wrapped by wrap-ansi 7, which measures every word with string-width 4 (strip ANSI codes,
+    //   replace emoji with a huge regular expression, then count) and copies the result a character at a time
+    //   looking for ANSI codes. Printable ASCII is as wide as it is long, and a text without ESC or CSI comes
+    //   out of that copy unchanged: both return at once (test/integration/help.test.ts compares every --help
+    //   with what oclif prints from node_modules).
+    // And one the code cache needs: V8 forgets how a cached script imports ES modules (Node's
+    // importModuleDynamically), so oclif's module loader calls the import() src/cli/oclif-loader.ts hands it.
+    const patches = {
+      '@oclif/core/lib/module-loader.js': [
+        ['await import(', 'await __dvctlImport('],
+        ['await import(', 'await __dvctlImport('],
+        ['await import(', 'await __dvctlImport('],
+      ],
+      '@oclif/core/lib/util/os.js': [["(await import('wsl-utils')).isWsl", "(await import('is-wsl')).default"]],
+      'string-width/index.js': [
+        [
+          'string = stripAnsi(string);',
+          'if (/^[ -~]*$/.test(string)) return string.length;\n\tstring = stripAnsi(string);',
+        ],
+      ],
+      '@oclif/core/node_modules/wrap-ansi/index.js': [
+        [
+          "const pre = [...rows.join('\\n')];",
+          "const joined = rows.join('\\n');\n\tif (!/[\\u001B\\u009B]/.test(joined)) return joined;\n\tconst pre = [...joined];",
+        ],
+      ],
+      '@oclif/core/lib/config/plugin.js': [
+        ['.sort((a, b) => a.id.localeCompare(b.id))', '.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))'],
+      ],
+    }
+    const patched = new Map(
+      Object.entries(patches).map(([file, edits]) => {
+        const [, name, rest] = /^(@[^/]+\/[^/]+|[^/]+)\/(.*)$/.exec(file)
+        return [packageFile(name, rest), {file, edits}]
+      }),
+    )
+    b.onLoad({filter: /\.js$/}, (args) => {
+      const patch = patched.get(args.path)
+      if (!patch) return
+      let contents = readFileSync(args.path, 'utf8')
+      for (const [from, to] of patch.edits) {
+        if (!contents.includes(from)) throw new Error(`${patch.file} no longer contains ${from}: see scripts/build.mjs`)
+        contents = contents.replace(from, to)
+      }
+      patched.delete(args.path)
+      return {contents, loader: 'js'}
+    })
+    b.onEnd(() => {
+      for (const {file} of patched.values())
+        throw new Error(`${file} is no longer in oclif's bundle: see scripts/build.mjs`)
+    })
   },
 }
 
-rmSync(join(root, 'dist'), {recursive: true, force: true})
-const result = await build({
+/**
+ * In the ES module bundle, @oclif/core and its parser errors (src/cli/oclif-parser-errors.ts) are the one
+ * instance src/cli/oclif-loader.ts loads from oclif's CommonJS bundle, so `instanceof` meets the classes oclif
+ * throws and every command extends the same Command.
+ */
+function oclifShared() {
+  const loader = join(root, 'src', 'cli', 'oclif-loader.ts')
+  const names = (module) => Object.keys(module).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n))
+  const exportsOf = {
+    core: names(require('@oclif/core')),
+    parserErrors: names(require(packageFile('@oclif/core', 'lib/parser/errors.js'))),
+  }
+  return {
+    name: 'dvctl-oclif-shared',
+    setup(b) {
+      b.onResolve({filter: /^@oclif\/core$/}, () => ({path: 'core', namespace: 'dvctl-oclif'}))
+      b.onResolve({filter: /\/oclif-parser-errors\.js$/}, () => ({path: 'parserErrors', namespace: 'dvctl-oclif'}))
+      b.onLoad({filter: /.*/, namespace: 'dvctl-oclif'}, (args) => ({
+        contents: `import {oclif} from ${JSON.stringify(loader)}
+const m = oclif.${args.path}
+export const {${exportsOf[args.path].join(', ')}} = m
+export default m
+`,
+        resolveDir: root,
+        loader: 'js',
+      }))
+    },
+  }
+}
+
+const bundled = {
+  name: 'dvctl-bundle',
+  setup(b) {
+    cjsNamedExports(b)
+    b.onResolve({filter: /^dvctl:commands$/}, () => ({path: 'commands', namespace: 'dvctl'}))
+    b.onLoad({filter: /.*/, namespace: 'dvctl'}, () => ({contents: commandsModule(), resolveDir: root, loader: 'js'}))
+  },
+}
+
+/** Options both bundles share. */
+const common = {
   absWorkingDir: root,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  // Class and function names stay as written: oclif and error messages show them.
+  keepNames: true,
+  // oclif loads TypeScript (and ts-node or tsx) only to run a plugin from its sources; src/main.ts turns that
+  // off (settings.enableAutoTranspile), so they are never bundled and never loaded.
+  // ink connects to React's devtools only under DEV=true, when that package is installed beside it.
+  external: ['typescript', 'ts-node', 'tsx', 'tsx/*', 'react-devtools-core'],
+  legalComments: 'none',
+  // Less source to read and compile at every start.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  logLevel: 'warning',
+}
+
+rmSync(join(root, 'dist'), {recursive: true, force: true})
+
+// 1. oclif as one CommonJS file, for src/cli/oclif-loader.ts to compile with a V8 code cache.
+const oclifBuild = await build({
+  ...common,
+  stdin: {
+    contents: `exports.core = require('@oclif/core')
+exports.parserErrors = require(${JSON.stringify(packageFile('@oclif/core', 'lib/parser/errors.js'))})
+`,
+    resolveDir: root,
+    loader: 'js',
+  },
+  format: 'cjs',
+  write: false,
+  plugins: [oclifTrimmed],
+})
+const oclifSource = oclifBuild.outputFiles[0].text
+const oclifFile = `oclif-${createHash('sha256').update(oclifSource).digest('hex').slice(0, 16)}.cjs`
+
+// 2. dvctl and every other dependency as ES modules, split so that a command's own code loads with it alone.
+const result = await build({
+  ...common,
   entryPoints: {
     main: 'src/main.ts',
     commands: 'dvctl:commands',
@@ -143,25 +286,32 @@ const result = await build({
     ),
   },
   outdir: 'dist',
-  bundle: true,
   splitting: true,
   format: 'esm',
-  platform: 'node',
-  target: 'node20',
   chunkNames: 'chunks/[name]-[hash]',
-  // The bundled CommonJS packages (oclif, the NATS client) call require() for Node's own modules.
+  // The bundled CommonJS packages (the NATS client, yaml, ...) call require() for Node's own modules.
   banner: {
     js: "import {createRequire as __dvctlCreateRequire} from 'node:module'; const require = __dvctlCreateRequire(import.meta.url);",
   },
-  // Class and function names stay as written: oclif and error messages show them.
-  keepNames: true,
-  // oclif loads TypeScript (and ts-node or tsx) only to run a plugin from its sources; src/main.ts turns that
-  // off (settings.enableAutoTranspile), so they are never bundled and never loaded.
-  // ink connects to React's devtools only under DEV=true, when that package is installed beside it.
-  external: ['typescript', 'ts-node', 'tsx', 'tsx/*', 'react-devtools-core'],
-  legalComments: 'none',
+  define: {DVCTL_OCLIF_BUNDLE: JSON.stringify(`./${oclifFile}`)},
   metafile: true,
-  logLevel: 'warning',
-  plugins: [bundled],
+  plugins: [bundled, oclifShared()],
 })
 if (process.env.DVCTL_BUILD_META) writeFileSync(process.env.DVCTL_BUILD_META, JSON.stringify(result.metafile))
+
+// oclif's file goes beside the one chunk holding its loader, which finds it by its own URL.
+const loaders = Object.entries(result.metafile.outputs).filter(([, out]) => 'src/cli/oclif-loader.ts' in out.inputs)
+if (loaders.length !== 1) throw new Error(`src/cli/oclif-loader.ts is in ${loaders.length} output files, not one`)
+writeFileSync(join(root, dirname(loaders[0][0]), oclifFile), oclifSource)
+
+// 3. The code cache: what these runs of dvctl compiled of oclif (start-up, help, parsing a command's flags),
+// each run adding to the last one's.
+for (const argv of [['--help'], ['dlq', 'replay', '--help'], ['contract', 'subject', 'dv.maskin.cmd.provision']]) {
+  const run = spawnSync(process.execPath, [join(root, 'bin', 'run.js'), ...argv], {
+    env: {...process.env, DVCTL_WRITE_CODE_CACHE: '1', NO_COLOR: '1'},
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  })
+  if (run.status !== 0)
+    throw new Error(`dvctl ${argv.join(' ')} exited ${run.status} while writing the code cache: ${run.stderr}`)
+}

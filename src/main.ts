@@ -1,5 +1,6 @@
 import {execute, settings} from '@oclif/core'
 
+import {setCommandLine} from './cli/command-line.js'
 import {guardOutput} from './lib/render/output.js'
 
 /**
@@ -13,5 +14,8 @@ export async function run(dir: string): Promise<void> {
   // The bundle is what runs, never TypeScript sources: oclif need not look for tsconfig.json or ts-node even
   // under NODE_ENV=development or test.
   settings.enableAutoTranspile = false
-  await execute({dir})
+  const args = process.argv.slice(2)
+  // Only the command this line runs is loaded, not all of them (src/cli/command-line.ts).
+  setCommandLine(args)
+  await execute({args, dir})
 }

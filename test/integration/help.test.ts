@@ -1,5 +1,5 @@
 import {execFile} from 'node:child_process'
-import {readdirSync, statSync} from 'node:fs'
+import {readFileSync, readdirSync, statSync} from 'node:fs'
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join, relative} from 'node:path'
@@ -9,12 +9,16 @@ import {promisify} from 'node:util'
 import type {Command} from '@oclif/core'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {runCli} from '../helpers/cli.js'
+import {runCli, testEnv} from '../helpers/cli.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 import {runCommand} from '../helpers/run.js'
 import {waitFor} from '../helpers/wait.js'
 
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const COMMANDS_DIR = fileURLToPath(new URL('../../src/commands', import.meta.url))
+
+/** Prints oclif's own help texts (from node_modules) for command lines, as JSON. */
+const OCLIF_HELP = fileURLToPath(new URL('../helpers/oclif-help.mjs', import.meta.url))
 
 interface CommandEntry {
   id: string
@@ -80,6 +84,39 @@ describe('help and examples', () => {
       }
     }
     expect(problems).toEqual([])
+  })
+
+  it('every help text of the bundle is what oclif prints from node_modules', {timeout: 180_000}, async () => {
+    // The bundle loads oclif from a code cache, rewrites a few of its slow spots and loads only the command a
+    // line names (scripts/build.mjs): none of that may change a character of --help.
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as {
+      commands: Record<string, {hidden?: boolean}>
+    }
+    const ids = Object.keys(manifest.commands).filter((id) => !manifest.commands[id].hidden)
+    const topics = new Set(
+      ids.flatMap((id) =>
+        id
+          .split(':')
+          .slice(0, -1)
+          .map((_, i, w) => w.slice(0, i + 1).join(':')),
+      ),
+    )
+    const subjects = [[], ...[...new Set([...topics, ...ids])].map((id) => id.split(':'))]
+    expect(subjects.length).toBeGreaterThan(50)
+    const env = testEnv({OCLIF_COLUMNS: '80'})
+    const reference = await promisify(execFile)(process.execPath, [OCLIF_HELP, JSON.stringify(subjects)], {env})
+    const expected = JSON.parse(reference.stdout) as Record<string, string>
+    const differing: string[] = []
+    for (let i = 0; i < subjects.length; i += 4) {
+      await Promise.all(
+        subjects.slice(i, i + 4).map(async (words) => {
+          const r = await runCli([...words, '--help'], {env: {OCLIF_COLUMNS: '80'}})
+          expect(r.exitCode).toBe(0)
+          if (r.stdout !== expected[words.join(' ')]) differing.push(`dvctl ${words.join(' ')} --help`)
+        }),
+      )
+    }
+    expect(differing).toEqual([])
   })
 
   it('help for a command shows its usage, flags and examples', async () => {
