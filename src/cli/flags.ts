@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {TYPE_PATTERN_HELP} from '../lib/contract/match.js'
-import {GROUP_KEYS, parseGroupKey} from '../lib/dlq/group.js'
+import {GROUP_KEYS, parseGroupKey} from '../lib/dlq/group-key.js'
 import {DEAD_LETTER_STATUSES} from '../lib/dlq/statuses.js'
 import type {DeadLetterSelection} from '../lib/dlq/read.js'
 import type {LetterFilter} from '../lib/dlq/select.js'

@@ -11,7 +11,7 @@ import {
   statusFlag,
 } from '../../cli/flags.js'
 import {ExitCode} from '../../lib/exit-codes.js'
-import type {GroupKey} from '../../lib/dlq/group.js'
+import type {GroupKey} from '../../lib/dlq/group-key.js'
 import type {DlqListResult} from '../../lib/dlq/model.js'
 import {DEAD_LETTER_LISTING, renderDeadLetterList} from '../../lib/render/dlq.js'
 import {orderList, sortFields} from '../../lib/render/listing.js'

@@ -1,10 +1,7 @@
 import {createHash} from 'node:crypto'
 
-import {usageError} from '../errors.js'
+import type {GroupKey} from './group-key.js'
 import type {DeadLetter} from './model.js'
-
-export const GROUP_KEYS = ['error', 'reason', 'type', 'service', 'consumer', 'tenant'] as const
-export type GroupKey = (typeof GROUP_KEYS)[number]
 
 /** The service a dead command was addressed to: `dv.<service>.cmd.<action>`, else its consumer. */
 export function serviceOf(letter: Pick<DeadLetter, 'subject' | 'consumer'>): string {
@@ -49,19 +46,6 @@ export function groupKeyFor(by: GroupKey, value: string | null): string {
 
 export function groupKeyOf(letter: DeadLetter, by: GroupKey): string {
   return groupKeyFor(by, groupValueOf(letter, by))
-}
-
-/** `--group KEY`: which grouping the key belongs to (its prefix); a usage error when it names none. */
-export function parseGroupKey(key: string): {by: GroupKey; key: string} {
-  const by = key.slice(0, key.indexOf(':')) as GroupKey
-  if (!key.includes(':') || !GROUP_KEYS.includes(by) || key.length === by.length + 1) {
-    throw usageError(
-      `Invalid group key "${key}"`,
-      'bad-group-key',
-      `A group key is <by>:<value> with <by> one of ${GROUP_KEYS.join(', ')} (dvctl dlq list --group-by error shows them).`,
-    )
-  }
-  return {by, key}
 }
 
 export interface DeadLetterGroup {

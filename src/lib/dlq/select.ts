@@ -1,4 +1,5 @@
-import {groupDeadLetters, groupKeyOf, parseGroupKey, serviceOf, type GroupKey} from './group.js'
+import {groupDeadLetters, groupKeyOf, serviceOf} from './group.js'
+import {parseGroupKey, type GroupKey} from './group-key.js'
 import type {DeadLetter, HeldItem, PlanSelection} from './model.js'
 import {readDeadLetters, type DeadLetterSelection} from './read.js'
 import {formatRef, localRef} from './ref.js'

@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
-import {groupDeadLetters, groupKeyFor, parseGroupKey, serviceOf} from '../../../src/lib/dlq/group.js'
+import {groupDeadLetters, groupKeyFor, serviceOf} from '../../../src/lib/dlq/group.js'
+import {parseGroupKey} from '../../../src/lib/dlq/group-key.js'
 import {letterMatcher} from '../../../src/lib/dlq/select.js'
 import {emptyLedgerState} from '../../../src/lib/dlq/ledger.js'
 import type {DeadLetter, LedgerEntry} from '../../../src/lib/dlq/model.js'
