@@ -140,7 +140,8 @@ class Tracked {
   /** Shared, never changed in place: a new list replaces it (`Interner.withItem`). */
   services: readonly string[] = NONE
   sites: readonly string[] = NONE
-  readonly fold = new WorkflowFold()
+  /** Made on the first task event or dead letter: most correlations of a window have neither. */
+  private ownFold: WorkflowFold | undefined
 
   constructor(
     public first: number,
@@ -148,7 +149,20 @@ class Tracked {
   ) {
     this.tenantAt = first
   }
+
+  /** The task states and dead letters so far, to read (a shared empty fold when there are none). */
+  get fold(): WorkflowFold {
+    return this.ownFold ?? NO_TASKS
+  }
+
+  /** The fold to apply a task event or dead letter to. */
+  folding(): WorkflowFold {
+    return (this.ownFold ??= new WorkflowFold())
+  }
 }
+
+/** The fold of a workflow without task events or dead letters; only read, never applied to. */
+const NO_TASKS = new WorkflowFold()
 
 const NONE: readonly string[] = Object.freeze([])
 
@@ -309,11 +323,11 @@ async function scan(connections: readonly SiteConnection[], options: ScanWorkflo
             : typeof envelope.subject === 'string' && envelope.subject
               ? envelope.subject
               : null
-        if (taskId !== null) t.fold.applyTask(taskId, verb, at)
+        if (taskId !== null) t.folding().applyTask(taskId, verb, at)
       }
       const hits = advisories ? targets.get(stored.stream)?.get(stored.seq) : undefined
       for (const {advisory, stored: where} of hits ?? []) {
-        if (toDeadLetter(advisory, where, envelope.id, domain, multiSite)) t.fold.deadLetters++
+        if (toDeadLetter(advisory, where, envelope.id, domain, multiSite)) t.folding().deadLetters++
       }
     }
     const read = await drainSite(
