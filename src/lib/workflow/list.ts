@@ -123,12 +123,15 @@ export interface ScanWorkflowsOptions {
 
 /**
  * What is kept of one correlation while the window is read: numbers and references to interned strings (see
- * `Interner`), so that 200,000 workflows stay small. One class, so every record has the same shape.
+ * `Interner`), so that 200,000 workflows stay small. One class, so every record has the same shape. Its times
+ * are ms after the scan's epoch (`WorkflowTally.epoch`): within about 12 days of it they are small integers,
+ * which V8 keeps in the record itself rather than as a number object of their own.
  */
 class Tracked {
   messages = 0
-  /** When the root (the earliest message without causation_id) happened; NaN before one is seen. */
-  rootAt = Number.NaN
+  /** A root (the earliest message without causation_id) was seen, at `rootAt`. */
+  rooted = false
+  rootAt = 0
   rootId = ''
   rootType: string | null = null
   rootSubject = ''
@@ -210,6 +213,8 @@ class Interner {
 
 interface Scan {
   byCorrelation: Map<string, Tracked>
+  /** What the tracked times count from (WorkflowTally.epoch). */
+  epoch: number
   sites: WorkflowResult['sites']
   window: z.infer<typeof ScanFields.window>
   stalledAfterMs: number
@@ -233,19 +238,112 @@ const NO_DATA = new Uint8Array(0)
 /** Advisories of one site by the message they name: stream, then sequence. */
 type Targets = Map<string, Map<number, Array<{advisory: Advisory; stored: StoredMessage}>>>
 
+/** The dead letters of one site, for `WorkflowTally.add`. */
+export interface SiteDeadLetters {
+  targets: Targets
+  /** The site's JetStream domain. */
+  domain: string | undefined
+  multiSite: boolean
+}
+
+/**
+ * The correlations of a scan: feed it stored messages (`add`, synchronous), each folded into its correlation's
+ * summary. Pure, so the scan and the benches share it.
+ */
+export class WorkflowTally {
+  readonly byCorrelation = new Map<string, Tracked>()
+  /** Messages of correlations beyond `max`, not tracked. */
+  untracked = 0
+  /** The time (ms) every tracked time is counted from: the first message's. */
+  epoch: number | undefined
+  private readonly names = new Interner()
+
+  constructor(
+    private readonly max: number = DEFAULT_MAX_WORKFLOWS,
+    /** Keep each root's id (`workflow list` shows it; `workflow count` does not, and keeps a string less each). */
+    private readonly rootIds = true,
+  ) {}
+
+  add(stored: StoredMessage, deadLetters?: SiteDeadLetters): void {
+    const envelope = workflowEnvelope(parseStored(stored))
+    const correlation = envelope?.correlation_id
+    if (!envelope || !correlation || correlation.length > MAX_TEXT) return
+    const names = this.names
+    let t = this.byCorrelation.get(correlation)
+    const time = messageTime(envelope, stored.time)
+    this.epoch ??= time
+    const at = time - this.epoch
+    if (!t) {
+      if (this.byCorrelation.size >= this.max) {
+        this.untracked++
+        return
+      }
+      t = new Tracked(at, at)
+      this.byCorrelation.set(correlation, t)
+    }
+    t.messages++
+    if (at < t.first) t.first = at
+    if (at > t.last) t.last = at
+    const site = names.text(stored.site)
+    t.sites = names.withItem(t.sites, site, Infinity)
+    const source = text(envelope.source)
+    const service = names.service(stored.subject)
+    if (service !== null) t.services = names.withItem(t.services, service, MAX_SERVICES)
+    if (source !== null) t.services = names.withItem(t.services, names.text(source), MAX_SERVICES)
+    // The tenant of the earliest message that names one (the root, as a rule), whatever order the streams arrive in.
+    const tenant = text(envelope.tenant_id)
+    if (tenant !== null && (t.tenant === null || at < t.tenantAt)) {
+      t.tenant = names.text(tenant)
+      t.tenantAt = at
+    }
+    if (causationOf(envelope) === null && (!t.rooted || at < t.rootAt)) {
+      const type = text(envelope.type)
+      t.rooted = true
+      t.rootAt = at
+      if (this.rootIds) t.rootId = envelope.id.slice(0, MAX_TEXT)
+      t.rootType = type === null ? null : names.text(type)
+      t.rootSubject = names.text(stored.subject)
+      t.rootSite = site
+      t.rootService = service ?? (source === null ? null : names.text(source))
+    }
+    const verb = taskEventVerb(stored.subject)
+    if (verb !== null) {
+      // The task: data.task_id, else the envelope subject (TaskBoard's taskIdOf), on a parsed JSON object.
+      const data = envelope.data
+      const dataTask = data && typeof data === 'object' ? (data as Record<string, unknown>).task_id : undefined
+      const taskId =
+        typeof dataTask === 'string' && dataTask
+          ? dataTask
+          : typeof envelope.subject === 'string' && envelope.subject
+            ? envelope.subject
+            : null
+      if (taskId !== null) t.folding().applyTask(taskId, verb, time)
+    }
+    const hits = deadLetters?.targets.get(stored.stream)?.get(stored.seq)
+    if (hits) {
+      for (const {advisory, stored: where} of hits) {
+        if (toDeadLetter(advisory, where, envelope.id, deadLetters!.domain, deadLetters!.multiSite))
+          t.folding().deadLetters++
+      }
+    }
+  }
+}
+
 /**
  * Reads the window of every site once: DV_DLQ first (advisories name a message by stream and sequence, so
  * they are known before the messages are), then DV_CMD, DV_EVT and DV_TASK, each message folded into its
  * correlation's summary as it arrives.
  */
-async function scan(connections: readonly SiteConnection[], options: ScanWorkflowsOptions): Promise<Scan> {
+async function scan(
+  connections: readonly SiteConnection[],
+  options: ScanWorkflowsOptions,
+  keep: {rootIds: boolean},
+): Promise<Scan> {
   const max = options.maxWorkflows ?? DEFAULT_MAX_WORKFLOWS
   const stalledAfterMs = options.stalledAfterMs ?? DEFAULT_STALLED_AFTER_MS
   const end = options.window.to?.getTime() ?? options.now ?? Date.now()
-  const byCorrelation = new Map<string, Tracked>()
+  const tally = new WorkflowTally(max, keep.rootIds)
   const multiSite = connections.length + (options.unreachable?.filter((s) => s.error).length ?? 0) > 1
-  let untracked = 0
-  const names = new Interner()
   const drain = {window: options.window, batch: options.batch, signal: options.signal}
 
   const readSite = async (conn: SiteConnection) => {
@@ -273,74 +371,22 @@ async function scan(connections: readonly SiteConnection[], options: ScanWorkflo
       drain,
     )
     if (dlq.error) return dlq
-    const domain = advisories ? ((await conn.identity()).jsDomain ?? undefined) : undefined
-    const take = (stored: StoredMessage) => {
-      const envelope = workflowEnvelope(parseStored(stored))
-      const correlation = envelope?.correlation_id
-      if (!envelope || !correlation || correlation.length > MAX_TEXT) return
-      let t = byCorrelation.get(correlation)
-      const at = messageTime(envelope, stored.time)
-      if (!t) {
-        if (byCorrelation.size >= max) {
-          untracked++
-          return
-        }
-        t = new Tracked(at, at)
-        byCorrelation.set(correlation, t)
-      }
-      t.messages++
-      if (at < t.first) t.first = at
-      if (at > t.last) t.last = at
-      const site = names.text(stored.site)
-      t.sites = names.withItem(t.sites, site, Infinity)
-      const source = text(envelope.source)
-      const service = names.service(stored.subject)
-      if (service !== null) t.services = names.withItem(t.services, service, MAX_SERVICES)
-      if (source !== null) t.services = names.withItem(t.services, names.text(source), MAX_SERVICES)
-      // The tenant of the earliest message that names one (the root, as a rule), whatever order the streams arrive in.
-      const tenant = text(envelope.tenant_id)
-      if (tenant !== null && (t.tenant === null || at < t.tenantAt)) {
-        t.tenant = names.text(tenant)
-        t.tenantAt = at
-      }
-      if (causationOf(envelope) === null && (Number.isNaN(t.rootAt) || at < t.rootAt)) {
-        const type = text(envelope.type)
-        t.rootAt = at
-        t.rootId = envelope.id.slice(0, MAX_TEXT)
-        t.rootType = type === null ? null : names.text(type)
-        t.rootSubject = names.text(stored.subject)
-        t.rootSite = site
-        t.rootService = service ?? (source === null ? null : names.text(source))
-      }
-      const verb = taskEventVerb(stored.subject)
-      if (verb !== null) {
-        // The task: data.task_id, else the envelope subject (TaskBoard's taskIdOf), on a parsed JSON object.
-        const data = envelope.data
-        const dataTask = data && typeof data === 'object' ? (data as Record<string, unknown>).task_id : undefined
-        const taskId =
-          typeof dataTask === 'string' && dataTask
-            ? dataTask
-            : typeof envelope.subject === 'string' && envelope.subject
-              ? envelope.subject
-              : null
-        if (taskId !== null) t.folding().applyTask(taskId, verb, at)
-      }
-      const hits = advisories ? targets.get(stored.stream)?.get(stored.seq) : undefined
-      for (const {advisory, stored: where} of hits ?? []) {
-        if (toDeadLetter(advisory, where, envelope.id, domain, multiSite)) t.folding().deadLetters++
-      }
-    }
+    const deadLetters: SiteDeadLetters | undefined = advisories
+      ? {targets, domain: (await conn.identity()).jsDomain ?? undefined, multiSite}
+      : undefined
     const read = await drainSite(
       conn,
-      WORKFLOW_STREAMS.map((stream) => ({stream, take})),
+      WORKFLOW_STREAMS.map((stream) => ({stream, take: (stored: StoredMessage) => tally.add(stored, deadLetters)})),
       drain,
     )
     return {...read, missing: [...dlq.missing, ...read.missing], scanned: dlq.scanned + read.scanned}
   }
 
   const reads = await Promise.all(connections.map(readSite))
+  const {byCorrelation, untracked} = tally
   return {
     byCorrelation,
+    epoch: tally.epoch ?? 0,
     sites: siteReports(reads, options.unreachable),
     window: {from: options.window.from?.toISOString() ?? null, to: options.window.to?.toISOString() ?? null},
     stalledAfterMs,
@@ -358,21 +404,27 @@ function matcher(filter: WorkflowFilter): (t: Tracked, status: WorkflowListStatu
     (!statuses || statuses.has(status)) &&
     (filter.tenant === undefined || t.tenant === filter.tenant) &&
     (filter.service === undefined || t.services.includes(filter.service)) &&
-    (!type || type(Number.isNaN(t.rootAt) ? undefined : t.rootType))
+    (!type || type(t.rooted ? t.rootType : undefined))
 }
 
-function summary(correlation: string, t: Tracked, status: WorkflowListStatus, stalledBefore: number): WorkflowSummary {
-  const root = Number.isNaN(t.rootAt)
-    ? null
-    : {id: t.rootId, type: t.rootType, subject: t.rootSubject, site: t.rootSite, service: t.rootService}
+function summary(
+  correlation: string,
+  t: Tracked,
+  status: WorkflowListStatus,
+  stalledBefore: number,
+  epoch: number,
+): WorkflowSummary {
+  const root = t.rooted
+    ? {id: t.rootId, type: t.rootType, subject: t.rootSubject, site: t.rootSite, service: t.rootService}
+    : null
   return {
     correlation_id: correlation,
     status,
     root,
     tenant_id: t.tenant,
     services: [...t.services].sort(),
-    first: new Date(t.first).toISOString(),
-    last: new Date(t.last).toISOString(),
+    first: new Date(epoch + t.first).toISOString(),
+    last: new Date(epoch + t.last).toISOString(),
     sites: [...t.sites].sort(),
     tasks: t.fold.taskCounts(),
     dead_letters: t.fold.deadLetters,
@@ -397,12 +449,12 @@ export async function listWorkflows(
   connections: readonly SiteConnection[],
   options: ScanWorkflowsOptions & {filter?: WorkflowFilter},
 ): Promise<WorkflowListResult> {
-  const s = await scan(connections, options)
+  const s = await scan(connections, options, {rootIds: true})
   const matches = matcher(options.filter ?? {})
   const workflows: WorkflowSummary[] = []
   for (const [correlation, t] of s.byCorrelation) {
     const status = t.fold.listStatus(s.stalledBefore)
-    if (matches(t, status)) workflows.push(summary(correlation, t, status, s.stalledBefore))
+    if (matches(t, status)) workflows.push(summary(correlation, t, status, s.stalledBefore, s.epoch))
   }
   workflows.sort((a, b) => a.first.localeCompare(b.first) || a.correlation_id.localeCompare(b.correlation_id))
   return {...scanFields(s), total: workflows.length, workflows}
@@ -414,7 +466,7 @@ function groupKey(t: Tracked, status: WorkflowListStatus, by: WorkflowGroupKey):
     case 'status':
       return status
     case 'service':
-      return (Number.isNaN(t.rootAt) ? null : t.rootService) ?? '(no root)'
+      return (t.rooted ? t.rootService : null) ?? '(no root)'
     case 'tenant':
       return t.tenant ?? '(none)'
   }
@@ -425,7 +477,7 @@ export async function countWorkflows(
   connections: readonly SiteConnection[],
   options: ScanWorkflowsOptions & {filter?: WorkflowFilter; groupBy?: WorkflowGroupKey},
 ): Promise<WorkflowCountResult> {
-  const s = await scan(connections, options)
+  const s = await scan(connections, options, {rootIds: false})
   const matches = matcher(options.filter ?? {})
   const counts = new Map<string, number>()
   let total = 0
