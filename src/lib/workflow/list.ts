@@ -129,14 +129,10 @@ export interface ScanWorkflowsOptions {
  */
 class Tracked {
   messages = 0
-  /** A root (the earliest message without causation_id) was seen, at `rootAt`. */
-  rooted = false
+  /** The root (the earliest message without causation_id) once one is seen, at `rootAt`, with id `rootId`. */
+  root: RootKind | undefined = undefined
   rootAt = 0
   rootId = ''
-  rootType: string | null = null
-  rootSubject = ''
-  rootSite = ''
-  rootService: string | null = null
   tenant: string | null = null
   /** When the message the tenant was taken from happened. */
   tenantAt: number
@@ -169,6 +165,15 @@ const NO_TASKS = new WorkflowFold()
 
 const NONE: readonly string[] = Object.freeze([])
 
+/** What a root is besides its id: few distinct ones in a window, so one shared copy of each (`Interner.root`). */
+interface RootKind {
+  readonly type: string | null
+  readonly subject: string
+  readonly site: string
+  /** The service the root was addressed to, else its source. */
+  readonly service: string | null
+}
+
 /** Distinct strings (and lists of them) kept per scan; beyond this, new ones are kept as they come. */
 const MAX_INTERNED = 10_000
 
@@ -181,6 +186,7 @@ class Interner {
   private readonly strings = new Map<string, string>()
   private readonly lists = new Map<string, readonly string[]>()
   private readonly services = new Map<string, string | null>()
+  private readonly roots = new Map<string, RootKind>()
 
   text(value: string): string {
     const known = this.strings.get(value)
@@ -197,6 +203,17 @@ class Interner {
     const kept = service === null ? null : this.text(service)
     if (this.services.size < MAX_INTERNED) this.services.set(subject, kept)
     return kept
+  }
+
+  /** The one RootKind with these (interned) parts. */
+  root(type: string | null, subject: string, site: string, service: string | null): RootKind {
+    // Each part with its length (-1 for null), so that no two different roots share a key.
+    const key = `${type?.length ?? -1}:${type ?? ''}${subject.length}:${subject}${site.length}:${site}${service?.length ?? -1}:${service ?? ''}`
+    const known = this.roots.get(key)
+    if (known) return known
+    const root: RootKind = Object.freeze({type, subject, site, service})
+    if (this.roots.size < MAX_INTERNED) this.roots.set(key, root)
+    return root
   }
 
   /** `list` with `item` added (at most `max` items); `list` itself when it has it already. */
@@ -296,15 +313,16 @@ export class WorkflowTally {
       t.tenant = names.text(tenant)
       t.tenantAt = at
     }
-    if (causationOf(envelope) === null && (!t.rooted || at < t.rootAt)) {
+    if (causationOf(envelope) === null && (t.root === undefined || at < t.rootAt)) {
       const type = text(envelope.type)
-      t.rooted = true
       t.rootAt = at
       if (this.rootIds) t.rootId = envelope.id.slice(0, MAX_TEXT)
-      t.rootType = type === null ? null : names.text(type)
-      t.rootSubject = names.text(stored.subject)
-      t.rootSite = site
-      t.rootService = service ?? (source === null ? null : names.text(source))
+      t.root = names.root(
+        type === null ? null : names.text(type),
+        names.text(stored.subject),
+        site,
+        service ?? (source === null ? null : names.text(source)),
+      )
     }
     const verb = taskEventVerb(stored.subject)
     if (verb !== null) {
@@ -404,7 +422,7 @@ function matcher(filter: WorkflowFilter): (t: Tracked, status: WorkflowListStatu
     (!statuses || statuses.has(status)) &&
     (filter.tenant === undefined || t.tenant === filter.tenant) &&
     (filter.service === undefined || t.services.includes(filter.service)) &&
-    (!type || type(t.rooted ? t.rootType : undefined))
+    (!type || type(t.root ? t.root.type : undefined))
 }
 
 function summary(
@@ -414,8 +432,8 @@ function summary(
   stalledBefore: number,
   epoch: number,
 ): WorkflowSummary {
-  const root = t.rooted
-    ? {id: t.rootId, type: t.rootType, subject: t.rootSubject, site: t.rootSite, service: t.rootService}
+  const root = t.root
+    ? {id: t.rootId, type: t.root.type, subject: t.root.subject, site: t.root.site, service: t.root.service}
     : null
   return {
     correlation_id: correlation,
@@ -466,7 +484,7 @@ function groupKey(t: Tracked, status: WorkflowListStatus, by: WorkflowGroupKey):
     case 'status':
       return status
     case 'service':
-      return (t.rooted ? t.rootService : null) ?? '(no root)'
+      return t.root?.service ?? '(no root)'
     case 'tenant':
       return t.tenant ?? '(none)'
   }

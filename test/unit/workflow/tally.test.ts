@@ -56,7 +56,7 @@ describe('WorkflowTally (workflow list and count)', () => {
     const epoch = tally.epoch!
     expect(new Date(epoch + t.first).toISOString()).toBe(new Date(T0 - 40 * DAY).toISOString())
     expect(new Date(epoch + t.last).toISOString()).toBe(new Date(T0 + 40 * DAY + 1).toISOString())
-    expect(t.rooted).toBe(true)
+    expect(t.root).toBeDefined()
     expect(new Date(epoch + t.rootAt).toISOString()).toBe(new Date(T0 - 40 * DAY).toISOString())
     expect(t.rootId).toBe('cmd')
     expect(t.fold.status()).toBe('succeeded')
@@ -66,10 +66,38 @@ describe('WorkflowTally (workflow list and count)', () => {
     const tally = new WorkflowTally(undefined, false)
     tally.add(command('cmd', 'c', T0))
     const t = tally.byCorrelation.get('c')!
-    expect(t.rooted).toBe(true)
     expect(t.rootId).toBe('')
-    expect(t.rootType).toBe('maskin.server.provision.requested')
+    expect(t.root).toEqual({
+      type: 'maskin.server.provision.requested',
+      subject: 'dv.maskin.cmd.provision',
+      site: 'osl1',
+      service: 'maskin',
+    })
     expect(t.fold.status()).toBe('running')
     expect(t.fold.taskCounts()).toEqual({})
+  })
+
+  it('shares a root kind only between roots with the same type, subject, site and service', () => {
+    const tally = new WorkflowTally()
+    tally.add(command('a', 'c1', T0))
+    tally.add(command('b', 'c2', T0))
+    tally.add(
+      stored(
+        'dv.maskin.cmd.provision',
+        {id: 'd', correlation_id: 'c3', type: 'maskin.server.x', source: 'sentral'},
+        T0,
+      ),
+    )
+    tally.add(stored('dv.maskin.cmd.provision', {id: 'e', correlation_id: 'c4', source: 'sentral'}, T0))
+    const [c1, c2, c3, c4] = ['c1', 'c2', 'c3', 'c4'].map((c) => tally.byCorrelation.get(c)!)
+    expect(c1.root).toBe(c2.root)
+    expect(c3.root).toEqual({
+      type: 'maskin.server.x',
+      subject: 'dv.maskin.cmd.provision',
+      site: 'osl1',
+      service: 'maskin',
+    })
+    expect(c4.root).toEqual({type: null, subject: 'dv.maskin.cmd.provision', site: 'osl1', service: 'maskin'})
+    expect([c1.rootId, c2.rootId, c3.rootId, c4.rootId]).toEqual(['a', 'b', 'd', 'e'])
   })
 })
