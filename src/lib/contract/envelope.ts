@@ -233,10 +233,10 @@ export function validateEnvelope(
   // type: <service>.<entity>.<...> or task.<verb>
   let type: string | undefined
   let isTask = false
+  let typeValid = false
   if (env.type !== undefined) {
-    // ENVELOPE_TYPE decides; the rest only says why and what the later checks may read.
-    const wellFormed = typeof env.type === 'string' && MESSAGE_TYPE.test(env.type)
-    if (!wellFormed) {
+    const analysis = typeof env.type === 'string' ? typeAnalysis(env.type) : undefined
+    if (!analysis) {
       found.add(
         '$.type',
         'bad-type',
@@ -244,13 +244,10 @@ export function validateEnvelope(
       )
     } else {
       type = env.type as string
-      // Its first two tokens (a well-formed type has at least two), without splitting the whole type.
-      const dot = type.indexOf('.')
-      const head = type.slice(0, dot)
-      const next = type.indexOf('.', dot + 1)
-      const second = type.slice(dot + 1, next < 0 ? undefined : next)
-      isTask = head === 'task'
-      if (!ENVELOPE_TYPE.test(type)) {
+      const {head, second} = analysis
+      isTask = analysis.isTask
+      typeValid = analysis.valid
+      if (!typeValid) {
         found.add(
           '$.type',
           'bad-type',
@@ -340,7 +337,7 @@ export function validateEnvelope(
     if (type !== undefined) checkPayload(type, version, data, opts, found, isTask)
   }
 
-  if (opts.advisory) checkAdvisory(env, type, isTask, opts, found)
+  if (opts.advisory) checkAdvisory(env, typeValid ? type : undefined, isTask, opts, found)
 
   if (opts.maxPayload !== undefined) {
     const bytes = size ?? encodedSize(value)
@@ -361,6 +358,36 @@ export function validateEnvelope(
   }
 
   return {valid: found.problems.length === 0, problems: found.problems, warnings: found.warnings}
+}
+
+/** What the checks read of a well-formed type (MESSAGE_TYPE): its first two tokens, and whether ENVELOPE_TYPE passes. */
+interface TypeAnalysis {
+  valid: boolean
+  isTask: boolean
+  head: string
+  second: string
+}
+
+/** Types analysed so far (well-formed ones), by type; bounded. A stream holds a few types many times over. */
+const knownTypes = new Map<string, TypeAnalysis>()
+const MAX_KNOWN_TYPES = 10_000
+
+/**
+ * A type's analysis, or undefined when it is not well-formed (MESSAGE_TYPE): the regexes run once per distinct
+ * type, not once per message. A pure function of the string, so remembering it changes no verdict.
+ */
+function typeAnalysis(type: string): TypeAnalysis | undefined {
+  const known = knownTypes.get(type)
+  if (known) return known
+  if (!MESSAGE_TYPE.test(type)) return undefined
+  // Its first two tokens (a well-formed type has at least two), without splitting the whole type.
+  const dot = type.indexOf('.')
+  const head = type.slice(0, dot)
+  const next = type.indexOf('.', dot + 1)
+  const second = type.slice(dot + 1, next < 0 ? undefined : next)
+  const analysis: TypeAnalysis = Object.freeze({valid: ENVELOPE_TYPE.test(type), isTask: head === 'task', head, second})
+  if (knownTypes.size < MAX_KNOWN_TYPES) knownTypes.set(type, analysis)
+  return analysis
 }
 
 /** Clean subjects (no problems, no warnings) analysed so far, lenient and strict, by subject; bounded. */
@@ -392,6 +419,7 @@ function subjectAnalysis(subject: string, strict: boolean): SubjectAnalysis {
  */
 function checkAdvisory(
   env: Record<string, unknown>,
+  /** The type when it passes ENVELOPE_TYPE. */
   type: string | undefined,
   isTask: boolean,
   opts: ValidateEnvelopeOptions,
@@ -406,7 +434,7 @@ function checkAdvisory(
       `causation_id is missing on ${isTask ? 'a task event' : 'an event'} that does not open its own workflow (correlation_id is not its id).`,
     )
   }
-  if (type !== undefined && !isTask && ENVELOPE_TYPE.test(type)) {
+  if (type !== undefined && !isTask) {
     const registry = opts.registry ?? defaultPayloadRegistry()
     if (!registry.hasType(type)) {
       found.note(

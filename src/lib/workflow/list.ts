@@ -123,24 +123,24 @@ export interface ScanWorkflowsOptions {
 
 /**
  * What is kept of one correlation while the window is read: numbers and references to interned strings (see
- * `Interner`), so that 200,000 workflows stay small. One class, so every record has the same shape.
+ * `Interner`), so that 200,000 workflows stay small. One class, so every record has the same shape. Its times
+ * are ms after the scan's epoch (`WorkflowTally.epoch`): within about 12 days of it they are small integers,
+ * which V8 keeps in the record itself rather than as a number object of their own.
  */
 class Tracked {
   messages = 0
-  /** When the root (the earliest message without causation_id) happened; NaN before one is seen. */
-  rootAt = Number.NaN
+  /** The root (the earliest message without causation_id) once one is seen, at `rootAt`, with id `rootId`. */
+  root: RootKind | undefined = undefined
+  rootAt = 0
   rootId = ''
-  rootType: string | null = null
-  rootSubject = ''
-  rootSite = ''
-  rootService: string | null = null
   tenant: string | null = null
   /** When the message the tenant was taken from happened. */
   tenantAt: number
   /** Shared, never changed in place: a new list replaces it (`Interner.withItem`). */
   services: readonly string[] = NONE
   sites: readonly string[] = NONE
-  readonly fold = new WorkflowFold()
+  /** Made on the first task event or dead letter: most correlations of a window have neither. */
+  private ownFold: WorkflowFold | undefined
 
   constructor(
     public first: number,
@@ -148,9 +148,31 @@ class Tracked {
   ) {
     this.tenantAt = first
   }
+
+  /** The task states and dead letters so far, to read (a shared empty fold when there are none). */
+  get fold(): WorkflowFold {
+    return this.ownFold ?? NO_TASKS
+  }
+
+  /** The fold to apply a task event or dead letter to. */
+  folding(): WorkflowFold {
+    return (this.ownFold ??= new WorkflowFold())
+  }
 }
 
+/** The fold of a workflow without task events or dead letters; only read, never applied to. */
+const NO_TASKS = new WorkflowFold()
+
 const NONE: readonly string[] = Object.freeze([])
+
+/** What a root is besides its id: few distinct ones in a window, so one shared copy of each (`Interner.root`). */
+interface RootKind {
+  readonly type: string | null
+  readonly subject: string
+  readonly site: string
+  /** The service the root was addressed to, else its source. */
+  readonly service: string | null
+}
 
 /** Distinct strings (and lists of them) kept per scan; beyond this, new ones are kept as they come. */
 const MAX_INTERNED = 10_000
@@ -164,6 +186,7 @@ class Interner {
   private readonly strings = new Map<string, string>()
   private readonly lists = new Map<string, readonly string[]>()
   private readonly services = new Map<string, string | null>()
+  private readonly roots = new Map<string, RootKind>()
 
   text(value: string): string {
     const known = this.strings.get(value)
@@ -182,6 +205,17 @@ class Interner {
     return kept
   }
 
+  /** The one RootKind with these (interned) parts. */
+  root(type: string | null, subject: string, site: string, service: string | null): RootKind {
+    // Each part with its length (-1 for null), so that no two different roots share a key.
+    const key = `${type?.length ?? -1}:${type ?? ''}${subject.length}:${subject}${site.length}:${site}${service?.length ?? -1}:${service ?? ''}`
+    const known = this.roots.get(key)
+    if (known) return known
+    const root: RootKind = Object.freeze({type, subject, site, service})
+    if (this.roots.size < MAX_INTERNED) this.roots.set(key, root)
+    return root
+  }
+
   /** `list` with `item` added (at most `max` items); `list` itself when it has it already. */
   withItem(list: readonly string[], item: string, max: number): readonly string[] {
     if (list.length >= max || list.includes(item)) return list
@@ -196,6 +230,8 @@ class Interner {
 
 interface Scan {
   byCorrelation: Map<string, Tracked>
+  /** What the tracked times count from (WorkflowTally.epoch). */
+  epoch: number
   sites: WorkflowResult['sites']
   window: z.infer<typeof ScanFields.window>
   stalledAfterMs: number
@@ -219,19 +255,113 @@ const NO_DATA = new Uint8Array(0)
 /** Advisories of one site by the message they name: stream, then sequence. */
 type Targets = Map<string, Map<number, Array<{advisory: Advisory; stored: StoredMessage}>>>
 
+/** The dead letters of one site, for `WorkflowTally.add`. */
+export interface SiteDeadLetters {
+  targets: Targets
+  /** The site's JetStream domain. */
+  domain: string | undefined
+  multiSite: boolean
+}
+
+/**
+ * The correlations of a scan: feed it stored messages (`add`, synchronous), each folded into its correlation's
+ * summary. Pure, so the scan and the benches share it.
+ */
+export class WorkflowTally {
+  readonly byCorrelation = new Map<string, Tracked>()
+  /** Messages of correlations beyond `max`, not tracked. */
+  untracked = 0
+  /** The time (ms) every tracked time is counted from: the first message's. */
+  epoch: number | undefined
+  private readonly names = new Interner()
+
+  constructor(
+    private readonly max: number = DEFAULT_MAX_WORKFLOWS,
+    /** Keep each root's id (`workflow list` shows it; `workflow count` does not, and keeps a string less each). */
+    private readonly rootIds = true,
+  ) {}
+
+  add(stored: StoredMessage, deadLetters?: SiteDeadLetters): void {
+    const envelope = workflowEnvelope(parseStored(stored))
+    const correlation = envelope?.correlation_id
+    if (!envelope || !correlation || correlation.length > MAX_TEXT) return
+    const names = this.names
+    let t = this.byCorrelation.get(correlation)
+    const time = messageTime(envelope, stored.time)
+    this.epoch ??= time
+    const at = time - this.epoch
+    if (!t) {
+      if (this.byCorrelation.size >= this.max) {
+        this.untracked++
+        return
+      }
+      t = new Tracked(at, at)
+      this.byCorrelation.set(correlation, t)
+    }
+    t.messages++
+    if (at < t.first) t.first = at
+    if (at > t.last) t.last = at
+    const site = names.text(stored.site)
+    t.sites = names.withItem(t.sites, site, Infinity)
+    const source = text(envelope.source)
+    const service = names.service(stored.subject)
+    if (service !== null) t.services = names.withItem(t.services, service, MAX_SERVICES)
+    if (source !== null) t.services = names.withItem(t.services, names.text(source), MAX_SERVICES)
+    // The tenant of the earliest message that names one (the root, as a rule), whatever order the streams arrive in.
+    const tenant = text(envelope.tenant_id)
+    if (tenant !== null && (t.tenant === null || at < t.tenantAt)) {
+      t.tenant = names.text(tenant)
+      t.tenantAt = at
+    }
+    if (causationOf(envelope) === null && (t.root === undefined || at < t.rootAt)) {
+      const type = text(envelope.type)
+      t.rootAt = at
+      if (this.rootIds) t.rootId = envelope.id.slice(0, MAX_TEXT)
+      t.root = names.root(
+        type === null ? null : names.text(type),
+        names.text(stored.subject),
+        site,
+        service ?? (source === null ? null : names.text(source)),
+      )
+    }
+    const verb = taskEventVerb(stored.subject)
+    if (verb !== null) {
+      // The task: data.task_id, else the envelope subject (TaskBoard's taskIdOf), on a parsed JSON object.
+      const data = envelope.data
+      const dataTask = data && typeof data === 'object' ? (data as Record<string, unknown>).task_id : undefined
+      const taskId =
+        typeof dataTask === 'string' && dataTask
+          ? dataTask
+          : typeof envelope.subject === 'string' && envelope.subject
+            ? envelope.subject
+            : null
+      if (taskId !== null) t.folding().applyTask(taskId, verb, time)
+    }
+    const hits = deadLetters?.targets.get(stored.stream)?.get(stored.seq)
+    if (hits) {
+      for (const {advisory, stored: where} of hits) {
+        if (toDeadLetter(advisory, where, envelope.id, deadLetters!.domain, deadLetters!.multiSite))
+          t.folding().deadLetters++
+      }
+    }
+  }
+}
+
 /**
  * Reads the window of every site once: DV_DLQ first (advisories name a message by stream and sequence, so
  * they are known before the messages are), then DV_CMD, DV_EVT and DV_TASK, each message folded into its
  * correlation's summary as it arrives.
  */
-async function scan(connections: readonly SiteConnection[], options: ScanWorkflowsOptions): Promise<Scan> {
+async function scan(
+  connections: readonly SiteConnection[],
+  options: ScanWorkflowsOptions,
+  keep: {rootIds: boolean},
+): Promise<Scan> {
   const max = options.maxWorkflows ?? DEFAULT_MAX_WORKFLOWS
   const stalledAfterMs = options.stalledAfterMs ?? DEFAULT_STALLED_AFTER_MS
   const end = options.window.to?.getTime() ?? options.now ?? Date.now()
-  const byCorrelation = new Map<string, Tracked>()
+  const tally = new WorkflowTally(max, keep.rootIds)
   const multiSite = connections.length + (options.unreachable?.filter((s) => s.error).length ?? 0) > 1
-  let untracked = 0
-  const names = new Interner()
   const drain = {window: options.window, batch: options.batch, signal: options.signal}
 
   const readSite = async (conn: SiteConnection) => {
@@ -259,74 +389,22 @@ async function scan(connections: readonly SiteConnection[], options: ScanWorkflo
       drain,
     )
     if (dlq.error) return dlq
-    const domain = advisories ? ((await conn.identity()).jsDomain ?? undefined) : undefined
-    const take = (stored: StoredMessage) => {
-      const envelope = workflowEnvelope(parseStored(stored))
-      const correlation = envelope?.correlation_id
-      if (!envelope || !correlation || correlation.length > MAX_TEXT) return
-      let t = byCorrelation.get(correlation)
-      const at = messageTime(envelope, stored.time)
-      if (!t) {
-        if (byCorrelation.size >= max) {
-          untracked++
-          return
-        }
-        t = new Tracked(at, at)
-        byCorrelation.set(correlation, t)
-      }
-      t.messages++
-      if (at < t.first) t.first = at
-      if (at > t.last) t.last = at
-      const site = names.text(stored.site)
-      t.sites = names.withItem(t.sites, site, Infinity)
-      const source = text(envelope.source)
-      const service = names.service(stored.subject)
-      if (service !== null) t.services = names.withItem(t.services, service, MAX_SERVICES)
-      if (source !== null) t.services = names.withItem(t.services, names.text(source), MAX_SERVICES)
-      // The tenant of the earliest message that names one (the root, as a rule), whatever order the streams arrive in.
-      const tenant = text(envelope.tenant_id)
-      if (tenant !== null && (t.tenant === null || at < t.tenantAt)) {
-        t.tenant = names.text(tenant)
-        t.tenantAt = at
-      }
-      if (causationOf(envelope) === null && (Number.isNaN(t.rootAt) || at < t.rootAt)) {
-        const type = text(envelope.type)
-        t.rootAt = at
-        t.rootId = envelope.id.slice(0, MAX_TEXT)
-        t.rootType = type === null ? null : names.text(type)
-        t.rootSubject = names.text(stored.subject)
-        t.rootSite = site
-        t.rootService = service ?? (source === null ? null : names.text(source))
-      }
-      const verb = taskEventVerb(stored.subject)
-      if (verb !== null) {
-        // The task: data.task_id, else the envelope subject (TaskBoard's taskIdOf), on a parsed JSON object.
-        const data = envelope.data
-        const dataTask = data && typeof data === 'object' ? (data as Record<string, unknown>).task_id : undefined
-        const taskId =
-          typeof dataTask === 'string' && dataTask
-            ? dataTask
-            : typeof envelope.subject === 'string' && envelope.subject
-              ? envelope.subject
-              : null
-        if (taskId !== null) t.fold.applyTask(taskId, verb, at)
-      }
-      const hits = advisories ? targets.get(stored.stream)?.get(stored.seq) : undefined
-      for (const {advisory, stored: where} of hits ?? []) {
-        if (toDeadLetter(advisory, where, envelope.id, domain, multiSite)) t.fold.deadLetters++
-      }
-    }
+    const deadLetters: SiteDeadLetters | undefined = advisories
+      ? {targets, domain: (await conn.identity()).jsDomain ?? undefined, multiSite}
+      : undefined
     const read = await drainSite(
       conn,
-      WORKFLOW_STREAMS.map((stream) => ({stream, take})),
+      WORKFLOW_STREAMS.map((stream) => ({stream, take: (stored: StoredMessage) => tally.add(stored, deadLetters)})),
       drain,
     )
     return {...read, missing: [...dlq.missing, ...read.missing], scanned: dlq.scanned + read.scanned}
   }
 
   const reads = await Promise.all(connections.map(readSite))
+  const {byCorrelation, untracked} = tally
   return {
     byCorrelation,
+    epoch: tally.epoch ?? 0,
     sites: siteReports(reads, options.unreachable),
     window: {from: options.window.from?.toISOString() ?? null, to: options.window.to?.toISOString() ?? null},
     stalledAfterMs,
@@ -344,21 +422,27 @@ function matcher(filter: WorkflowFilter): (t: Tracked, status: WorkflowListStatu
     (!statuses || statuses.has(status)) &&
     (filter.tenant === undefined || t.tenant === filter.tenant) &&
     (filter.service === undefined || t.services.includes(filter.service)) &&
-    (!type || type(Number.isNaN(t.rootAt) ? undefined : t.rootType))
+    (!type || type(t.root ? t.root.type : undefined))
 }
 
-function summary(correlation: string, t: Tracked, status: WorkflowListStatus, stalledBefore: number): WorkflowSummary {
-  const root = Number.isNaN(t.rootAt)
-    ? null
-    : {id: t.rootId, type: t.rootType, subject: t.rootSubject, site: t.rootSite, service: t.rootService}
+function summary(
+  correlation: string,
+  t: Tracked,
+  status: WorkflowListStatus,
+  stalledBefore: number,
+  epoch: number,
+): WorkflowSummary {
+  const root = t.root
+    ? {id: t.rootId, type: t.root.type, subject: t.root.subject, site: t.root.site, service: t.root.service}
+    : null
   return {
     correlation_id: correlation,
     status,
     root,
     tenant_id: t.tenant,
     services: [...t.services].sort(),
-    first: new Date(t.first).toISOString(),
-    last: new Date(t.last).toISOString(),
+    first: new Date(epoch + t.first).toISOString(),
+    last: new Date(epoch + t.last).toISOString(),
     sites: [...t.sites].sort(),
     tasks: t.fold.taskCounts(),
     dead_letters: t.fold.deadLetters,
@@ -383,12 +467,12 @@ export async function listWorkflows(
   connections: readonly SiteConnection[],
   options: ScanWorkflowsOptions & {filter?: WorkflowFilter},
 ): Promise<WorkflowListResult> {
-  const s = await scan(connections, options)
+  const s = await scan(connections, options, {rootIds: true})
   const matches = matcher(options.filter ?? {})
   const workflows: WorkflowSummary[] = []
   for (const [correlation, t] of s.byCorrelation) {
     const status = t.fold.listStatus(s.stalledBefore)
-    if (matches(t, status)) workflows.push(summary(correlation, t, status, s.stalledBefore))
+    if (matches(t, status)) workflows.push(summary(correlation, t, status, s.stalledBefore, s.epoch))
   }
   workflows.sort((a, b) => a.first.localeCompare(b.first) || a.correlation_id.localeCompare(b.correlation_id))
   return {...scanFields(s), total: workflows.length, workflows}
@@ -400,7 +484,7 @@ function groupKey(t: Tracked, status: WorkflowListStatus, by: WorkflowGroupKey):
     case 'status':
       return status
     case 'service':
-      return (Number.isNaN(t.rootAt) ? null : t.rootService) ?? '(no root)'
+      return t.root?.service ?? '(no root)'
     case 'tenant':
       return t.tenant ?? '(none)'
   }
@@ -411,7 +495,7 @@ export async function countWorkflows(
   connections: readonly SiteConnection[],
   options: ScanWorkflowsOptions & {filter?: WorkflowFilter; groupBy?: WorkflowGroupKey},
 ): Promise<WorkflowCountResult> {
-  const s = await scan(connections, options)
+  const s = await scan(connections, options, {rootIds: false})
   const matches = matcher(options.filter ?? {})
   const counts = new Map<string, number>()
   let total = 0

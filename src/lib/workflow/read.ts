@@ -1,3 +1,5 @@
+import {TextDecoder} from 'node:util'
+
 import {z} from 'zod'
 
 import {STREAMS} from '../layout/names.js'
@@ -96,10 +98,15 @@ export function toWorkflowMessage(stored: StoredMessage, correlationId: string):
   return value === undefined ? null : workflowMessageOf(stored, value, correlationId)
 }
 
-/** A stored message's payload as JSON, or undefined when it is not JSON. */
+const utf8 = new TextDecoder('utf-8')
+
+/**
+ * A stored message's payload as JSON, or undefined when it is not JSON. The lenient decoder (invalid bytes
+ * become U+FFFD, as Buffer's toString makes them) straight from the bytes: no Buffer made per message.
+ */
 export function parseStored(stored: Pick<StoredMessage, 'data'>): unknown {
   try {
-    return JSON.parse(Buffer.from(stored.data.buffer, stored.data.byteOffset, stored.data.byteLength).toString('utf8'))
+    return JSON.parse(utf8.decode(stored.data))
   } catch {
     return undefined
   }

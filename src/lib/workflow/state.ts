@@ -44,6 +44,9 @@ export interface FoldMessage {
 /** One task per task id, whichever site reported it (one options object for every fold's board). */
 const ACROSS_SITES = {acrossSites: true} as const
 
+/** A fold's options when none are given (one object, not one per fold). */
+const DEFAULT_FOLD: {setters?: boolean} = Object.freeze({})
+
 /** Task states that have begun work and have not ended: the ones that can stall. */
 const WORKING = new Set(['started', 'progress'])
 
@@ -77,7 +80,7 @@ export class WorkflowFold {
    * `setters: false` does not remember which event set each task's state (`tasks()` then gives the latest
    * event's site and an empty id): for `workflow list`, which keeps many folds and shows only the states.
    */
-  constructor(private readonly options: {setters?: boolean} = {}) {}
+  constructor(private readonly options: {setters?: boolean} = DEFAULT_FOLD) {}
 
   /** Applies one message; anything but a task event (`dv.task.evt.<verb>`) leaves the state as it is. */
   apply(m: FoldMessage): void {
