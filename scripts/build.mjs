@@ -133,6 +133,9 @@ module.exports = {minimatch: unused, glob: unused, globSync: unused, satisfies: 
     //   looking for ANSI codes. Printable ASCII is as wide as it is long, and a text without ESC or CSI comes
     //   out of that copy unchanged: both return at once (test/integration/help.test.ts compares every --help
     //   with what oclif prints from node_modules).
+    // - Three of oclif's modules require a built-in module at load that only a rare path uses: readline (a
+    //   command argument read from stdin), child_process (the Windows shell) and perf_hooks (OCLIF_PERFORMANCE
+    //   timings). Each is required when that path first uses it.
     // And one the code cache needs: V8 forgets how a cached script imports ES modules (Node's
     // importModuleDynamically), so oclif's module loader calls the import() src/cli/oclif-loader.ts hands it.
     const patches = {
@@ -141,7 +144,6 @@ module.exports = {minimatch: unused, glob: unused, globSync: unused, satisfies: 
         ['await import(', 'await __dvctlImport('],
         ['await import(', 'await __dvctlImport('],
       ],
-      '@oclif/core/lib/util/os.js': [["(await import('wsl-utils')).isWsl", "(await import('is-wsl')).default"]],
       'string-width/index.js': [
         [
           'string = stripAnsi(string);',
@@ -152,6 +154,25 @@ module.exports = {minimatch: unused, glob: unused, globSync: unused, satisfies: 
         [
           "const pre = [...rows.join('\\n')];",
           "const joined = rows.join('\\n');\n\tif (!/[\\u001B\\u009B]/.test(joined)) return joined;\n\tconst pre = [...joined];",
+        ],
+      ],
+      '@oclif/core/lib/parser/parse.js': [
+        [
+          'const node_readline_1 = require("node:readline");',
+          'const node_readline_1 = {get createInterface() { return require("node:readline").createInterface }};',
+        ],
+      ],
+      '@oclif/core/lib/util/os.js': [
+        ["(await import('wsl-utils')).isWsl", "(await import('is-wsl')).default"],
+        [
+          'const node_child_process_1 = require("node:child_process");',
+          'const node_child_process_1 = {get execSync() { return require("node:child_process").execSync }};',
+        ],
+      ],
+      '@oclif/core/lib/performance.js': [
+        [
+          'const node_perf_hooks_1 = require("node:perf_hooks");',
+          'const node_perf_hooks_1 = {get performance() { return require("node:perf_hooks").performance }, get PerformanceObserver() { return require("node:perf_hooks").PerformanceObserver }};',
         ],
       ],
       '@oclif/core/lib/config/plugin.js': [
