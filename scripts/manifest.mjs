@@ -3,6 +3,7 @@
 //
 // - Commands sorted by id: oclif lists them in the order it found them, which differs between file systems and
 //   builds; sorted, the committed manifest is comparable byte for byte in CI.
+// - Non-ASCII characters written as \u escapes (see the end).
 // - Flags whose help default is constant (src/cli/flags.ts constantHelp: `--timeout` shows 5s) are marked
 //   `hasDynamicHelp: false`. oclif marks every function-valued `defaultHelp` as dynamic, and --help then loads
 //   the command's module to run it; these texts never change, and the manifest already holds them.
@@ -25,4 +26,10 @@ for (const [id, command] of Object.entries(manifest.commands)) {
   command.hasDynamicHelp = Object.values(command.flags).some((flag) => flag.hasDynamicHelp === true)
 }
 manifest.commands = Object.fromEntries(Object.entries(manifest.commands).sort(([a], [b]) => a.localeCompare(b)))
-writeFileSync(file, JSON.stringify(manifest, null, 2) + '\n')
+// ASCII only (other characters as \u escapes): every start reads the manifest, and V8 reads a one-byte string
+// faster than the two-byte one a single character such as ’ makes of the whole file.
+const json = JSON.stringify(manifest, null, 2).replace(
+  /[^\x00-\x7f]/g,
+  (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+)
+writeFileSync(file, json + '\n')
