@@ -44,8 +44,8 @@ export interface DeadLetterSelection {
 export interface ReadOptions extends DeadLetterSelection {
   /** Refs are site-qualified (several sites are read). */
   qualified: boolean
-  /** The ledger already loaded by the caller (replay reuses it), else it is read here. */
-  ledger?: LedgerState
+  /** The ledger as loaded (or being loaded) by the caller (replay reuses it), else it is read here. */
+  ledger?: LedgerState | Promise<LedgerState>
   /** The layout whose command streams and consumer filters are trusted (default: the standard layout). */
   layout?: Layout
   /** Join the worker's failure events (default true; a replay does not show them and skips the read). */

@@ -98,8 +98,9 @@ export interface ReplayPlan {
 
 /** Which dead letters a replay would send, where, with which replay id; and which it skips and why. */
 export async function planReplay(conn: SiteConnection, options: ReplayPlanOptions): Promise<ReplayPlan> {
-  const ledgerHandle = await Ledger.open(conn, {create: false})
-  const ledger = ledgerHandle ? await ledgerHandle.load() : emptyLedgerState()
+  // Loaded while DV_DLQ is read (readDeadLetters waits for both).
+  const loading = Ledger.open(conn, {create: false}).then((l) => (l ? l.load() : emptyLedgerState()))
+  loading.catch(() => {})
   const refs = options.refs?.map((r) => localRef(conn.site.name, r))
   const originals = new Map<string, OriginalMessage>()
   let kept = 0
@@ -118,8 +119,9 @@ export async function planReplay(conn: SiteConnection, options: ReplayPlanOption
     status: refs ? 'all' : (options.all?.status ?? 'pending'),
     ...(refs ? {refs: new Set(refs.map((r) => formatRef(r)))} : {}),
     qualified: false,
-    ledger,
+    ledger: loading,
   })
+  const ledger = await loading
   const plan: ReplayPlan = {items: [], skipped: [], notFound: [], ledger, originals}
   if (refs) {
     const found = new Set(letters.map((l) => l.ref))
