@@ -339,8 +339,15 @@ async function sendAll(
       }
       await sendBegun(item, index, begun)
     } finally {
-      if (--chunk.left === 0) chunk.recorded = chunk.ready?.then((begun) => begun && record(chunk, begun))
+      if (--chunk.left === 0) chunk.recorded = chunk.ready?.then((begun) => begun && finish(chunk, begun))
     }
+  }
+
+  /** Records a chunk whose items are all settled, and lets go of what it held (a long run keeps only its result). */
+  async function finish(chunk: Chunk, begun: BegunChunk): Promise<void> {
+    begun.originals.clear()
+    await record(chunk, begun)
+    chunk.ready = undefined
   }
 
   /** Sends one item of a begun chunk; what became of it is kept for the chunk's `replayed` record. */
