@@ -203,6 +203,8 @@ export class JobTracker {
   private timer?: NodeJS.Timeout
   private stopWatch?: () => void
   private writing: Promise<void> = Promise.resolve()
+  /** The purge of finished jobs past their retention, done while the replay runs. */
+  private purging: Promise<void> = Promise.resolve()
   private job: StoredJob
 
   private constructor(
@@ -241,8 +243,12 @@ export class JobTracker {
       heartbeat_at: now,
     })
     tracker.revision = await kv.create(jobKey(init.id), encode(tracker.job))
-    // Reading the jobs purges those past their retention (a job that cannot be read is no reason to stop).
-    await readJobs(conn).catch(() => {})
+    // Reading the jobs purges those past their retention (a job that cannot be read is no reason to stop),
+    // one request per job: done while the replay runs, and waited for when it finishes.
+    tracker.purging = readJobs(conn).then(
+      () => {},
+      () => {},
+    )
     await tracker.watch()
     tracker.timer = setInterval(() => void tracker.write({}).catch(() => {}), JOB_HEARTBEAT_MS)
     tracker.timer.unref()
@@ -265,7 +271,7 @@ export class JobTracker {
     // A lost site must not hold up the replay's own report: the job is then shown `interrupted` once stale.
     let timer: NodeJS.Timeout | undefined
     await Promise.race([
-      this.write({state}).catch(() => {}),
+      Promise.all([this.write({state}).catch(() => {}), this.purging]),
       new Promise<void>((resolve) => (timer = setTimeout(resolve, FINISH_WAIT_MS))),
     ])
     clearTimeout(timer)

@@ -3,7 +3,7 @@ import type {StreamInfo} from '@nats-io/jetstream'
 import {DLQ_ARCHIVE_STREAM} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {isNotFound, isStreamNotFound} from '../nats/errors.js'
-import {readStream, StreamMissing} from '../nats/reader.js'
+import {drainStream, readStream, StreamMissing} from '../nats/reader.js'
 import {archiveFilter, archiveSubject, type ArchivedOriginal, decodeArchived, parseArchiveSubject} from './archive.js'
 
 /**
@@ -140,7 +140,7 @@ export class OriginalReader {
   }
 
   private async scanRange(stream: string, from: number, to: number, fn: (m: OriginalMessage) => void) {
-    for await (const m of readStream(this.conn, {stream}, {start: {seq: from}, headers: true})) {
+    await drainStream(this.conn, {stream}, {start: {seq: from}, headers: true}, (m) => {
       fn({
         stream,
         seq: m.seq,
@@ -150,8 +150,8 @@ export class OriginalReader {
         headers: m.headers ?? {},
         source: 'stream',
       })
-      if (m.seq >= to) break
-    }
+      return m.seq < to
+    })
   }
 
   /**

@@ -6,7 +6,7 @@ import {layoutForSite} from '../layout/resolve.js'
 import type {Layout} from '../layout/schema.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {describeNatsError} from '../nats/errors.js'
-import {readStream, StreamMissing} from '../nats/reader.js'
+import {drainStream, StreamMissing} from '../nats/reader.js'
 import {writeArchiveCopy} from './archive.js'
 import {mapPool} from './pool.js'
 import {belongsToSite, checkAdvisory, type DeadLetterAdvisory, type InvalidAdvisory} from './advisory.js'
@@ -44,8 +44,8 @@ export interface DeadLetterSelection {
 export interface ReadOptions extends DeadLetterSelection {
   /** Refs are site-qualified (several sites are read). */
   qualified: boolean
-  /** The ledger already loaded by the caller (replay reuses it), else it is read here. */
-  ledger?: LedgerState
+  /** The ledger as loaded (or being loaded) by the caller (replay reuses it), else it is read here. */
+  ledger?: LedgerState | Promise<LedgerState>
   /** The layout whose command streams and consumer filters are trusted (default: the standard layout). */
   layout?: Layout
   /** Join the worker's failure events (default true; a replay does not show them and skips the read). */
@@ -123,21 +123,21 @@ export async function scanAdvisories(
   const start =
     options.afterSeq !== undefined ? {seq: options.afterSeq + 1} : options.since ? {time: options.since} : undefined
   try {
-    for await (const m of readStream(conn, {stream: STREAMS.dlq}, {start})) {
+    await drainStream(conn, {stream: STREAMS.dlq}, {start}, (m) => {
       lastSeq = Math.max(lastSeq, m.seq)
       const checked = checkAdvisory(m.data, m.subject)
       if (!checked.ok) {
         const bad = checked.invalid
-        if (!options.keepInvalid || options.refs || !belongsToSite(bad, domain) || !wanted(bad)) continue
+        if (!options.keepInvalid || options.refs || !belongsToSite(bad, domain) || !wanted(bad)) return
         invalid.push({invalid: bad, stream: m.stream, seq: m.seq, time: m.time})
-        continue
+        return
       }
       const advisory = checked.advisory
-      if (!belongsToSite(advisory, domain) || !wanted(advisory)) continue
+      if (!belongsToSite(advisory, domain) || !wanted(advisory)) return
       const ref = `${advisory.stream}:${advisory.stream_seq}`
-      if (options.refs && !options.refs.has(ref)) continue
+      if (options.refs && !options.refs.has(ref)) return
       byRef.set(ref, {advisory, stream: m.stream, seq: m.seq, time: m.time})
-    }
+    })
   } catch (error) {
     if (error instanceof StreamMissing) {
       throw notFound(

@@ -13,12 +13,33 @@ import type {CanaryCopy} from './canary.js'
 import {type OriginalMessage, OriginalReader} from './original.js'
 import {decideReplay, type ReplayItem} from './plan.js'
 import {replayTargetProblem} from './provenance.js'
-import {mapPool} from './pool.js'
 import {formatRef, ledgerKey, localRef} from './ref.js'
 import {readDeadLetters, type DeadLetterSelection} from './read.js'
 import type {Screen} from './select.js'
 
 type ReplayedItemResult = DlqReplayResult['replayed'][number]
+
+/** One journal chunk of a run: its items, its journal's key, and how many of its items are not settled yet. */
+interface Chunk {
+  items: ReplayItem[]
+  journal: string
+  left: number
+  /** Set once begun: the chunk as begun, or undefined when its `replaying` record or its originals failed. */
+  ready?: Promise<BegunChunk | undefined>
+  /** Its `replayed` record written (or given up), once every item is settled. */
+  recorded?: Promise<unknown>
+}
+
+/** A chunk whose `replaying` record is stored: what its items are sent with, and what became of each. */
+interface BegunChunk {
+  started: ReplayJournal
+  /** When the server stored the `replaying` record: every copy of the chunk is stored after it. */
+  storedAt: string
+  originals: Map<string, OriginalMessage>
+  /** By index in the chunk: confirmed (its copy acknowledged), uncertain (it may have been stored), or neither. */
+  confirmed: Map<number, ReplayedItemResult>
+  uncertain: Set<number>
+}
 
 /** Headers of a replayed copy (docs/operations.md, dead letters); Nats-Msg-Id is the replay id. */
 export const REPLAY_HEADERS = {
@@ -77,8 +98,9 @@ export interface ReplayPlan {
 
 /** Which dead letters a replay would send, where, with which replay id; and which it skips and why. */
 export async function planReplay(conn: SiteConnection, options: ReplayPlanOptions): Promise<ReplayPlan> {
-  const ledgerHandle = await Ledger.open(conn, {create: false})
-  const ledger = ledgerHandle ? await ledgerHandle.load() : emptyLedgerState()
+  // Loaded while DV_DLQ is read (readDeadLetters waits for both).
+  const loading = Ledger.open(conn, {create: false}).then((l) => (l ? l.load() : emptyLedgerState()))
+  loading.catch(() => {})
   const refs = options.refs?.map((r) => localRef(conn.site.name, r))
   const originals = new Map<string, OriginalMessage>()
   let kept = 0
@@ -97,8 +119,9 @@ export async function planReplay(conn: SiteConnection, options: ReplayPlanOption
     status: refs ? 'all' : (options.all?.status ?? 'pending'),
     ...(refs ? {refs: new Set(refs.map((r) => formatRef(r)))} : {}),
     qualified: false,
-    ledger,
+    ledger: loading,
   })
+  const ledger = await loading
   const plan: ReplayPlan = {items: [], skipped: [], notFound: [], ledger, originals}
   if (refs) {
     const found = new Set(letters.map((l) => l.ref))
@@ -151,7 +174,8 @@ export interface ReplayRunOptions {
  * Dv-Replay-Of/-Id/-Replayed-By, Nats-Msg-Id = replay id. Per chunk (ledger.ts, docs/architecture.md): the
  * journal's `replaying` record is written and acknowledged (before), the copies are published pipelined
  * (PUBLISH_WINDOW acks in flight, `--rate` honoured), and the journal's `replayed` record names each
- * acknowledged copy with its sequence (after): two ledger writes per chunk, not one per dead letter. A run
+ * acknowledged copy with its sequence (after): two ledger writes per chunk, not one per dead letter, made
+ * while the chunks before and after are sent (sendChunks), so the window never waits for the ledger. A run
  * interrupted anywhere is finished by running it again: the same replay ids make JetStream drop copies
  * already stored (within the stream's duplicate window), and after that window the target stream is
  * searched for the replay id before anything is sent.
@@ -195,6 +219,8 @@ async function sendAll(
   publisher: AckedPublisher,
 ): Promise<void> {
   let canaryFailed = false
+  /** A chunk that could not be begun, not for a lost site: no chunk is begun after it, and the run fails at the end. */
+  let failure: {error: unknown} | undefined
   const stopped = () => loss.reason !== undefined || options.signal?.aborted === true || canaryFailed
   const notAttempted = (items: ReplayItem[]) => {
     for (const planned of planJson({items})) result.not_attempted.push(planned)
@@ -213,48 +239,71 @@ async function sendAll(
   const run = options.run ?? newRunId()
   const pace = pacer(options.ratePerSecond, options.signal)
   const total = plan.items.length
+  const maxPayload = conn.nc.info?.max_payload
   const canary = options.canary && options.canary.count < plan.items.length ? options.canary : undefined
-  const chunks = canary
+  // The canary's chunks are sent (and recorded) first; only once their copies' outcomes are known is the rest.
+  const phases = canary
     ? [
-        ...journalChunks(plan.items.slice(0, canary.count), conn.nc.info?.max_payload),
-        ...journalChunks(plan.items.slice(canary.count), conn.nc.info?.max_payload),
+        journalChunks(plan.items.slice(0, canary.count), maxPayload),
+        journalChunks(plan.items.slice(canary.count), maxPayload),
       ]
-    : journalChunks(plan.items, conn.nc.info?.max_payload)
-  const canaryChunks = canary ? journalChunks(plan.items.slice(0, canary.count), conn.nc.info?.max_payload).length : 0
+    : [journalChunks(plan.items, maxPayload)]
   let done = 0
-  /** Each acknowledged copy as outcome.ts follows it, by replay id (the canary's are checked). */
-  const copies = new Map<string, CanaryCopy>()
-
-  // The next chunk's originals are read while this chunk is published (two chunks in memory at most).
+  /** With a canary, each acknowledged copy as outcome.ts follows it, by replay id (the canary's are checked). */
+  const copies = canary ? new Map<string, CanaryCopy>() : undefined
   const known = plan.originals ?? new Map<string, OriginalMessage>()
-  const readOriginals = (items: ReplayItem[] | undefined) =>
-    items ? readChunkOriginals(reader, items, known) : Promise.resolve(new Map<string, OriginalMessage>())
-  let nextOriginals = readOriginals(chunks[0])
-  nextOriginals.catch(() => {})
-  for (let chunk = 0; chunk < chunks.length; chunk++) {
-    const items = chunks[chunk]
-    // The canary's chunks are the first ones: once they are sent, their copies' outcomes decide the rest. A
-    // canary copy that could not be sent counts as failed too (nothing says the rest would fare better).
-    if (canary && chunk === canaryChunks && !stopped()) {
-      const sent = result.replayed.flatMap((r) => copies.get(r.replay_id) ?? [])
+
+  let journals = 0
+  for (const [phase, chunks] of phases.entries()) {
+    // A canary copy that could not be sent counts as failed too (nothing says the rest would fare better).
+    if (phase > 0 && canary && !stopped()) {
+      const sent = result.replayed.flatMap((r) => copies?.get(r.replay_id) ?? [])
       const failures = [...result.failed, ...(await canary.check(sent))]
       result.canary = {sent: result.replayed.length, failed: failures}
       if (failures.length > 0) canaryFailed = true
     }
-    if (stopped()) {
-      notAttempted(items)
-      continue
+    await sendChunks(chunks.map((items) => ({items, journal: journalKey(run, journals++), left: items.length})))
+  }
+  if (failure) throw failure.error
+
+  /**
+   * Sends the chunks' copies through one window of PUBLISH_WINDOW publishes, so that it stays full from one
+   * chunk to the next. A chunk is begun (its `replaying` record written, its originals read) when the one before
+   * it starts to be sent; each of its copies is published only once that record is acknowledged. Its `replayed`
+   * record is written once all its items are settled, while the next chunk is sent.
+   */
+  async function sendChunks(chunks: Chunk[]): Promise<void> {
+    let current = 0
+    let index = 0
+    const take = (): [Chunk, number] | undefined => {
+      while (current < chunks.length && index >= chunks[current].items.length) {
+        current++
+        index = 0
+      }
+      if (current === chunks.length) return undefined
+      if (index === 0) {
+        begin(chunks[current])
+        if (current + 1 < chunks.length) begin(chunks[current + 1])
+      }
+      return [chunks[current], index++]
     }
-    const originalsRead = nextOriginals
-    nextOriginals = readOriginals(chunks[chunk + 1])
-    nextOriginals.catch(() => {})
-    const journal = journalKey(run, chunk)
+    await Promise.all(
+      Array.from({length: PUBLISH_WINDOW}, async () => {
+        for (let next = take(); next; next = take()) await sendItem(...next)
+      }),
+    )
+    await Promise.all(chunks.map((chunk) => chunk.recorded))
+  }
+
+  /** Writes the chunk's `replaying` record and reads its originals (unless the run has stopped: then it is never begun). */
+  function begin(chunk: Chunk): void {
+    if (chunk.ready || stopped() || failure) return
     const started: ReplayJournal = {
       action: 'replaying',
       actor: options.actor,
       at: new Date().toISOString(),
       reason: options.reason,
-      items: items.map((i) => ({
+      items: chunk.items.map((i) => ({
         key: i.key,
         ref: i.letter.ref,
         replay_id: i.replay_id,
@@ -262,35 +311,52 @@ async function sendAll(
         to_subject: i.subject,
       })),
     }
-    let originals: Map<string, OriginalMessage>
-    /** When the server stored the `replaying` record: every copy of the chunk is stored after it. */
-    let storedAt: string
-    try {
+    const originalsRead = readChunkOriginals(reader, chunk.items, known)
+    originalsRead.catch(() => {})
+    chunk.ready = (async (): Promise<BegunChunk> => {
       // Journal writes repeat safely (same key, same value), so a leader election in between is waited out.
-      const revision = await loss.race(retryTransient(() => ledger.writeJournal(journal, started)))
-      // (Always found: the record was just written under a key of its own.)
-      storedAt = (await loss.race(retryTransient(() => ledger.storedAt(journal, revision)))) ?? started.at
-      originals = await loss.race(originalsRead)
-    } catch (error) {
-      // Nothing of this chunk was published; should the journal have been stored, a re-run resumes its
-      // items with the same replay ids, which is still one copy each.
+      const revision = await loss.race(retryTransient(() => ledger.writeJournal(chunk.journal, started)))
+      // When the server stored the `replaying` record: every copy of the chunk is stored after it. (Always
+      // found: the record was just written under a key of its own.)
+      const storedAt = (await loss.race(retryTransient(() => ledger.storedAt(chunk.journal, revision)))) ?? started.at
+      return {started, storedAt, originals: await loss.race(originalsRead), confirmed: new Map(), uncertain: new Set()}
+    })().catch((error: unknown) => {
+      // Nothing of this chunk is published; should the journal have been stored, a re-run resumes its items
+      // with the same replay ids, which is still one copy each.
       loss.markIfSiteLevel(error)
-      if (!loss.reason) throw error
-      notAttempted(items)
-      continue
-    }
-    // What became of each item: confirmed (its copy acknowledged), uncertain (it may have been stored), or
-    // neither (never sent: it leaves the journal, and a re-run plans it afresh with the same replay id).
-    const confirmed = new Map<number, ReplayedItemResult>()
-    const uncertain = new Set<number>()
-    await mapPool(items, PUBLISH_WINDOW, async (item, index) => {
-      if (stopped()) {
+      if (!loss.reason) failure ??= {error}
+      return undefined
+    })
+  }
+
+  async function sendItem(chunk: Chunk, index: number): Promise<void> {
+    const item = chunk.items[index]
+    try {
+      const begun = chunk.ready && (await chunk.ready)
+      if (!begun || stopped()) {
         notAttempted([item])
         return
       }
-      const attempt = {published: false}
-      try {
-        const sent = await loss.race(sendOne(item, originals, attempt))
+      await sendBegun(item, index, begun)
+    } finally {
+      if (--chunk.left === 0) chunk.recorded = chunk.ready?.then((begun) => begun && finish(chunk, begun))
+    }
+  }
+
+  /** Records a chunk whose items are all settled, and lets go of what it held (a long run keeps only its result). */
+  async function finish(chunk: Chunk, begun: BegunChunk): Promise<void> {
+    begun.originals.clear()
+    await record(chunk, begun)
+    chunk.ready = undefined
+  }
+
+  /** Sends one item of a begun chunk; what became of it is kept for the chunk's `replayed` record. */
+  async function sendBegun(item: ReplayItem, index: number, begun: BegunChunk): Promise<void> {
+    const {storedAt, originals, confirmed, uncertain} = begun
+    const attempt = {published: false}
+    try {
+      const sent = await loss.race(sendOne(item, originals, attempt))
+      if (copies || options.onPublished) {
         const copy: CanaryCopy = {
           ref: item.letter.ref,
           key: item.key,
@@ -302,40 +368,46 @@ async function sendAll(
           actor: options.actor,
           copy_id: options.edited?.id ?? item.letter.id,
         }
-        copies.set(item.replay_id, copy)
+        copies?.set(item.replay_id, copy)
         options.onPublished?.(item, sent.seq, copy)
-        const replayed = {
-          ref: item.letter.ref,
-          subject: item.subject,
-          replay_id: item.replay_id,
-          new_seq: sent.seq,
-          duplicate: sent.duplicate,
-          new_id: options.edited?.id ?? null,
-        }
-        result.replayed.push(replayed)
-        confirmed.set(index, replayed)
-      } catch (error) {
-        // A resumed item stays in flight whatever happened: its earlier run may have stored a copy.
-        if (attempt.published || item.resume) uncertain.add(index)
-        // Stopped before its publish (waiting for its turn under --rate, or looking for an earlier copy).
-        if (error instanceof NotSent || (error instanceof SiteLost && !attempt.published)) {
-          notAttempted([item])
-          return
-        }
-        const siteLevel = loss.markIfSiteLevel(error)
-        result.failed.push({
-          ref: item.letter.ref,
-          error: siteLevel
-            ? `${describe(error)}: not confirmed, the copy may or may not be stored; run the same command again to finish it (no second copy is sent)`
-            : describe(error),
-        })
       }
-      options.onProgress?.(++done, total, result.failed.length)
-    })
-    // The chunk's `replayed` record: every acknowledged copy with its sequence, every uncertain item still
-    // in flight. A dropped connection gets no record (it would only wait for its timeout): the journal's
-    // `replaying` record stays, and a re-run finishes its items with the same replay ids.
-    if (loss.disconnected || (confirmed.size === 0 && uncertain.size === items.length)) continue
+      const replayed = {
+        ref: item.letter.ref,
+        subject: item.subject,
+        replay_id: item.replay_id,
+        new_seq: sent.seq,
+        duplicate: sent.duplicate,
+        new_id: options.edited?.id ?? null,
+      }
+      result.replayed.push(replayed)
+      confirmed.set(index, replayed)
+    } catch (error) {
+      // A resumed item stays in flight whatever happened: its earlier run may have stored a copy.
+      if (attempt.published || item.resume) uncertain.add(index)
+      // Stopped before its publish (waiting for its turn under --rate, or looking for an earlier copy).
+      if (error instanceof NotSent || (error instanceof SiteLost && !attempt.published)) {
+        notAttempted([item])
+        return
+      }
+      const siteLevel = loss.markIfSiteLevel(error)
+      result.failed.push({
+        ref: item.letter.ref,
+        error: siteLevel
+          ? `${describe(error)}: not confirmed, the copy may or may not be stored; run the same command again to finish it (no second copy is sent)`
+          : describe(error),
+      })
+    }
+    options.onProgress?.(++done, total, result.failed.length)
+  }
+
+  /**
+   * The chunk's `replayed` record: every acknowledged copy with its sequence, every uncertain item still in
+   * flight. A dropped connection gets no record (it would only wait for its timeout): the journal's
+   * `replaying` record stays, and a re-run finishes its items with the same replay ids.
+   */
+  async function record(chunk: Chunk, begun: BegunChunk): Promise<void> {
+    const {started, storedAt, confirmed, uncertain} = begun
+    if (loss.disconnected || (confirmed.size === 0 && uncertain.size === chunk.items.length)) return
     const finished: ReplayJournal = {
       ...started,
       action: 'replayed',
@@ -358,10 +430,10 @@ async function sendAll(
     }
     try {
       await loss.raceDisconnect(
-        retryTransient(() => ledger.writeJournal(journal, finished), {giveUpIf: () => loss.disconnected}),
+        retryTransient(() => ledger.writeJournal(chunk.journal, finished), {giveUpIf: () => loss.disconnected}),
       )
     } catch (error) {
-      if (loss.disconnected) continue
+      if (loss.disconnected) return
       loss.markIfSiteLevel(error)
       // The copies are stored; their record is not. The journal's `replaying` record stays, so a re-run
       // records them (the same replay ids find the stored copies) instead of sending others.
@@ -401,7 +473,7 @@ async function sendAll(
     h.set(REPLAY_HEADERS.of, `${item.letter.stream}:${item.letter.seq}`)
     h.set(REPLAY_HEADERS.id, item.replay_id)
     h.set(REPLAY_HEADERS.by, options.actor)
-    await pace()
+    if (pace) await pace()
     if (stopped()) throw new NotSent()
     const data = options.edited?.data ?? original.data
     guardReplayTarget(item.subject)
@@ -453,12 +525,10 @@ const SITE_LEVEL = new Set<NatsFailureKind>([
 class SiteLoss {
   reason: string | undefined
   disconnected = false
-  private signal!: (reason: string) => void
-  private readonly lost = new Promise<string>((resolve) => (this.signal = resolve))
+  /** The races still waiting: a lost site rejects them all at once, with one error. */
+  private readonly waiting = new Set<(error: SiteLost) => void>()
   private drop!: (reason: string) => void
   private readonly dropped = new Promise<string>((resolve) => (this.drop = resolve))
-  // One rejection each, shared by every race (not one per published item).
-  private readonly lostError = rejectWith(this.lost)
   private readonly droppedError = rejectWith(this.dropped)
   private readonly status: AsyncIterable<{type: string}> & {stop?: () => void}
 
@@ -484,7 +554,9 @@ class SiteLoss {
   mark(reason: string): void {
     if (this.reason !== undefined) return
     this.reason = reason
-    this.signal(reason)
+    const lost = new SiteLost(reason)
+    for (const reject of this.waiting) reject(lost)
+    this.waiting.clear()
   }
 
   /** Marks the site lost when `error` says it is unreachable (timeout, no responders, closed); true then. */
@@ -498,8 +570,24 @@ class SiteLoss {
 
   /** `promise`, unless the site is lost first (then it rejects at once instead of waiting for a timeout). */
   race<T>(promise: Promise<T>): Promise<T> {
-    promise.catch(() => {})
-    return Promise.race([promise, this.lostError])
+    if (this.reason !== undefined) {
+      promise.catch(() => {})
+      return Promise.reject(new SiteLost(this.reason))
+    }
+    // Not Promise.race with one long-lived promise: that would keep a reaction (and its race) per item until the end.
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.add(reject)
+      promise.then(
+        (value) => {
+          this.waiting.delete(reject)
+          resolve(value)
+        },
+        (error: unknown) => {
+          this.waiting.delete(reject)
+          reject(error)
+        },
+      )
+    })
   }
 
   /** `promise`, unless the connection drops first (a failed publish alone does not stop a ledger write). */
@@ -612,11 +700,11 @@ async function findStoredReplay(conn: SiteConnection, item: ReplayItem): Promise
 }
 
 /**
- * `--rate N/s`: spaces publishes evenly; no-op when unset. A wait ends at once when the run is interrupted
+ * `--rate N/s`: spaces publishes evenly; undefined when unset. A wait ends at once when the run is interrupted
  * (NotSent): under a slow rate most of a chunk is waiting for its turn, and Ctrl-C must not wait for it.
  */
-function pacer(ratePerSecond: number | undefined, signal: AbortSignal | undefined): () => Promise<void> {
-  if (!ratePerSecond) return async () => {}
+function pacer(ratePerSecond: number | undefined, signal: AbortSignal | undefined): (() => Promise<void>) | undefined {
+  if (!ratePerSecond) return undefined
   const interval = 1000 / ratePerSecond
   let next = Date.now()
   return async () => {
