@@ -29,7 +29,7 @@ manifest.commands = Object.fromEntries(Object.entries(manifest.commands).sort(([
 // ASCII only (other characters as \u escapes): every start reads the manifest, and V8 reads a one-byte string
 // faster than the two-byte one a single character such as ’ makes of the whole file.
 const json = JSON.stringify(manifest, null, 2).replace(
-  /[^\x00-\x7f]/g,
+  /[\u0080-\uffff]/g,
   (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
 )
 writeFileSync(file, json + '\n')
