@@ -277,7 +277,13 @@ exports.parserErrors = require(${JSON.stringify(packageFile('@oclif/core', 'lib/
   write: false,
   plugins: [oclifTrimmed],
 })
-const oclifSource = oclifBuild.outputFiles[0].text
+// ASCII only, so that src/cli/oclif-loader.ts reads it as Latin-1, a plain copy, not decoded as UTF-8 at every
+// start. esbuild escapes what it can; what it leaves (a character in a regular expression) becomes a \u escape,
+// which means the same there, in a string or in an identifier.
+const oclifSource = oclifBuild.outputFiles[0].text.replace(
+  /[\u0080-\uffff]/g,
+  (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+)
 const oclifFile = `oclif-${createHash('sha256').update(oclifSource).digest('hex').slice(0, 16)}.cjs`
 
 // 2. dvctl and every other dependency as ES modules, split so that a command's own code loads with it alone.

@@ -19,7 +19,8 @@ declare const DVCTL_OCLIF_BUNDLE: string
 function load(): {core: typeof import('@oclif/core'); parserErrors: Record<string, unknown>} {
   const file = fileURLToPath(new URL(DVCTL_OCLIF_BUNDLE, import.meta.url))
   const cacheFile = `${file}.v8-cache`
-  const source = readFileSync(file, 'utf8')
+  // ASCII (scripts/build.mjs): read as Latin-1, the same text without decoding UTF-8.
+  const source = readFileSync(file, 'latin1')
   const script = new vm.Script(
     `(function (exports, require, module, __filename, __dirname, __dvctlImport) {${source}\n})`,
     {
