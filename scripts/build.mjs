@@ -139,11 +139,7 @@ module.exports = {minimatch: unused, glob: unused, globSync: unused, satisfies: 
     // And one the code cache needs: V8 forgets how a cached script imports ES modules (Node's
     // importModuleDynamically), so oclif's module loader calls the import() src/cli/oclif-loader.ts hands it.
     const patches = {
-      '@oclif/core/lib/module-loader.js': [
-        ['await import(', 'await __dvctlImport('],
-        ['await import(', 'await __dvctlImport('],
-        ['await import(', 'await __dvctlImport('],
-      ],
+      '@oclif/core/lib/module-loader.js': [['await import(', 'await __dvctlImport(', 3]],
       'string-width/index.js': [
         [
           'string = stripAnsi(string);',
@@ -189,9 +185,12 @@ module.exports = {minimatch: unused, glob: unused, globSync: unused, satisfies: 
       const patch = patched.get(args.path)
       if (!patch) return
       let contents = readFileSync(args.path, 'utf8')
-      for (const [from, to] of patch.edits) {
-        if (!contents.includes(from)) throw new Error(`${patch.file} no longer contains ${from}: see scripts/build.mjs`)
-        contents = contents.replace(from, to)
+      // [text, replacement, how many times the text occurs (1 unless given)]
+      for (const [from, to, times = 1] of patch.edits) {
+        if (contents.split(from).length - 1 !== times) {
+          throw new Error(`${patch.file} no longer contains ${from} ${times} time(s): see scripts/build.mjs`)
+        }
+        contents = contents.replaceAll(from, to)
       }
       patched.delete(args.path)
       return {contents, loader: 'js'}
