@@ -292,6 +292,21 @@ describe('dvctl contract schemas', () => {
     })
   })
 
+  it('--sort and --limit with a type or --json-schema: a usage error, not silently ignored', async () => {
+    for (const argv of [
+      ['task.failed', '--limit', '1'],
+      ['task.failed', '--sort', 'type'],
+      ['--json-schema', '--limit', '1'],
+    ]) {
+      const r = await runCommand(['contract', 'schemas', ...argv, '--json'])
+      expect(r.exitCode).toBe(2)
+      expect(ErrorJson.parse(r.json())).toMatchObject({message: expect.stringContaining('--sort and --limit')})
+    }
+    const listed = await runCommand(['contract', 'schemas', '--limit', '1', '--json'])
+    expect(listed.exitCode).toBe(0)
+    expect(SchemaList.parse(listed.json()).schemas).toHaveLength(1)
+  })
+
   it('an unknown type: exit 5 with a hint', async () => {
     const r = await runCommand(['contract', 'schemas', 'billing.invoice.created', '--json'])
     expect(r.exitCode).toBe(5)

@@ -3,9 +3,10 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {listingFlags, listOrderFrom, schemasFlag} from '../../cli/flags.js'
 import type {JsonSchemaExport, SchemaDetail, SchemaList} from '../../lib/contract/schemas.js'
-import {notFound} from '../../lib/errors.js'
+import {notFound, usageError} from '../../lib/errors.js'
 import {renderJsonSchema, renderSchemaDetail, renderSchemaList, SCHEMA_LISTING} from '../../lib/render/contract.js'
 import {orderList, sortFields} from '../../lib/render/listing.js'
+import {sanitize} from '../../lib/render/text.js'
 
 export default class ContractSchemas extends BaseCommand<typeof ContractSchemas> {
   static override summary = 'List the registered payload schemas, show one, or export them all as JSON Schema.'
@@ -39,6 +40,13 @@ The list (without TYPE) takes --sort and --limit, which order and cut the result
     const asJsonSchema = this.flags['json-schema']
     const type = this.args.type
     const order = listOrderFrom(this.flags, sortFields(SCHEMA_LISTING))
+    if ((type !== undefined || asJsonSchema) && (this.flags.sort !== undefined || this.flags.limit !== undefined)) {
+      throw usageError(
+        `--sort and --limit order the list of schemas; ${type === undefined ? '--json-schema exports them all' : `"${sanitize(type)}" is one type`}.`,
+        'usage',
+        'Run "dvctl contract schemas --sort <field> --limit <n>" without a type or --json-schema.',
+      )
+    }
 
     if (type === undefined) {
       if (asJsonSchema) {
