@@ -21,20 +21,20 @@ function load(): {core: typeof import('@oclif/core'); parserErrors: Record<strin
   const cacheFile = `${file}.v8-cache`
   // ASCII (scripts/build.mjs): read as Latin-1, the same text without decoding UTF-8.
   const source = readFileSync(file, 'latin1')
+  const cachedData = existsSync(cacheFile) ? readFileSync(cacheFile) : undefined
   const script = new vm.Script(
     `(function (exports, require, module, __filename, __dirname, __dvctlImport) {${source}\n})`,
-    {
-      filename: file,
-      cachedData: existsSync(cacheFile) ? readFileSync(cacheFile) : undefined,
-    },
+    {filename: file, cachedData},
   )
+  const writing = process.env.DVCTL_WRITE_CODE_CACHE === '1'
+  // The build's second and third runs read what the first wrote: a cache V8 turns down there fails the build.
+  if (writing && cachedData && script.cachedDataRejected) throw new Error(`V8 rejected the code cache ${cacheFile}`)
   const module = {exports: {}}
   // oclif's module loader imports the help class, hooks and commands modules with this (scripts/build.mjs).
   const importModule = (specifier: string) => import(specifier)
   script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file), importModule)
   // The build's runs of dvctl (scripts/build.mjs) write the cache, with every function they compiled.
-  if (process.env.DVCTL_WRITE_CODE_CACHE === '1')
-    process.once('exit', () => writeFileSync(cacheFile, script.createCachedData()))
+  if (writing) process.once('exit', () => writeFileSync(cacheFile, script.createCachedData()))
   return module.exports as ReturnType<typeof load>
 }
 
