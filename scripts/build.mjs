@@ -285,6 +285,10 @@ const oclifSource = oclifBuild.outputFiles[0].text.replace(
 )
 const oclifFile = `oclif-${createHash('sha256').update(oclifSource).digest('hex').slice(0, 16)}.cjs`
 
+// The bundled CommonJS packages (the NATS client, yaml, ...) call require() for Node's own modules.
+const REQUIRE_BANNER =
+  "import {createRequire as __dvctlCreateRequire} from 'node:module'; const require = __dvctlCreateRequire(import.meta.url);"
+
 // 2. dvctl and every other dependency as ES modules, split so that a command's own code loads with it alone.
 const result = await build({
   ...common,
@@ -315,15 +319,21 @@ const result = await build({
   splitting: true,
   format: 'esm',
   chunkNames: 'chunks/[name]-[hash]',
-  // The bundled CommonJS packages (the NATS client, yaml, ...) call require() for Node's own modules.
-  banner: {
-    js: "import {createRequire as __dvctlCreateRequire} from 'node:module'; const require = __dvctlCreateRequire(import.meta.url);",
-  },
+  banner: {js: REQUIRE_BANNER},
   define: {DVCTL_OCLIF_BUNDLE: JSON.stringify(`./${oclifFile}`)},
   metafile: true,
   plugins: [bundled, oclifShared()],
 })
 if (process.env.DVCTL_BUILD_META) writeFileSync(process.env.DVCTL_BUILD_META, JSON.stringify(result.metafile))
+
+// The banner stays only in the files that call require(): in the others it would import node:module and make a
+// require function at every start, for nothing (a command's start loads a dozen such chunks).
+for (const out of Object.keys(result.metafile.outputs).filter((out) => out.endsWith('.js'))) {
+  const text = readFileSync(join(root, out), 'utf8')
+  if (!text.startsWith(REQUIRE_BANNER)) throw new Error(`${out} does not start with the require banner`)
+  if (!/\brequire\b/.test(text.slice(REQUIRE_BANNER.length)))
+    writeFileSync(join(root, out), text.slice(REQUIRE_BANNER.length))
+}
 
 // oclif's file goes beside the one chunk holding its loader, which finds it by its own URL.
 const loaders = Object.entries(result.metafile.outputs).filter(([, out]) => 'src/cli/oclif-loader.ts' in out.inputs)
