@@ -12,7 +12,6 @@ import type {DlqReplayResult, SkippedItem} from './model.js'
 import type {CanaryCopy} from './canary.js'
 import {type OriginalMessage, OriginalReader} from './original.js'
 import {decideReplay, type ReplayItem} from './plan.js'
-import {mapPool} from './pool.js'
 import {replayTargetProblem} from './provenance.js'
 import {formatRef, ledgerKey, localRef} from './ref.js'
 import {readDeadLetters, type DeadLetterSelection} from './read.js'
@@ -274,15 +273,25 @@ async function sendAll(
    * record is written once all its items are settled, while the next chunk is sent.
    */
   async function sendChunks(chunks: Chunk[]): Promise<void> {
-    const slots = chunks.flatMap((chunk, c) => chunk.items.map((_, index) => ({chunk, next: chunks[c + 1], index})))
-    // mapPool takes the slots in order: a chunk's first item is taken when the one before it is all taken.
-    await mapPool(slots, PUBLISH_WINDOW, async ({chunk, next, index}) => {
-      if (index === 0) {
-        begin(chunk)
-        if (next) begin(next)
+    let current = 0
+    let index = 0
+    const take = (): [Chunk, number] | undefined => {
+      while (current < chunks.length && index >= chunks[current].items.length) {
+        current++
+        index = 0
       }
-      await sendItem(chunk, index)
-    })
+      if (current === chunks.length) return undefined
+      if (index === 0) {
+        begin(chunks[current])
+        if (current + 1 < chunks.length) begin(chunks[current + 1])
+      }
+      return [chunks[current], index++]
+    }
+    await Promise.all(
+      Array.from({length: PUBLISH_WINDOW}, async () => {
+        for (let next = take(); next; next = take()) await sendItem(...next)
+      }),
+    )
     await Promise.all(chunks.map((chunk) => chunk.recorded))
   }
 
