@@ -6,13 +6,15 @@
 // correlation_id, every hundredth with a payload breaking its schema). Then, alternating, each in its own
 // child process so that peak RSS is its own:
 //   raw    an ordered consumer (same batch size) drained to the end, touching each message's data
+//   parse  the same drain, decoding and JSON.parse-ing each message's data and nothing else: the least that any
+//          reader of every envelope does, so audit/raw can never be above parse/raw (the parse floor)
 //   audit  auditContract() from dist/ (what `contract audit --json` runs): every message decoded and checked
 // The audit parses and validates every message, so it is CPU-bound where the drain is not: the figure to
 // watch is its rate and that its memory stays flat (counters, not messages). Run `npm run build` first.
 import {spawnSync} from 'node:child_process'
 import {randomUUID} from 'node:crypto'
 import {mkdtemp, rm} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
+import {loadavg, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -22,7 +24,7 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const BATCH = 1000
 
 const [mode, url] = process.argv.slice(2)
-if (mode === 'raw' || mode === 'audit') {
+if (mode === 'raw' || mode === 'parse' || mode === 'audit') {
   await child(mode, url)
 } else {
   await main()
@@ -34,8 +36,11 @@ async function child(mode, url) {
   await import('@nats-io/jetstream')
   const conn = await connectSite({name: 'bench', servers: [url]}, {timeoutMs: 10_000})
   const start = process.hrtime.bigint()
+  const cpuStart = process.cpuUsage()
   let count = 0
-  if (mode === 'raw') {
+  if (mode === 'raw' || mode === 'parse') {
+    const decoder = new TextDecoder()
+    let envelopes = 0
     const js = await conn.js()
     const jsm = await conn.jsm()
     const total = (await jsm.streams.info('DV_CMD')).state.messages
@@ -44,9 +49,11 @@ async function child(mode, url) {
     let bytes = 0
     for await (const m of messages) {
       bytes += m.data.length
+      if (mode === 'parse' && typeof JSON.parse(decoder.decode(m.data)).id === 'string') envelopes++
       if (++count >= total) break
     }
     if (bytes === 0) throw new Error('no data')
+    if (mode === 'parse' && envelopes !== count) throw new Error(`${envelopes} envelopes in ${count} messages`)
   } else {
     const result = await auditContract([conn], {window: {}, streams: ['DV_CMD'], batch: BATCH})
     count = result.scanned
@@ -54,8 +61,10 @@ async function child(mode, url) {
     if (sentral?.rules.correlation.percent !== 10) throw new Error(`unexpected result ${JSON.stringify(sentral)}`)
   }
   const ms = Number(process.hrtime.bigint() - start) / 1e6
+  const cpu = process.cpuUsage(cpuStart)
   await conn.close()
-  console.log(JSON.stringify({ms, count, rss_mb: Math.round(process.resourceUsage().maxRSS / 1024)}))
+  const cpu_ms = (cpu.user + cpu.system) / 1000
+  console.log(JSON.stringify({ms, cpu_ms, count, rss_mb: Math.round(process.resourceUsage().maxRSS / 1024)}))
 }
 
 async function main() {
@@ -105,13 +114,16 @@ async function main() {
       return JSON.parse(r.stdout.trim().split('\n').pop())
     }
     const raw = []
+    const parse = []
     const audit = []
+    const line = (name, r) => `${name} ${rate(r)} msg/s (CPU ${r.cpu_ms.toFixed(0)}ms, RSS ${r.rss_mb} MiB)`
     for (let round = 0; round < ROUNDS; round++) {
       raw.push(run('raw'))
+      parse.push(run('parse'))
       audit.push(run('audit'))
-      const [a, b] = [raw.at(-1), audit.at(-1)]
       console.log(
-        `round ${round + 1}: raw ${rate(a)} msg/s (RSS ${a.rss_mb} MiB)  audit ${rate(b)} msg/s (RSS ${b.rss_mb} MiB)`,
+        `round ${round + 1}: ${line('raw', raw.at(-1))}  ${line('parse', parse.at(-1))}  ${line('audit', audit.at(-1))}; ` +
+          `load average ${loadavg()[0].toFixed(1)}`,
       )
     }
     const median = (xs) => [...xs.map((x) => x.count / (x.ms / 1000))].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
@@ -122,6 +134,9 @@ async function main() {
       `contract audit (median):             ${Math.round(median(audit))} msg/s, peak RSS ${Math.max(...audit.map((r) => r.rss_mb))} MiB`,
     )
     console.log(`ratio audit/raw: ${(median(audit) / median(raw)).toFixed(3)}`)
+    console.log(
+      `parse floor: drain + JSON.parse of every message at ${(median(parse) / median(raw)).toFixed(3)} of raw`,
+    )
   } finally {
     await server.dispose()
     await rm(dir, {recursive: true, force: true})

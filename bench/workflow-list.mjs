@@ -8,6 +8,8 @@
 // Then, alternating, each in its own child process so that peak RSS is its own:
 //   raw   three ordered consumers (DV_CMD, DV_EVT, DV_TASK, same batch size) drained concurrently to the end,
 //         touching each message's data
+//   parse the same drain, decoding and JSON.parse-ing each message's data and nothing else: the least that any
+//         reader of every envelope does, so list/raw can never be above parse/raw (the parse floor)
 //   list  listWorkflows() from dist/ (what `workflow list --json` runs): DV_DLQ, then the three streams, every
 //         message parsed and folded; the result holds every workflow
 // and once the real CLI end to end: `dvctl workflow count --group-by status --json` and
@@ -15,6 +17,7 @@
 // TARGET (default 0.5) of the median raw rate. Run `npm run build` first.
 import {spawnSync} from 'node:child_process'
 import {randomUUID} from 'node:crypto'
+import {readFileSync} from 'node:fs'
 import {mkdtemp, rm} from 'node:fs/promises'
 import {loadavg, tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -30,7 +33,7 @@ const WORKFLOWS = Math.floor(MESSAGES / PER_WORKFLOW)
 const STREAMS = ['DV_CMD', 'DV_EVT', 'DV_TASK']
 
 const [mode, url] = process.argv.slice(2)
-if (mode === 'raw' || mode === 'list') {
+if (mode === 'raw' || mode === 'parse' || mode === 'list') {
   await child(mode, url)
 } else {
   await main()
@@ -44,11 +47,13 @@ async function child(mode, url) {
   await import('@nats-io/jetstream')
   const conn = await connectSite({name: 'bench', servers: [url]}, {timeoutMs: 10_000})
   const start = process.hrtime.bigint()
+  const cpuStart = process.cpuUsage()
   let count = 0
   let workflows = 0
-  if (mode === 'raw') {
+  if (mode === 'raw' || mode === 'parse') {
     const js = await conn.js()
     const jsm = await conn.jsm()
+    const decoder = new TextDecoder()
     await Promise.all(
       STREAMS.map(async (stream) => {
         const total = (await jsm.streams.info(stream)).state.messages
@@ -56,11 +61,14 @@ async function child(mode, url) {
         const messages = await consumer.consume({max_messages: BATCH})
         let n = 0
         let bytes = 0
+        let envelopes = 0
         for await (const m of messages) {
           bytes += m.data.length
+          if (mode === 'parse' && typeof JSON.parse(decoder.decode(m.data)).correlation_id === 'string') envelopes++
           if (++n >= total) break
         }
         if (bytes === 0) throw new Error('no data')
+        if (mode === 'parse' && envelopes !== n) throw new Error(`${envelopes} envelopes in ${n} messages`)
         count += n
       }),
     )
@@ -71,8 +79,10 @@ async function child(mode, url) {
     if (workflows !== WORKFLOWS) throw new Error(`found ${workflows} workflows, expected ${WORKFLOWS}`)
   }
   const ms = Number(process.hrtime.bigint() - start) / 1e6
+  const cpu = process.cpuUsage(cpuStart)
+  const cpu_ms = (cpu.user + cpu.system) / 1000
   await conn.close()
-  console.log(JSON.stringify({ms, count, workflows, rss_mb: Math.round(process.resourceUsage().maxRSS / 1024)}))
+  console.log(JSON.stringify({ms, cpu_ms, count, workflows, rss_mb: Math.round(process.resourceUsage().maxRSS / 1024)}))
 }
 
 async function main() {
@@ -174,21 +184,39 @@ async function main() {
       if (r.status !== 0) throw new Error(`${mode} failed: ${r.stderr}${r.stdout}`)
       return JSON.parse(r.stdout.trim().split('\n').pop())
     }
+    // The server's own CPU time while a child reads (Linux): with the client on one core, what is left of the rest.
+    const serverCpuMs = () => {
+      try {
+        const fields = readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1].split(' ')
+        return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100
+      } catch {
+        return NaN
+      }
+    }
+    const measured = (mode) => {
+      const before = serverCpuMs()
+      const r = run(mode)
+      return {...r, server_cpu_ms: serverCpuMs() - before}
+    }
     const raw = []
+    const parse = []
     const list = []
+    const line = (name, r) =>
+      `${name} ${rate(r)} msg/s (${r.ms.toFixed(0)}ms, CPU ${r.cpu_ms.toFixed(0)}ms, RSS ${r.rss_mb} MiB, server CPU ${r.server_cpu_ms.toFixed(0)}ms)`
     for (let round = 0; round < ROUNDS; round++) {
-      raw.push(run('raw'))
-      list.push(run('list'))
-      const [a, b] = [raw.at(-1), list.at(-1)]
+      raw.push(measured('raw'))
+      parse.push(measured('parse'))
+      list.push(measured('list'))
       console.log(
-        `round ${round + 1}: raw ${rate(a)} msg/s (${a.ms.toFixed(0)}ms, RSS ${a.rss_mb} MiB)  ` +
-          `list ${rate(b)} msg/s (${b.ms.toFixed(0)}ms, RSS ${b.rss_mb} MiB); load average ${loadavg()[0].toFixed(1)}`,
+        `round ${round + 1}: ${line('raw', raw.at(-1))}  ${line('parse', parse.at(-1))}  ${line('list', list.at(-1))}; ` +
+          `load average ${loadavg()[0].toFixed(1)}`,
       )
     }
     const medianRate = (xs) =>
       [...xs.map((x) => x.count / (x.ms / 1000))].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
     const rawRate = medianRate(raw)
     const listRate = medianRate(list)
+    const parseRate = medianRate(parse)
     const ratio = listRate / rawRate
     const rawRss = Math.max(...raw.map((r) => r.rss_mb))
     const listRss = Math.max(...list.map((r) => r.rss_mb))
@@ -220,6 +248,7 @@ async function main() {
         `(${WORKFLOWS} workflows, each kept as a summary and returned in the result)`,
     )
     console.log(`ratio list/raw: ${ratio.toFixed(3)} (target >= ${TARGET})`)
+    console.log(`parse floor: drain + JSON.parse of every message at ${(parseRate / rawRate).toFixed(3)} of raw`)
     console.log(
       `dvctl workflow count --group-by status --json: ${(count.ms / 1000).toFixed(2)}s, peak RSS ${count.rss.toFixed(0)} MiB, ` +
         count.json.groups.map((g) => `${g.key}=${g.count}`).join(' '),
