@@ -34,6 +34,8 @@ export interface NatsServerOptions {
   extraConfig?: string
   /** False: a server without JetStream (core NATS only), as a site misconfigured so would be. */
   jetstream?: boolean
+  /** How the ports not given are chosen; freePort when absent (tests hand out a taken one). */
+  choosePort?: () => Promise<number>
 }
 
 export interface NatsServerHandle {
@@ -157,8 +159,9 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), `dvctl-${options.name}-`)))
   await mkdir(dir, {recursive: true})
   const storeDir = join(dir, 'jetstream')
-  const port = options.port || (await freePort())
-  const leafPort = options.leafListen ? options.leafPort || (await freePort()) : undefined
+  const choosePort = options.choosePort ?? freePort
+  const port = options.port || (await choosePort())
+  const leafPort = options.leafListen ? options.leafPort || (await choosePort()) : undefined
   const configFile = join(dir, 'nats-server.conf')
   await writeFile(
     configFile,
@@ -315,10 +318,13 @@ export async function prepareDetachedServer(options: {
   leafPort?: number
   leafRemotes?: LeafRemote[]
   cluster?: ClusterMembership
+  /** How the ports not given are chosen; freePort when absent. */
+  choosePort?: () => Promise<number>
 }): Promise<DetachedServer> {
   await mkdir(options.dir, {recursive: true})
-  const port = options.port || (await freePort())
-  const leafPort = options.leafListen ? options.leafPort || (await freePort()) : undefined
+  const choosePort = options.choosePort ?? freePort
+  const port = options.port || (await choosePort())
+  const leafPort = options.leafListen ? options.leafPort || (await choosePort()) : undefined
   const storeDir = join(options.dir, 'jetstream')
   const configFile = join(options.dir, 'nats-server.conf')
   await writeFile(

@@ -157,6 +157,8 @@ export interface SandboxUpOptions {
   /** Run `dvctl dlq capture` for each site in the background (default true; needs the layout). */
   capture?: boolean
   env?: NodeJS.ProcessEnv
+  /** How a new sandbox's ports are chosen; freePort when absent (tests hand out a taken one). */
+  choosePort?: () => Promise<number>
 }
 
 /**
@@ -192,7 +194,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxResul
       )
     }
   } else {
-    state = await prepareState(dir, names, binary, clusterSize)
+    state = await prepareState(dir, names, binary, clusterSize, options.choosePort)
   }
 
   const startedNodes: StateNode[] = []
@@ -327,7 +329,13 @@ function checkSiteNames(names: string[]): void {
   }
 }
 
-async function prepareState(dir: string, names: string[], binary: string, clusterSize: number): Promise<SandboxState> {
+async function prepareState(
+  dir: string,
+  names: string[],
+  binary: string,
+  clusterSize: number,
+  choosePort: () => Promise<number> = freePort,
+): Promise<SandboxState> {
   await mkdir(dir, {recursive: true})
   const sites: StateSite[] = []
   for (const [i, name] of names.entries()) {
@@ -336,14 +344,20 @@ async function prepareState(dir: string, names: string[], binary: string, cluste
     // One remote listing every hub node: a leaf node dials whichever hub node answers.
     const leafRemotes = hub ? [nodesOf(hub).map((n) => n.leaf_url!)] : undefined
     if (clusterSize === 1) {
-      const server = await prepareDetachedServer({name, dir: join(dir, name), leafListen: !hub, leafRemotes})
+      const server = await prepareDetachedServer({
+        name,
+        dir: join(dir, name),
+        leafListen: !hub,
+        leafRemotes,
+        choosePort,
+      })
       sites.push({...server, role})
       continue
     }
     // Every member's ports are chosen first: each node's config lists its peers' routes.
     const ports = []
     for (let n = 0; n < clusterSize; n++) {
-      ports.push({client: await freePort(), cluster: await freePort(), leaf: hub ? undefined : await freePort()})
+      ports.push({client: await choosePort(), cluster: await choosePort(), leaf: hub ? undefined : await choosePort()})
     }
     const nodes: StateNode[] = []
     for (const [n, p] of ports.entries()) {
