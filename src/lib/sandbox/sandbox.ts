@@ -14,6 +14,8 @@ import {
   findNatsServer,
   freePort,
   isOurNatsServer,
+  PORT_ATTEMPTS,
+  PortInUseError,
   prepareDetachedServer,
   startDetached,
   stopDetached,
@@ -183,6 +185,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxResul
   const started: string[] = []
 
   let state = await readState(dir)
+  const fresh = !state
   if (state) {
     const existing = state.sites.map((s) => s.name)
     const existingSize = clusterSizeOf(state.sites[0])
@@ -193,26 +196,35 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxResul
         `Stop it first (dvctl sandbox down${options.dir ? ` --dir ${dir}` : ''}) or choose another --dir.`,
       )
     }
-  } else {
-    state = await prepareState(dir, names, binary, clusterSize, options.choosePort)
   }
 
   const startedNodes: StateNode[] = []
-  try {
-    for (const site of state.sites) {
-      for (const node of nodesOf(site)) {
-        if (await isOurNatsServer(node.pid, node.config_file)) continue
-        node.pid = await startDetached(node as DetachedServer, binary)
-        startedNodes.push(node)
-        if (!started.includes(site.name)) started.push(site.name)
-        await writeState(dir, state)
+  for (let attempt = 1; ; attempt++) {
+    state ??= await prepareState(dir, names, binary, clusterSize, options.choosePort)
+    try {
+      for (const site of state.sites) {
+        for (const node of nodesOf(site)) {
+          if (await isOurNatsServer(node.pid, node.config_file)) continue
+          node.pid = await startDetached(node as DetachedServer, binary)
+          startedNodes.push(node)
+          if (!started.includes(site.name)) started.push(site.name)
+          await writeState(dir, state)
+        }
       }
+      break
+    } catch (error) {
+      // Leave nothing half-started behind: stop what this run started; a re-run starts from scratch.
+      for (const node of startedNodes) await stopDetached(node as DetachedServer)
+      startedNodes.length = 0
+      started.length = 0
+      // A port chosen for a new sandbox was taken before its server bound it: the sandbox is prepared again
+      // on fresh ports, all of them, since cluster routes and leaf remotes name each other's ports. An
+      // existing sandbox keeps its ports (its sites' URLs are in configs).
+      const retry = fresh && error instanceof PortInUseError && attempt < PORT_ATTEMPTS
+      if (retry || !(await anyRunning(state))) await removeSandbox(dir, state)
+      if (!retry) throw error
+      state = undefined
     }
-  } catch (error) {
-    // Leave nothing half-started behind: stop what this run started; a re-run starts from scratch.
-    for (const node of startedNodes) await stopDetached(node as DetachedServer)
-    if (!(await anyRunning(state))) await removeSandbox(dir, state)
-    throw error
   }
 
   await waitForLeafLinks(state, startedNodes, warnings)
