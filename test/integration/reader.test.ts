@@ -7,6 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
 import {StalledError} from '../../src/lib/nats/errors.js'
+import {serverAtLeast} from '../../src/lib/nats/server-version.js'
 import {readStream, readStreams, StreamMissing, type ReadEvent} from '../../src/lib/nats/reader.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 import {eventually} from '../fault/harness.js'
@@ -206,6 +207,48 @@ describe('stream reader', {timeout: 120_000}, () => {
       expect(seqs(live)).toEqual(range(1001, 1020))
     } finally {
       control.abort()
+      await own.close()
+    }
+  })
+
+  it('a consumer whose pull reaches no one is replaced, and the read gets the whole history', async () => {
+    // The first consumer is deleted as soon as it is made, so its pull reaches no one. nats-server 2.10+ then
+    // answers "no responders" (503), as it does in a cluster for a consumer on a server whose interest in its
+    // pulls has not reached this connection's server yet; the client alone would pull again only after two
+    // missed heartbeats (30 s), past the read's 2 s bound. 2.9 does not answer such a pull at all.
+    const s = await freshStream()
+    await fill(nc, `${s.subject}.a`, 50)
+    const own = await connectSite({name: 'osl1', servers: [server.url]}, {timeoutMs: 2000})
+    try {
+      const consumers = (await own.js()).consumers
+      const get = consumers.get.bind(consumers)
+      let unheard: string | undefined
+      consumers.get = (async (...args: Parameters<typeof get>) => {
+        const consumer = await get(...args)
+        if (!unheard) {
+          unheard = (await consumer.info(true)).name
+          await jsm.consumers.delete(s.name, unheard)
+        }
+        return consumer
+      }) as typeof consumers.get
+      const read = async () => {
+        const got: number[] = []
+        for await (const m of readStream(own, {stream: s.name})) got.push(m.seq)
+        return got
+      }
+      if (!serverAtLeast(nc.info?.version, '2.10.0')) {
+        // Silence: the read ends with a StalledError, as with a server that stopped answering.
+        await expect(read()).rejects.toBeInstanceOf(StalledError)
+        return
+      }
+      expect(await read()).toEqual(range(1, 50))
+      expect(unheard).toBeDefined()
+      await eventually(
+        async () => ((await consumerCount(jsm, s.name)) === 0 ? true : undefined),
+        10_000,
+        'no consumer left',
+      )
+    } finally {
       await own.close()
     }
   })

@@ -108,6 +108,12 @@ const END_CHECK_STEPS = 64
 const LAG_REPLACEMENTS = 3
 /** Live: a consumer whose heartbeats stopped this many times while the reader waited on it is replaced. */
 const SILENT_HEARTBEATS = 2
+/**
+ * How many times in a row (no message between) a read replaces a consumer whose pull reached no one, and the
+ * pause before the first replacement (doubled each time after).
+ */
+const NO_RESPONDER_REPLACEMENTS = 5
+const NO_RESPONDER_PAUSE_MS = 100
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -151,6 +157,8 @@ export class StreamReader {
   /** A last-per-subject read's confirmation got this far (messages superseded within the history). */
   private checkedTo = 0
   private lagReplacements = 0
+  /** Consumers replaced in a row because their pull reached no one; a message received resets it. */
+  private noResponderReplacements = 0
   /** The connection's reconnect count when the consumer was made (live reads replace it after a reconnect). */
   private reconnectsSeen = 0
   /** When the watchdog may ask again whether the history is complete (after an unconfirmed end). */
@@ -282,6 +290,7 @@ export class StreamReader {
       const msg = r.value
       this.scanned++
       this.drainedCheck = false
+      this.noResponderReplacements = 0
       this.lastDelivery = msg.info
       const seq = msg.seq
       if (seq <= this.lastSeq) continue
@@ -473,7 +482,11 @@ export class StreamReader {
    *   only asked for what the old one still owed, i.e. almost nothing, until heartbeats are missed;
    * - live, its heartbeats stopped while this reader waited on it (not while the caller was busy: then no
    *   pull is out, and silence is expected). An ordered consumer is a single replica on one server of a
-   *   clustered stream; when that server dies, the client only asks after it and waits for ever.
+   *   clustered stream; when that server dies, the client only asks after it and waits for ever;
+   * - its pull reached no one (no responders): the consumer is gone, or lives on another server of the
+   *   cluster whose interest in its pulls has not reached this connection's server yet (a consumer just
+   *   made, seen on 2.15 with a restarted node). The client pulls again only after two missed heartbeats,
+   *   30 s, while a bounded read gives up after its timeout. A few times in a row, with a growing pause.
    */
   private watchConsumer(messages: ConsumerMessages): void {
     void (async () => {
@@ -483,8 +496,10 @@ export class StreamReader {
           s.count >= SILENT_HEARTBEATS &&
           this.follow &&
           this.waitingSince !== undefined
-        if (!silent && s.type !== 'ordered_consumer_recreated') continue
+        const unheard = s.type === 'no_responders' && this.noResponderReplacements < NO_RESPONDER_REPLACEMENTS
+        if (!silent && !unheard && s.type !== 'ordered_consumer_recreated') continue
         if (this.replacing || this.closed) return
+        if (unheard) this.noResponderReplacements++
         this.replacing = true
         // The iterator hands out what it holds, then ends: `next` then replaces the consumer.
         messages.stop()
@@ -520,6 +535,8 @@ export class StreamReader {
   private async replace(): Promise<void> {
     const old = this.consumer
     void old?.delete().catch(() => {})
+    // A pull that reached no one: the interest of a consumer just made may take a moment to spread.
+    if (this.noResponderReplacements > 0) await sleep(NO_RESPONDER_PAUSE_MS * 2 ** (this.noResponderReplacements - 1))
     const since = Date.now()
     for (let attempt = 0; !this.closed; attempt++) {
       try {

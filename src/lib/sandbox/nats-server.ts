@@ -34,6 +34,8 @@ export interface NatsServerOptions {
   extraConfig?: string
   /** False: a server without JetStream (core NATS only), as a site misconfigured so would be. */
   jetstream?: boolean
+  /** How the ports not given are chosen; freePort when absent (tests hand out a taken one). */
+  choosePort?: () => Promise<number>
 }
 
 export interface NatsServerHandle {
@@ -70,6 +72,44 @@ export async function freePort(): Promise<number> {
 
 /** Where freePort looks first: below the usual ephemeral range. */
 const LOW_PORTS = {from: 20_000, to: 32_000}
+
+/**
+ * How many times a server is started on fresh ports when one it was given was taken meanwhile. freePort only
+ * knows that a port is free now: until nats-server binds it, any other process (a test file starting its own
+ * servers in parallel) may listen on it first.
+ */
+export const PORT_ATTEMPTS = 5
+
+/**
+ * A nats-server that exited while starting because a port it was to listen on is in use. Every listener
+ * (client, route, leaf node, monitoring) reports that in its fatal log line with Go's own error text,
+ * `listen tcp <host>:<port>: bind: address already in use`; `port` is the one named there.
+ */
+export class PortInUseError extends UserError {
+  constructor(
+    message: string,
+    readonly port: number,
+    hint: string,
+  ) {
+    super(message, {code: 'nats-server-failed', exitCode: ExitCode.unavailable, hint})
+    this.name = 'PortInUseError'
+  }
+}
+
+/** The port of the fatal "address already in use" in a server's start-up output, if that is why it exited. */
+export function portInUse(output: string): number | undefined {
+  const match = /\[FTL\].*listen tcp \S*:(\d+): bind: address already in use/.exec(output)
+  return match ? Number(match[1]) : undefined
+}
+
+/**
+ * nats-server logs "Server is ready" once its client port listens, and opens its route port only after
+ * that: a cluster member whose route port is taken logs "ready" and exits a moment later. So a member has
+ * started only once it also listens for routes.
+ */
+function startedUp(output: string, clustered = false): boolean {
+  return output.includes('Server is ready') && (!clustered || output.includes('Listening for route connections'))
+}
 
 async function canListen(port: number): Promise<boolean> {
   return listenOn(port).then(
@@ -151,14 +191,38 @@ export function serverConfig(o: {
   return lines.join('\n') + '\n'
 }
 
-/** Starts one `nats-server -js` on loopback and waits until it accepts clients. */
+/**
+ * Starts one `nats-server -js` on loopback and waits until it accepts clients. When a port chosen here was
+ * taken before the server bound it, the server is started again on fresh ones (PORT_ATTEMPTS in all);
+ * a port the caller gave is not replaced.
+ */
 export async function startNatsServer(options: NatsServerOptions): Promise<NatsServerHandle> {
   const ownsDir = !options.dir
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), `dvctl-${options.name}-`)))
   await mkdir(dir, {recursive: true})
+  const choosePort = options.choosePort ?? freePort
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port || (await choosePort())
+    const leafPort = options.leafListen ? options.leafPort || (await choosePort()) : undefined
+    const handle = await natsServerHandle(options, {dir, ownsDir, port, leafPort})
+    try {
+      await handle.start()
+      return handle
+    } catch (error) {
+      const chosen = [options.port ? 0 : port, options.leafPort ? 0 : leafPort]
+      if (error instanceof PortInUseError && chosen.includes(error.port) && attempt < PORT_ATTEMPTS) continue
+      throw error
+    }
+  }
+}
+
+/** Writes the server's config (its ports chosen) and returns its handle, not started yet. */
+async function natsServerHandle(
+  options: NatsServerOptions,
+  o: {dir: string; ownsDir: boolean; port: number; leafPort: number | undefined},
+): Promise<NatsServerHandle> {
+  const {dir, port, leafPort} = o
   const storeDir = join(dir, 'jetstream')
-  const port = options.port || (await freePort())
-  const leafPort = options.leafListen ? options.leafPort || (await freePort()) : undefined
   const configFile = join(dir, 'nats-server.conf')
   await writeFile(
     configFile,
@@ -199,10 +263,9 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
     },
     async dispose() {
       await handle.stop()
-      if (ownsDir) await rm(dir, {recursive: true, force: true})
+      if (o.ownsDir) await rm(dir, {recursive: true, force: true})
     },
   }
-  await handle.start()
   return handle
 }
 
@@ -228,14 +291,18 @@ async function spawnServer(binary: string, configFile: string, logFile: string):
           : error,
       )
     })
-    const onEarlyExit = (code: number | null) =>
-      fail(new Error(`nats-server exited with ${code} before it was ready:\n${output}`))
-    child.on('exit', onEarlyExit)
+    const onEarlyExit = (code: number | null) => {
+      const message = `nats-server exited with ${code} before it was ready:\n${output}`
+      const taken = portInUse(output)
+      fail(taken ? new PortInUseError(message, taken, 'Start it again on other ports.') : new Error(message))
+    }
+    // 'close', not 'exit': only then has all of its output been read (the fatal line names the taken port).
+    child.on('close', onEarlyExit)
     const onData = (chunk: Buffer) => {
       output += chunk.toString()
-      if (!output.includes('Server is ready')) return
+      if (!startedUp(output)) return
       clearTimeout(timer)
-      child.off('exit', onEarlyExit)
+      child.off('close', onEarlyExit)
       child.stderr!.off('data', onData)
       // Keep draining stderr so a chatty server never blocks on a full pipe; the start-up log is kept.
       void writeFile(logFile, output).catch(() => {})
@@ -315,10 +382,13 @@ export async function prepareDetachedServer(options: {
   leafPort?: number
   leafRemotes?: LeafRemote[]
   cluster?: ClusterMembership
+  /** How the ports not given are chosen; freePort when absent. */
+  choosePort?: () => Promise<number>
 }): Promise<DetachedServer> {
   await mkdir(options.dir, {recursive: true})
-  const port = options.port || (await freePort())
-  const leafPort = options.leafListen ? options.leafPort || (await freePort()) : undefined
+  const choosePort = options.choosePort ?? freePort
+  const port = options.port || (await choosePort())
+  const leafPort = options.leafListen ? options.leafPort || (await choosePort()) : undefined
   const storeDir = join(options.dir, 'jetstream')
   const configFile = join(options.dir, 'nats-server.conf')
   await writeFile(
@@ -349,7 +419,8 @@ export async function prepareDetachedServer(options: {
 
 /**
  * Starts a prepared server detached from this process (its own process group, output appended to its
- * log file) and waits until it logs that it is ready. Returns its pid.
+ * log file) and waits until it logs that it is ready (a cluster member: and listens for routes). Returns its
+ * pid. Throws a PortInUseError when it exited because one of its ports is taken.
  */
 export async function startDetached(server: DetachedServer, binary: string, readyTimeoutMs = 10_000): Promise<number> {
   const from = await fileSize(server.log_file)
@@ -371,13 +442,13 @@ export async function startDetached(server: DetachedServer, binary: string, read
     if (early === 'ENOENT') throw missingBinary(binary)
     const output = await readFrom(server.log_file, from)
     if (early !== undefined) {
-      throw new UserError(`nats-server for ${server.name} ${early} before it was ready: ${lastLines(output)}`, {
-        code: 'nats-server-failed',
-        exitCode: ExitCode.unavailable,
-        hint: `See ${server.log_file}; a port may be taken (dvctl sandbox down, then up again).`,
-      })
+      const message = `nats-server for ${server.name} ${early} before it was ready: ${lastLines(output)}`
+      const hint = `See ${server.log_file}; a port may be taken (dvctl sandbox down, then up again).`
+      const taken = portInUse(output)
+      if (taken) throw new PortInUseError(message, taken, hint)
+      throw new UserError(message, {code: 'nats-server-failed', exitCode: ExitCode.unavailable, hint})
     }
-    if (output.includes('Server is ready')) return child.pid ?? 0
+    if (startedUp(output, server.cluster_port !== undefined)) return child.pid ?? 0
     if (Date.now() > deadline) {
       child.kill('SIGKILL')
       throw new UserError(`nats-server for ${server.name} was not ready within ${readyTimeoutMs / 1000}s`, {

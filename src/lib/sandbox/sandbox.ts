@@ -14,6 +14,8 @@ import {
   findNatsServer,
   freePort,
   isOurNatsServer,
+  PORT_ATTEMPTS,
+  PortInUseError,
   prepareDetachedServer,
   startDetached,
   stopDetached,
@@ -157,6 +159,8 @@ export interface SandboxUpOptions {
   /** Run `dvctl dlq capture` for each site in the background (default true; needs the layout). */
   capture?: boolean
   env?: NodeJS.ProcessEnv
+  /** How a new sandbox's ports are chosen; freePort when absent (tests hand out a taken one). */
+  choosePort?: () => Promise<number>
 }
 
 /**
@@ -181,6 +185,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxResul
   const started: string[] = []
 
   let state = await readState(dir)
+  const fresh = !state
   if (state) {
     const existing = state.sites.map((s) => s.name)
     const existingSize = clusterSizeOf(state.sites[0])
@@ -191,26 +196,35 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxResul
         `Stop it first (dvctl sandbox down${options.dir ? ` --dir ${dir}` : ''}) or choose another --dir.`,
       )
     }
-  } else {
-    state = await prepareState(dir, names, binary, clusterSize)
   }
 
   const startedNodes: StateNode[] = []
-  try {
-    for (const site of state.sites) {
-      for (const node of nodesOf(site)) {
-        if (await isOurNatsServer(node.pid, node.config_file)) continue
-        node.pid = await startDetached(node as DetachedServer, binary)
-        startedNodes.push(node)
-        if (!started.includes(site.name)) started.push(site.name)
-        await writeState(dir, state)
+  for (let attempt = 1; ; attempt++) {
+    state ??= await prepareState(dir, names, binary, clusterSize, options.choosePort)
+    try {
+      for (const site of state.sites) {
+        for (const node of nodesOf(site)) {
+          if (await isOurNatsServer(node.pid, node.config_file)) continue
+          node.pid = await startDetached(node as DetachedServer, binary)
+          startedNodes.push(node)
+          if (!started.includes(site.name)) started.push(site.name)
+          await writeState(dir, state)
+        }
       }
+      break
+    } catch (error) {
+      // Leave nothing half-started behind: stop what this run started; a re-run starts from scratch.
+      for (const node of startedNodes) await stopDetached(node as DetachedServer)
+      startedNodes.length = 0
+      started.length = 0
+      // A port chosen for a new sandbox was taken before its server bound it: the sandbox is prepared again
+      // on fresh ports, all of them, since cluster routes and leaf remotes name each other's ports. An
+      // existing sandbox keeps its ports (its sites' URLs are in configs).
+      const retry = fresh && error instanceof PortInUseError && attempt < PORT_ATTEMPTS
+      if (retry || !(await anyRunning(state))) await removeSandbox(dir, state)
+      if (!retry) throw error
+      state = undefined
     }
-  } catch (error) {
-    // Leave nothing half-started behind: stop what this run started; a re-run starts from scratch.
-    for (const node of startedNodes) await stopDetached(node as DetachedServer)
-    if (!(await anyRunning(state))) await removeSandbox(dir, state)
-    throw error
   }
 
   await waitForLeafLinks(state, startedNodes, warnings)
@@ -327,7 +341,13 @@ function checkSiteNames(names: string[]): void {
   }
 }
 
-async function prepareState(dir: string, names: string[], binary: string, clusterSize: number): Promise<SandboxState> {
+async function prepareState(
+  dir: string,
+  names: string[],
+  binary: string,
+  clusterSize: number,
+  choosePort: () => Promise<number> = freePort,
+): Promise<SandboxState> {
   await mkdir(dir, {recursive: true})
   const sites: StateSite[] = []
   for (const [i, name] of names.entries()) {
@@ -336,14 +356,20 @@ async function prepareState(dir: string, names: string[], binary: string, cluste
     // One remote listing every hub node: a leaf node dials whichever hub node answers.
     const leafRemotes = hub ? [nodesOf(hub).map((n) => n.leaf_url!)] : undefined
     if (clusterSize === 1) {
-      const server = await prepareDetachedServer({name, dir: join(dir, name), leafListen: !hub, leafRemotes})
+      const server = await prepareDetachedServer({
+        name,
+        dir: join(dir, name),
+        leafListen: !hub,
+        leafRemotes,
+        choosePort,
+      })
       sites.push({...server, role})
       continue
     }
     // Every member's ports are chosen first: each node's config lists its peers' routes.
     const ports = []
     for (let n = 0; n < clusterSize; n++) {
-      ports.push({client: await freePort(), cluster: await freePort(), leaf: hub ? undefined : await freePort()})
+      ports.push({client: await choosePort(), cluster: await choosePort(), leaf: hub ? undefined : await choosePort()})
     }
     const nodes: StateNode[] = []
     for (const [n, p] of ports.entries()) {
