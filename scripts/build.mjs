@@ -86,6 +86,11 @@ function isCommonJs(file) {
   return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).type !== 'module'
 }
 
+/** The names a CommonJS module's exports can be imported by (`export const {...} = m`): identifiers, no default. */
+function namedExports(module) {
+  return Object.keys(module).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n))
+}
+
 /** `await import('yaml')` of a CommonJS package: Node gives the module's named exports, esbuild's split chunk
  * only `default`. Such imports go through a module that names every export of the package. */
 function cjsNamedExports(b) {
@@ -96,7 +101,7 @@ function cjsNamedExports(b) {
     return {path: resolved.path, namespace: 'dvctl-cjs'}
   })
   b.onLoad({filter: /.*/, namespace: 'dvctl-cjs'}, (args) => {
-    const names = Object.keys(require(args.path)).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n))
+    const names = namedExports(require(args.path))
     return {
       contents: `const m = require(${JSON.stringify(args.path)})\nexport const {${names.join(', ')}} = m\nexport default m\n`,
       resolveDir: dirname(args.path),
@@ -209,10 +214,9 @@ module.exports = {minimatch: unused, glob: unused, globSync: unused, satisfies: 
  */
 function oclifShared() {
   const loader = join(root, 'src', 'cli', 'oclif-loader.ts')
-  const names = (module) => Object.keys(module).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n))
   const exportsOf = {
-    core: names(require('@oclif/core')),
-    parserErrors: names(require(packageFile('@oclif/core', 'lib/parser/errors.js'))),
+    core: namedExports(require('@oclif/core')),
+    parserErrors: namedExports(require(packageFile('@oclif/core', 'lib/parser/errors.js'))),
   }
   return {
     name: 'dvctl-oclif-shared',
