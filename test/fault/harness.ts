@@ -7,7 +7,7 @@ import {STREAMS} from '../../src/lib/layout/names.js'
 import type {SiteConnection} from '../../src/lib/nats/connection.js'
 import type {CliResult} from '../helpers/cli.js'
 import {waitFor} from '../helpers/wait.js'
-import {command} from '../integration/dlq-fixture.js'
+import {command, work} from '../integration/dlq-fixture.js'
 
 export interface StreamEntry {
   seq: number
@@ -68,13 +68,15 @@ export async function seedDeadLetters(
   )
   const consumer = await js.consumers.get(STREAMS.cmd, 'maskin')
   let termed = 0
-  while (termed < count) {
-    const batch = await consumer.fetch({max_messages: options.fetchBatch ?? 100, expires: 2000})
-    for await (const m of batch) {
+  await work(
+    consumer,
+    (m) => {
       m.term()
       termed++
-    }
-  }
+    },
+    () => termed >= count,
+    {batch: options.fetchBatch ?? 100},
+  )
   await waitFor(async () => (await jsm.streams.info(STREAMS.dlq)).state.messages === count, {
     timeoutMs: options.timeoutMs ?? 60_000,
     what: `${count} advisories in DV_DLQ`,

@@ -10,7 +10,7 @@ import {freePort} from '../../src/lib/sandbox/nats-server.js'
 import {seedDeadLetters} from '../fault/harness.js'
 import {runCommand, startCommand} from '../helpers/run.js'
 import {waitFor} from '../helpers/wait.js'
-import {command, type DlqSite, publishCommand, startDlqSite} from './dlq-fixture.js'
+import {command, type DlqSite, publishCommand, startDlqSite, work} from './dlq-fixture.js'
 
 /** Runs a program with `input` on stdin; its exit code and output. */
 function run(cmd: string, args: string[], input = ''): Promise<{code: number; out: string}> {
@@ -242,15 +242,18 @@ describe('check and metrics serve (issue 18)', {timeout: 120_000}, () => {
     // and its dead letter count as pending, outcome.ts isHandled); the new command is terminated.
     const consumer = await js.consumers.get('DV_CMD', 'maskin')
     let termed = 0
-    while (termed === 0) {
-      for await (const m of await consumer.fetch({max_messages: 2, expires: 5000})) {
+    await work(
+      consumer,
+      (m) => {
         if (m.headers?.get('Dv-Replay-Of')) m.ack()
         else {
           m.term()
           termed++
         }
-      }
-    }
+      },
+      () => termed > 0,
+      {batch: 2, expires: 5000},
+    )
     await waitFor(async () => (await scrape('dvctl_site_dead_letters_pending{site="osl1"}')) === 2, {
       what: 'the new dead letter in the count',
     })

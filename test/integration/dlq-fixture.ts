@@ -1,5 +1,7 @@
 import {randomUUID} from 'node:crypto'
 
+import type {Consumer, JsMsg} from '@nats-io/jetstream'
+
 import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 
@@ -61,4 +63,26 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
 export async function streamMessages(conn: SiteConnection, stream: string): Promise<number> {
   const jsm = await conn.jsm()
   return (await jsm.streams.info(stream)).state.messages
+}
+
+/**
+ * Plays a service's worker on one of the layout's consumers: pulls batch after batch, hands each message to
+ * `handle`, and stops when `done()` says so (asked before each pull). A pull whose idle heartbeats were missed
+ * twice ends with "heartbeats missed" (the client gives up a fetch that way, and a loaded machine can stall this
+ * process past two heartbeats of a short pull); a worker pulls again then, and so does this one. Any other error
+ * is thrown.
+ */
+export async function work(
+  consumer: Consumer,
+  handle: (m: JsMsg) => unknown,
+  done: () => boolean,
+  {batch = 100, expires = 2000}: {batch?: number; expires?: number} = {},
+): Promise<void> {
+  while (!done()) {
+    try {
+      for await (const m of await consumer.fetch({max_messages: batch, expires})) await handle(m)
+    } catch (error) {
+      if (!(error instanceof Error && error.message === 'heartbeats missed')) throw error
+    }
+  }
 }

@@ -17,7 +17,7 @@ import {expectEachReplayedOnce, readStream, seedDeadLetters} from '../fault/harn
 import {runCli} from '../helpers/cli.js'
 import {startCli} from '../helpers/live-cli.js'
 import {waitFor} from '../helpers/wait.js'
-import {type DlqSite, startDlqSite} from './dlq-fixture.js'
+import {type DlqSite, startDlqSite, work} from './dlq-fixture.js'
 
 const COUNT = 100
 
@@ -173,11 +173,12 @@ function failingWorker(site: DlqSite, how: 'terminate' | 'task-failed'): {stop: 
   const loop = (async () => {
     const js = await site.conn.js()
     const consumer = await js.consumers.get(STREAMS.cmd, 'maskin')
-    while (!stop.signal.aborted) {
-      for await (const m of await consumer.fetch({max_messages: 10, expires: 1000})) {
+    await work(
+      consumer,
+      async (m) => {
         if (how === 'terminate') {
           m.term()
-          continue
+          return
         }
         const cmd = JSON.parse(new TextDecoder().decode(m.data)) as {id: string; correlation_id: string}
         const taskId = `tsk-${randomUUID().slice(0, 8)}`
@@ -197,8 +198,10 @@ function failingWorker(site: DlqSite, how: 'terminate' | 'task-failed'): {stop: 
         })
         await js.publish('dv.task.evt.failed', JSON.stringify(event))
         m.ack()
-      }
-    }
+      },
+      () => stop.signal.aborted,
+      {batch: 10, expires: 1000},
+    )
   })()
   return {
     async stop() {

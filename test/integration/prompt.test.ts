@@ -6,7 +6,7 @@ import pty from '@lydell/node-pty'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {STREAMS} from '../../src/lib/layout/names.js'
-import {command, type DlqSite, eventually, publishCommand, startDlqSite, streamMessages} from './dlq-fixture.js'
+import {command, type DlqSite, eventually, publishCommand, startDlqSite, streamMessages, work} from './dlq-fixture.js'
 
 const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 
@@ -94,7 +94,16 @@ describe('confirmation prompts', {timeout: 60_000}, () => {
     await publishCommand(site.conn, 'dv.maskin.cmd.provision', command('maskin.server.provision.requested'))
     const js = await site.conn.js()
     const consumer = await js.consumers.get(STREAMS.cmd, 'maskin')
-    for await (const m of await consumer.fetch({max_messages: 1, expires: 2000})) m.term()
+    let termed = 0
+    await work(
+      consumer,
+      (m) => {
+        m.term()
+        termed++
+      },
+      () => termed > 0,
+      {batch: 1},
+    )
     await eventually(async () => ((await streamMessages(site.conn, STREAMS.dlq)) === 1 ? true : undefined))
   }, 60_000)
   afterAll(async () => site?.dispose())
