@@ -10,6 +10,7 @@
 //              against its advisory, plans, writes the ledger (a journal per chunk, before and after) and
 //              publishes the copies pipelined
 // The ratio is the reference's median wall time over dvctl's. Peak RSS via /usr/bin/time when present.
+// PROFILE=<dir> writes a CPU profile of each measured child there.
 // Exit 1 when the ratio is below 0.8. Run `npm run build` first.
 import {spawnSync} from 'node:child_process'
 import {existsSync, readFileSync, rmSync} from 'node:fs'
@@ -57,13 +58,26 @@ for (let round = 1; round <= ROUNDS; round++) {
   const site = await deadLetterSite(COUNT)
   const setupS = (performance.now() - t0) / 1000
   try {
+    // PROFILE=<dir>: a CPU profile of each measured child (node --cpu-prof), to see where the time goes.
+    const prof = process.env.PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.PROFILE] : []
     const reference = () => {
-      const r = timed([process.execPath, referenceScript, site.server.url, String(COUNT), String(round)])
+      const r = timed([process.execPath, ...prof, referenceScript, site.server.url, String(COUNT), String(round)])
       if (r.json.published !== COUNT) throw new Error(`reference published ${r.json.published}`)
       return r
     }
     const dvctl = () => {
-      const r = timed([process.execPath, bin, 'dlq', 'replay', '--all', '--yes', '--json', '--server', site.server.url])
+      const r = timed([
+        process.execPath,
+        ...prof,
+        bin,
+        'dlq',
+        'replay',
+        '--all',
+        '--yes',
+        '--json',
+        '--server',
+        site.server.url,
+      ])
       if (r.json.replayed.length !== COUNT || r.json.replayed.some((x) => x.duplicate))
         throw new Error(`dvctl replayed ${r.json.replayed.length}: ${JSON.stringify(r.json.failed[0])}`)
       return r
