@@ -7,7 +7,7 @@ import {STREAMS} from '../../src/lib/layout/names.js'
 import type {SiteConnection} from '../../src/lib/nats/connection.js'
 import type {CliResult} from '../helpers/cli.js'
 import {waitFor} from '../helpers/wait.js'
-import {command, work} from '../integration/dlq-fixture.js'
+import {command, terminate} from '../integration/dlq-fixture.js'
 
 export interface StreamEntry {
   seq: number
@@ -67,16 +67,7 @@ export async function seedDeadLetters(
     }),
   )
   const consumer = await js.consumers.get(STREAMS.cmd, 'maskin')
-  let termed = 0
-  await work(
-    consumer,
-    (m) => {
-      m.term()
-      termed++
-    },
-    () => termed >= count,
-    {batch: options.fetchBatch ?? 100},
-  )
+  await terminate(consumer, count, options.fetchBatch)
   await waitFor(async () => (await jsm.streams.info(STREAMS.dlq)).state.messages === count, {
     timeoutMs: options.timeoutMs ?? 60_000,
     what: `${count} advisories in DV_DLQ`,

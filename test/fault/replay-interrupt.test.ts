@@ -10,7 +10,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {DlqListResult, DlqReplayResult} from '../../src/lib/dlq/model.js'
 import {STREAMS} from '../../src/lib/layout/names.js'
 import {runCli} from '../helpers/cli.js'
-import {command, type DlqSite, startDlqSite, work} from '../integration/dlq-fixture.js'
+import {command, type DlqSite, startDlqSite, terminate} from '../integration/dlq-fixture.js'
 import {eventually, readStream} from './harness.js'
 
 const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
@@ -30,16 +30,7 @@ describe('Ctrl-C during dlq replay --all --rate 2/s', {timeout: 120_000}, () => 
     }
     // The layout's own `maskin` consumer terminates each command: one advisory each in DV_DLQ.
     const consumer = await js.consumers.get(STREAMS.cmd, 'maskin')
-    let termed = 0
-    await work(
-      consumer,
-      (m) => {
-        m.term()
-        termed++
-      },
-      () => termed >= COUNT,
-      {batch: COUNT},
-    )
+    await terminate(consumer, COUNT, COUNT)
     await eventually(
       async () => ((await jsm.streams.info(STREAMS.dlq)).state.messages === COUNT ? true : undefined),
       30_000,

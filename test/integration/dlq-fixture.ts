@@ -86,3 +86,17 @@ export async function work(
     }
   }
 }
+
+/** Plays the layout's worker that gives up on every command: terminates `count` of them (one advisory each). */
+export async function terminate(consumer: Consumer, count: number, batch = 100): Promise<void> {
+  let termed = 0
+  await work(
+    consumer,
+    (m) => {
+      m.term()
+      termed++
+    },
+    () => termed >= count,
+    {batch},
+  )
+}

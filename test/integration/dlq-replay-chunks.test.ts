@@ -7,7 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {DlqReplayResult} from '../../src/lib/dlq/model.js'
 import {DLQ_LEDGER_BUCKET, STREAMS} from '../../src/lib/layout/names.js'
 import {runCommand} from '../helpers/run.js'
-import {command, type DlqSite, eventually, startDlqSite, streamMessages, work} from './dlq-fixture.js'
+import {command, type DlqSite, eventually, startDlqSite, streamMessages, terminate} from './dlq-fixture.js'
 
 /** More than two chunks of 1,000. */
 const COUNT = 2300
@@ -45,16 +45,7 @@ describe('dlq replay over several journal chunks', {timeout: 300_000}, () => {
     )
     // The layout's maskin worker gives up on each: one terminated advisory each, in DV_DLQ.
     const consumer = await js.consumers.get(STREAMS.cmd, 'maskin')
-    let termed = 0
-    await work(
-      consumer,
-      (m) => {
-        m.term()
-        termed++
-      },
-      () => termed >= COUNT,
-      {batch: 500},
-    )
+    await terminate(consumer, COUNT, 500)
     await eventually(async () => ((await streamMessages(site.conn, STREAMS.dlq)) >= COUNT ? true : undefined))
   })
 

@@ -6,7 +6,15 @@ import pty from '@lydell/node-pty'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {STREAMS} from '../../src/lib/layout/names.js'
-import {command, type DlqSite, eventually, publishCommand, startDlqSite, streamMessages, work} from './dlq-fixture.js'
+import {
+  command,
+  type DlqSite,
+  eventually,
+  publishCommand,
+  startDlqSite,
+  streamMessages,
+  terminate,
+} from './dlq-fixture.js'
 
 const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 
@@ -94,16 +102,7 @@ describe('confirmation prompts', {timeout: 60_000}, () => {
     await publishCommand(site.conn, 'dv.maskin.cmd.provision', command('maskin.server.provision.requested'))
     const js = await site.conn.js()
     const consumer = await js.consumers.get(STREAMS.cmd, 'maskin')
-    let termed = 0
-    await work(
-      consumer,
-      (m) => {
-        m.term()
-        termed++
-      },
-      () => termed > 0,
-      {batch: 1},
-    )
+    await terminate(consumer, 1, 1)
     await eventually(async () => ((await streamMessages(site.conn, STREAMS.dlq)) === 1 ? true : undefined))
   }, 60_000)
   afterAll(async () => site?.dispose())

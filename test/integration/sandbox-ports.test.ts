@@ -49,6 +49,17 @@ describe('a port taken between choosing it and the server binding it', {timeout:
     held?.close()
   })
 
+  /** A sandbox directory of its own (removed afterwards, its servers stopped) and a config file nothing reads. */
+  const sandboxDir = async () => {
+    const root = await mkdtemp(join(tmpdir(), 'dvctl-sandbox-ports-'))
+    const dir = join(root, 'sandbox')
+    cleanups.push(
+      () => rm(root, {recursive: true, force: true}),
+      () => sandboxDown({dir}),
+    )
+    return {dir, env: {...process.env, DVCTL_CONFIG: join(root, 'unused.yaml')}}
+  }
+
   const started = async (server: NatsServerHandle) => {
     cleanups.push(() => server.dispose())
     const nc = await connect({servers: server.url})
@@ -100,12 +111,7 @@ describe('a port taken between choosing it and the server binding it', {timeout:
 
   it('a sandbox whose hub leaf-node port was taken starts on fresh ports, and its leaf dials the new one', async () => {
     held = await occupyPort()
-    const root = await mkdtemp(join(tmpdir(), 'dvctl-sandbox-ports-'))
-    const dir = join(root, 'sandbox')
-    cleanups.push(
-      () => rm(root, {recursive: true, force: true}),
-      () => sandboxDown({dir}),
-    )
+    const {dir, env} = await sandboxDir()
     // Handed out in order: osl1's client port, osl1's leaf-node port, trd1's client port.
     const chooser = chooserTaking(portOf(held), 1)
     const up = await sandboxUp({
@@ -113,7 +119,7 @@ describe('a port taken between choosing it and the server binding it', {timeout:
       dir,
       layout: false,
       choosePort: chooser.choosePort,
-      env: {...process.env, DVCTL_CONFIG: join(root, 'unused.yaml')},
+      env,
     })
     expect(up.sites.map((s) => [s.name, s.running])).toEqual([
       ['osl1', true],
@@ -126,12 +132,7 @@ describe('a port taken between choosing it and the server binding it', {timeout:
 
   it('a three-node cluster whose route port was taken starts on fresh ports and forms (R3 layout applied)', async () => {
     held = await occupyPort()
-    const root = await mkdtemp(join(tmpdir(), 'dvctl-sandbox-ports-'))
-    const dir = join(root, 'sandbox')
-    cleanups.push(
-      () => rm(root, {recursive: true, force: true}),
-      () => sandboxDown({dir}),
-    )
+    const {dir, env} = await sandboxDir()
     // Handed out per node: client, cluster (route) and leaf-node port; the second is osl1-n1's route port.
     // nats-server logs "Server is ready" before it binds its route port, so the taken one kills it only then.
     const chooser = chooserTaking(portOf(held), 1)
@@ -142,7 +143,7 @@ describe('a port taken between choosing it and the server binding it', {timeout:
       timeoutMs: 15_000,
       capture: false,
       choosePort: chooser.choosePort,
-      env: {...process.env, DVCTL_CONFIG: join(root, 'unused.yaml')},
+      env,
     })
     expect(up.sites[0].nodes.map((n) => n.running)).toEqual([true, true, true])
     expect(chooser.handedOut.length).toBeGreaterThan(9)
