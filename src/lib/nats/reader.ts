@@ -12,6 +12,7 @@ import {formatDuration} from '../duration.js'
 import type {SiteConnection} from './connection.js'
 import {isStreamNotFound, StalledError} from './errors.js'
 import {EventQueue} from './event-queue.js'
+import {NeedleFilter} from './needle.js'
 import {ORDERED_CONSUMER_ATTEMPTS, retryTransient} from './transient.js'
 
 /**
@@ -175,7 +176,7 @@ export class StreamReader {
   private readonly follow: boolean
   private readonly stallMs: number | undefined
   private readonly to: number | undefined
-  private readonly needle: Buffer | undefined
+  private readonly needle: NeedleFilter | undefined
 
   constructor(
     readonly conn: SiteConnection,
@@ -185,7 +186,7 @@ export class StreamReader {
     this.follow = options.follow ?? false
     this.stallMs = options.stallMs ?? (this.follow ? undefined : conn.timeoutMs)
     this.to = options.to?.getTime()
-    this.needle = spec.needle ? Buffer.from(spec.needle) : undefined
+    this.needle = spec.needle ? new NeedleFilter(spec.needle) : undefined
   }
 
   get site(): string {
@@ -583,7 +584,7 @@ export class StreamReader {
 
   private accept(msg: JsMsg): StoredMessage | undefined {
     const data = msg.data
-    if (this.needle && Buffer.prototype.indexOf.call(data, this.needle) === -1) return undefined
+    if (this.needle && !this.needle.has(data)) return undefined
     const stored: StoredMessage = {
       site: this.conn.site.name,
       stream: this.spec.stream,
