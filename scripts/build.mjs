@@ -208,6 +208,31 @@ module.exports = {minimatch: unused, glob: unused, globSync: unused, satisfies: 
 }
 
 /**
+ * zod's `z.locales` holds its error messages in some forty languages: half of the code zod adds to the bundle,
+ * compiled by every command that loads zod. dvctl never chooses a locale and zod keeps English by default
+ * (classic/schemas.js imports locales/en.js itself), so `z.locales` (and `z.core.locales`) hold English alone.
+ */
+const zodEnglishOnly = {
+  name: 'dvctl-zod-english',
+  setup(b) {
+    let trimmed = 0
+    b.onResolve({filter: /^\.\.\/locales\/index\.js$/}, (args) => {
+      if (!/[\\/]zod[\\/]v4[\\/](classic[\\/]external|core[\\/]index)\.js$/.test(args.importer)) return
+      trimmed++
+      return {path: join(dirname(args.importer), '..', 'locales', 'en.js'), namespace: 'dvctl-zod-locales'}
+    })
+    b.onLoad({filter: /.*/, namespace: 'dvctl-zod-locales'}, (args) => ({
+      contents: `export {default as en} from ${JSON.stringify(args.path)}\n`,
+      resolveDir: dirname(args.path),
+      loader: 'js',
+    }))
+    b.onEnd(() => {
+      if (trimmed !== 2) throw new Error(`zod's locales were found imported ${trimmed} times, not 2: see scripts/build.mjs`)
+    })
+  },
+}
+
+/**
  * In the ES module bundle, @oclif/core and its parser errors (src/cli/oclif-parser-errors.ts) are the one
  * instance src/cli/oclif-loader.ts loads from oclif's CommonJS bundle, so `instanceof` meets the classes oclif
  * throws and every command extends the same Command.
@@ -326,7 +351,7 @@ const result = await build({
   banner: {js: REQUIRE_BANNER},
   define: {DVCTL_OCLIF_BUNDLE: JSON.stringify(`./${oclifFile}`)},
   metafile: true,
-  plugins: [bundled, oclifShared()],
+  plugins: [bundled, oclifShared(), zodEnglishOnly],
 })
 if (process.env.DVCTL_BUILD_META) writeFileSync(process.env.DVCTL_BUILD_META, JSON.stringify(result.metafile))
 

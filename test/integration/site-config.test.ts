@@ -121,6 +121,16 @@ describe('site add/list/show/use/remove', {timeout: 90_000}, () => {
     expect(check.exitCode).toBe(2)
     expect(check.json().error).toMatchObject({code: 'config-invalid', message: expect.stringContaining(`${broken}:5`)})
   })
+
+  it("a value of the wrong type is named in zod's English message (the bundle keeps zod's English locale alone)", async () => {
+    const wrong = join(dir, 'wrong-type.yaml')
+    await writeFile(wrong, ['sites:', '  osl1:', '    servers: 5', ''].join('\n'))
+    const list = await runCommand(['site', 'list'], {env: {DVCTL_CONFIG: wrong}})
+    expect(list.exitCode).toBe(2)
+    expect(list.stderr.split('\n')[0]).toBe(
+      `Error: Invalid config file ${wrong}:3: sites.osl1.servers: Invalid input: expected array, received number`,
+    )
+  })
 })
 
 describe('site precedence through the CLI', {timeout: 90_000}, () => {
