@@ -253,7 +253,7 @@ describe('sandbox up --sites osl1,trd1', {timeout: 120_000}, () => {
   it('sandbox down stops every server it started and leaves no process, no port and no state behind', async () => {
     for (const nc of Object.values(conns)) await nc.close().catch(() => {})
     const r = await runCommand(['sandbox', 'down', '--dir', dir, '--json'], {env: env()})
-    expect(r.exitCode).toBe(0)
+    expect(r.exitCode, r.stderr).toBe(0)
     const down = SandboxDownResult.parse(r.json())
     expect(down.stopped.map((s) => s.name).sort()).toEqual(['capture:osl1', 'capture:trd1', 'osl1', 'trd1'])
     expect(down.removed).toBe(true)

@@ -483,11 +483,7 @@ export async function isOurNatsServer(pid: number, configFile: string): Promise<
 /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. Only for our own pids. */
 export async function stopDetached(server: DetachedServer, graceMs = 5000): Promise<boolean> {
   if (!(await isOurNatsServer(server.pid, server.config_file))) return false
-  process.kill(server.pid, 'SIGTERM')
-  if (!(await waitGone(server.pid, graceMs))) {
-    process.kill(server.pid, 'SIGKILL')
-    await waitGone(server.pid, 2000)
-  }
+  await terminate(server.pid, graceMs)
   return true
 }
 
@@ -501,12 +497,27 @@ export async function isOurProcess(pid: number, marks: string[]): Promise<boolea
 /** SIGTERM, then SIGKILL after `graceMs`, for a process of ours (isOurProcess); false when it was not running. */
 export async function stopProcess(pid: number, marks: string[], graceMs = 5000): Promise<boolean> {
   if (!(await isOurProcess(pid, marks))) return false
-  process.kill(pid, 'SIGTERM')
-  if (!(await waitGone(pid, graceMs))) {
-    process.kill(pid, 'SIGKILL')
-    await waitGone(pid, 2000)
-  }
+  await terminate(pid, graceMs)
   return true
+}
+
+/**
+ * SIGTERM, then SIGKILL after `graceMs`. A process that exits on its own between the checks and a signal (a server
+ * that took the whole grace to shut down) is what was asked for, not an error.
+ */
+async function terminate(pid: number, graceMs: number): Promise<void> {
+  signal(pid, 'SIGTERM')
+  if (await waitGone(pid, graceMs)) return
+  signal(pid, 'SIGKILL')
+  await waitGone(pid, 2000)
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error
+  }
 }
 
 function processAlive(pid: number): boolean {
