@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds dvctl into dist/ as one esbuild bundle (docs/architecture.md, "Build and start-up"): dvctl's code and
 // every runtime dependency (oclif and its help and autocomplete plugins, the NATS client, zod, yaml, ...), ESM
-// for Node 20. Code splitting keeps what a command needs only when it runs (a dynamic import() in its run())
+// for Node 20, but for oclif and zod, each a CommonJS file loaded with a V8 code cache. Code splitting keeps what a command needs only when it runs (a dynamic import() in its run())
 // in chunks of their own, loaded by that command alone; start-up and --help load the entry and the shared chunk.
 //
 // Entry points, each at the path the rest of the repository names:
@@ -208,26 +208,27 @@ module.exports = {minimatch: unused, glob: unused, globSync: unused, satisfies: 
 }
 
 /**
- * zod's `z.locales` holds its error messages in some forty languages: half of the code zod adds to the bundle,
- * compiled by every command that loads zod. dvctl never chooses a locale and zod keeps English by default
- * (classic/schemas.js imports locales/en.js itself), so `z.locales` (and `z.core.locales`) hold English alone.
+ * zod's `z.locales` holds its error messages in some forty languages: half of the code of zod's bundle, compiled
+ * by every command that loads zod. dvctl never chooses a locale and zod keeps English by default
+ * (classic/schemas.cjs requires locales/en.cjs itself), so `z.locales` (and `z.core.locales`) hold English alone.
  */
 const zodEnglishOnly = {
   name: 'dvctl-zod-english',
   setup(b) {
     let trimmed = 0
-    b.onResolve({filter: /^\.\.\/locales\/index\.js$/}, (args) => {
-      if (!/[\\/]zod[\\/]v4[\\/](classic[\\/]external|core[\\/]index)\.js$/.test(args.importer)) return
+    b.onResolve({filter: /^\.\.\/locales\/index\.cjs$/}, (args) => {
+      if (!/[\\/]zod[\\/]v4[\\/](classic[\\/]external|core[\\/]index)\.cjs$/.test(args.importer)) return
       trimmed++
-      return {path: join(dirname(args.importer), '..', 'locales', 'en.js'), namespace: 'dvctl-zod-locales'}
+      return {path: join(dirname(args.importer), '..', 'locales', 'en.cjs'), namespace: 'dvctl-zod-locales'}
     })
     b.onLoad({filter: /.*/, namespace: 'dvctl-zod-locales'}, (args) => ({
-      contents: `export {default as en} from ${JSON.stringify(args.path)}\n`,
+      contents: `exports.en = require(${JSON.stringify(args.path)}).default\n`,
       resolveDir: dirname(args.path),
       loader: 'js',
     }))
     b.onEnd(() => {
-      if (trimmed !== 2) throw new Error(`zod's locales were found imported ${trimmed} times, not 2: see scripts/build.mjs`)
+      if (trimmed !== 2)
+        throw new Error(`zod's locales were found imported ${trimmed} times, not 2: see scripts/build.mjs`)
     })
   },
 }
@@ -235,23 +236,27 @@ const zodEnglishOnly = {
 /**
  * In the ES module bundle, @oclif/core and its parser errors (src/cli/oclif-parser-errors.ts) are the one
  * instance src/cli/oclif-loader.ts loads from oclif's CommonJS bundle, so `instanceof` meets the classes oclif
- * throws and every command extends the same Command.
+ * throws and every command extends the same Command; zod is the one src/cli/zod-loader.ts loads from zod's.
  */
-function oclifShared() {
-  const loader = join(root, 'src', 'cli', 'oclif-loader.ts')
-  const exportsOf = {
-    core: namedExports(require('@oclif/core')),
-    parserErrors: namedExports(require(packageFile('@oclif/core', 'lib/parser/errors.js'))),
+function sharedInstances() {
+  const loader = (name) => join(root, 'src', 'cli', `${name}-loader.ts`)
+  const shared = {
+    core: {from: `import {oclif} from ${JSON.stringify(loader('oclif'))}\nconst m = oclif.core`, module: '@oclif/core'},
+    parserErrors: {
+      from: `import {oclif} from ${JSON.stringify(loader('oclif'))}\nconst m = oclif.parserErrors`,
+      module: packageFile('@oclif/core', 'lib/parser/errors.js'),
+    },
+    zod: {from: `import {zod as m} from ${JSON.stringify(loader('zod'))}`, module: 'zod'},
   }
   return {
-    name: 'dvctl-oclif-shared',
+    name: 'dvctl-shared',
     setup(b) {
-      b.onResolve({filter: /^@oclif\/core$/}, () => ({path: 'core', namespace: 'dvctl-oclif'}))
-      b.onResolve({filter: /\/oclif-parser-errors\.js$/}, () => ({path: 'parserErrors', namespace: 'dvctl-oclif'}))
-      b.onLoad({filter: /.*/, namespace: 'dvctl-oclif'}, (args) => ({
-        contents: `import {oclif} from ${JSON.stringify(loader)}
-const m = oclif.${args.path}
-export const {${exportsOf[args.path].join(', ')}} = m
+      b.onResolve({filter: /^@oclif\/core$/}, () => ({path: 'core', namespace: 'dvctl-shared'}))
+      b.onResolve({filter: /\/oclif-parser-errors\.js$/}, () => ({path: 'parserErrors', namespace: 'dvctl-shared'}))
+      b.onResolve({filter: /^zod$/}, () => ({path: 'zod', namespace: 'dvctl-shared'}))
+      b.onLoad({filter: /.*/, namespace: 'dvctl-shared'}, (args) => ({
+        contents: `${shared[args.path].from}
+export const {${namedExports(require(shared[args.path].module)).join(', ')}} = m
 export default m
 `,
         resolveDir: root,
@@ -291,28 +296,37 @@ const common = {
 
 rmSync(join(root, 'dist'), {recursive: true, force: true})
 
-// 1. oclif as one CommonJS file, for src/cli/oclif-loader.ts to compile with a V8 code cache.
-const oclifBuild = await build({
-  ...common,
-  stdin: {
-    contents: `exports.core = require('@oclif/core')
+/**
+ * One CommonJS file for src/cli/code-cache.ts to compile with a V8 code cache: `contents` bundled, ASCII only, so
+ * that it is read as Latin-1, a plain copy, not decoded as UTF-8 at every start (esbuild escapes what it can; what
+ * it leaves, a character in a regular expression, becomes a \u escape, which means the same there, in a string or
+ * in an identifier). Named `<name>-<content hash>.cjs`.
+ */
+async function cachedBundle(name, contents, plugins) {
+  const out = await build({
+    ...common,
+    stdin: {contents, resolveDir: root, loader: 'js'},
+    format: 'cjs',
+    write: false,
+    plugins,
+  })
+  const source = out.outputFiles[0].text.replace(
+    /[\u0080-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
+  return {file: `${name}-${createHash('sha256').update(source).digest('hex').slice(0, 16)}.cjs`, source}
+}
+
+// 1. oclif and zod as CommonJS files of their own, for src/cli/oclif-loader.ts and zod-loader.ts to compile with a
+// V8 code cache.
+const oclifBundle = await cachedBundle(
+  'oclif',
+  `exports.core = require('@oclif/core')
 exports.parserErrors = require(${JSON.stringify(packageFile('@oclif/core', 'lib/parser/errors.js'))})
 `,
-    resolveDir: root,
-    loader: 'js',
-  },
-  format: 'cjs',
-  write: false,
-  plugins: [oclifTrimmed],
-})
-// ASCII only, so that src/cli/oclif-loader.ts reads it as Latin-1, a plain copy, not decoded as UTF-8 at every
-// start. esbuild escapes what it can; what it leaves (a character in a regular expression) becomes a \u escape,
-// which means the same there, in a string or in an identifier.
-const oclifSource = oclifBuild.outputFiles[0].text.replace(
-  /[\u0080-\uffff]/g,
-  (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  [oclifTrimmed],
 )
-const oclifFile = `oclif-${createHash('sha256').update(oclifSource).digest('hex').slice(0, 16)}.cjs`
+const zodBundle = await cachedBundle('zod', "module.exports = require('zod')", [zodEnglishOnly])
 
 // The bundled CommonJS packages (the NATS client, yaml, ...) call require() for Node's own modules.
 const REQUIRE_BANNER =
@@ -349,9 +363,12 @@ const result = await build({
   format: 'esm',
   chunkNames: 'chunks/[name]-[hash]',
   banner: {js: REQUIRE_BANNER},
-  define: {DVCTL_OCLIF_BUNDLE: JSON.stringify(`./${oclifFile}`)},
+  define: {
+    DVCTL_OCLIF_BUNDLE: JSON.stringify(`./${oclifBundle.file}`),
+    DVCTL_ZOD_BUNDLE: JSON.stringify(`./${zodBundle.file}`),
+  },
   metafile: true,
-  plugins: [bundled, oclifShared(), zodEnglishOnly],
+  plugins: [bundled, sharedInstances()],
 })
 if (process.env.DVCTL_BUILD_META) writeFileSync(process.env.DVCTL_BUILD_META, JSON.stringify(result.metafile))
 
@@ -364,19 +381,39 @@ for (const out of Object.keys(result.metafile.outputs).filter((out) => out.endsW
     writeFileSync(join(root, out), text.slice(REQUIRE_BANNER.length))
 }
 
-// oclif's file goes beside the one chunk holding its loader, which finds it by its own URL.
-const loaders = Object.entries(result.metafile.outputs).filter(([, out]) => 'src/cli/oclif-loader.ts' in out.inputs)
-if (loaders.length !== 1) throw new Error(`src/cli/oclif-loader.ts is in ${loaders.length} output files, not one`)
-writeFileSync(join(root, dirname(loaders[0][0]), oclifFile), oclifSource)
+// Each CommonJS file goes beside the one chunk holding its loader, which finds it by its own URL.
+for (const [name, bundle] of [
+  ['oclif', oclifBundle],
+  ['zod', zodBundle],
+]) {
+  const input = `src/cli/${name}-loader.ts`
+  const loaders = Object.entries(result.metafile.outputs).filter(([, out]) => input in out.inputs)
+  if (loaders.length !== 1) throw new Error(`${input} is in ${loaders.length} output files, not one`)
+  bundle.path = join(root, dirname(loaders[0][0]), bundle.file)
+  writeFileSync(bundle.path, bundle.source)
+}
 
-// 3. The code cache: what these runs of dvctl compiled of oclif (start-up, help, parsing a command's flags),
-// each run adding to the last one's.
-for (const argv of [['--help'], ['dlq', 'replay', '--help'], ['contract', 'subject', 'dv.maskin.cmd.provision']]) {
+// 3. The code caches: what these runs of dvctl compiled of oclif (start-up, help, parsing a command's flags) and of
+// zod (the config file's schemas, which every command that picks a site builds), each run adding to the last one's.
+// No config file is read: DVCTL_CONFIG names one that does not exist.
+for (const argv of [
+  ['--help'],
+  ['dlq', 'replay', '--help'],
+  ['contract', 'subject', 'dv.maskin.cmd.provision'],
+  ['site', 'list', '--json'],
+]) {
   const run = spawnSync(process.execPath, [join(root, 'bin', 'run.js'), ...argv], {
-    env: {...process.env, DVCTL_WRITE_CODE_CACHE: '1', NO_COLOR: '1'},
+    env: {
+      ...process.env,
+      DVCTL_WRITE_CODE_CACHE: '1',
+      NO_COLOR: '1',
+      DVCTL_CONFIG: join(root, 'dist', 'no-such-config.yaml'),
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
     encoding: 'utf8',
   })
   if (run.status !== 0)
     throw new Error(`dvctl ${argv.join(' ')} exited ${run.status} while writing the code cache: ${run.stderr}`)
 }
+for (const {path} of [oclifBundle, zodBundle])
+  if (!existsSync(`${path}.v8-cache`)) throw new Error(`no run of dvctl wrote the code cache of ${path}`)
