@@ -20,7 +20,7 @@ export const JOB_STALE_MS = 15_000
 
 /**
  * A finished job (completed, cancelled, failed) is kept this long after its last write, by the server's time of
- * that write, then purged: when a job starts and when jobs are listed. A running or cancelling one never is.
+ * that write, then purged: when a job starts and when jobs are listed. So is an interrupted one (isExpired).
  */
 export const JOB_RETENTION_MS = 7 * 24 * 60 * 60 * 1000
 
@@ -119,23 +119,32 @@ export async function readJobs(conn: SiteConnection, id?: string): Promise<Job[]
   if (id) names.push(jobKey(id))
   else for await (const k of await kv.keys(`${JOB_PREFIX}.*`)) names.push(k)
   const now = Date.now()
+  // The server's own clock: when the bucket last stored anything (a live job writes every second).
+  const newest = Date.parse((await kv.status()).streamInfo.state.last_ts)
   const jobs: Job[] = []
   const expired: string[] = []
   for (const k of names) {
     const e = await kv.get(k)
     const job = e && e.operation === 'PUT' ? parseJob(e.value) : undefined
     if (!job) continue
-    if (isExpired(job, e!.created, now)) expired.push(k)
+    if (isExpired(job, e!.created, {now, newest})) expired.push(k)
     else jobs.push(shownJob(job, now))
   }
   await purgeJobs(conn, expired)
   return jobs.sort((a, b) => b.started_at.localeCompare(a.started_at) || a.id.localeCompare(b.id))
 }
 
-/** A finished job whose last write the server stored more than JOB_RETENTION_MS ago. */
-function isExpired(job: StoredJob, stored: Date, now: number): boolean {
+/**
+ * Whether a job is past its retention, `stored` being the server's time of its last write:
+ * - a finished one, when that is more than JOB_RETENTION_MS before this machine's `now`;
+ * - a running or cancelling one, only when the bucket stored something (`newest`, the server's time too) more
+ *   than JOB_RETENTION_MS after it: its process is long gone, since a live job writes every second. Measured on
+ *   the server's clock alone, so that no client clock, however wrong, can make a live job look that old.
+ */
+export function isExpired(job: StoredJob, stored: Date, times: {now: number; newest: number}): boolean {
   const finished = job.state === 'completed' || job.state === 'cancelled' || job.state === 'failed'
-  return finished && now - stored.getTime() > JOB_RETENTION_MS
+  const since = (finished ? times.now : times.newest) - stored.getTime()
+  return since > JOB_RETENTION_MS
 }
 
 /**
