@@ -4,7 +4,9 @@
  * messages to a buffer, in order; so the buffer is searched once from the first message on, and each message
  * only compares its range with the next occurrence found, instead of one search (and its call) per message.
  * A message that does contain the bytes is always found: only occurrences entirely inside its range count,
- * and a message whose buffer or offset does not follow the one before starts a new search.
+ * and a message whose buffer or offset does not follow the one before starts a new search. What a search once
+ * read of a buffer is trusted for later messages in it: the client never writes into a buffer it has handed
+ * out messages from (each socket read is a buffer of its own; a message split across reads is copied out).
  */
 export class NeedleFilter {
   private readonly needle: Buffer
