@@ -17,6 +17,7 @@ import {
 import {layoutForSite} from '../layout/resolve.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {describeNatsError, isNotFound, isStreamNotFound} from '../nats/errors.js'
+import {retryTransient} from '../nats/transient.js'
 import {belongsToSite, checkAdvisory} from './advisory.js'
 import {type ArchivedOriginal, archiveSupport, type ArchiveSupport, writeArchiveCopy} from './archive.js'
 import {ledgerEntriesOf} from './ledger.js'
@@ -146,17 +147,10 @@ export async function runCapture(conn: SiteConnection, options: CaptureOptions):
     failed: 0,
     expiring: 0,
   }
-  emit({
-    kind: 'started',
-    site,
-    instance,
-    ttl: ttlMs ? `${Math.round(ttlMs / 1000)}s` : null,
-    ttl_unavailable: options.handledTtlMs && !support.ttl ? support.ttlUnavailable : null,
-  })
 
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS
   const startedAt = new Date().toISOString()
-  const beat = async (state: 'running' | 'stopped') => {
+  const beat = async (state: 'running' | 'stopped', retry = false) => {
     const value: CaptureHeartbeat = {
       instance,
       host: hostname(),
@@ -172,13 +166,25 @@ export async function runCapture(conn: SiteConnection, options: CaptureOptions):
       gone: summary.gone,
       failed: summary.failed,
     }
+    const put = () => runtime!.put(`${HEARTBEAT_PREFIX}.${instance}`, JSON.stringify(value))
     try {
-      await runtime!.put(`${HEARTBEAT_PREFIX}.${instance}`, JSON.stringify(value))
+      await (retry
+        ? retryTransient(put, {withinMs: 10_000, signal: options.signal, giveUpIf: () => conn.linkDown()})
+        : put())
     } catch (error) {
       emit({kind: 'warning', message: `heartbeat not written: ${describeNatsError(error).error}`})
     }
   }
-  await beat('running')
+  // The first heartbeat is stored before the start is said, through a leader election of a bucket just made: whoever
+  // waits for that line (sandbox up) finds the capture in doctor at once.
+  await beat('running', true)
+  emit({
+    kind: 'started',
+    site,
+    instance,
+    ttl: ttlMs ? `${Math.round(ttlMs / 1000)}s` : null,
+    ttl_unavailable: options.handledTtlMs && !support.ttl ? support.ttlUnavailable : null,
+  })
   const timer = setInterval(() => void beat('running'), heartbeatMs)
 
   const facts = new Facts(conn)
