@@ -6,10 +6,12 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {DoctorResult} from '../../src/lib/doctor/check.js'
 import {archiveSubject} from '../../src/lib/dlq/archive.js'
+import {HEARTBEAT_PREFIX, runCapture} from '../../src/lib/dlq/capture.js'
 import {DlqListResult, DlqReplayResult, DlqShowResult} from '../../src/lib/dlq/model.js'
 import {PendingDeadLetters} from '../../src/lib/dlq/pending.js'
 import {readAdvisories} from '../../src/lib/dlq/read.js'
-import {DLQ_ARCHIVE_STREAM, DLQ_CAPTURE_CONSUMER, STREAMS} from '../../src/lib/layout/names.js'
+import {DLQ_ARCHIVE_STREAM, DLQ_CAPTURE_CONSUMER, DLQ_RUNTIME_BUCKET, STREAMS} from '../../src/lib/layout/names.js'
+import {connectSite} from '../../src/lib/nats/connection.js'
 import {supportsMessageTtl} from '../../src/lib/nats/server-version.js'
 import {createWorkerConsumer} from '../../src/lib/sandbox/workers/consumer.js'
 import {startWorker, type Worker} from '../../src/lib/sandbox/workers/worker.js'
@@ -224,6 +226,34 @@ describe('dlq capture and the dead-letter archive', {timeout: 120_000}, () => {
     expect(events[0].kind).toBe('started')
     if (!supportsMessageTtl(version)) expect(events[0].ttl_unavailable).toMatch(/no per-message TTL/)
     expect(events.at(-1)?.kind).toBe('stopped')
+  })
+
+  it('has stored its first heartbeat when it says it started (what sandbox up waits for, and doctor reads)', async () => {
+    // On one connection the server hands a published message to the connection's subscribers before it
+    // acknowledges the publish: a heartbeat whose put was acknowledged has been counted here.
+    const conn = await connectSite({name: 'capture-start', servers: [site.server.url]}, {timeoutMs: 5000})
+    let heartbeats = 0
+    const sub = conn.nc.subscribe(`$KV.${DLQ_RUNTIME_BUCKET}.${HEARTBEAT_PREFIX}.>`, {
+      callback: () => void heartbeats++,
+    })
+    await conn.nc.flush()
+    const stop = new AbortController()
+    const atStart: number[] = []
+    try {
+      await runCapture(conn, {
+        signal: stop.signal,
+        heartbeatMs: 60_000,
+        onEvent: (event) => {
+          if (event.kind !== 'started') return
+          atStart.push(heartbeats)
+          stop.abort()
+        },
+      })
+    } finally {
+      sub.unsubscribe()
+      await conn.close()
+    }
+    expect(atStart).toEqual([1])
   })
 
   it('a capture restarted from the first advisory copies nothing twice', async () => {
