@@ -262,8 +262,10 @@ describe('sandbox up --sites osl1,trd1', {timeout: 120_000}, () => {
       expect(await portRefuses(Number(new URL(s.url).port))).toBe(true)
     }
     await expect(stat(dir)).rejects.toMatchObject({code: 'ENOENT'})
-    // The sites --register added are gone from the user's config again.
+    // The sites --register added are gone from the user's config again, and with them the file, which the sandbox
+    // had created: a newcomer's dvctl goes back to the local server rather than to "no site chosen".
     expect((await loadConfig({path: userConfig})).config.sites).toEqual({})
+    await expect(stat(userConfig)).rejects.toMatchObject({code: 'ENOENT'})
     const status = await runCommand(['sandbox', 'status', '--dir', dir])
     expect(status.exitCode).toBe(5)
   })

@@ -194,16 +194,27 @@ export async function saveConfig(path: string, config: DvctlConfig, previousText
  * under the file's lock the config is read again, changed and written atomically, so no update is lost.
  */
 export async function updateConfig(
-  options: {path?: string; env?: NodeJS.ProcessEnv},
+  options: {
+    path?: string
+    env?: NodeJS.ProcessEnv
+    /** When the change leaves nothing configured, remove the file instead of writing an empty config. */
+    removeIfEmpty?: boolean
+  },
   change: (config: DvctlConfig) => void,
-): Promise<LoadedConfig> {
+): Promise<LoadedConfig & {created: boolean}> {
   const path = options.path ? resolve(options.path) : configPath(options.env)
   return withConfigFile(path, async (target) => {
     const previousText = await readConfigText(target, path)
     const config = previousText === undefined ? DvctlConfig.parse({}) : await parseConfig(previousText, path)
     change(config)
-    await writeAtomically(target, await configText(DvctlConfig.parse(config), previousText), path)
-    return {path, exists: true, config}
+    const created = previousText === undefined
+    const parsed = DvctlConfig.parse(config)
+    if (options.removeIfEmpty && JSON.stringify(parsed) === JSON.stringify(DvctlConfig.parse({}))) {
+      await rm(target, {force: true})
+      return {path, exists: false, config: parsed, created}
+    }
+    await writeAtomically(target, await configText(parsed, previousText), path)
+    return {path, exists: true, config, created}
   })
 }
 

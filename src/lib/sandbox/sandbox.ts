@@ -110,6 +110,8 @@ const SandboxState = z.object({
   created_at: z.string(),
   nats_server: z.string(),
   registered_in: z.string().nullable(),
+  /** `registered_in` did not exist before the sandbox wrote its sites there: `down` removes it again if left empty. */
+  created_config: z.boolean().optional(),
   sites: z.array(
     StateNode.extend({
       /** The site's name (and JetStream domain); its first node's fields sit beside it. */
@@ -244,6 +246,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxResul
       user.default_site ??= state.sites[0].name
     })
     state.registered_in = saved.path
+    state.created_config = saved.created || state.created_config === true
     await writeState(dir, state)
   }
   return {...(await describe(dir, state)), started, warnings}
@@ -294,7 +297,8 @@ export async function sandboxDown(options: {
   if (options.keep) return result
   if (state.registered_in) {
     const own = sandboxConfig(state).sites
-    await updateConfig({path: state.registered_in}, (user) => {
+    // A config file the sandbox created goes with it, unless something else was configured there meanwhile.
+    await updateConfig({path: state.registered_in, removeIfEmpty: state.created_config === true}, (user) => {
       for (const [name, site] of Object.entries(own)) {
         if (user.sites[name]?.servers.join(',') !== site.servers.join(',')) continue
         delete user.sites[name]

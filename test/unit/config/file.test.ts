@@ -117,6 +117,35 @@ describe('config edits keep the rest of the file', () => {
   })
 })
 
+describe('an update that leaves nothing configured (removeIfEmpty, sandbox down)', () => {
+  it('removes the file only when asked and only when nothing is left; says whether the update created it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dvctl-config-empty-'))
+    try {
+      const path = join(dir, 'config.yaml')
+      const site = {servers: ['nats://a:4222']}
+      expect((await updateConfig({path}, (c) => void (c.sites.osl1 = site))).created).toBe(true)
+      expect((await updateConfig({path}, (c) => void (c.sites.trd1 = site))).created).toBe(false)
+      // Something is left (trd1): written, not removed.
+      await updateConfig({path, removeIfEmpty: true}, (c) => void delete c.sites.osl1)
+      expect(Object.keys((await loadConfig({path})).config.sites)).toEqual(['trd1'])
+      // Not asked: an empty config is written and stays (it means "no sites", not "no config").
+      await updateConfig({path}, (c) => void delete c.sites.trd1)
+      expect(await readFile(path, 'utf8')).toContain('sites: {}')
+      // Asked, with an actor still set: kept.
+      await updateConfig({path}, (c) => void (c.actor = 'kari'))
+      await updateConfig({path, removeIfEmpty: true}, () => {})
+      expect((await loadConfig({path})).config.actor).toBe('kari')
+      // Asked, and nothing is left: the file is gone, as before the first update.
+      const r = await updateConfig({path, removeIfEmpty: true}, (c) => void delete c.actor)
+      expect(r.exists).toBe(false)
+      await expect(stat(path)).rejects.toMatchObject({code: 'ENOENT'})
+      expect(await readdir(dir)).toEqual([])
+    } finally {
+      await rm(dir, {recursive: true, force: true})
+    }
+  })
+})
+
 describe('config writes are locked, atomic and follow symlinks', () => {
   let dir: string
   beforeAll(async () => {
