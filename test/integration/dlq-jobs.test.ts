@@ -7,10 +7,11 @@ import {fileURLToPath} from 'node:url'
 
 import {Kvm} from '@nats-io/kv'
 
-import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi} from 'vitest'
 
 import {newEnvelope} from '../../src/lib/contract/envelope.js'
 
+import {readJobs} from '../../src/lib/dlq/jobs.js'
 import {DlqJobsResult, DlqReplayResult} from '../../src/lib/dlq/model.js'
 import {STREAMS} from '../../src/lib/layout/names.js'
 import {expectEachReplayedOnce, readStream, seedDeadLetters} from '../fault/harness.js'
@@ -317,5 +318,25 @@ describe('finished replay jobs expire', {timeout: 120_000}, () => {
     expect(await kv.get(`job.${second}`)).toBeNull()
     expect((await jobIds()).sort()).toEqual([third, 'stillrunning'].sort())
     expect((await kv.get('job.stillrunning'))?.json()).toMatchObject({state: 'running'})
+  })
+
+  it("a replay's own job is never purged by its own reading, even by a clock past the retention", async () => {
+    // A replay reads the jobs while it runs (JobTracker.start); a short one may have finished by then, and its
+    // record, just written, looks 8 days old to a clock that runs 8 days ahead (seen in CI on 2.9.10).
+    const kv = await new Kvm(await site.conn.js()).open('dv_dlq_runtime')
+    const now = new Date().toISOString()
+    const finished = {id: 'ownjob', state: 'completed', done: 1, total: 1, failed: 0, actor: 'bob', reason: null}
+    await kv.put('job.ownjob', JSON.stringify({...finished, started_at: now, updated_at: now, heartbeat_at: now}))
+    vi.useFakeTimers({toFake: ['Date']})
+    vi.setSystemTime(Date.now() + 8 * 24 * 3600 * 1000)
+    try {
+      expect((await readJobs(site.conn, undefined, 'ownjob')).map((j) => j.id)).toContain('ownjob')
+      expect(await kv.get('job.ownjob')).not.toBeNull()
+      // Read by anyone else at that time, it is past its retention.
+      expect((await readJobs(site.conn)).map((j) => j.id)).not.toContain('ownjob')
+    } finally {
+      vi.useRealTimers()
+    }
+    expect(await kv.get('job.ownjob')).toBeNull()
   })
 })

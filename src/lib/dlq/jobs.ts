@@ -111,8 +111,12 @@ async function openRuntime(conn: SiteConnection, create: boolean): Promise<KV | 
   }
 }
 
-/** Every replay job of a site (newest first), or the one with `id`; finished jobs past their retention are purged. */
-export async function readJobs(conn: SiteConnection, id?: string): Promise<Job[]> {
+/**
+ * Every replay job of a site (newest first), or the one with `id`; jobs past their retention are purged, but for
+ * `own` (the job of the replay that reads them: it may finish while they are read, and a reader whose clock runs
+ * ahead would take it for an old one).
+ */
+export async function readJobs(conn: SiteConnection, id?: string, own?: string): Promise<Job[]> {
   const kv = await openRuntime(conn, false)
   if (!kv) return []
   const names: string[] = []
@@ -123,11 +127,12 @@ export async function readJobs(conn: SiteConnection, id?: string): Promise<Job[]
   const newest = Date.parse((await kv.status()).streamInfo.state.last_ts)
   const jobs: Job[] = []
   const expired: string[] = []
+  const kept = own === undefined ? undefined : jobKey(own)
   for (const k of names) {
     const e = await kv.get(k)
     const job = e && e.operation === 'PUT' ? parseJob(e.value) : undefined
     if (!job) continue
-    if (isExpired(job, e!.created, {now, newest})) expired.push(k)
+    if (k !== kept && isExpired(job, e!.created, {now, newest})) expired.push(k)
     else jobs.push(shownJob(job, now))
   }
   await purgeJobs(conn, expired)
@@ -254,7 +259,7 @@ export class JobTracker {
     tracker.revision = await kv.create(jobKey(init.id), encode(tracker.job))
     // Reading the jobs purges those past their retention (a job that cannot be read is no reason to stop),
     // one request per job: done while the replay runs, and waited for when it finishes.
-    tracker.purging = readJobs(conn).then(
+    tracker.purging = readJobs(conn, undefined, init.id).then(
       () => {},
       () => {},
     )
