@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Builds dvctl into dist/ as one esbuild bundle (docs/architecture.md, "Build and start-up"): dvctl's code and
 // every runtime dependency (oclif and its help and autocomplete plugins, the NATS client, zod, yaml, ...), ESM
-// for Node 20, but for oclif and zod, each a CommonJS file loaded with a V8 code cache. Code splitting keeps what a command needs only when it runs (a dynamic import() in its run())
-// in chunks of their own, loaded by that command alone; start-up and --help load the entry and the shared chunk.
+// for Node 20, but for oclif and zod, each a CommonJS file loaded with a V8 code cache. Code splitting keeps what
+// a command needs only when it runs (a dynamic import() in its run()) in chunks of their own, loaded by that
+// command alone; start-up and --help load the entry and the shared chunk.
 //
 // Entry points, each at the path the rest of the repository names:
 //   dist/main.js                      what bin/run.js starts (oclif's execute, the output guard)
