@@ -330,7 +330,7 @@ describe('finished replay jobs expire', {timeout: 120_000}, () => {
     vi.useFakeTimers({toFake: ['Date']})
     vi.setSystemTime(Date.now() + 8 * 24 * 3600 * 1000)
     try {
-      expect((await readJobs(site.conn, undefined, 'ownjob')).map((j) => j.id)).toContain('ownjob')
+      expect((await readJobs(site.conn, {own: 'ownjob'})).map((j) => j.id)).toContain('ownjob')
       expect(await kv.get('job.ownjob')).not.toBeNull()
       // Read by anyone else at that time, it is past its retention.
       expect((await readJobs(site.conn)).map((j) => j.id)).not.toContain('ownjob')

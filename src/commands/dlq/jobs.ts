@@ -29,7 +29,7 @@ export default class DlqJobs extends BaseCommand<typeof DlqJobs> {
     const conn = await this.connectOne()
     const {readJobs} = await import('../../lib/dlq/jobs.js')
     const render = await import('../../lib/render/jobs.js')
-    const read = async () => readJobs(conn, this.args.id)
+    const read = async () => readJobs(conn, {id: this.args.id})
     let jobs = await read()
     if (!this.flags.watch) {
       if (this.args.id && jobs.length === 0) {

@@ -98,16 +98,19 @@ export function parseJob(value: Uint8Array): StoredJob | undefined {
   }
 }
 
-async function openRuntime(conn: SiteConnection, create: boolean): Promise<KV | null> {
+/**
+ * The bucket `dv_dlq_runtime` (made when `create`, else null when there is none), and when it last stored anything
+ * by the server's clock (NaN for a bucket just made): a live job writes every second.
+ */
+async function openRuntime(conn: SiteConnection, create: boolean): Promise<{kv: KV; lastStored: number} | null> {
   const {Kvm} = await import('@nats-io/kv')
   const kvm = new Kvm(await conn.js())
   try {
     const kv = await kvm.open(DLQ_RUNTIME_BUCKET)
-    await kv.status()
-    return kv
+    return {kv, lastStored: Date.parse((await kv.status()).streamInfo.state.last_ts)}
   } catch (error) {
     if (!isStreamNotFound(error)) throw error
-    return create ? kvm.create(DLQ_RUNTIME_BUCKET, {history: 1}) : null
+    return create ? {kv: await kvm.create(DLQ_RUNTIME_BUCKET, {history: 1}), lastStored: Number.NaN} : null
   }
 }
 
@@ -116,15 +119,15 @@ async function openRuntime(conn: SiteConnection, create: boolean): Promise<KV | 
  * `own` (the job of the replay that reads them: it may finish while they are read, and a reader whose clock runs
  * ahead would take it for an old one).
  */
-export async function readJobs(conn: SiteConnection, id?: string, own?: string): Promise<Job[]> {
-  const kv = await openRuntime(conn, false)
-  if (!kv) return []
+export async function readJobs(conn: SiteConnection, which: {id?: string; own?: string} = {}): Promise<Job[]> {
+  const {id, own} = which
+  const runtime = await openRuntime(conn, false)
+  if (!runtime) return []
+  const {kv, lastStored: newest} = runtime
   const names: string[] = []
   if (id) names.push(jobKey(id))
   else for await (const k of await kv.keys(`${JOB_PREFIX}.*`)) names.push(k)
   const now = Date.now()
-  // The server's own clock: when the bucket last stored anything (a live job writes every second).
-  const newest = Date.parse((await kv.status()).streamInfo.state.last_ts)
   const jobs: Job[] = []
   const expired: string[] = []
   const kept = own === undefined ? undefined : jobKey(own)
@@ -173,7 +176,7 @@ async function purgeJobs(conn: SiteConnection, keys: string[]): Promise<void> {
  * Refused for a job that has ended or whose process is gone.
  */
 export async function cancelJob(conn: SiteConnection, id: string, actor: string): Promise<Job> {
-  const kv = await openRuntime(conn, false)
+  const kv = (await openRuntime(conn, false))?.kv
   for (let attempt = 0; attempt < 10; attempt++) {
     const e = kv ? await kv.get(jobKey(id)) : null
     const job = e && e.operation === 'PUT' ? parseJob(e.value) : undefined
@@ -245,7 +248,7 @@ export class JobTracker {
     conn: SiteConnection,
     init: {id: string; total: number; actor: string; reason: string | null},
   ): Promise<JobTracker> {
-    const kv = (await openRuntime(conn, true))!
+    const {kv} = (await openRuntime(conn, true))!
     const now = new Date().toISOString()
     const tracker = new JobTracker(kv, {
       ...init,
@@ -259,7 +262,7 @@ export class JobTracker {
     tracker.revision = await kv.create(jobKey(init.id), encode(tracker.job))
     // Reading the jobs purges those past their retention (a job that cannot be read is no reason to stop),
     // one request per job: done while the replay runs, and waited for when it finishes.
-    tracker.purging = readJobs(conn, undefined, init.id).then(
+    tracker.purging = readJobs(conn, {own: init.id}).then(
       () => {},
       () => {},
     )
