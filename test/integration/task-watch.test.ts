@@ -9,7 +9,7 @@ import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js
 import {PublishResult} from '../../src/lib/publish/publish.js'
 import {createWorkerConsumer, startWorker, type Worker} from '../../src/lib/sandbox/workers/index.js'
 import {TaskListResult} from '../../src/lib/tasks/list.js'
-import {TaskMessageLine, TaskWatchLine} from '../../src/lib/tasks/watch.js'
+import {TaskMessageLine, TaskWatchLine, watchTasks} from '../../src/lib/tasks/watch.js'
 import {WorkflowResult} from '../../src/lib/workflow/read.js'
 import {runCli} from '../helpers/cli.js'
 import {runCommand} from '../helpers/run.js'
@@ -156,6 +156,19 @@ describe('publish --wait, task watch and task list, with a simulated worker', {t
     const result = PublishResult.parse(r.json())
     expect(result.task).toMatchObject({state: 'timeout', tasks: [], events: []})
     expect(result.seq).toBeGreaterThan(0)
+  })
+
+  it('a watch whose Ctrl-C came before it started ends at once, interrupted', async () => {
+    // publish --wait: the test above aborts as soon as the command is stored, which can be before the wait begins.
+    const interrupt = new AbortController()
+    interrupt.abort()
+    const {outcome} = await watchTasks([conn], {
+      filter: {correlationId: randomUUID()},
+      untilDone: true,
+      live: true,
+      signal: interrupt.signal,
+    })
+    expect(outcome).toBe('interrupted')
   })
 
   it('publish --wait: Ctrl-C ends the wait with exit 130, the message stays published and the result says so', async () => {

@@ -239,7 +239,9 @@ export async function watchTasks(
         }, options.timeoutMs)
       : undefined
   const onOuterAbort = () => controller.abort()
-  options.signal?.addEventListener('abort', onOuterAbort)
+  // An abort that came before the watch (Ctrl-C as `publish --wait` stored its command) ends it too.
+  if (options.signal?.aborted) onOuterAbort()
+  else options.signal?.addEventListener('abort', onOuterAbort)
   let caughtUp = false
   try {
     for await (const item of readTaskEvents(conns, board, {...options, signal: controller.signal})) {
