@@ -1,7 +1,5 @@
 import {setTimeout as delay} from 'node:timers/promises'
 
-import type {MsgHdrs} from '@nats-io/transport-node'
-
 import type {SiteConnection} from '../nats/connection.js'
 import {classifyNatsError, describeNatsError, type NatsFailureKind} from '../nats/errors.js'
 import {AckedPublisher} from '../nats/publisher.js'
@@ -234,7 +232,6 @@ async function sendAll(
     notAttempted(plan.items)
     return
   }
-  const {headers} = await import('@nats-io/transport-node')
   const reader = new OriginalReader(conn)
   const run = options.run ?? newRunId()
   const pace = pacer(options.ratePerSecond, options.signal)
@@ -465,14 +462,16 @@ async function sendAll(
         `the message at ${item.letter.stream}:${item.letter.seq} changed since the plan was made; nothing was sent`,
       )
     }
-    const h: MsgHdrs = headers()
+    const h: Array<[string, string]> = []
     for (const [k, values] of Object.entries(original.headers)) {
       if (/^Nats-/i.test(k) || /^Dv-Replay/i.test(k)) continue
-      for (const v of values) h.append(k, v)
+      for (const v of values) h.push([k, v])
     }
-    h.set(REPLAY_HEADERS.of, `${item.letter.stream}:${item.letter.seq}`)
-    h.set(REPLAY_HEADERS.id, item.replay_id)
-    h.set(REPLAY_HEADERS.by, options.actor)
+    h.push(
+      [REPLAY_HEADERS.of, `${item.letter.stream}:${item.letter.seq}`],
+      [REPLAY_HEADERS.id, item.replay_id],
+      [REPLAY_HEADERS.by, options.actor],
+    )
     if (pace) await pace()
     if (stopped()) throw new NotSent()
     const data = options.edited?.data ?? original.data

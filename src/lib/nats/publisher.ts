@@ -1,5 +1,8 @@
 import type {MsgHdrs, NatsConnection} from '@nats-io/transport-node'
 
+/** A message's headers in order, as name and value; a name may repeat. */
+export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>
+
 /** What JetStream answered for one stored message. */
 export interface PublishAck {
   stream: string
@@ -43,14 +46,17 @@ export class AckedPublisher {
     return new AckedPublisher(nc, timeoutMs, await loadLib())
   }
 
-  /** Publishes `data` to `subject` with `msgID` as its Nats-Msg-Id; resolves with the stream's ack. */
-  publish(subject: string, data: Uint8Array, options: {msgID: string; headers: MsgHdrs}): Promise<PublishAck> {
+  /**
+   * Publishes `data` to `subject` with `headers` and `msgID` as its Nats-Msg-Id (`headers` must not hold one);
+   * resolves with the stream's ack. A header the protocol cannot carry rejects it, and nothing is sent.
+   */
+  publish(subject: string, data: Uint8Array, options: {msgID: string; headers: HeaderList}): Promise<PublishAck> {
     const token = (this.next++).toString(36)
-    options.headers.set('Nats-Msg-Id', options.msgID)
     return new Promise<PublishAck>((resolve, reject) => {
-      this.pending.set(token, {subject, deadline: Date.now() + this.timeoutMs, resolve, reject})
       try {
-        this.nc.publish(subject, data, {reply: this.prefix + token, headers: options.headers})
+        const headers = encodedHeaders([...options.headers, ['Nats-Msg-Id', options.msgID]])
+        this.pending.set(token, {subject, deadline: Date.now() + this.timeoutMs, resolve, reject})
+        this.nc.publish(subject, data, {reply: this.prefix + token, headers})
       } catch (error) {
         this.pending.delete(token)
         reject(error as Error)
@@ -107,6 +113,48 @@ export class AckedPublisher {
 }
 
 const decoder = new TextDecoder()
+const encoder = new TextEncoder()
+
+/** A header name as the client allows it: printable ASCII (33 to 126) except `:`. */
+const HEADER_NAME = /^[!-9;-~]+$/
+const LINE_BREAK = /[\r\n]/
+
+/** A header that NATS cannot carry: a name outside printable ASCII or with `:`, or a value with a line break. */
+export class InvalidHeaderError extends Error {
+  constructor(name: string, problem: string) {
+    super(`header ${JSON.stringify(name.slice(0, 64))} ${problem}`)
+    this.name = 'InvalidHeaderError'
+  }
+}
+
+/**
+ * `headers` encoded for the wire once, as the client's MsgHdrs would encode the same names and values appended in
+ * this order (`NATS/1.0`, a `Name: value` line each, values trimmed; nothing at all for none). A bulk send otherwise builds a MsgHdrs per
+ * message, whose every set and append searches and copies its keys: most of what a replay allocated.
+ * Throws InvalidHeaderError where MsgHdrs would refuse.
+ */
+export function encodeHeaders(headers: HeaderList): Uint8Array {
+  // MsgHdrs keeps one entry per name (in first-seen order) with its values in order; lists that name each name
+  // once, or all of a name's values together, encode the same line for line.
+  const grouped = new Map<string, string[]>()
+  for (const [name, value] of headers) {
+    if (!HEADER_NAME.test(name)) throw new InvalidHeaderError(name, 'is not a valid header name')
+    if (LINE_BREAK.test(value)) throw new InvalidHeaderError(name, 'has a value with a line break')
+    const values = grouped.get(name)
+    if (values) values.push(value.trim())
+    else grouped.set(name, [value.trim()])
+  }
+  if (grouped.size === 0) return new Uint8Array(0)
+  let text = 'NATS/1.0'
+  for (const [name, values] of grouped) for (const value of values) text += `\r\n${name}: ${value}`
+  return encoder.encode(`${text}\r\n\r\n`)
+}
+
+/** What the client's publish takes as headers: anything with `encode()`; these bytes are written as they are. */
+function encodedHeaders(headers: HeaderList): MsgHdrs {
+  const bytes = encodeHeaders(headers)
+  return {encode: () => bytes} as unknown as MsgHdrs
+}
 
 async function loadLib() {
   const core = await import('@nats-io/transport-node')
