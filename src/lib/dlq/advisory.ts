@@ -84,7 +84,7 @@ export function checkAdvisory(data: Uint8Array, subject?: string): AdvisoryCheck
     bad('$', 'too-large', `${data.length} bytes; an advisory is at most ${MAX_ADVISORY_BYTES} bytes`)
     return invalid()
   }
-  if (jsonDepth(data) > MAX_DEPTH) {
+  if (depthBound(data) > MAX_DEPTH) {
     bad('$', 'too-deep', `nested deeper than ${MAX_DEPTH} levels; an advisory is a flat object`)
     return invalid()
   }
@@ -205,6 +205,20 @@ function shown(v: unknown): string {
   if (v === undefined) return '(absent)'
   const text = typeof v === 'string' ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v))
   return text.length > SHOWN_NAME ? `${text.slice(0, SHOWN_NAME)}…` : text
+}
+
+/**
+ * The deepest nesting of `[`/`{` in JSON bytes, or more: while there are at most MAX_DEPTH of them, their count
+ * (a real advisory has one `{`, found by a native search); beyond that, the exact depth (jsonDepth).
+ */
+function depthBound(data: Uint8Array): number {
+  let count = 0
+  for (const bracket of [0x7b, 0x5b]) {
+    for (let at = data.indexOf(bracket); at !== -1; at = data.indexOf(bracket, at + 1)) {
+      if (++count > MAX_DEPTH) return jsonDepth(data)
+    }
+  }
+  return count
 }
 
 /** Deepest nesting of `[`/`{` in JSON bytes (strings skipped), counted without parsing. */

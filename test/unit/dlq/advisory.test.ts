@@ -128,6 +128,14 @@ describe('checkAdvisory: advisories are untrusted input', () => {
     expect(codes({...good, pad: 'x'.repeat(70 * 1024)})).toEqual(['too-large'])
     const deep = new TextEncoder().encode(`{"x":${'['.repeat(20_000)}${']'.repeat(20_000)}}`)
     expect(checkAdvisory(deep, subject)).toMatchObject({ok: false, invalid: {problems: [{code: 'too-deep'}]}})
+    // Brackets are counted first; many of them inside strings do not make a flat advisory deep.
+    expect(codes({...good, reason: '{['.repeat(40)})).toEqual([])
+    // 16 levels are allowed (an unknown field is tolerated), 17 are not, however few other brackets there are.
+    const nested = (levels: number) => `${'['.repeat(levels - 1)}1${']'.repeat(levels - 1)}`
+    const withDepth = (levels: number) =>
+      new TextEncoder().encode(`${JSON.stringify(good).slice(0, -1)},"extra":${nested(levels)}}`)
+    expect(checkAdvisory(withDepth(16), subject).ok).toBe(true)
+    expect(checkAdvisory(withDepth(17), subject)).toMatchObject({ok: false, invalid: {problems: [{code: 'too-deep'}]}})
     expect(codes('not an object')).toEqual(['not-object'])
     const bytes = Uint8Array.from([0xff, 0xfe])
     expect(checkAdvisory(bytes, subject)).toMatchObject({ok: false, invalid: {problems: [{code: 'not-json'}]}})
