@@ -1,8 +1,7 @@
-import type {MsgHdrs} from '@nats-io/transport-node'
-
 import {DLQ_ARCHIVE_PREFIX, DLQ_ARCHIVE_STREAM} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {isStreamNotFound} from '../nats/errors.js'
+import type {AckedPublisher, HeaderList} from '../nats/publisher.js'
 import {supportsMessageTtl} from '../nats/server-version.js'
 import {retryTransient} from '../nats/transient.js'
 import type {OriginalMessage} from './original.js'
@@ -151,16 +150,16 @@ export interface ArchiveCopy {
 }
 
 /** The archive message for a copy: same data, the original's facts in `Dv-Archive-*` headers (above). */
-export async function archiveMessage(copy: ArchiveCopy): Promise<{subject: string; headers: MsgHdrs; msgID: string}> {
-  const {headers} = await import('@nats-io/transport-node')
+export function archiveMessage(copy: ArchiveCopy): {subject: string; headers: HeaderList; msgID: string} {
   const {original, advisory} = copy
-  const h = headers()
-  h.set(ARCHIVE_HEADERS.ref, `${original.stream}:${original.seq}`)
-  h.set(ARCHIVE_HEADERS.subject, original.subject)
-  h.set(ARCHIVE_HEADERS.time, original.time)
-  if (copy.streamCreated) h.set(ARCHIVE_HEADERS.created, copy.streamCreated)
+  const h: Array<[string, string]> = [
+    [ARCHIVE_HEADERS.ref, `${original.stream}:${original.seq}`],
+    [ARCHIVE_HEADERS.subject, original.subject],
+    [ARCHIVE_HEADERS.time, original.time],
+  ]
+  if (copy.streamCreated) h.push([ARCHIVE_HEADERS.created, copy.streamCreated])
   // JSON keeps every byte of every value (and escapes anything a header line could not carry).
-  if (Object.keys(original.headers).length) h.set(ARCHIVE_HEADERS.headers, JSON.stringify(original.headers))
+  if (Object.keys(original.headers).length) h.push([ARCHIVE_HEADERS.headers, JSON.stringify(original.headers)])
   if (advisory) {
     const recorded: ArchivedAdvisory = {
       stream: advisory.stream,
@@ -170,11 +169,15 @@ export async function archiveMessage(copy: ArchiveCopy): Promise<{subject: strin
       deliveries: advisory.deliveries,
       timestamp: advisory.timestamp,
     }
-    h.set(ARCHIVE_HEADERS.advisory, JSON.stringify(recorded))
+    h.push([ARCHIVE_HEADERS.advisory, JSON.stringify(recorded)])
   }
-  h.set(ARCHIVE_HEADERS.state, copy.state)
-  h.set(ARCHIVE_HEADERS.by, copy.by)
-  h.set(ARCHIVE_HEADERS.at, new Date().toISOString())
+  h.push(
+    [ARCHIVE_HEADERS.state, copy.state],
+    [ARCHIVE_HEADERS.by, copy.by],
+    [ARCHIVE_HEADERS.at, new Date().toISOString()],
+  )
+  // The server expires the copy (2.11+, an archive that allows it): what the client's `ttl` option would set.
+  if (copy.state === 'handled' && copy.ttlMs) h.push(['Nats-TTL', `${Math.max(1, Math.ceil(copy.ttlMs / 1000))}s`])
   const stored = Date.parse(original.time)
   return {
     subject: archiveSubject(original.stream, original.seq),
@@ -183,12 +186,22 @@ export async function archiveMessage(copy: ArchiveCopy): Promise<{subject: strin
   }
 }
 
-/** Stores one copy; resolves once the archive acknowledged it (a repeat within the window is a duplicate). */
-export async function writeArchiveCopy(conn: SiteConnection, copy: ArchiveCopy): Promise<{seq: number}> {
-  const js = await conn.js()
-  const {subject, headers, msgID} = await archiveMessage(copy)
-  const ttl = copy.state === 'handled' && copy.ttlMs ? {ttl: `${Math.max(1, Math.ceil(copy.ttlMs / 1000))}s`} : {}
-  const ack = await retryTransient(() => js.publish(subject, copy.original.data, {msgID, headers, ...ttl}))
+/**
+ * Stores one copy; resolves once the archive acknowledged it (a repeat within the window is a duplicate).
+ * Writers of many copies at once pass their `publisher` (pipelined, one reply subscription for all).
+ */
+export async function writeArchiveCopy(
+  conn: SiteConnection,
+  copy: ArchiveCopy,
+  publisher?: AckedPublisher,
+): Promise<{seq: number}> {
+  const {subject, headers, msgID} = archiveMessage(copy)
+  const data = copy.original.data
+  if (publisher) return {seq: (await retryTransient(() => publisher.publish(subject, data, {msgID, headers}))).seq}
+  const [js, lib] = await Promise.all([conn.js(), import('@nats-io/transport-node')])
+  const h = lib.headers()
+  for (const [name, value] of headers) h.append(name, value)
+  const ack = await retryTransient(() => js.publish(subject, data, {msgID, headers: h}))
   return {seq: ack.seq}
 }
 

@@ -6,8 +6,9 @@ import {layoutForSite} from '../layout/resolve.js'
 import type {Layout} from '../layout/schema.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {describeNatsError} from '../nats/errors.js'
+import {AckedPublisher} from '../nats/publisher.js'
 import {drainStream, StreamMissing} from '../nats/reader.js'
-import {writeArchiveCopy} from './archive.js'
+import {type ArchiveCopy, writeArchiveCopy} from './archive.js'
 import {mapPool} from './pool.js'
 import {belongsToSite, checkAdvisory, type DeadLetterAdvisory, type InvalidAdvisory} from './advisory.js'
 import {failureOfTermReason, failuresFor, readFailures} from './failures.js'
@@ -400,22 +401,26 @@ async function archiveRead(
     }
     const missing = read.filter((r) => !have.has(r.original.seq))
     if (!info || missing.length === 0) continue
+    const publisher = await AckedPublisher.open(conn.nc, conn.timeoutMs)
     try {
       await mapPool(missing, ARCHIVE_WINDOW, async ({record, original}) => {
         const key = ledgerKey({stream, seq: original.seq})
-        await writeArchiveCopy(conn, {
+        const copy: ArchiveCopy = {
           original,
           streamCreated: info.created,
           advisory: {...record.advisory, stream: record.stream, seq: record.seq},
           state: isHandled(ledger.last.get(key)?.action, outcomes.get(key)) ? 'handled' : 'pending',
           by: 'list',
-        })
+        }
+        await writeArchiveCopy(conn, copy, publisher)
         written++
       })
     } catch (error) {
       report.warnings.push(
         `Site ${conn.site.name}: ${missing.length - written} original(s) could not be archived: ${describeNatsError(error).error}`,
       )
+    } finally {
+      publisher.close()
     }
   }
   return written

@@ -30,6 +30,7 @@ export class AckedPublisher {
   private readonly sweep: NodeJS.Timeout
   private readonly sub: {unsubscribe: () => void}
   private next = 0
+  private closed = false
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -53,6 +54,7 @@ export class AckedPublisher {
   publish(subject: string, data: Uint8Array, options: {msgID: string; headers: HeaderList}): Promise<PublishAck> {
     const token = (this.next++).toString(36)
     return new Promise<PublishAck>((resolve, reject) => {
+      if (this.closed) return reject(new this.lib.ClosedConnectionError())
       try {
         const headers = encodedHeaders([...options.headers, ['Nats-Msg-Id', options.msgID]])
         this.pending.set(token, {subject, deadline: Date.now() + this.timeoutMs, resolve, reject})
@@ -64,8 +66,9 @@ export class AckedPublisher {
     })
   }
 
-  /** Stops listening; whatever is still waiting fails as closed. */
+  /** Stops listening; whatever is still waiting fails as closed, and so does any publish after this. */
   close(): void {
+    this.closed = true
     clearInterval(this.sweep)
     this.sub.unsubscribe()
     for (const [token, p] of this.pending) {
