@@ -8,7 +8,7 @@ import type {FanOut} from '../lib/nats/fanout.js'
 import {currentContext, currentOutput, type CliContext} from '../lib/context.js'
 import type {Output} from '../lib/render/output.js'
 import {err, makeTerminal, out, warn, type Terminal} from '../lib/render/terminal.js'
-import {jsonText, sanitize} from '../lib/render/text.js'
+import {jsonPieces, jsonText, sanitize} from '../lib/render/text.js'
 import {suggest} from '../lib/suggest.js'
 import {constantHelp, durationFlag} from './flags.js'
 import {knownFlagNames, parseErrorMessage, parseErrors, type NonExistentFlagsError} from './parse-errors.js'
@@ -184,7 +184,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   public override logJson(json: unknown): void {
-    out(jsonText(json, 2))
+    // In pieces: a listing of 100,000 items is 95 MB of JSON, which one string would hold twice (jsonPieces).
+    const output = this.io ?? currentOutput()
+    for (const piece of jsonPieces(json, 2)) output.write(piece)
+    output.write('\n')
   }
 
   protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {

@@ -26,7 +26,7 @@ import {
   watchSummary,
 } from '../../src/lib/render/tasks.js'
 import {jsonLine, table, type Terminal} from '../../src/lib/render/terminal.js'
-import {field, jsonText, prettyJson, safeText, sanitize} from '../../src/lib/render/text.js'
+import {field, jsonPieces, jsonText, prettyJson, safeText, sanitize} from '../../src/lib/render/text.js'
 import {
   LiveWorkflow,
   renderWorkflowFollow,
@@ -317,6 +317,42 @@ describe('value to text', () => {
       }),
       RUNS,
     )
+  })
+
+  it('jsonPieces, joined, is exactly JSON.stringify of a result, in pieces of about the size asked for', () => {
+    // What a result holds, and what JSON.stringify leaves out of an object or writes as null in an array.
+    const odd = fc.constantFrom(
+      undefined,
+      () => 1,
+      Symbol('s'),
+      new Date(0),
+      {toJSON: () => 'own'},
+      Object.create(null),
+    )
+    const item = fc.oneof(fc.jsonValue(), odd, fc.dictionary(fc.string(), fc.oneof(fc.jsonValue(), odd)))
+    const result = fc.oneof(
+      fc.dictionary(fc.string(), fc.oneof(item, fc.array(item, {maxLength: 30}))),
+      fc.jsonValue(),
+      odd,
+    )
+    fc.assert(
+      fc.property(result, fc.constantFrom(0, 2, 4), fc.integer({min: 1, max: 200}), (value, indent, size) => {
+        const pieces = [...jsonPieces(value, indent, size)]
+        expect(pieces.join('')).toBe(jsonText(value, indent))
+        // A piece ends once it reaches the size (the last holds what is left); an item is never cut.
+        expect(pieces.slice(0, -1).every((p) => p.length >= size)).toBe(true)
+      }),
+      {numRuns: 500},
+    )
+    const big = {dead_letters: Array.from({length: 5000}, (_, i) => ({ref: `DV_CMD:${i}`, problems: [{code: 'x'}]}))}
+    const whole = JSON.stringify(big, null, 2)
+    const pieces = [...jsonPieces(big, 2, 64 * 1024)]
+    expect(pieces.length).toBe(Math.ceil(whole.length / (64 * 1024)))
+    expect(pieces.slice(0, -1).every((p) => p.length >= 64 * 1024 && p.length < 64 * 1024 + 200)).toBe(true)
+    expect(pieces.join('')).toBe(whole)
+    // An item too deep for JSON.stringify is written by jsonText's own writer, and the whole stays valid JSON.
+    const deep = JSON.parse([...jsonPieces({items: [DEEP_OBJECT, 1]}, 2, 100)].join('')) as {items: unknown[]}
+    expect(deep.items[1]).toBe(1)
   })
 
   it('jsonText writes valid JSON for deep and cyclic values, the same as JSON.stringify where that works', () => {
