@@ -8,8 +8,10 @@ import {parseEnvelope} from './original.js'
 export const TASK_FAILED_SUBJECT = 'dv.task.evt.failed'
 
 export interface FailureEvent {
-  message: StoredMessage
-  envelope: Record<string, unknown>
+  /** Where the event is stored (not its bytes: a listing keeps one event per dead letter). */
+  message: Omit<StoredMessage, 'data' | 'headers'>
+  /** The event's envelope, when asked for (`envelopes`); null otherwise. */
+  envelope: Record<string, unknown> | null
   failure: Failure
 }
 
@@ -19,6 +21,8 @@ export interface FailureQuery {
   correlations: Set<string>
   /** Failure events are stored after the command; reading starts at the earliest original. */
   from: Date
+  /** Keep each event's envelope (`dlq show` prints it; a listing needs only the failure). */
+  envelopes?: boolean
 }
 
 export interface FailureIndex {
@@ -47,7 +51,11 @@ export async function readFailures(conn: SiteConnection, query: FailureQuery): P
       const byCause = causation !== undefined && query.ids.has(causation)
       const byCorr = correlation !== undefined && query.correlations.has(correlation)
       if (!byCause && !byCorr) continue
-      const event: FailureEvent = {message: m, envelope, failure: failureOf(envelope)}
+      const event: FailureEvent = {
+        message: {site: m.site, stream: m.stream, seq: m.seq, subject: m.subject, time: m.time},
+        envelope: query.envelopes ? envelope : null,
+        failure: failureOf(envelope),
+      }
       if (byCause) push(index.byCausation, causation!, event)
       if (byCorr) push(index.byCorrelation, correlation!, event)
     }

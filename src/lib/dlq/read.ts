@@ -21,7 +21,7 @@ import {
   parseEnvelope,
   summarizeEnvelope,
 } from './original.js'
-import {type MissingReason, missingProblem, Provenance} from './provenance.js'
+import {commandStreams, type MissingReason, missingProblem, Provenance} from './provenance.js'
 import {isHandled, replayRecordOf, type ReplayRecord, resolveOutcomes} from './outcome.js'
 import {formatRef, ledgerKey} from './ref.js'
 
@@ -170,14 +170,19 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
   const typeMatch = options.type ? typeMatcher(options.type) : undefined
 
   const letters: DeadLetter[] = []
-  /** Originals read from their stream, by stream: candidates for the archive (`options.archive`). */
+  // Which originals the archive has a copy of is asked before they are read, so that a listing keeps only
+  // those it will copy there (none, once every dead letter was listed or captured), not every one it reads.
+  const archived = options.archive ? await archivedSeqs(conn, advisories.valid.values(), options.layout) : undefined
+  /** Originals read from their stream that the archive has no copy of, by command stream (`options.archive`). */
   const readFromStream = new Map<string, Array<{record: AdvisoryRecord; original: OriginalMessage}>>()
   await checkOriginals(conn, advisories.valid.values(), options.layout, (record, original, missing, provenance) => {
     // Every command stream read is listed, so that a site without the archive is said even when nothing
     // is left to archive.
     const stream = record.advisory.stream
     if (provenance.isCommandStream(stream) && !readFromStream.has(stream)) readFromStream.set(stream, [])
-    if (original && !missing && original.source !== 'archive') readFromStream.get(stream)?.push({record, original})
+    const have = archived?.get(stream)
+    if (have && original && !missing && original.source !== 'archive' && !have.has(original.seq))
+      readFromStream.get(stream)?.push({record, original})
     const letter = toDeadLetter(record, original, missing, provenance)
     if (letter) letters.push(letter)
   })
@@ -278,7 +283,7 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
   if (options.archive) {
     // After the replays' outcomes: a letter whose last replay failed is archived as pending.
     const outcomes = new Map(letters.flatMap((l) => (l.last_replay ? [[ledgerKey(l), l.last_replay.outcome]] : [])))
-    const stored = await archiveRead(conn, new OriginalReader(conn), readFromStream, ledger, outcomes, options.archive)
+    const stored = await archiveRead(conn, readFromStream, archived!, ledger, outcomes, options.archive)
     // A listing still lists when its copies could not be written; it says so.
     options.archive.archived += stored
   }
@@ -376,31 +381,49 @@ export async function joinFailures(conn: SiteConnection, all: DeadLetter[]): Pro
 const ARCHIVE_WINDOW = 256
 
 /**
- * `dlq list` keeps what it read: each original read from its stream that the archive has no copy of yet
- * is copied there (archive.ts), so a site without `dlq capture` still keeps every dead letter anyone
- * listed. Which ones have a copy is one stream-info request per command stream; only the missing ones are
- * written, pipelined. Returns how many were written; a site without the archive is a warning.
+ * Which sequences of each command stream the advisories name have a copy in the archive (archivedSeqs: one
+ * stream-info request per stream); null for each when the site has no archive. Streams outside the layout's
+ * command streams are never asked about (an advisory may name any).
+ */
+async function archivedSeqs(
+  conn: SiteConnection,
+  records: Iterable<AdvisoryRecord>,
+  layout: Layout | undefined,
+): Promise<Map<string, Set<number> | null>> {
+  const commands = commandStreams(layoutForSite(layout ?? dataverketLayout(), conn.site.name))
+  const streams = new Set<string>()
+  for (const r of records) if (commands.has(r.advisory.stream)) streams.add(r.advisory.stream)
+  const reader = new OriginalReader(conn)
+  return new Map(await Promise.all([...streams].map(async (s) => [s, await reader.archivedSeqs(s)] as const)))
+}
+
+/**
+ * `dlq list` keeps what it read: each original read from its stream that the archive had no copy of when the
+ * listing began (`archived`) is copied there (archive.ts), so a site without `dlq capture` still keeps every
+ * dead letter anyone listed. Only those are written, pipelined. Returns how many were written; a site
+ * without the archive is a warning.
  */
 async function archiveRead(
   conn: SiteConnection,
-  reader: OriginalReader,
   readFromStream: Map<string, Array<{record: AdvisoryRecord; original: OriginalMessage}>>,
+  archived: Map<string, Set<number> | null>,
   ledger: LedgerState,
   outcomes: Map<string, ReplayOutcome['outcome']>,
   report: ArchiveReport,
 ): Promise<number> {
   let written = 0
-  for (const [stream, read] of readFromStream) {
-    // Asked even when nothing is to be archived: a site without the archive is said, every time.
-    const [have, info] = await Promise.all([reader.archivedSeqs(stream), reader.info(stream)])
-    if (have === null) {
+  const reader = new OriginalReader(conn)
+  for (const [stream, missing] of readFromStream) {
+    // Said even when nothing is to be archived: a site without the archive is said, every time.
+    if (!archived.get(stream)) {
       report.warnings.push(
         `Site ${conn.site.name} has no ${DLQ_ARCHIVE_STREAM} stream: dead letters' originals are not archived and are lost once ${stream} drops them (dvctl layout apply creates it).`,
       )
       return written
     }
-    const missing = read.filter((r) => !have.has(r.original.seq))
-    if (!info || missing.length === 0) continue
+    if (missing.length === 0) continue
+    const info = await reader.info(stream)
+    if (!info) continue
     const publisher = await AckedPublisher.open(conn.nc, conn.timeoutMs)
     try {
       await mapPool(missing, ARCHIVE_WINDOW, async ({record, original}) => {

@@ -53,6 +53,7 @@ export async function showDeadLetter(conn: SiteConnection, options: {ref: string
           ids: new Set(letter.id ? [letter.id] : []),
           correlations: new Set(letter.correlation_id ? [letter.correlation_id] : []),
           from: new Date(Date.parse(letter.original_time) - 1000),
+          envelopes: true,
         }),
         letter,
       )
