@@ -48,15 +48,17 @@ export class AckedPublisher {
   }
 
   /**
-   * Publishes `data` to `subject` with `headers` and `msgID` as its Nats-Msg-Id (`headers` must not hold one);
-   * resolves with the stream's ack. A header the protocol cannot carry rejects it, and nothing is sent.
+   * Publishes `data` to `subject` with `headers` and `msgID` as its Nats-Msg-Id (in place of one `headers` may
+   * hold); resolves with the stream's ack. A header the protocol cannot carry rejects it, and nothing is sent.
    */
   publish(subject: string, data: Uint8Array, options: {msgID: string; headers: HeaderList}): Promise<PublishAck> {
     const token = (this.next++).toString(36)
     return new Promise<PublishAck>((resolve, reject) => {
       if (this.closed) return reject(new this.lib.ClosedConnectionError())
       try {
-        const headers = encodedHeaders([...options.headers, ['Nats-Msg-Id', options.msgID]])
+        const list: Array<readonly [string, string]> = options.headers.filter(([name]) => name !== MSG_ID)
+        list.push([MSG_ID, options.msgID])
+        const headers = encodedHeaders(list)
         this.pending.set(token, {subject, deadline: Date.now() + this.timeoutMs, resolve, reject})
         this.nc.publish(subject, data, {reply: this.prefix + token, headers})
       } catch (error) {
@@ -117,6 +119,7 @@ export class AckedPublisher {
 
 const decoder = new TextDecoder()
 const encoder = new TextEncoder()
+const MSG_ID = 'Nats-Msg-Id'
 
 /** A header name as the client allows it: printable ASCII (33 to 126) except `:`. */
 const HEADER_NAME = /^[!-9;-~]+$/
@@ -131,14 +134,13 @@ export class InvalidHeaderError extends Error {
 }
 
 /**
- * `headers` encoded for the wire once, as the client's MsgHdrs would encode the same names and values appended in
- * this order (`NATS/1.0`, a `Name: value` line each, values trimmed; nothing at all for none). A bulk send otherwise builds a MsgHdrs per
- * message, whose every set and append searches and copies its keys: most of what a replay allocated.
- * Throws InvalidHeaderError where MsgHdrs would refuse.
+ * `headers` encoded for the wire once, as the client's MsgHdrs would encode the same names and values appended
+ * in this order: `NATS/1.0`, then a `Name: value` line each, values trimmed, the values of one name together
+ * at its first place; nothing at all for no headers. A bulk send otherwise builds a MsgHdrs per message, whose
+ * every set and append searches and copies its keys: most of what a replay allocated. Throws
+ * InvalidHeaderError where MsgHdrs would refuse.
  */
 export function encodeHeaders(headers: HeaderList): Uint8Array {
-  // MsgHdrs keeps one entry per name (in first-seen order) with its values in order; lists that name each name
-  // once, or all of a name's values together, encode the same line for line.
   const grouped = new Map<string, string[]>()
   for (const [name, value] of headers) {
     if (!HEADER_NAME.test(name)) throw new InvalidHeaderError(name, 'is not a valid header name')
