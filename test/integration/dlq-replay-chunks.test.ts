@@ -4,7 +4,7 @@
 import {Kvm} from '@nats-io/kv'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {DlqReplayResult} from '../../src/lib/dlq/model.js'
+import {DlqHistoryResult, DlqReplayResult} from '../../src/lib/dlq/model.js'
 import {DLQ_LEDGER_BUCKET, STREAMS} from '../../src/lib/layout/names.js'
 import {runCommand} from '../helpers/run.js'
 import {command, type DlqSite, eventually, startDlqSite, streamMessages, terminate} from './dlq-fixture.js'
@@ -94,6 +94,17 @@ describe('dlq replay over several journal chunks', {timeout: 300_000}, () => {
     expect(copies.size).toBe(COUNT)
     // Nothing else was sent: the originals and one copy each.
     expect(await streamMessages(site.conn, STREAMS.cmd)).toBe(2 * COUNT)
+
+    // One dead letter's audit trail holds its own journal's record of it, and no other's: DV_CMD.1 is a prefix of
+    // the keys of DV_CMD:10, :100 and :1000, in the same journals (dlq history reads only the journals that name it).
+    for (const seq of [1, 1000, COUNT]) {
+      const replayed = result.replayed.find((x) => x.ref === `DV_CMD:${seq}`)!
+      const h = await runCommand(['dlq', 'history', `DV_CMD:${seq}`, '--json', '--server', site.server.url])
+      expect(h.exitCode, h.stderr).toBe(0)
+      expect(DlqHistoryResult.parse(h.json()).history).toMatchObject([
+        {ref: `DV_CMD:${seq}`, action: 'replayed', replay_id: replayed.replay_id, new_seq: replayed.new_seq},
+      ])
+    }
 
     // Run again: nothing pending is left, nothing more is sent.
     const again = await runCommand(['dlq', 'replay', '--all', '--yes', '--json', '--server', site.server.url])

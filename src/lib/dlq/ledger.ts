@@ -112,10 +112,15 @@ export class Ledger {
     return foldLedger(values)
   }
 
-  /** The confirmed replays of the journals, as audit-trail entries (`only`: of one key). */
+  /**
+   * The confirmed replays of the journals, as audit-trail entries (`only`: of one key). For one key, only the
+   * journals whose bytes hold the key as JSON writes it (`"<stream>.<seq>"`, as writeJournal stores it) are
+   * parsed: a site's journals hold up to 1,000 items each, and `dlq show` wants one dead letter's.
+   */
   private async journalHistory(only?: string): Promise<Array<{key: string; entry: LedgerEntry; revision: number}>> {
     const out: Array<{key: string; entry: LedgerEntry; revision: number}> = []
-    for await (const e of ledgerChanges(this.conn, undefined, `${JOURNAL_PREFIX}.>`)) {
+    const needle = only === undefined ? undefined : new TextEncoder().encode(JSON.stringify(only))
+    for await (const e of ledgerChanges(this.conn, undefined, `${JOURNAL_PREFIX}.>`, needle)) {
       const journal = e.deleted ? undefined : parseJournal(e.value)
       if (!journal) continue
       for (const item of journal.items) {
@@ -193,17 +198,19 @@ export interface LedgerChange {
 /**
  * The ledger bucket's writes: without `afterSeq`, the last entry of every key (what `Ledger.load` folds);
  * with it, every write stored after that sequence, in order (a follower: health/snapshot.ts reads only what
- * is new on each round). `keys`: a KV key filter (default every key). A bucket that does not exist yields nothing.
+ * is new on each round). `keys`: a KV key filter (default every key); `needle`: only values holding these bytes
+ * (the reader's raw pre-filter; a deletion holds none). A bucket that does not exist yields nothing.
  */
 export async function* ledgerChanges(
   conn: SiteConnection,
   afterSeq?: number,
   keys = '>',
+  needle?: Uint8Array,
 ): AsyncGenerator<LedgerChange> {
   const prefix = `$KV.${DLQ_LEDGER_BUCKET}.`
   const entries = readStream(
     conn,
-    {stream: `KV_${DLQ_LEDGER_BUCKET}`, filterSubject: `${prefix}${keys}`},
+    {stream: `KV_${DLQ_LEDGER_BUCKET}`, filterSubject: `${prefix}${keys}`, ...(needle ? {needle} : {})},
     {start: afterSeq === undefined ? 'last-per-subject' : {seq: afterSeq + 1}, headers: true},
   )
   try {
