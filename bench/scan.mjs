@@ -12,7 +12,8 @@
 // Target: dvctl at >= 0.9x the raw process (raw wall time over dvctl's, medians). Then `dvctl tail --json |
 // head -1` over the same stream, through a shell pipe, timed to the pipeline's exit: target within 2 s (tail
 // prints the first message and stops when head closes the pipe; it does not read the stream first).
-// Exit 1 when a target is missed. Run `npm run build` first.
+// Exit 1 when a target is missed. PROFILE=<dir> writes a CPU profile of each measured child there. Run
+// `npm run build` first.
 import {spawnSync} from 'node:child_process'
 import {randomUUID} from 'node:crypto'
 import {existsSync, readFileSync} from 'node:fs'
@@ -136,16 +137,19 @@ async function main() {
     }
     const raw = []
     const shown = []
+    // PROFILE=<dir>: a CPU profile of each measured child (node --cpu-prof), to see where the time goes.
+    const prof = process.env.PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.PROFILE] : []
     for (let round = 1; round <= ROUNDS; round++) {
       const side = {
         raw: () => {
-          const r = timed([process.execPath, here, 'raw', server.url])
+          const r = timed([process.execPath, ...prof, here, 'raw', server.url])
           if (JSON.parse(r.stdout).count !== MESSAGES) throw new Error(`raw read ${r.stdout}`)
           raw.push(r)
         },
         dvctl: () => {
           const r = timed([
             process.execPath,
+            ...prof,
             bin,
             'workflow',
             'show',
