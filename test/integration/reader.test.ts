@@ -8,7 +8,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {connectSite, type SiteConnection} from '../../src/lib/nats/connection.js'
 import {StalledError} from '../../src/lib/nats/errors.js'
 import {serverAtLeast} from '../../src/lib/nats/server-version.js'
-import {readStream, readStreams, StreamMissing, type ReadEvent} from '../../src/lib/nats/reader.js'
+import {drainStream, readStream, readStreams, StreamMissing, type ReadEvent} from '../../src/lib/nats/reader.js'
 import {natsFixture, type NatsServerHandle} from '../helpers/nats.js'
 import {eventually} from '../fault/harness.js'
 import {connectTo} from './workflow-seed.js'
@@ -253,6 +253,39 @@ describe('stream reader', {timeout: 120_000}, () => {
     }
   })
 
+  it('a drain hands out the history once and in order across many pulls, not what is written during it', async () => {
+    const s = await freshStream()
+    await fill(nc, `${s.subject}.a`, 2000)
+    const read: number[] = []
+    let writing: Promise<void> | undefined
+    const scanned = await drainStream(conn, {stream: s.name}, {batch: 20}, (m) => {
+      read.push(m.seq)
+      // Written while the history is drained (the drain takes messages without waiting in between).
+      if (read.length === 100) writing = fill(nc, `${s.subject}.a`, 300, 2000)
+    })
+    await writing
+    expect(read).toEqual(range(1, 2000))
+    expect(scanned).toBeGreaterThanOrEqual(2000)
+    await eventually(async () => ((await consumerCount(jsm, s.name)) === 0 ? true : undefined), 10_000, 'no consumer')
+  })
+
+  it('a drain ends early when its taker says so, and takes only what matches its filters', async () => {
+    const s = await freshStream()
+    await fill(nc, `${s.subject}.a`, 500)
+    await fill(nc, `${s.subject}.b`, 500, 500, 'needle')
+    const first: number[] = []
+    await drainStream(conn, {stream: s.name}, {batch: 50}, (m) => first.push(m.seq) < 30)
+    expect(first).toEqual(range(1, 30))
+    await eventually(async () => ((await consumerCount(jsm, s.name)) === 0 ? true : undefined), 10_000, 'no consumer')
+    const matched: number[] = []
+    const needle = new TextEncoder().encode('needle')
+    await drainStream(conn, {stream: s.name, needle}, {batch: 50}, (m) => void matched.push(m.seq))
+    expect(matched).toEqual(range(501, 1000))
+    const filtered: number[] = []
+    await drainStream(conn, {stream: s.name, filterSubject: `${s.subject}.a`}, {}, (m) => void filtered.push(m.seq))
+    expect(filtered).toEqual(range(1, 500))
+  })
+
   it('a bounded read from a server that dies fails with a StalledError within the timeout', async () => {
     const s = await freshStream()
     await fill(nc, `${s.subject}.a`, 3000)
@@ -267,6 +300,34 @@ describe('stream reader', {timeout: 120_000}, () => {
       expect(failure && failure.kind === 'site-error' && failure.error).toBeInstanceOf(StalledError)
       expect(Date.now() - killedAt).toBeLessThan(4000)
     } finally {
+      await server.start()
+      await own.close()
+    }
+  })
+
+  it('a drain from a server that dies fails with a StalledError within the timeout', async () => {
+    // The test before restarted the server: the shared connection reconnects and JetStream recovers first.
+    await eventually(
+      async () => ((await jsm.getAccountInfo().catch(() => null)) ? true : undefined),
+      30_000,
+      'JetStream',
+    )
+    const s = await freshStream()
+    await fill(nc, `${s.subject}.a`, 3000)
+    const own = await connectSite({name: 'osl1', servers: [server.url]}, {timeoutMs: 1000})
+    let killedAt = 0
+    let killing: Promise<void> | undefined
+    try {
+      const drained = drainStream(own, {stream: s.name}, {batch: 10}, () => {
+        if (!killing) {
+          killedAt = Date.now()
+          killing = server.kill()
+        }
+      })
+      await expect(drained).rejects.toBeInstanceOf(StalledError)
+      expect(Date.now() - killedAt).toBeLessThan(4000)
+    } finally {
+      await killing
       await server.start()
       await own.close()
     }

@@ -170,7 +170,19 @@ export class StreamReader {
   private failure: Error | undefined
   private consumer: Consumer | undefined
   private messages: ConsumerMessages | undefined
+  /** The current consumer's messages, one at a time; unset in a drain (`drain`). */
   private iterator: AsyncIterator<JsMsg> | undefined
+  /**
+   * What the current consumer delivered and the reader has not taken yet, from `head` on. In a drain the
+   * client hands each message to a callback (consume's callback mode), so the drain takes the messages of a
+   * socket read one after another without a promise each (`poll`); otherwise the iterator puts one at a time.
+   */
+  private queue: JsMsg[] = []
+  private head = 0
+  /** The current consumer's messages ended (stopped, or closed by the client), with the error they ended with. */
+  private ended: {error?: Error} | undefined
+  /** Wakes a `next` waiting for the current consumer's next message or its end. */
+  private wake: (() => void) | undefined
   private waitingSince: number | undefined
   private watchdog: NodeJS.Timeout | undefined
   private readonly follow: boolean
@@ -178,10 +190,17 @@ export class StreamReader {
   private readonly to: number | undefined
   private readonly needle: NeedleFilter | undefined
 
+  /**
+   * `drain`: the caller takes each message as soon as it is delivered, without waiting on anything (drainStream).
+   * The client then hands messages over in callback mode, which pulls the next batch on receipt: without the
+   * iterator, whose pulls wait their turn behind the messages before them, nothing would hold back a server
+   * sending faster than a slow caller (tail into a slow pipe) takes.
+   */
   constructor(
     readonly conn: SiteConnection,
     readonly spec: StreamSpec,
     readonly options: ReadOptions = {},
+    private readonly drain = false,
   ) {
     this.follow = options.follow ?? false
     this.stallMs = options.stallMs ?? (this.follow ? undefined : conn.timeoutMs)
@@ -267,17 +286,29 @@ export class StreamReader {
         this.storedNanos = this.heldNanos
         return m
       }
-      if (this.closed || !this.iterator) return undefined
-      // The watchdog (tick) acts only while this waits on the server; it ends the wait by stopping the
-      // consumer's messages (with the stall as their error).
-      this.waitingSince = Date.now()
-      let r: IteratorResult<JsMsg>
-      try {
-        r = await this.iterator.next()
-      } finally {
-        this.waitingSince = undefined
+      if (this.closed || !this.messages) return undefined
+      if (this.head === this.queue.length && !this.ended) {
+        this.queue = []
+        this.head = 0
+        // The watchdog (tick) acts only while this waits on the server; it ends the wait by stopping the
+        // consumer's messages (with the stall as their error).
+        this.waitingSince = Date.now()
+        try {
+          if (!this.iterator) await new Promise<void>((resolve) => (this.wake = resolve))
+          else {
+            const r = await this.iterator.next()
+            if (r.done) this.ended = {}
+            else this.queue.push(r.value)
+          }
+        } finally {
+          this.wake = undefined
+          this.waitingSince = undefined
+        }
+        continue
       }
-      if (r.done) {
+      if (this.head === this.queue.length) {
+        // What was delivered before the end is handed out first, as the client's iterator would.
+        if (this.ended?.error) throw this.ended.error
         if (this.closed) continue
         if (this.replacing) {
           await this.replace()
@@ -288,12 +319,8 @@ export class StreamReader {
         if (!this.caughtUp) throw new Error(`the read of ${this.spec.stream} ended before its history did`)
         continue
       }
-      const msg = r.value
-      this.scanned++
-      this.drainedCheck = false
-      this.noResponderReplacements = 0
-      this.lastDelivery = msg.info
-      const seq = msg.seq
+      const msg = this.queue[this.head++]
+      const seq = this.received(msg)
       if (seq <= this.lastSeq) continue
       this.lastSeq = seq
       // A bounded read hands out nothing stored after it opened, even once caught up.
@@ -320,6 +347,43 @@ export class StreamReader {
         return stored
       }
     }
+  }
+
+  /**
+   * What `next` would return, without waiting, for the common case of a bounded read: the next matching
+   * message among those already delivered, while each is history and not its last. Null whenever `next` must
+   * decide (nothing delivered yet, the history's end, a message stored after it, a stall, the close): the
+   * caller then awaits `next`, which goes on from the same place.
+   */
+  poll(): StoredMessage | null {
+    if (this.follow) return null
+    for (;;) {
+      if (this.failure || this.reportCaughtUp || this.held || this.closed || this.caughtUp) return null
+      if (this.head === this.queue.length) return null
+      const msg = this.queue[this.head]
+      const seq = msg.seq
+      // `next` decides at the history's end (and whether a replica is catching up) and past it.
+      if (seq >= this.endSeq || msg.info.pending === 0 || (this.to !== undefined && storedMillis(msg) > this.to))
+        return null
+      this.head++
+      this.received(msg)
+      if (seq <= this.lastSeq) continue
+      this.lastSeq = seq
+      const stored = this.accept(msg)
+      if (stored) {
+        this.storedNanos = msg.info.timestampNanos
+        return stored
+      }
+    }
+  }
+
+  /** Counts a message taken from the queue and notes that the server is sending; its stream sequence. */
+  private received(msg: JsMsg): number {
+    this.scanned++
+    this.drainedCheck = false
+    this.noResponderReplacements = 0
+    this.lastDelivery = msg.info
+    return msg.seq
   }
 
   /**
@@ -357,7 +421,7 @@ export class StreamReader {
     const waited = Date.now() - since
     if (this.stallMs !== undefined && waited >= this.stallMs) {
       this.failure = this.stall()
-      // The waiting `next` gets the stall as the iterator's error; nothing is asked of the server.
+      // The waiting `next` gets the stall as the messages' error; nothing is asked of the server.
       this.messages?.stop(this.failure)
       void this.close()
       return
@@ -470,9 +534,31 @@ export class StreamReader {
   }
 
   private async consume(): Promise<void> {
-    const messages = await this.consumer!.consume({max_messages: this.options.batch ?? DEFAULT_BATCH})
+    this.queue = []
+    this.head = 0
+    this.ended = undefined
+    const max = this.options.batch ?? DEFAULT_BATCH
+    if (!this.drain) {
+      this.messages = await this.consumer!.consume({max_messages: max})
+      this.iterator = this.messages[Symbol.asyncIterator]()
+      this.watchConsumer(this.messages)
+      return
+    }
+    const messages = await this.consumer!.consume({
+      max_messages: max,
+      callback: (msg) => {
+        this.queue.push(msg)
+        this.wake?.()
+      },
+    })
     this.messages = messages
-    this.iterator = messages[Symbol.asyncIterator]()
+    // Stopped (by the reader, by the client, or with a stall as the error): `next` hands out what is queued,
+    // then sees the end.
+    void messages.closed().then((error) => {
+      if (this.messages !== messages) return
+      this.ended = error ? {error} : {}
+      this.wake?.()
+    })
     this.watchConsumer(messages)
   }
 
@@ -502,7 +588,7 @@ export class StreamReader {
         if (this.replacing || this.closed) return
         if (unheard) this.noResponderReplacements++
         this.replacing = true
-        // The iterator hands out what it holds, then ends: `next` then replaces the consumer.
+        // `next` hands out what is queued, then sees the end and replaces the consumer.
         messages.stop()
         return
       }
@@ -642,11 +728,15 @@ export async function drainStream(
   options: Omit<ReadOptions, 'follow'>,
   take: (message: StoredMessage) => boolean | void,
 ): Promise<number> {
-  const reader = new StreamReader(conn, spec, {...options, follow: false})
+  const reader = new StreamReader(conn, spec, {...options, follow: false}, true)
   const end = openBounded(reader, options.signal)
   try {
     if (!(await end.opened)) return reader.scanned
-    for (let m = await reader.next(); m !== undefined; m = await reader.next()) {
+    for (;;) {
+      // What the reader holds is taken without a promise each; `next` waits, and decides the history's end.
+      for (let m = reader.poll(); m !== null; m = reader.poll()) if (take(m) === false) return reader.scanned
+      const m = await reader.next()
+      if (m === undefined) break
       if (m !== CAUGHT_UP && take(m) === false) break
     }
     return reader.scanned
