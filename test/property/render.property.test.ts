@@ -350,9 +350,23 @@ describe('value to text', () => {
     expect(pieces.length).toBe(Math.ceil(whole.length / (64 * 1024)))
     expect(pieces.slice(0, -1).every((p) => p.length >= 64 * 1024 && p.length < 64 * 1024 + 200)).toBe(true)
     expect(pieces.join('')).toBe(whole)
+    // Runs of many items at once (one JSON.stringify each), with items JSON.stringify leaves null among them.
+    const odds = [undefined, () => 1, Symbol('s'), new Date(0), {toJSON: () => 'own'}, Object.create(null)]
+    const mixed = {
+      items: Array.from({length: 3000}, (_, i) => (i % 7 === 0 ? odds[i % odds.length] : {ref: `DV_CMD:${i}`, n: [i]})),
+      after: {ok: true},
+    }
+    for (const indent of [0, 2, 4]) {
+      for (const size of [100, 4096, 1 << 20]) {
+        expect([...jsonPieces(mixed, indent, size)].join('')).toBe(JSON.stringify(mixed, null, indent || undefined))
+      }
+    }
     // An item too deep for JSON.stringify is written by jsonText's own writer, and the whole stays valid JSON.
     const deep = JSON.parse([...jsonPieces({items: [DEEP_OBJECT, 1]}, 2, 100)].join('')) as {items: unknown[]}
     expect(deep.items[1]).toBe(1)
+    // And so is one among others written at once: the run is written item by item.
+    const among = JSON.parse([...jsonPieces({items: [1, 2, DEEP_OBJECT, 3, 4]}, 2)].join('')) as {items: unknown[]}
+    expect([among.items[0], among.items[1], among.items[3], among.items[4]]).toEqual([1, 2, 3, 4])
   })
 
   it('jsonText writes valid JSON for deep and cyclic values, the same as JSON.stringify where that works', () => {

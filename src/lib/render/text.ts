@@ -123,13 +123,18 @@ export function jsonText(value: unknown, indent = 0): string {
   return writeJson(value, {indent, budget: Infinity, maxDepth: Infinity, maxString: Infinity, display: false}) || 'null'
 }
 
+/** Array items jsonPieces writes with one JSON.stringify at most. */
+const PIECE_ITEMS = 256
+
 /**
  * jsonText(value, indent) in pieces of about `size` characters, the same text when joined: for a result of
  * 100,000 items, whose JSON in one string is 95 MB, and more again when written (V8 builds a long
  * JSON.stringify result as a rope of parts, which the write then copies into one string). The value's
  * first two levels are walked here, in JSON.stringify's order and with its rules for what an object leaves
- * out and an array writes as `null`; each item below them is written by jsonText on its own and indented
- * to its place. A value that is not a plain object at the top (or has a toJSON) is written whole.
+ * out and an array writes as `null`. Below them, the items of an array are written a run at a time by one
+ * JSON.stringify (each call has a cost of its own), or one by one by jsonText where that cannot write the run;
+ * anything else by jsonText, indented to its place. A value that is not a plain object at the top (or has a
+ * toJSON) is written whole.
  */
 export function* jsonPieces(value: unknown, indent = 0, size = 1 << 20): Generator<string> {
   if (!isPlainContainer(value) || Array.isArray(value)) {
@@ -157,6 +162,21 @@ export function* jsonPieces(value: unknown, indent = 0, size = 1 << 20): Generat
     const text = jsonText(v, indent)
     return indent && text.includes('\n') ? text.replaceAll('\n', pad(depth)) : text
   }
+  /**
+   * Items `from` to `to` of an array at depth 1, each after its newline and indentation, comma-separated: one
+   * JSON.stringify for all of them, moved in a level; item by item when that cannot write them.
+   */
+  const items = (v: unknown[], from: number, to: number): string => {
+    try {
+      // Inside a one-key object the items are two levels deep, where they belong: no line is moved in.
+      const text = JSON.stringify({a: v.slice(from, to)}, null, indent || undefined)
+      return text.slice(`{${pad(1)}"a"${colon}[`.length, -`${pad(1)}]${pad(0)}}`.length)
+    } catch {
+      const parts: string[] = []
+      for (let j = from; j < to; j++) parts.push(`${pad(2)}${writable(v[j]) ? item(v[j], 2) : 'null'}`)
+      return parts.join(',')
+    }
+  }
   const keys = Object.keys(value).filter((k) => writable(value[k]))
   if (keys.length === 0) {
     yield '{}'
@@ -169,8 +189,14 @@ export function* jsonPieces(value: unknown, indent = 0, size = 1 << 20): Generat
       put(item(v, 1))
       continue
     }
-    for (let j = 0; j < v.length; j++) {
-      put(`${j ? ',' : '['}${pad(2)}${writable(v[j]) ? item(v[j], 2) : 'null'}`)
+    // As many items at once as fill the piece, going by the size of those written so far (one at first).
+    let written = 0
+    for (let j = 0; j < v.length;) {
+      const n = j ? Math.max(1, Math.min(PIECE_ITEMS, Math.ceil(((size - length) * j) / written))) : 1
+      const text = items(v, j, Math.min(v.length, j + n))
+      put((j ? ',' : '[') + text)
+      written += text.length + 1
+      j += n
       if (full()) yield take()
     }
     put(`${pad(1)}]`)
