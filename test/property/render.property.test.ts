@@ -361,6 +361,13 @@ describe('value to text', () => {
         expect([...jsonPieces(mixed, indent, size)].join('')).toBe(JSON.stringify(mixed, null, indent || undefined))
       }
     }
+    // Items far larger than those before them (a payload) carry a piece at most a few dozen items past its size.
+    const growing = {
+      items: [...Array.from({length: 200}, (_, i) => i), ...Array.from({length: 500}, () => 'x'.repeat(10_000))],
+    }
+    const grown = [...jsonPieces(growing, 2, 64 * 1024)]
+    expect(grown.join('')).toBe(JSON.stringify(growing, null, 2))
+    expect(Math.max(...grown.map((p) => p.length))).toBeLessThan(64 * 1024 + 33 * 10_010)
     // An item too deep for JSON.stringify is written by jsonText's own writer, and the whole stays valid JSON.
     const deep = JSON.parse([...jsonPieces({items: [DEEP_OBJECT, 1]}, 2, 100)].join('')) as {items: unknown[]}
     expect(deep.items[1]).toBe(1)

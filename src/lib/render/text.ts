@@ -123,8 +123,11 @@ export function jsonText(value: unknown, indent = 0): string {
   return writeJson(value, {indent, budget: Infinity, maxDepth: Infinity, maxString: Infinity, display: false}) || 'null'
 }
 
-/** Array items jsonPieces writes with one JSON.stringify at most. */
-const PIECE_ITEMS = 256
+/**
+ * Array items jsonPieces writes with one JSON.stringify at most: as fast as 256 for a replay's result, and a run
+ * of items far larger than those before them (a message's payload) goes at most this many items past a piece.
+ */
+const PIECE_ITEMS = 32
 
 /**
  * jsonText(value, indent) in pieces of about `size` characters, the same text when joined: for a result of
