@@ -167,7 +167,7 @@ export function* jsonPieces(value: unknown, indent = 0, size = 1 << 20): Generat
   }
   /**
    * Items `from` to `to` of an array at depth 1, each after its newline and indentation, comma-separated: one
-   * JSON.stringify for all of them, moved in a level; item by item when that cannot write them.
+   * JSON.stringify for all of them; item by item when that cannot write them.
    */
   const items = (v: unknown[], from: number, to: number): string => {
     try {
