@@ -6,6 +6,9 @@
 // timed from spawn to exit (start-up, connect, reads and writes all included):
 //   reference  bench/_replay-reference.mjs: reads the same COUNT originals (one ordered consumer) and publishes
 //              them to their subjects, Nats-Msg-Id set, 256 acks in flight; no ledger
+//   floor      bench/_replay-floor.mjs: the reference plus reading the COUNT advisories of DV_DLQ first, with the
+//              raw client: the least any replay that reads its dead letters does (no checks, ledger, job or
+//              output). The reference over the floor is the most such a replay can reach.
 //   dvctl      `dvctl dlq replay --all --yes --json`: lists the pending dead letters, checks each original
 //              against its advisory, plans, writes the ledger (a journal per chunk, before and after) and
 //              publishes the copies pipelined
@@ -25,6 +28,7 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const TARGET = 0.8
 const bin = fileURLToPath(new URL('../bin/run.js', import.meta.url))
 const referenceScript = fileURLToPath(new URL('./_replay-reference.mjs', import.meta.url))
+const floorScript = fileURLToPath(new URL('./_replay-floor.mjs', import.meta.url))
 const timeFile = join(tmpdir(), `dvctl-bench-replay-time-${process.pid}`)
 const useTime = existsSync('/usr/bin/time')
 
@@ -51,6 +55,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 let failed = false
 const refs = []
+const floors = []
 const runs = []
 for (let round = 1; round <= ROUNDS; round++) {
   // A fresh site each round: COUNT pending dead letters, an empty ledger, the copies' first generation.
@@ -63,6 +68,11 @@ for (let round = 1; round <= ROUNDS; round++) {
     const reference = () => {
       const r = timed([process.execPath, ...prof, referenceScript, site.server.url, String(COUNT), String(round)])
       if (r.json.published !== COUNT) throw new Error(`reference published ${r.json.published}`)
+      return r
+    }
+    const floor = () => {
+      const r = timed([process.execPath, ...prof, floorScript, site.server.url, String(COUNT), String(round)])
+      if (r.json.published !== COUNT) throw new Error(`floor published ${r.json.published}`)
       return r
     }
     const dvctl = () => {
@@ -82,20 +92,21 @@ for (let round = 1; round <= ROUNDS; round++) {
         throw new Error(`dvctl replayed ${r.json.replayed.length}: ${JSON.stringify(r.json.failed[0])}`)
       return r
     }
-    // Alternating which goes first, so that a growing DV_CMD or drift in the load hits both sides.
-    let ref, run
-    if (round % 2) {
-      ref = reference()
-      run = dvctl()
-    } else {
-      run = dvctl()
-      ref = reference()
+    // Rotating which goes first, so that a growing DV_CMD or drift in the load hits each side alike.
+    const sides = {reference, floor, dvctl}
+    const order = ['reference', 'floor', 'dvctl']
+    const measured = {}
+    for (let i = 0; i < order.length; i++) {
+      const side = order[(i + round - 1) % order.length]
+      measured[side] = sides[side]()
     }
+    const {reference: ref, floor: low, dvctl: run} = measured
     refs.push(ref)
+    floors.push(low)
     runs.push(run)
     console.log(
       `round ${round} (setup ${setupS.toFixed(1)}s): reference ${ref.s.toFixed(2)}s (cpu ${ref.cpu.toFixed(2)}s, RSS ${ref.rss.toFixed(0)} MiB)  ` +
-        `dvctl ${run.s.toFixed(2)}s (cpu ${run.cpu.toFixed(2)}s, RSS ${run.rss.toFixed(0)} MiB)  ratio ${(ref.s / run.s).toFixed(2)}  ` +
+        `floor ${low.s.toFixed(2)}s (cpu ${low.cpu.toFixed(2)}s)  dvctl ${run.s.toFixed(2)}s (cpu ${run.cpu.toFixed(2)}s, RSS ${run.rss.toFixed(0)} MiB)  ratio ${(ref.s / run.s).toFixed(2)} (floor ${(ref.s / low.s).toFixed(2)})  ` +
         `load ${loadavg()[0].toFixed(1)}`,
     )
   } finally {
@@ -103,6 +114,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   }
 }
 const refS = median(refs.map((r) => r.s))
+const floorS = median(floors.map((r) => r.s))
 const runS = median(runs.map((r) => r.s))
 const ratio = refS / runS
 console.log(
@@ -110,8 +122,13 @@ console.log(
     `peak RSS ${Math.max(...refs.map((r) => r.rss)).toFixed(0)} MiB`,
 )
 console.log(
+  `floor process (median of ${ROUNDS}): ${floorS.toFixed(2)}s = ${Math.round(COUNT / floorS)}/s: ` +
+    `the reference over the floor is ${(refS / floorS).toFixed(2)}x, the most a replay that reads its advisories reaches`,
+)
+console.log(
   `dvctl dlq replay --all --yes (median of ${ROUNDS}): ${runS.toFixed(2)}s = ${Math.round(COUNT / runS)}/s, ` +
-    `peak RSS ${Math.max(...runs.map((r) => r.rss)).toFixed(0)} MiB`,
+    `peak RSS ${Math.max(...runs.map((r) => r.rss)).toFixed(0)} MiB; ${((runS - floorS) * 1000).toFixed(0)} ms above the floor, ` +
+    `where ${TARGET}x leaves ${((refS / TARGET - floorS) * 1000).toFixed(0)} ms`,
 )
 failed = ratio < TARGET
 console.log(
