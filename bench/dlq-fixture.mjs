@@ -41,7 +41,9 @@ export async function deadLetterSite(count, name = 'bench', {allowDirect = false
   await jsm.streams.add({name: 'DV_DLQ', subjects: DLQ_SUBJECTS})
   // The dead-letter archive as the standard layout declares it: the first `dlq list` fills it.
   await jsm.streams.add({name: 'DV_DLQ_ARCHIVE', subjects: ['dvarchive.>'], max_msgs_per_subject: 1})
+  // The ledger and the runtime bucket (replay jobs) as the standard layout declares them (`layout apply`).
   await new Kvm(js).create('dv_dlq_ledger', {history: 64})
+  await new Kvm(js).create('dv_dlq_runtime', {history: 1})
   await jsm.consumers.add('DV_CMD', {durable_name: 'worker', ack_policy: AckPolicy.Explicit, max_deliver: 5})
 
   const enc = new TextEncoder()
