@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Replay (bench/README.md): `dvctl dlq replay --all --yes` of COUNT (default 10,000) dead letters, measured as a
 // whole process, must reach 0.8x of a reference process measured in the same run. See dlq-fixture.mjs for the
-// dead letters (real terminated advisories). ROUNDS (default 3) rounds, each on a fresh site (COUNT pending
-// dead letters, an empty ledger), each side once per round in alternating order, every one a fresh process
-// timed from spawn to exit (start-up, connect, reads and writes all included):
+// dead letters (real terminated advisories). ROUNDS (default 7: single rounds vary by a quarter) rounds, each on
+// a fresh site (COUNT pending dead letters, an empty ledger), each side once per round in rotating order, every
+// one a fresh process timed from spawn to exit (start-up, connect, reads and writes all included):
 //   reference  bench/_replay-reference.mjs: reads the same COUNT originals (one ordered consumer) and publishes
 //              them to their subjects, Nats-Msg-Id set, 256 acks in flight; no ledger
 //   floor      bench/_replay-floor.mjs: the reference plus reading the COUNT advisories of DV_DLQ first, with the
@@ -24,7 +24,7 @@ import {fileURLToPath} from 'node:url'
 import {deadLetterSite} from './dlq-fixture.mjs'
 
 const COUNT = Number(process.env.COUNT ?? 10_000)
-const ROUNDS = Number(process.env.ROUNDS ?? 3)
+const ROUNDS = Number(process.env.ROUNDS ?? 7)
 const TARGET = 0.8
 const bin = fileURLToPath(new URL('../bin/run.js', import.meta.url))
 const referenceScript = fileURLToPath(new URL('./_replay-reference.mjs', import.meta.url))
