@@ -65,24 +65,15 @@ for (let round = 1; round <= ROUNDS; round++) {
   try {
     // PROFILE=<dir>: a CPU profile of each measured child (node --cpu-prof), to see where the time goes.
     const prof = process.env.PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.PROFILE] : []
-    const reference = () => {
-      const r = timed([process.execPath, ...prof, referenceScript, site.server.url, String(COUNT), String(round)])
-      if (r.json.published !== COUNT) throw new Error(`reference published ${r.json.published}`)
+    // The reference, or with `advisories` the floor (bench/_replay-reference.mjs).
+    const plain = (mode) => () => {
+      const argv = [process.execPath, ...prof, referenceScript, site.server.url, String(COUNT), String(round)]
+      const r = timed(mode ? [...argv, mode] : argv)
+      if (r.json.published !== COUNT) throw new Error(`${mode ?? 'reference'} published ${r.json.published}`)
       return r
     }
-    const floor = () => {
-      const r = timed([
-        process.execPath,
-        ...prof,
-        referenceScript,
-        site.server.url,
-        String(COUNT),
-        String(round),
-        'advisories',
-      ])
-      if (r.json.published !== COUNT) throw new Error(`floor published ${r.json.published}`)
-      return r
-    }
+    const reference = plain()
+    const floor = plain('advisories')
     const dvctl = () => {
       const r = timed([
         process.execPath,
