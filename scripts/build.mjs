@@ -142,6 +142,11 @@ module.exports = {minimatch: unused, glob: unused, globSync: unused, satisfies: 
     // - Three of oclif's modules require a built-in module at load that only a rare path uses: readline (a
     //   command argument read from stdin), child_process (the Windows shell) and perf_hooks (OCLIF_PERFORMANCE
     //   timings). Each is required when that path first uses it.
+    // - oclif reads its JSON files (package.json, oclif.manifest.json, the user's theme and plugins, most of
+    //   them absent) with fs/promises' readFile: four trips to libuv's thread pool each (open, stat, read,
+    //   close), at every start. readJson reads them synchronously instead, with the same result and the same
+    //   rejection for a missing file; fs/promises is required only by the Flags.file and directory checks
+    //   and by ts-path's TypeScript lookup, which the bundle never runs (settings.enableAutoTranspile).
     // And one the code cache needs: V8 forgets how a cached script imports ES modules (Node's
     // importModuleDynamically), so oclif's module loader calls the import() src/cli/oclif-loader.ts hands it.
     const patches = {
@@ -179,6 +184,19 @@ module.exports = {minimatch: unused, glob: unused, globSync: unused, satisfies: 
       ],
       '@oclif/core/lib/config/plugin.js': [
         ['.sort((a, b) => a.id.localeCompare(b.id))', '.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))'],
+      ],
+      '@oclif/core/lib/util/fs.js': [
+        [
+          'const promises_1 = require("node:fs/promises");',
+          'const promises_1 = {get stat() { return require("node:fs/promises").stat }};',
+        ],
+        ["await (0, promises_1.readFile)(path, 'utf8')", "(0, node_fs_1.readFileSync)(path, 'utf8')"],
+      ],
+      '@oclif/core/lib/config/ts-path.js': [
+        [
+          'const promises_1 = require("node:fs/promises");',
+          'const promises_1 = {get access() { return require("node:fs/promises").access }};',
+        ],
       ],
     }
     const patched = new Map(
