@@ -140,13 +140,20 @@ module.exports = {minimatch: unused, glob: unused, globSync: unused, satisfies: 
     //   out of that copy unchanged: both return at once (test/integration/help.test.ts compares every --help
     //   with what oclif prints from node_modules).
     // - Three of oclif's modules require a built-in module at load that only a rare path uses: readline (a
-    //   command argument read from stdin), child_process (the Windows shell) and perf_hooks (OCLIF_PERFORMANCE
-    //   timings). Each is required when that path first uses it.
+    //   command argument read from stdin, see below), child_process (the Windows shell) and perf_hooks
+    //   (OCLIF_PERFORMANCE timings). Each is required when that path first uses it.
     // - oclif reads its JSON files (package.json, oclif.manifest.json, the user's theme and plugins, most of
     //   them absent) with fs/promises' readFile: four trips to libuv's thread pool each (open, stat, read,
     //   close), at every start. readJson reads them synchronously instead, with the same result and the same
     //   rejection for a missing file; fs/promises is required only by the Flags.file and directory checks
     //   and by ts-path's TypeScript lookup, which the bundle never runs (settings.enableAutoTranspile).
+    // One is not equivalent, on purpose: oclif reads a positional argument the command line leaves out from
+    // stdin when stdin is not a terminal, taking whatever arrives within 10 ms (and, when stdin was empty,
+    // waiting those 10 ms again each time a command parses). So `producer | dvctl dlq replay --yes` could
+    // replay what the producer happened to print in time. dvctl takes arguments from its command line only:
+    // readStdin answers null, as it does on a terminal, and a missing argument is a usage error; what reads
+    // stdin says so (publish --data -, layout validate -, contract validate - or without a file) and reads it.
+    // No dvctl flag sets allowStdin, oclif's other use of it. (test/integration/exit-codes.test.ts)
     // And one the code cache needs: V8 forgets how a cached script imports ES modules (Node's
     // importModuleDynamically), so oclif's module loader calls the import() src/cli/oclif-loader.ts hands it.
     const patches = {
@@ -168,6 +175,7 @@ module.exports = {minimatch: unused, glob: unused, globSync: unused, satisfies: 
           'const node_readline_1 = require("node:readline");',
           'const node_readline_1 = {get createInterface() { return require("node:readline").createInterface }};',
         ],
+        ['    if (stdin.isTTY)\n        return null;', '    return null;'],
       ],
       '@oclif/core/lib/util/os.js': [
         ["(await import('wsl-utils')).isWsl", "(await import('is-wsl')).default"],

@@ -17,6 +17,7 @@ import {archiveSubject} from '../../src/lib/dlq/archive.js'
 import {DLQ_ARCHIVE_STREAM, STREAMS} from '../../src/lib/layout/names.js'
 import {createWorkerConsumer} from '../../src/lib/sandbox/workers/consumer.js'
 import {startWorker, type Worker} from '../../src/lib/sandbox/workers/worker.js'
+import {runCli} from '../helpers/cli.js'
 import {runCommand} from '../helpers/run.js'
 import {command, type DlqSite, eventually, publishCommand, startDlqSite, streamMessages} from './dlq-fixture.js'
 
@@ -160,6 +161,24 @@ describe('dlq', {timeout: 180_000}, () => {
     })
     expect(await streamMessages(site.conn, STREAMS.cmd)).toBe(before)
     expect(await copiesOf(termSeq)).toEqual([])
+  })
+
+  it('takes what to replay from its command line only: a ref on stdin selects nothing and sends nothing', async () => {
+    // oclif alone would read a left-out argument from a stdin that is not a terminal (scripts/build.mjs).
+    const before = await streamMessages(site.conn, STREAMS.cmd)
+    const server = ['--server', site.server.url]
+    const input = `DV_CMD:${termSeq}\n`
+    const replay = await runCli(['dlq', 'replay', '--yes', '--json', ...server], {input})
+    expect(replay.exitCode).toBe(2)
+    expect(replay.json()).toMatchObject({error: {code: 'nothing-selected'}})
+    expect(await streamMessages(site.conn, STREAMS.cmd)).toBe(before)
+    expect(await copiesOf(termSeq)).toEqual([])
+    // A required argument left out is a usage error, whatever stdin holds.
+    const show = await runCli(['dlq', 'show', '--json', ...server], {input})
+    expect(show.exitCode).toBe(2)
+    expect(show.json()).toMatchObject({
+      error: {code: 'usage', message: expect.stringContaining('Missing 1 required arg')},
+    })
   })
 
   it('replays a byte-identical copy with the replay headers, and the worker then succeeds', async () => {

@@ -22,7 +22,6 @@ The list (without TYPE) takes --sort and --limit, which order and cut the result
 
   static override args = {
     type: Args.string({
-      ignoreStdin: true,
       description: 'A message type, "<type>/v<N>" for one version, or "envelope".',
     }),
   }

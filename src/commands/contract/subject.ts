@@ -17,7 +17,6 @@ export default class ContractSubject extends BaseCommand<typeof ContractSubject>
   static override args = {
     subject: Args.string({
       required: true,
-      ignoreStdin: true,
       description: 'The subject to check (a filter with --filter).',
     }),
   }

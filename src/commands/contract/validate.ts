@@ -19,7 +19,6 @@ export default class ContractValidate extends BaseCommand<typeof ContractValidat
 
   static override args = {
     file: Args.string({
-      ignoreStdin: true,
       description: 'File with a JSON envelope, a JSON array, or NDJSON; "-" or nothing reads stdin.',
     }),
   }
