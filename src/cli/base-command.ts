@@ -62,6 +62,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected flags!: BaseFlags<T>
   protected args!: BaseArgs<T>
+  /** The arguments in order, a variadic one's values included (`dlq replay REF...`). */
+  protected argList!: string[]
   protected term!: Terminal
   /** Where this command's output goes (docs/architecture.md): the process's streams, or a test's buffer. */
   protected io!: Output
@@ -76,7 +78,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.context = currentContext()
     this.io = this.context.output
     this.env = this.context.env
-    const {args, flags} = await this.parse({
+    const {args, argv, flags} = await this.parse({
       flags: this.ctor.flags,
       baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
       enableJsonFlag: this.ctor.enableJsonFlag,
@@ -85,6 +87,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     })
     this.flags = flags as BaseFlags<T>
     this.args = args as BaseArgs<T>
+    this.argList = argv as string[]
     this.term = makeTerminal(this.io, this.env, {
       json: this.jsonEnabled(),
       noColor: Boolean(this.flags['no-color']),

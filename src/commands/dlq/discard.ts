@@ -40,7 +40,7 @@ export default class DlqDiscard extends BaseCommand<typeof DlqDiscard> {
   }
 
   async run(): Promise<DlqDiscardResult> {
-    const refs = (await this.parse(DlqDiscard)).argv as string[]
+    const refs = this.argList
     const flags = this.flags
     const targets = dlqTargets(refs, flags)
     if (!flags.reason.trim()) throw usageError('--reason must say why.', 'reason-required')

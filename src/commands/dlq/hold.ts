@@ -32,7 +32,7 @@ Select by reference, or by a failure group (--group KEY, a key from dlq list --g
   }
 
   async run(): Promise<DlqTriageResult> {
-    const refs = (await this.parse(DlqHold)).argv as string[]
+    const refs = this.argList
     const {checkedNote, triageTargets} = await import('../../lib/dlq/triage.js')
     const note = checkedNote(this.flags.note, {required: true})
     const targets = dlqTargets(refs, this.flags)

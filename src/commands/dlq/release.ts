@@ -29,7 +29,7 @@ export default class DlqRelease extends BaseCommand<typeof DlqRelease> {
   }
 
   async run(): Promise<DlqTriageResult> {
-    const refs = (await this.parse(DlqRelease)).argv as string[]
+    const refs = this.argList
     const {checkedNote, triageTargets} = await import('../../lib/dlq/triage.js')
     const note = checkedNote(this.flags.note, {required: false})
     const targets = dlqTargets(refs, this.flags)

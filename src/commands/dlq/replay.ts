@@ -81,7 +81,7 @@ Partial failure exits 68 and lists what was replayed, what failed and what was n
   }
 
   async run(): Promise<DlqReplayResult> {
-    const refs = (await this.parse(DlqReplay)).argv as string[]
+    const refs = this.argList
     const flags = this.flags
     const targets = dlqTargets(refs, flags)
     if (flags.edit && refs.length !== 1) throw usageError('--edit works on exactly one reference.')
