@@ -22,6 +22,16 @@ describe('sandbox up --sites osl1,trd1', {timeout: 120_000}, () => {
   const conns: Record<string, NatsConnection> = {}
   const env = () => ({DVCTL_CONFIG: userConfig})
   const site = (name: string) => up.sites.find((s) => s.name === name)!
+  /**
+   * Kills a site's server and waits until it is gone and its port refuses connections: a killed process loses
+   * its command line (so isOurNatsServer says no) a moment before its sockets close, and a dial in between is
+   * reset instead of refused.
+   */
+  const kill = async (name: string) => {
+    process.kill(site(name).pid, 'SIGKILL')
+    await waitUntil(async () => !(await isOurNatsServer(site(name).pid, join(dir, name, 'nats-server.conf'))))
+    await waitUntil(() => portRefuses(Number(new URL(site(name).url).port)))
+  }
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'dvctl-sandbox-test-'))
@@ -199,8 +209,7 @@ describe('sandbox up --sites osl1,trd1', {timeout: 120_000}, () => {
   })
 
   it('with trd1 killed, site check --all-sites still answers from osl1, warns about trd1 and exits 4', async () => {
-    process.kill(site('trd1').pid, 'SIGKILL')
-    await waitUntil(async () => !(await isOurNatsServer(site('trd1').pid, join(dir, 'trd1', 'nats-server.conf'))))
+    await kill('trd1')
     const r = await runCommand(['site', 'check', '--all-sites', '--timeout', '2s', '--json'], {
       env: {DVCTL_CONFIG: up.config},
     })
@@ -220,8 +229,7 @@ describe('sandbox up --sites osl1,trd1', {timeout: 120_000}, () => {
   })
 
   it('with every site dead, site check --all-sites exits 4 and lists both as not connected', async () => {
-    process.kill(site('osl1').pid, 'SIGKILL')
-    await waitUntil(async () => !(await isOurNatsServer(site('osl1').pid, join(dir, 'osl1', 'nats-server.conf'))))
+    await kill('osl1')
     const r = await runCommand(['site', 'check', '--all-sites', '--timeout', '2s', '--json'], {
       env: {DVCTL_CONFIG: up.config},
     })
