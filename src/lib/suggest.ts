@@ -1,3 +1,5 @@
+import {compareText} from './order.js'
+
 /**
  * "Did you mean": the candidates nearest to what was typed, by edit distance (a transposition counts as one
  * edit, so `stauts` is one step from `status`). Only close ones are offered: a suggestion far from the input
@@ -8,7 +10,7 @@ export function suggest(typed: string, candidates: readonly string[], max = 3): 
   return candidates
     .map((candidate) => ({candidate, distance: editDistance(typed.toLowerCase(), candidate.toLowerCase())}))
     .filter((c) => c.distance <= limit || c.candidate.startsWith(typed))
-    .sort((a, b) => a.distance - b.distance || a.candidate.localeCompare(b.candidate))
+    .sort((a, b) => a.distance - b.distance || compareText(a.candidate, b.candidate))
     .slice(0, max)
     .map((c) => c.candidate)
 }

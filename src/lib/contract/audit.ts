@@ -6,6 +6,7 @@ import {connectionError} from '../nats/errors.js'
 import type {SiteStatus} from '../nats/fanout.js'
 import {drainStream, StreamMissing, type ScanWindow, type StoredMessage} from '../nats/reader.js'
 import {SiteReport, siteReports, type SiteDrainOutcome} from '../nats/site-report.js'
+import {compareText} from '../order.js'
 import {AUDIT_RULES, type AuditRule} from './audit-rules.js'
 import {decodeMessage} from './envelope.js'
 import type {ProblemCode} from './problems.js'
@@ -388,10 +389,6 @@ function clipName(text: string): string {
 
 function percent(part: number, whole: number): number {
   return whole === 0 ? 0 : Math.round((10_000 * part) / whole) / 100
-}
-
-function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0
 }
 
 export interface AuditOptions {

@@ -1,5 +1,6 @@
 import {z} from 'zod'
 
+import {compareText} from '../order.js'
 import {TaskEventData} from './lifecycle.js'
 import {TASK_VERBS} from './services.js'
 import {MESSAGE_TYPE_SOURCE} from './taxonomy.js'
@@ -56,7 +57,7 @@ export class PayloadRegistry {
 
   /** Every schema, by type then version. */
   list(): PayloadSchema[] {
-    return [...this.entries.values()].sort((a, b) => a.type.localeCompare(b.type) || a.version - b.version)
+    return [...this.entries.values()].sort((a, b) => compareText(a.type, b.type) || a.version - b.version)
   }
 
   /** A copy holding this registry's schemas and then `other`'s (which win on the same type and version). */

@@ -18,6 +18,7 @@ import {layoutForSite} from '../layout/resolve.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {describeNatsError, isNotFound, isStreamNotFound} from '../nats/errors.js'
 import {retryTransient} from '../nats/transient.js'
+import {compareText} from '../order.js'
 import {belongsToSite, checkAdvisory} from './advisory.js'
 import {type ArchivedOriginal, archiveSupport, type ArchiveSupport, writeArchiveCopy} from './archive.js'
 import {ledgerEntriesOf} from './ledger.js'
@@ -84,7 +85,7 @@ export async function readHeartbeats(conn: SiteConnection): Promise<CaptureHeart
     const beat = CaptureHeartbeat.safeParse(parseJson(e.value))
     if (beat.success) beats.push(beat.data)
   }
-  return beats.sort((a, b) => b.at.localeCompare(a.at))
+  return beats.sort((a, b) => compareText(b.at, a.at))
 }
 
 export type CaptureEvent =

@@ -1,5 +1,6 @@
 import {createHash} from 'node:crypto'
 
+import {compareText} from '../order.js'
 import type {GroupKey} from './group-key.js'
 import type {DeadLetter} from './model.js'
 
@@ -67,5 +68,5 @@ export function groupDeadLetters(letters: Iterable<DeadLetter>, by: GroupKey): D
     if (group) group.count++
     else groups.set(key, {key, by, value, count: 1})
   }
-  return [...groups.values()].sort((a, b) => b.count - a.count || a.key.localeCompare(b.key))
+  return [...groups.values()].sort((a, b) => b.count - a.count || compareText(a.key, b.key))
 }

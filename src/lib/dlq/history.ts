@@ -1,4 +1,5 @@
 import type {SiteConnection} from '../nats/connection.js'
+import {compareText} from '../order.js'
 import {Ledger} from './ledger.js'
 import type {DlqHistoryResult, HistoryEntry} from './model.js'
 import {OriginalReader, parseEnvelope} from './original.js'
@@ -22,7 +23,7 @@ export async function readHistory(conn: SiteConnection, options: {ref?: string})
     history = await ledger.history(ledgerKey(ref), formatRef(ref))
   } else {
     const all = await ledger.allHistory()
-    history = all.sort((a, b) => a.at.localeCompare(b.at) || a.revision - b.revision)
+    history = all.sort((a, b) => compareText(a.at, b.at) || a.revision - b.revision)
   }
   const ids = await copyIds(conn, history)
   await withOutcomes(conn, history, (e) => ids.get(`${e.to_subject}\u0000${e.new_seq}`) ?? null)

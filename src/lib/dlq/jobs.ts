@@ -4,6 +4,7 @@ import {DLQ_RUNTIME_BUCKET} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {isStreamNotFound} from '../nats/errors.js'
 import {notFound, refused} from '../errors.js'
+import {compareText} from '../order.js'
 import type {ReplayJob} from './model.js'
 
 /**
@@ -139,7 +140,7 @@ export async function readJobs(conn: SiteConnection, which: {id?: string; own?: 
     else jobs.push(shownJob(job, now))
   }
   await purgeJobs(conn, expired)
-  return jobs.sort((a, b) => b.started_at.localeCompare(a.started_at) || a.id.localeCompare(b.id))
+  return jobs.sort((a, b) => compareText(b.started_at, a.started_at) || compareText(a.id, b.id))
 }
 
 /**

@@ -1,6 +1,7 @@
 import {UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
 import type {FanOut} from '../nats/fanout.js'
+import {compareText} from '../order.js'
 import type {GroupKey} from './group-key.js'
 import {groupDeadLetters} from './group.js'
 import type {DeadLetter, DlqListResult} from './model.js'
@@ -35,7 +36,7 @@ export async function listDeadLetters(fan: FanOut, options: ListOptions): Promis
   })
   const matches = options.filter ? letterMatcher(options.filter) : () => true
   const deadLetters: DeadLetter[] = perSite.flat().filter(matches)
-  if (perSite.length > 1) deadLetters.sort((x, y) => x.dead_lettered_at.localeCompare(y.dead_lettered_at))
+  if (perSite.length > 1) deadLetters.sort((x, y) => compareText(x.dead_lettered_at, y.dead_lettered_at))
   if (perSite.length === 0) throw (settled.find((s) => s.status === 'rejected') as PromiseRejectedResult).reason
   return {
     dead_letters: deadLetters,

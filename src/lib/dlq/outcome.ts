@@ -1,6 +1,7 @@
 import {STREAMS} from '../layout/names.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {readStream, StreamMissing} from '../nats/reader.js'
+import {compareText} from '../order.js'
 import {parseAdvisory} from './advisory.js'
 import {failureOf, failureOfTermReason} from './failures.js'
 import type {Failure, HistoryEntry, LedgerEntry, ReplayOutcome} from './model.js'
@@ -103,7 +104,7 @@ export async function resolveOutcomes(
     list.push(r)
     byId.set(r.copy_id, list)
   }
-  for (const list of byId.values()) list.sort((a, b) => a.started_at.localeCompare(b.started_at))
+  for (const list of byId.values()) list.sort((a, b) => compareText(a.started_at, b.started_at))
   const ended = new Map<string, ResolvedOutcome>()
   if (byId.size > 0) {
     await readAll(

@@ -3,6 +3,7 @@ import type {Layout} from '../layout/schema.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {isStreamNotFound} from '../nats/errors.js'
 import {notFound} from '../errors.js'
+import {compareText} from '../order.js'
 import {ledgerChanges, ledgerEntriesOf} from './ledger.js'
 import type {DeadLetterReason, ReplayOutcome} from './model.js'
 import {parseEnvelope} from './original.js'
@@ -133,7 +134,7 @@ export class PendingDeadLetters {
       pending: pending.length,
       groups: [...groups.values()].sort(
         (a, b) =>
-          a.stream.localeCompare(b.stream) || a.consumer.localeCompare(b.consumer) || a.reason.localeCompare(b.reason),
+          compareText(a.stream, b.stream) || compareText(a.consumer, b.consumer) || compareText(a.reason, b.reason),
       ),
       oldest: pending[0] ?? null,
       recent: pending.slice(-RECENT).reverse(),

@@ -8,6 +8,7 @@ import type {SiteConnection} from '../nats/connection.js'
 import {describeNatsError} from '../nats/errors.js'
 import {AckedPublisher} from '../nats/publisher.js'
 import {drainStream, StreamMissing} from '../nats/reader.js'
+import {compareText} from '../order.js'
 import {type ArchiveCopy, writeArchiveCopy} from './archive.js'
 import {mapPool} from './pool.js'
 import {belongsToSite, checkAdvisory, type DeadLetterAdvisory, type InvalidAdvisory} from './advisory.js'
@@ -285,7 +286,7 @@ export async function readDeadLetters(conn: SiteConnection, options: ReadOptions
     options.archive.archived += stored
   }
   const kept = status === 'all' ? letters : letters.filter((l) => l.status === status)
-  return kept.sort((x, y) => x.dead_lettered_at.localeCompare(y.dead_lettered_at) || x.seq - y.seq)
+  return kept.sort((x, y) => compareText(x.dead_lettered_at, y.dead_lettered_at) || x.seq - y.seq)
 }
 
 /**

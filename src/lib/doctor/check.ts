@@ -12,6 +12,7 @@ import {hasChanges} from '../layout/plan.js'
 import type {Layout} from '../layout/schema.js'
 import type {SiteConnection} from '../nats/connection.js'
 import {describeNatsError} from '../nats/errors.js'
+import {compareText} from '../order.js'
 
 /** Something found on a site: a problem (exit 10) or a warning (reported, exit 0). */
 export const Finding = z.object({code: z.string(), message: z.string(), hint: z.string().optional()})
@@ -373,7 +374,7 @@ export async function readConsumerHealth(
       })
     }
   }
-  consumers.sort((a, b) => a.name.localeCompare(b.name))
+  consumers.sort((a, b) => compareText(a.name, b.name))
   oldest.sort((a, b) => b.age_ms - a.age_ms)
   return {consumers, oldest: oldest[0] ?? null}
 }

@@ -2,6 +2,7 @@ import type {ConsumerConfig, StreamConfig, StreamSource} from '@nats-io/jetstrea
 
 import {formatDuration, parseDuration} from '../duration.js'
 import {serverAtLeast as atLeast} from '../nats/server-version.js'
+import {compareText} from '../order.js'
 import {type ConsumerSpec, type KvSpec, RESERVED_METADATA, type StreamSourceSpec, type StreamSpec} from './schema.js'
 
 /**
@@ -366,7 +367,7 @@ export function comparable(def: FieldDef, value: unknown): string {
 function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`
   if (value && typeof value === 'object') {
-    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    const entries = Object.entries(value).sort(([a], [b]) => compareText(a, b))
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`
   }
   return JSON.stringify(value)

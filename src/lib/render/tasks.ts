@@ -1,5 +1,6 @@
 import chalk from 'chalk'
 
+import {compareText} from '../order.js'
 import type {TaskRecord, TaskUpdate} from '../tasks/board.js'
 import type {TaskFilter} from '../tasks/watch.js'
 import {prop} from '../value.js'
@@ -184,7 +185,7 @@ export class LiveTaskTable {
     let more: string[] = []
     if (tasks.length > room) {
       const keep = Math.max(0, room - 1)
-      const recent = new Set([...tasks].sort((a, b) => b.updated_at.localeCompare(a.updated_at)).slice(0, keep))
+      const recent = new Set([...tasks].sort((a, b) => compareText(b.updated_at, a.updated_at)).slice(0, keep))
       tasks = tasks.filter((t) => recent.has(t))
       more = [chalk.dim(`(${this.tasks.length - tasks.length} older task(s) not shown)`)]
     }

@@ -1,5 +1,6 @@
 import chalk from 'chalk'
 
+import {compareText} from '../order.js'
 import type {WorkflowCountResult, WorkflowListResult, WorkflowSummary} from '../workflow/list.js'
 import {renderListing, type Listing} from './listing.js'
 import {err, formatTime, table, type Terminal} from './terminal.js'
@@ -15,7 +16,7 @@ const statusColour: Record<string, (s: string) => string> = {
 
 /** `2 succeeded, 1 failed`: how many tasks are in each state, largest first; `-` without tasks. */
 export function taskSummary(tasks: Record<string, number>): string {
-  const entries = Object.entries(tasks).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+  const entries = Object.entries(tasks).sort((a, b) => b[1] - a[1] || compareText(a[0], b[0]))
   return entries.length ? entries.map(([state, n]) => `${n} ${field(state)}`).join(', ') : '-'
 }
 

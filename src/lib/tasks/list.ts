@@ -2,6 +2,7 @@ import {z} from 'zod'
 
 import {ExitCode} from '../exit-codes.js'
 import type {SiteConnection} from '../nats/connection.js'
+import {compareText} from '../order.js'
 import {TaskRecordSchema, type TaskRecord} from './board.js'
 import {watchTasks, type TaskFilter} from './watch.js'
 
@@ -46,6 +47,6 @@ export async function listTasks(
   const tasks = board
     .tasks()
     .filter((t) => !states || states.has(t.state))
-    .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.site.localeCompare(b.site))
+    .sort((a, b) => compareText(a.created_at, b.created_at) || compareText(a.site, b.site))
   return {tasks, siteErrors, lost}
 }

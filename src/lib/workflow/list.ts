@@ -6,6 +6,7 @@ import type {SiteConnection} from '../nats/connection.js'
 import type {SiteStatus} from '../nats/fanout.js'
 import type {ScanWindow, StoredMessage} from '../nats/reader.js'
 import {siteReports} from '../nats/site-report.js'
+import {compareText} from '../order.js'
 import {taskEventVerb} from '../tasks/board.js'
 import {parseAdvisory, toDeadLetter, type Advisory} from './dead-letters.js'
 import {
@@ -474,7 +475,7 @@ export async function listWorkflows(
     const status = t.fold.listStatus(s.stalledBefore)
     if (matches(t, status)) workflows.push(summary(correlation, t, status, s.stalledBefore, s.epoch))
   }
-  workflows.sort((a, b) => a.first.localeCompare(b.first) || a.correlation_id.localeCompare(b.correlation_id))
+  workflows.sort((a, b) => compareText(a.first, b.first) || compareText(a.correlation_id, b.correlation_id))
   return {...scanFields(s), total: workflows.length, workflows}
 }
 
@@ -510,6 +511,6 @@ export async function countWorkflows(
   }
   const groups = [...counts]
     .map(([key, count]) => ({key, count}))
-    .sort((a, b) => b.count - a.count || a.key.localeCompare(b.key))
+    .sort((a, b) => b.count - a.count || compareText(a.key, b.key))
   return {...scanFields(s), group_by: options.groupBy ?? null, total, groups}
 }

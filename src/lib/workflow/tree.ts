@@ -1,3 +1,4 @@
+import {compareText} from '../order.js'
 import {taskEventVerb} from '../tasks/board.js'
 import {WorkflowFold, type TaskState} from './state.js'
 
@@ -58,7 +59,7 @@ export interface CausationTree {
 }
 
 const byTime = (a: WorkflowMessage, b: WorkflowMessage) =>
-  a.time < b.time ? -1 : a.time > b.time ? 1 : a.site.localeCompare(b.site) || a.seq - b.seq
+  compareText(a.time, b.time) || compareText(a.site, b.site) || a.seq - b.seq
 
 export function buildCausationTree(input: readonly WorkflowMessage[]): CausationTree {
   const sorted = [...input].sort(byTime)
