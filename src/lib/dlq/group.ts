@@ -60,10 +60,13 @@ export interface DeadLetterGroup {
 
 /** Counts per group, largest first, then by key. */
 export function groupDeadLetters(letters: Iterable<DeadLetter>, by: GroupKey): DeadLetterGroup[] {
+  // Thousands of letters share a handful of values: each value is keyed (and perhaps hashed) once.
+  const keys = new Map<string | null, string>()
   const groups = new Map<string, DeadLetterGroup>()
   for (const l of letters) {
     const value = groupValueOf(l, by)
-    const key = groupKeyFor(by, value)
+    let key = keys.get(value)
+    if (key === undefined) keys.set(value, (key = groupKeyFor(by, value)))
     const group = groups.get(key)
     if (group) group.count++
     else groups.set(key, {key, by, value, count: 1})
