@@ -153,7 +153,7 @@ module.exports = {minimatch: unused, glob: unused, globSync: unused, satisfies: 
     // replay what the producer happened to print in time. dvctl takes arguments from its command line only:
     // readStdin answers null, as it does on a terminal, and a missing argument is a usage error; what reads
     // stdin says so (publish --data -, layout validate -, contract validate - or without a file) and reads it.
-    // No dvctl flag sets allowStdin, oclif's other use of it. (test/integration/exit-codes.test.ts)
+    // No dvctl flag sets allowStdin, oclif's other use of it. (test/integration/dlq.test.ts, "command line only")
     // And one the code cache needs: V8 forgets how a cached script imports ES modules (Node's
     // importModuleDynamically), so oclif's module loader calls the import() src/cli/oclif-loader.ts hands it.
     const patches = {
