@@ -9,7 +9,6 @@ import {currentContext, currentOutput, type CliContext} from '../lib/context.js'
 import type {Output} from '../lib/render/output.js'
 import {err, makeTerminal, out, warn, type Terminal} from '../lib/render/terminal.js'
 import {jsonPieces, jsonText, sanitize} from '../lib/render/text.js'
-import {suggest} from '../lib/suggest.js'
 import {constantHelp, durationFlag} from './flags.js'
 import {knownFlagNames, parseErrorMessage, parseErrors, type NonExistentFlagsError} from './parse-errors.js'
 
@@ -244,7 +243,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 export async function toUserError(error: Error & {oclif?: {exit?: number}; code?: string}): Promise<UserError> {
   if (error instanceof UserError) return error
   const {CLIParseError, NonExistentFlagsError} = parseErrors()
-  if (error instanceof NonExistentFlagsError) return unknownFlagError(error)
+  if (error instanceof NonExistentFlagsError) return await unknownFlagError(error)
   // The parser's own errors, and the plain CLIErrors it throws for a flag's value (exit 2 by default).
   if (error instanceof CLIParseError || (error instanceof Errors.CLIError && error.oclif?.exit === ExitCode.usage)) {
     const message =
@@ -287,9 +286,11 @@ export function withSelection(hint: string, ids: readonly string[], selection: s
 }
 
 /** `--stauts`: the house usage error naming the flag, with the command's nearest flags as "did you mean". */
-function unknownFlagError(error: NonExistentFlagsError): UserError {
+async function unknownFlagError(error: NonExistentFlagsError): Promise<UserError> {
   const typed = error.flags.map((flag) => sanitize(flag))
   const first = typed[0]?.replace(/^-+/, '').replace(/=.*$/, '') ?? ''
+  // Loaded on this path only: a command that starts well never needs it.
+  const {suggest} = await import('../lib/suggest.js')
   const near = suggest(first, knownFlagNames(error))
   return new UserError(`Unknown flag${typed.length === 1 ? '' : 's'} ${typed.join(', ')}.`, {
     code: 'unknown-flag',
