@@ -140,8 +140,8 @@ module.exports = {minimatch: unused, glob: unused, globSync: unused, satisfies: 
     //   out of that copy unchanged: both return at once (test/integration/help.test.ts compares every --help
     //   with what oclif prints from node_modules).
     // - Three of oclif's modules require a built-in module at load that only a rare path uses: readline (a
-    //   command argument read from stdin, see below), child_process (the Windows shell) and perf_hooks
-    //   (OCLIF_PERFORMANCE timings). Each is required when that path first uses it.
+    //   command argument read from stdin, a path the bundle turns off: see below), child_process (the Windows
+    //   shell) and perf_hooks (OCLIF_PERFORMANCE timings). Each is required when that path first uses it.
     // - oclif reads its JSON files (package.json, oclif.manifest.json, the user's theme and plugins, most of
     //   them absent) with fs/promises' readFile: four trips to libuv's thread pool each (open, stat, read,
     //   close), at every start. readJson reads them synchronously instead, with the same result and the same
