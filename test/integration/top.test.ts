@@ -2,7 +2,9 @@
 // screen, a dead letter made while it runs shown within a refresh (waited on, never timed), the dead letter
 // opened in the pager (less) and back, q exiting 0 with the terminal given back (alternate screen left,
 // cursor shown). Without a terminal it refuses (exit 2) and points to `check --format json`.
-import {existsSync} from 'node:fs'
+import {existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
@@ -92,6 +94,52 @@ describe('dvctl top', {timeout: 120_000}, () => {
     const modes = run.output().slice(run.output().lastIndexOf('speed'))
     expect(modes).toMatch(/(^|\s)icanon\b/)
     expect(modes).toMatch(/(^|\s)echo\b/)
+  })
+
+  it('gives the terminal to the pager: a key typed while it runs reaches the pager, not top', async () => {
+    // A pager that reads a line from the terminal a moment after it starts. Top must not be reading the
+    // terminal meanwhile, or the line typed in that moment goes to top (which ignores it) and never to the
+    // pager; and the terminal must be in its normal mode (a line ends with enter).
+    const dir = mkdtempSync(join(tmpdir(), 'dvctl-pager-'))
+    const pager = join(dir, 'pager.sh')
+    writeFileSync(
+      pager,
+      [
+        '#!/bin/sh',
+        'cat >/dev/null',
+        "printf 'pager waiting\\n'",
+        'sleep 1',
+        'line=$(timeout --foreground 10 sh -c \'IFS= read -r l </dev/tty && printf %s "$l"\')',
+        'printf \'pager got [%s]\\n\' "$line"',
+        '',
+      ].join('\n'),
+      {mode: 0o755},
+    )
+    try {
+      const run = startPty(['top', '--site', 'osl1', '--interval', '500ms'], 100, 30, {
+        DVCTL_CONFIG: sandbox.config,
+        PAGER: pager,
+      })
+      const {screen} = run
+      const text = () => screen.lines().join('\n')
+      await run.waitFor(() => /Dead letters: \d+ pending/.test(text()), 'the first refresh')
+      const seq = await publishCommand(
+        osl1,
+        'dv.maskin.cmd.provision',
+        command('maskin.server.provision.requested', {datacenter_id: 'osl1'}),
+      )
+      await run.waitFor(() => screen.lines().some((l) => l.startsWith(`> DV_CMD:${seq} new`)), 'the new dead letter')
+      run.type('\r')
+      await run.waitFor(() => run.output().includes('pager waiting'), 'the pager')
+      run.type('x\r')
+      await run.waitFor(() => /pager got \[/.test(run.output()), 'the pager reading the terminal')
+      expect(run.output()).toMatch(/pager got \[x\]/)
+      await run.waitFor(() => /Dead letters: \d+ pending/.test(text()), 'top again')
+      run.type('q')
+      expect(await run.exit()).toBe(0)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 
   it('without a pager shows the dead letter in a view of its own; Ctrl-C quits with exit 0', async () => {

@@ -76,7 +76,8 @@ export async function runTop(options: TopOptions): Promise<void> {
       const ending = await mount(options, state, listeners, size, () => wake?.())
       if ('quit' in ending) break
       stdout.write(SHOW_CURSOR + LEAVE_ALTERNATE)
-      const paged = await options.page(ending.page.text)
+      const release = holdInput(options.stdin)
+      const paged = await options.page(ending.page.text).finally(release)
       stdout.write(ENTER_ALTERNATE + HIDE_CURSOR)
       if (!paged)
         state.viewer = {title: ending.page.title, lines: ending.page.text.replace(/\n$/, '').split('\n'), top: 0}
@@ -171,6 +172,27 @@ async function mount(
     // let them run before the pager or the next mount, or they would turn raw mode off under the next one.
     for (let i = 0; i < 100 && options.stdin.isRaw; i++) await new Promise((resolve) => setImmediate(resolve))
     await new Promise((resolve) => setImmediate(resolve))
+  }
+}
+
+/**
+ * Stops this process reading the terminal while another program (the pager) uses it; the function returned
+ * starts it again. Ink's clean-up only removes its listener: the stream's handle goes on reading, so a key
+ * typed while the pager runs would go to whichever process reads first, and be lost to the pager when it is
+ * this one. `pause()` does not stop a terminal's handle; this does what `pause()` and `resume()` do for a
+ * socket that reads into a buffer of its own. Nothing is lost: what was read before stays in the stream.
+ */
+function holdInput(stdin: NodeJS.ReadStream): () => void {
+  const handle = (stdin as unknown as {_handle?: {reading?: boolean; readStart?(): number; readStop?(): number}})
+    ._handle
+  if (!handle?.reading || typeof handle.readStop !== 'function' || typeof handle.readStart !== 'function')
+    return () => {}
+  handle.reading = false
+  handle.readStop()
+  return () => {
+    if (handle.reading) return
+    handle.reading = true
+    handle.readStart!()
   }
 }
 
