@@ -123,9 +123,9 @@ async function readConfigText(file: string, shown: string): Promise<string | und
 
 /** Parses config text (YAML or JSON); errors name `path:line` and the offending key. */
 export async function parseConfig(text: string, path: string): Promise<DvctlConfig> {
-  const YAML = await import('yaml')
+  const [YAML, {parseYamlDocument}] = await Promise.all([import('yaml'), import('../yaml.js')])
   const lineCounter = new YAML.LineCounter()
-  const doc = YAML.parseDocument(text, {lineCounter, prettyErrors: false, uniqueKeys: true})
+  const doc = parseYamlDocument(YAML, text, {lineCounter, uniqueKeys: true})
   if (doc.errors.length > 0) {
     const first = doc.errors[0]
     const line = lineCounter.linePos(first.pos[0]).line
@@ -324,7 +324,8 @@ async function configText(config: DvctlConfig, previousText: string | undefined)
       YAML.stringify(config, {lineWidth: 0})
     )
   }
-  const doc = YAML.parseDocument(previousText)
+  const {parseYamlDocument} = await import('../yaml.js')
+  const doc = parseYamlDocument(YAML, previousText)
   const before = DvctlConfig.parse(doc.toJS() ?? {})
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
   for (const key of ['default_site', 'actor', 'schemas'] as const) {

@@ -253,15 +253,15 @@ export async function readLayoutFile(file: string): Promise<{layout?: Layout; pr
       'Check the path, or give no file to use the built-in dataverket layout.',
     )
   }
-  const yaml = await import('yaml')
+  const [yaml, {parseYamlDocument}] = await Promise.all([import('yaml'), import('../yaml.js')])
   const lineCounter = new yaml.LineCounter()
   // The library's own unique-key check compares every key of a map with every other: minutes for a layout
   // of thousands of streams. `duplicateKey` does the same check in one pass.
-  const doc = yaml.parseDocument(text, {uniqueKeys: false, lineCounter})
+  const doc = parseYamlDocument(yaml, text, {uniqueKeys: false, lineCounter})
   if (doc.errors.length) {
     const e = doc.errors[0]
-    const where = e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '(top level)'
-    return {problems: [{path: where, message: e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}]}
+    const {line, col} = lineCounter.linePos(e.pos[0])
+    return {problems: [{path: `line ${line}, column ${col}`, message: e.message.split('\n')[0]}]}
   }
   const duplicate = duplicateKey(yaml, doc.contents)
   if (duplicate !== undefined) {
