@@ -103,6 +103,13 @@ const OPTIONAL_IDS = ['subject', 'tenant_id', 'project_id', 'environment_id', 'd
 /** Strings above this many characters that decode as base64 are opaque binary (docs/contract.md). */
 export const OPAQUE_BINARY_LIMIT = 4096
 
+/**
+ * A payload nested deeper than this is not checked against a team's schema. Those come from JSON Schema and
+ * may recurse through `$ref`; zod checks them level by level by recursion, and a hostile payload would run the
+ * stack out (at about 1,600 levels for a simple tree), which is fatal when it happens while V8 compiles the schema's `pattern`.
+ * The built-in schemas never descend into free-form values.
+ */
+export const MAX_TEAM_SCHEMA_DEPTH = 256
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/
 const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/
 
@@ -517,6 +524,14 @@ function checkPayload(
     if (!isTask) return
     schema = TaskEventData
   }
+  if (entry?.jsonSchema && nestedDeeperThan(data, MAX_TEAM_SCHEMA_DEPTH)) {
+    found.add(
+      '$.data',
+      'schema-violation',
+      `The payload is nested deeper than ${MAX_TEAM_SCHEMA_DEPTH} levels; it was not checked against ${type}/v${version}.`,
+    )
+    return
+  }
   let result: ReturnType<z.ZodType['safeParse']>
   try {
     result = schema.safeParse(data)
@@ -591,6 +606,18 @@ function findOpaqueBinary(data: object, found: Findings) {
         stack.push({value: (value as Record<string, unknown>)[k], key: k, parent: node})
     }
   }
+}
+
+/** Whether objects and arrays nest more than `limit` levels below `data`, walked without recursion. */
+function nestedDeeperThan(data: object, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[data, 0]]
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!
+    if (typeof value !== 'object' || value === null) continue
+    if (depth > limit) return true
+    for (const child of Array.isArray(value) ? value : Object.values(value)) stack.push([child, depth + 1])
+  }
+  return false
 }
 
 function looksLikeBase64(value: string): boolean {

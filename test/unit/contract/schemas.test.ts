@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {z} from 'zod'
 
-import {validateEnvelope} from '../../../src/lib/contract/envelope.js'
+import {MAX_TEAM_SCHEMA_DEPTH, validateEnvelope} from '../../../src/lib/contract/envelope.js'
 import {
   builtinRegistry,
   exportJsonSchema,
@@ -104,6 +104,39 @@ describe('loadSchemaDir', () => {
     })
     const registry = await loadSchemaDir(dir)
     expect(validateEnvelope(provisionCommand(), {registry}).problems.map((p) => p.path)).toEqual(['$.data.rack'])
+  })
+
+  it('does not check a payload nested deeper than MAX_TEAM_SCHEMA_DEPTH against a team schema', async () => {
+    // A recursive schema (a tree through $ref) is checked by recursion: thousands of levels run the stack out.
+    const dir = await schemaDir('tree', {
+      'maskin.server.provision.requested.v1.json': {
+        type: 'object',
+        $defs: {node: {type: 'object', properties: {kids: {type: 'array', items: {$ref: '#/$defs/node'}}}}},
+        properties: {root: {$ref: '#/$defs/node'}},
+      },
+    })
+    const registry = await loadSchemaDir(dir)
+    // `levels` objects and arrays below data: root, then a kids array and a node for each step down.
+    const tree = (levels: number) => {
+      let node: Record<string, unknown> = {}
+      for (let i = 1; i < levels; i += 2) node = {kids: [node]}
+      return node
+    }
+    const problems = (levels: number) =>
+      validateEnvelope(provisionCommand({data: {root: tree(levels)}}), {registry}).problems
+    expect(problems(MAX_TEAM_SCHEMA_DEPTH - 1)).toEqual([])
+    for (const levels of [MAX_TEAM_SCHEMA_DEPTH + 1, 100_000]) {
+      expect(problems(levels)).toEqual([
+        {
+          path: '$.data',
+          code: 'schema-violation',
+          message: `The payload is nested deeper than ${MAX_TEAM_SCHEMA_DEPTH} levels; it was not checked against maskin.server.provision.requested/v1.`,
+        },
+      ])
+    }
+    // The built-in schemas do not descend into free-form values: no such limit there.
+    const deep = provisionCommand({data: {server_id: 'srv-1', profile: 'small', extra: tree(100_000)}})
+    expect(validateEnvelope(deep).problems).toEqual([])
   })
 
   it.each([
