@@ -54,7 +54,7 @@ export function parseYamlDocument(yaml: typeof import('yaml'), text: string, opt
   return doc
 }
 
-/** The offset of the first collection nested deeper than MAX_YAML_DEPTH in a parser token, walked without recursion. */
+/** The offset of a collection nested deeper than MAX_YAML_DEPTH in a parser token, walked without recursion. */
 function deepCollection(root: CST.Token): number | undefined {
   const stack: Array<[CST.Token, number]> = [[root, 0]]
   while (stack.length) {

@@ -106,8 +106,8 @@ export const OPAQUE_BINARY_LIMIT = 4096
 /**
  * A payload nested deeper than this is not checked against a team's schema. Those come from JSON Schema and
  * may recurse through `$ref`; zod checks them level by level by recursion, and a hostile payload would run the
- * stack out (at about 1,600 levels for a simple tree), which is fatal when it happens while V8 compiles the schema's `pattern`.
- * The built-in schemas never descend into free-form values.
+ * stack out (at about 1,600 levels for a simple tree), which is fatal when it happens while V8 compiles the
+ * schema's `pattern`. The built-in schemas never descend into free-form values.
  */
 export const MAX_TEAM_SCHEMA_DEPTH = 256
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/
