@@ -609,7 +609,7 @@ function findOpaqueBinary(data: object, found: Findings) {
 }
 
 /** Whether objects and arrays nest more than `limit` levels below `data`, walked without recursion. */
-function nestedDeeperThan(data: object, limit: number): boolean {
+export function nestedDeeperThan(data: object, limit: number): boolean {
   const stack: Array<[unknown, number]> = [[data, 0]]
   while (stack.length > 0) {
     const [value, depth] = stack.pop()!

@@ -4,7 +4,7 @@ import {dirname, join, resolve} from 'node:path'
 import {z} from 'zod'
 
 import {usageError} from '../errors.js'
-import {Envelope} from './envelope.js'
+import {Envelope, MAX_TEAM_SCHEMA_DEPTH, nestedDeeperThan} from './envelope.js'
 import {MESSAGE_TYPE_SOURCE} from './taxonomy.js'
 import {builtinRegistry, formatDataschema, parseDataschema, PayloadRegistry} from './registry.js'
 
@@ -71,6 +71,9 @@ export async function loadSchemaDir(dir: string, base: PayloadRegistry = builtin
         'Name it <type>.v<N>.json (e.g. maskin.server.provisioned.v2.json) or give it "$id": "<type>/v<N>".',
       )
     }
+    // zod converts a schema by recursion (as it later checks payloads against it).
+    if (nestedDeeperThan(jsonSchema, MAX_TEAM_SCHEMA_DEPTH))
+      throw fail(`nested deeper than ${MAX_TEAM_SCHEMA_DEPTH} levels; a JSON Schema need not be.`)
     let schema: z.ZodType
     try {
       schema = z.fromJSONSchema(jsonSchema as Parameters<typeof z.fromJSONSchema>[0])

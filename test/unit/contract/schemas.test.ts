@@ -149,6 +149,16 @@ describe('loadSchemaDir', () => {
       /not a usable JSON Schema/,
     ],
     [
+      'nested too deep',
+      {
+        'maskin.x.y.v1.json': JSON.stringify({type: 'object'}).replace(
+          '}',
+          `,"properties":{"a":${'{"type":"array","items":'.repeat(20_000)}{}${'}'.repeat(20_000)}}}`,
+        ),
+      },
+      /nested deeper than 256 levels/,
+    ],
+    [
       'two files for one version',
       {'maskin.x.y.v1.json': {type: 'object'}, 'other.json': {$id: 'maskin.x.y/v1', type: 'object'}},
       /second schema for maskin.x.y\/v1/,
