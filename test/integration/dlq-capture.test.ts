@@ -111,6 +111,35 @@ describe('dlq capture and the dead-letter archive', {timeout: 120_000}, () => {
     expect((await (await jsm()).streams.info(DLQ_ARCHIVE_STREAM)).state.last_seq).toBe(copy.seq)
   })
 
+  it('a tracker that read the original keeps the letter pending when only the archive has it, as a new one does', async () => {
+    // metrics serve and top track dead letters for days; DV_CMD keeps commands for less time than DV_DLQ.
+    const {seq} = await deadLetter('tracked')
+    const ref = `DV_CMD:${seq}`
+    const pending = (t: PendingDeadLetters) => t.summary(new Date()).recent.map((l) => l.ref)
+    const tracker = new PendingDeadLetters(site.conn)
+    await tracker.refresh()
+    expect(pending(tracker)).toContain(ref)
+    expect((await cli('dlq', 'list', '--json')).exitCode).toBe(0)
+    expect(await archived(seq)).not.toBeNull()
+    // A second one that nothing archives.
+    const lost = await deadLetter('not archived')
+    const lostRef = `DV_CMD:${lost.seq}`
+    await tracker.refresh()
+    expect(pending(tracker)).toContain(lostRef)
+    // DV_CMD loses both (purged up to and including them): the archive still has the first, byte for byte.
+    await (await jsm()).streams.purge(STREAMS.cmd, {seq: lost.seq + 1})
+    await tracker.refresh()
+    const fresh = new PendingDeadLetters(site.conn)
+    await fresh.refresh()
+    for (const t of [fresh, tracker]) {
+      expect(pending(t)).toContain(ref)
+      expect(pending(t)).not.toContain(lostRef)
+    }
+    const list = DlqListResult.parse((await cli('dlq', 'list', '--status', 'all', '--json')).json())
+    expect(list.dead_letters.find((l) => l.ref === ref)).toMatchObject({status: 'pending', original_source: 'archive'})
+    expect(list.dead_letters.find((l) => l.ref === lostRef)?.status).toBe('missing')
+  })
+
   it('labels an advisory of 0 deliveries as never delivered, not as a worker failure', async () => {
     // A nett command: no nett worker runs, so only the advisory below makes it a dead letter.
     const envelope = command('nett.apply.requested')

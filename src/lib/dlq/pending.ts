@@ -9,7 +9,7 @@ import type {DeadLetterReason, ReplayOutcome} from './model.js'
 import {parseEnvelope} from './original.js'
 import {isHandled, replayRecordOf, type ReplayRecord, resolveOutcomes} from './outcome.js'
 import {CLUSTER_CLOCK_SKEW_MS} from './provenance.js'
-import {checkOriginals, scanAdvisories} from './read.js'
+import {advisoriesAt, type AdvisoryRecord, checkOriginals, scanAdvisories} from './read.js'
 import {formatRef, ledgerKey} from './ref.js'
 
 /** Pending dead letters of one stream, consumer and reason (the labels of `dvctl_dead_letters_pending`). */
@@ -58,6 +58,8 @@ interface Tracked {
   advisorySeq: number
   /** The original is gone or is provably not the message that failed (provenance.ts): `missing`, not pending. */
   missing: boolean
+  /** Read from the dead-letter archive (its stream no longer had it): what the stream does next no longer matters. */
+  archived: boolean
   /** The envelope id of the original (a byte-identical replayed copy carries it): the outcome join needs it. */
   id: string | null
   /** The ledger's last action on it (for the current incarnation of its stream). */
@@ -78,8 +80,9 @@ interface Tracked {
  *   last replay failed or was dead-lettered again (`replay_failed`) is. The outcomes of replays without one
  *   yet are asked for on each refresh (from the oldest such replay on);
  * - afterwards, an original whose sequence fell below its stream's first sequence (aged out, purged), or
- *   whose stream was deleted or recreated, is `missing`. A single message deleted from the middle of a
- *   stream is not noticed until the tracker starts again (`dlq list` reads every original each time).
+ *   whose stream was deleted or recreated, is checked again the same way: kept pending when the dead-letter
+ *   archive has it, else `missing`. A single message deleted from the middle of a stream is not noticed
+ *   until the tracker starts again (`dlq list` reads every original each time).
  *
  * Memory is bounded by what DV_DLQ holds: a dead letter whose advisory DV_DLQ no longer stores (its limits
  * aged it out) is forgotten, as `dlq list` forgets it. A DV_DLQ that was purged or recreated starts the
@@ -169,7 +172,12 @@ export class PendingDeadLetters {
     this.read += scan.lastSeq - (this.lastDlqSeq ?? 0)
     this.lastDlqSeq = scan.lastSeq
     if (scan.valid.size === 0) return
-    await checkOriginals(this.conn, scan.valid.values(), this.layout, (record, original, missing) => {
+    await this.check(scan.valid.values())
+  }
+
+  /** Checks each record's original as `dlq list` does (its stream, else the archive) and tracks the letter. */
+  private async check(records: Iterable<AdvisoryRecord>): Promise<void> {
+    await checkOriginals(this.conn, records, this.layout, (record, original, missing) => {
       const a = record.advisory
       const key = ledgerKey({stream: a.stream, seq: a.stream_seq})
       const at = Date.parse(a.timestamp ?? record.time)
@@ -183,6 +191,7 @@ export class PendingDeadLetters {
         deadLetteredAt: Number.isFinite(at) ? at : Date.parse(record.time),
         advisorySeq: record.seq,
         missing: missing !== null,
+        archived: original?.source === 'archive',
         id: typeof id === 'string' ? id : null,
         // A dead letter replayed and then dead-lettered again keeps its ledger status, as in `dlq list`.
         ...(before ? {action: before.action, replay: before.replay, outcome: before.outcome} : {}),
@@ -223,11 +232,15 @@ export class PendingDeadLetters {
     for (const t of open) t.outcome = outcomes.get(t.replay!.replay_id)?.outcome ?? 'pending'
   }
 
-  /** Originals that aged out or whose stream went away since they were checked are `missing` now. */
+  /**
+   * Originals that aged out of their stream, or whose stream went away, since they were checked are checked
+   * again as `dlq list` checks them: the archive may have them (then they stay pending), else they are missing.
+   */
   private async checkStreams(): Promise<void> {
     const streams = new Set<string>()
-    for (const t of this.letters.values()) if (!t.missing) streams.add(t.stream)
+    for (const t of this.letters.values()) if (!t.missing && !t.archived) streams.add(t.stream)
     const jsm = await this.conn.jsm()
+    const gone: Tracked[] = []
     for (const stream of streams) {
       let info
       try {
@@ -240,10 +253,18 @@ export class PendingDeadLetters {
       else this.created.delete(stream)
       const recreated = !info || (before !== undefined && before !== info.created)
       for (const t of this.letters.values()) {
-        if (t.stream !== stream || t.missing) continue
-        if (recreated || t.seq < info!.state.first_seq) t.missing = true
+        if (t.stream !== stream || t.missing || t.archived) continue
+        if (recreated || t.seq < info!.state.first_seq) gone.push(t)
       }
     }
+    if (gone.length === 0) return
+    const records = await advisoriesAt(
+      this.conn,
+      gone.map((t) => t.advisorySeq),
+    )
+    // An advisory DV_DLQ no longer holds: the next refresh forgets the letter, as `dlq list` does.
+    for (const t of gone) if (!records.has(t.advisorySeq)) t.missing = true
+    await this.check(records.values())
   }
 
   private reset(): void {

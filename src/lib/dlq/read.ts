@@ -5,7 +5,7 @@ import {DLQ_ARCHIVE_STREAM, STREAMS} from '../layout/names.js'
 import {layoutForSite} from '../layout/resolve.js'
 import type {Layout} from '../layout/schema.js'
 import type {SiteConnection} from '../nats/connection.js'
-import {describeNatsError} from '../nats/errors.js'
+import {describeNatsError, isNotFound} from '../nats/errors.js'
 import {AckedPublisher} from '../nats/publisher.js'
 import {drainStream, StreamMissing} from '../nats/reader.js'
 import {compareText} from '../order.js'
@@ -103,6 +103,38 @@ export interface AdvisoryScanOptions extends Pick<DeadLetterSelection, 'since' |
   keepInvalid?: boolean
   /** Only what DV_DLQ stored after this sequence (an incremental read: health/snapshot.ts); wins over `since`. */
   afterSeq?: number
+}
+
+/** Above this many, advisoriesAt reads DV_DLQ in one pass from the first of them instead of one get each. */
+const ADVISORY_GETS = 256
+
+/**
+ * The valid advisories of this site that DV_DLQ stores at `seqs` (a tracker checking again dead letters it
+ * read before: pending.ts), by DV_DLQ sequence; one that is gone or invalid is left out.
+ */
+export async function advisoriesAt(conn: SiteConnection, seqs: number[]): Promise<Map<number, AdvisoryRecord>> {
+  const found = new Map<number, AdvisoryRecord>()
+  if (seqs.length > ADVISORY_GETS) {
+    const wanted = new Set(seqs)
+    const scan = await scanAdvisories(conn, {afterSeq: Math.min(...seqs) - 1})
+    for (const record of scan.valid.values()) if (wanted.has(record.seq)) found.set(record.seq, record)
+    return found
+  }
+  const [jsm, {jsDomain}] = await Promise.all([conn.jsm(), conn.identity()])
+  await mapPool(seqs, FETCH_WINDOW, async (seq) => {
+    let stored
+    try {
+      stored = await jsm.streams.getMessage(STREAMS.dlq, {seq})
+    } catch (error) {
+      if (isNotFound(error)) return
+      throw error
+    }
+    if (!stored) return
+    const checked = checkAdvisory(stored.data, stored.subject)
+    if (!checked.ok || !belongsToSite(checked.advisory, jsDomain)) return
+    found.set(seq, {advisory: checked.advisory, stream: STREAMS.dlq, seq, time: stored.time.toISOString()})
+  })
+  return found
 }
 
 /**
