@@ -140,6 +140,22 @@ describe('dlq capture and the dead-letter archive', {timeout: 120_000}, () => {
     expect(list.dead_letters.find((l) => l.ref === lostRef)?.status).toBe('missing')
   })
 
+  it('a tracker notices an original deleted from the middle of DV_CMD, as dlq list does', async () => {
+    await deadLetter('before it')
+    const {seq} = await deadLetter('deleted from the middle')
+    await deadLetter('after it')
+    const ref = `DV_CMD:${seq}`
+    const pending = (t: PendingDeadLetters) => t.summary(new Date()).recent.map((l) => l.ref)
+    const tracker = new PendingDeadLetters(site.conn)
+    await tracker.refresh()
+    expect(pending(tracker)).toContain(ref)
+    await (await jsm()).streams.deleteMessage(STREAMS.cmd, seq)
+    await tracker.refresh()
+    expect(pending(tracker)).not.toContain(ref)
+    const list = DlqListResult.parse((await cli('dlq', 'list', '--status', 'all', '--json')).json())
+    expect(list.dead_letters.find((l) => l.ref === ref)?.status).toBe('missing')
+  })
+
   it('labels an advisory of 0 deliveries as never delivered, not as a worker failure', async () => {
     // A nett command: no nett worker runs, so only the advisory below makes it a dead letter.
     const envelope = command('nett.apply.requested')

@@ -6,10 +6,10 @@ import {notFound} from '../errors.js'
 import {compareText} from '../order.js'
 import {ledgerChanges, ledgerEntriesOf} from './ledger.js'
 import type {DeadLetterReason, ReplayOutcome} from './model.js'
-import {parseEnvelope} from './original.js'
+import {OriginalReader, parseEnvelope} from './original.js'
 import {isHandled, replayRecordOf, type ReplayRecord, resolveOutcomes} from './outcome.js'
 import {CLUSTER_CLOCK_SKEW_MS} from './provenance.js'
-import {advisoriesAt, type AdvisoryRecord, checkOriginals, scanAdvisories} from './read.js'
+import {advisoriesAt, type AdvisoryRecord, checkOriginals, FETCH_WINDOW, scanAdvisories} from './read.js'
 import {formatRef, ledgerKey} from './ref.js'
 
 /** Pending dead letters of one stream, consumer and reason (the labels of `dvctl_dead_letters_pending`). */
@@ -80,9 +80,8 @@ interface Tracked {
  *   last replay failed or was dead-lettered again (`replay_failed`) is. The outcomes of replays without one
  *   yet are asked for on each refresh (from the oldest such replay on);
  * - afterwards, an original whose sequence fell below its stream's first sequence (aged out, purged), or
- *   whose stream was deleted or recreated, is checked again the same way: kept pending when the dead-letter
- *   archive has it, else `missing`. A single message deleted from the middle of a stream is not noticed
- *   until the tracker starts again (`dlq list` reads every original each time).
+ *   that was deleted from the middle of its stream, or whose stream was deleted or recreated, is checked
+ *   again the same way: kept pending when the dead-letter archive has it, else `missing`.
  *
  * Memory is bounded by what DV_DLQ holds: a dead letter whose advisory DV_DLQ no longer stores (its limits
  * aged it out) is forgotten, as `dlq list` forgets it. A DV_DLQ that was purged or recreated starts the
@@ -95,6 +94,8 @@ export class PendingDeadLetters {
   private read = 0
   /** When each command stream holding tracked dead letters was created, as seen when they were checked. */
   private readonly created = new Map<string, string>()
+  /** How many messages each of those streams had deleted from between its first and last ones, as last seen. */
+  private readonly deleted = new Map<string, number>()
 
   constructor(
     private readonly conn: SiteConnection,
@@ -233,8 +234,10 @@ export class PendingDeadLetters {
   }
 
   /**
-   * Originals that aged out of their stream, or whose stream went away, since they were checked are checked
-   * again as `dlq list` checks them: the archive may have them (then they stay pending), else they are missing.
+   * Originals that aged out of their stream, were deleted from its middle (its count of deleted messages
+   * changed: those still there are read again), or whose stream went away, since they were checked are
+   * checked again as `dlq list` checks them: the archive may have them (then they stay pending), else they
+   * are missing.
    */
   private async checkStreams(): Promise<void> {
     const streams = new Set<string>()
@@ -252,10 +255,21 @@ export class PendingDeadLetters {
       if (info) this.created.set(stream, info.created)
       else this.created.delete(stream)
       const recreated = !info || (before !== undefined && before !== info.created)
+      // The server leaves num_deleted out while it is 0.
+      const deleted = info?.state.num_deleted ?? 0
+      const deletedBefore = this.deleted.get(stream)
+      if (info) this.deleted.set(stream, deleted)
+      else this.deleted.delete(stream)
+      const holes = !recreated && deletedBefore !== undefined && deletedBefore !== deleted
+      const present = new Map<number, Tracked>()
       for (const t of this.letters.values()) {
         if (t.stream !== stream || t.missing || t.archived) continue
         if (recreated || t.seq < info!.state.first_seq) gone.push(t)
+        else if (holes) present.set(t.seq, t)
       }
+      await new OriginalReader(this.conn).each(stream, [...present.keys()], FETCH_WINDOW, (seq, original) => {
+        if (!original) gone.push(present.get(seq)!)
+      })
     }
     if (gone.length === 0) return
     const records = await advisoriesAt(

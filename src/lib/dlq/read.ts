@@ -27,7 +27,7 @@ import {isHandled, replayRecordOf, type ReplayRecord, resolveOutcomes} from './o
 import {formatRef, ledgerKey} from './ref.js'
 
 /** Originals fetched concurrently: enough to hide round trips, bounded so memory stays flat. */
-const FETCH_WINDOW = 128
+export const FETCH_WINDOW = 128
 
 export interface DeadLetterSelection {
   /** Advisories stored at or after this time. */
