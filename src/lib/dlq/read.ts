@@ -116,7 +116,8 @@ export async function advisoriesAt(conn: SiteConnection, seqs: number[]): Promis
   const found = new Map<number, AdvisoryRecord>()
   if (seqs.length > ADVISORY_GETS) {
     const wanted = new Set(seqs)
-    const scan = await scanAdvisories(conn, {afterSeq: Math.min(...seqs) - 1})
+    const first = seqs.reduce((a, b) => Math.min(a, b))
+    const scan = await scanAdvisories(conn, {afterSeq: first - 1})
     for (const record of scan.valid.values()) if (wanted.has(record.seq)) found.set(record.seq, record)
     return found
   }
