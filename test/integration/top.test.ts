@@ -36,6 +36,26 @@ describe('dvctl top', {timeout: 120_000}, () => {
     await sandbox?.dispose()
   })
 
+  /**
+   * `top --site osl1` on a 100x30 terminal (with `env` added), once a dead letter made after its first refresh
+   * is shown: newest first, so it is the first row, selected.
+   */
+  async function topWithNewDeadLetter(env: Record<string, string>) {
+    const run = startPty(['top', '--site', 'osl1', '--interval', '500ms'], 100, 30, {
+      DVCTL_CONFIG: sandbox.config,
+      ...env,
+    })
+    const text = () => run.screen.lines().join('\n')
+    await run.waitFor(() => /Dead letters: \d+ pending/.test(text()), 'the first refresh')
+    const seq = await publishCommand(
+      osl1,
+      'dv.maskin.cmd.provision',
+      command('maskin.server.provision.requested', {datacenter_id: 'osl1'}),
+    )
+    await run.waitFor(() => run.screen.lines().some((l) => l.startsWith(`> DV_CMD:${seq} new`)), 'the new dead letter')
+    return {run, seq, text}
+  }
+
   it('shows both sites and a new dead letter, opens it in the pager, and q gives the terminal back', async () => {
     // No $PAGER, no $LESS: the pager is less -R as installed.
     // `stty -a` once top has ended shows the terminal modes it left behind.
@@ -116,19 +136,7 @@ describe('dvctl top', {timeout: 120_000}, () => {
       {mode: 0o755},
     )
     try {
-      const run = startPty(['top', '--site', 'osl1', '--interval', '500ms'], 100, 30, {
-        DVCTL_CONFIG: sandbox.config,
-        PAGER: pager,
-      })
-      const {screen} = run
-      const text = () => screen.lines().join('\n')
-      await run.waitFor(() => /Dead letters: \d+ pending/.test(text()), 'the first refresh')
-      const seq = await publishCommand(
-        osl1,
-        'dv.maskin.cmd.provision',
-        command('maskin.server.provision.requested', {datacenter_id: 'osl1'}),
-      )
-      await run.waitFor(() => screen.lines().some((l) => l.startsWith(`> DV_CMD:${seq} new`)), 'the new dead letter')
+      const {run, text} = await topWithNewDeadLetter({PAGER: pager})
       run.type('\r')
       await run.waitFor(() => run.output().includes('pager waiting'), 'the pager')
       run.type('x\r')
@@ -144,21 +152,8 @@ describe('dvctl top', {timeout: 120_000}, () => {
 
   it('without a pager shows the dead letter in a view of its own; Ctrl-C quits with exit 0', async () => {
     // No $PAGER and no less on PATH.
-    const run = startPty(['top', '--site', 'osl1', '--interval', '500ms'], 100, 30, {
-      DVCTL_CONFIG: sandbox.config,
-      PAGER: '',
-      PATH: '/nonexistent',
-    })
+    const {run, seq, text} = await topWithNewDeadLetter({PAGER: '', PATH: '/nonexistent'})
     const {screen} = run
-    const text = () => screen.lines().join('\n')
-    await run.waitFor(() => /Dead letters: \d+ pending/.test(text()), 'the first refresh')
-    const seq = await publishCommand(
-      osl1,
-      'dv.maskin.cmd.provision',
-      command('maskin.server.provision.requested', {datacenter_id: 'osl1'}),
-    )
-    // Newest first: the new dead letter is the first row, selected.
-    await run.waitFor(() => screen.lines().some((l) => l.startsWith(`> DV_CMD:${seq} new`)), 'the new dead letter')
     run.type('\r')
     await run.waitFor(() => screen.lines()[0] === `dvctl dlq show DV_CMD:${seq}`, 'the viewer')
     expect(screen.lines()[1]).toMatch(new RegExp(`^Dead letter DV_CMD:${seq}\\s+pending`))
