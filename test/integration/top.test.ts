@@ -99,7 +99,11 @@ describe('dvctl top', {timeout: 120_000}, () => {
 
     // The second site, by its number and by tab.
     run.type('2')
-    await run.waitFor(() => /\[2 trd1 \(0 dlq\)\]/.test(screen.lines()[1]), 'trd1 selected')
+    // Its tab and the dead-letter line below it: a frame may come in more than one piece.
+    await run.waitFor(
+      () => /\[2 trd1 \(0 dlq\)\]/.test(screen.lines()[1]) && /Dead letters: 0 pending/.test(text()),
+      'trd1 selected',
+    )
     expect(text()).toMatch(/Dead letters: 0 pending/)
     run.type('\t')
     await run.waitFor(() => /\[1 osl1 \(1 dlq\)\]/.test(screen.lines()[1]), 'osl1 again')
@@ -155,7 +159,11 @@ describe('dvctl top', {timeout: 120_000}, () => {
     const {run, seq, text} = await topWithNewDeadLetter({PAGER: '', PATH: '/nonexistent'})
     const {screen} = run
     run.type('\r')
-    await run.waitFor(() => screen.lines()[0] === `dvctl dlq show DV_CMD:${seq}`, 'the viewer')
+    // The whole view, down to its footer: the terminal may hand over a frame in more than one piece.
+    await run.waitFor(
+      () => screen.lines()[0] === `dvctl dlq show DV_CMD:${seq}` && /^lines 1-\d+ of \d+/m.test(text()),
+      'the viewer',
+    )
     expect(screen.lines()[1]).toMatch(new RegExp(`^Dead letter DV_CMD:${seq}\\s+pending`))
     expect(text()).toMatch(/^lines 1-\d+ of \d+/m)
     run.type('q')
