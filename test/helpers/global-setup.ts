@@ -36,7 +36,10 @@ export default function setup(): () => Promise<void> {
   }
 }
 
-/** Live processes other than this one whose environment holds `mark` (Linux's /proc; none elsewhere). */
+/**
+ * Live processes whose environment holds `mark` (Linux's /proc; none elsewhere), but for this process and its
+ * own children (vitest's workers and services): what a dead worker started has lost its parent.
+ */
 async function marked(mark: string): Promise<{pid: number; name: string}[]> {
   const pids = await readdir('/proc').catch(() => [] as string[])
   const found: {pid: number; name: string}[] = []
@@ -46,7 +49,9 @@ async function marked(mark: string): Promise<{pid: number; name: string}[]> {
     try {
       const environ = (await readFile(`/proc/${pid}/environ`, 'latin1')).split('\0')
       if (!environ.includes(mark)) continue
-      found.push({pid, name: (await readFile(`/proc/${pid}/comm`, 'latin1')).trim()})
+      const status = await readFile(`/proc/${pid}/status`, 'latin1')
+      if (Number(/^PPid:\s*(\d+)/m.exec(status)?.[1]) === process.pid) continue
+      found.push({pid, name: /^Name:\s*(.*)$/m.exec(status)?.[1] ?? '?'})
     } catch {
       // Exited, or not ours to read.
     }
