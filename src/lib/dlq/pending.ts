@@ -92,10 +92,11 @@ export class PendingDeadLetters {
   private lastDlqSeq: number | undefined
   private lastLedgerSeq: number | undefined
   private read = 0
-  /** When each command stream holding tracked dead letters was created, as seen when they were checked. */
-  private readonly created = new Map<string, string>()
-  /** How many messages each of those streams had deleted from between its first and last ones, as last seen. */
-  private readonly deleted = new Map<string, number>()
+  /**
+   * Each command stream holding tracked dead letters, as last seen when they were checked: when it was created,
+   * and how many messages it had deleted from between its first and last ones.
+   */
+  private readonly seen = new Map<string, {created: string; deleted: number}>()
 
   constructor(
     private readonly conn: SiteConnection,
@@ -206,7 +207,7 @@ export class PendingDeadLetters {
       this.lastLedgerSeq = Math.max(this.lastLedgerSeq ?? 0, change.seq)
       // A record of an earlier incarnation of the stream (same key, another message) does not apply.
       const current = (t: Tracked) => {
-        const created = Date.parse(this.created.get(t.stream) ?? '')
+        const created = Date.parse(this.seen.get(t.stream)?.created ?? '')
         return !(Number.isFinite(created) && change.stored + skew < created)
       }
       const own = this.letters.get(change.key)
@@ -251,16 +252,13 @@ export class PendingDeadLetters {
       } catch (error) {
         if (!isStreamNotFound(error)) throw error
       }
-      const before = this.created.get(stream)
-      if (info) this.created.set(stream, info.created)
-      else this.created.delete(stream)
-      const recreated = !info || (before !== undefined && before !== info.created)
+      const before = this.seen.get(stream)
       // The server leaves num_deleted out while it is 0.
-      const deleted = info?.state.num_deleted ?? 0
-      const deletedBefore = this.deleted.get(stream)
-      if (info) this.deleted.set(stream, deleted)
-      else this.deleted.delete(stream)
-      const holes = !recreated && deletedBefore !== undefined && deletedBefore !== deleted
+      const now = info && {created: info.created, deleted: info.state.num_deleted ?? 0}
+      if (now) this.seen.set(stream, now)
+      else this.seen.delete(stream)
+      const recreated = !now || (before !== undefined && before.created !== now.created)
+      const holes = !recreated && before !== undefined && before.deleted !== now.deleted
       const present = new Map<number, Tracked>()
       for (const t of this.letters.values()) {
         if (t.stream !== stream || t.missing || t.archived) continue
