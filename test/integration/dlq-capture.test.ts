@@ -19,6 +19,9 @@ import {runCommand} from '../helpers/run.js'
 import {waitFor} from '../helpers/wait.js'
 import {command, type DlqSite, startDlqSite} from './dlq-fixture.js'
 
+/** The refs a health tracker counts as pending now. */
+const pendingRefs = (t: PendingDeadLetters) => t.summary(new Date()).recent.map((l) => l.ref)
+
 describe('dlq capture and the dead-letter archive', {timeout: 120_000}, () => {
   let site: DlqSite
   let worker: Worker
@@ -115,25 +118,24 @@ describe('dlq capture and the dead-letter archive', {timeout: 120_000}, () => {
     // metrics serve and top track dead letters for days; DV_CMD keeps commands for less time than DV_DLQ.
     const {seq} = await deadLetter('tracked')
     const ref = `DV_CMD:${seq}`
-    const pending = (t: PendingDeadLetters) => t.summary(new Date()).recent.map((l) => l.ref)
     const tracker = new PendingDeadLetters(site.conn)
     await tracker.refresh()
-    expect(pending(tracker)).toContain(ref)
+    expect(pendingRefs(tracker)).toContain(ref)
     expect((await cli('dlq', 'list', '--json')).exitCode).toBe(0)
     expect(await archived(seq)).not.toBeNull()
     // A second one that nothing archives.
     const lost = await deadLetter('not archived')
     const lostRef = `DV_CMD:${lost.seq}`
     await tracker.refresh()
-    expect(pending(tracker)).toContain(lostRef)
+    expect(pendingRefs(tracker)).toContain(lostRef)
     // DV_CMD loses both (purged up to and including them): the archive still has the first, byte for byte.
     await (await jsm()).streams.purge(STREAMS.cmd, {seq: lost.seq + 1})
     await tracker.refresh()
     const fresh = new PendingDeadLetters(site.conn)
     await fresh.refresh()
     for (const t of [fresh, tracker]) {
-      expect(pending(t)).toContain(ref)
-      expect(pending(t)).not.toContain(lostRef)
+      expect(pendingRefs(t)).toContain(ref)
+      expect(pendingRefs(t)).not.toContain(lostRef)
     }
     const list = DlqListResult.parse((await cli('dlq', 'list', '--status', 'all', '--json')).json())
     expect(list.dead_letters.find((l) => l.ref === ref)).toMatchObject({status: 'pending', original_source: 'archive'})
@@ -145,13 +147,12 @@ describe('dlq capture and the dead-letter archive', {timeout: 120_000}, () => {
     const {seq} = await deadLetter('deleted from the middle')
     await deadLetter('after it')
     const ref = `DV_CMD:${seq}`
-    const pending = (t: PendingDeadLetters) => t.summary(new Date()).recent.map((l) => l.ref)
     const tracker = new PendingDeadLetters(site.conn)
     await tracker.refresh()
-    expect(pending(tracker)).toContain(ref)
+    expect(pendingRefs(tracker)).toContain(ref)
     await (await jsm()).streams.deleteMessage(STREAMS.cmd, seq)
     await tracker.refresh()
-    expect(pending(tracker)).not.toContain(ref)
+    expect(pendingRefs(tracker)).not.toContain(ref)
     const list = DlqListResult.parse((await cli('dlq', 'list', '--status', 'all', '--json')).json())
     expect(list.dead_letters.find((l) => l.ref === ref)?.status).toBe('missing')
   })
@@ -416,7 +417,7 @@ describe('a dead letter whose replay failed again is still pending', {timeout: 1
 
     const tracker = new PendingDeadLetters(site.conn)
     await tracker.refresh()
-    expect(tracker.summary(new Date()).recent.map((l) => l.ref)).toContain(ref)
+    expect(pendingRefs(tracker)).toContain(ref)
 
     stop.abort()
     const result = await capture
